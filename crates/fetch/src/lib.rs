@@ -1,0 +1,1 @@
+//! oktaflow-fetch (being built).

@@ -1,0 +1,1 @@
+//! oktaflow-normalize (being built).

@@ -1,0 +1,1 @@
+//! oktaflow-sim (being built).

@@ -1,0 +1,1 @@
+//! oktaflow-sink (being built).
