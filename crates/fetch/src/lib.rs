@@ -1,1 +1,63 @@
-//! oktaflow-fetch (being built).
+//! # oktaflow-fetch
+//!
+//! The source side of oktaflow: reads an Okta org's System Log (`GET /api/v1/logs`) as pages
+//! of raw events, each with the exact [`SourceState`] to checkpoint once the page is durable.
+//!
+//! * [`ClientConfig`] — where the org is ([`OrgUrl`]: `https` forced, plain `http` only for a
+//!   loopback simulator), [`Auth`] (`SSWS` token or OAuth `private_key_jwt`), TLS, proxy,
+//!   timeout, page size, rate-limit share.
+//! * [`LogSource`] — `next_page()` polls with `since`, then follows `Link: rel="next"`; with a
+//!   backfill concurrency K > 1 it first fetches `until`-bounded time slices in parallel and
+//!   delivers them in order. Transient failures (5xx, timeouts, resets, truncated bodies, 429)
+//!   are retried inside it with capped exponential backoff and full jitter, never advancing
+//!   the cursor; what it returns as an error is a halt ([`FetchError::is_halt`]) with a
+//!   one-line message naming the org and the fix.
+//! * [`Pacer`] — keeps the request rate within `share × X-Rate-Limit-Limit` per minute, evenly
+//!   spaced, slower when `X-Rate-Limit-Remaining` runs low. [`FetchStats`] counts requests.
+//! * [`Checkpoint`] / [`CheckpointStore`] — the versioned JSON resume point, saved atomically.
+//! * [`Secret`] — tokens and keys; `Debug`/`Display` print `[redacted]`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use oktaflow_fetch::*;
+//! let org = OrgUrl::from_domain("acme.okta.com")?;
+//! let config = ClientConfig::new(org, Auth::ApiToken(Secret::new("00abc...")));
+//! let store = CheckpointStore::new("/var/lib/oktaflow", "okta")?;
+//! let start = match store.load()? {
+//!     Some(checkpoint) => StartPoint::Resume(checkpoint.source),
+//!     None => StartPoint::Since(chrono::Utc::now() - chrono::TimeDelta::days(1)),
+//! };
+//! let mut source = LogSource::new(config, start, SourceOptions::default())?;
+//! let page = source.next_page().await?;
+//! // ... make page.events durable in the sinks, then:
+//! store.save(&Checkpoint::new(page.state_after, Default::default()))?;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod backoff;
+mod checkpoint;
+mod client;
+mod config;
+mod error;
+mod link;
+mod pacer;
+mod secret;
+mod source;
+mod state;
+mod stats;
+
+pub use backoff::Backoff;
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CHECKPOINT_VERSION};
+pub use client::{OktaClient, PageRequest, RawPage, LOGS_PATH};
+pub use config::{
+    Auth, ClientConfig, ConfigError, OrgUrl, RetryPolicy, TlsConfig, DEFAULT_RATE_LIMIT_SHARE,
+    DEFAULT_REQUEST_TIMEOUT, LOGS_SCOPE, MAX_PAGE_SIZE,
+};
+pub use error::{FetchError, FetchErrorKind};
+pub use link::{find_link, parse_link_header, Link};
+pub use pacer::{Pacer, ASSUMED_LIMIT_PER_MINUTE};
+pub use secret::Secret;
+pub use source::{LogSource, SourceOptions, StartPoint, DEFAULT_SETTLE};
+pub use state::{BackfillState, Page, Seam, SourceState};
+pub use stats::{FetchStats, FetchStatsSnapshot};

@@ -1,0 +1,307 @@
+//! [`Checkpoint`] and [`CheckpointStore`]: the atomically written resume point of a source.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::state::SourceState;
+
+/// The checkpoint format version written by this build.
+pub const CHECKPOINT_VERSION: u32 = 1;
+
+/// What a source has made durable: its cursor(s) and each sink's position.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// Format version ([`CHECKPOINT_VERSION`]).
+    pub version: u32,
+    /// Where fetching resumes.
+    pub source: SourceState,
+    /// Each sink's position, keyed by sink name (`Sink::name`).
+    pub sinks: BTreeMap<String, serde_json::Value>,
+    /// When it was written.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Checkpoint {
+    /// A checkpoint of the current version, stamped now.
+    pub fn new(source: SourceState, sinks: BTreeMap<String, serde_json::Value>) -> Checkpoint {
+        Checkpoint {
+            version: CHECKPOINT_VERSION,
+            source,
+            sinks,
+            updated_at: Utc::now(),
+        }
+    }
+}
+
+/// A checkpoint could not be read or written. Messages name the file and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The source name cannot be a file name.
+    #[error(
+        "invalid source name `{0}` for a checkpoint file; use letters, digits, '.', '_' or '-'"
+    )]
+    InvalidName(String),
+    /// I/O failure.
+    #[error("checkpoint {path}: {action} failed: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file exists but is not a checkpoint.
+    #[error("checkpoint {path} is corrupt ({detail}); fix it, or move it away to start again from start_from")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        detail: String,
+    },
+    /// Written by a newer oktaflow.
+    #[error("checkpoint {path} has version {found}, this oktaflow reads version {CHECKPOINT_VERSION}; upgrade oktaflow")]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        found: u64,
+    },
+}
+
+/// One source's checkpoint file, `<state_dir>/<source_name>.checkpoint.json`.
+///
+/// `save` is atomic and durable: write a temporary file, fsync it, rename it over the old
+/// one, fsync the directory. A crash leaves either the old or the new checkpoint. The methods
+/// do blocking file I/O (small files); async callers may use `spawn_blocking`.
+#[derive(Debug, Clone)]
+pub struct CheckpointStore {
+    dir: PathBuf,
+    path: PathBuf,
+    tmp: PathBuf,
+}
+
+impl CheckpointStore {
+    /// The store for `source_name` in `dir` (created if missing).
+    pub fn new(
+        dir: impl Into<PathBuf>,
+        source_name: &str,
+    ) -> Result<CheckpointStore, CheckpointError> {
+        let valid = !source_name.is_empty()
+            && !source_name.starts_with('.')
+            && source_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(CheckpointError::InvalidName(source_name.to_string()));
+        }
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(|source| CheckpointError::Io {
+            path: dir.clone(),
+            action: "creating the state directory",
+            source,
+        })?;
+        Ok(CheckpointStore {
+            path: dir.join(format!("{source_name}.checkpoint.json")),
+            tmp: dir.join(format!(".{source_name}.checkpoint.json.tmp")),
+            dir,
+        })
+    }
+
+    /// The checkpoint file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The saved checkpoint; `None` when there is none yet (first run). A file that is not a
+    /// valid checkpoint is an error, never a silent restart.
+    pub fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(CheckpointError::Io {
+                    path: self.path.clone(),
+                    action: "reading",
+                    source,
+                })
+            }
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| self.corrupt(e))?;
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        match version {
+            Some(v) if v == u64::from(CHECKPOINT_VERSION) => {}
+            Some(found) if found > u64::from(CHECKPOINT_VERSION) => {
+                return Err(CheckpointError::UnsupportedVersion {
+                    path: self.path.clone(),
+                    found,
+                })
+            }
+            Some(found) => {
+                return Err(CheckpointError::Corrupt {
+                    path: self.path.clone(),
+                    detail: format!("unknown version {found}"),
+                })
+            }
+            None => {
+                return Err(CheckpointError::Corrupt {
+                    path: self.path.clone(),
+                    detail: "no version".into(),
+                })
+            }
+        }
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| self.corrupt(e))
+    }
+
+    fn corrupt(&self, error: serde_json::Error) -> CheckpointError {
+        CheckpointError::Corrupt {
+            path: self.path.clone(),
+            detail: error.to_string(),
+        }
+    }
+
+    /// Writes `checkpoint` atomically and durably (temp file, fsync, rename, fsync directory).
+    pub fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        let io = |action: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CheckpointError::Io {
+                path,
+                action,
+                source,
+            }
+        };
+        let mut bytes = serde_json::to_vec_pretty(checkpoint).map_err(|e| CheckpointError::Io {
+            path: self.path.clone(),
+            action: "serializing",
+            source: std::io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.tmp)
+            .map_err(io("creating the temporary file", &self.tmp))?;
+        file.write_all(&bytes).map_err(io("writing", &self.tmp))?;
+        file.sync_all().map_err(io("syncing", &self.tmp))?;
+        drop(file);
+        fs::rename(&self.tmp, &self.path).map_err(io("renaming into place", &self.path))?;
+        File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io("syncing the directory", &self.dir))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checkpoint(next: &str) -> Checkpoint {
+        let mut state =
+            SourceState::polling("acme.okta.com", "2024-01-01T00:00:00Z".parse().unwrap());
+        state.next = Some(next.to_string());
+        let mut sinks = BTreeMap::new();
+        sinks.insert("file:/tmp/x".to_string(), serde_json::json!({"offset": 42}));
+        Checkpoint::new(state, sinks)
+    }
+
+    #[test]
+    fn first_run_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path().join("state"), "okta").unwrap();
+        assert!(store.load().unwrap().is_none());
+        assert!(dir.path().join("state").is_dir());
+    }
+
+    #[test]
+    fn save_then_load_and_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path(), "okta").unwrap();
+        let first = checkpoint("/api/v1/logs?after=1");
+        store.save(&first).unwrap();
+        assert_eq!(store.load().unwrap(), Some(first));
+        let second = checkpoint("/api/v1/logs?after=2");
+        store.save(&second).unwrap();
+        assert_eq!(store.load().unwrap(), Some(second));
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["okta.checkpoint.json"],
+            "no temporary file left behind"
+        );
+    }
+
+    #[test]
+    fn a_stale_temp_file_does_not_matter() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path(), "okta").unwrap();
+        let saved = checkpoint("/api/v1/logs?after=1");
+        store.save(&saved).unwrap();
+        // A crash between write and rename leaves a half-written temp file.
+        fs::write(dir.path().join(".okta.checkpoint.json.tmp"), b"{\"vers").unwrap();
+        assert_eq!(store.load().unwrap(), Some(saved.clone()));
+        store.save(&saved).unwrap();
+        assert_eq!(store.load().unwrap(), Some(saved));
+    }
+
+    #[test]
+    fn corrupt_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path(), "okta").unwrap();
+        fs::write(store.path(), b"{\"version\":1,\"source\":").unwrap();
+        let err = store.load().unwrap_err();
+        assert!(matches!(err, CheckpointError::Corrupt { .. }));
+        let text = err.to_string();
+        assert!(
+            text.contains("is corrupt") && text.contains("okta.checkpoint.json"),
+            "{text}"
+        );
+        fs::write(
+            store.path(),
+            b"{\"version\":1,\"source\":{},\"sinks\":{},\"updated_at\":\"x\"}",
+        )
+        .unwrap();
+        assert!(matches!(
+            store.load().unwrap_err(),
+            CheckpointError::Corrupt { .. }
+        ));
+        fs::write(store.path(), b"[]").unwrap();
+        assert!(matches!(
+            store.load().unwrap_err(),
+            CheckpointError::Corrupt { .. }
+        ));
+        fs::write(store.path(), b"{\"version\":99}").unwrap();
+        assert!(matches!(
+            store.load().unwrap_err(),
+            CheckpointError::UnsupportedVersion { found: 99, .. }
+        ));
+    }
+
+    #[test]
+    fn names_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["", "../x", "a/b", ".hidden", "a b"] {
+            assert!(
+                matches!(
+                    CheckpointStore::new(dir.path(), bad),
+                    Err(CheckpointError::InvalidName(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(CheckpointStore::new(dir.path(), "acme.okta.com_prod-1").is_ok());
+    }
+}

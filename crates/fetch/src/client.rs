@@ -1,0 +1,411 @@
+//! [`OktaClient`]: one page of `GET /api/v1/logs`, with auth, pacing and retries.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rand::Rng;
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, USER_AGENT};
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tracing::{debug, warn};
+
+use crate::auth::Authenticator;
+use crate::backoff::Backoff;
+use crate::config::{ClientConfig, ConfigError, OrgUrl};
+use crate::error::FetchError;
+use crate::link::find_link;
+use crate::pacer::Pacer;
+use crate::stats::FetchStats;
+
+/// The System Log endpoint path.
+pub const LOGS_PATH: &str = "/api/v1/logs";
+
+/// Where a page request starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageRequest {
+    /// A first request from a time: `since` (and `until` for a bounded query).
+    Start {
+        /// Lower bound.
+        since: DateTime<Utc>,
+        /// Upper bound (bounded query) or `None` (polling query).
+        until: Option<DateTime<Utc>>,
+    },
+    /// Follow a stored `rel="next"` link (its path and query).
+    Next(String),
+}
+
+/// One successful response.
+#[derive(Debug)]
+pub struct RawPage {
+    /// The events, in the order Okta sent them.
+    pub events: Vec<Box<RawValue>>,
+    /// Path and query of the `rel="next"` link, if any.
+    pub next: Option<String>,
+}
+
+/// An HTTP client for one org's System Log, shared by a source's workers.
+pub struct OktaClient {
+    http: reqwest::Client,
+    config: ClientConfig,
+    auth: Authenticator,
+    pacer: Pacer,
+    stats: Arc<FetchStats>,
+    reached: AtomicBool,
+}
+
+impl std::fmt::Debug for OktaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OktaClient")
+            .field("config", &self.config)
+            .field("pacer", &self.pacer)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct OktaErrorBody {
+    #[serde(rename = "errorSummary")]
+    error_summary: Option<String>,
+    #[serde(rename = "errorCode")]
+    error_code: Option<String>,
+}
+
+impl OktaClient {
+    /// Validates `config` and builds the HTTP client (TLS, proxy, timeout) and authenticator.
+    pub fn new(config: ClientConfig) -> Result<OktaClient, ConfigError> {
+        config.validate()?;
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(50));
+        if let Some(ca) = &config.tls.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(ca.as_bytes()).map_err(|e| {
+                ConfigError::new(
+                    "tls.ca_file",
+                    format!("not a PEM certificate bundle ({})", error_chain(&e)),
+                )
+            })?;
+            if certs.is_empty() {
+                return Err(ConfigError::new("tls.ca_file", "holds no certificate"));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        if let (Some(cert), Some(key)) = (&config.tls.client_cert_pem, &config.tls.client_key_pem) {
+            let mut pem = Vec::with_capacity(cert.len() + key.expose().len() + 1);
+            pem.extend_from_slice(cert.as_bytes());
+            pem.push(b'\n');
+            pem.extend_from_slice(key.expose().as_bytes());
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
+                ConfigError::new("tls.cert_file", "cannot use the client certificate and key (expected PEM certificate + PKCS#8/RSA/EC key)")
+            })?;
+            builder = builder.identity(identity);
+        }
+        if !config.tls.verify_certificate {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        match &config.proxy_url {
+            Some(proxy) => {
+                let proxy = reqwest::Proxy::all(proxy)
+                    .map_err(|e| ConfigError::new("proxy_url", error_chain(&e)))?;
+                builder = builder.proxy(proxy);
+            }
+            None if config.org.is_loopback() => builder = builder.no_proxy(),
+            None => {}
+        }
+        let http = builder.build().map_err(|e| {
+            ConfigError::new(
+                "tls",
+                format!("cannot build the HTTP client ({})", error_chain(&e)),
+            )
+        })?;
+        let auth = Authenticator::new(&config)?;
+        Ok(OktaClient {
+            http,
+            pacer: Pacer::new(config.rate_limit_share),
+            auth,
+            config,
+            stats: Arc::new(FetchStats::new()),
+            reached: AtomicBool::new(false),
+        })
+    }
+
+    /// The org being read.
+    pub fn org(&self) -> &OrgUrl {
+        &self.config.org
+    }
+
+    /// The client configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The counters of this client's requests.
+    pub fn stats(&self) -> &Arc<FetchStats> {
+        &self.stats
+    }
+
+    /// The shared pacer.
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
+    }
+
+    /// The URL of a page request.
+    pub fn url(&self, request: &PageRequest) -> Result<Url, FetchError> {
+        match request {
+            PageRequest::Start { since, until } => {
+                let mut url = self
+                    .config
+                    .org
+                    .join(LOGS_PATH)
+                    .ok_or_else(|| self.protocol("cannot build the System Log URL"))?;
+                {
+                    let mut query = url.query_pairs_mut();
+                    query.append_pair("since", &since.to_rfc3339_opts(SecondsFormat::Millis, true));
+                    if let Some(until) = until {
+                        query.append_pair(
+                            "until",
+                            &until.to_rfc3339_opts(SecondsFormat::Millis, true),
+                        );
+                    }
+                    query.append_pair("limit", &self.config.page_size.to_string());
+                    query.append_pair("sortOrder", "ASCENDING");
+                }
+                Ok(url)
+            }
+            PageRequest::Next(path) => {
+                if !path.starts_with(LOGS_PATH) {
+                    return Err(self.protocol(&format!(
+                        "stored next link `{path}` is not a System Log link"
+                    )));
+                }
+                self.config.org.join(path).ok_or_else(|| {
+                    self.protocol(&format!("stored next link `{path}` is not a valid path"))
+                })
+            }
+        }
+    }
+
+    fn protocol(&self, detail: &str) -> FetchError {
+        FetchError::Protocol {
+            org: self.config.org.label().to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Fetches one page, retrying transient failures (5xx, 429, timeouts, resets, bad bodies)
+    /// until it succeeds; returns only pages or halts. Cancel-safe (nothing is committed here).
+    pub async fn fetch(&self, request: &PageRequest) -> Result<RawPage, FetchError> {
+        let url = self.url(request)?;
+        let mut backoff = Backoff::new(self.config.retry);
+        loop {
+            let error = match self.attempt(&url).await {
+                Ok(page) => return Ok(page),
+                Err(error) if error.is_halt() => return Err(error),
+                Err(error) => error,
+            };
+            self.stats.record_retry();
+            let delay = match &error {
+                FetchError::RateLimited { wait, .. } => *wait,
+                _ => backoff.next_delay(&mut rand::rng()),
+            };
+            warn!(org = self.config.org.label(), error = %error, retry_in_ms = delay.as_millis() as u64, "retrying System Log request");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One request; a 401 with OAuth renews the access token once.
+    async fn attempt(&self, url: &Url) -> Result<RawPage, FetchError> {
+        let mut renewed = false;
+        loop {
+            self.pacer.acquire().await;
+            let authorization = self
+                .auth
+                .header(&self.http, &self.config.org, &self.stats)
+                .await?;
+            self.stats.record_request();
+            debug!(
+                org = self.config.org.label(),
+                path = url.path(),
+                query = url.query().unwrap_or(""),
+                "GET System Log page"
+            );
+            let response = self
+                .http
+                .get(url.clone())
+                .header(AUTHORIZATION, authorization)
+                .header(ACCEPT, "application/json")
+                .header(USER_AGENT, concat!("oktaflow/", env!("CARGO_PKG_VERSION")))
+                .send()
+                .await
+                .map_err(|e| {
+                    transport_error(&self.config.org, e, !self.reached.load(Ordering::Relaxed))
+                })?;
+            let status = response.status();
+            self.stats.record_status(status.as_u16());
+            let headers = response.headers().clone();
+            let wait_429 = self.observe_rate_limit(&headers);
+            if status == StatusCode::UNAUTHORIZED && self.auth.is_oauth() && !renewed {
+                renewed = true;
+                self.auth.invalidate().await;
+                continue;
+            }
+            self.reached.store(true, Ordering::Relaxed);
+            let org = self.config.org.label().to_string();
+            if status.is_success() {
+                let body = response.bytes().await.map_err(|e| FetchError::Body {
+                    org: org.clone(),
+                    detail: format!("reading the body failed ({})", error_chain(&e)),
+                })?;
+                let events: Vec<Box<RawValue>> =
+                    serde_json::from_slice(&body).map_err(|e| FetchError::Body {
+                        org: org.clone(),
+                        detail: format!("not a JSON array of events ({e})"),
+                    })?;
+                let next = match find_link(&headers, "next") {
+                    Some(link) => Some(self.link_path(url, &link)?),
+                    None => None,
+                };
+                self.stats.record_page(events.len());
+                return Ok(RawPage { events, next });
+            }
+            return Err(match status.as_u16() {
+                429 => {
+                    let wait = wait_429 + Duration::from_millis(rand::rng().random_range(0..=1000));
+                    self.pacer.hold_until(tokio::time::Instant::now() + wait);
+                    FetchError::RateLimited { org, wait }
+                }
+                500..=599 | 408 => FetchError::Server {
+                    org,
+                    status: status.as_u16(),
+                },
+                400 => FetchError::BadRequest {
+                    org,
+                    summary: okta_summary(response).await,
+                },
+                401 => FetchError::Unauthorized {
+                    org,
+                    hint: self.config.auth.fix_hint(),
+                },
+                403 => FetchError::Forbidden {
+                    org,
+                    summary: okta_summary(response).await,
+                },
+                404 => FetchError::NotFound { org },
+                other => FetchError::Protocol {
+                    org,
+                    detail: format!("HTTP {other} from {LOGS_PATH}"),
+                },
+            });
+        }
+    }
+
+    /// The path and query of a next link, which must point to the System Log of this org.
+    fn link_path(&self, request_url: &Url, link: &str) -> Result<String, FetchError> {
+        let resolved = request_url
+            .join(link)
+            .map_err(|_| self.protocol(&format!("rel=\"next\" link `{link}` is not a URL")))?;
+        if resolved.path() != LOGS_PATH {
+            return Err(self.protocol(&format!(
+                "rel=\"next\" link points to `{}`, not {LOGS_PATH}",
+                resolved.path()
+            )));
+        }
+        Ok(match resolved.query() {
+            Some(query) => format!("{}?{query}", resolved.path()),
+            None => resolved.path().to_string(),
+        })
+    }
+
+    /// Feeds the rate-limit headers to the pacer and stats; returns the wait until the window
+    /// resets (used after a 429).
+    fn observe_rate_limit(&self, headers: &HeaderMap) -> Duration {
+        let number =
+            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+        let limit = number("x-rate-limit-limit");
+        let remaining = number("x-rate-limit-remaining");
+        let reset_in = number("x-rate-limit-reset").map(|reset| {
+            let server_now = headers
+                .get(reqwest::header::DATE)
+                .and_then(|d| d.to_str().ok())
+                .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
+                .map(|d| d.timestamp())
+                .unwrap_or_else(|| Utc::now().timestamp());
+            let secs = i64::try_from(reset)
+                .unwrap_or(i64::MAX)
+                .saturating_sub(server_now);
+            Duration::from_secs(secs.clamp(0, 120) as u64)
+        });
+        if let Some(remaining) = remaining {
+            self.stats.record_remaining(remaining);
+        }
+        self.pacer.observe(limit, remaining, reset_in);
+        reset_in.unwrap_or(Duration::from_secs(60))
+    }
+}
+
+/// Okta's `errorSummary` (or `errorCode`) from an error response, on one line.
+async fn okta_summary(response: reqwest::Response) -> String {
+    let Ok(body) = response.bytes().await else {
+        return "no error body".into();
+    };
+    match serde_json::from_slice::<OktaErrorBody>(&body) {
+        Ok(OktaErrorBody {
+            error_summary: Some(s),
+            ..
+        }) => s.split_whitespace().collect::<Vec<_>>().join(" "),
+        Ok(OktaErrorBody {
+            error_code: Some(c),
+            ..
+        }) => c,
+        _ => "no error summary".into(),
+    }
+}
+
+/// The error and its sources joined with `: `, without URL, on one line.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(err) = source {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = err.source();
+    }
+    parts
+        .join(": ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Classifies a send error: a DNS failure before the org was ever reached halts; anything else
+/// is transient.
+pub(crate) fn transport_error(
+    org: &OrgUrl,
+    error: reqwest::Error,
+    first_contact: bool,
+) -> FetchError {
+    let error = error.without_url();
+    let detail = error_chain(&error);
+    let dns = detail.contains("dns error") || detail.contains("failed to lookup address");
+    if first_contact && dns && error.is_connect() {
+        return FetchError::Unresolvable {
+            org: org.label().to_string(),
+            detail,
+        };
+    }
+    let detail = if error.is_timeout() {
+        format!("timed out ({detail})")
+    } else {
+        detail
+    };
+    FetchError::Transport {
+        org: org.label().to_string(),
+        detail,
+    }
+}

@@ -1,0 +1,474 @@
+//! Lenient, borrowing JSON building blocks for the Okta model.
+//!
+//! * [`Json`] is a small JSON tree whose strings borrow from the input where
+//!   possible. It carries free-form parts of a LogEvent (debugData, detailEntry,
+//!   unknown members) to the output, where [`Json`]'s `Serialize` drops nulls,
+//!   empty strings and members/elements that end up empty.
+//! * [`Text`] accepts any JSON value where Okta documents a string: strings stay
+//!   as they are, other scalars become their JSON text, objects and arrays their
+//!   compact JSON text. A field of unexpected type therefore never fails the
+//!   event and keeps one output type (a keyword) for the search engine.
+//! * [`List`] accepts any JSON value where Okta documents an array.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+/// A borrowed JSON value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Json<'a> {
+    Null,
+    Bool(bool),
+    Num(serde_json::Number),
+    Str(Cow<'a, str>),
+    Arr(Vec<Json<'a>>),
+    Obj(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+impl<'a> Json<'a> {
+    /// True when the value carries no information: null, "", or a container
+    /// whose members are all empty. Such values are omitted from the output.
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Json::Null => true,
+            Json::Bool(_) | Json::Num(_) => false,
+            Json::Str(s) => s.is_empty(),
+            Json::Arr(items) => items.iter().all(Json::is_empty),
+            Json::Obj(members) => members.iter().all(|(_, v)| v.is_empty()),
+        }
+    }
+
+    /// The value of member `key`, when this is an object that has it.
+    pub(crate) fn get(&self, key: &str) -> Option<&Json<'a>> {
+        match self {
+            Json::Obj(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The value as a float, from a number or a numeric string.
+    pub(crate) fn as_f64(&self) -> Option<f64> {
+        match self {
+            Json::Num(n) => n.as_f64(),
+            Json::Str(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+            _ => None,
+        }
+    }
+
+    /// The value as an unsigned integer, from an integral number or numeric string.
+    pub(crate) fn as_u64(&self) -> Option<u64> {
+        match self {
+            Json::Num(n) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+                    .map(|f| f as u64)
+            }),
+            Json::Str(s) => s.trim().parse::<u64>().ok(),
+            _ => None,
+        }
+    }
+
+    /// The value as a boolean, from a boolean or the strings "true"/"false".
+    pub(crate) fn as_bool(&self) -> Option<bool> {
+        match self {
+            Json::Bool(b) => Some(*b),
+            Json::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Json::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Compact JSON text of the value (empty members dropped).
+    pub(crate) fn to_text(&self) -> String {
+        // Serializing this tree into a String cannot fail: it holds only
+        // strings, finite numbers, booleans and containers of those.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl Serialize for Json<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Null => serializer.serialize_unit(),
+            Json::Bool(b) => serializer.serialize_bool(*b),
+            Json::Num(n) => n.serialize(serializer),
+            Json::Str(s) => serializer.serialize_str(s),
+            Json::Arr(items) => {
+                let mut seq = serializer.serialize_seq(None)?;
+                for item in items.iter().filter(|i| !i.is_empty()) {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Json::Obj(members) => {
+                let mut map = serializer.serialize_map(None)?;
+                for (k, v) in members.iter().filter(|(_, v)| !v.is_empty()) {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// Visitor building a [`Json`]; shared by the lenient model types, which turn
+/// any non-object value into a [`Json`] with it.
+pub(crate) struct JsonVisitor<'a>(pub(crate) PhantomData<&'a ()>);
+
+impl<'a> JsonVisitor<'a> {
+    pub(crate) fn new() -> Self {
+        JsonVisitor(PhantomData)
+    }
+}
+
+impl<'a> Visitor<'a> for JsonVisitor<'a> {
+    type Value = Json<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Json::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Json::Num(v.into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Json::Num(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Json::Null, Json::Num))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'a str) -> Result<Self::Value, E> {
+        Ok(Json::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Json::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Json::Str(Cow::Owned(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Json::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Json::Null)
+    }
+    fn visit_some<D: Deserializer<'a>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Json::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element::<Json<'a>>()? {
+            items.push(item);
+        }
+        Ok(Json::Arr(items))
+    }
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::new();
+        while let Some(Key(k)) = map.next_key::<Key<'a>>()? {
+            let v: Json<'a> = map.next_value()?;
+            members.push((k, v));
+        }
+        Ok(Json::Obj(members))
+    }
+}
+
+impl<'a> Deserialize<'a> for Json<'a> {
+    fn deserialize<D: Deserializer<'a>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonVisitor::new())
+    }
+}
+
+/// An object key, borrowed when it has no escapes.
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
+
+impl<'a> Deserialize<'a> for Key<'a> {
+    fn deserialize<D: Deserializer<'a>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'a> Visitor<'a> for V<'a> {
+            type Value = Key<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'a str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(PhantomData))
+    }
+}
+
+/// A value Okta documents as a string, accepted whatever its JSON type.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
+
+impl Text<'_> {
+    /// The text, or `None` when it is empty.
+    pub(crate) fn non_empty(&self) -> Option<&str> {
+        Some(self.0.as_ref()).filter(|s| !s.is_empty())
+    }
+}
+
+impl<'a> Deserialize<'a> for Text<'a> {
+    fn deserialize<D: Deserializer<'a>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'a> Visitor<'a> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'a str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(if v { "true" } else { "false" })))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                let n = serde_json::Number::from_f64(v);
+                Ok(Text(Cow::Owned(n.map(|n| n.to_string()).unwrap_or_default())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Text::default())
+            }
+            fn visit_seq<A: SeqAccess<'a>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                let json = JsonVisitor::new().visit_seq(seq)?;
+                Ok(Text(Cow::Owned(json.to_text())))
+            }
+            fn visit_map<A: MapAccess<'a>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let json = JsonVisitor::new().visit_map(map)?;
+                Ok(Text(Cow::Owned(json.to_text())))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// A value Okta documents as an array of `T`. Anything else is kept in `other`.
+#[derive(Debug)]
+pub(crate) struct List<'a, T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) other: Option<Json<'a>>,
+}
+
+impl<T> Default for List<'_, T> {
+    fn default() -> Self {
+        List {
+            items: Vec::new(),
+            other: None,
+        }
+    }
+}
+
+impl<'a, T: Deserialize<'a>> Deserialize<'a> for List<'a, T> {
+    fn deserialize<D: Deserializer<'a>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a, T>(PhantomData<(&'a (), T)>);
+        impl<'a, T: Deserialize<'a>> V<'a, T> {
+            fn other(json: Json<'a>) -> List<'a, T> {
+                List {
+                    items: Vec::new(),
+                    other: Some(json),
+                }
+            }
+        }
+        impl<'a, T: Deserialize<'a>> Visitor<'a> for V<'a, T> {
+            type Value = List<'a, T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(item) = seq.next_element::<T>()? {
+                    items.push(item);
+                }
+                Ok(List { items, other: None })
+            }
+            fn visit_map<A: MapAccess<'a>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Ok(Self::other(JsonVisitor::new().visit_map(map)?))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Self::other(Json::Bool(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Self::other(Json::Num(v.into())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Self::other(Json::Num(v.into())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Self::other(JsonVisitor::new().visit_f64(v)?))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'a str) -> Result<Self::Value, E> {
+                Ok(Self::other(Json::Str(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Self::other(Json::Str(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(List::default())
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// Declares an Okta object model: a struct of optional known members, the
+/// members it does not know (`extra`, in input order) and, when the value was
+/// not an object at all, the value itself (`other`). Deserializing never fails
+/// on a type mismatch; only malformed JSON fails.
+macro_rules! okta_object {
+    ($(#[$meta:meta])* $name:ident { $($key:literal => $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default)]
+        pub(crate) struct $name<'a> {
+            $(pub(crate) $field: Option<$ty>,)*
+            /// Members not in the model, kept verbatim.
+            pub(crate) extra: Vec<(std::borrow::Cow<'a, str>, $crate::json::Json<'a>)>,
+            /// The whole value, when it was not an object.
+            pub(crate) other: Option<$crate::json::Json<'a>>,
+        }
+
+        impl<'a> serde::Deserialize<'a> for $name<'a> {
+            fn deserialize<D: serde::Deserializer<'a>>(d: D) -> Result<Self, D::Error> {
+                use serde::de::{self, MapAccess, SeqAccess, Visitor};
+                use $crate::json::{Json, JsonVisitor, Key};
+                struct V<'a>(std::marker::PhantomData<&'a ()>);
+                impl<'a> V<'a> {
+                    fn other(json: Json<'a>) -> $name<'a> {
+                        $name { other: Some(json), ..Default::default() }
+                    }
+                }
+                impl<'a> Visitor<'a> for V<'a> {
+                    type Value = $name<'a>;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str(concat!("a ", stringify!($name), " object"))
+                    }
+                    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                        let mut out = $name::default();
+                        while let Some(Key(key)) = map.next_key::<Key<'a>>()? {
+                            match key.as_ref() {
+                                $($key => out.$field = map.next_value()?,)*
+                                _ => {
+                                    let value: Json<'a> = map.next_value()?;
+                                    out.extra.push((key, value));
+                                }
+                            }
+                        }
+                        Ok(out)
+                    }
+                    fn visit_seq<A: SeqAccess<'a>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                        Ok(Self::other(JsonVisitor::new().visit_seq(seq)?))
+                    }
+                    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                        Ok(Self::other(Json::Bool(v)))
+                    }
+                    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                        Ok(Self::other(Json::Num(v.into())))
+                    }
+                    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                        Ok(Self::other(Json::Num(v.into())))
+                    }
+                    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                        Ok(Self::other(JsonVisitor::new().visit_f64(v)?))
+                    }
+                    fn visit_borrowed_str<E: de::Error>(self, v: &'a str) -> Result<Self::Value, E> {
+                        Ok(Self::other(Json::Str(std::borrow::Cow::Borrowed(v))))
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                        Ok(Self::other(Json::Str(std::borrow::Cow::Owned(v.to_owned()))))
+                    }
+                    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                        Ok(Self::other(Json::Null))
+                    }
+                }
+                d.deserialize_any(V(std::marker::PhantomData))
+            }
+        }
+    };
+}
+pub(crate) use okta_object;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_drops_nulls_and_empty_containers_on_output() {
+        let v: Json = serde_json::from_str(r#"{"a":null,"b":"","c":{"d":null},"e":[null,1,{}],"f":0}"#)
+            .expect("valid JSON");
+        assert_eq!(v.to_text(), r#"{"e":[1],"f":0}"#);
+        assert!(!v.is_empty());
+        let empty: Json = serde_json::from_str(r#"{"a":{"b":[null,""]}}"#).expect("valid JSON");
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn json_borrows_strings_without_escapes() {
+        let v: Json = serde_json::from_str(r#"{"a":"plain","b":"esc\"aped"}"#).expect("valid JSON");
+        assert!(matches!(v.get("a"), Some(Json::Str(Cow::Borrowed("plain")))));
+        assert!(matches!(v.get("b"), Some(Json::Str(Cow::Owned(s))) if s == "esc\"aped"));
+    }
+
+    #[test]
+    fn text_accepts_every_json_type() {
+        let t = |s: &str| serde_json::from_str::<Text>(s).expect("valid JSON").0.into_owned();
+        assert_eq!(t(r#""x""#), "x");
+        assert_eq!(t("12"), "12");
+        assert_eq!(t("-3"), "-3");
+        assert_eq!(t("1.5"), "1.5");
+        assert_eq!(t("true"), "true");
+        assert_eq!(t("null"), "");
+        assert_eq!(t(r#"{"k":[1,null]}"#), r#"{"k":[1]}"#);
+    }
+
+    #[test]
+    fn numeric_accessors_are_lenient() {
+        fn j(s: &str) -> Json<'_> {
+            serde_json::from_str(s).expect("valid JSON")
+        }
+        assert_eq!(j("3741").as_u64(), Some(3741));
+        assert_eq!(j("\"3741\"").as_u64(), Some(3741));
+        assert_eq!(j("3741.0").as_u64(), Some(3741));
+        assert_eq!(j("-1").as_u64(), None);
+        assert_eq!(j("\"48.5\"").as_f64(), Some(48.5));
+        assert_eq!(j("\"False\"").as_bool(), Some(false));
+        assert_eq!(j("{}").as_bool(), None);
+    }
+
+    okta_object!(Probe { "a" => a: Text<'a>, "l" => l: List<'a, Text<'a>> });
+
+    #[test]
+    fn okta_object_keeps_unknown_members_and_non_objects() {
+        let p: Probe = serde_json::from_str(r#"{"a":1,"z":{"y":true},"l":["q",2]}"#).expect("valid JSON");
+        assert_eq!(p.a.map(|t| t.0.into_owned()), Some("1".to_owned()));
+        assert_eq!(p.extra.len(), 1);
+        assert_eq!(p.extra[0].0, "z");
+        let l = p.l.expect("l is present");
+        assert_eq!(l.items.len(), 2);
+        let not_object: Probe = serde_json::from_str("[1,2]").expect("valid JSON");
+        assert!(not_object.other.is_some());
+        let bad_list: Probe = serde_json::from_str(r#"{"l":"scalar"}"#).expect("valid JSON");
+        assert!(bad_list.l.expect("l is present").other.is_some());
+    }
+}

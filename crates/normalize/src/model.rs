@@ -1,0 +1,176 @@
+//! The Okta System Log `LogEvent` model, borrowed from the input.
+//!
+//! Every member is optional and lenient (see [`crate::json`]): the model keeps
+//! what it does not know in `extra` so the output can carry it on.
+
+use serde_json::value::RawValue;
+
+use crate::json::{okta_object, Json, List, Text};
+
+okta_object!(
+    /// One System Log event (`GET /api/v1/logs` element). `message`, `detail`
+    /// and `detail-type` are read to recognise the wrapper and EventBridge forms.
+    LogEvent {
+        "uuid" => uuid: Text<'a>,
+        "published" => published: Text<'a>,
+        "eventType" => event_type: Text<'a>,
+        "version" => version: Text<'a>,
+        "severity" => severity: Text<'a>,
+        "legacyEventType" => legacy_event_type: Text<'a>,
+        "displayMessage" => display_message: Text<'a>,
+        "actor" => actor: Actor<'a>,
+        "client" => client: Client<'a>,
+        "device" => device: Json<'a>,
+        "authenticationContext" => authentication_context: AuthenticationContext<'a>,
+        "securityContext" => security_context: SecurityContext<'a>,
+        "debugContext" => debug_context: DebugContext<'a>,
+        "outcome" => outcome: Outcome<'a>,
+        "transaction" => transaction: Transaction<'a>,
+        "request" => request: Request<'a>,
+        "target" => target: List<'a, Target<'a>>,
+        "message" => message: Json<'a>,
+        "detail-type" => detail_type: Json<'a>,
+        "detail" => detail: &'a RawValue,
+    }
+);
+
+okta_object!(
+    /// The entity that performed the action.
+    Actor {
+        "id" => id: Text<'a>,
+        "type" => kind: Text<'a>,
+        "alternateId" => alternate_id: Text<'a>,
+        "displayName" => display_name: Text<'a>,
+        "detailEntry" => detail_entry: Json<'a>,
+    }
+);
+
+okta_object!(
+    /// The client that made the request.
+    Client {
+        "id" => id: Text<'a>,
+        "userAgent" => user_agent: UserAgent<'a>,
+        "zone" => zone: Text<'a>,
+        "device" => device: Text<'a>,
+        "ipAddress" => ip_address: Text<'a>,
+        "geographicalContext" => geographical_context: Geo<'a>,
+    }
+);
+
+okta_object!(
+    /// Okta's own parse of the client's user agent.
+    UserAgent {
+        "rawUserAgent" => raw_user_agent: Text<'a>,
+        "os" => os: Text<'a>,
+        "browser" => browser: Text<'a>,
+    }
+);
+
+okta_object!(
+    /// Okta's geolocation of an IP address.
+    Geo {
+        "city" => city: Text<'a>,
+        "state" => state: Text<'a>,
+        "country" => country: Text<'a>,
+        "postalCode" => postal_code: Text<'a>,
+        "geolocation" => geolocation: Json<'a>,
+    }
+);
+
+okta_object!(
+    /// How the actor authenticated.
+    AuthenticationContext {
+        "authenticationProvider" => authentication_provider: Text<'a>,
+        "credentialProvider" => credential_provider: Text<'a>,
+        "credentialType" => credential_type: Text<'a>,
+        "issuer" => issuer: Issuer<'a>,
+        "interface" => interface: Text<'a>,
+        "authenticationStep" => authentication_step: Json<'a>,
+        "externalSessionId" => external_session_id: Text<'a>,
+        "rootSessionId" => root_session_id: Text<'a>,
+    }
+);
+
+okta_object!(
+    /// The issuer of the credential.
+    Issuer {
+        "id" => id: Text<'a>,
+        "type" => kind: Text<'a>,
+    }
+);
+
+okta_object!(
+    /// Network facts about the client IP.
+    SecurityContext {
+        "asNumber" => as_number: Json<'a>,
+        "asOrg" => as_org: Text<'a>,
+        "isp" => isp: Text<'a>,
+        "domain" => domain: Text<'a>,
+        "isProxy" => is_proxy: Json<'a>,
+        "ipDetails" => ip_details: Json<'a>,
+    }
+);
+
+okta_object!(
+    /// Debug information; `debugData` is free-form.
+    DebugContext {
+        "debugData" => debug_data: Json<'a>,
+    }
+);
+
+okta_object!(
+    /// Result of the action.
+    Outcome {
+        "result" => result: Text<'a>,
+        "reason" => reason: Text<'a>,
+    }
+);
+
+okta_object!(
+    /// The request's transaction.
+    Transaction {
+        "id" => id: Text<'a>,
+        "type" => kind: Text<'a>,
+        "detail" => detail: Json<'a>,
+    }
+);
+
+okta_object!(
+    /// The HTTP request behind the event.
+    Request {
+        "ipChain" => ip_chain: List<'a, IpChainEntry<'a>>,
+    }
+);
+
+okta_object!(
+    /// One IP address the request went through.
+    IpChainEntry {
+        "ip" => ip: Text<'a>,
+        "geographicalContext" => geographical_context: Geo<'a>,
+        "version" => version: Text<'a>,
+        "source" => source: Json<'a>,
+        "ipDetails" => ip_details: Json<'a>,
+    }
+);
+
+okta_object!(
+    /// An entity the action was performed on.
+    Target {
+        "id" => id: Text<'a>,
+        "type" => kind: Text<'a>,
+        "alternateId" => alternate_id: Text<'a>,
+        "displayName" => display_name: Text<'a>,
+        "detailEntry" => detail_entry: Json<'a>,
+        "changeDetails" => change_details: Json<'a>,
+    }
+);
+
+/// The non-empty text of an optional field.
+pub(crate) fn text<'s>(t: &'s Option<Text<'_>>) -> Option<&'s str> {
+    t.as_ref().and_then(Text::non_empty)
+}
+
+/// The value of an optional free-form field, when it carries information.
+pub(crate) fn json<'s, 'a>(j: &'s Option<Json<'a>>) -> Option<&'s Json<'a>> {
+    j.as_ref().filter(|j| !j.is_empty())
+}

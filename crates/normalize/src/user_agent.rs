@@ -1,0 +1,235 @@
+//! `client.userAgent.rawUserAgent` → ECS `user_agent.*`, parsed with woothee
+//! and cached per distinct string.
+//!
+//! Values follow the conventions of the uap-core parsers that Elastic's and
+//! Sekoia.io's pipelines use, where woothee can tell: "Other" for unknown
+//! names, versions cut to three components, "Windows" + "10" rather than
+//! "Windows 10", and device names such as "Generic Smartphone".
+
+use crate::cache::BoundedCache;
+
+/// Parsed user agent, shared by every event with the same string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct UserAgentInfo {
+    /// `user_agent.name` ("Other" when unknown).
+    pub(crate) name: String,
+    /// `user_agent.version`, at most three components.
+    pub(crate) version: Option<String>,
+    /// `user_agent.os.name`, `None` when woothee does not know it.
+    pub(crate) os_name: Option<String>,
+    /// `user_agent.os.version`.
+    pub(crate) os_version: Option<String>,
+    /// `user_agent.device.name`.
+    pub(crate) device_name: &'static str,
+}
+
+/// Parser with a bounded cache of results.
+#[derive(Debug, Clone)]
+pub(crate) struct UserAgentParser {
+    cache: BoundedCache<UserAgentInfo>,
+}
+
+impl UserAgentParser {
+    /// A parser caching at most `capacity` distinct strings.
+    pub(crate) fn new(capacity: usize) -> Self {
+        UserAgentParser {
+            cache: BoundedCache::new(capacity),
+        }
+    }
+
+    /// The parse of `raw`, from the cache when seen recently.
+    pub(crate) fn parse(&mut self, raw: &str) -> std::sync::Arc<UserAgentInfo> {
+        self.cache.get_or_insert_with(raw, parse_uncached)
+    }
+
+    /// Number of cached strings.
+    #[cfg(test)]
+    pub(crate) fn cached(&self) -> usize {
+        self.cache.len()
+    }
+}
+
+const UNKNOWN: &str = woothee::woothee::VALUE_UNKNOWN;
+
+fn known(s: &str) -> Option<&str> {
+    Some(s.trim()).filter(|s| !s.is_empty() && *s != UNKNOWN)
+}
+
+/// Parses one user agent string with woothee.
+pub(crate) fn parse_uncached(raw: &str) -> UserAgentInfo {
+    let Some(r) = woothee::parser::Parser::new().parse(raw) else {
+        let (name, version) = unknown_browser(raw);
+        return UserAgentInfo {
+            name,
+            version,
+            device_name: "Other",
+            ..UserAgentInfo::default()
+        };
+    };
+    let (os_name, os_version) = match known(r.os) {
+        Some(os) => {
+            let (name, version_in_name) = os_name_and_version(os);
+            let version = version_in_name
+                .map(str::to_owned)
+                .or_else(|| known(&r.os_version).map(|v| v.replace('_', ".")));
+            (Some(name.to_owned()), version)
+        }
+        None => (None, None),
+    };
+    let device_name = match (r.os, r.category) {
+        ("iPhone", _) => "iPhone",
+        ("iPad", _) => "iPad",
+        ("iPod", _) => "iPod",
+        ("Mac OSX", _) => "Mac",
+        (_, "smartphone") => "Generic Smartphone",
+        (_, "mobilephone") => "Generic Feature Phone",
+        (_, "crawler") => "Spider",
+        _ => "Other",
+    };
+    let (name, version) = match known(r.name) {
+        Some(name) => (name.to_owned(), known(r.version).map(three_components)),
+        None => unknown_browser(raw),
+    };
+    UserAgentInfo {
+        name,
+        version,
+        os_name,
+        os_version,
+        device_name,
+    }
+}
+
+/// Splits an OS label that carries its version ("Windows 10", "Windows 8.1")
+/// and renames woothee's labels to the usual ones ("Mac OSX" → "Mac OS X",
+/// "iPhone"/"iPad" → "iOS").
+pub(crate) fn os_name_and_version(os: &str) -> (&str, Option<&str>) {
+    match os {
+        "Mac OSX" => ("Mac OS X", None),
+        "iPhone" | "iPad" | "iPod" => ("iOS", None),
+        _ => match os.strip_prefix("Windows ") {
+            Some(version) if version.starts_with(|c: char| c.is_ascii_digit()) => ("Windows", Some(version)),
+            Some("XP") => ("Windows", Some("XP")),
+            Some("Vista") => ("Windows", Some("Vista")),
+            _ => (os, None),
+        },
+    }
+}
+
+/// Name and version when woothee does not know the browser: the product
+/// token of a single-token agent, else "Other".
+fn unknown_browser(raw: &str) -> (String, Option<String>) {
+    match single_product_token(raw) {
+        Some((name, version)) => (name.to_owned(), Some(three_components(version))),
+        None => ("Other".to_owned(), None),
+    }
+}
+
+/// A user agent that is exactly one `product/version` token, as HTTP client
+/// libraries send (`axios/0.19.2`, `python-requests/2.31.0`, `okhttp/4.12.0`).
+fn single_product_token(raw: &str) -> Option<(&str, &str)> {
+    let raw = raw.trim();
+    if raw.contains(char::is_whitespace) {
+        return None;
+    }
+    let (name, version) = raw.split_once('/')?;
+    let name_ok = !name.is_empty() && name.chars().any(|c| c.is_ascii_alphabetic());
+    let version_ok = version.starts_with(|c: char| c.is_ascii_digit())
+        && version.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    (name_ok && version_ok).then_some((name, version))
+}
+
+/// Keeps at most three dot-separated components ("107.0.0.0" → "107.0.0").
+fn three_components(version: &str) -> String {
+    match version.match_indices('.').nth(2) {
+        Some((i, _)) => version[..i].to_owned(),
+        None => version.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn desktop_chrome_on_windows() {
+        let ua = parse_uncached(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/107.0.0.0 Safari/537.36",
+        );
+        assert_eq!(ua.name, "Chrome");
+        assert_eq!(ua.version.as_deref(), Some("107.0.0"));
+        assert_eq!(ua.os_name.as_deref(), Some("Windows"));
+        assert_eq!(ua.os_version.as_deref(), Some("10"));
+        assert_eq!(ua.device_name, "Other");
+    }
+
+    #[test]
+    fn mobile_chrome_on_android() {
+        let ua = parse_uncached(
+            "Mozilla/5.0 (Linux; Android 13; Infinix X6525 Build/TP1A.220624.014) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.7390.122 Mobile Safari/537.36",
+        );
+        assert_eq!(ua.name, "Chrome");
+        assert_eq!(ua.version.as_deref(), Some("141.0.7390"));
+        assert_eq!(ua.os_name.as_deref(), Some("Android"));
+        assert_eq!(ua.os_version.as_deref(), Some("13"));
+        assert_eq!(ua.device_name, "Generic Smartphone");
+    }
+
+    #[test]
+    fn iphone_safari() {
+        let ua = parse_uncached(
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 16_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.1 Mobile/15E148 Safari/604.1",
+        );
+        assert_eq!(ua.name, "Safari");
+        assert_eq!(ua.os_name.as_deref(), Some("iOS"));
+        assert_eq!(ua.os_version.as_deref(), Some("16.1"));
+        assert_eq!(ua.device_name, "iPhone");
+    }
+
+    #[test]
+    fn unknown_agents_are_other() {
+        let ua = parse_uncached("Okta-Integrations");
+        assert_eq!(ua.name, "Other");
+        assert_eq!(ua.version, None);
+        assert_eq!(ua.os_name, None);
+        assert_eq!(ua.device_name, "Other");
+    }
+
+    #[test]
+    fn http_client_libraries_are_named() {
+        let ua = parse_uncached("axios/0.19.2");
+        assert_eq!(ua.name, "axios");
+        assert_eq!(ua.version.as_deref(), Some("0.19.2"));
+        assert_eq!(ua.device_name, "Other");
+        assert_eq!(parse_uncached("python-requests/2.31.0.1").version.as_deref(), Some("2.31.0"));
+        assert_eq!(parse_uncached("Okta-Integrations").name, "Other");
+        assert_eq!(parse_uncached("a/b c/1").name, "Other");
+        assert_eq!(parse_uncached("thing/beta").name, "Other");
+    }
+
+    #[test]
+    fn versions_are_cut_to_three_components() {
+        assert_eq!(three_components("1.2.3.4.5"), "1.2.3");
+        assert_eq!(three_components("109.0"), "109.0");
+        assert_eq!(three_components("7"), "7");
+    }
+
+    #[test]
+    fn os_labels_are_split() {
+        assert_eq!(os_name_and_version("Windows 10"), ("Windows", Some("10")));
+        assert_eq!(os_name_and_version("Windows 8.1"), ("Windows", Some("8.1")));
+        assert_eq!(os_name_and_version("Windows UNKNOWN Ver"), ("Windows UNKNOWN Ver", None));
+        assert_eq!(os_name_and_version("Android"), ("Android", None));
+    }
+
+    #[test]
+    fn cache_is_bounded_and_reused() {
+        let mut parser = UserAgentParser::new(16);
+        for i in 0..200 {
+            parser.parse(&format!("agent/{i}"));
+            assert!(parser.cached() <= 16);
+        }
+        let a = parser.parse("Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0");
+        let b = parser.parse("Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0");
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+    }
+}

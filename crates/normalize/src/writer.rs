@@ -1,0 +1,205 @@
+//! A streaming JSON object writer that leaves out empty values.
+//!
+//! Objects and arrays that end up with no member are rolled back (key
+//! included), so the output never holds `null`, `""`, `{}` or `[]`.
+
+use serde::Serialize;
+
+use crate::json::Json;
+
+struct Frame {
+    /// Output length before this container's key (and comma) was written.
+    start: usize,
+    /// Members written so far.
+    count: usize,
+    is_array: bool,
+}
+
+/// Writes one JSON object into a byte buffer.
+pub(crate) struct JsonWriter<'o> {
+    out: &'o mut Vec<u8>,
+    frames: Vec<Frame>,
+}
+
+impl<'o> JsonWriter<'o> {
+    /// Starts the root object at the end of `out`.
+    pub(crate) fn new(out: &'o mut Vec<u8>) -> Self {
+        let start = out.len();
+        out.push(b'{');
+        JsonWriter {
+            out,
+            frames: vec![Frame {
+                start,
+                count: 0,
+                is_array: false,
+            }],
+        }
+    }
+
+    fn top(&mut self) -> &mut Frame {
+        // The root frame is only popped by `finish`, which consumes the writer.
+        let last = self.frames.len() - 1;
+        &mut self.frames[last]
+    }
+
+    /// Writes the separator and, inside an object, the key of the next member.
+    fn member(&mut self, key: &str) {
+        let frame = self.top();
+        let first = frame.count == 0;
+        let in_array = frame.is_array;
+        frame.count += 1;
+        if !first {
+            self.out.push(b',');
+        }
+        if !in_array {
+            self.string(key);
+            self.out.push(b':');
+        }
+    }
+
+    fn string(&mut self, s: &str) {
+        let mut ser = serde_json::Serializer::new(&mut *self.out);
+        // Writing a string into a Vec cannot fail.
+        let _ = s.serialize(&mut ser);
+    }
+
+    /// A string member, left out when absent or empty.
+    pub(crate) fn str(&mut self, key: &str, value: Option<&str>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.member(key);
+            self.string(v);
+        }
+    }
+
+    /// An unsigned integer member, left out when absent.
+    pub(crate) fn u64(&mut self, key: &str, value: Option<u64>) {
+        if let Some(v) = value {
+            self.member(key);
+            self.out.extend_from_slice(itoa(v).as_bytes());
+        }
+    }
+
+    /// A float member, left out when absent or not finite.
+    pub(crate) fn f64(&mut self, key: &str, value: Option<f64>) {
+        if let Some(n) = value.and_then(serde_json::Number::from_f64) {
+            self.member(key);
+            self.out.extend_from_slice(n.to_string().as_bytes());
+        }
+    }
+
+    /// A boolean member.
+    pub(crate) fn bool(&mut self, key: &str, value: Option<bool>) {
+        if let Some(v) = value {
+            self.member(key);
+            self.out.extend_from_slice(if v { b"true" } else { b"false" });
+        }
+    }
+
+    /// A free-form member (empty parts dropped), left out when empty.
+    pub(crate) fn json(&mut self, key: &str, value: Option<&Json<'_>>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.member(key);
+            let mut ser = serde_json::Serializer::new(&mut *self.out);
+            // Serializing a Json tree into a Vec cannot fail.
+            let _ = v.serialize(&mut ser);
+        }
+    }
+
+    /// An array of strings (empty strings dropped), left out when empty.
+    pub(crate) fn str_array<'s>(&mut self, key: &str, values: impl IntoIterator<Item = &'s str>) {
+        self.open_array(key);
+        for v in values {
+            self.str("", Some(v));
+        }
+        self.close();
+    }
+
+    fn open(&mut self, key: &str, is_array: bool) {
+        let start = self.out.len();
+        self.member(key);
+        self.out.push(if is_array { b'[' } else { b'{' });
+        self.frames.push(Frame {
+            start,
+            count: 0,
+            is_array,
+        });
+    }
+
+    /// Opens an object member (the key is ignored inside an array).
+    pub(crate) fn open_object(&mut self, key: &str) {
+        self.open(key, false);
+    }
+
+    /// Opens an array member.
+    pub(crate) fn open_array(&mut self, key: &str) {
+        self.open(key, true);
+    }
+
+    /// Closes the innermost container, removing it if it stayed empty.
+    pub(crate) fn close(&mut self) {
+        if self.frames.len() <= 1 {
+            return;
+        }
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
+        if frame.count == 0 {
+            self.out.truncate(frame.start);
+            self.top().count -= 1;
+        } else {
+            self.out.push(if frame.is_array { b']' } else { b'}' });
+        }
+    }
+
+    /// Closes every open container and the root object.
+    pub(crate) fn finish(mut self) {
+        while self.frames.len() > 1 {
+            self.close();
+        }
+        self.out.push(b'}');
+    }
+}
+
+/// Decimal text of an integer.
+fn itoa(v: u64) -> String {
+    v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_containers_and_values_disappear() {
+        let mut out = b"prefix".to_vec();
+        let mut w = JsonWriter::new(&mut out);
+        w.str("a", Some("x"));
+        w.open_object("empty");
+        w.str("b", None);
+        w.str("c", Some(""));
+        w.open_array("nested");
+        w.close();
+        w.close();
+        w.open_array("list");
+        w.open_object("");
+        w.u64("n", Some(1));
+        w.close();
+        w.open_object("");
+        w.close();
+        w.close();
+        w.f64("nan", Some(f64::NAN));
+        w.bool("t", Some(true));
+        w.finish();
+        assert_eq!(String::from_utf8(out).expect("utf-8"), r#"prefix{"a":"x","list":[{"n":1}],"t":true}"#);
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut out = Vec::new();
+        let mut w = JsonWriter::new(&mut out);
+        w.str("k\"ey", Some("va\\lue\n"));
+        w.str_array("arr", ["a", "", "b"]);
+        w.finish();
+        assert_eq!(String::from_utf8(out).expect("utf-8"), r#"{"k\"ey":"va\\lue\n","arr":["a","b"]}"#);
+    }
+}

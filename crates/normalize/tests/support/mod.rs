@@ -1,0 +1,4 @@
+//! Test support code shared by integration tests.
+#![allow(dead_code)]
+
+pub mod mmdb;

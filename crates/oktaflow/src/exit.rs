@@ -1,0 +1,34 @@
+//! Exit codes shared by every subcommand (documented in `oktaflow --help`).
+
+use std::process::ExitCode;
+
+/// How `oktaflow` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything done (or stopped cleanly on a signal).
+    Ok = 0,
+    /// Finished, but some inputs were rejected (dead-lettered).
+    Rejected = 1,
+    /// Bad command line or configuration; nothing was done.
+    Usage = 2,
+    /// Halted on an Okta error that retrying cannot fix (400/401/403/404).
+    #[allow(dead_code)] // returned by the pipeline subcommands (`run`), which are being added
+    OktaHalt = 3,
+    /// An input could not be read or an output written while running.
+    Io = 4,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// The exit-code table appended to `oktaflow --help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  finished, but some inputs were rejected (written to the dead-letter output)
+  2  bad usage or configuration: nothing was done
+  3  halted on an Okta error that retrying cannot fix (400, 401, 403, 404)
+  4  an input could not be read or an output written while running";

@@ -1,0 +1,350 @@
+//! `oktaflow normalize` end to end: spawns the built binary.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+/// A realistic Okta System Log LogEvent.
+fn log_event(uuid: &str, published: &str, event_type: &str) -> Value {
+    json!({
+        "uuid": uuid,
+        "published": published,
+        "eventType": event_type,
+        "version": "0",
+        "severity": "INFO",
+        "legacyEventType": "core.user_auth.login_success",
+        "displayMessage": "User login to Okta",
+        "actor": {
+            "id": "00u1abcd2EFGH3ijk4x7",
+            "type": "User",
+            "alternateId": "jane.doe@example.com",
+            "displayName": "Jane Doe",
+            "detailEntry": null
+        },
+        "client": {
+            "userAgent": {
+                "rawUserAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+                "os": "Windows 10",
+                "browser": "CHROME"
+            },
+            "zone": "null",
+            "device": "Computer",
+            "id": null,
+            "ipAddress": "203.0.113.7",
+            "geographicalContext": {
+                "city": "Paris",
+                "state": "Ile-de-France",
+                "country": "France",
+                "postalCode": "75001",
+                "geolocation": {"lat": 48.8566, "lon": 2.3522}
+            }
+        },
+        "outcome": {"result": "SUCCESS", "reason": null},
+        "target": [],
+        "transaction": {"type": "WEB", "id": "Y2xpZW50LXRyYW5zYWN0aW9u", "detail": {}},
+        "debugContext": {"debugData": {"requestId": "Y2xpZW50LXJlcXVlc3Q", "requestUri": "/api/v1/authn"}},
+        "authenticationContext": {
+            "authenticationProvider": null,
+            "credentialProvider": null,
+            "credentialType": null,
+            "issuer": null,
+            "interface": null,
+            "authenticationStep": 0,
+            "externalSessionId": "102bZDNFfWaQSyEZQuDgWt-uQ"
+        },
+        "securityContext": {
+            "asNumber": 64496,
+            "asOrg": "example transit",
+            "isp": "example isp",
+            "domain": "example.net",
+            "isProxy": false
+        },
+        "request": {"ipChain": [{"ip": "203.0.113.7", "geographicalContext": null, "version": "V4", "source": null}]}
+    })
+}
+
+fn events() -> Vec<Value> {
+    vec![
+        log_event(
+            "a1b2c3d4-0001-11ef-9f6e-1b2c3d4e5f60",
+            "2024-05-02T09:49:52.213Z",
+            "user.session.start",
+        ),
+        log_event(
+            "a1b2c3d4-0002-11ef-9f6e-1b2c3d4e5f60",
+            "2024-05-02T09:50:01.000Z",
+            "user.authentication.sso",
+        ),
+        log_event(
+            "a1b2c3d4-0003-11ef-9f6e-1b2c3d4e5f60",
+            "2024-05-02T09:51:17.554Z",
+            "user.session.end",
+        ),
+    ]
+}
+
+fn ids(values: &[Value]) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| v["uuid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Runs `oktaflow normalize ARGS` with `stdin` as standard input.
+fn normalize(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oktaflow"))
+        .arg("normalize")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the oktaflow binary runs");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    pipe.write_all(stdin).expect("write stdin");
+    drop(pipe);
+    child.wait_with_output().expect("oktaflow finishes")
+}
+
+/// Parses NDJSON, checking that every line is one JSON document.
+fn ndjson(bytes: &[u8]) -> Vec<Value> {
+    std::str::from_utf8(bytes)
+        .expect("output is UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// The `event.id` of every ECS document, checking each has an `@timestamp`.
+fn event_ids(docs: &[Value]) -> Vec<String> {
+    docs.iter()
+        .map(|doc| {
+            assert!(doc["@timestamp"].is_string(), "no @timestamp in {doc}");
+            doc["event"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no event.id in {doc}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+fn path_arg(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
+
+#[test]
+fn ndjson_from_stdin_in_all_three_input_forms_comes_out_in_order() {
+    let events = events();
+    let raw = events[0].to_string();
+    let wrapper = json!({"message": events[1].to_string(), "source": "okta"});
+    let eventbridge = json!({
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "SystemLog",
+        "source": "aws.partner/okta.com/example/okta-log-stream",
+        "account": "111122223333",
+        "time": "2024-05-02T09:51:18Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": events[2],
+    });
+    let input = format!("{raw}\n\n{wrapper}\r\n   \n{eventbridge}");
+
+    let out = normalize(&[], input.as_bytes());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(event_ids(&ndjson(&out.stdout)), ids(&events));
+}
+
+#[test]
+fn a_saved_json_array_page_is_streamed_element_by_element() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("page.json");
+    let events = events();
+    std::fs::write(&input, serde_json::to_vec_pretty(&events).unwrap()).unwrap();
+
+    let out = normalize(&["--input", path_arg(&input)], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(event_ids(&ndjson(&out.stdout)), ids(&events));
+
+    // Two pages saved one after the other read as one stream.
+    let two_pages = format!(
+        "{}\n{}\n",
+        Value::from(events[..2].to_vec()),
+        Value::from(events[2..].to_vec())
+    );
+    let out = normalize(&[], two_pages.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(event_ids(&ndjson(&out.stdout)), ids(&events));
+}
+
+#[test]
+fn bad_lines_are_dead_lettered_and_good_lines_still_written_in_order() {
+    let events = events();
+    let mut input = Vec::new();
+    input.extend_from_slice(format!("{}\n", events[0]).as_bytes());
+    input.extend_from_slice(b"this is not json\n");
+    input.extend_from_slice(b"{\"uuid\": \"x\", \"eventType\": \"user.session.start\"}\n");
+    input.extend_from_slice(b"{\"uuid\": \"caf\xe9\"}\n");
+    input.extend_from_slice(format!("{}\n", events[1]).as_bytes());
+    input.extend_from_slice(b"[1, 2]\n");
+    input.extend_from_slice(format!("{}\n", events[2]).as_bytes());
+
+    let out = normalize(&[], &input);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(event_ids(&ndjson(&out.stdout)), ids(&events));
+
+    let dead = ndjson(&out.stderr);
+    let lines: Vec<u64> = dead.iter().map(|d| d["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![2, 3, 4, 6]);
+    assert_eq!(dead[0]["raw"], "this is not json");
+    assert_eq!(dead[2]["raw"], "{\"uuid\": \"caf\u{fffd}\"}");
+    assert!(
+        dead[2]["error"].as_str().unwrap().contains("UTF-8"),
+        "{}",
+        dead[2]
+    );
+    assert!(
+        dead[1]["error"].as_str().unwrap().contains("published"),
+        "the missing field is named: {}",
+        dead[1]
+    );
+    for letter in &dead {
+        assert!(!letter["error"].as_str().unwrap().is_empty(), "{letter}");
+    }
+}
+
+#[test]
+fn output_and_dead_letters_go_to_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.ndjson");
+    let output = dir.path().join("out.ndjson");
+    let dead = dir.path().join("dead.ndjson");
+    let events = events();
+    // A stale output is replaced, not appended to.
+    std::fs::write(&output, "stale\n").unwrap();
+    let mut text = String::new();
+    for (i, event) in events.iter().enumerate() {
+        text.push_str(&format!("{event}\n"));
+        if i == 0 {
+            text.push_str("{\"truncated\": \n");
+        }
+    }
+    std::fs::write(&input, text).unwrap();
+
+    let out = normalize(
+        &[
+            "--input",
+            path_arg(&input),
+            "--output",
+            path_arg(&output),
+            "--dead-letter",
+            path_arg(&dead),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 input(s) rejected") && stderr.contains("dead.ndjson"),
+        "{stderr}"
+    );
+    assert_eq!(
+        event_ids(&ndjson(&std::fs::read(&output).unwrap())),
+        ids(&events)
+    );
+    let dead = ndjson(&std::fs::read(&dead).unwrap());
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["line"], 2);
+    assert_eq!(dead[0]["raw"], "{\"truncated\": ");
+}
+
+#[test]
+fn a_truncated_array_keeps_its_complete_elements() {
+    let events = events();
+    let full = Value::from(events.clone()).to_string();
+    let cut = &full[..full.len() - 40];
+    let out = normalize(&[], cut.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(event_ids(&ndjson(&out.stdout)), ids(&events[..2]));
+    let dead = ndjson(&out.stderr);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["line"], 3);
+    assert!(dead[0]["error"].as_str().unwrap().contains("truncated"));
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line_and_touch_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.ndjson");
+    let out = normalize(&["--input", path_arg(&missing)], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("missing.ndjson"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+
+    let input = dir.path().join("in.ndjson");
+    let content = format!("{}\n", events()[0]);
+    std::fs::write(&input, &content).unwrap();
+    let out = normalize(
+        &["--input", path_arg(&input), "--output", path_arg(&input)],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("same file"));
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), content);
+
+    let out = normalize(&["--no-such-flag"], b"");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_documents_formats_dead_letters_and_exit_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_oktaflow"))
+        .args(["normalize", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--input",
+        "--output",
+        "--dead-letter",
+        "--include-original",
+        "--geoip-city",
+        "--geoip-asn",
+        "NDJSON",
+        "JSON array",
+        "EventBridge",
+        "\"line\"",
+        "Exit codes",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    let top = Command::new(env!("CARGO_BIN_EXE_oktaflow"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let top = String::from_utf8_lossy(&top.stdout);
+    assert!(
+        top.contains("Exit codes") && top.contains("normalize"),
+        "{top}"
+    );
+}

@@ -1,0 +1,125 @@
+//! [`SinkError`]: why a sink could not recover or write.
+
+use std::io;
+use std::path::PathBuf;
+
+/// An error from a sink. Messages are one line and say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// An operating-system I/O error.
+    #[error("{sink}: cannot {action}: {error}")]
+    Io {
+        /// The sink's name.
+        sink: String,
+        /// What the sink was doing, e.g. "write batch".
+        action: &'static str,
+        /// The underlying error.
+        error: io::Error,
+    },
+    /// The position handed to [`Sink::recover`](crate::Sink::recover) is not one
+    /// this kind of sink writes (corrupt or hand-edited checkpoint).
+    #[error("{sink}: the checkpoint's position {position} is not usable: {reason}")]
+    InvalidPosition {
+        /// The sink's name.
+        sink: String,
+        /// The position as recorded.
+        position: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The checkpoint was written for another output file.
+    #[error(
+        "the checkpoint records output file {recorded} but this run writes {configured}; \
+         use the same file, or another state directory for a new file"
+    )]
+    PathMismatch {
+        /// The path in the checkpoint.
+        recorded: PathBuf,
+        /// The path configured now.
+        configured: PathBuf,
+    },
+    /// The output file is shorter than the committed offset in the checkpoint:
+    /// documents already delivered were removed or the file was replaced.
+    #[error(
+        "{path} holds {actual} bytes but the checkpoint records {recorded} committed bytes: \
+         delivered events were removed outside oktaflow; restore the file, or start over \
+         with a new state directory"
+    )]
+    ShortFile {
+        /// The output file.
+        path: PathBuf,
+        /// Its current length.
+        actual: u64,
+        /// The committed length recorded in the checkpoint.
+        recorded: u64,
+    },
+    /// The output file holds data that no checkpoint accounts for.
+    #[error(
+        "{path} already holds {len} bytes but no checkpoint records them (state directory \
+         lost, or a different file given); restore the state directory, move the file \
+         away, or configure the file sink to append to or truncate an existing file"
+    )]
+    UnrecordedData {
+        /// The output file.
+        path: PathBuf,
+        /// Its current length.
+        len: u64,
+    },
+    /// `write_batch` was called before a successful `recover`, or after a failed
+    /// write left the store in an unknown state.
+    #[error("{sink}: not recovered: restart so the sink is recovered from the last checkpoint")]
+    NotRecovered {
+        /// The sink's name.
+        sink: String,
+    },
+}
+
+impl SinkError {
+    /// Whether retrying the same call later may succeed (the store is consistent and
+    /// the cause may go away, e.g. a full disk or a store that is down). Errors that
+    /// need an operator (a bad checkpoint, a file changed behind oktaflow's back, a
+    /// closed pipe, a permission problem) are not retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SinkError::Io { error, .. } => !matches!(
+                error.kind(),
+                io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::PermissionDenied
+                    | io::ErrorKind::NotFound
+                    | io::ErrorKind::InvalidInput
+                    | io::ErrorKind::IsADirectory
+                    | io::ErrorKind::ReadOnlyFilesystem
+            ),
+            SinkError::InvalidPosition { .. }
+            | SinkError::PathMismatch { .. }
+            | SinkError::ShortFile { .. }
+            | SinkError::UnrecordedData { .. }
+            | SinkError::NotRecovered { .. } => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_io_errors_are_retryable_and_operator_errors_are_not() {
+        let io = |kind| SinkError::Io {
+            sink: "file:/x".into(),
+            action: "write batch",
+            error: io::Error::from(kind),
+        };
+        assert!(io(io::ErrorKind::StorageFull).is_retryable());
+        assert!(io(io::ErrorKind::Interrupted).is_retryable());
+        assert!(!io(io::ErrorKind::BrokenPipe).is_retryable());
+        assert!(!io(io::ErrorKind::PermissionDenied).is_retryable());
+        let short = SinkError::ShortFile {
+            path: "/x".into(),
+            actual: 1,
+            recorded: 2,
+        };
+        assert!(!short.is_retryable());
+        assert!(!short.to_string().contains('\n'));
+    }
+}

@@ -1,0 +1,24 @@
+//! The [`Sink`] trait.
+
+use crate::{Ack, Document, SinkError};
+
+/// A store that oktaflow delivers ECS documents to.
+///
+/// The pipeline calls [`recover`](Sink::recover) once, then
+/// [`write_batch`](Sink::write_batch) for each batch in order, and checkpoints the
+/// returned position only after every configured sink acknowledged the batch.
+#[async_trait::async_trait]
+pub trait Sink: Send {
+    /// A name unique among the configured sinks and stable across runs (e.g.
+    /// `file:/var/lib/okta.ndjson`): the key of this sink's position in the checkpoint.
+    fn name(&self) -> &str;
+
+    /// Called once at start with the position this sink recorded in the last
+    /// checkpoint (`None` on a first run). Makes the store consistent with it (the
+    /// file sink truncates what was written after it).
+    async fn recover(&mut self, position: Option<&serde_json::Value>) -> Result<(), SinkError>;
+
+    /// Writes an ordered batch and returns only when it is durable. Returns the
+    /// position to record in the checkpoint.
+    async fn write_batch(&mut self, batch: &[Document]) -> Result<Ack, SinkError>;
+}
