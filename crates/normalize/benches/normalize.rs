@@ -24,9 +24,10 @@ fn fixture_mix() -> Vec<Vec<u8>> {
     paths
         .iter()
         .map(|p| {
-            let text = std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
-            let value: Value =
-                serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", p.display()));
+            let text =
+                std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+            let value: Value = serde_json::from_slice(&text)
+                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", p.display()));
             serde_json::to_vec(&value).expect("a Value serializes")
         })
         .collect()
@@ -41,7 +42,11 @@ fn bench(c: &mut Criterion) {
         .iter()
         .filter(|i| normalizer.normalize_into(i, &mut out).is_ok())
         .count();
-    eprintln!("fixture mix: {} events ({valid} valid), {} bytes", inputs.len(), inputs.iter().map(Vec::len).sum::<usize>());
+    eprintln!(
+        "fixture mix: {} events ({valid} valid), {} bytes",
+        inputs.len(),
+        inputs.iter().map(Vec::len).sum::<usize>()
+    );
 
     let mut group = c.benchmark_group("fixture_mix");
     group.throughput(Throughput::Elements(inputs.len() as u64));
@@ -58,7 +63,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for input in &inputs {
                 out.clear();
-                let value: Value = serde_json::from_slice(black_box(input)).expect("fixtures are JSON");
+                let value: Value =
+                    serde_json::from_slice(black_box(input)).expect("fixtures are JSON");
                 serde_json::to_writer(&mut out, &value).expect("a Value serializes");
             }
             black_box(out.len())

@@ -28,7 +28,11 @@ impl<V> BoundedCache<V> {
     }
 
     /// The value for `key`, computing it with `compute` on a miss.
-    pub(crate) fn get_or_insert_with(&mut self, key: &str, compute: impl FnOnce(&str) -> V) -> Arc<V> {
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        key: &str,
+        compute: impl FnOnce(&str) -> V,
+    ) -> Arc<V> {
         if let Some(v) = self.young.get(key) {
             return Arc::clone(v);
         }

@@ -176,11 +176,22 @@ pub(crate) fn classify(event_type: &str) -> Class {
 fn allowed_types(category: &str) -> &'static [&'static str] {
     match category {
         "authentication" | "session" => &["start", "end", "info"],
-        "iam" => &["admin", "change", "creation", "deletion", "group", "info", "user"],
+        "iam" => &[
+            "admin", "change", "creation", "deletion", "group", "info", "user",
+        ],
         "configuration" => &["access", "change", "creation", "deletion", "info"],
         "host" => &["access", "change", "end", "info", "start"],
         "intrusion_detection" => &["allowed", "denied", "info", "start"],
-        "network" => &["access", "allowed", "connection", "denied", "end", "info", "protocol", "start"],
+        "network" => &[
+            "access",
+            "allowed",
+            "connection",
+            "denied",
+            "end",
+            "info",
+            "protocol",
+            "start",
+        ],
         _ => &[],
     }
 }
@@ -194,11 +205,27 @@ mod tests {
         ("user.session.start", &["session"], &["start"]),
         ("user.session.end", &["session"], &["end"]),
         ("user.authentication.sso", &["authentication"], &["start"]),
-        ("user.authentication.auth_via_mfa", &["authentication"], &["start"]),
-        ("user.authentication.auth_via_IDP", &["authentication"], &["start"]),
-        ("user.authentication.verify", &["authentication"], &["start"]),
+        (
+            "user.authentication.auth_via_mfa",
+            &["authentication"],
+            &["start"],
+        ),
+        (
+            "user.authentication.auth_via_IDP",
+            &["authentication"],
+            &["start"],
+        ),
+        (
+            "user.authentication.verify",
+            &["authentication"],
+            &["start"],
+        ),
         ("user.mfa.factor.activate", &["iam"], &["user", "creation"]),
-        ("user.mfa.factor.deactivate", &["iam"], &["user", "deletion"]),
+        (
+            "user.mfa.factor.deactivate",
+            &["iam"],
+            &["user", "deletion"],
+        ),
         ("user.mfa.factor.reset_all", &["iam"], &["user", "deletion"]),
         ("user.mfa.factor.suspend", &["iam"], &["user", "change"]),
         ("user.account.lock", &["iam"], &["change"]),
@@ -207,17 +234,41 @@ mod tests {
         ("user.account.update_password", &["iam"], &["change"]),
         ("user.account.privilege.grant", &["iam"], &["change"]),
         ("user.account.privilege.revoke", &["iam"], &["change"]),
-        ("user.account.report_suspicious_activity_by_enduser", &["iam"], &["change"]),
+        (
+            "user.account.report_suspicious_activity_by_enduser",
+            &["iam"],
+            &["change"],
+        ),
         ("user.lifecycle.create", &["iam"], &["user", "creation"]),
         ("user.lifecycle.activate", &["iam"], &["user", "change"]),
         ("user.lifecycle.deactivate", &["iam"], &["user", "change"]),
         ("user.lifecycle.suspend", &["iam"], &["user", "change"]),
-        ("user.lifecycle.delete.initiated", &["iam"], &["user", "deletion"]),
+        (
+            "user.lifecycle.delete.initiated",
+            &["iam"],
+            &["user", "deletion"],
+        ),
         ("group.user_membership.add", &["iam"], &["group", "change"]),
-        ("group.user_membership.remove", &["iam"], &["group", "change"]),
-        ("application.lifecycle.create", &["configuration"], &["creation"]),
-        ("application.lifecycle.update", &["configuration"], &["change"]),
-        ("application.user_membership.add", &["iam"], &["user", "change"]),
+        (
+            "group.user_membership.remove",
+            &["iam"],
+            &["group", "change"],
+        ),
+        (
+            "application.lifecycle.create",
+            &["configuration"],
+            &["creation"],
+        ),
+        (
+            "application.lifecycle.update",
+            &["configuration"],
+            &["change"],
+        ),
+        (
+            "application.user_membership.add",
+            &["iam"],
+            &["user", "change"],
+        ),
         ("app.oauth2.as.authorize", &["session"], &["start"]),
         ("app.oauth2.as.token.grant.id_token", &["iam"], &["info"]),
         ("system.api_token.create", &["iam"], &["admin", "creation"]),
@@ -225,14 +276,34 @@ mod tests {
         ("policy.lifecycle.update", &["configuration"], &["change"]),
         ("policy.rule.update", &["configuration"], &["change"]),
         ("zone.update", &["configuration"], &["change"]),
-        ("security.threat.detected", &["intrusion_detection"], &["info"]),
-        ("security.request.blocked", &["intrusion_detection", "network"], &["denied"]),
+        (
+            "security.threat.detected",
+            &["intrusion_detection"],
+            &["info"],
+        ),
+        (
+            "security.request.blocked",
+            &["intrusion_detection", "network"],
+            &["denied"],
+        ),
         ("system.agent.ad.update_user", &["iam"], &["user", "change"]),
-        ("user.session.impersonation.initiate", &["session"], &["start"]),
-        ("user.session.impersonation.grant", &["iam"], &["admin", "creation"]),
+        (
+            "user.session.impersonation.initiate",
+            &["session"],
+            &["start"],
+        ),
+        (
+            "user.session.impersonation.grant",
+            &["iam"],
+            &["admin", "creation"],
+        ),
         ("device.lifecycle.deactivate", &["host"], &["change"]),
         ("device.enrollment.create", &["host"], &["info"]),
-        ("system.push.send_factor_verify_push", &["authentication"], &["start"]),
+        (
+            "system.push.send_factor_verify_push",
+            &["authentication"],
+            &["start"],
+        ),
     ];
 
     #[test]
@@ -254,19 +325,35 @@ mod tests {
 
     #[test]
     fn every_class_uses_ecs_allowed_values() {
-        let mut classes: Vec<(String, Class)> =
-            PREFIXES.iter().map(|(p, c)| ((*p).to_owned(), *c)).collect();
-        classes.extend(FAMILIES.iter().map(|(t, _, _)| ((*t).to_owned(), classify(t))));
-        for probe in ["app.keys.clone", "app.ldap.password.change.failed", "credential.revoke"] {
+        let mut classes: Vec<(String, Class)> = PREFIXES
+            .iter()
+            .map(|(p, c)| ((*p).to_owned(), *c))
+            .collect();
+        classes.extend(
+            FAMILIES
+                .iter()
+                .map(|(t, _, _)| ((*t).to_owned(), classify(t))),
+        );
+        for probe in [
+            "app.keys.clone",
+            "app.ldap.password.change.failed",
+            "credential.revoke",
+        ] {
             classes.push((probe.to_owned(), classify(probe)));
         }
         for (name, class) in classes {
-            assert!(!class.category.is_empty() && !class.kind.is_empty(), "{name}");
+            assert!(
+                !class.category.is_empty() && !class.kind.is_empty(),
+                "{name}"
+            );
             for category in class.category {
                 let allowed = allowed_types(category);
                 assert!(!allowed.is_empty(), "{name}: unknown category {category}");
                 for kind in class.kind {
-                    assert!(allowed.contains(kind), "{name}: {category}/{kind} not allowed by ECS");
+                    assert!(
+                        allowed.contains(kind),
+                        "{name}: {category}/{kind} not allowed by ECS"
+                    );
                 }
             }
         }

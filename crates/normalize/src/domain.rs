@@ -90,7 +90,10 @@ mod tests {
 
     #[test]
     fn simple_and_multi_label_suffixes() {
-        assert_eq!(parts("example.org"), Some(("example.org".into(), "org".into(), None)));
+        assert_eq!(
+            parts("example.org"),
+            Some(("example.org".into(), "org".into(), None))
+        );
         assert_eq!(
             parts("www.bbc.co.uk"),
             Some(("bbc.co.uk".into(), "co.uk".into(), Some("www".into())))
@@ -103,7 +106,10 @@ mod tests {
 
     #[test]
     fn case_and_trailing_dot_are_ignored() {
-        assert_eq!(parts("Mail.Example.COM."), Some(("example.com".into(), "com".into(), Some("mail".into()))));
+        assert_eq!(
+            parts("Mail.Example.COM."),
+            Some(("example.com".into(), "com".into(), Some("mail".into())))
+        );
     }
 
     #[test]
@@ -119,7 +125,9 @@ mod tests {
 
     #[test]
     fn custom_list_is_used() {
-        let list: List = "// ===BEGIN ICANN DOMAINS===\ncorp\n".parse().expect("valid list");
+        let list: List = "// ===BEGIN ICANN DOMAINS===\ncorp\n"
+            .parse()
+            .expect("valid list");
         assert_eq!(
             split(&list, "host.site.corp").map(|p| p.registered.into_owned()),
             Some("site.corp".to_owned())

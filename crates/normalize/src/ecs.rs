@@ -3,6 +3,8 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use chrono::SubsecRound;
+
 use crate::category::{classify, Class};
 use crate::domain::{self, DomainParts};
 use crate::error::NormalizeError;
@@ -10,8 +12,8 @@ use crate::geoip::{GeoFacts, GeoIp};
 use crate::json::Json;
 use crate::kv;
 use crate::model::{
-    json, text, Actor, AuthenticationContext, Client, DebugContext, Geo, IpChainEntry, Issuer, LogEvent, Outcome,
-    Request, SecurityContext, Target, Transaction, UserAgent,
+    json, text, Actor, AuthenticationContext, Client, DebugContext, Geo, IpChainEntry, Issuer,
+    LogEvent, Outcome, Request, SecurityContext, Target, Transaction, UserAgent,
 };
 use crate::outcome::{event_outcome, event_severity};
 use crate::timestamp;
@@ -71,10 +73,11 @@ pub(crate) fn write_document(
 ) -> Result<EventSummary, NormalizeError> {
     let id = text(&ev.uuid).ok_or(NormalizeError::MissingField("uuid"))?;
     let published_text = text(&ev.published).ok_or(NormalizeError::MissingField("published"))?;
-    let published = timestamp::parse(published_text).map_err(|reason| NormalizeError::InvalidField {
-        field: "published",
-        reason,
-    })?;
+    let published =
+        timestamp::parse(published_text).map_err(|reason| NormalizeError::InvalidField {
+            field: "published",
+            reason,
+        })?;
     let event_type = text(&ev.event_type).ok_or(NormalizeError::MissingField("eventType"))?;
     let class = classify(event_type);
 
@@ -92,7 +95,10 @@ pub(crate) fn write_document(
         None => &[],
     };
     let ip_chain: &[IpChainEntry<'_>] = match object(&ev.request, "request", &mut unmapped) {
-        Some(Request { ip_chain: Some(list), .. }) => {
+        Some(Request {
+            ip_chain: Some(list),
+            ..
+        }) => {
             if let Some(other) = &list.other {
                 unmapped.push((Cow::Borrowed("request.ipChain"), other));
             }
@@ -118,7 +124,10 @@ pub(crate) fn write_document(
     let ua_info = usable_ua.map(|raw| cx.user_agents.parse(raw));
 
     // People.
-    let actor_name = actor.and_then(|a| text(&a.alternate_id)).map(strip_backslashes).filter(|s| !s.is_empty());
+    let actor_name = actor
+        .and_then(|a| text(&a.alternate_id))
+        .map(strip_backslashes)
+        .filter(|s| !s.is_empty());
     let user_target = targets
         .iter()
         .find(|t| t.other.is_none() && matches!(text(&t.kind), Some("User" | "AppUser")));
@@ -145,7 +154,10 @@ pub(crate) fn write_document(
     w.str_array("category", class.category.iter().copied());
     w.str_array("type", class.kind.iter().copied());
     let outcome = object(&ev.outcome, "outcome", &mut unmapped);
-    w.str("outcome", outcome.and_then(|o| text(&o.result)).map(event_outcome));
+    w.str(
+        "outcome",
+        outcome.and_then(|o| text(&o.result)).map(event_outcome),
+    );
     let severity = text(&ev.severity);
     w.u64("severity", severity.and_then(event_severity).map(u64::from));
     w.str("reason", text(&ev.display_message));
@@ -159,7 +171,16 @@ pub(crate) fn write_document(
     w.str("type", Some(OBSERVER_TYPE));
     w.close();
 
-    write_source(&mut w, client, security, ip_text, ip, domain_text, domain_parts.as_ref(), &facts);
+    write_source(
+        &mut w,
+        client,
+        security,
+        ip_text,
+        ip,
+        domain_text,
+        domain_parts.as_ref(),
+        &facts,
+    );
     write_user(&mut w, actor, actor_name, user_target, target_name);
 
     if let Some(group) = group_target {
@@ -183,7 +204,10 @@ pub(crate) fn write_document(
             .filter(|s| s.parse::<IpAddr>().is_ok()),
     );
     w.str_array("ip", sorted_unique(ips));
-    w.str_array("user", sorted_unique(actor_name.into_iter().chain(target_name).collect()));
+    w.str_array(
+        "user",
+        sorted_unique(actor_name.into_iter().chain(target_name).collect()),
+    );
     w.str_array("hosts", domain_text);
     w.close();
 
@@ -213,7 +237,8 @@ pub(crate) fn write_document(
 
     Ok(EventSummary {
         id: id.to_owned(),
-        published,
+        // The same instant as @timestamp, which has microsecond precision.
+        published: published.trunc_subsecs(6),
         category: first_category(class),
     })
 }
@@ -288,19 +313,36 @@ fn write_source(
         w.str("subdomain", p.subdomain.as_deref());
     }
 
-    let geo = client.and_then(|c| c.geographical_context.as_ref()).filter(|g| g.other.is_none());
+    let geo = client
+        .and_then(|c| c.geographical_context.as_ref())
+        .filter(|g| g.other.is_none());
     let pick = |okta: Option<&str>, maxmind: &Option<String>| -> Option<String> {
         okta.map(str::to_owned).or_else(|| maxmind.clone())
     };
     w.open_object("geo");
-    w.str("city_name", pick(geo.and_then(|g| text(&g.city)), &facts.city_name).as_deref());
-    w.str("region_name", pick(geo.and_then(|g| text(&g.state)), &facts.region_name).as_deref());
-    w.str("country_name", pick(geo.and_then(|g| text(&g.country)), &facts.country_name).as_deref());
+    w.str(
+        "city_name",
+        pick(geo.and_then(|g| text(&g.city)), &facts.city_name).as_deref(),
+    );
+    w.str(
+        "region_name",
+        pick(geo.and_then(|g| text(&g.state)), &facts.region_name).as_deref(),
+    );
+    w.str(
+        "country_name",
+        pick(geo.and_then(|g| text(&g.country)), &facts.country_name).as_deref(),
+    );
     w.str("country_iso_code", facts.country_iso_code.as_deref());
     w.str("continent_name", facts.continent_name.as_deref());
     w.str("timezone", facts.timezone.as_deref());
-    w.str("postal_code", pick(geo.and_then(|g| text(&g.postal_code)), &facts.postal_code).as_deref());
-    if let Some((lat, lon)) = geo.and_then(|g| lat_lon(g.geolocation.as_ref())).or(facts.location) {
+    w.str(
+        "postal_code",
+        pick(geo.and_then(|g| text(&g.postal_code)), &facts.postal_code).as_deref(),
+    );
+    if let Some((lat, lon)) = geo
+        .and_then(|g| lat_lon(g.geolocation.as_ref()))
+        .or(facts.location)
+    {
         w.open_object("location");
         w.f64("lat", Some(lat));
         w.f64("lon", Some(lon));
@@ -309,7 +351,9 @@ fn write_source(
     w.close();
 
     w.open_object("as");
-    let okta_as = security.and_then(|s| s.as_number.as_ref()).and_then(Json::as_u64);
+    let okta_as = security
+        .and_then(|s| s.as_number.as_ref())
+        .and_then(Json::as_u64);
     w.u64("number", okta_as.or(facts.as_number));
     w.open_object("organization");
     let okta_org = security.and_then(|s| text(&s.as_org));
@@ -352,7 +396,12 @@ fn write_user(
     w.close();
 }
 
-fn write_user_agent(w: &mut JsonWriter<'_>, raw: &str, info: &UserAgentInfo, okta_os: Option<&str>) {
+fn write_user_agent(
+    w: &mut JsonWriter<'_>,
+    raw: &str,
+    info: &UserAgentInfo,
+    okta_os: Option<&str>,
+) {
     w.open_object("user_agent");
     w.str("original", Some(raw));
     w.str("name", Some(&info.name));
@@ -410,10 +459,19 @@ fn write_system<'s, 'a>(
         w.open_object("actor");
         w.str("id", text(&actor.id));
         w.str("type", text(&actor.kind));
-        w.str("alternate_id", actor.alternate_id.as_ref().map(|t| strip_backslashes(&t.0)));
+        w.str(
+            "alternate_id",
+            actor.alternate_id.as_ref().map(|t| strip_backslashes(&t.0)),
+        );
         w.str("display_name", text(&actor.display_name));
         w.json("detail_entry", json(&actor.detail_entry));
-        extras(w, &actor.extra, &["id", "type", "alternate_id", "display_name", "detail_entry"], "actor", unmapped);
+        extras(
+            w,
+            &actor.extra,
+            &["id", "type", "alternate_id", "display_name", "detail_entry"],
+            "actor",
+            unmapped,
+        );
         w.close();
     }
 
@@ -442,7 +500,14 @@ fn write_system<'s, 'a>(
                 extras(
                     w,
                     &t.extra,
-                    &["id", "type", "alternateId", "displayName", "detailEntry", "changeDetails"],
+                    &[
+                        "id",
+                        "type",
+                        "alternateId",
+                        "displayName",
+                        "detailEntry",
+                        "changeDetails",
+                    ],
                     "target",
                     unmapped,
                 );
@@ -462,7 +527,13 @@ fn write_system<'s, 'a>(
             w.str("raw_user_agent", p.raw_ua);
             w.str("os", text(&ua.os));
             w.str("browser", text(&ua.browser));
-            extras(w, &ua.extra, &["raw_user_agent", "os", "browser"], "client.userAgent", unmapped);
+            extras(
+                w,
+                &ua.extra,
+                &["raw_user_agent", "os", "browser"],
+                "client.userAgent",
+                unmapped,
+            );
             w.close();
         }
         match &client.geographical_context {
@@ -476,7 +547,13 @@ fn write_system<'s, 'a>(
                 if lat_lon(geo.geolocation.as_ref()).is_none() {
                     w.json("geolocation", json(&geo.geolocation));
                 }
-                extras(w, &geo.extra, &["geolocation"], "client.geographicalContext", unmapped);
+                extras(
+                    w,
+                    &geo.extra,
+                    &["geolocation"],
+                    "client.geographicalContext",
+                    unmapped,
+                );
                 w.close();
             }
             None => {}
@@ -484,7 +561,13 @@ fn write_system<'s, 'a>(
         extras(
             w,
             &client.extra,
-            &["ip_address", "zone", "device", "user_agent", "geographical_context"],
+            &[
+                "ip_address",
+                "zone",
+                "device",
+                "user_agent",
+                "geographical_context",
+            ],
             "client",
             unmapped,
         );
@@ -493,7 +576,11 @@ fn write_system<'s, 'a>(
 
     w.json("device", json(&ev.device));
 
-    if let Some(ac) = object(&ev.authentication_context, "authenticationContext", unmapped) {
+    if let Some(ac) = object(
+        &ev.authentication_context,
+        "authenticationContext",
+        unmapped,
+    ) {
         w.open_object("authentication_context");
         w.open_object("authentication");
         w.str("provider", text(&ac.authentication_provider));
@@ -506,13 +593,22 @@ fn write_system<'s, 'a>(
             w.open_object("issuer");
             w.str("id", text(&issuer.id));
             w.str("type", text(&issuer.kind));
-            extras(w, &issuer.extra, &["id", "type"], "authenticationContext.issuer", unmapped);
+            extras(
+                w,
+                &issuer.extra,
+                &["id", "type"],
+                "authenticationContext.issuer",
+                unmapped,
+            );
             w.close();
         }
         w.str("interface", text(&ac.interface));
         w.json("authentication_step", json(&ac.authentication_step));
         // Sekoia.io: "unknown" is Okta's placeholder for no external session.
-        w.str("external_session_id", text(&ac.external_session_id).filter(|s| *s != "unknown"));
+        w.str(
+            "external_session_id",
+            text(&ac.external_session_id).filter(|s| *s != "unknown"),
+        );
         w.str("root_session_id", text(&ac.root_session_id));
         extras(
             w,
@@ -540,7 +636,13 @@ fn write_system<'s, 'a>(
             w.json("as_number", json(&sc.as_number));
         }
         w.json("ip_details", json(&sc.ip_details));
-        extras(w, &sc.extra, &["isp", "is_proxy", "as_number", "ip_details"], "securityContext", unmapped);
+        extras(
+            w,
+            &sc.extra,
+            &["isp", "is_proxy", "as_number", "ip_details"],
+            "securityContext",
+            unmapped,
+        );
         w.close();
     }
 
@@ -564,7 +666,13 @@ fn write_system<'s, 'a>(
         w.str("id", text(&tx.id));
         w.str("type", text(&tx.kind));
         w.json("detail", json(&tx.detail));
-        extras(w, &tx.extra, &["id", "type", "detail"], "transaction", unmapped);
+        extras(
+            w,
+            &tx.extra,
+            &["id", "type", "detail"],
+            "transaction",
+            unmapped,
+        );
         w.close();
     }
 
@@ -572,7 +680,11 @@ fn write_system<'s, 'a>(
     w.open_object("ip_chain");
     w.open_array("ip_service_categories");
     for entry in p.ip_chain {
-        if let Some(Json::Arr(items)) = entry.ip_details.as_ref().and_then(|d| d.get("ipServiceCategories")) {
+        if let Some(Json::Arr(items)) = entry
+            .ip_details
+            .as_ref()
+            .and_then(|d| d.get("ipServiceCategories"))
+        {
             for item in items {
                 w.json("", Some(item));
             }
@@ -599,7 +711,13 @@ fn write_system<'s, 'a>(
                     extras(
                         w,
                         &entry.extra,
-                        &["ip", "version", "source", "geographical_context", "ip_details"],
+                        &[
+                            "ip",
+                            "version",
+                            "source",
+                            "geographical_context",
+                            "ip_details",
+                        ],
                         "request.ipChain",
                         unmapped,
                     );
@@ -630,7 +748,11 @@ fn write_system<'s, 'a>(
 }
 
 /// Okta's geographicalContext inside the IP chain, with snake_case keys.
-fn write_okta_geo<'s, 'a>(w: &mut JsonWriter<'_>, geo: &'s Geo<'a>, unmapped: &mut Unmapped<'s, 'a>) {
+fn write_okta_geo<'s, 'a>(
+    w: &mut JsonWriter<'_>,
+    geo: &'s Geo<'a>,
+    unmapped: &mut Unmapped<'s, 'a>,
+) {
     if let Some(other) = &geo.other {
         w.json("geographical_context", Some(other));
         return;
@@ -653,7 +775,11 @@ fn write_okta_geo<'s, 'a>(w: &mut JsonWriter<'_>, geo: &'s Geo<'a>, unmapped: &m
 
 /// `okta.system.debug`: debugData keys verbatim; `behaviors` and `risk`
 /// strings parsed into objects; `threatSuspected` as a boolean.
-fn write_debug<'s, 'a>(w: &mut JsonWriter<'_>, data: Option<&'s Json<'a>>, unmapped: &mut Unmapped<'s, 'a>) {
+fn write_debug<'s, 'a>(
+    w: &mut JsonWriter<'_>,
+    data: Option<&'s Json<'a>>,
+    unmapped: &mut Unmapped<'s, 'a>,
+) {
     let Some(data) = data else { return };
     let Json::Obj(members) = data else {
         unmapped.push((Cow::Borrowed("debugContext.debugData"), data));

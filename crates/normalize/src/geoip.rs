@@ -19,7 +19,9 @@ pub struct GeoIp {
 
 impl std::fmt::Debug for GeoIp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = |r: &Option<Arc<Reader<Vec<u8>>>>| r.as_ref().map(|r| r.metadata().database_type.clone());
+        let kind = |r: &Option<Arc<Reader<Vec<u8>>>>| {
+            r.as_ref().map(|r| r.metadata().database_type.clone())
+        };
         f.debug_struct("GeoIp")
             .field("city", &kind(&self.city))
             .field("asn", &kind(&self.asn))

@@ -20,7 +20,14 @@ const EVENTBRIDGE: &str = "EventBridge envelope";
 
 /// Parses the top-level JSON object of an input.
 pub(crate) fn parse_top(input: &[u8]) -> Result<LogEvent<'_>, NormalizeError> {
-    let top: LogEvent<'_> = serde_json::from_slice(input).map_err(NormalizeError::NotJson)?;
+    // Validating UTF-8 once for the whole input is much cheaper than
+    // serde_json's per-string check; invalid UTF-8 takes the slice path so the
+    // error names the position.
+    let parsed = match std::str::from_utf8(input) {
+        Ok(text) => serde_json::from_str::<LogEvent<'_>>(text),
+        Err(_) => serde_json::from_slice::<LogEvent<'_>>(input),
+    };
+    let top = parsed.map_err(NormalizeError::NotJson)?;
     if top.other.is_some() {
         return Err(NormalizeError::NotAnObject);
     }
@@ -64,11 +71,16 @@ pub(crate) fn parse_inner<'i>(form: Form<'i>) -> Option<Result<LogEvent<'i>, Nor
 }
 
 fn parse_text<'i>(name: &'static str, text: &'i str) -> Result<LogEvent<'i>, NormalizeError> {
-    let what = if name == WRAPPER { "`message`" } else { "`detail`" };
-    let inner: LogEvent<'i> = serde_json::from_str(text).map_err(|e| NormalizeError::InvalidEnvelope {
-        form: name,
-        reason: format!("{what} is not valid JSON: {e}"),
-    })?;
+    let what = if name == WRAPPER {
+        "`message`"
+    } else {
+        "`detail`"
+    };
+    let inner: LogEvent<'i> =
+        serde_json::from_str(text).map_err(|e| NormalizeError::InvalidEnvelope {
+            form: name,
+            reason: format!("{what} is not valid JSON: {e}"),
+        })?;
     if inner.other.is_some() {
         return Err(NormalizeError::InvalidEnvelope {
             form: name,
@@ -94,17 +106,26 @@ mod tests {
 
     #[test]
     fn raw_event() {
-        assert_eq!(form_of(r#"{"uuid":"u","eventType":"e","published":"p"}"#), Ok("raw".to_owned()));
+        assert_eq!(
+            form_of(r#"{"uuid":"u","eventType":"e","published":"p"}"#),
+            Ok("raw".to_owned())
+        );
     }
 
     #[test]
     fn raw_event_with_a_message_member_stays_raw() {
-        assert_eq!(form_of(r#"{"uuid":"u","eventType":"e","message":"hi"}"#), Ok("raw".to_owned()));
+        assert_eq!(
+            form_of(r#"{"uuid":"u","eventType":"e","message":"hi"}"#),
+            Ok("raw".to_owned())
+        );
     }
 
     #[test]
     fn wrapper() {
-        assert_eq!(form_of(r#"{"message":"{\"uuid\":\"u\"}"}"#), Ok(r#"wrapper:{"uuid":"u"}"#.to_owned()));
+        assert_eq!(
+            form_of(r#"{"message":"{\"uuid\":\"u\"}"}"#),
+            Ok(r#"wrapper:{"uuid":"u"}"#.to_owned())
+        );
     }
 
     #[test]
@@ -130,6 +151,7 @@ mod tests {
         assert!(err(r#"{"message":"not json"}"#).contains("`message` is not valid JSON"));
         assert!(err(r#"{"message":"[1]"}"#).contains("`message` is not a JSON object"));
         assert!(err(r#"{"message":{"a":1}}"#).contains("not a string"));
-        assert!(err(r#"{"detail-type":"SystemLog","detail":3}"#).contains("`detail` is not a JSON object"));
+        assert!(err(r#"{"detail-type":"SystemLog","detail":3}"#)
+            .contains("`detail` is not a JSON object"));
     }
 }

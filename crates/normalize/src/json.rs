@@ -247,7 +247,9 @@ impl<'a> Deserialize<'a> for Text<'a> {
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
                 let n = serde_json::Number::from_f64(v);
-                Ok(Text(Cow::Owned(n.map(|n| n.to_string()).unwrap_or_default())))
+                Ok(Text(Cow::Owned(
+                    n.map(|n| n.to_string()).unwrap_or_default(),
+                )))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(Text::default())
@@ -415,8 +417,9 @@ mod tests {
 
     #[test]
     fn json_drops_nulls_and_empty_containers_on_output() {
-        let v: Json = serde_json::from_str(r#"{"a":null,"b":"","c":{"d":null},"e":[null,1,{}],"f":0}"#)
-            .expect("valid JSON");
+        let v: Json =
+            serde_json::from_str(r#"{"a":null,"b":"","c":{"d":null},"e":[null,1,{}],"f":0}"#)
+                .expect("valid JSON");
         assert_eq!(v.to_text(), r#"{"e":[1],"f":0}"#);
         assert!(!v.is_empty());
         let empty: Json = serde_json::from_str(r#"{"a":{"b":[null,""]}}"#).expect("valid JSON");
@@ -426,13 +429,21 @@ mod tests {
     #[test]
     fn json_borrows_strings_without_escapes() {
         let v: Json = serde_json::from_str(r#"{"a":"plain","b":"esc\"aped"}"#).expect("valid JSON");
-        assert!(matches!(v.get("a"), Some(Json::Str(Cow::Borrowed("plain")))));
+        assert!(matches!(
+            v.get("a"),
+            Some(Json::Str(Cow::Borrowed("plain")))
+        ));
         assert!(matches!(v.get("b"), Some(Json::Str(Cow::Owned(s))) if s == "esc\"aped"));
     }
 
     #[test]
     fn text_accepts_every_json_type() {
-        let t = |s: &str| serde_json::from_str::<Text>(s).expect("valid JSON").0.into_owned();
+        let t = |s: &str| {
+            serde_json::from_str::<Text>(s)
+                .expect("valid JSON")
+                .0
+                .into_owned()
+        };
         assert_eq!(t(r#""x""#), "x");
         assert_eq!(t("12"), "12");
         assert_eq!(t("-3"), "-3");
@@ -460,7 +471,8 @@ mod tests {
 
     #[test]
     fn okta_object_keeps_unknown_members_and_non_objects() {
-        let p: Probe = serde_json::from_str(r#"{"a":1,"z":{"y":true},"l":["q",2]}"#).expect("valid JSON");
+        let p: Probe =
+            serde_json::from_str(r#"{"a":1,"z":{"y":true},"l":["q",2]}"#).expect("valid JSON");
         assert_eq!(p.a.map(|t| t.0.into_owned()), Some("1".to_owned()));
         assert_eq!(p.extra.len(), 1);
         assert_eq!(p.extra[0].0, "z");

@@ -94,7 +94,13 @@ mod tests {
 
     #[test]
     fn comma_without_space_stays_inside_a_value() {
-        assert_eq!(owned("{a=1,2, b=3}"), vec![("a".to_owned(), "1,2".to_owned()), ("b".to_owned(), "3".to_owned())]);
+        assert_eq!(
+            owned("{a=1,2, b=3}"),
+            vec![
+                ("a".to_owned(), "1,2".to_owned()),
+                ("b".to_owned(), "3".to_owned())
+            ]
+        );
     }
 
     #[test]

@@ -105,7 +105,9 @@ impl Normalizer {
         Normalizer {
             include_original: options.include_original,
             geoip: options.geoip,
-            psl: options.public_suffix_list.unwrap_or_else(domain::default_list),
+            psl: options
+                .public_suffix_list
+                .unwrap_or_else(domain::default_list),
             user_agents: user_agent::UserAgentParser::new(capacity),
         }
     }
@@ -113,7 +115,11 @@ impl Normalizer {
     /// Normalize one input (raw LogEvent, {"message": "<LogEvent JSON text>"} wrapper, or EventBridge
     /// envelope) and append its ECS JSON document (compact, no trailing newline) to `out`.
     /// On error `out` is left exactly as it was.
-    pub fn normalize_into(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<EventSummary, NormalizeError> {
+    pub fn normalize_into(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<EventSummary, NormalizeError> {
         let top = input::parse_top(input)?;
         let form = input::form(&top)?;
         let start = out.len();

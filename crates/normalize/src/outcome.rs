@@ -21,7 +21,13 @@ pub(crate) fn event_outcome(result: &str) -> &'static str {
 /// `event.severity` for an Okta severity (case-insensitive): DEBUG 1, INFO 2,
 /// WARN 3, ERROR 4 — higher is more severe. Other values give no number.
 pub(crate) fn event_severity(severity: &str) -> Option<u8> {
-    const LEVELS: &[(&str, u8)] = &[("DEBUG", 1), ("INFO", 2), ("WARN", 3), ("WARNING", 3), ("ERROR", 4)];
+    const LEVELS: &[(&str, u8)] = &[
+        ("DEBUG", 1),
+        ("INFO", 2),
+        ("WARN", 3),
+        ("WARNING", 3),
+        ("ERROR", 4),
+    ];
     LEVELS
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(severity))

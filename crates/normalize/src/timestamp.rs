@@ -59,28 +59,46 @@ mod tests {
 
     #[test]
     fn milliseconds_become_microseconds() {
-        assert_eq!(normalized("2022-11-10T09:49:52.213Z"), "2022-11-10T09:49:52.213000Z");
+        assert_eq!(
+            normalized("2022-11-10T09:49:52.213Z"),
+            "2022-11-10T09:49:52.213000Z"
+        );
     }
 
     #[test]
     fn no_fraction_gets_six_zero_digits() {
-        assert_eq!(normalized("2022-11-02T12:00:00Z"), "2022-11-02T12:00:00.000000Z");
+        assert_eq!(
+            normalized("2022-11-02T12:00:00Z"),
+            "2022-11-02T12:00:00.000000Z"
+        );
     }
 
     #[test]
     fn offsets_are_converted_to_utc() {
-        assert_eq!(normalized("2022-11-10T11:49:52.213+02:00"), "2022-11-10T09:49:52.213000Z");
-        assert_eq!(normalized("2022-12-31T23:30:00-01:00"), "2023-01-01T00:30:00.000000Z");
+        assert_eq!(
+            normalized("2022-11-10T11:49:52.213+02:00"),
+            "2022-11-10T09:49:52.213000Z"
+        );
+        assert_eq!(
+            normalized("2022-12-31T23:30:00-01:00"),
+            "2023-01-01T00:30:00.000000Z"
+        );
     }
 
     #[test]
     fn nanoseconds_are_truncated_to_microseconds() {
-        assert_eq!(normalized("2022-11-10T09:49:52.123456789Z"), "2022-11-10T09:49:52.123456Z");
+        assert_eq!(
+            normalized("2022-11-10T09:49:52.123456789Z"),
+            "2022-11-10T09:49:52.123456Z"
+        );
     }
 
     #[test]
     fn missing_offset_is_utc() {
-        assert_eq!(normalized("2022-11-10T09:49:52.5"), "2022-11-10T09:49:52.500000Z");
+        assert_eq!(
+            normalized("2022-11-10T09:49:52.5"),
+            "2022-11-10T09:49:52.500000Z"
+        );
     }
 
     #[test]

@@ -87,6 +87,12 @@ pub(crate) fn parse_uncached(raw: &str) -> UserAgentInfo {
         _ => "Other",
     };
     let (name, version) = match known(r.name) {
+        // woothee names HTTP client libraries "HTTP Library" and puts the
+        // library ("curl", "java", ...) in the version.
+        Some("HTTP Library") => match single_product_token(raw) {
+            Some((name, version)) => (name.to_owned(), Some(three_components(version))),
+            None => (known(r.version).unwrap_or("Other").to_owned(), None),
+        },
         Some(name) => (name.to_owned(), known(r.version).map(three_components)),
         None => unknown_browser(raw),
     };
@@ -107,7 +113,9 @@ pub(crate) fn os_name_and_version(os: &str) -> (&str, Option<&str>) {
         "Mac OSX" => ("Mac OS X", None),
         "iPhone" | "iPad" | "iPod" => ("iOS", None),
         _ => match os.strip_prefix("Windows ") {
-            Some(version) if version.starts_with(|c: char| c.is_ascii_digit()) => ("Windows", Some(version)),
+            Some(version) if version.starts_with(|c: char| c.is_ascii_digit()) => {
+                ("Windows", Some(version))
+            }
             Some("XP") => ("Windows", Some("XP")),
             Some("Vista") => ("Windows", Some("Vista")),
             _ => (os, None),
@@ -134,7 +142,9 @@ fn single_product_token(raw: &str) -> Option<(&str, &str)> {
     let (name, version) = raw.split_once('/')?;
     let name_ok = !name.is_empty() && name.chars().any(|c| c.is_ascii_alphabetic());
     let version_ok = version.starts_with(|c: char| c.is_ascii_digit())
-        && version.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
     (name_ok && version_ok).then_some((name, version))
 }
 
@@ -200,8 +210,23 @@ mod tests {
         assert_eq!(ua.name, "axios");
         assert_eq!(ua.version.as_deref(), Some("0.19.2"));
         assert_eq!(ua.device_name, "Other");
-        assert_eq!(parse_uncached("python-requests/2.31.0.1").version.as_deref(), Some("2.31.0"));
+        assert_eq!(
+            parse_uncached("python-requests/2.31.0.1")
+                .version
+                .as_deref(),
+            Some("2.31.0")
+        );
         assert_eq!(parse_uncached("Okta-Integrations").name, "Other");
+        let curl = parse_uncached("curl/8.5.0");
+        assert_eq!(
+            (curl.name.as_str(), curl.version.as_deref()),
+            ("curl", Some("8.5.0"))
+        );
+        let java = parse_uncached("Java/1.8.0_292");
+        assert_eq!(
+            (java.name.as_str(), java.version.as_deref()),
+            ("Java", Some("1.8.0_292"))
+        );
         assert_eq!(parse_uncached("a/b c/1").name, "Other");
         assert_eq!(parse_uncached("thing/beta").name, "Other");
     }
@@ -217,7 +242,10 @@ mod tests {
     fn os_labels_are_split() {
         assert_eq!(os_name_and_version("Windows 10"), ("Windows", Some("10")));
         assert_eq!(os_name_and_version("Windows 8.1"), ("Windows", Some("8.1")));
-        assert_eq!(os_name_and_version("Windows UNKNOWN Ver"), ("Windows UNKNOWN Ver", None));
+        assert_eq!(
+            os_name_and_version("Windows UNKNOWN Ver"),
+            ("Windows UNKNOWN Ver", None)
+        );
         assert_eq!(os_name_and_version("Android"), ("Android", None));
     }
 
@@ -228,8 +256,10 @@ mod tests {
             parser.parse(&format!("agent/{i}"));
             assert!(parser.cached() <= 16);
         }
-        let a = parser.parse("Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0");
-        let b = parser.parse("Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0");
+        let a =
+            parser.parse("Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0");
+        let b =
+            parser.parse("Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0");
         assert!(std::sync::Arc::ptr_eq(&a, &b));
     }
 }

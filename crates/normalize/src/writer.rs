@@ -58,9 +58,7 @@ impl<'o> JsonWriter<'o> {
     }
 
     fn string(&mut self, s: &str) {
-        let mut ser = serde_json::Serializer::new(&mut *self.out);
-        // Writing a string into a Vec cannot fail.
-        let _ = s.serialize(&mut ser);
+        write_str(self.out, s);
     }
 
     /// A string member, left out when absent or empty.
@@ -91,7 +89,8 @@ impl<'o> JsonWriter<'o> {
     pub(crate) fn bool(&mut self, key: &str, value: Option<bool>) {
         if let Some(v) = value {
             self.member(key);
-            self.out.extend_from_slice(if v { b"true" } else { b"false" });
+            self.out
+                .extend_from_slice(if v { b"true" } else { b"false" });
         }
     }
 
@@ -99,9 +98,7 @@ impl<'o> JsonWriter<'o> {
     pub(crate) fn json(&mut self, key: &str, value: Option<&Json<'_>>) {
         if let Some(v) = value.filter(|v| !v.is_empty()) {
             self.member(key);
-            let mut ser = serde_json::Serializer::new(&mut *self.out);
-            // Serializing a Json tree into a Vec cannot fail.
-            let _ = v.serialize(&mut ser);
+            write_json(self.out, v);
         }
     }
 
@@ -160,6 +157,87 @@ impl<'o> JsonWriter<'o> {
     }
 }
 
+/// Writes a JSON string literal. Strings without characters to escape (the
+/// usual case) are copied in one go; others go through serde_json.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    if needs_escape(s.as_bytes()) {
+        let mut ser = serde_json::Serializer::new(&mut *out);
+        // Writing a string into a Vec cannot fail.
+        let _ = s.serialize(&mut ser);
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// True when `bytes` hold a quote, a backslash or a control character.
+/// Checks eight bytes at a time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // A byte below 0x20 has no bit of 0xE0 set: clear the others and test for zero.
+        let control = has_zero(x & 0xE0E0_E0E0_E0E0_E0E0);
+        if control
+            || has_zero(x ^ (ONES * u64::from(b'"')))
+            || has_zero(x ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// Writes a free-form value, leaving out empty members and elements.
+pub(crate) fn write_json(out: &mut Vec<u8>, v: &Json<'_>) {
+    match v {
+        Json::Null => out.extend_from_slice(b"null"),
+        Json::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Json::Num(n) => {
+            let mut ser = serde_json::Serializer::new(&mut *out);
+            // Writing a number into a Vec cannot fail.
+            let _ = n.serialize(&mut ser);
+        }
+        Json::Str(s) => write_str(out, s),
+        Json::Arr(items) => {
+            out.push(b'[');
+            let mut first = true;
+            for item in items.iter().filter(|i| !i.is_empty()) {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_json(out, item);
+            }
+            out.push(b']');
+        }
+        Json::Obj(members) => {
+            out.push(b'{');
+            let mut first = true;
+            for (k, v) in members.iter().filter(|(_, v)| !v.is_empty()) {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_str(out, k);
+                out.push(b':');
+                write_json(out, v);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
 /// Decimal text of an integer.
 fn itoa(v: u64) -> String {
     v.to_string()
@@ -190,7 +268,33 @@ mod tests {
         w.f64("nan", Some(f64::NAN));
         w.bool("t", Some(true));
         w.finish();
-        assert_eq!(String::from_utf8(out).expect("utf-8"), r#"prefix{"a":"x","list":[{"n":1}],"t":true}"#);
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            r#"prefix{"a":"x","list":[{"n":1}],"t":true}"#
+        );
+    }
+
+    #[test]
+    fn escape_detection_matches_serde_json() {
+        let samples = [
+            "",
+            "plain",
+            "exactly8",
+            "sixteen-bytes-ok",
+            "quote\"",
+            "back\\slash",
+            "tab\there",
+            "\u{1f}",
+            "long string without anything special in it at all",
+            "ünïcödé ok",
+            "ünïcödé \"no\"",
+            "\u{7f}del",
+        ];
+        for s in samples {
+            let mut ours = Vec::new();
+            write_str(&mut ours, s);
+            assert_eq!(ours, serde_json::to_vec(s).expect("serializable"), "{s:?}");
+        }
     }
 
     #[test]
@@ -200,6 +304,9 @@ mod tests {
         w.str("k\"ey", Some("va\\lue\n"));
         w.str_array("arr", ["a", "", "b"]);
         w.finish();
-        assert_eq!(String::from_utf8(out).expect("utf-8"), r#"{"k\"ey":"va\\lue\n","arr":["a","b"]}"#);
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            r#"{"k\"ey":"va\\lue\n","arr":["a","b"]}"#
+        );
     }
 }

@@ -42,17 +42,33 @@ fn docs_path() -> PathBuf {
 /// Parses the bullet list between the markers of docs/conformance.md:
 /// ``- case: `C` | field: `F` | sekoia: `JSON or absent` | ours: `JSON or absent` ``
 fn documented_differences(doc: &str) -> Vec<Difference> {
-    let start = doc.find(START).expect("docs/conformance.md has the start marker") + START.len();
-    let end = doc.find(END).expect("docs/conformance.md has the end marker");
+    let start = doc
+        .find(START)
+        .expect("docs/conformance.md has the start marker")
+        + START.len();
+    let end = doc
+        .find(END)
+        .expect("docs/conformance.md has the end marker");
     let mut out = Vec::new();
-    for line in doc[start..end].lines().map(str::trim).filter(|l| l.starts_with("- ")) {
+    for line in doc[start..end]
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("- "))
+    {
         let mut fields = BTreeMap::new();
         for part in line[2..].split(" | ") {
-            let (name, value) = part.split_once(": ").unwrap_or_else(|| panic!("malformed line: {line}"));
+            let (name, value) = part
+                .split_once(": ")
+                .unwrap_or_else(|| panic!("malformed line: {line}"));
             let value = value.trim().trim_matches('`');
             fields.insert(name.trim().to_owned(), value.to_owned());
         }
-        let get = |k: &str| fields.get(k).cloned().unwrap_or_else(|| panic!("line lacks `{k}`: {line}"));
+        let get = |k: &str| {
+            fields
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| panic!("line lacks `{k}`: {line}"))
+        };
         out.push(Difference {
             case: get("case"),
             field: get("field"),
@@ -68,7 +84,11 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&path, v, out);
             }
         }
@@ -89,7 +109,11 @@ fn same_instant(a: &Value, b: &Value) -> bool {
         Some(match s.split_once('.') {
             Some((whole, frac)) => {
                 let frac = frac.trim_end_matches('0');
-                if frac.is_empty() { whole.to_owned() } else { format!("{whole}.{frac}") }
+                if frac.is_empty() {
+                    whole.to_owned()
+                } else {
+                    format!("{whole}.{frac}")
+                }
             }
             None => s.to_owned(),
         })
@@ -106,7 +130,10 @@ fn sekoia_cases_conform() {
     let dir = cases_dir();
     if !dir.is_dir() {
         if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("conformance cases not found at {} (CI=true requires them)", dir.display());
+            panic!(
+                "conformance cases not found at {} (CI=true requires them)",
+                dir.display()
+            );
         }
         eprintln!("SKIPPED: conformance cases not found at {}", dir.display());
         return;
@@ -130,17 +157,28 @@ fn sekoia_cases_conform() {
     let mut extra_fields = 0usize;
 
     for path in &paths {
-        let case = path.file_stem().and_then(|s| s.to_str()).expect("UTF-8 file name").to_owned();
+        let case = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("UTF-8 file name")
+            .to_owned();
         let text = std::fs::read_to_string(path).expect("case is readable");
         let parsed: Value = serde_json::from_str(&text).expect("case is JSON");
-        let message = parsed["input"]["message"].as_str().expect("input.message is a string");
+        let message = parsed["input"]["message"]
+            .as_str()
+            .expect("input.message is a string");
         let ours = normalizer
             .normalize_value(message.as_bytes())
             .unwrap_or_else(|e| panic!("{case}: normalize failed: {e}"));
         // The wrapper form must give the same document.
         let wrapped = serde_json::to_vec(&parsed["input"]).expect("serializable");
-        let via_wrapper = normalizer.normalize_value(&wrapped).expect("wrapper form normalizes");
-        assert_eq!(ours, via_wrapper, "{case}: wrapper form differs from raw form");
+        let via_wrapper = normalizer
+            .normalize_value(&wrapped)
+            .expect("wrapper form normalizes");
+        assert_eq!(
+            ours, via_wrapper,
+            "{case}: wrapper form differs from raw form"
+        );
 
         let mut expected_leaves = BTreeMap::new();
         flatten("", &parsed["expected"], &mut expected_leaves);
@@ -148,7 +186,10 @@ fn sekoia_cases_conform() {
         flatten("", &ours, &mut our_leaves);
         expected_leaves.retain(|k, _| !ignored(k));
 
-        extra_fields += our_leaves.keys().filter(|k| !expected_leaves.contains_key(*k)).count();
+        extra_fields += our_leaves
+            .keys()
+            .filter(|k| !expected_leaves.contains_key(*k))
+            .count();
         for (field, expected) in &expected_leaves {
             let got = our_leaves.get(field);
             let counts = per_field.entry(field.clone()).or_default();
@@ -178,13 +219,21 @@ fn sekoia_cases_conform() {
                     diff.case, diff.field, diff.sekoia, diff.ours
                 ));
             } else {
-                failures.push(format!("{case}: {field}: Sekoia {expected}, ours {}", render(got)));
+                failures.push(format!(
+                    "{case}: {field}: Sekoia {expected}, ours {}",
+                    render(got)
+                ));
             }
             counts.2 += 1;
         }
         // user_agent fields we emit that Sekoia lacks are also differences of the parsers.
-        for (field, got) in our_leaves.iter().filter(|(k, _)| k.starts_with("user_agent.")) {
-            if !expected_leaves.contains_key(field) && expected_leaves.keys().any(|k| k.starts_with("user_agent.")) {
+        for (field, got) in our_leaves
+            .iter()
+            .filter(|(k, _)| k.starts_with("user_agent."))
+        {
+            if !expected_leaves.contains_key(field)
+                && expected_leaves.keys().any(|k| k.starts_with("user_agent."))
+            {
                 let diff = Difference {
                     case: case.clone(),
                     field: field.clone(),
@@ -204,7 +253,10 @@ fn sekoia_cases_conform() {
     }
 
     println!("Sekoia.io conformance: {} cases", paths.len());
-    println!("{:<55} {:>6} {:>11} {:>9}", "field", "agree", "documented", "disagree");
+    println!(
+        "{:<55} {:>6} {:>11} {:>9}",
+        "field", "agree", "documented", "disagree"
+    );
     let (mut agree, mut doc_count, mut disagree) = (0, 0, 0);
     for (field, (a, d, x)) in &per_field {
         println!("{field:<55} {a:>6} {d:>11} {x:>9}");
@@ -217,10 +269,16 @@ fn sekoia_cases_conform() {
 
     for diff in &documented {
         if !observed.contains(diff) {
-            failures.push(format!("docs/conformance.md lists a difference that no longer occurs: {diff:?}"));
+            failures.push(format!(
+                "docs/conformance.md lists a difference that no longer occurs: {diff:?}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "conformance failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "conformance failures:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]

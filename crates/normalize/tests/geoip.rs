@@ -11,10 +11,19 @@ use support::mmdb::{build, map, s, V};
 fn city_db() -> Vec<u8> {
     let london = map(vec![
         ("city", map(vec![("names", map(vec![("en", s("London"))]))])),
-        ("continent", map(vec![("code", s("EU")), ("names", map(vec![("en", s("Europe"))]))])),
+        (
+            "continent",
+            map(vec![
+                ("code", s("EU")),
+                ("names", map(vec![("en", s("Europe"))])),
+            ]),
+        ),
         (
             "country",
-            map(vec![("iso_code", s("GB")), ("names", map(vec![("en", s("United Kingdom"))]))]),
+            map(vec![
+                ("iso_code", s("GB")),
+                ("names", map(vec![("en", s("United Kingdom"))])),
+            ]),
         ),
         (
             "location",
@@ -25,9 +34,15 @@ fn city_db() -> Vec<u8> {
             ]),
         ),
         ("postal", map(vec![("code", s("EC2V"))])),
-        ("subdivisions", V::Arr(vec![map(vec![("names", map(vec![("en", s("England"))]))])])),
+        (
+            "subdivisions",
+            V::Arr(vec![map(vec![("names", map(vec![("en", s("England"))]))])]),
+        ),
     ]);
-    build("GeoLite2-City", &[(Ipv4Addr::new(81, 2, 69, 0), 24, london)])
+    build(
+        "GeoLite2-City",
+        &[(Ipv4Addr::new(81, 2, 69, 0), 24, london)],
+    )
 }
 
 fn asn_db() -> Vec<u8> {
@@ -39,7 +54,8 @@ fn asn_db() -> Vec<u8> {
 }
 
 fn normalizer() -> Normalizer {
-    let geoip = GeoIp::from_bytes(Some(city_db()), Some(asn_db())).expect("test databases are valid");
+    let geoip =
+        GeoIp::from_bytes(Some(city_db()), Some(asn_db())).expect("test databases are valid");
     Normalizer::new(Options {
         geoip: Some(geoip),
         ..Options::default()
@@ -78,7 +94,10 @@ fn fills_what_okta_left_empty() {
             "location": {"lat": 51.5142, "lon": -0.0931}
         })
     );
-    assert_eq!(doc["source"]["as"], json!({"number": 64500, "organization": {"name": "Example Transit"}}));
+    assert_eq!(
+        doc["source"]["as"],
+        json!({"number": 64500, "organization": {"name": "Example Transit"}})
+    );
 }
 
 #[test]
@@ -101,7 +120,10 @@ fn never_overrides_okta_values() {
     assert_eq!(geo["country_iso_code"], "GB");
     assert_eq!(geo["continent_name"], "Europe");
     assert_eq!(geo["timezone"], "Europe/London");
-    assert_eq!(doc["source"]["as"], json!({"number": 3741, "organization": {"name": "Easttel"}}));
+    assert_eq!(
+        doc["source"]["as"],
+        json!({"number": 3741, "organization": {"name": "Easttel"}})
+    );
 }
 
 #[test]
@@ -109,7 +131,10 @@ fn addresses_outside_the_databases_get_nothing() {
     let doc = normalizer()
         .normalize_value(&event(json!({"ipAddress": "192.0.2.1"}), json!({})))
         .expect("valid event");
-    assert_eq!(doc["source"], json!({"ip": "192.0.2.1", "address": "192.0.2.1"}));
+    assert_eq!(
+        doc["source"],
+        json!({"ip": "192.0.2.1", "address": "192.0.2.1"})
+    );
     let no_ip = normalizer()
         .normalize_value(&event(json!({"ipAddress": "not-an-ip"}), json!({})))
         .expect("valid event");
@@ -133,8 +158,14 @@ fn one_database_is_enough() {
 
 #[test]
 fn bad_databases_are_refused_with_a_reason() {
-    assert!(matches!(GeoIp::from_bytes(None, None), Err(GeoIpError::NoDatabase)));
+    assert!(matches!(
+        GeoIp::from_bytes(None, None),
+        Err(GeoIpError::NoDatabase)
+    ));
     let err = GeoIp::from_bytes(Some(b"not a database".to_vec()), None).expect_err("garbage");
-    assert!(matches!(err, GeoIpError::InvalidDatabase { which: "city", .. }));
+    assert!(matches!(
+        err,
+        GeoIpError::InvalidDatabase { which: "city", .. }
+    ));
     assert!(err.to_string().contains("city"), "{err}");
 }

@@ -28,9 +28,31 @@ const OKTA_KEYS: &[&str] = &[
 
 /// Member names that reach the typed paths of nested Okta objects.
 const NESTED_KEYS: &[&str] = &[
-    "id", "type", "alternateId", "displayName", "detailEntry", "userAgent", "rawUserAgent", "ipAddress",
-    "geographicalContext", "geolocation", "lat", "lon", "city", "asNumber", "domain", "debugData", "behaviors",
-    "risk", "threatSuspected", "ipChain", "ip", "ipDetails", "ipServiceCategories", "result", "issuer",
+    "id",
+    "type",
+    "alternateId",
+    "displayName",
+    "detailEntry",
+    "userAgent",
+    "rawUserAgent",
+    "ipAddress",
+    "geographicalContext",
+    "geolocation",
+    "lat",
+    "lon",
+    "city",
+    "asNumber",
+    "domain",
+    "debugData",
+    "behaviors",
+    "risk",
+    "threatSuspected",
+    "ipChain",
+    "ip",
+    "ipDetails",
+    "ipServiceCategories",
+    "result",
+    "issuer",
     "externalSessionId",
 ];
 
@@ -39,13 +61,17 @@ fn scalar() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         "\\PC{0,12}".prop_map(Value::from),
         Just(json!("{k=v, New IP=NEGATIVE}")),
         Just(json!("1.2.3.4")),
         Just(json!("example.co.uk")),
         Just(json!("unknown")),
-        Just(json!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.0.0 Safari/537.36")),
+        Just(json!(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.0.0 Safari/537.36"
+        )),
     ]
 }
 
@@ -53,9 +79,16 @@ fn value() -> impl Strategy<Value = Value> {
     scalar().prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(NESTED_KEYS), inner), 0..6).prop_map(|members| {
-                Value::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<_, _>>())
-            }),
+            prop::collection::vec((prop::sample::select(NESTED_KEYS), inner), 0..6).prop_map(
+                |members| {
+                    Value::Object(
+                        members
+                            .into_iter()
+                            .map(|(k, v)| (k.to_owned(), v))
+                            .collect::<Map<_, _>>(),
+                    )
+                }
+            ),
         ]
     })
 }
@@ -70,8 +103,20 @@ fn maybe(valid: impl Strategy<Value = Value>) -> impl Strategy<Value = Option<Va
 }
 
 fn valid_published() -> impl Strategy<Value = Value> {
-    (2000i32..2100, 1u32..13, 1u32..29, 0u32..24, 0u32..60, 0u32..60, 0u32..1000)
-        .prop_map(|(y, mo, d, h, mi, s, ms)| json!(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")))
+    (
+        2000i32..2100,
+        1u32..13,
+        1u32..29,
+        0u32..24,
+        0u32..60,
+        0u32..60,
+        0u32..1000,
+    )
+        .prop_map(|(y, mo, d, h, mi, s, ms)| {
+            json!(format!(
+                "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z"
+            ))
+        })
 }
 
 fn event_like() -> impl Strategy<Value = Value> {
@@ -86,7 +131,11 @@ fn event_like() -> impl Strategy<Value = Value> {
             for (k, v) in others {
                 map.insert(k.to_owned(), v);
             }
-            for (k, v) in [("uuid", uuid), ("published", published), ("eventType", event_type)] {
+            for (k, v) in [
+                ("uuid", uuid),
+                ("published", published),
+                ("eventType", event_type),
+            ] {
                 if let Some(v) = v {
                     map.insert(k.to_owned(), v);
                 }

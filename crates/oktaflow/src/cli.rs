@@ -22,6 +22,14 @@ pub enum Command {
     /// Normalize Okta System Log events from a file or stdin to ECS NDJSON.
     #[command(long_about = NORMALIZE_ABOUT, after_help = NORMALIZE_AFTER_HELP)]
     Normalize(NormalizeArgs),
+    /// Pull an Okta org's System Log, normalize it to ECS and deliver it exactly once.
+    #[command(long_about = RUN_ABOUT, after_help = RUN_AFTER_HELP)]
+    Run(RunArgs),
+    /// Try oktaflow on a simulated Okta org: backfill, follow live events, summary.
+    #[command(long_about = DEMO_ABOUT)]
+    Demo(DemoArgs),
+    /// Run the Okta System Log API simulator in the foreground (until Ctrl-C).
+    Sim(SimArgs),
 }
 
 const NORMALIZE_ABOUT: &str = "\
@@ -82,6 +90,139 @@ pub struct NormalizeArgs {
     pub geoip_asn: Option<PathBuf>,
 }
 
+const RUN_ABOUT: &str = "\
+Pull an Okta org's System Log (GET /api/v1/logs), normalize each event to ECS and \
+deliver it exactly once to every sink.
+
+Settings come from the config file (--config), then OKTAFLOW_* environment variables, \
+then these flags (see docs/configuration.md). The API token is read from OKTA_API_TOKEN \
+(or api_token / api_token_file in the config; an OAuth service app is configured in \
+[source.oauth]); it is never printed.
+
+Exactly once: after each page the checkpoint in --state-dir records the Okta cursor and \
+each sink's position (the file sink's committed byte offset); on start every sink is \
+recovered to it, so a crash or kill -9 at any moment neither loses nor duplicates an event. \
+Events that cannot be normalized go to STATE_DIR/dead-letter.ndjson with the reason. \
+SIGINT/SIGTERM stop cleanly at a page boundary (a second signal stops at once).";
+
+const RUN_AFTER_HELP: &str = "\
+Exit codes:
+  0  finished (--once) or stopped cleanly on SIGINT/SIGTERM
+  2  bad usage, configuration or state directory: nothing was done
+  3  halted on an Okta error that retrying cannot fix (400, 401, 403, 404); the last
+     checkpoint is intact, fix the cause and run again
+  4  a sink, the dead-letter file or the checkpoint could not be written
+
+Examples:
+  OKTA_API_TOKEN=00abc... oktaflow run --domain acme.okta.com --sink file:okta.ndjson
+  oktaflow run --config /etc/oktaflow/oktaflow.toml --once";
+
+const DEMO_ABOUT: &str = "\
+Try oktaflow without an Okta org: starts the Okta API simulator in-process on a free \
+loopback port (N events over the last 24 hours, live events, a few late ones), runs the \
+real pipeline against it into DIR (events.ndjson plus the state directory), shows a \
+progress bar while backfilling, follows live events for --follow, then prints a summary \
+by event.category. Re-running it empties DIR (it refuses a DIR it did not create).";
+
+/// Arguments of `oktaflow run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Read settings from this TOML file (see oktaflow.example.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The Okta org's domain, e.g. acme.okta.com (https is used).
+    #[arg(long, value_name = "DOMAIN", conflicts_with = "okta_url")]
+    pub domain: Option<String>,
+
+    /// The org's base URL instead of a domain (plain http only for a loopback simulator).
+    #[arg(long, value_name = "URL")]
+    pub okta_url: Option<String>,
+
+    /// Where the checkpoint and the dead-letter file live [default: oktaflow-state].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Where events go: file:PATH (exactly once) or stdout; repeat for several sinks.
+    #[arg(long = "sink", value_name = "SPEC")]
+    pub sinks: Vec<String>,
+
+    /// Where a first run starts: an ISO 8601 time or a duration back from now (7d, 12h)
+    /// [default: 24h]. Ignored once a checkpoint exists.
+    #[arg(long, value_name = "T")]
+    pub start_from: Option<String>,
+
+    /// Wait between polls once caught up, 10s..1d [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub poll_interval: Option<String>,
+
+    /// Stop once caught up (backfills, cron).
+    #[arg(long)]
+    pub once: bool,
+
+    /// Fetch a long backlog in K parallel time slices (delivered in order) [default: 1].
+    #[arg(long, value_name = "K")]
+    pub backfill_concurrency: Option<usize>,
+}
+
+/// Arguments of `oktaflow demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Events in the simulated org's last 24 hours.
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    pub events: usize,
+
+    /// Output directory (created; a previous demo's is emptied first).
+    #[arg(long, value_name = "DIR", default_value = "oktaflow-demo")]
+    pub dir: PathBuf,
+
+    /// How long to follow live events after catching up, e.g. 5s, 1m.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub follow: String,
+
+    /// Seed of the simulated org (same seed, same backlog).
+    #[arg(long, value_name = "S", default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Arguments of `oktaflow sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Loopback port to listen on (0 = any free port).
+    #[arg(long, value_name = "P", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Events in the backlog (published over the last 24 hours).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub events: usize,
+
+    /// Seed of every random choice (same seed, same events).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Requests per minute allowed on /api/v1/logs (X-Rate-Limit-* headers, 429 when spent)
+    /// [default: unlimited].
+    #[arg(long, value_name = "R")]
+    pub rate_limit: Option<u32>,
+
+    /// Share of requests answered with a fault (500, 503, dropped connection, slow or
+    /// truncated response), 0..1.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub fault_rate: f64,
+
+    /// Share of events that become visible late with an earlier published time, 0..1.
+    #[arg(long, value_name = "X", default_value_t = 0.01)]
+    pub late_fraction: f64,
+
+    /// New events per second while running.
+    #[arg(long, value_name = "EPS", default_value_t = 0.0)]
+    pub live_rate: f64,
+
+    /// The accepted API token (SSWS) [default: a random one, printed].
+    #[arg(long, value_name = "T")]
+    pub token: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,7 +247,9 @@ mod tests {
             "city.mmdb",
         ])
         .unwrap();
-        let Command::Normalize(args) = cli.command;
+        let Command::Normalize(args) = cli.command else {
+            panic!("expected the normalize subcommand");
+        };
         assert_eq!(args.input, Some(PathBuf::from("in.ndjson")));
         assert_eq!(args.output, None);
         assert_eq!(args.dead_letter, Some(PathBuf::from("dead.ndjson")));

@@ -6,9 +6,14 @@
 //! an error; the error is printed as one line on stderr and mapped to its exit code.
 
 mod cli;
+mod config;
+mod demo_cmd;
 mod exit;
 mod normalize_cmd;
+mod pipeline;
 mod records;
+mod run_cmd;
+mod sim_cmd;
 
 use std::process::ExitCode;
 
@@ -20,6 +25,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Normalize(args) => normalize_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
+        Command::Run(args) => run_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
+        Command::Demo(args) => demo_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
+        Command::Sim(args) => sim_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -9,18 +9,27 @@ fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let events: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let events: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let started = Instant::now();
-    let config = SimConfig { events, late_fraction: 0.0, ..SimConfig::default() };
+    let config = SimConfig {
+        events,
+        late_fraction: 0.0,
+        ..SimConfig::default()
+    };
     let sim = Simulator::start(config, "127.0.0.1:0".parse()?).await?;
     println!(
         "backlog of {events} events ready in {:.1} s, RSS {:.0} MB",
@@ -28,13 +37,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rss_mb()
     );
     let client = reqwest::Client::new();
-    let since = sim.oldest_published().ok_or("empty backlog")?.to_rfc3339();
+    let since = sim
+        .oldest_published()
+        .ok_or("empty backlog")?
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut url = format!("{}/api/v1/logs?since={since}&limit=1000", sim.base_url());
     let token = format!("SSWS {}", sim.config().api_token);
     let (mut pages, mut bytes) = (0usize, 0usize);
     let started = Instant::now();
     loop {
-        let response = client.get(&url).header("Authorization", &token).send().await?;
+        let response = client
+            .get(&url)
+            .header("Authorization", &token)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(format!("{url}: HTTP {}", response.status()).into());
+        }
         let next = response
             .headers()
             .get_all("link")

@@ -27,6 +27,10 @@ pub struct SimConfig {
     /// Requests per minute that "other integrations" of the org spend from the
     /// same budget, spread evenly over the window (0 = none).
     pub other_integrations_per_minute: u32,
+    /// Length of the rate-limit window (Okta's is one minute). `rate_limit_per_minute` and
+    /// `other_integrations_per_minute` then count per window. A window of a few seconds makes
+    /// rate-limit storms pass quickly in tests; clients still read the limit as per minute.
+    pub rate_limit_window: Duration,
     /// Probability (0..=1) that a `/api/v1/logs` request gets a fault instead of its answer.
     pub fault_rate: f64,
     /// Which faults may be injected.
@@ -55,6 +59,7 @@ impl Default for SimConfig {
             live_events_per_sec: 0.0,
             rate_limit_per_minute: None,
             other_integrations_per_minute: 0,
+            rate_limit_window: Duration::from_secs(60),
             fault_rate: 0.0,
             faults: FaultKinds::default(),
             late_fraction: 0.01,
@@ -96,6 +101,12 @@ impl SimConfig {
             return bad(
                 "rate_limit_per_minute must be at least 1 (use None for no limit)".to_string(),
             );
+        }
+        if self.rate_limit_window < Duration::from_secs(1) {
+            return bad(format!(
+                "rate_limit_window must be at least 1s, got {:?}",
+                self.rate_limit_window
+            ));
         }
         if self.api_token.is_empty() {
             return bad("api_token must not be empty".to_string());

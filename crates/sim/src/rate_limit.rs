@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Okta's rate-limit window.
+#[cfg(test)]
 const WINDOW: Duration = Duration::from_secs(60);
 
 /// What the `X-Rate-Limit-*` headers of one response say.
@@ -17,20 +19,26 @@ pub(crate) struct RateStatus {
     pub(crate) exceeded: bool,
 }
 
-/// A fixed one-minute window that starts with the first request after the previous one ended.
+/// A fixed window (Okta: one minute) that starts with the first request after the previous
+/// one ended.
 pub(crate) struct RateLimiter {
     limit: u32,
     others_per_minute: u32,
+    length: Duration,
+    /// Start of the current window and its `X-Rate-Limit-Reset` (epoch seconds, rounded up so
+    /// a client waiting for it never comes back before the window really ended).
     window: Option<(Instant, u64)>,
     used: u32,
 }
 
 impl RateLimiter {
-    /// `limit` requests per minute, of which `others_per_minute` are spent by other integrations.
-    pub(crate) fn new(limit: u32, others_per_minute: u32) -> Self {
+    /// `limit` requests per window of `length`, of which `others_per_minute` (per window) are
+    /// spent by other integrations.
+    pub(crate) fn new(limit: u32, others_per_minute: u32, length: Duration) -> Self {
         RateLimiter {
             limit,
             others_per_minute,
+            length,
             window: None,
             used: 0,
         }
@@ -38,18 +46,20 @@ impl RateLimiter {
 
     /// Counts one request (unless refused) and reports the budget left.
     pub(crate) fn check(&mut self, now: Instant) -> RateStatus {
-        let (start, start_epoch) = match self.window {
-            Some((start, epoch)) if now.duration_since(start) < WINDOW => (start, epoch),
+        let (start, reset_epoch) = match self.window {
+            Some((start, reset)) if now.duration_since(start) < self.length => (start, reset),
             _ => {
-                let epoch = SystemTime::now()
+                let end = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                self.window = Some((now, epoch));
+                    .unwrap_or_default()
+                    + self.length;
+                let reset = end.as_secs() + u64::from(end.subsec_nanos() > 0);
+                self.window = Some((now, reset));
                 self.used = 0;
-                (now, epoch)
+                (now, reset)
             }
         };
-        let elapsed = now.duration_since(start).as_secs_f64() / WINDOW.as_secs_f64();
+        let elapsed = now.duration_since(start).as_secs_f64() / self.length.as_secs_f64();
         let others = (f64::from(self.others_per_minute) * elapsed.min(1.0)) as u32;
         let available = self.limit.saturating_sub(others).saturating_sub(self.used);
         let exceeded = available == 0;
@@ -59,7 +69,7 @@ impl RateLimiter {
         RateStatus {
             limit: self.limit,
             remaining: available.saturating_sub(1),
-            reset_epoch: start_epoch + WINDOW.as_secs(),
+            reset_epoch,
             exceeded,
         }
     }
@@ -71,7 +81,7 @@ mod tests {
 
     #[test]
     fn refuses_after_limit_until_the_window_resets() {
-        let mut limiter = RateLimiter::new(3, 0);
+        let mut limiter = RateLimiter::new(3, 0, WINDOW);
         let t0 = Instant::now();
         let statuses: Vec<_> = (0..4).map(|_| limiter.check(t0)).collect();
         assert_eq!(
@@ -92,11 +102,26 @@ mod tests {
 
     #[test]
     fn other_integrations_consume_budget_over_the_window() {
-        let mut limiter = RateLimiter::new(10, 6);
+        let mut limiter = RateLimiter::new(10, 6, WINDOW);
         let t0 = Instant::now();
         assert_eq!(limiter.check(t0).remaining, 9);
         // Half-way through the window the others have spent 3.
         let status = limiter.check(t0 + WINDOW / 2);
         assert_eq!(status.remaining, 10 - 3 - 2);
+    }
+
+    #[test]
+    fn short_window_resets_sooner_and_never_announces_an_early_reset() {
+        let length = Duration::from_secs(2);
+        let mut limiter = RateLimiter::new(1, 0, length);
+        let t0 = Instant::now();
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let first = limiter.check(t0);
+        assert!(!first.exceeded);
+        assert!(limiter.check(t0 + Duration::from_secs(1)).exceeded);
+        // The reset is the window's end rounded up to a whole second.
+        assert!(Duration::from_secs(first.reset_epoch) >= before + length);
+        assert!(first.reset_epoch <= (before + length).as_secs() + 2);
+        assert!(!limiter.check(t0 + length).exceeded);
     }
 }

@@ -675,6 +675,7 @@ impl Simulator {
                 Mutex::new(RateLimiter::new(
                     limit,
                     config.other_integrations_per_minute,
+                    config.rate_limit_window,
                 ))
             }),
             codec: CursorCodec::new(config.seed ^ 0x6375_7273_6f72),

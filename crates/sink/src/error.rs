@@ -3,7 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
-/// An error from a sink. Messages are one line and say what to do.
+/// An error from a sink. Messages are one line and say what to do; none contains a
+/// secret.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     /// An operating-system I/O error.
@@ -65,6 +66,48 @@ pub enum SinkError {
         /// Its current length.
         len: u64,
     },
+    /// The store could not be reached: connection refused or reset, DNS, timeout.
+    #[error("{sink}: cannot reach the store: {detail}")]
+    Unreachable {
+        /// The sink's name.
+        sink: String,
+        /// What failed (never contains a secret).
+        detail: String,
+    },
+    /// The store answered but is overloaded or failing (HTTP 429 or 5xx), or some
+    /// documents still failed with such a status after the sink's own retries.
+    #[error("{sink}: the store is busy or failing (HTTP {status}): {detail}")]
+    Busy {
+        /// The sink's name.
+        sink: String,
+        /// The HTTP status.
+        status: u16,
+        /// The store's explanation.
+        detail: String,
+    },
+    /// The store refused the credentials (HTTP 401) or the permission (HTTP 403).
+    #[error("{sink}: the store refused oktaflow's credentials (HTTP {status}: {detail}) — {hint}")]
+    Auth {
+        /// The sink's name.
+        sink: String,
+        /// The HTTP status.
+        status: u16,
+        /// The store's explanation.
+        detail: String,
+        /// What to check.
+        hint: &'static str,
+    },
+    /// The store refused the request for a reason retrying cannot fix (missing table
+    /// or index, malformed request): the configuration or the store needs a change.
+    #[error("{sink}: the store refused the request (HTTP {status}): {detail}")]
+    Refused {
+        /// The sink's name.
+        sink: String,
+        /// The HTTP status.
+        status: u16,
+        /// The store's explanation and, when known, the fix.
+        detail: String,
+    },
     /// `write_batch` was called before a successful `recover`, or after a failed
     /// write left the store in an unknown state.
     #[error("{sink}: not recovered: restart so the sink is recovered from the last checkpoint")]
@@ -90,6 +133,8 @@ impl SinkError {
                     | io::ErrorKind::IsADirectory
                     | io::ErrorKind::ReadOnlyFilesystem
             ),
+            SinkError::Unreachable { .. } | SinkError::Busy { .. } => true,
+            SinkError::Auth { .. } | SinkError::Refused { .. } => false,
             SinkError::InvalidPosition { .. }
             | SinkError::PathMismatch { .. }
             | SinkError::ShortFile { .. }
@@ -121,5 +166,27 @@ mod tests {
         };
         assert!(!short.is_retryable());
         assert!(!short.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn store_outages_are_retryable_and_refusals_are_not() {
+        let busy = SinkError::Busy {
+            sink: "elasticsearch:http://es:9200".into(),
+            status: 503,
+            detail: "unavailable".into(),
+        };
+        assert!(busy.is_retryable());
+        let auth = SinkError::Auth {
+            sink: "elasticsearch:http://es:9200".into(),
+            status: 401,
+            detail: "security_exception".into(),
+            hint: "check the API key",
+        };
+        assert!(!auth.is_retryable());
+        assert_eq!(
+            auth.to_string(),
+            "elasticsearch:http://es:9200: the store refused oktaflow's credentials \
+             (HTTP 401: security_exception) — check the API key"
+        );
     }
 }

@@ -12,28 +12,41 @@
 //!   truncates whatever was written after the last checkpoint.
 //! * [`StdoutSink`] cannot take anything back: across a crash it is *at least once*
 //!   (consumers deduplicate on `event.id`).
-//! * Stores keyed on the event id (Elasticsearch `_id`, ClickHouse
-//!   `ReplacingMergeTree`, added later as sibling modules) are idempotent instead.
+//! * [`ElasticsearchSink`] (Elasticsearch / OpenSearch `_bulk`) writes every document
+//!   with `op_type: create` and `_id` = event id: a resent document is a 409 that
+//!   counts as success, so the store holds each event once and the position is `null`.
 //!
 //! Documents a store refuses for good are returned in [`Ack::rejected`] and end up in
 //! the dead-letter file through a [`DeadLetterWriter`], which `oktaflow normalize`
-//! uses for events it cannot normalize too.
+//! uses for events it cannot normalize too. Errors ([`SinkError`]) say whether
+//! retrying may help ([`SinkError::is_retryable`]): a store that is down or busy is
+//! retried by the pipeline with backoff; bad credentials or a missing table are not.
 //!
 //! Sinks are chosen on the command line with a spec ([`parse_sink_spec`]):
-//! `file:PATH` or `stdout`.
+//! `file:PATH`, `stdout`, or `KIND:URL?option=value&...` for network sinks, or with
+//! `[[sinks]]` tables in the configuration file ([`SinkConfig`]). Secrets (passwords,
+//! API keys, tokens) are read from environment variables or files ([`SecretRef`])
+//! and held in a redacting [`Secret`].
 
+mod config;
 mod dead_letter;
 mod document;
+pub mod elasticsearch;
 mod error;
 mod file;
+mod secret;
 mod sink;
 mod spec;
 mod stdout;
+mod transport;
 
+pub use config::{BatchLimits, SinkConfigError, TlsOptions};
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter};
 pub use document::{Ack, Document, Rejected};
+pub use elasticsearch::{ElasticsearchConfig, ElasticsearchSink};
 pub use error::SinkError;
 pub use file::{ExistingFile, FileSink};
+pub use secret::{Secret, SecretRef};
 pub use sink::Sink;
-pub use spec::{parse_sink_spec, SinkSpec, SinkSpecError};
+pub use spec::{parse_sink_spec, SinkConfig, SinkSpec, SinkSpecError};
 pub use stdout::StdoutSink;

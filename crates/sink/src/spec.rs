@@ -1,10 +1,16 @@
-//! Sink specs as given on the command line: `file:PATH` or `stdout`.
+//! Sink specs as given on the command line (`file:PATH`, `stdout`,
+//! `elasticsearch:URL?opt=val&...`, ...) and as `[[sinks]]` tables of the TOML
+//! configuration ([`SinkConfig`]).
 
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::{ExistingFile, FileSink, Sink, StdoutSink};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::elasticsearch::{ElasticsearchConfig, ElasticsearchSink, Flavor};
+use crate::{ExistingFile, FileSink, Sink, SinkConfigError, StdoutSink};
 
 /// A parsed sink spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +19,10 @@ pub enum SinkSpec {
     Stdout,
     /// `file:PATH`: NDJSON appended to a file ([`FileSink`]).
     File(PathBuf),
+    /// `elasticsearch:URL[?options]`: the `_bulk` API ([`ElasticsearchSink`]).
+    Elasticsearch(ElasticsearchConfig),
+    /// `opensearch:URL[?options]`: the same for OpenSearch.
+    OpenSearch(ElasticsearchConfig),
 }
 
 /// Why a sink spec was refused.
@@ -22,20 +32,51 @@ pub enum SinkSpecError {
     #[error("sink spec \"file:\" needs a path, e.g. file:okta.ndjson")]
     MissingPath,
     /// A kind of sink oktaflow does not know.
-    #[error("unknown sink spec \"{0}\": expected file:PATH or stdout")]
+    #[error(
+        "unknown sink spec \"{0}\": expected file:PATH, stdout, elasticsearch:URL, \
+         opensearch:URL, clickhouse:URL, http:URL or splunk:URL"
+    )]
     Unknown(String),
+    /// The URL or an option of a network sink is wrong.
+    #[error(transparent)]
+    Config(#[from] SinkConfigError),
 }
 
-/// Parses `file:PATH` or `stdout`.
+/// Parses a sink spec: `stdout`, `file:PATH`, or `KIND:URL` with options as URL query
+/// parameters (the keys of the `[[sinks]]` table of that kind), e.g.
+/// `elasticsearch:https://es:9200?index=logs-okta.system-prod&api_key_env=ES_API_KEY`.
 pub fn parse_sink_spec(spec: &str) -> Result<SinkSpec, SinkSpecError> {
     if spec == "stdout" {
         return Ok(SinkSpec::Stdout);
     }
-    match spec.strip_prefix("file:") {
-        Some("") => Err(SinkSpecError::MissingPath),
-        Some(path) => Ok(SinkSpec::File(PathBuf::from(path))),
-        None => Err(SinkSpecError::Unknown(spec.to_owned())),
+    let Some((kind, rest)) = spec.split_once(':') else {
+        return Err(SinkSpecError::Unknown(spec.to_owned()));
+    };
+    match kind {
+        "file" if rest.is_empty() => Err(SinkSpecError::MissingPath),
+        "file" => Ok(SinkSpec::File(PathBuf::from(rest))),
+        "elasticsearch" => Ok(SinkSpec::Elasticsearch(url_options(spec, rest)?)),
+        "opensearch" => Ok(SinkSpec::OpenSearch(url_options(spec, rest)?)),
+        _ => Err(SinkSpecError::Unknown(spec.to_owned())),
     }
+}
+
+/// Deserializes `URL?k=v&...` into a sink configuration whose `url` is `URL`.
+fn url_options<T: DeserializeOwned>(spec: &str, rest: &str) -> Result<T, SinkConfigError> {
+    let (url, query) = rest.split_once('?').unwrap_or((rest, ""));
+    crate::transport::parse_base_url(url)?;
+    let mut form = serde_urlencoded::to_string([("url", url)]).map_err(|e| SinkConfigError::Query {
+        spec: spec.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if !query.is_empty() {
+        form.push('&');
+        form.push_str(query);
+    }
+    serde_urlencoded::from_str(&form).map_err(|e| SinkConfigError::Query {
+        spec: spec.split('?').next().unwrap_or(spec).to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 impl FromStr for SinkSpec {
@@ -47,21 +88,81 @@ impl FromStr for SinkSpec {
 }
 
 impl fmt::Display for SinkSpec {
+    /// The spec's kind and location, without options.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SinkSpec::Stdout => f.write_str("stdout"),
             SinkSpec::File(path) => write!(f, "file:{}", path.display()),
+            SinkSpec::Elasticsearch(c) => write!(f, "elasticsearch:{}", c.url),
+            SinkSpec::OpenSearch(c) => write!(f, "opensearch:{}", c.url),
         }
     }
 }
 
 impl SinkSpec {
-    /// Builds the sink (nothing is opened yet: that happens in
-    /// [`Sink::recover`]). `existing` applies to file sinks only.
+    /// Builds the sink: for network sinks the configuration is validated, secrets and
+    /// TLS files are read and the HTTP client is built, but nothing is sent yet (that
+    /// happens in [`Sink::recover`] and [`Sink::write_batch`]). `existing` applies to
+    /// file sinks only. A configuration problem is an `io::Error` of kind
+    /// `InvalidInput` whose message names the setting (its inner error is a
+    /// [`SinkConfigError`]).
     pub fn build(&self, existing: ExistingFile) -> std::io::Result<Box<dyn Sink>> {
         Ok(match self {
             SinkSpec::Stdout => Box::new(StdoutSink::new()),
             SinkSpec::File(path) => Box::new(FileSink::new(path, existing)?),
+            SinkSpec::Elasticsearch(config) => {
+                Box::new(ElasticsearchSink::new(Flavor::Elasticsearch, config)?)
+            }
+            SinkSpec::OpenSearch(config) => {
+                Box::new(ElasticsearchSink::new(Flavor::OpenSearch, config)?)
+            }
+        })
+    }
+}
+
+/// One `[[sinks]]` table of the TOML configuration, selected by its `kind` key; the
+/// other keys are the settings of that kind (the same names as the URL query options
+/// of a spec). Converts into a [`SinkSpec`].
+///
+/// ```toml
+/// [[sinks]]
+/// kind = "elasticsearch"
+/// url = "https://es.corp:9200"
+/// api_key_env = "ES_API_KEY"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// `kind = "stdout"`.
+    Stdout,
+    /// `kind = "file"`, `path = "..."`.
+    File {
+        /// The output file.
+        path: PathBuf,
+    },
+    /// `kind = "elasticsearch"` and [`ElasticsearchConfig`] keys.
+    Elasticsearch(ElasticsearchConfig),
+    /// `kind = "opensearch"` and [`ElasticsearchConfig`] keys.
+    OpenSearch(ElasticsearchConfig),
+}
+
+impl SinkConfig {
+    /// The equivalent spec (checks the URL; secrets are read by [`SinkSpec::build`]).
+    pub fn into_spec(self) -> Result<SinkSpec, SinkSpecError> {
+        Ok(match self {
+            SinkConfig::Stdout => SinkSpec::Stdout,
+            SinkConfig::File { path } if path.as_os_str().is_empty() => {
+                return Err(SinkSpecError::MissingPath)
+            }
+            SinkConfig::File { path } => SinkSpec::File(path),
+            SinkConfig::Elasticsearch(c) => {
+                crate::transport::parse_base_url(&c.url)?;
+                SinkSpec::Elasticsearch(c)
+            }
+            SinkConfig::OpenSearch(c) => {
+                crate::transport::parse_base_url(&c.url)?;
+                SinkSpec::OpenSearch(c)
+            }
         })
     }
 }
@@ -85,6 +186,28 @@ mod tests {
     }
 
     #[test]
+    fn parses_network_specs_with_query_options() {
+        let spec = parse_sink_spec(
+            "elasticsearch:https://es.corp:9200?index=logs-okta.system-prod&api_key_env=ES_KEY&max_docs=500&compression=false",
+        )
+        .unwrap();
+        let SinkSpec::Elasticsearch(c) = &spec else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(c.url, "https://es.corp:9200");
+        assert_eq!(c.index, "logs-okta.system-prod");
+        assert_eq!(c.api_key_env.as_deref(), Some("ES_KEY"));
+        assert_eq!(c.max_docs, 500);
+        assert!(!c.compression);
+        assert_eq!(c.concurrency, ElasticsearchConfig::default().concurrency);
+        assert_eq!(spec.to_string(), "elasticsearch:https://es.corp:9200");
+        assert!(matches!(
+            parse_sink_spec("opensearch:http://127.0.0.1:9200"),
+            Ok(SinkSpec::OpenSearch(_))
+        ));
+    }
+
+    #[test]
     fn refuses_unknown_and_incomplete_specs() {
         assert_eq!(parse_sink_spec("file:"), Err(SinkSpecError::MissingPath));
         for bad in ["", "STDOUT", "stdout:", "/tmp/out.ndjson", "es:http://x"] {
@@ -94,11 +217,17 @@ mod tests {
                 "{bad}"
             );
         }
+        let err = parse_sink_spec("elasticsearch:https://es:9200?max_doc=5").unwrap_err();
+        assert!(err.to_string().contains("unknown field `max_doc`"), "{err}");
+        let err = parse_sink_spec("elasticsearch:https://es:9200?max_docs=many").unwrap_err();
+        assert!(err.to_string().starts_with("options of sink spec \"elasticsearch:https://es:9200\""), "{err}");
+        let err = parse_sink_spec("elasticsearch:es:9200").unwrap_err();
+        assert!(err.to_string().starts_with("url: "), "{err}");
     }
 
     #[test]
     fn display_round_trips() {
-        for spec in ["stdout", "file:relative/out.ndjson"] {
+        for spec in ["stdout", "file:relative/out.ndjson", "opensearch:http://127.0.0.1:9200"] {
             assert_eq!(parse_sink_spec(spec).unwrap().to_string(), spec);
         }
     }
@@ -113,5 +242,46 @@ mod tests {
         assert_eq!(sink.name(), format!("file:{}", path.display()));
         let stdout = SinkSpec::Stdout.build(ExistingFile::Refuse).unwrap();
         assert_eq!(stdout.name(), "stdout");
+        let es = parse_sink_spec("elasticsearch:http://127.0.0.1:9200/")
+            .unwrap()
+            .build(ExistingFile::Refuse)
+            .unwrap();
+        assert_eq!(es.name(), "elasticsearch:http://127.0.0.1:9200/logs-okta.system-default");
+    }
+
+    #[test]
+    fn build_reports_configuration_problems_by_setting() {
+        let spec = parse_sink_spec(
+            "elasticsearch:http://127.0.0.1:9200?user=elastic&password_env=OKTAFLOW_SINK_TEST_UNSET",
+        )
+        .unwrap();
+        let err = spec.build(ExistingFile::Refuse).err().unwrap();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(
+            err.to_string(),
+            "password: environment variable OKTAFLOW_SINK_TEST_UNSET is not set (or not UTF-8)"
+        );
+    }
+
+    #[test]
+    fn toml_style_tables_convert_to_specs() {
+        let table: SinkConfig = serde_json::from_value(serde_json::json!({
+            "kind": "elasticsearch",
+            "url": "https://es.corp:9200",
+            "api_key_env": "ES_API_KEY",
+            "max_bytes": 2_000_000
+        }))
+        .unwrap();
+        let SinkSpec::Elasticsearch(c) = table.into_spec().unwrap() else {
+            panic!("not elasticsearch")
+        };
+        assert_eq!(c.max_bytes, 2_000_000);
+        let file: SinkConfig =
+            serde_json::from_value(serde_json::json!({"kind": "file", "path": "out.ndjson"})).unwrap();
+        assert_eq!(file.into_spec(), Ok(SinkSpec::File("out.ndjson".into())));
+        let typo = serde_json::from_value::<SinkConfig>(serde_json::json!({
+            "kind": "elasticsearch", "url": "https://es:9200", "indx": "x"
+        }));
+        assert!(typo.unwrap_err().to_string().contains("unknown field `indx`"));
     }
 }

@@ -133,7 +133,10 @@ pub fn build(database_type: &str, networks: &[(Ipv4Addr, u8, V)]) -> Vec<u8> {
         ("binary_format_minor_version", V::U16(0)),
         ("build_epoch", V::U64(1_700_000_000)),
         ("database_type", s(database_type)),
-        ("description", map(vec![("en", s("oktaflow test database"))])),
+        (
+            "description",
+            map(vec![("en", s("oktaflow test database"))]),
+        ),
         ("ip_version", V::U16(4)),
         ("languages", V::Arr(vec![s("en")])),
         ("node_count", V::U32(node_count as u32)),

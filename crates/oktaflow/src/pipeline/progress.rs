@@ -1,0 +1,196 @@
+//! Progress: an `indicatif` bar when stderr is a terminal, a periodic log line otherwise; and
+//! the `tracing` subscriber, whose lines are printed above the bar instead of through it.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tracing::info;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::EnvFilter;
+
+/// How often the plain progress line is logged when there is no bar.
+pub const LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// Where log lines and the progress bar meet: while a bar is shown, log lines are printed
+/// above it (the bar is suspended for the write).
+#[derive(Clone, Debug, Default)]
+pub struct Console {
+    bar: Arc<Mutex<Option<ProgressBar>>>,
+}
+
+impl Console {
+    /// Installs the global `tracing` subscriber: human-readable lines on stderr, levels from
+    /// `RUST_LOG` (default `default_level`, e.g. `info`). Returns the console to hand to
+    /// [`Progress`]. A second call keeps the first subscriber.
+    pub fn init(default_level: &str) -> Console {
+        let console = Console::default();
+        let filter = EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new(default_level));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(console.clone())
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init();
+        console
+    }
+
+    fn set_bar(&self, bar: Option<ProgressBar>) {
+        *self.bar.lock().unwrap_or_else(|p| p.into_inner()) = bar;
+    }
+}
+
+/// One log line's writer (see [`Console`]).
+#[derive(Debug)]
+pub struct ConsoleWriter {
+    bar: Option<ProgressBar>,
+}
+
+impl Write for ConsoleWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &self.bar {
+            Some(bar) if !bar.is_finished() => bar.suspend(|| std::io::stderr().write_all(buf))?,
+            _ => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for Console {
+    type Writer = ConsoleWriter;
+
+    fn make_writer(&'a self) -> ConsoleWriter {
+        ConsoleWriter {
+            bar: self.bar.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+}
+
+/// The progress of one run: events written, their rate and the `published` time reached.
+#[derive(Debug)]
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    console: Console,
+    source: String,
+    started: Instant,
+    last_log: Instant,
+    /// `published` of the first event of this run: the bar's origin.
+    origin: Option<DateTime<Utc>>,
+    position: Option<DateTime<Utc>>,
+    written: u64,
+    caught_up: bool,
+}
+
+impl Progress {
+    /// Starts showing progress for `source`: a bar when stderr is a terminal, an `info` line
+    /// every [`LOG_EVERY`] otherwise.
+    pub fn new(console: &Console, source: &str) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{spinner:.green} {prefix} [{elapsed_precise}] [{bar:30.cyan/blue}] {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(source.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        console.set_bar(bar.clone());
+        let now = Instant::now();
+        Progress {
+            bar,
+            console: console.clone(),
+            source: source.to_string(),
+            started: now,
+            last_log: now,
+            origin: None,
+            position: None,
+            written: 0,
+            caught_up: false,
+        }
+    }
+
+    /// Records a committed page: `written` events in total so far, the latest `published`
+    /// reached, and whether the source is caught up.
+    pub fn update(&mut self, written: u64, latest: Option<DateTime<Utc>>, caught_up: bool) {
+        self.written = written;
+        self.caught_up = caught_up;
+        if let Some(latest) = latest {
+            self.origin.get_or_insert(latest);
+            self.position = Some(self.position.map_or(latest, |p| p.max(latest)));
+        }
+        let rate = self.rate();
+        if let Some(bar) = &self.bar {
+            let (done, total) = self.fraction();
+            bar.set_length(total.max(1));
+            bar.set_position(done);
+            bar.set_message(format!(
+                "{} events, {:.0}/s, at {}{}",
+                self.written,
+                rate,
+                self.position_text(),
+                if caught_up { " (caught up)" } else { "" }
+            ));
+        } else if self.last_log.elapsed() >= LOG_EVERY {
+            self.last_log = Instant::now();
+            info!(
+                source = %self.source,
+                events = self.written,
+                events_per_sec = rate.round() as u64,
+                position = %self.position_text(),
+                caught_up,
+                "progress"
+            );
+        }
+    }
+
+    /// Removes the bar (the summary follows on a clean line).
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        self.console.set_bar(None);
+    }
+
+    fn rate(&self) -> f64 {
+        let secs = self.started.elapsed().as_secs_f64();
+        if secs > 0.0 {
+            self.written as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// Seconds from the first event of the run to the position, and to now.
+    fn fraction(&self) -> (u64, u64) {
+        match (self.origin, self.position) {
+            (Some(origin), Some(position)) if !self.caught_up => {
+                let done = (position - origin).num_seconds().max(0) as u64;
+                let total = (Utc::now() - origin).num_seconds().max(1) as u64;
+                (done.min(total), total)
+            }
+            _ => (1, 1),
+        }
+    }
+
+    fn position_text(&self) -> String {
+        self.position.map_or_else(
+            || "-".to_string(),
+            |p| p.to_rfc3339_opts(SecondsFormat::Secs, true),
+        )
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -1,0 +1,242 @@
+//! The index template installed by `oktaflow setup elasticsearch`: ECS mappings for
+//! every field oktaflow writes (see `docs/fields.md` and `fixtures/ecs/`).
+
+use serde_json::{json, Value};
+
+use super::Flavor;
+
+/// The template name and index pattern for `index`: for a data stream named
+/// `type-dataset-namespace` (e.g. `logs-okta.system-default`) they are
+/// `type-dataset` and `type-dataset-*` (every namespace); for any other name, the
+/// name itself for both.
+pub(crate) fn template_name_and_pattern(index: &str) -> (String, String) {
+    match index.rsplit_once('-') {
+        Some((base, _namespace)) if base.contains('-') => (base.to_owned(), format!("{base}-*")),
+        _ => (index.to_owned(), index.to_owned()),
+    }
+}
+
+/// The name and body of the composable index template (`PUT _index_template/NAME`)
+/// for `index`: its pattern (see `template_name_and_pattern`), a data stream, priority 200 (above the
+/// built-in `logs-*-*` template), and explicit ECS mappings. `okta.system` (Okta's own
+/// fields, whose shape varies by event type) is one `flattened` field
+/// (`flat_object` on OpenSearch): every leaf is searchable as a keyword without a
+/// mapping explosion. Unknown fields added later are mapped as keywords.
+pub fn index_template(flavor: Flavor, index: &str) -> (String, Value) {
+    let (name, pattern) = template_name_and_pattern(index);
+    let keyword = || json!({"type": "keyword", "ignore_above": 1024});
+    let keyword_text = || {
+        json!({"type": "keyword", "ignore_above": 1024,
+               "fields": {"text": {"type": "match_only_text"}}})
+    };
+    let text_keyword = || {
+        json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}})
+    };
+    let objects = |fields: &[(&str, Value)]| -> Value {
+        let props: serde_json::Map<String, Value> =
+            fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        json!({"properties": props})
+    };
+    let user = |with_target: bool| {
+        let mut fields = vec![
+            ("id", keyword()),
+            ("name", keyword_text()),
+            ("email", keyword()),
+            ("full_name", keyword_text()),
+        ];
+        if with_target {
+            fields.push((
+                "target",
+                objects(&[
+                    ("id", keyword()),
+                    ("name", keyword_text()),
+                    ("email", keyword()),
+                    ("full_name", keyword_text()),
+                ]),
+            ));
+        }
+        objects(&fields)
+    };
+    let okta_system = match flavor {
+        Flavor::Elasticsearch => json!({"type": "flattened", "ignore_above": 1024, "depth_limit": 30}),
+        Flavor::OpenSearch => json!({"type": "flat_object"}),
+    };
+    // match_only_text is Elasticsearch-only; OpenSearch gets plain text.
+    let mut mappings = json!({
+        "dynamic_templates": [
+            {"strings_as_keyword": {"match_mapping_type": "string",
+                                     "mapping": {"type": "keyword", "ignore_above": 1024}}}
+        ],
+        "properties": {
+            "@timestamp": {"type": "date"},
+            "data_stream": objects(&[
+                ("type", json!({"type": "constant_keyword"})),
+                ("dataset", json!({"type": "constant_keyword"})),
+                ("namespace", json!({"type": "constant_keyword"})),
+            ]),
+            "event": objects(&[
+                ("kind", keyword()),
+                ("id", keyword()),
+                ("action", keyword()),
+                ("category", keyword()),
+                ("type", keyword()),
+                ("outcome", keyword()),
+                ("severity", json!({"type": "long"})),
+                ("reason", text_keyword()),
+                ("dataset", keyword()),
+                ("original", json!({"type": "keyword", "index": false, "doc_values": false})),
+            ]),
+            "observer": objects(&[
+                ("vendor", keyword()),
+                ("product", keyword()),
+                ("type", keyword()),
+            ]),
+            "source": objects(&[
+                ("ip", json!({"type": "ip"})),
+                ("address", keyword()),
+                ("domain", keyword()),
+                ("registered_domain", keyword()),
+                ("top_level_domain", keyword()),
+                ("subdomain", keyword()),
+                ("as", objects(&[
+                    ("number", json!({"type": "long"})),
+                    ("organization", objects(&[("name", keyword_text())])),
+                ])),
+                ("geo", objects(&[
+                    ("city_name", keyword()),
+                    ("region_name", keyword()),
+                    ("country_name", keyword()),
+                    ("country_iso_code", keyword()),
+                    ("continent_name", keyword()),
+                    ("postal_code", keyword()),
+                    ("timezone", keyword()),
+                    ("location", json!({"type": "geo_point"})),
+                ])),
+                ("user", objects(&[("id", keyword())])),
+            ]),
+            "user": user(true),
+            "group": objects(&[("id", keyword()), ("name", keyword())]),
+            "user_agent": objects(&[
+                ("original", keyword_text()),
+                ("name", keyword()),
+                ("version", keyword()),
+                ("device", objects(&[("name", keyword())])),
+                ("os", objects(&[("name", keyword()), ("version", keyword())])),
+            ]),
+            "related": objects(&[
+                ("ip", json!({"type": "ip"})),
+                ("user", keyword()),
+                ("hosts", keyword()),
+            ]),
+            "okta": objects(&[("system", okta_system)]),
+        }
+    });
+    if flavor == Flavor::OpenSearch {
+        replace_match_only_text(&mut mappings);
+    }
+    let body = json!({
+        "index_patterns": [pattern],
+        "data_stream": {},
+        "priority": 200,
+        "_meta": {"managed_by": "oktaflow", "description": "Okta System Log as ECS, written by oktaflow"},
+        "template": {
+            "settings": {"index": {"codec": "best_compression"}},
+            "mappings": mappings,
+        }
+    });
+    (name, body)
+}
+
+fn replace_match_only_text(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) == Some("match_only_text") {
+                map.insert("type".into(), json!("text"));
+            }
+            map.values_mut().for_each(replace_match_only_text);
+        }
+        Value::Array(items) => items.iter_mut().for_each(replace_match_only_text),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every leaf of `doc`, as a dotted path, excluding `okta.system.*`.
+    fn leaves(prefix: &str, doc: &Value, out: &mut Vec<String>) {
+        match doc {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    if path == "okta.system" {
+                        out.push(path);
+                    } else if path == "source.geo.location" {
+                        out.push(path);
+                    } else {
+                        leaves(&path, v, out);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| leaves(prefix, v, out)),
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+
+    fn mapping<'a>(mappings: &'a Value, path: &str) -> Option<&'a Value> {
+        let mut node = mappings;
+        for part in path.split('.') {
+            node = node.get("properties")?.get(part)?;
+        }
+        Some(node)
+    }
+
+    #[test]
+    fn maps_every_field_of_the_ecs_fixtures_explicitly() {
+        let (name, template) = index_template(Flavor::Elasticsearch, "logs-okta.system-default");
+        assert_eq!(name, "logs-okta.system");
+        assert_eq!(template["index_patterns"], json!(["logs-okta.system-*"]));
+        let mappings = &template["template"]["mappings"];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ecs");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let mut paths = Vec::new();
+            leaves("", &doc, &mut paths);
+            for field in paths {
+                assert!(
+                    mapping(mappings, &field).is_some(),
+                    "{}: {field} has no explicit mapping",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "only {checked} fields checked");
+        assert_eq!(mapping(mappings, "source.ip").unwrap()["type"], "ip");
+        assert_eq!(mapping(mappings, "okta.system").unwrap()["type"], "flattened");
+        assert_eq!(mapping(mappings, "event.reason").unwrap()["type"], "text");
+        assert_eq!(mapping(mappings, "source.geo.location").unwrap()["type"], "geo_point");
+    }
+
+    #[test]
+    fn opensearch_gets_flat_object_and_plain_text() {
+        let (_, template) = index_template(Flavor::OpenSearch, "logs-okta.system-default");
+        let text = template.to_string();
+        assert!(!text.contains("match_only_text") && !text.contains("flattened"));
+        assert!(text.contains("flat_object"));
+    }
+
+    #[test]
+    fn custom_index_names_give_their_own_pattern() {
+        let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(
+            template_name_and_pattern("logs-okta.system-prod"),
+            pair("logs-okta.system", "logs-okta.system-*")
+        );
+        assert_eq!(template_name_and_pattern("okta-events"), pair("okta-events", "okta-events"));
+        assert_eq!(template_name_and_pattern("okta"), pair("okta", "okta"));
+    }
+}
