@@ -31,7 +31,15 @@ clickhouse__binary() {
 }
 
 clickhouse__free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 40000))
+        # Free when nothing answers a connection attempt.
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
 }
 
 clickhouse_start() {

@@ -43,84 +43,119 @@ const HOST_CHANGE: Class = c(&["host"], &["change"]);
 const HOST_INFO: Class = c(&["host"], &["info"]);
 const IDS_INFO: Class = c(&["intrusion_detection"], &["info"]);
 
-/// Exact eventTypes. The `app.*`, `credential.*` and `user.session.*` rows
-/// are Sekoia.io's table; the rest are ours.
-fn exact(event_type: &str) -> Option<Class> {
-    Some(match event_type {
-        // Sessions (Sekoia: user.session.* is [session] with a type table).
-        "user.session.start" => SESSION_START,
-        "user.session.end" | "user.session.clear" | "user.session.expire" => SESSION_END,
-        "user.session.impersonation.initiate" => SESSION_START,
-        "user.session.impersonation.end" => SESSION_END,
-        // Sekoia gives [session]/[creation|deletion]; ECS does not allow those
-        // types for `session`, so the grant/revoke of impersonation rights is iam/admin.
-        "user.session.impersonation.grant" => ADMIN_CREATION,
-        "user.session.impersonation.revoke" => ADMIN_DELETION,
-        "user.session.impersonation.extend" => ADMIN_CHANGE,
-        // Multi-factor enrolment.
-        "user.mfa.factor.activate" => USER_CREATION,
-        "user.mfa.factor.deactivate" | "user.mfa.factor.reset_all" => USER_DELETION,
-        "user.mfa.factor.suspend" | "user.mfa.factor.unsuspend" | "user.mfa.factor.update" => {
-            USER_CHANGE
-        }
-        // User lifecycle.
-        "user.lifecycle.create" => USER_CREATION,
-        "user.lifecycle.delete.initiated" | "user.lifecycle.delete.completed" => USER_DELETION,
-        // Groups.
-        "group.user_membership.add" | "group.user_membership.remove" => GROUP_CHANGE,
-        "group.lifecycle.create" => GROUP_CREATION,
-        "group.lifecycle.delete" => GROUP_DELETION,
-        // Applications.
-        "application.lifecycle.create" => CONF_CREATION,
-        "application.lifecycle.delete" => CONF_DELETION,
-        "application.user_membership.add" | "application.user_membership.remove" => USER_CHANGE,
-        // Sekoia.io's app.* / credential.* table (category iam unless noted).
-        "app.oauth2.as.authorize"
-        | "app.oauth2.authorize.code"
-        | "app.oauth2.signon"
-        | "app.oauth2.token.grant.access_token"
-        | "app.inbound_del_auth.login_success" => SESSION_START,
-        "app.oauth2.as.token.grant" => SESSION_INFO,
-        // Sekoia gives iam/[end], which ECS does not allow for iam.
-        "app.oauth2.token.grant.revoke" => SESSION_END,
-        "app.access_request.approver.approve"
-        | "app.access_request.approver.deny"
-        | "app.oauth2.admin.consent.grant"
-        | "app.oauth2.admin.consent.revoke" => ADMIN_CHANGE,
-        "app.access_request.approver.delete" => ADMIN_DELETION,
-        "app.access_request.request"
-        | "app.keys.clone"
-        | "app.keys.generate"
-        | "app.oauth2.api_resource.create" => c(&["iam"], &["creation"]),
-        "app.access_request.grant"
-        | "app.access_request.deny"
-        | "app.access_request.expire"
-        | "app.keys.rotate"
-        | "app.oauth2.api_resource.update" => IAM_CHANGE,
-        "app.oauth2.api_resource.delete" => c(&["iam"], &["deletion"]),
-        "app.ldap.password.change.failed" => c(&["iam"], &["change", "user"]),
-        "app.oauth2.as.consent.grant"
-        | "app.oauth2.as.consent.revoke"
-        | "app.oauth2.as.consent.revoke.user" => c(&["iam"], &["user", "change"]),
-        "credential.register" => USER_CREATION,
-        "credential.revoke" => USER_DELETION,
-        // API tokens.
-        "system.api_token.create" => ADMIN_CREATION,
-        "system.api_token.revoke" => ADMIN_DELETION,
-        // Policies and network zones.
-        "policy.lifecycle.create" | "policy.rule.add" | "policy.rule.create" | "zone.create" => {
-            CONF_CREATION
-        }
-        "policy.lifecycle.delete" | "policy.rule.delete" | "zone.delete" => CONF_DELETION,
-        "policy.evaluate_sign_on" => AUTH_INFO,
-        // Threats.
-        "security.threat.detected" => IDS_INFO,
-        "security.request.blocked" => c(&["intrusion_detection", "network"], &["denied"]),
-        // Active Directory agent.
-        "system.agent.ad.create" => CONF_CREATION,
-        "system.agent.ad.delete" => CONF_DELETION,
-        _ => return None,
-    })
+const IDS_DENIED_NETWORK: Class = c(&["intrusion_detection", "network"], &["denied"]);
+const IAM_CREATION: Class = c(&["iam"], &["creation"]);
+const IAM_DELETION: Class = c(&["iam"], &["deletion"]);
+
+/// Exact eventTypes. The `app.*` rows marked Sekoia, `credential.*` and
+/// `user.session.*` follow Sekoia.io's table; the rest are ours.
+const EXACT: &[(&str, Class)] = &[
+    // Sessions (Sekoia: user.session.* is [session] with a type table).
+    ("user.session.start", SESSION_START),
+    ("user.session.end", SESSION_END),
+    ("user.session.clear", SESSION_END),
+    ("user.session.expire", SESSION_END),
+    ("user.session.impersonation.initiate", SESSION_START),
+    ("user.session.impersonation.end", SESSION_END),
+    // Sekoia gives [session]/[creation|deletion]; ECS does not allow those
+    // types for `session`, so the grant/revoke of impersonation rights is iam/admin.
+    ("user.session.impersonation.grant", ADMIN_CREATION),
+    ("user.session.impersonation.revoke", ADMIN_DELETION),
+    ("user.session.impersonation.extend", ADMIN_CHANGE),
+    // Multi-factor enrolment.
+    ("user.mfa.factor.activate", USER_CREATION),
+    ("user.mfa.factor.deactivate", USER_DELETION),
+    ("user.mfa.factor.reset_all", USER_DELETION),
+    ("user.mfa.factor.suspend", USER_CHANGE),
+    ("user.mfa.factor.unsuspend", USER_CHANGE),
+    ("user.mfa.factor.update", USER_CHANGE),
+    // User lifecycle.
+    ("user.lifecycle.create", USER_CREATION),
+    ("user.lifecycle.delete.initiated", USER_DELETION),
+    ("user.lifecycle.delete.completed", USER_DELETION),
+    // Groups.
+    ("group.user_membership.add", GROUP_CHANGE),
+    ("group.user_membership.remove", GROUP_CHANGE),
+    ("group.lifecycle.create", GROUP_CREATION),
+    ("group.lifecycle.delete", GROUP_DELETION),
+    // Applications.
+    ("application.lifecycle.create", CONF_CREATION),
+    ("application.lifecycle.delete", CONF_DELETION),
+    ("application.user_membership.add", USER_CHANGE),
+    ("application.user_membership.remove", USER_CHANGE),
+    // OAuth 2.0 (Sekoia.io rows first; the category of app.oauth2 sign-ins is session).
+    ("app.oauth2.as.authorize", SESSION_START),
+    ("app.oauth2.authorize.code", SESSION_START),
+    ("app.oauth2.signon", SESSION_START),
+    ("app.oauth2.token.grant.access_token", SESSION_START),
+    ("app.inbound_del_auth.login_success", SESSION_START),
+    ("app.oauth2.as.token.grant", SESSION_INFO),
+    // Sekoia gives iam/[end], which ECS does not allow for iam.
+    ("app.oauth2.token.grant.revoke", SESSION_END),
+    ("app.oauth2.as.token.revoke", SESSION_END),
+    ("app.oauth2.token.revoke", SESSION_END),
+    ("app.oauth2.as.authorize.scope_denied", IAM_INFO),
+    ("app.oauth2.as.token.detect_reuse", IDS_INFO),
+    ("app.oauth2.client.lifecycle.create", CONF_CREATION),
+    ("app.oauth2.client.lifecycle.delete", CONF_DELETION),
+    ("app.access_request.approver.approve", ADMIN_CHANGE),
+    ("app.access_request.approver.deny", ADMIN_CHANGE),
+    ("app.oauth2.admin.consent.grant", ADMIN_CHANGE),
+    ("app.oauth2.admin.consent.revoke", ADMIN_CHANGE),
+    ("app.access_request.approver.delete", ADMIN_DELETION),
+    ("app.access_request.request", IAM_CREATION),
+    ("app.keys.clone", IAM_CREATION),
+    ("app.keys.generate", IAM_CREATION),
+    ("app.oauth2.api_resource.create", IAM_CREATION),
+    ("app.access_request.grant", IAM_CHANGE),
+    ("app.access_request.deny", IAM_CHANGE),
+    ("app.access_request.expire", IAM_CHANGE),
+    ("app.keys.rotate", IAM_CHANGE),
+    ("app.oauth2.api_resource.update", IAM_CHANGE),
+    ("app.oauth2.api_resource.delete", IAM_DELETION),
+    ("app.ldap.password.change.failed", c(&["iam"], &["change", "user"])),
+    ("credential.register", USER_CREATION),
+    ("credential.revoke", USER_DELETION),
+    // API tokens.
+    ("system.api_token.create", ADMIN_CREATION),
+    ("system.api_token.revoke", ADMIN_DELETION),
+    // Policies and network zones.
+    ("policy.lifecycle.create", CONF_CREATION),
+    ("policy.rule.add", CONF_CREATION),
+    ("policy.rule.create", CONF_CREATION),
+    ("zone.create", CONF_CREATION),
+    ("policy.lifecycle.delete", CONF_DELETION),
+    ("policy.rule.delete", CONF_DELETION),
+    ("zone.delete", CONF_DELETION),
+    ("policy.evaluate_sign_on", AUTH_INFO),
+    // Threats.
+    ("security.threat.detected", IDS_INFO),
+    ("security.request.blocked", IDS_DENIED_NETWORK),
+    // Active Directory agent.
+    ("system.agent.ad.create", CONF_CREATION),
+    ("system.agent.ad.delete", CONF_DELETION),
+];
+
+/// eventTypes that report a detection by Okta: `event.kind` `alert`.
+const ALERTS: &[&str] = &[
+    "security.threat.detected",
+    "security.attack.start",
+    "security.breached_credential.detected",
+    "app.oauth2.as.token.detect_reuse",
+    "user.account.report_suspicious_activity_by_enduser",
+];
+
+/// ECS `event.kind`: `alert` for Okta's detections (ThreatInsight threats and
+/// attacks, breached credentials, refresh-token reuse, a user reporting
+/// suspicious activity), `event` for everything else, including
+/// `security.request.blocked` (Okta enforced a block list or ThreatInsight
+/// rule: a record of a denied request, not a finding to triage).
+pub(crate) fn event_kind(event_type: &str) -> &'static str {
+    if ALERTS.contains(&event_type) {
+        "alert"
+    } else {
+        "event"
+    }
 }
 
 /// Prefix rules, most specific first.
@@ -143,6 +178,16 @@ const PREFIXES: &[(&str, Class)] = &[
     ("application.user_membership.", USER_CHANGE),
     ("application.lifecycle.", CONF_CHANGE),
     ("application.", CONF_INFO),
+    // Current (custom and org authorization server) names.
+    ("app.oauth2.as.authorize.", SESSION_START),
+    ("app.oauth2.authorize.", SESSION_START),
+    ("app.oauth2.as.token.grant.", SESSION_START),
+    ("app.oauth2.token.grant.", SESSION_START),
+    ("app.oauth2.as.token.revoke.", SESSION_END),
+    ("app.oauth2.token.revoke.", SESSION_END),
+    ("app.oauth2.as.consent.", USER_CHANGE),
+    ("app.oauth2.consent.", USER_CHANGE),
+    ("app.oauth2.client.", CONF_CHANGE),
     ("app.oauth2.", IAM_INFO),
     ("system.api_token.", ADMIN_CHANGE),
     ("system.agent.ad.", USER_CHANGE),
@@ -162,8 +207,8 @@ const PREFIXES: &[(&str, Class)] = &[
 /// Categorizes an eventType. Never fails: unknown types get a class from
 /// their prefix, else Sekoia.io's fallback `iam`/`info`.
 pub(crate) fn classify(event_type: &str) -> Class {
-    if let Some(class) = exact(event_type) {
-        return class;
+    if let Some((_, class)) = EXACT.iter().find(|(t, _)| *t == event_type) {
+        return *class;
     }
     PREFIXES
         .iter()
@@ -270,7 +315,17 @@ mod tests {
             &["user", "change"],
         ),
         ("app.oauth2.as.authorize", &["session"], &["start"]),
-        ("app.oauth2.as.token.grant.id_token", &["iam"], &["info"]),
+        (
+            "app.oauth2.as.token.grant.access_token",
+            &["session"],
+            &["start"],
+        ),
+        ("app.oauth2.as.token.grant.id_token", &["session"], &["start"]),
+        ("app.oauth2.as.authorize.code", &["session"], &["start"]),
+        ("app.oauth2.as.token.revoke", &["session"], &["end"]),
+        ("app.oauth2.as.consent.grant", &["iam"], &["user", "change"]),
+        ("app.oauth2.as.consent.revoke", &["iam"], &["user", "change"]),
+        ("app.oauth2.token.revoke.implicit.user", &["session"], &["end"]),
         ("system.api_token.create", &["iam"], &["admin", "creation"]),
         ("system.api_token.revoke", &["iam"], &["admin", "deletion"]),
         ("policy.lifecycle.update", &["configuration"], &["change"]),
@@ -323,25 +378,20 @@ mod tests {
         assert_eq!(classify(""), IAM_INFO);
     }
 
-    #[test]
-    fn every_class_uses_ecs_allowed_values() {
-        let mut classes: Vec<(String, Class)> = PREFIXES
+    /// Every class the table can produce: exact rows, prefix rules, fallback.
+    fn every_class() -> Vec<(String, Class)> {
+        let mut classes: Vec<(String, Class)> = EXACT
             .iter()
-            .map(|(p, c)| ((*p).to_owned(), *c))
+            .chain(PREFIXES)
+            .map(|(name, class)| ((*name).to_owned(), *class))
             .collect();
-        classes.extend(
-            FAMILIES
-                .iter()
-                .map(|(t, _, _)| ((*t).to_owned(), classify(t))),
-        );
-        for probe in [
-            "app.keys.clone",
-            "app.ldap.password.change.failed",
-            "credential.revoke",
-        ] {
-            classes.push((probe.to_owned(), classify(probe)));
-        }
-        for (name, class) in classes {
+        classes.push(("fallback".to_owned(), classify("no.such.family")));
+        classes
+    }
+
+    #[test]
+    fn every_table_entry_uses_ecs_allowed_values_and_pairs() {
+        for (name, class) in every_class() {
             assert!(
                 !class.category.is_empty() && !class.kind.is_empty(),
                 "{name}"
@@ -356,6 +406,35 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn exact_rows_are_unique_and_not_shadowed() {
+        for (i, (name, _)) in EXACT.iter().enumerate() {
+            assert!(
+                !EXACT[..i].iter().any(|(other, _)| other == name),
+                "{name} listed twice"
+            );
+        }
+        // Prefix rules must be reachable: none is shadowed by an earlier, shorter one.
+        for (i, (prefix, _)) in PREFIXES.iter().enumerate() {
+            assert!(
+                !PREFIXES[..i].iter().any(|(earlier, _)| prefix.starts_with(earlier)),
+                "{prefix} is shadowed by an earlier rule"
+            );
+        }
+    }
+
+    #[test]
+    fn detections_are_alerts() {
+        assert_eq!(event_kind("security.threat.detected"), "alert");
+        assert_eq!(event_kind("app.oauth2.as.token.detect_reuse"), "alert");
+        assert_eq!(event_kind("security.request.blocked"), "event");
+        assert_eq!(event_kind("user.session.start"), "event");
+        for alert in ALERTS {
+            let class = classify(alert);
+            assert!(!class.category.is_empty(), "{alert}");
         }
     }
 }

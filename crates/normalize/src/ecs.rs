@@ -1,24 +1,31 @@
 //! The mapping of one [`LogEvent`] to its ECS document (see `docs/fields.md`).
+//!
+//! Every output field has one JSON type in every document, so that a search
+//! engine's mapping never rejects a document: a value whose JSON type does not
+//! fit its field (a *misfit*, see [`crate::json`]) is not written there but
+//! under `okta.system.unmapped`, as `{path, value}` with its Okta path and its
+//! JSON text.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use chrono::SubsecRound;
 
-use crate::category::{classify, Class};
+use crate::category::{classify, event_kind, Class};
 use crate::domain::{self, DomainParts};
 use crate::error::NormalizeError;
 use crate::geoip::{GeoFacts, GeoIp};
-use crate::json::Json;
+use crate::json::{Json, List, OktaObject};
 use crate::kv;
 use crate::model::{
-    json, text, Actor, AuthenticationContext, Client, DebugContext, Geo, IpChainEntry, Issuer,
-    LogEvent, Outcome, Request, SecurityContext, Target, Transaction, UserAgent,
+    json, text, Actor, Client, Envelope, Geo, Geolocation, IpChainEntry, LogEvent,
+    SecurityContext, Target, UserAgent,
 };
 use crate::outcome::{event_outcome, event_severity};
 use crate::timestamp;
 use crate::user_agent::{os_name_and_version, UserAgentInfo, UserAgentParser};
-use crate::writer::JsonWriter;
+use crate::writer::{k, write_json, JsonWriter, Key};
 use crate::EventSummary;
 
 /// `event.dataset` (as Sekoia.io).
@@ -52,6 +59,9 @@ const SYSTEM_KEYS: &[&str] = &[
     "unmapped",
 ];
 
+/// Okta's placeholder for an unknown actor or target value (`"unknown"`).
+const PLACEHOLDER: &str = "unknown";
+
 /// What the mapping needs besides the event.
 pub(crate) struct Context<'n> {
     pub(crate) psl: &'n publicsuffix::List,
@@ -59,15 +69,90 @@ pub(crate) struct Context<'n> {
     pub(crate) user_agents: &'n mut UserAgentParser,
 }
 
-/// Values that ECS has no home for and that did not fit their Okta place
-/// (wrong JSON type); written under `okta.system.unmapped` by Okta path.
-type Unmapped<'s, 'a> = Vec<(Cow<'s, str>, &'s Json<'a>)>;
+/// The object a LogEvent arrived in, when it was not sent bare.
+#[derive(Clone, Copy)]
+pub(crate) enum Outer<'s, 'a> {
+    /// `{"message": "<LogEvent JSON text>", ...}`.
+    Wrapper(&'s Envelope<'a>),
+    /// AWS EventBridge envelope (`detail-type`, `detail`, ...).
+    EventBridge(&'s Envelope<'a>),
+}
+
+/// Where a value sits in the LogEvent, for `okta.system.unmapped.path`:
+/// `base[index].sub.<key>`; built only when something is unmapped.
+#[derive(Clone, Copy)]
+struct At {
+    base: &'static str,
+    index: Option<usize>,
+    sub: &'static str,
+}
+
+impl At {
+    const ROOT: At = At::key("");
+
+    const fn key(base: &'static str) -> At {
+        At {
+            base,
+            index: None,
+            sub: "",
+        }
+    }
+
+    const fn index(base: &'static str, index: usize) -> At {
+        At {
+            base,
+            index: Some(index),
+            sub: "",
+        }
+    }
+
+    const fn sub(self, sub: &'static str) -> At {
+        At { sub, ..self }
+    }
+
+    /// The dotted Okta path of member `key` here (`key` may be empty).
+    fn join(self, key: &str) -> String {
+        let mut path = String::from(self.base);
+        if let Some(i) = self.index {
+            let _ = write!(path, "[{i}]");
+        }
+        for part in [self.sub, key] {
+            if !part.is_empty() {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(part);
+            }
+        }
+        path
+    }
+}
+
+/// Values kept verbatim under `okta.system.unmapped`, by Okta path.
+#[derive(Default)]
+struct Unmapped<'s, 'a>(Vec<(String, &'s Json<'a>)>);
+
+impl<'s, 'a> Unmapped<'s, 'a> {
+    fn push(&mut self, at: At, key: &str, value: &'s Json<'a>) {
+        if !value.is_empty() {
+            self.0.push((at.join(key), value));
+        }
+    }
+
+    /// The misfits of `obj` (see [`crate::json::Member`]).
+    fn misfits<T: OktaObject<'a>>(&mut self, at: At, obj: &'s T) {
+        for (key, value) in obj.misfits() {
+            self.push(at, key, value);
+        }
+    }
+}
 
 /// Maps `ev` and appends its document to `out`. `original` is the raw LogEvent
 /// text for `event.original`, when wanted. On error nothing is written.
 pub(crate) fn write_document(
     cx: &mut Context<'_>,
     ev: &LogEvent<'_>,
+    outer: Option<Outer<'_, '_>>,
     original: Option<&str>,
     out: &mut Vec<u8>,
 ) -> Result<EventSummary, NormalizeError> {
@@ -81,31 +166,25 @@ pub(crate) fn write_document(
     let event_type = text(&ev.event_type).ok_or(NormalizeError::MissingField("eventType"))?;
     let class = classify(event_type);
 
-    let mut unmapped: Unmapped<'_, '_> = Vec::new();
-    let client = object(&ev.client, "client", &mut unmapped);
-    let security = object(&ev.security_context, "securityContext", &mut unmapped);
-    let actor = object(&ev.actor, "actor", &mut unmapped);
-    let targets: &[Target<'_>] = match &ev.target {
-        Some(list) => {
-            if let Some(other) = &list.other {
-                unmapped.push((Cow::Borrowed("target"), other));
+    let mut unmapped = Unmapped::default();
+    let u = &mut unmapped;
+    let client = object(&ev.client, At::key("client"), u);
+    let security = object(&ev.security_context, At::key("securityContext"), u);
+    let actor = object(&ev.actor, At::key("actor"), u);
+    let outcome = object(&ev.outcome, At::key("outcome"), u);
+    let targets = list(&ev.target, At::key("target"), u);
+    let request = object(&ev.request, At::key("request"), u);
+    let ip_chain = request.map_or(&[][..], |r| list(&r.ip_chain, At::key("request.ipChain"), u));
+    let debug_context = object(&ev.debug_context, At::key("debugContext"), u);
+    let debug_data: &[(Cow<'_, str>, Json<'_>)] =
+        match debug_context.and_then(|d| json(&d.debug_data)) {
+            Some(Json::Obj(members)) => members,
+            Some(other) => {
+                u.push(At::key("debugContext"), "debugData", other);
+                &[]
             }
-            &list.items
-        }
-        None => &[],
-    };
-    let ip_chain: &[IpChainEntry<'_>] = match object(&ev.request, "request", &mut unmapped) {
-        Some(Request {
-            ip_chain: Some(list),
-            ..
-        }) => {
-            if let Some(other) = &list.other {
-                unmapped.push((Cow::Borrowed("request.ipChain"), other));
-            }
-            &list.items
-        }
-        _ => &[],
-    };
+            None => &[],
+        };
 
     // Source address facts.
     let ip_text = client.and_then(|c| text(&c.ip_address)).map(str::trim);
@@ -116,10 +195,24 @@ pub(crate) fn write_document(
         (Some(g), Some(ip)) => g.lookup(ip),
         _ => GeoFacts::default(),
     };
+    let geo = client.and_then(|c| {
+        object(
+            &c.geographical_context,
+            At::key("client.geographicalContext"),
+            u,
+        )
+    });
+    let geolocation = geo.and_then(|g| {
+        object(
+            &g.geolocation,
+            At::key("client.geographicalContext.geolocation"),
+            u,
+        )
+    });
 
     // User agent.
-    let okta_ua = client.and_then(|c| object(&c.user_agent, "client.userAgent", &mut unmapped));
-    let raw_ua = okta_ua.and_then(|u| text(&u.raw_user_agent));
+    let okta_ua = client.and_then(|c| object(&c.user_agent, At::key("client.userAgent"), u));
+    let raw_ua = okta_ua.and_then(|ua| text(&ua.raw_user_agent));
     let usable_ua = raw_ua.filter(|raw| !contains_ignore_case(raw, "unknown"));
     let ua_info = usable_ua.map(|raw| cx.user_agents.parse(raw));
 
@@ -127,75 +220,117 @@ pub(crate) fn write_document(
     let actor_name = actor
         .and_then(|a| text(&a.alternate_id))
         .map(strip_backslashes)
-        .filter(|s| !s.is_empty());
-    let user_target = targets
-        .iter()
-        .find(|t| t.other.is_none() && matches!(text(&t.kind), Some("User" | "AppUser")));
+        .filter(|s| known(s));
+    let user_target = first_target(targets, &["User", "AppUser"]);
     let target_name = user_target
         .and_then(|t| text(&t.alternate_id))
         .map(strip_backslashes)
-        .filter(|s| !s.is_empty());
-    let group_target = targets
-        .iter()
-        .find(|t| t.other.is_none() && text(&t.kind) == Some("UserGroup"));
-    let app_target = targets
-        .iter()
-        .find(|t| t.other.is_none() && text(&t.kind) == Some("AppInstance"));
+        .filter(|s| known(s));
+    let group_target = first_target(targets, &["UserGroup"]);
+    let app_target = first_target(targets, &["AppInstance"]);
+    let roles = debug_data.iter().filter_map(|(key, value)| match (key.as_ref(), value) {
+        ("privilegeGranted" | "privilegeRevoked", Json::Str(list)) => Some(list.as_ref()),
+        _ => None,
+    });
 
     let start = out.len();
     let mut w = JsonWriter::new(out);
-    w.str("@timestamp", Some(&timestamp::format(&published)));
+    let mut stamp = [0u8; timestamp::LEN];
+    w.str(k!("@timestamp"), Some(&timestamp::format(&published, &mut stamp)));
 
     // event.*
-    w.open_object("event");
-    w.str("kind", Some("event"));
-    w.str("id", Some(id));
-    w.str("action", Some(event_type));
-    w.str_array("category", class.category.iter().copied());
-    w.str_array("type", class.kind.iter().copied());
-    let outcome = object(&ev.outcome, "outcome", &mut unmapped);
+    w.open_object(k!("event"));
+    w.str(k!("kind"), Some(event_kind(event_type)));
+    w.str(k!("id"), Some(id));
+    w.str(k!("action"), Some(event_type));
+    w.str_array(k!("category"), class.category.iter().copied());
+    w.str_array(k!("type"), class.kind.iter().copied());
+    // ECS: "unknown" when the outcome could not be determined, missing included.
     w.str(
-        "outcome",
-        outcome.and_then(|o| text(&o.result)).map(event_outcome),
+        k!("outcome"),
+        Some(outcome.and_then(|o| text(&o.result)).map_or("unknown", event_outcome)),
     );
     let severity = text(&ev.severity);
-    w.u64("severity", severity.and_then(event_severity).map(u64::from));
-    w.str("reason", text(&ev.display_message));
-    w.str("dataset", Some(DATASET));
-    w.str("original", original);
+    w.u64(k!("severity"), severity.and_then(event_severity).map(u64::from));
+    w.str(k!("reason"), text(&ev.display_message));
+    w.str(k!("dataset"), Some(DATASET));
+    w.str(k!("original"), original);
     w.close();
 
-    w.open_object("observer");
-    w.str("vendor", Some(VENDOR));
-    w.str("product", Some(PRODUCT));
-    w.str("type", Some(OBSERVER_TYPE));
+    w.open_object(k!("observer"));
+    w.str(k!("vendor"), Some(VENDOR));
+    w.str(k!("product"), Some(PRODUCT));
+    w.str(k!("type"), Some(OBSERVER_TYPE));
     w.close();
+
+    if let Some(Outer::EventBridge(envelope)) = outer {
+        w.open_object(k!("cloud"));
+        w.str(k!("provider"), Some("aws"));
+        w.open_object(k!("account"));
+        w.str(k!("id"), text(&envelope.account));
+        w.close();
+        w.str(k!("region"), text(&envelope.region));
+        w.close();
+    }
 
     write_source(
         &mut w,
         client,
         security,
-        ip_text,
-        ip,
-        domain_text,
-        domain_parts.as_ref(),
-        &facts,
+        SourceParts {
+            ip_text,
+            ip,
+            domain_text,
+            domain_parts: domain_parts.as_ref(),
+            geo,
+            geolocation,
+            facts: &facts,
+        },
     );
-    write_user(&mut w, actor, actor_name, user_target, target_name);
+
+    w.open_object(k!("user"));
+    if let Some(a) = actor {
+        w.str(k!("id"), text(&a.id).filter(|s| known(s)));
+        w.str(k!("name"), actor_name);
+        w.str(k!("email"), actor_name.filter(|n| n.contains('@')));
+        w.str(k!("full_name"), text(&a.display_name).filter(|s| known(s)));
+    }
+    w.open_object(k!("target"));
+    if let Some(t) = user_target {
+        w.str(k!("id"), text(&t.id).filter(|s| known(s)));
+        w.str(k!("name"), target_name);
+        w.str(k!("email"), target_name.filter(|n| n.contains('@')));
+        w.str(k!("full_name"), text(&t.display_name).filter(|s| known(s)));
+        if let Some(g) = group_target {
+            w.open_object(k!("group"));
+            w.str(k!("id"), text(&g.id));
+            w.str(k!("name"), text(&g.display_name));
+            w.close();
+        }
+    }
+    w.str_array(k!("roles"), roles.flat_map(|list| list.split(", ")).map(str::trim));
+    w.close();
+    w.close();
 
     if let Some(group) = group_target {
-        w.open_object("group");
-        w.str("id", text(&group.id));
-        w.str("name", text(&group.display_name));
+        w.open_object(k!("group"));
+        w.str(k!("id"), text(&group.id));
+        w.str(k!("name"), text(&group.display_name));
+        w.close();
+    }
+
+    if let Some(Json::Obj(device)) = json(&ev.device) {
+        w.open_object(k!("device"));
+        w.str(k!("id"), device_id(device));
         w.close();
     }
 
     if let (Some(raw), Some(info)) = (usable_ua, ua_info.as_deref()) {
-        write_user_agent(&mut w, raw, info, okta_ua.and_then(|u| text(&u.os)));
+        write_user_agent(&mut w, raw, info, okta_ua.and_then(|ua| text(&ua.os)));
     }
 
     // related.*
-    w.open_object("related");
+    w.open_object(k!("related"));
     let mut ips: Vec<&str> = ip.and(ip_text).into_iter().collect();
     ips.extend(
         ip_chain
@@ -203,16 +338,19 @@ pub(crate) fn write_document(
             .filter_map(|e| text(&e.ip).map(str::trim))
             .filter(|s| s.parse::<IpAddr>().is_ok()),
     );
-    w.str_array("ip", sorted_unique(ips));
+    w.str_array(k!("ip"), sorted_unique(ips));
     w.str_array(
-        "user",
+        k!("user"),
         sorted_unique(actor_name.into_iter().chain(target_name).collect()),
     );
-    w.str_array("hosts", domain_text);
+    w.str_array(k!("hosts"), domain_text);
     w.close();
 
-    w.open_object("okta");
-    w.open_object("system");
+    w.open_object(k!("okta"));
+    if let Some(outer) = outer {
+        write_envelope(&mut w, outer, u);
+    }
+    w.open_object(k!("system"));
     write_system(
         &mut w,
         ev,
@@ -223,13 +361,21 @@ pub(crate) fn write_document(
             targets,
             app_target,
             ip_chain,
+            request,
             outcome,
-            ip_text: ip_text.filter(|_| ip.is_none()),
+            debug_context,
+            debug_data,
+            geo,
+            geolocation,
+            ip_text,
+            ip_is_address: ip.is_some(),
             raw_ua: raw_ua.filter(|_| usable_ua.is_none()),
             okta_ua,
         },
-        &mut unmapped,
+        u,
     );
+    // Last: everything above may add to it.
+    write_unmapped(&mut w, u);
     w.close();
     w.close();
     w.finish();
@@ -247,153 +393,160 @@ fn first_category(class: Class) -> &'static str {
     class.category.first().copied().unwrap_or("iam")
 }
 
+/// A value that is not Okta's "unknown" placeholder (nor empty).
+fn known(s: &str) -> bool {
+    !s.is_empty() && !s.eq_ignore_ascii_case(PLACEHOLDER)
+}
+
+/// The first target (an object) whose type is one of `kinds`.
+fn first_target<'s, 'a>(targets: &'s [Target<'a>], kinds: &[&str]) -> Option<&'s Target<'a>> {
+    targets
+        .iter()
+        .find(|t| t.other.is_none() && text(&t.kind).is_some_and(|k| kinds.contains(&k)))
+}
+
+/// `device.id`: Okta's device `id`, when it is a string.
+fn device_id<'s>(device: &'s [(Cow<'_, str>, Json<'_>)]) -> Option<&'s str> {
+    device.iter().rev().find_map(|(k, v)| match (k.as_ref(), v) {
+        ("id", Json::Str(id)) => Some(id.as_ref()),
+        _ => None,
+    })
+}
+
 /// The typed object of an optional member; a non-object value goes to `unmapped`.
-fn object<'s, 'a, T: HasOther<'a>>(
+fn object<'s, 'a, T: OktaObject<'a>>(
     value: &'s Option<T>,
-    path: &'static str,
+    at: At,
     unmapped: &mut Unmapped<'s, 'a>,
 ) -> Option<&'s T> {
     let v = value.as_ref()?;
     match v.other() {
         Some(other) => {
-            unmapped.push((Cow::Borrowed(path), other));
+            unmapped.push(at, "", other);
             None
         }
         None => Some(v),
     }
 }
 
-/// Access to the `other` member of the generated Okta models.
-pub(crate) trait HasOther<'a> {
-    fn other(&self) -> Option<&Json<'a>>;
-}
-
-macro_rules! has_other {
-    ($($t:ident),*) => {$(
-        impl<'a> HasOther<'a> for $t<'a> {
-            fn other(&self) -> Option<&Json<'a>> {
-                self.other.as_ref()
+/// The items of an optional array member; a non-array value goes to `unmapped`.
+fn list<'s, 'a, T>(
+    value: &'s Option<List<'a, T>>,
+    at: At,
+    unmapped: &mut Unmapped<'s, 'a>,
+) -> &'s [T] {
+    match value {
+        Some(list) => {
+            if let Some(other) = &list.other {
+                unmapped.push(at, "", other);
             }
+            &list.items
         }
-    )*};
+        None => &[],
+    }
 }
-has_other!(
-    Actor,
-    Client,
-    UserAgent,
-    Geo,
-    AuthenticationContext,
-    Issuer,
-    SecurityContext,
-    DebugContext,
-    Outcome,
-    Transaction,
-    Request
-);
 
-#[allow(clippy::too_many_arguments)]
+/// A free-form Okta object (detailEntry, changeDetails, ipDetails, ...): written
+/// verbatim when it is an object, else kept under `okta.system.unmapped`.
+fn free_form<'s, 'a>(
+    w: &mut JsonWriter<'_>,
+    key: Key<'_>,
+    value: Option<&'s Json<'a>>,
+    at: At,
+    okta_key: &str,
+    unmapped: &mut Unmapped<'s, 'a>,
+) {
+    match json_opt(value) {
+        Some(v) if v.is_object() => w.json(key, Some(v)),
+        Some(v) => unmapped.push(at, okta_key, v),
+        None => {}
+    }
+}
+
+fn json_opt<'s, 'a>(value: Option<&'s Json<'a>>) -> Option<&'s Json<'a>> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// What `write_source` needs.
+struct SourceParts<'s, 'a> {
+    ip_text: Option<&'s str>,
+    ip: Option<IpAddr>,
+    domain_text: Option<&'s str>,
+    domain_parts: Option<&'s DomainParts<'s>>,
+    geo: Option<&'s Geo<'a>>,
+    geolocation: Option<&'s Geolocation<'a>>,
+    facts: &'s GeoFacts,
+}
+
 fn write_source(
     w: &mut JsonWriter<'_>,
     client: Option<&Client<'_>>,
     security: Option<&SecurityContext<'_>>,
-    ip_text: Option<&str>,
-    ip: Option<IpAddr>,
-    domain_text: Option<&str>,
-    parts: Option<&DomainParts<'_>>,
-    facts: &GeoFacts,
+    p: SourceParts<'_, '_>,
 ) {
-    w.open_object("source");
-    w.str("ip", ip.and(ip_text));
+    let facts = p.facts;
+    w.open_object(k!("source"));
+    w.str(k!("ip"), p.ip.and(p.ip_text));
     // Sekoia.io: the domain when Okta has one, else the IP (else whatever Okta sent).
-    w.str("address", domain_text.or(ip_text));
-    w.str("domain", domain_text);
-    if let Some(p) = parts {
-        w.str("registered_domain", Some(&p.registered));
-        w.str("top_level_domain", Some(&p.top_level));
-        w.str("subdomain", p.subdomain.as_deref());
+    w.str(k!("address"), p.domain_text.or(p.ip_text));
+    w.str(k!("domain"), p.domain_text);
+    if let Some(parts) = p.domain_parts {
+        w.str(k!("registered_domain"), Some(&parts.registered));
+        w.str(k!("top_level_domain"), Some(&parts.top_level));
+        w.str(k!("subdomain"), parts.subdomain.as_deref());
     }
 
-    let geo = client
-        .and_then(|c| c.geographical_context.as_ref())
-        .filter(|g| g.other.is_none());
-    let pick = |okta: Option<&str>, maxmind: &Option<String>| -> Option<String> {
-        okta.map(str::to_owned).or_else(|| maxmind.clone())
-    };
-    w.open_object("geo");
+    let geo = p.geo;
+    w.open_object(k!("geo"));
     w.str(
-        "city_name",
-        pick(geo.and_then(|g| text(&g.city)), &facts.city_name).as_deref(),
+        k!("city_name"),
+        geo.and_then(|g| text(&g.city))
+            .or(facts.city_name.as_deref()),
     );
     w.str(
-        "region_name",
-        pick(geo.and_then(|g| text(&g.state)), &facts.region_name).as_deref(),
+        k!("region_name"),
+        geo.and_then(|g| text(&g.state))
+            .or(facts.region_name.as_deref()),
     );
     w.str(
-        "country_name",
-        pick(geo.and_then(|g| text(&g.country)), &facts.country_name).as_deref(),
+        k!("country_name"),
+        geo.and_then(|g| text(&g.country))
+            .or(facts.country_name.as_deref()),
     );
-    w.str("country_iso_code", facts.country_iso_code.as_deref());
-    w.str("continent_name", facts.continent_name.as_deref());
-    w.str("timezone", facts.timezone.as_deref());
+    w.str(k!("country_iso_code"), facts.country_iso_code.as_deref());
+    w.str(k!("continent_name"), facts.continent_name.as_deref());
+    w.str(k!("timezone"), facts.timezone.as_deref());
     w.str(
-        "postal_code",
-        pick(geo.and_then(|g| text(&g.postal_code)), &facts.postal_code).as_deref(),
+        k!("postal_code"),
+        geo.and_then(|g| text(&g.postal_code))
+            .or(facts.postal_code.as_deref()),
     );
-    if let Some((lat, lon)) = geo
-        .and_then(|g| lat_lon(g.geolocation.as_ref()))
-        .or(facts.location)
-    {
-        w.open_object("location");
-        w.f64("lat", Some(lat));
-        w.f64("lon", Some(lon));
+    if let Some((lat, lon)) = p.geolocation.and_then(lat_lon).or(facts.location) {
+        w.open_object(k!("location"));
+        w.f64(k!("lat"), Some(lat));
+        w.f64(k!("lon"), Some(lon));
         w.close();
     }
     w.close();
 
-    w.open_object("as");
-    let okta_as = security
-        .and_then(|s| s.as_number.as_ref())
-        .and_then(Json::as_u64);
-    w.u64("number", okta_as.or(facts.as_number));
-    w.open_object("organization");
+    w.open_object(k!("as"));
+    let okta_as = security.and_then(|s| s.as_number).map(|n| n.0);
+    w.u64(k!("number"), okta_as.or(facts.as_number));
+    w.open_object(k!("organization"));
     let okta_org = security.and_then(|s| text(&s.as_org));
-    w.str("name", okta_org.or(facts.as_organization.as_deref()));
+    w.str(k!("name"), okta_org.or(facts.as_organization.as_deref()));
     w.close();
     w.close();
 
-    w.open_object("user");
-    w.str("id", client.and_then(|c| text(&c.id)));
+    w.open_object(k!("user"));
+    w.str(k!("id"), client.and_then(|c| text(&c.id)));
     w.close();
     w.close();
 }
 
-/// `{lat, lon}` when both are usable numbers.
-fn lat_lon(geolocation: Option<&Json<'_>>) -> Option<(f64, f64)> {
-    let g = geolocation?;
-    Some((g.get("lat")?.as_f64()?, g.get("lon")?.as_f64()?))
-}
-
-fn write_user(
-    w: &mut JsonWriter<'_>,
-    actor: Option<&Actor<'_>>,
-    actor_name: Option<&str>,
-    target: Option<&Target<'_>>,
-    target_name: Option<&str>,
-) {
-    w.open_object("user");
-    w.str("id", actor.and_then(|a| text(&a.id)));
-    w.str("name", actor_name);
-    w.str("email", actor_name.filter(|n| n.contains('@')));
-    w.str("full_name", actor.and_then(|a| text(&a.display_name)));
-    if let Some(t) = target {
-        w.open_object("target");
-        w.str("id", text(&t.id));
-        w.str("name", target_name);
-        w.str("email", target_name.filter(|n| n.contains('@')));
-        w.str("full_name", text(&t.display_name));
-        w.close();
-    }
-    w.close();
+/// `{lat, lon}` when both are there.
+fn lat_lon(g: &Geolocation<'_>) -> Option<(f64, f64)> {
+    Some((g.lat?.0, g.lon?.0))
 }
 
 fn write_user_agent(
@@ -402,29 +555,29 @@ fn write_user_agent(
     info: &UserAgentInfo,
     okta_os: Option<&str>,
 ) {
-    w.open_object("user_agent");
-    w.str("original", Some(raw));
-    w.str("name", Some(&info.name));
-    w.str("version", info.version.as_deref());
-    w.open_object("os");
+    w.open_object(k!("user_agent"));
+    w.str(k!("original"), Some(raw));
+    w.str(k!("name"), Some(&info.name));
+    w.str(k!("version"), info.version.as_deref());
+    w.open_object(k!("os"));
     match &info.os_name {
         Some(name) => {
-            w.str("name", Some(name));
-            w.str("version", info.os_version.as_deref());
+            w.str(k!("name"), Some(name));
+            w.str(k!("version"), info.os_version.as_deref());
         }
         // woothee does not know the OS: use Okta's own reading of the agent.
         None => match okta_os.filter(|os| !os.eq_ignore_ascii_case("unknown")) {
             Some(os) => {
                 let (name, version) = os_name_and_version(os);
-                w.str("name", Some(name));
-                w.str("version", version);
+                w.str(k!("name"), Some(name));
+                w.str(k!("version"), version);
             }
-            None => w.str("name", Some("Other")),
+            None => w.str(k!("name"), Some("Other")),
         },
     }
     w.close();
-    w.open_object("device");
-    w.str("name", Some(info.device_name));
+    w.open_object(k!("device"));
+    w.str(k!("name"), Some(info.device_name));
     w.close();
     w.close();
 }
@@ -437,9 +590,15 @@ struct SystemParts<'s, 'a> {
     targets: &'s [Target<'a>],
     app_target: Option<&'s Target<'a>>,
     ip_chain: &'s [IpChainEntry<'a>],
-    outcome: Option<&'s Outcome<'a>>,
-    /// client.ipAddress when it is not an IP address (so not in source.ip).
+    request: Option<&'s crate::model::Request<'a>>,
+    outcome: Option<&'s crate::model::Outcome<'a>>,
+    debug_context: Option<&'s crate::model::DebugContext<'a>>,
+    debug_data: &'s [(Cow<'a, str>, Json<'a>)],
+    geo: Option<&'s Geo<'a>>,
+    geolocation: Option<&'s Geolocation<'a>>,
     ip_text: Option<&'s str>,
+    /// Whether client.ipAddress is an IP address (then it is `source.ip`).
+    ip_is_address: bool,
     /// rawUserAgent when it did not become user_agent.original.
     raw_ua: Option<&'s str>,
     okta_ua: Option<&'s UserAgent<'a>>,
@@ -449,118 +608,145 @@ fn write_system<'s, 'a>(
     w: &mut JsonWriter<'_>,
     ev: &'s LogEvent<'a>,
     p: SystemParts<'s, 'a>,
-    unmapped: &mut Unmapped<'s, 'a>,
+    u: &mut Unmapped<'s, 'a>,
 ) {
-    w.str("version", text(&ev.version));
-    w.str("severity", text(&ev.severity));
-    w.str("legacy_event_type", text(&ev.legacy_event_type));
+    w.str(k!("version"), text(&ev.version));
+    w.str(k!("severity"), text(&ev.severity));
+    w.str(k!("legacy_event_type"), text(&ev.legacy_event_type));
 
     if let Some(actor) = p.actor {
-        w.open_object("actor");
-        w.str("id", text(&actor.id));
-        w.str("type", text(&actor.kind));
+        let at = At::key("actor");
+        w.open_object(k!("actor"));
+        w.str(k!("id"), text(&actor.id));
+        w.str(k!("type"), text(&actor.kind));
         w.str(
-            "alternate_id",
-            actor.alternate_id.as_ref().map(|t| strip_backslashes(&t.0)),
+            k!("alternate_id"),
+            text(&actor.alternate_id).map(strip_backslashes),
         );
-        w.str("display_name", text(&actor.display_name));
-        w.json("detail_entry", json(&actor.detail_entry));
-        extras(
+        w.str(k!("display_name"), text(&actor.display_name));
+        free_form(
             w,
-            &actor.extra,
+            k!("detail_entry"),
+            actor.detail_entry.as_ref(),
+            at,
+            "detailEntry",
+            u,
+        );
+        rest(
+            w,
+            actor,
             &["id", "type", "alternate_id", "display_name", "detail_entry"],
-            "actor",
-            unmapped,
+            at,
+            u,
         );
         w.close();
     }
 
     // Sekoia.io: the first AppInstance target, with Okta's camelCase keys.
     if let Some(app) = p.app_target {
-        w.open_object("target");
-        w.str("type", text(&app.kind));
-        w.str("id", text(&app.id));
-        w.str("alternateId", text(&app.alternate_id));
-        w.str("displayName", text(&app.display_name));
+        w.open_object(k!("target"));
+        w.str(k!("type"), text(&app.kind));
+        w.str(k!("id"), text(&app.id));
+        w.str(k!("alternateId"), text(&app.alternate_id));
+        w.str(k!("displayName"), text(&app.display_name));
         w.close();
     }
-    // Every target, verbatim (camelCase keys as Okta sends them).
-    w.open_array("targets");
-    for t in p.targets {
-        match &t.other {
-            Some(other) => w.json("", Some(other)),
-            None => {
-                w.open_object("");
-                w.str("id", text(&t.id));
-                w.str("type", text(&t.kind));
-                w.str("alternateId", text(&t.alternate_id));
-                w.str("displayName", text(&t.display_name));
-                w.json("detailEntry", json(&t.detail_entry));
-                w.json("changeDetails", json(&t.change_details));
-                extras(
-                    w,
-                    &t.extra,
-                    &[
-                        "id",
-                        "type",
-                        "alternateId",
-                        "displayName",
-                        "detailEntry",
-                        "changeDetails",
-                    ],
-                    "target",
-                    unmapped,
-                );
-                w.close();
-            }
+    // Every target, with Okta's camelCase keys.
+    w.open_array(k!("targets"));
+    for (i, t) in p.targets.iter().enumerate() {
+        let at = At::index("target", i);
+        if let Some(other) = &t.other {
+            u.push(at, "", other);
+            continue;
         }
+        w.open_object(k!(""));
+        w.str(k!("id"), text(&t.id));
+        w.str(k!("type"), text(&t.kind));
+        w.str(k!("alternateId"), text(&t.alternate_id));
+        w.str(k!("displayName"), text(&t.display_name));
+        free_form(
+            w,
+            k!("detailEntry"),
+            t.detail_entry.as_ref(),
+            at,
+            "detailEntry",
+            u,
+        );
+        free_form(
+            w,
+            k!("changeDetails"),
+            t.change_details.as_ref(),
+            at,
+            "changeDetails",
+            u,
+        );
+        rest(
+            w,
+            t,
+            &[
+                "id",
+                "type",
+                "alternateId",
+                "displayName",
+                "detailEntry",
+                "changeDetails",
+            ],
+            at,
+            u,
+        );
+        w.close();
     }
     w.close();
 
     if let Some(client) = p.client {
-        w.open_object("client");
-        w.str("ip_address", p.ip_text);
-        w.str("zone", text(&client.zone).filter(|z| *z != "null"));
-        w.str("device", text(&client.device));
+        w.open_object(k!("client"));
+        w.str(k!("ip_address"), p.ip_text.filter(|_| !p.ip_is_address));
+        w.str(k!("zone"), text(&client.zone).filter(|z| *z != "null"));
+        w.str(k!("device"), text(&client.device));
         if let Some(ua) = p.okta_ua {
-            w.open_object("user_agent");
-            w.str("raw_user_agent", p.raw_ua);
-            w.str("os", text(&ua.os));
-            w.str("browser", text(&ua.browser));
-            extras(
+            w.open_object(k!("user_agent"));
+            w.str(k!("raw_user_agent"), p.raw_ua);
+            w.str(k!("os"), text(&ua.os));
+            w.str(k!("browser"), text(&ua.browser));
+            rest(
                 w,
-                &ua.extra,
+                ua,
                 &["raw_user_agent", "os", "browser"],
-                "client.userAgent",
-                unmapped,
+                At::key("client.userAgent"),
+                u,
             );
             w.close();
         }
-        match &client.geographical_context {
-            Some(geo) if geo.other.is_some() => {
-                if let Some(other) = &geo.other {
-                    unmapped.push((Cow::Borrowed("client.geographicalContext"), other));
+        if let Some(geo) = p.geo {
+            w.open_object(k!("geographical_context"));
+            if let Some(g) = p.geolocation {
+                // Only a lone coordinate: a pair is source.geo.location.
+                w.open_object(k!("geolocation"));
+                if lat_lon(g).is_none() {
+                    w.f64(k!("lat"), g.lat.map(|l| l.0));
+                    w.f64(k!("lon"), g.lon.map(|l| l.0));
                 }
-            }
-            Some(geo) => {
-                w.open_object("geographical_context");
-                if lat_lon(geo.geolocation.as_ref()).is_none() {
-                    w.json("geolocation", json(&geo.geolocation));
-                }
-                extras(
+                rest(
                     w,
-                    &geo.extra,
-                    &["geolocation"],
-                    "client.geographicalContext",
-                    unmapped,
+                    g,
+                    &["lat", "lon"],
+                    At::key("client.geographicalContext.geolocation"),
+                    u,
                 );
                 w.close();
             }
-            None => {}
+            rest(
+                w,
+                geo,
+                &["geolocation"],
+                At::key("client.geographicalContext"),
+                u,
+            );
+            w.close();
         }
-        extras(
+        rest(
             w,
-            &client.extra,
+            client,
             &[
                 "ip_address",
                 "zone",
@@ -568,51 +754,46 @@ fn write_system<'s, 'a>(
                 "user_agent",
                 "geographical_context",
             ],
-            "client",
-            unmapped,
+            At::key("client"),
+            u,
         );
         w.close();
     }
 
-    w.json("device", json(&ev.device));
+    free_form(w, k!("device"), json(&ev.device), At::ROOT, "device", u);
 
     if let Some(ac) = object(
         &ev.authentication_context,
-        "authenticationContext",
-        unmapped,
+        At::key("authenticationContext"),
+        u,
     ) {
-        w.open_object("authentication_context");
-        w.open_object("authentication");
-        w.str("provider", text(&ac.authentication_provider));
+        let at = At::key("authenticationContext");
+        w.open_object(k!("authentication_context"));
+        w.open_object(k!("authentication"));
+        w.str(k!("provider"), text(&ac.authentication_provider));
         w.close();
-        w.open_object("credential");
-        w.str("provider", text(&ac.credential_provider));
-        w.str("type", text(&ac.credential_type));
+        w.open_object(k!("credential"));
+        w.str(k!("provider"), text(&ac.credential_provider));
+        w.str(k!("type"), text(&ac.credential_type));
         w.close();
-        if let Some(issuer) = object(&ac.issuer, "authenticationContext.issuer", unmapped) {
-            w.open_object("issuer");
-            w.str("id", text(&issuer.id));
-            w.str("type", text(&issuer.kind));
-            extras(
-                w,
-                &issuer.extra,
-                &["id", "type"],
-                "authenticationContext.issuer",
-                unmapped,
-            );
+        if let Some(issuer) = object(&ac.issuer, at.sub("issuer"), u) {
+            w.open_object(k!("issuer"));
+            w.str(k!("id"), text(&issuer.id));
+            w.str(k!("type"), text(&issuer.kind));
+            rest(w, issuer, &["id", "type"], at.sub("issuer"), u);
             w.close();
         }
-        w.str("interface", text(&ac.interface));
-        w.json("authentication_step", json(&ac.authentication_step));
+        w.str(k!("interface"), text(&ac.interface));
+        w.u64(k!("authentication_step"), ac.authentication_step.map(|s| s.0));
         // Sekoia.io: "unknown" is Okta's placeholder for no external session.
         w.str(
-            "external_session_id",
-            text(&ac.external_session_id).filter(|s| *s != "unknown"),
+            k!("external_session_id"),
+            text(&ac.external_session_id).filter(|s| *s != PLACEHOLDER),
         );
-        w.str("root_session_id", text(&ac.root_session_id));
-        extras(
+        w.str(k!("root_session_id"), text(&ac.root_session_id));
+        rest(
             w,
-            &ac.extra,
+            ac,
             &[
                 "authentication",
                 "credential",
@@ -622,170 +803,194 @@ fn write_system<'s, 'a>(
                 "external_session_id",
                 "root_session_id",
             ],
-            "authenticationContext",
-            unmapped,
+            at,
+            u,
         );
         w.close();
     }
 
+    let client_ip_details = p.security.and_then(|s| json(&s.ip_details));
     if let Some(sc) = p.security {
-        w.open_object("security_context");
-        w.str("isp", text(&sc.isp));
-        w.json("is_proxy", json(&sc.is_proxy));
-        if sc.as_number.as_ref().and_then(Json::as_u64).is_none() {
-            w.json("as_number", json(&sc.as_number));
-        }
-        w.json("ip_details", json(&sc.ip_details));
-        extras(
-            w,
-            &sc.extra,
-            &["isp", "is_proxy", "as_number", "ip_details"],
-            "securityContext",
-            unmapped,
-        );
+        let at = At::key("securityContext");
+        w.open_object(k!("security_context"));
+        w.str(k!("isp"), text(&sc.isp));
+        w.bool(k!("is_proxy"), sc.is_proxy.map(|f| f.0));
+        free_form(w, k!("ip_details"), json(&sc.ip_details), at, "ipDetails", u);
+        rest(w, sc, &["isp", "is_proxy", "ip_details"], at, u);
         w.close();
     }
 
-    if let Some(dc) = object(&ev.debug_context, "debugContext", unmapped) {
-        write_debug(w, json(&dc.debug_data), unmapped);
-        w.open_object("debug_context");
-        extras(w, &dc.extra, &[], "debugContext", unmapped);
+    if let Some(dc) = p.debug_context {
+        write_debug(w, p.debug_data, u);
+        w.open_object(k!("debug_context"));
+        rest(w, dc, &[], At::key("debugContext"), u);
         w.close();
     }
 
     if let Some(o) = p.outcome {
-        w.open_object("outcome");
-        w.str("result", text(&o.result));
-        w.str("reason", text(&o.reason));
-        extras(w, &o.extra, &["result", "reason"], "outcome", unmapped);
+        w.open_object(k!("outcome"));
+        w.str(k!("result"), text(&o.result));
+        w.str(k!("reason"), text(&o.reason));
+        rest(w, o, &["result", "reason"], At::key("outcome"), u);
         w.close();
     }
 
-    if let Some(tx) = object(&ev.transaction, "transaction", unmapped) {
-        w.open_object("transaction");
-        w.str("id", text(&tx.id));
-        w.str("type", text(&tx.kind));
-        w.json("detail", json(&tx.detail));
-        extras(
-            w,
-            &tx.extra,
-            &["id", "type", "detail"],
-            "transaction",
-            unmapped,
-        );
+    if let Some(tx) = object(&ev.transaction, At::key("transaction"), u) {
+        let at = At::key("transaction");
+        w.open_object(k!("transaction"));
+        w.str(k!("id"), text(&tx.id));
+        w.str(k!("type"), text(&tx.kind));
+        free_form(w, k!("detail"), json(&tx.detail), at, "detail", u);
+        rest(w, tx, &["id", "type", "detail"], at, u);
         w.close();
     }
 
-    // Sekoia.io (parser f2e9043a): every ipServiceCategories entry of the chain.
-    w.open_object("ip_chain");
-    w.open_array("ip_service_categories");
+    // Sekoia.io (parser f2e9043a): every ipServiceCategories object of the
+    // chain, in order (a summary; each entry keeps its own ip_details).
+    w.open_object(k!("ip_chain"));
+    w.open_array(k!("ip_service_categories"));
     for entry in p.ip_chain {
         if let Some(Json::Arr(items)) = entry
             .ip_details
             .as_ref()
             .and_then(|d| d.get("ipServiceCategories"))
         {
-            for item in items {
-                w.json("", Some(item));
+            for item in items.iter().filter(|i| i.is_object()) {
+                w.json(k!(""), Some(item));
             }
         }
     }
     w.close();
     w.close();
 
-    if let Some(request) = ev.request.as_ref().filter(|r| r.other.is_none()) {
-        w.open_object("request");
-        w.open_array("ip_chain");
-        for entry in p.ip_chain {
-            match &entry.other {
-                Some(other) => w.json("", Some(other)),
-                None => {
-                    w.open_object("");
-                    w.str("ip", text(&entry.ip));
-                    w.str("version", text(&entry.version));
-                    w.json("source", json(&entry.source));
-                    if let Some(geo) = &entry.geographical_context {
-                        write_okta_geo(w, geo, unmapped);
-                    }
-                    w.json("ip_details", json(&entry.ip_details));
-                    extras(
-                        w,
-                        &entry.extra,
-                        &[
-                            "ip",
-                            "version",
-                            "source",
-                            "geographical_context",
-                            "ip_details",
-                        ],
-                        "request.ipChain",
-                        unmapped,
-                    );
-                    w.close();
+    if let Some(request) = p.request {
+        w.open_object(k!("request"));
+        w.open_array(k!("ip_chain"));
+        for (i, entry) in p.ip_chain.iter().enumerate() {
+            let at = At::index("request.ipChain", i);
+            if let Some(other) = &entry.other {
+                u.push(at, "", other);
+                continue;
+            }
+            let entry_ip = text(&entry.ip);
+            // The client's own hop repeats client.geographicalContext and
+            // securityContext.ipDetails: those are written once, there.
+            let client_hop = p.ip_is_address && entry_ip.map(str::trim) == p.ip_text;
+            w.open_object(k!(""));
+            w.str(k!("ip"), entry_ip);
+            w.str(k!("version"), text(&entry.version));
+            w.str(k!("source"), text(&entry.source));
+            if let Some(geo) = object(&entry.geographical_context, at.sub("geographicalContext"), u)
+            {
+                if !(client_hop && p.geo.is_some_and(|c| same_geo(c, geo))) {
+                    write_chain_geo(w, geo, at, u);
                 }
             }
+            let details = json(&entry.ip_details);
+            if !(client_hop && details.is_some() && details == client_ip_details) {
+                free_form(w, k!("ip_details"), details, at, "ipDetails", u);
+            }
+            rest(
+                w,
+                entry,
+                &[
+                    "ip",
+                    "version",
+                    "source",
+                    "geographical_context",
+                    "ip_details",
+                ],
+                at,
+                u,
+            );
+            w.close();
         }
         w.close();
-        extras(w, &request.extra, &["ip_chain"], "request", unmapped);
+        rest(w, request, &["ip_chain"], At::key("request"), u);
         w.close();
     }
 
-    // Members of the LogEvent this model does not know, verbatim.
+    // Members that recognise the other input forms, when a bare LogEvent has them.
     for (key, value) in [("message", &ev.message), ("detail-type", &ev.detail_type)] {
-        if let Some(v) = json(value) {
-            w.json(key, Some(v));
+        w.json(key, json(value));
+    }
+    if let Some(detail) = ev.detail {
+        if let Ok(value) = serde_json::from_str::<Json<'_>>(detail.get()) {
+            w.json(k!("detail"), Some(&value));
         }
     }
-    extras(w, &ev.extra, SYSTEM_KEYS, "", unmapped);
-
-    if !unmapped.is_empty() {
-        w.open_object("unmapped");
-        for (path, value) in unmapped.iter() {
-            w.json(path, Some(value));
-        }
-        w.close();
-    }
+    rest(w, ev, SYSTEM_KEYS, At::ROOT, u);
 }
 
-/// Okta's geographicalContext inside the IP chain, with snake_case keys.
-fn write_okta_geo<'s, 'a>(
+/// Whether two geographical contexts say the same (and carry nothing else).
+fn same_geo(a: &Geo<'_>, b: &Geo<'_>) -> bool {
+    let plain = |g: &Geo<'_>| {
+        g.extra.is_empty()
+            && g.misfits.is_empty()
+            && g.geolocation
+                .as_ref()
+                .is_none_or(|l| l.other.is_none() && l.extra.is_empty() && l.misfits.is_empty())
+    };
+    plain(a)
+        && plain(b)
+        && a.city == b.city
+        && a.state == b.state
+        && a.country == b.country
+        && a.postal_code == b.postal_code
+        && a.geolocation.as_ref().map(|l| (l.lat, l.lon))
+            == b.geolocation.as_ref().map(|l| (l.lat, l.lon))
+}
+
+/// An IP chain hop's geographicalContext, with snake_case keys.
+fn write_chain_geo<'s, 'a>(
     w: &mut JsonWriter<'_>,
     geo: &'s Geo<'a>,
-    unmapped: &mut Unmapped<'s, 'a>,
+    at: At,
+    u: &mut Unmapped<'s, 'a>,
 ) {
-    if let Some(other) = &geo.other {
-        w.json("geographical_context", Some(other));
-        return;
+    let at_geo = at.sub("geographicalContext");
+    w.open_object(k!("geographical_context"));
+    w.str(k!("city"), text(&geo.city));
+    w.str(k!("state"), text(&geo.state));
+    w.str(k!("country"), text(&geo.country));
+    w.str(k!("postal_code"), text(&geo.postal_code));
+    if let Some(g) = object(
+        &geo.geolocation,
+        at.sub("geographicalContext.geolocation"),
+        u,
+    ) {
+        w.open_object(k!("geolocation"));
+        w.f64(k!("lat"), g.lat.map(|l| l.0));
+        w.f64(k!("lon"), g.lon.map(|l| l.0));
+        rest(
+            w,
+            g,
+            &["lat", "lon"],
+            at.sub("geographicalContext.geolocation"),
+            u,
+        );
+        w.close();
     }
-    w.open_object("geographical_context");
-    w.str("city", text(&geo.city));
-    w.str("state", text(&geo.state));
-    w.str("country", text(&geo.country));
-    w.str("postal_code", text(&geo.postal_code));
-    w.json("geolocation", json(&geo.geolocation));
-    extras(
+    rest(
         w,
-        &geo.extra,
+        geo,
         &["city", "state", "country", "postal_code", "geolocation"],
-        "request.ipChain.geographicalContext",
-        unmapped,
+        at_geo,
+        u,
     );
     w.close();
 }
 
-/// `okta.system.debug`: debugData keys verbatim; `behaviors` and `risk`
-/// strings parsed into objects; `threatSuspected` as a boolean.
+/// `okta.system.debug`: debugData keys verbatim, values as strings, except
+/// `behaviors` and `risk` (`{k=v, ...}` strings → objects of strings) and
+/// `threatSuspected` (a boolean). Anything else goes to `unmapped`.
 fn write_debug<'s, 'a>(
     w: &mut JsonWriter<'_>,
-    data: Option<&'s Json<'a>>,
-    unmapped: &mut Unmapped<'s, 'a>,
+    members: &'s [(Cow<'a, str>, Json<'a>)],
+    u: &mut Unmapped<'s, 'a>,
 ) {
-    let Some(data) = data else { return };
-    let Json::Obj(members) = data else {
-        unmapped.push((Cow::Borrowed("debugContext.debugData"), data));
-        return;
-    };
-    w.open_object("debug");
+    let at = At::key("debugContext.debugData");
+    w.open_object(k!("debug"));
     for (key, value) in members {
         match (key.as_ref(), value) {
             ("behaviors" | "risk", Json::Str(s)) => match kv::parse(s) {
@@ -797,39 +1002,125 @@ fn write_debug<'s, 'a>(
                     w.close();
                 }
                 None if s.trim().trim_matches(|c| c == '{' || c == '}').is_empty() => {}
-                None => unmapped.push((Cow::Owned(format!("debugContext.debugData.{key}")), value)),
+                None => u.push(at, key, value),
             },
+            ("behaviors" | "risk", Json::Obj(pairs))
+                if pairs.iter().all(|(_, v)| scalar_text(v).is_some()) =>
+            {
+                w.open_object(key);
+                for (k, v) in pairs {
+                    w.str(k, scalar_text(v).as_deref());
+                }
+                w.close();
+            }
             ("threatSuspected", v) => match v.as_bool() {
                 Some(b) => w.bool(key, Some(b)),
-                None => w.json(key, Some(v)),
+                None => u.push(at, key, v),
             },
-            _ => w.json(key, Some(value)),
+            ("behaviors" | "risk", v) => u.push(at, key, v),
+            (_, v) => match scalar_text(v) {
+                Some(t) => w.str(key, Some(&t)),
+                None => u.push(at, key, v),
+            },
         }
     }
     w.close();
 }
 
-/// Writes unknown members verbatim, except names the caller writes itself at
-/// that level, which go to `unmapped` under `path.name`.
-fn extras<'s, 'a>(
+/// A scalar as text (strings as they are, numbers and booleans as JSON
+/// text); `None` for containers and null.
+fn scalar_text<'s>(v: &'s Json<'_>) -> Option<Cow<'s, str>> {
+    match v {
+        Json::Str(s) => Some(Cow::Borrowed(s.as_ref())),
+        Json::Num(n) => Some(Cow::Owned(n.to_string())),
+        Json::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Json::Null | Json::Arr(_) | Json::Obj(_) => None,
+    }
+}
+
+/// `okta.eventbridge.*` / `okta.wrapper.*`: the members of the object the
+/// LogEvent came in (EventBridge `account` and `region` are `cloud.*`).
+fn write_envelope<'s, 'a>(w: &mut JsonWriter<'_>, outer: Outer<'s, 'a>, u: &mut Unmapped<'s, 'a>) {
+    let (key, envelope, at, at_resources) = match outer {
+        Outer::EventBridge(e) => ("eventbridge", e, At::key("eventbridge"), "eventbridge.resources"),
+        Outer::Wrapper(e) => ("wrapper", e, At::key("wrapper"), "wrapper.resources"),
+    };
+    let in_cloud = matches!(outer, Outer::EventBridge(_));
+    w.open_object(key);
+    w.str(k!("id"), text(&envelope.id));
+    w.str(k!("version"), text(&envelope.version));
+    w.str(k!("detail_type"), text(&envelope.detail_type));
+    w.str(k!("source"), text(&envelope.source));
+    w.str(k!("time"), text(&envelope.time));
+    if !in_cloud {
+        w.str(k!("account"), text(&envelope.account));
+        w.str(k!("region"), text(&envelope.region));
+    }
+    let resources = list(&envelope.resources, at.sub("resources"), u);
+    w.open_array(k!("resources"));
+    for (i, r) in resources.iter().enumerate() {
+        match scalar_text(r) {
+            Some(t) => w.str(k!(""), Some(&t)),
+            None if r.is_empty() => {}
+            None => u.push(At::index(at_resources, i), "", r),
+        }
+    }
+    w.close();
+    rest(
+        w,
+        envelope,
+        &[
+            "id",
+            "version",
+            "detail_type",
+            "source",
+            "time",
+            "account",
+            "region",
+            "resources",
+        ],
+        at,
+        u,
+    );
+    w.close();
+}
+
+/// `okta.system.unmapped`: `[{path, value}]`, `value` being the compact JSON
+/// text of what was found at the Okta `path`.
+fn write_unmapped(w: &mut JsonWriter<'_>, u: &Unmapped<'_, '_>) {
+    if u.0.is_empty() {
+        return;
+    }
+    w.open_array(k!("unmapped"));
+    let mut text = Vec::new();
+    for (path, value) in &u.0 {
+        w.open_object(k!(""));
+        w.str(k!("path"), Some(path));
+        text.clear();
+        write_json(&mut text, value);
+        w.str(k!("value"), std::str::from_utf8(&text).ok());
+        w.close();
+    }
+    w.close();
+}
+
+/// Writes `obj`'s unknown members verbatim, except names the caller writes
+/// itself at that level; those, and `obj`'s misfits, go to `unmapped`.
+fn rest<'s, 'a, T: OktaObject<'a>>(
     w: &mut JsonWriter<'_>,
-    members: &'s [(Cow<'a, str>, Json<'a>)],
+    obj: &'s T,
     taken: &[&str],
-    path: &str,
-    unmapped: &mut Unmapped<'s, 'a>,
+    at: At,
+    u: &mut Unmapped<'s, 'a>,
 ) {
-    for (key, value) in members {
+    for (key, value) in obj.extra() {
         if taken.contains(&key.as_ref()) {
-            let full = if path.is_empty() {
-                key.to_string()
-            } else {
-                format!("{path}.{key}")
-            };
-            unmapped.push((Cow::Owned(full), value));
+            u.push(at, key, value);
         } else {
             w.json(key, Some(value));
         }
     }
+    u.misfits(at, obj);
 }
 
 /// Removes every trailing backslash (Sekoia.io's `rstrip("\\")`).

@@ -2,7 +2,7 @@
 
 use crate::error::NormalizeError;
 use crate::json::Json;
-use crate::model::LogEvent;
+use crate::model::{Envelope, LogEvent};
 
 /// Where the LogEvent is in the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,16 @@ pub(crate) fn parse_top(input: &[u8]) -> Result<LogEvent<'_>, NormalizeError> {
         return Err(NormalizeError::NotAnObject);
     }
     Ok(top)
+}
+
+/// Parses the object around the LogEvent of a wrapper or envelope (its
+/// LogEvent member is skipped). `input` already parsed as a JSON object.
+pub(crate) fn parse_envelope(input: &[u8]) -> Result<Envelope<'_>, NormalizeError> {
+    let parsed = match std::str::from_utf8(input) {
+        Ok(text) => serde_json::from_str::<Envelope<'_>>(text),
+        Err(_) => serde_json::from_slice::<Envelope<'_>>(input),
+    };
+    parsed.map_err(NormalizeError::NotJson)
 }
 
 /// Decides which form `top` is.

@@ -2,20 +2,23 @@
 //!
 //! * [`Json`] is a small JSON tree whose strings borrow from the input where
 //!   possible. It carries free-form parts of a LogEvent (debugData, detailEntry,
-//!   unknown members) to the output, where [`Json`]'s `Serialize` drops nulls,
+//!   unknown members) to the output, where the writer drops nulls,
 //!   empty strings and members/elements that end up empty.
-//! * [`Text`] accepts any JSON value where Okta documents a string: strings stay
-//!   as they are, other scalars become their JSON text, objects and arrays their
-//!   compact JSON text. A field of unexpected type therefore never fails the
-//!   event and keeps one output type (a keyword) for the search engine.
+//! * [`Member`] is how a model member is read: never failing on a type
+//!   mismatch, a value that does not fit its member's type is handed back as a
+//!   [`Json`] *misfit*, which the model keeps (with its Okta key) so the output
+//!   can put it under `okta.system.unmapped` instead of changing a field's type.
+//! * [`Text`] accepts strings and other scalars (a number becomes its JSON
+//!   text); an object or array is a misfit, never stringified.
+//! * [`Int`], [`Flag`] and [`Float`] accept their JSON type or a string that
+//!   parses as one (`"0"`, `"false"`, `"-33.86"`); anything else is a misfit.
 //! * [`List`] accepts any JSON value where Okta documents an array.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// A borrowed JSON value.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,35 +85,16 @@ impl<'a> Json<'a> {
     }
 
     /// Compact JSON text of the value (empty members dropped).
+    #[cfg(test)]
     pub(crate) fn to_text(&self) -> String {
-        // Serializing this tree into a String cannot fail: it holds only
-        // strings, finite numbers, booleans and containers of those.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = Vec::new();
+        crate::writer::write_json(&mut out, self);
+        String::from_utf8_lossy(&out).into_owned()
     }
-}
 
-impl Serialize for Json<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Json::Null => serializer.serialize_unit(),
-            Json::Bool(b) => serializer.serialize_bool(*b),
-            Json::Num(n) => n.serialize(serializer),
-            Json::Str(s) => serializer.serialize_str(s),
-            Json::Arr(items) => {
-                let mut seq = serializer.serialize_seq(None)?;
-                for item in items.iter().filter(|i| !i.is_empty()) {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-            Json::Obj(members) => {
-                let mut map = serializer.serialize_map(None)?;
-                for (k, v) in members.iter().filter(|(_, v)| !v.is_empty()) {
-                    map.serialize_entry(k, v)?;
-                }
-                map.end()
-            }
-        }
+    /// True for an object.
+    pub(crate) fn is_object(&self) -> bool {
+        matches!(self, Json::Obj(_))
     }
 }
 
@@ -168,7 +152,7 @@ impl<'a> Visitor<'a> for JsonVisitor<'a> {
         Ok(Json::Arr(items))
     }
     fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members = Vec::new();
+        let mut members = Vec::with_capacity(8);
         while let Some(Key(k)) = map.next_key::<Key<'a>>()? {
             let v: Json<'a> = map.next_value()?;
             members.push((k, v));
@@ -208,7 +192,8 @@ impl<'a> Deserialize<'a> for Key<'a> {
     }
 }
 
-/// A value Okta documents as a string, accepted whatever its JSON type.
+/// A value Okta documents as a string. Other scalars are taken as their JSON
+/// text (`42` → `"42"`); objects and arrays are misfits (see [`Member`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
 
@@ -219,52 +204,161 @@ impl Text<'_> {
     }
 }
 
-impl<'a> Deserialize<'a> for Text<'a> {
-    fn deserialize<D: Deserializer<'a>>(d: D) -> Result<Self, D::Error> {
+/// What reading one member gave: `Ok(None)` for null (nothing to keep),
+/// `Ok(Some(v))` for a usable value, `Err(json)` for a value whose JSON type
+/// does not fit the member (a misfit, kept verbatim by the caller).
+pub(crate) type Read<'a, T> = Result<Option<T>, Json<'a>>;
+
+/// A type a model member can have; reading never fails on a type mismatch.
+pub(crate) trait Member<'a>: Sized {
+    /// Reads the member's value.
+    fn read<D: Deserializer<'a>>(d: D) -> Result<Read<'a, Self>, D::Error>;
+}
+
+/// [`DeserializeSeed`] reading a [`Member`] (for `MapAccess::next_value_seed`).
+pub(crate) struct MemberSeed<T>(PhantomData<T>);
+
+impl<T> MemberSeed<T> {
+    pub(crate) fn new() -> Self {
+        MemberSeed(PhantomData)
+    }
+}
+
+impl<'a, T: Member<'a>> DeserializeSeed<'a> for MemberSeed<T> {
+    type Value = Read<'a, T>;
+    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<Self::Value, D::Error> {
+        T::read(d)
+    }
+}
+
+impl<'a> Member<'a> for Json<'a> {
+    fn read<D: Deserializer<'a>>(d: D) -> Result<Read<'a, Self>, D::Error> {
+        Option::<Json<'a>>::deserialize(d).map(Ok)
+    }
+}
+
+impl<'a> Member<'a> for &'a serde_json::value::RawValue {
+    fn read<D: Deserializer<'a>>(d: D) -> Result<Read<'a, Self>, D::Error> {
+        Option::<&'a serde_json::value::RawValue>::deserialize(d).map(Ok)
+    }
+}
+
+impl<'a, T: Deserialize<'a>> Member<'a> for List<'a, T> {
+    fn read<D: Deserializer<'a>>(d: D) -> Result<Read<'a, Self>, D::Error> {
+        Option::<List<'a, T>>::deserialize(d).map(Ok)
+    }
+}
+
+impl<'a> Member<'a> for Text<'a> {
+    fn read<D: Deserializer<'a>>(d: D) -> Result<Read<'a, Self>, D::Error> {
         struct V<'a>(PhantomData<&'a ()>);
+        fn owned<'a>(s: String) -> Read<'a, Text<'a>> {
+            Ok(Some(Text(Cow::Owned(s))))
+        }
         impl<'a> Visitor<'a> for V<'a> {
-            type Value = Text<'a>;
+            type Value = Read<'a, Text<'a>>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a string")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'a str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(v)))
+                Ok(Ok(Some(Text(Cow::Borrowed(v)))))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
+                Ok(owned(v.to_owned()))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v)))
+                Ok(owned(v))
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(if v { "true" } else { "false" })))
+                Ok(Ok(Some(Text(Cow::Borrowed(if v { "true" } else { "false" })))))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_string())))
+                Ok(owned(v.to_string()))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_string())))
+                Ok(owned(v.to_string()))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                let n = serde_json::Number::from_f64(v);
-                Ok(Text(Cow::Owned(
-                    n.map(|n| n.to_string()).unwrap_or_default(),
-                )))
+                Ok(match serde_json::Number::from_f64(v) {
+                    Some(n) => owned(n.to_string()),
+                    None => Ok(None),
+                })
             }
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Text::default())
+                Ok(Ok(None))
             }
             fn visit_seq<A: SeqAccess<'a>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                let json = JsonVisitor::new().visit_seq(seq)?;
-                Ok(Text(Cow::Owned(json.to_text())))
+                Ok(misfit(JsonVisitor::new().visit_seq(seq)?))
             }
             fn visit_map<A: MapAccess<'a>>(self, map: A) -> Result<Self::Value, A::Error> {
-                let json = JsonVisitor::new().visit_map(map)?;
-                Ok(Text(Cow::Owned(json.to_text())))
+                Ok(misfit(JsonVisitor::new().visit_map(map)?))
             }
         }
         d.deserialize_any(V(PhantomData))
     }
+}
+
+/// A misfit, unless it carries nothing (`[]`, `{}`), which is simply absent.
+fn misfit<'a, T>(json: Json<'a>) -> Read<'a, T> {
+    if json.is_empty() {
+        Ok(None)
+    } else {
+        Err(json)
+    }
+}
+
+/// Reads any JSON value and converts it with `convert`; what does not convert
+/// is a misfit.
+fn coerce<'a, D: Deserializer<'a>, T>(
+    d: D,
+    convert: impl Fn(&Json<'a>) -> Option<T>,
+) -> Result<Read<'a, T>, D::Error> {
+    let json = Json::deserialize(d)?;
+    if json.is_empty() {
+        return Ok(Ok(None));
+    }
+    Ok(convert(&json).map(Some).ok_or(json))
+}
+
+/// A non-negative integer (Okta `asNumber`, `authenticationStep`); integral
+/// numbers and strings holding one are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Int(pub(crate) u64);
+
+impl<'a> Member<'a> for Int {
+    fn read<D: Deserializer<'a>>(d: D) -> Result<Read<'a, Self>, D::Error> {
+        coerce(d, |j| j.as_u64().map(Int))
+    }
+}
+
+/// A boolean (Okta `isProxy`); the strings "true"/"false" are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Flag(pub(crate) bool);
+
+impl<'a> Member<'a> for Flag {
+    fn read<D: Deserializer<'a>>(d: D) -> Result<Read<'a, Self>, D::Error> {
+        coerce(d, |j| j.as_bool().map(Flag))
+    }
+}
+
+/// A finite number (Okta `lat`, `lon`); numeric strings are accepted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Float(pub(crate) f64);
+
+impl<'a> Member<'a> for Float {
+    fn read<D: Deserializer<'a>>(d: D) -> Result<Read<'a, Self>, D::Error> {
+        coerce(d, |j| j.as_f64().map(Float))
+    }
+}
+
+/// Access to what every generated Okta model keeps besides its known members.
+pub(crate) trait OktaObject<'a> {
+    /// The whole value, when it was not an object.
+    fn other(&self) -> Option<&Json<'a>>;
+    /// Members the model does not know, in input order.
+    fn extra(&self) -> &[(Cow<'a, str>, Json<'a>)];
+    /// Known members whose value had an unusable JSON type.
+    fn misfits(&self) -> &[(&'static str, Json<'a>)];
 }
 
 /// A value Okta documents as an array of `T`. Anything else is kept in `other`.
@@ -347,6 +441,8 @@ macro_rules! okta_object {
             $(pub(crate) $field: Option<$ty>,)*
             /// Members not in the model, kept verbatim.
             pub(crate) extra: Vec<(std::borrow::Cow<'a, str>, $crate::json::Json<'a>)>,
+            /// Known members whose value had an unusable JSON type, by Okta key.
+            pub(crate) misfits: Vec<(&'static str, $crate::json::Json<'a>)>,
             /// The whole value, when it was not an object.
             pub(crate) other: Option<$crate::json::Json<'a>>,
         }
@@ -370,7 +466,12 @@ macro_rules! okta_object {
                         let mut out = $name::default();
                         while let Some(Key(key)) = map.next_key::<Key<'a>>()? {
                             match key.as_ref() {
-                                $($key => out.$field = map.next_value()?,)*
+                                $($key => match map.next_value_seed(
+                                    $crate::json::MemberSeed::<$ty>::new(),
+                                )? {
+                                    Ok(value) => out.$field = value,
+                                    Err(misfit) => out.misfits.push(($key, misfit)),
+                                },)*
                                 _ => {
                                     let value: Json<'a> = map.next_value()?;
                                     out.extra.push((key, value));
@@ -407,6 +508,26 @@ macro_rules! okta_object {
                 d.deserialize_any(V(std::marker::PhantomData))
             }
         }
+
+        impl<'a> $crate::json::Member<'a> for $name<'a> {
+            fn read<D: serde::Deserializer<'a>>(
+                d: D,
+            ) -> Result<$crate::json::Read<'a, Self>, D::Error> {
+                <Option<$name<'a>> as serde::Deserialize<'a>>::deserialize(d).map(Ok)
+            }
+        }
+
+        impl<'a> $crate::json::OktaObject<'a> for $name<'a> {
+            fn other(&self) -> Option<&$crate::json::Json<'a>> {
+                self.other.as_ref()
+            }
+            fn extra(&self) -> &[(std::borrow::Cow<'a, str>, $crate::json::Json<'a>)] {
+                &self.extra
+            }
+            fn misfits(&self) -> &[(&'static str, $crate::json::Json<'a>)] {
+                &self.misfits
+            }
+        }
     };
 }
 pub(crate) use okta_object;
@@ -436,21 +557,41 @@ mod tests {
         assert!(matches!(v.get("b"), Some(Json::Str(Cow::Owned(s))) if s == "esc\"aped"));
     }
 
+    fn read<'a, T: Member<'a>>(s: &'a str) -> Read<'a, T> {
+        let mut de = serde_json::Deserializer::from_str(s);
+        T::read(&mut de).expect("valid JSON")
+    }
+
     #[test]
-    fn text_accepts_every_json_type() {
-        let t = |s: &str| {
-            serde_json::from_str::<Text>(s)
-                .expect("valid JSON")
-                .0
-                .into_owned()
-        };
-        assert_eq!(t(r#""x""#), "x");
-        assert_eq!(t("12"), "12");
-        assert_eq!(t("-3"), "-3");
-        assert_eq!(t("1.5"), "1.5");
-        assert_eq!(t("true"), "true");
-        assert_eq!(t("null"), "");
-        assert_eq!(t(r#"{"k":[1,null]}"#), r#"{"k":[1]}"#);
+    fn text_accepts_scalars_and_hands_back_containers() {
+        fn t(s: &str) -> Result<Option<String>, Json<'_>> {
+            read::<Text>(s).map(|t| t.map(|t| t.0.into_owned()))
+        }
+        assert_eq!(t(r#""x""#), Ok(Some("x".to_owned())));
+        assert_eq!(t("12"), Ok(Some("12".to_owned())));
+        assert_eq!(t("-3"), Ok(Some("-3".to_owned())));
+        assert_eq!(t("1.5"), Ok(Some("1.5".to_owned())));
+        assert_eq!(t("true"), Ok(Some("true".to_owned())));
+        assert_eq!(t("null"), Ok(None));
+        assert_eq!(t("[]"), Ok(None));
+        let misfit = t(r#"{"k":[1,null]}"#).expect_err("an object is a misfit");
+        assert_eq!(misfit.to_text(), r#"{"k":[1]}"#);
+    }
+
+    #[test]
+    fn typed_scalars_coerce_strings_that_parse() {
+        assert_eq!(read::<Int>("0"), Ok(Some(Int(0))));
+        assert_eq!(read::<Int>(r#""3741""#), Ok(Some(Int(3741))));
+        assert_eq!(read::<Int>(r#""""#), Ok(None));
+        assert!(read::<Int>(r#""first""#).is_err());
+        assert!(read::<Int>("-1").is_err());
+        assert_eq!(read::<Flag>(r#""false""#), Ok(Some(Flag(false))));
+        assert_eq!(read::<Flag>("true"), Ok(Some(Flag(true))));
+        assert!(read::<Flag>("1").is_err());
+        assert_eq!(read::<Float>(r#""-33.8688""#), Ok(Some(Float(-33.8688))));
+        assert_eq!(read::<Float>("151.2"), Ok(Some(Float(151.2))));
+        assert!(read::<Float>(r#""north""#).is_err());
+        assert!(read::<Float>("[1]").is_err());
     }
 
     #[test]
@@ -467,15 +608,17 @@ mod tests {
         assert_eq!(j("{}").as_bool(), None);
     }
 
-    okta_object!(Probe { "a" => a: Text<'a>, "l" => l: List<'a, Text<'a>> });
+    okta_object!(Probe { "a" => a: Text<'a>, "l" => l: List<'a, Json<'a>>, "n" => n: Int });
 
     #[test]
     fn okta_object_keeps_unknown_members_and_non_objects() {
-        let p: Probe =
-            serde_json::from_str(r#"{"a":1,"z":{"y":true},"l":["q",2]}"#).expect("valid JSON");
+        let p: Probe = serde_json::from_str(r#"{"a":1,"z":{"y":true},"l":["q",2],"n":"x"}"#)
+            .expect("valid JSON");
         assert_eq!(p.a.map(|t| t.0.into_owned()), Some("1".to_owned()));
         assert_eq!(p.extra.len(), 1);
         assert_eq!(p.extra[0].0, "z");
+        assert_eq!(p.n, None);
+        assert_eq!(p.misfits, vec![("n", Json::Str(Cow::Borrowed("x")))]);
         let l = p.l.expect("l is present");
         assert_eq!(l.items.len(), 2);
         let not_object: Probe = serde_json::from_str("[1,2]").expect("valid JSON");

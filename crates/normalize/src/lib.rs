@@ -126,15 +126,23 @@ impl Normalizer {
         let result = match input::parse_inner(form) {
             None => {
                 let original = self.include_original.then(|| raw_text(input));
-                self.write(&top, original.as_deref(), out)
+                self.write(&top, None, original.as_deref(), out)
             }
             Some(inner) => {
                 let inner = inner?;
-                let original = match form {
-                    input::Form::Wrapper(text) | input::Form::EventBridge(text) => text,
-                    input::Form::Raw => "",
+                // The object around the LogEvent: everything in it is kept.
+                let envelope = input::parse_envelope(input)?;
+                let (outer, original) = match form {
+                    input::Form::Wrapper(text) => (ecs::Outer::Wrapper(&envelope), text),
+                    input::Form::EventBridge(text) => (ecs::Outer::EventBridge(&envelope), text),
+                    input::Form::Raw => (ecs::Outer::Wrapper(&envelope), ""),
                 };
-                self.write(&inner, self.include_original.then_some(original), out)
+                self.write(
+                    &inner,
+                    Some(outer),
+                    self.include_original.then_some(original),
+                    out,
+                )
             }
         };
         if result.is_err() {
@@ -155,6 +163,7 @@ impl Normalizer {
     fn write(
         &mut self,
         ev: &model::LogEvent<'_>,
+        outer: Option<ecs::Outer<'_, '_>>,
         original: Option<&str>,
         out: &mut Vec<u8>,
     ) -> Result<EventSummary, NormalizeError> {
@@ -163,7 +172,7 @@ impl Normalizer {
             geoip: self.geoip.as_ref(),
             user_agents: &mut self.user_agents,
         };
-        ecs::write_document(&mut cx, ev, original, out)
+        ecs::write_document(&mut cx, ev, outer, original, out)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::value::RawValue;
 
-use crate::json::{okta_object, Json, List, Text};
+use crate::json::{okta_object, Flag, Float, Int, Json, List, Text};
 
 okta_object!(
     /// One System Log event (`GET /api/v1/logs` element). `message`, `detail`
@@ -73,7 +73,15 @@ okta_object!(
         "state" => state: Text<'a>,
         "country" => country: Text<'a>,
         "postalCode" => postal_code: Text<'a>,
-        "geolocation" => geolocation: Json<'a>,
+        "geolocation" => geolocation: Geolocation<'a>,
+    }
+);
+
+okta_object!(
+    /// Coordinates of a geographical context.
+    Geolocation {
+        "lat" => lat: Float,
+        "lon" => lon: Float,
     }
 );
 
@@ -85,7 +93,7 @@ okta_object!(
         "credentialType" => credential_type: Text<'a>,
         "issuer" => issuer: Issuer<'a>,
         "interface" => interface: Text<'a>,
-        "authenticationStep" => authentication_step: Json<'a>,
+        "authenticationStep" => authentication_step: Int,
         "externalSessionId" => external_session_id: Text<'a>,
         "rootSessionId" => root_session_id: Text<'a>,
     }
@@ -102,11 +110,11 @@ okta_object!(
 okta_object!(
     /// Network facts about the client IP.
     SecurityContext {
-        "asNumber" => as_number: Json<'a>,
+        "asNumber" => as_number: Int,
         "asOrg" => as_org: Text<'a>,
         "isp" => isp: Text<'a>,
         "domain" => domain: Text<'a>,
-        "isProxy" => is_proxy: Json<'a>,
+        "isProxy" => is_proxy: Flag,
         "ipDetails" => ip_details: Json<'a>,
     }
 );
@@ -148,7 +156,7 @@ okta_object!(
         "ip" => ip: Text<'a>,
         "geographicalContext" => geographical_context: Geo<'a>,
         "version" => version: Text<'a>,
-        "source" => source: Json<'a>,
+        "source" => source: Text<'a>,
         "ipDetails" => ip_details: Json<'a>,
     }
 );
@@ -162,6 +170,23 @@ okta_object!(
         "displayName" => display_name: Text<'a>,
         "detailEntry" => detail_entry: Json<'a>,
         "changeDetails" => change_details: Json<'a>,
+    }
+);
+
+okta_object!(
+    /// The object around a LogEvent in the wrapper and EventBridge forms: its
+    /// LogEvent member is skipped, everything else is kept for the output.
+    Envelope {
+        "message" => message: &'a RawValue,
+        "detail" => detail: &'a RawValue,
+        "version" => version: Text<'a>,
+        "id" => id: Text<'a>,
+        "detail-type" => detail_type: Text<'a>,
+        "source" => source: Text<'a>,
+        "account" => account: Text<'a>,
+        "time" => time: Text<'a>,
+        "region" => region: Text<'a>,
+        "resources" => resources: List<'a, Json<'a>>,
     }
 );
 

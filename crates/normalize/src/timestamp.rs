@@ -1,5 +1,7 @@
 //! `published` → `@timestamp`: UTC with exactly six fraction digits and `Z`.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 
 /// Parses Okta's `published`: RFC 3339 with any offset and any fraction
@@ -14,39 +16,42 @@ pub(crate) fn parse(published: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("`{s}` is not an RFC 3339 timestamp"))
 }
 
-/// Formats `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds, truncated).
-/// Years outside 0..=9999 fall back to chrono's own ISO 8601 rendering.
-pub(crate) fn format(t: &DateTime<Utc>) -> String {
+/// Length of a formatted timestamp (`YYYY-MM-DDTHH:MM:SS.ffffffZ`).
+pub(crate) const LEN: usize = 27;
+
+/// Formats `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds, truncated) in
+/// `buf`, without allocating. Years outside 0..=9999 fall back to chrono's
+/// own ISO 8601 rendering.
+pub(crate) fn format<'b>(t: &DateTime<Utc>, buf: &'b mut [u8; LEN]) -> Cow<'b, str> {
     use chrono::Datelike;
     let year = t.year();
     if !(0..=9999).contains(&year) {
-        return t.format("%+").to_string();
+        return Cow::Owned(t.format("%+").to_string());
     }
     let micros = (t.nanosecond() % 1_000_000_000) / 1_000;
-    let mut buf = [0u8; 27];
     let put = |buf: &mut [u8], at: usize, width: usize, mut v: u32| {
         for i in (0..width).rev() {
             buf[at + i] = b'0' + (v % 10) as u8;
             v /= 10;
         }
     };
-    put(&mut buf, 0, 4, year as u32);
+    put(buf, 0, 4, year as u32);
     buf[4] = b'-';
-    put(&mut buf, 5, 2, t.month());
+    put(buf, 5, 2, t.month());
     buf[7] = b'-';
-    put(&mut buf, 8, 2, t.day());
+    put(buf, 8, 2, t.day());
     buf[10] = b'T';
-    put(&mut buf, 11, 2, t.hour());
+    put(buf, 11, 2, t.hour());
     buf[13] = b':';
-    put(&mut buf, 14, 2, t.minute());
+    put(buf, 14, 2, t.minute());
     buf[16] = b':';
     // A leap second (nanosecond >= 1e9) keeps second 59 and shows .999999 at most.
-    put(&mut buf, 17, 2, t.second());
+    put(buf, 17, 2, t.second());
     buf[19] = b'.';
-    put(&mut buf, 20, 6, micros.min(999_999));
+    put(buf, 20, 6, micros.min(999_999));
     buf[26] = b'Z';
     // Only ASCII digits and separators were written.
-    String::from_utf8_lossy(&buf).into_owned()
+    String::from_utf8_lossy(&buf[..])
 }
 
 #[cfg(test)]
@@ -54,7 +59,8 @@ mod tests {
     use super::*;
 
     fn normalized(s: &str) -> String {
-        format(&parse(s).expect("valid timestamp"))
+        let mut buf = [0u8; LEN];
+        format(&parse(s).expect("valid timestamp"), &mut buf).into_owned()
     }
 
     #[test]

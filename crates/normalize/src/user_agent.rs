@@ -144,7 +144,7 @@ fn single_product_token(raw: &str) -> Option<(&str, &str)> {
     let version_ok = version.starts_with(|c: char| c.is_ascii_digit())
         && version
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
     (name_ok && version_ok).then_some((name, version))
 }
 
@@ -222,11 +222,9 @@ mod tests {
             (curl.name.as_str(), curl.version.as_deref()),
             ("curl", Some("8.5.0"))
         );
-        let java = parse_uncached("Java/1.8.0_292");
-        assert_eq!(
-            (java.name.as_str(), java.version.as_deref()),
-            ("Java", Some("1.8.0_292"))
-        );
+        let jetty = parse_uncached("Jetty-Client/9.4.51_v20230217");
+        assert_eq!(jetty.name, "Jetty-Client");
+        assert_eq!(jetty.version.as_deref(), Some("9.4.51_v20230217"));
         assert_eq!(parse_uncached("a/b c/1").name, "Other");
         assert_eq!(parse_uncached("thing/beta").name, "Other");
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::exit::EXIT_CODES_HELP;
+use crate::logging::LogFormat;
 
 /// Pull the Okta System Log, normalize it to Elastic Common Schema (ECS), deliver it
 /// exactly once.
@@ -14,6 +15,18 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log lines on stderr: text (human-readable) or json (one JSON object per line).
+    /// Levels come from RUST_LOG (default info).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t = LogFormat::Text,
+        env = "OKTAFLOW_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
 }
 
 /// The subcommands.
@@ -30,6 +43,15 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the Okta System Log API simulator in the foreground (until Ctrl-C).
     Sim(SimArgs),
+    /// Check the configuration, each Okta org and each sink, without writing anything.
+    #[command(long_about = CHECK_ABOUT, after_help = CHECK_AFTER_HELP)]
+    Check(CheckArgs),
+    /// Print a shell completion script (e.g. `oktaflow completions bash > /etc/bash_completion.d/oktaflow`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. `oktaflow man > /usr/local/share/man/man1/oktaflow.1`.
+    Man(ManArgs),
+    /// Prepare a store: Elasticsearch/OpenSearch index template, ClickHouse table.
+    Setup(crate::setup_cmd::SetupArgs),
 }
 
 const NORMALIZE_ABOUT: &str = "\
@@ -221,6 +243,98 @@ pub struct SimArgs {
     /// The accepted API token (SSWS) [default: a random one, printed].
     #[arg(long, value_name = "T")]
     pub token: Option<String>,
+}
+
+const CHECK_ABOUT: &str = "\
+Check a configuration before running it, without writing anything (no state directory \
+is created, no event is written):
+
+  config      every unknown key and wrongly typed value of the file, with file:line:column;
+              then the values merged from file, OKTAFLOW_* environment and flags, like `run`
+  state_dir   exists and is writable, or can be created
+  source      for each source: resolve the org's host, connect, and send ONE request
+              GET /api/v1/logs?limit=1 with the configured credentials (proves the domain,
+              the token and its permission to read the System Log)
+  sink        for each sink: file sinks' directory is writable; stdout is always OK
+
+Prints a table (subject, check, OK/FAIL, detail) on stdout.";
+
+const CHECK_AFTER_HELP: &str = "\
+Exit codes:
+  0  every check passed
+  1  at least one check failed (see the table)
+  2  the configuration is invalid (only the config rows are shown)
+  4  the checks could not run (e.g. stdout closed)
+
+Example:
+  oktaflow check --config /etc/oktaflow/oktaflow.toml";
+
+/// Arguments of `oktaflow check`: the source and sink flags of `oktaflow run`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Read settings from this TOML file (see oktaflow.example.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The Okta org's domain, e.g. acme.okta.com (https is used).
+    #[arg(long, value_name = "DOMAIN", conflicts_with = "okta_url")]
+    pub domain: Option<String>,
+
+    /// The org's base URL instead of a domain (plain http only for a loopback simulator).
+    #[arg(long, value_name = "URL")]
+    pub okta_url: Option<String>,
+
+    /// Where the checkpoint and the dead-letter file live [default: oktaflow-state].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Where events go: file:PATH or stdout; repeat for several sinks.
+    #[arg(long = "sink", value_name = "SPEC")]
+    pub sinks: Vec<String>,
+
+    /// Where a first run starts: an ISO 8601 time or a duration back from now (7d, 12h).
+    #[arg(long, value_name = "T")]
+    pub start_from: Option<String>,
+
+    /// Wait between polls once caught up, 10s..1d.
+    #[arg(long, value_name = "DURATION")]
+    pub poll_interval: Option<String>,
+
+    /// Backfill concurrency, 1..=16.
+    #[arg(long, value_name = "K")]
+    pub backfill_concurrency: Option<usize>,
+}
+
+impl CheckArgs {
+    /// The flags as configuration overrides (the same precedence as `run`).
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides {
+            domain: self.domain.clone(),
+            okta_url: self.okta_url.clone(),
+            state_dir: self.state_dir.clone(),
+            sinks: self.sinks.clone(),
+            start_from: self.start_from.clone(),
+            poll_interval: self.poll_interval.clone(),
+            backfill_concurrency: self.backfill_concurrency,
+        }
+    }
+}
+
+/// Arguments of `oktaflow completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `oktaflow man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command (oktaflow.1, oktaflow-run.1, ...) into DIR instead of
+    /// printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -344,6 +344,13 @@ struct RawTls {
     verify_certificate: Option<bool>,
 }
 
+/// Checks the file's text against the file's schema only (no environment, no value
+/// validation): the first TOML syntax error, unknown key or wrongly typed value, as a
+/// [`ConfigError::Syntax`] with its line and column. Used by `oktaflow check`.
+pub fn check_file_schema(path: &Path, text: &str) -> Result<(), ConfigError> {
+    parse_file(path, text).map(|_| ())
+}
+
 fn parse_file(path: &Path, text: &str) -> Result<RawFile, ConfigError> {
     toml::from_str(text).map_err(|error| {
         let (line, column) = error

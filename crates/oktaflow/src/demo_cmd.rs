@@ -133,12 +133,11 @@ async fn demo(
         },
     };
     let events_path = args.dir.join(EVENTS_FILE);
-    let sink = FileSink::new(&events_path, ExistingFile::Truncate).map_err(|e| {
-        DemoCmdError::Dir {
+    let sink =
+        FileSink::new(&events_path, ExistingFile::Truncate).map_err(|e| DemoCmdError::Dir {
             path: events_path.clone(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     let mut options = PipelineOptions::new(args.dir.join("state"));
     options.stop_when = StopWhen::FollowFor(follow);
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
@@ -209,7 +208,7 @@ fn report(summary: &RunSummary, dir: &Path) -> String {
     categories.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let _ = writeln!(out, "  by event.category:");
     for (category, count) in categories {
-        let _ = writeln!(out, "    {category:<16} {:>10}", group(*count));
+        let _ = writeln!(out, "    {category:<20} {:>10}", group(*count));
     }
     let _ = writeln!(
         out,
@@ -223,13 +222,13 @@ fn report(summary: &RunSummary, dir: &Path) -> String {
         summary.fetch.retries,
         summary.fetch.rate_limited
     );
+    let _ = writeln!(out, "  ECS events:   {}", dir.join(EVENTS_FILE).display());
+    let _ = writeln!(out, "  checkpoint:   {}", summary.checkpoint_path.display());
     let _ = writeln!(
         out,
-        "  ECS events:   {}",
-        dir.join(EVENTS_FILE).display()
+        "  dead letters: {}",
+        summary.dead_letter_path.display()
     );
-    let _ = writeln!(out, "  checkpoint:   {}", summary.checkpoint_path.display());
-    let _ = writeln!(out, "  dead letters: {}", summary.dead_letter_path.display());
     out
 }
 
@@ -238,7 +237,7 @@ fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -280,7 +279,8 @@ mod tests {
         std::fs::write(other.join("notes.txt"), "keep me").unwrap();
         let err = prepare_dir(&other).unwrap_err();
         assert!(
-            err.to_string().contains("is not an oktaflow demo directory"),
+            err.to_string()
+                .contains("is not an oktaflow demo directory"),
             "{err}"
         );
         assert_eq!(err.exit(), Exit::Usage);

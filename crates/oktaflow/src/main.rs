@@ -5,14 +5,18 @@
 //! `main` dispatches to the subcommand's module, which returns an [`exit::Exit`] or
 //! an error; the error is printed as one line on stderr and mapped to its exit code.
 
+mod check_cmd;
 mod cli;
 mod config;
 mod demo_cmd;
 mod exit;
+mod logging;
+mod manual_cmd;
 mod normalize_cmd;
 mod pipeline;
 mod records;
 mod run_cmd;
+mod setup_cmd;
 mod sim_cmd;
 
 use std::process::ExitCode;
@@ -20,20 +24,46 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
+use crate::logging::LogFormat;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(&cli);
     let outcome = match &cli.command {
         Command::Normalize(args) => normalize_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
         Command::Run(args) => run_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
         Command::Demo(args) => demo_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
         Command::Sim(args) => sim_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
+        Command::Check(args) => check_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
+        Command::Completions(args) => {
+            manual_cmd::completions(args).map_err(|e| (e.exit(), e.to_string()))
+        }
+        Command::Man(args) => manual_cmd::man(args).map_err(|e| (e.exit(), e.to_string())),
+        Command::Setup(args) => setup_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
     };
     match outcome {
         Ok(exit) => exit.into(),
+        Err((exit, message)) if cli.log_format == LogFormat::Json => {
+            tracing::error!(error = %message, exit_code = exit as u8, "oktaflow failed");
+            exit.into()
+        }
         Err((exit, message)) => {
             eprintln!("oktaflow: error: {message}");
             exit.into()
         }
+    }
+}
+
+/// Installs the log subscriber (see [`logging`]). In text format, `run`, `demo` and `sim`
+/// install their own (the progress console prints log lines above the progress bar); JSON
+/// lines are for log shippers, where no bar is drawn, so they are installed here for all.
+fn init_logging(cli: &Cli) {
+    logging::set_format(cli.log_format);
+    let own_console = matches!(
+        cli.command,
+        Command::Run(_) | Command::Demo(_) | Command::Sim(_)
+    );
+    if cli.log_format == LogFormat::Json || !own_console {
+        logging::init_stderr(cli.log_format, "info");
     }
 }

@@ -109,12 +109,14 @@ fn build(config: RunConfig, once: bool) -> Result<(Pipeline, PipelineOptions), R
 fn build_sink(spec: &SinkSpec) -> Result<Box<dyn Sink>, RunCmdError> {
     Ok(match spec {
         SinkSpec::Stdout => Box::new(StdoutSink::new()),
-        SinkSpec::File(path) => Box::new(FileSink::new(path, ExistingFile::Refuse).map_err(
-            |error| RunCmdError::Sink {
-                sink: spec.to_string(),
-                error,
-            },
-        )?),
+        SinkSpec::File(path) => {
+            Box::new(FileSink::new(path, ExistingFile::Refuse).map_err(|error| {
+                RunCmdError::Sink {
+                    sink: spec.to_string(),
+                    error,
+                }
+            })?)
+        }
     })
 }
 

@@ -82,6 +82,7 @@
 
 mod config;
 mod cursor;
+pub mod elasticsearch;
 mod error;
 pub mod generate;
 mod generate_ids;
@@ -90,6 +91,7 @@ mod okta_error;
 mod rate_limit;
 mod rng;
 mod server;
+pub mod splunk;
 mod stats;
 mod store;
 

@@ -88,12 +88,11 @@ impl TlsOptions {
     ) -> Result<reqwest::ClientBuilder, SinkConfigError> {
         if let Some(path) = &self.ca_file {
             let pem = read(path, "tls_ca_file")?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                SinkConfigError::Tls {
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SinkConfigError::Tls {
                     key: "tls_ca_file",
                     reason: format!("{} is not a PEM certificate bundle ({e})", path.display()),
-                }
-            })?;
+                })?;
             if certs.is_empty() {
                 return Err(SinkConfigError::Tls {
                     key: "tls_ca_file",
@@ -171,7 +170,10 @@ impl BatchLimits {
 
     /// Splits `sizes` (the encoded size of each item, in order) into consecutive
     /// ranges within the limits.
-    pub(crate) fn chunks(&self, sizes: impl IntoIterator<Item = usize>) -> Vec<std::ops::Range<usize>> {
+    pub(crate) fn chunks(
+        &self,
+        sizes: impl IntoIterator<Item = usize>,
+    ) -> Vec<std::ops::Range<usize>> {
         let mut ranges = Vec::new();
         let (mut start, mut docs, mut bytes) = (0, 0, 0);
         let mut end = 0;

@@ -15,6 +15,11 @@
 //! * [`ElasticsearchSink`] (Elasticsearch / OpenSearch `_bulk`) writes every document
 //!   with `op_type: create` and `_id` = event id: a resent document is a 409 that
 //!   counts as success, so the store holds each event once and the position is `null`.
+//! * [`ClickHouseSink`] inserts into a `ReplacingMergeTree` keyed on the event id
+//!   (with `insert_deduplication_token` on servers that support it); queries with
+//!   `FINAL` never see a duplicate.
+//! * [`HttpSink`] POSTs NDJSON to any endpoint or events to a Splunk HTTP Event
+//!   Collector; like stdout it is *at least once* (the protocols cannot deduplicate).
 //!
 //! Documents a store refuses for good are returned in [`Ack::rejected`] and end up in
 //! the dead-letter file through a [`DeadLetterWriter`], which `oktaflow normalize`
@@ -28,24 +33,28 @@
 //! API keys, tokens) are read from environment variables or files ([`SecretRef`])
 //! and held in a redacting [`Secret`].
 
+pub mod clickhouse;
 mod config;
 mod dead_letter;
 mod document;
 pub mod elasticsearch;
 mod error;
 mod file;
+pub mod http;
 mod secret;
 mod sink;
 mod spec;
 mod stdout;
 mod transport;
 
+pub use clickhouse::{ClickHouseConfig, ClickHouseSink};
 pub use config::{BatchLimits, SinkConfigError, TlsOptions};
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter};
 pub use document::{Ack, Document, Rejected};
 pub use elasticsearch::{ElasticsearchConfig, ElasticsearchSink};
 pub use error::SinkError;
 pub use file::{ExistingFile, FileSink};
+pub use http::{HttpConfig, HttpSink};
 pub use secret::{Secret, SecretRef};
 pub use sink::Sink;
 pub use spec::{parse_sink_spec, SinkConfig, SinkSpec, SinkSpecError};

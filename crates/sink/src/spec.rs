@@ -9,7 +9,9 @@ use std::str::FromStr;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::clickhouse::{ClickHouseConfig, ClickHouseSink};
 use crate::elasticsearch::{ElasticsearchConfig, ElasticsearchSink, Flavor};
+use crate::http::{HttpConfig, HttpMode, HttpSink};
 use crate::{ExistingFile, FileSink, Sink, SinkConfigError, StdoutSink};
 
 /// A parsed sink spec.
@@ -23,6 +25,12 @@ pub enum SinkSpec {
     Elasticsearch(ElasticsearchConfig),
     /// `opensearch:URL[?options]`: the same for OpenSearch.
     OpenSearch(ElasticsearchConfig),
+    /// `clickhouse:URL[?options]`: the HTTP interface ([`ClickHouseSink`]).
+    ClickHouse(ClickHouseConfig),
+    /// `http:URL[?options]`: NDJSON POSTs ([`HttpSink`]).
+    Http(HttpConfig),
+    /// `splunk:URL[?options]`: Splunk HTTP Event Collector ([`HttpSink`]).
+    Splunk(HttpConfig),
 }
 
 /// Why a sink spec was refused.
@@ -57,6 +65,10 @@ pub fn parse_sink_spec(spec: &str) -> Result<SinkSpec, SinkSpecError> {
         "file" => Ok(SinkSpec::File(PathBuf::from(rest))),
         "elasticsearch" => Ok(SinkSpec::Elasticsearch(url_options(spec, rest)?)),
         "opensearch" => Ok(SinkSpec::OpenSearch(url_options(spec, rest)?)),
+        "clickhouse" => Ok(SinkSpec::ClickHouse(url_options(spec, rest)?)),
+        "http" if rest.starts_with("//") => Err(SinkSpecError::Unknown(spec.to_owned())),
+        "http" => Ok(SinkSpec::Http(url_options(spec, rest)?)),
+        "splunk" => Ok(SinkSpec::Splunk(url_options(spec, rest)?)),
         _ => Err(SinkSpecError::Unknown(spec.to_owned())),
     }
 }
@@ -65,10 +77,11 @@ pub fn parse_sink_spec(spec: &str) -> Result<SinkSpec, SinkSpecError> {
 fn url_options<T: DeserializeOwned>(spec: &str, rest: &str) -> Result<T, SinkConfigError> {
     let (url, query) = rest.split_once('?').unwrap_or((rest, ""));
     crate::transport::parse_base_url(url)?;
-    let mut form = serde_urlencoded::to_string([("url", url)]).map_err(|e| SinkConfigError::Query {
-        spec: spec.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let mut form =
+        serde_urlencoded::to_string([("url", url)]).map_err(|e| SinkConfigError::Query {
+            spec: spec.to_owned(),
+            reason: e.to_string(),
+        })?;
     if !query.is_empty() {
         form.push('&');
         form.push_str(query);
@@ -95,6 +108,9 @@ impl fmt::Display for SinkSpec {
             SinkSpec::File(path) => write!(f, "file:{}", path.display()),
             SinkSpec::Elasticsearch(c) => write!(f, "elasticsearch:{}", c.url),
             SinkSpec::OpenSearch(c) => write!(f, "opensearch:{}", c.url),
+            SinkSpec::ClickHouse(c) => write!(f, "clickhouse:{}", c.url),
+            SinkSpec::Http(c) => write!(f, "http:{}", c.url),
+            SinkSpec::Splunk(c) => write!(f, "splunk:{}", c.url),
         }
     }
 }
@@ -116,6 +132,9 @@ impl SinkSpec {
             SinkSpec::OpenSearch(config) => {
                 Box::new(ElasticsearchSink::new(Flavor::OpenSearch, config)?)
             }
+            SinkSpec::ClickHouse(config) => Box::new(ClickHouseSink::new(config)?),
+            SinkSpec::Http(config) => Box::new(HttpSink::new(HttpMode::Ndjson, config)?),
+            SinkSpec::Splunk(config) => Box::new(HttpSink::new(HttpMode::SplunkHec, config)?),
         })
     }
 }
@@ -144,6 +163,12 @@ pub enum SinkConfig {
     Elasticsearch(ElasticsearchConfig),
     /// `kind = "opensearch"` and [`ElasticsearchConfig`] keys.
     OpenSearch(ElasticsearchConfig),
+    /// `kind = "clickhouse"` and [`ClickHouseConfig`] keys.
+    ClickHouse(ClickHouseConfig),
+    /// `kind = "http"` and [`HttpConfig`] keys.
+    Http(HttpConfig),
+    /// `kind = "splunk"` and [`HttpConfig`] keys.
+    Splunk(HttpConfig),
 }
 
 impl SinkConfig {
@@ -162,6 +187,18 @@ impl SinkConfig {
             SinkConfig::OpenSearch(c) => {
                 crate::transport::parse_base_url(&c.url)?;
                 SinkSpec::OpenSearch(c)
+            }
+            SinkConfig::ClickHouse(c) => {
+                crate::transport::parse_base_url(&c.url)?;
+                SinkSpec::ClickHouse(c)
+            }
+            SinkConfig::Http(c) => {
+                crate::transport::parse_base_url(&c.url)?;
+                SinkSpec::Http(c)
+            }
+            SinkConfig::Splunk(c) => {
+                crate::transport::parse_base_url(&c.url)?;
+                SinkSpec::Splunk(c)
             }
         })
     }
@@ -220,14 +257,22 @@ mod tests {
         let err = parse_sink_spec("elasticsearch:https://es:9200?max_doc=5").unwrap_err();
         assert!(err.to_string().contains("unknown field `max_doc`"), "{err}");
         let err = parse_sink_spec("elasticsearch:https://es:9200?max_docs=many").unwrap_err();
-        assert!(err.to_string().starts_with("options of sink spec \"elasticsearch:https://es:9200\""), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("options of sink spec \"elasticsearch:https://es:9200\""),
+            "{err}"
+        );
         let err = parse_sink_spec("elasticsearch:es:9200").unwrap_err();
         assert!(err.to_string().starts_with("url: "), "{err}");
     }
 
     #[test]
     fn display_round_trips() {
-        for spec in ["stdout", "file:relative/out.ndjson", "opensearch:http://127.0.0.1:9200"] {
+        for spec in [
+            "stdout",
+            "file:relative/out.ndjson",
+            "opensearch:http://127.0.0.1:9200",
+        ] {
             assert_eq!(parse_sink_spec(spec).unwrap().to_string(), spec);
         }
     }
@@ -246,7 +291,10 @@ mod tests {
             .unwrap()
             .build(ExistingFile::Refuse)
             .unwrap();
-        assert_eq!(es.name(), "elasticsearch:http://127.0.0.1:9200/logs-okta.system-default");
+        assert_eq!(
+            es.name(),
+            "elasticsearch:http://127.0.0.1:9200/logs-okta.system-default"
+        );
     }
 
     #[test]
@@ -277,11 +325,15 @@ mod tests {
         };
         assert_eq!(c.max_bytes, 2_000_000);
         let file: SinkConfig =
-            serde_json::from_value(serde_json::json!({"kind": "file", "path": "out.ndjson"})).unwrap();
+            serde_json::from_value(serde_json::json!({"kind": "file", "path": "out.ndjson"}))
+                .unwrap();
         assert_eq!(file.into_spec(), Ok(SinkSpec::File("out.ndjson".into())));
         let typo = serde_json::from_value::<SinkConfig>(serde_json::json!({
             "kind": "elasticsearch", "url": "https://es:9200", "indx": "x"
         }));
-        assert!(typo.unwrap_err().to_string().contains("unknown field `indx`"));
+        assert!(typo
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `indx`"));
     }
 }

@@ -52,7 +52,10 @@ pub(crate) fn parse_base_url(text: &str) -> Result<Url, SinkConfigError> {
         ));
     }
     if url.host().is_none() {
-        return Err(SinkConfigError::invalid("url", format!("`{text}` has no host")));
+        return Err(SinkConfigError::invalid(
+            "url",
+            format!("`{text}` has no host"),
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(SinkConfigError::invalid(
@@ -78,7 +81,11 @@ pub(crate) fn display_url(url: &Url) -> String {
 /// `base` joined with `path` (relative to the base's own path).
 pub(crate) fn endpoint(base: &Url, path: &str) -> Url {
     let mut url = base.clone();
-    let joined = format!("{}/{}", base.path().trim_end_matches('/'), path.trim_start_matches('/'));
+    let joined = format!(
+        "{}/{}",
+        base.path().trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
     url.set_path(&joined);
     url
 }
@@ -150,10 +157,7 @@ pub(crate) fn status_error(
 
 /// A store's error body shortened to one line of at most 300 characters.
 pub(crate) fn one_line(text: &str) -> String {
-    let flat: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > 300 {
         let cut: String = flat.chars().take(300).collect();
         format!("{cut}…")
@@ -204,9 +208,15 @@ mod tests {
     #[test]
     fn endpoints_keep_a_path_prefix() {
         let base = parse_base_url("https://proxy.corp/es/").unwrap();
-        assert_eq!(endpoint(&base, "/_bulk").as_str(), "https://proxy.corp/es/_bulk");
+        assert_eq!(
+            endpoint(&base, "/_bulk").as_str(),
+            "https://proxy.corp/es/_bulk"
+        );
         let base = parse_base_url("http://127.0.0.1:9200").unwrap();
-        assert_eq!(endpoint(&base, "_bulk").as_str(), "http://127.0.0.1:9200/_bulk");
+        assert_eq!(
+            endpoint(&base, "_bulk").as_str(),
+            "http://127.0.0.1:9200/_bulk"
+        );
     }
 
     #[test]

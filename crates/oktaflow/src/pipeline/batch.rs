@@ -64,9 +64,10 @@ impl BatchBuilder {
             {
                 Ok(summary) => {
                     doc.id = summary.id;
-                    self.latest = Some(self.latest.map_or(summary.published, |l: DateTime<Utc>| {
-                        l.max(summary.published)
-                    }));
+                    self.latest =
+                        Some(self.latest.map_or(summary.published, |l: DateTime<Utc>| {
+                            l.max(summary.published)
+                        }));
                     self.categories.push(summary.category);
                     self.origin.push(index);
                     self.len += 1;

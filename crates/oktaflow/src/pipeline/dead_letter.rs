@@ -101,8 +101,8 @@ impl DeadLetterFile {
             id,
             sink,
         };
-        let json = serde_json::to_vec(&record)
-            .expect("a record of strings always serializes to JSON");
+        let json =
+            serde_json::to_vec(&record).expect("a record of strings always serializes to JSON");
         self.pending.push(Document {
             id: id.unwrap_or_default().to_string(),
             json,

@@ -11,6 +11,8 @@
 //! * Events the normalizer refuses, and documents a store refuses for good, are written to
 //!   the dead-letter file ([`dead_letter`]) and fsynced.
 //! * Only then `{state_after, sink positions, dead-letter position}` is saved atomically.
+//!   Pages are fetched ahead ([`prefetch`], bounded) and those already fetched are committed
+//!   together (up to [`MAX_BATCH_EVENTS`]), so a backfill pays one round of fsyncs per group.
 //!   The first run saves its starting checkpoint before its first write, so that a crash
 //!   right after that write is recovered like any other.
 //!
@@ -22,6 +24,7 @@
 pub mod batch;
 pub mod dead_letter;
 pub mod fanout;
+pub mod prefetch;
 pub mod progress;
 
 use std::collections::BTreeMap;
@@ -43,7 +46,15 @@ use crate::exit::Exit;
 use batch::BatchBuilder;
 use dead_letter::{DeadLetterFile, DEAD_LETTER_KEY};
 use fanout::{write_to_all, FanOutError};
+use prefetch::Prefetcher;
 pub use progress::{Console, Progress};
+
+/// Pages fetched ahead of the one being written (bounds memory: this many pages plus the
+/// one in flight and the batch being written).
+pub const PREFETCH_PAGES: usize = 4;
+/// Pages already fetched are committed together, up to this many events per batch: one
+/// round of fsyncs (sinks, checkpoint) for several pages while backfilling.
+pub const MAX_BATCH_EVENTS: usize = 5_000;
 
 /// File name of the dead-letter file in the state directory.
 pub const DEAD_LETTER_FILE: &str = "dead-letter.ndjson";
@@ -230,10 +241,7 @@ impl Pipeline {
         let store = CheckpointStore::new(&options.state_dir, &config.name)?;
         let dead_path = Pipeline::dead_letter_path(&options.state_dir);
         let mut dead = DeadLetterFile::new(&dead_path, &config.name).map_err(|e| {
-            PipelineError::Config(format!(
-                "dead-letter file {}: {e}",
-                dead_path.display()
-            ))
+            PipelineError::Config(format!("dead-letter file {}: {e}", dead_path.display()))
         })?;
         for sink in &sinks {
             if sink.name() == format!("file:{}", dead.path().display()) {
@@ -266,7 +274,7 @@ impl Pipeline {
             None => StartPoint::Since(config.start_from),
         };
         let resumed = loaded.is_some();
-        let mut source = LogSource::new(config.client.clone(), start, config.options.clone())?;
+        let source = LogSource::new(config.client.clone(), start, config.options.clone())?;
         info!(
             source = %config.name,
             org = source.org(),
@@ -276,6 +284,7 @@ impl Pipeline {
         );
         // A first run checkpoints its starting point before its first write.
         let mut unsaved_start: Option<SourceState> = (!resumed).then(|| source.state().clone());
+        let mut source = Prefetcher::start(source, PREFETCH_PAGES);
 
         let mut progress = Progress::new(console, &config.name);
         let mut builder = BatchBuilder::new(Normalizer::new(options.normalize.clone()));
@@ -295,16 +304,38 @@ impl Pipeline {
         };
         let mut follow_until: Option<tokio::time::Instant> = None;
 
+        // A halt met while grouping pages: returned once the pages before it are committed.
+        let mut deferred_halt: Option<FetchError> = None;
         let stopped = loop {
+            if let Some(halt) = deferred_halt.take() {
+                return Err(halt.into());
+            }
             if *stop.borrow() {
                 break StopReason::Requested;
             }
             let deadline = follow_until;
             let page = tokio::select! {
-                page = source.next_page() => page?,
+                page = source.next() => page?,
                 Ok(()) = stop.changed() => break StopReason::Requested,
                 () = sleep_until_opt(deadline) => break StopReason::FollowDone,
             };
+            // Group commit: add the pages that are already fetched to this batch.
+            let mut page = page;
+            while deferred_halt.is_none()
+                && !page.caught_up
+                && page.events.len() < MAX_BATCH_EVENTS
+            {
+                match source.ready() {
+                    Some(Ok(next)) => {
+                        page.events.extend(next.events);
+                        page.state_after = next.state_after;
+                        page.caught_up = next.caught_up;
+                        page.last_published = next.last_published.or(page.last_published);
+                    }
+                    Some(Err(halt)) => deferred_halt = Some(halt),
+                    None => break,
+                }
+            }
             let received_at = Utc::now();
 
             if let Some(state) = unsaved_start.take() {
@@ -385,6 +416,7 @@ impl Pipeline {
         summary.stopped = stopped;
         summary.elapsed = started.elapsed();
         summary.fetch = source.stats().snapshot();
+        drop(source);
         info!(
             source = %config.name,
             written = summary.written,
@@ -421,4 +453,136 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| PipelineError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use chrono::TimeDelta;
+    use oktaflow_fetch::{Auth, ClientConfig, OrgUrl, Secret, SourceOptions};
+    use oktaflow_sim::{SimConfig, Simulator};
+    use oktaflow_sink::{Ack, Document, ExistingFile, FileSink, Rejected};
+
+    use super::*;
+
+    /// Accepts documents but refuses every `every`-th one for good, like a mapping error.
+    struct Refusing {
+        every: usize,
+        seen: usize,
+    }
+
+    #[async_trait::async_trait]
+    impl Sink for Refusing {
+        fn name(&self) -> &str {
+            "refusing"
+        }
+        async fn recover(&mut self, position: Option<&serde_json::Value>) -> Result<(), SinkError> {
+            self.seen = position.and_then(|p| p["seen"].as_u64()).unwrap_or(0) as usize;
+            Ok(())
+        }
+        async fn write_batch(&mut self, batch: &[Document]) -> Result<Ack, SinkError> {
+            let mut rejected = Vec::new();
+            for doc in batch {
+                self.seen += 1;
+                if self.seen % self.every == 0 {
+                    rejected.push(Rejected {
+                        id: doc.id.clone(),
+                        reason: "mapper_parsing_exception".into(),
+                    });
+                }
+            }
+            Ok(Ack {
+                position: serde_json::json!({ "seen": self.seen }),
+                rejected,
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn store_refusals_are_dead_lettered_and_every_position_checkpointed() {
+        let sim = Simulator::start(
+            SimConfig {
+                events: 300,
+                late_fraction: 0.0,
+                rate_limit_per_minute: Some(60_000),
+                api_token: "t".into(),
+                ..SimConfig::default()
+            },
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut client = ClientConfig::new(
+            OrgUrl::from_base_url(&sim.base_url()).unwrap(),
+            Auth::ApiToken(Secret::new("t")),
+        );
+        client.page_size = 100;
+        client.rate_limit_share = 1.0;
+        let source = SourceConfig {
+            name: "okta".into(),
+            client,
+            start_from: sim.oldest_published().unwrap() - TimeDelta::seconds(1),
+            options: SourceOptions::default(),
+        };
+        let out = dir.path().join("out.ndjson");
+        let sinks: Vec<Box<dyn Sink>> = vec![
+            Box::new(FileSink::new(&out, ExistingFile::Refuse).unwrap()),
+            Box::new(Refusing { every: 10, seen: 0 }),
+        ];
+        let state = dir.path().join("state");
+        let mut options = PipelineOptions::new(&state);
+        options.stop_when = StopWhen::CaughtUp;
+        let (_tx, stop) = watch::channel(false);
+        let pipeline = Pipeline::new(source, sinks, options).unwrap();
+        let summary = pipeline.run(&Console::default(), stop).await.unwrap();
+
+        assert_eq!(summary.stopped, StopReason::CaughtUp);
+        assert_eq!(summary.written, 300);
+        assert_eq!(summary.rejected, 0);
+        assert_eq!(summary.refused_by_sinks, 30);
+        assert_eq!(summary.by_category.values().sum::<u64>(), 300);
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap().lines().count(),
+            300
+        );
+        let dead_path = state.join(DEAD_LETTER_FILE);
+        let dead = std::fs::read_to_string(&dead_path).unwrap();
+        let letters: Vec<serde_json::Value> = dead
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(letters.len(), 30);
+        let delivered = sim.delivered_order();
+        for (i, letter) in letters.iter().enumerate() {
+            let id = delivered[i * 10 + 9].as_str();
+            assert_eq!(letter["id"], id);
+            assert_eq!(letter["sink"], "refusing");
+            assert_eq!(letter["source"], "okta");
+            assert_eq!(
+                letter["error"],
+                "refusing refused the document: mapper_parsing_exception"
+            );
+            let raw: serde_json::Value =
+                serde_json::from_str(letter["raw"].as_str().unwrap()).unwrap();
+            assert_eq!(raw["uuid"], id);
+        }
+        let checkpoint = CheckpointStore::new(&state, "okta")
+            .unwrap()
+            .load()
+            .unwrap()
+            .unwrap();
+        assert_eq!(checkpoint.sinks["refusing"]["seen"], 300);
+        assert_eq!(
+            checkpoint.sinks[DEAD_LETTER_KEY]["offset"].as_u64(),
+            Some(dead.len() as u64)
+        );
+        let out_abs = std::path::absolute(&out).unwrap();
+        assert_eq!(
+            checkpoint.sinks[&format!("file:{}", out_abs.display())]["offset"].as_u64(),
+            Some(std::fs::metadata(&out).unwrap().len())
+        );
+        sim.shutdown().await;
+    }
 }

@@ -27,8 +27,8 @@ impl Console {
     /// [`Progress`]. A second call keeps the first subscriber.
     pub fn init(default_level: &str) -> Console {
         let console = Console::default();
-        let filter = EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| EnvFilter::new(default_level));
+        let filter =
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(console.clone())

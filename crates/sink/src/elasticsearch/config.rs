@@ -94,7 +94,10 @@ impl ElasticsearchConfig {
     /// Checks every setting and reads the secrets (nothing is sent).
     pub(crate) fn check(&self) -> Result<Checked, SinkConfigError> {
         if self.url.is_empty() {
-            return Err(SinkConfigError::invalid("url", "is required, e.g. https://es.corp:9200"));
+            return Err(SinkConfigError::invalid(
+                "url",
+                "is required, e.g. https://es.corp:9200",
+            ));
         }
         let url = transport::parse_base_url(&self.url)?;
         if self.index.is_empty()
@@ -118,7 +121,10 @@ impl ElasticsearchConfig {
             return Err(SinkConfigError::invalid("concurrency", "must be 1 to 16"));
         }
         if self.request_timeout_secs == 0 {
-            return Err(SinkConfigError::invalid("request_timeout_secs", "must be at least 1"));
+            return Err(SinkConfigError::invalid(
+                "request_timeout_secs",
+                "must be at least 1",
+            ));
         }
         let password = SecretRef::from_pair(
             "password_env",

@@ -95,11 +95,16 @@ enum ItemOutcome {
 impl ElasticsearchSink {
     /// Validates `config`, reads its secrets and TLS files, and builds the HTTP client.
     /// Nothing is sent until the first batch.
-    pub fn new(flavor: Flavor, config: &ElasticsearchConfig) -> Result<ElasticsearchSink, SinkConfigError> {
+    pub fn new(
+        flavor: Flavor,
+        config: &ElasticsearchConfig,
+    ) -> Result<ElasticsearchSink, SinkConfigError> {
         let checked = config.check()?;
         let auth = match (&config.user, checked.password, checked.api_key) {
             (Some(user), Some(password), None) => Some(basic_auth(user, &password)),
-            (None, None, Some(key)) => Some(header(&format!("ApiKey {}", key.expose()), "api_key")?),
+            (None, None, Some(key)) => {
+                Some(header(&format!("ApiKey {}", key.expose()), "api_key")?)
+            }
             (None, None, None) => None,
             (Some(_), None, _) => {
                 return Err(SinkConfigError::invalid(
@@ -108,7 +113,10 @@ impl ElasticsearchSink {
                 ))
             }
             (None, Some(_), _) => {
-                return Err(SinkConfigError::invalid("user", "a password is set but no user"))
+                return Err(SinkConfigError::invalid(
+                    "user",
+                    "a password is set but no user",
+                ))
             }
             (_, Some(_), Some(_)) => {
                 return Err(SinkConfigError::invalid(
@@ -217,7 +225,11 @@ impl ElasticsearchSink {
 
     /// Sends the documents `batch[i]` for `i` in `items` as one bulk request and
     /// returns each one's outcome, in order.
-    async fn bulk(&self, batch: &[Document], items: &[usize]) -> Result<Vec<ItemOutcome>, SinkError> {
+    async fn bulk(
+        &self,
+        batch: &[Document],
+        items: &[usize],
+    ) -> Result<Vec<ItemOutcome>, SinkError> {
         let mut body = Vec::with_capacity(items.iter().map(|&i| batch[i].json.len() + 100).sum());
         for &i in items {
             write_action(&mut body, &self.index, &batch[i].id);
@@ -278,7 +290,11 @@ impl ElasticsearchSink {
                 reason: "empty bulk item".into(),
             };
         };
-        let reason = || item.error.as_ref().map_or_else(|| "no reason given".to_owned(), EsError::describe);
+        let reason = || {
+            item.error
+                .as_ref()
+                .map_or_else(|| "no reason given".to_owned(), EsError::describe)
+        };
         match item.status {
             200..=299 => ItemOutcome::Stored,
             409 => ItemOutcome::Stored,
@@ -296,7 +312,9 @@ impl ElasticsearchSink {
                     reason()
                 ),
             }),
-            400..=499 if item.status != 408 && item.status != 429 => ItemOutcome::Rejected(reason()),
+            400..=499 if item.status != 408 && item.status != 429 => {
+                ItemOutcome::Rejected(reason())
+            }
             status => ItemOutcome::Retry {
                 status,
                 reason: reason(),
@@ -384,7 +402,8 @@ impl Sink for ElasticsearchSink {
 
 fn basic_auth(user: &str, password: &Secret) -> HeaderValue {
     use base64::Engine;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", password.expose()));
+    let token =
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", password.expose()));
     let mut value = HeaderValue::from_str(&format!("Basic {token}"))
         .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
     value.set_sensitive(true);
@@ -414,7 +433,12 @@ fn write_action(out: &mut Vec<u8>, index: &str, id: &str) {
         create: Target<'a>,
     }
     // Serializing two strings into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, &Action { create: Target { index, id } });
+    let _ = serde_json::to_writer(
+        &mut *out,
+        &Action {
+            create: Target { index, id },
+        },
+    );
     out.push(b'\n');
 }
 
@@ -500,7 +524,10 @@ mod tests {
             "document_parsing_exception: failed to parse field [source.ip] of type [ip] \
              (caused by illegal_argument_exception: 'x' is not an IP string literal.)"
         );
-        assert_eq!(error_reason("<html>bad gateway</html>"), "<html>bad gateway</html>");
+        assert_eq!(
+            error_reason("<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
         assert_eq!(error_reason(r#"{"error":"Unauthorized"}"#), "Unauthorized");
     }
 
@@ -517,6 +544,9 @@ mod tests {
         assert!(debug.contains("[redacted]"), "{debug}");
         let path = std::env::var("PATH").unwrap();
         assert!(!debug.contains(&path), "{debug}");
-        assert_eq!(sink.name(), "elasticsearch:http://127.0.0.1:9/logs-okta.system-default");
+        assert_eq!(
+            sink.name(),
+            "elasticsearch:http://127.0.0.1:9/logs-okta.system-default"
+        );
     }
 }

@@ -29,12 +29,12 @@ pub fn index_template(flavor: Flavor, index: &str) -> (String, Value) {
         json!({"type": "keyword", "ignore_above": 1024,
                "fields": {"text": {"type": "match_only_text"}}})
     };
-    let text_keyword = || {
-        json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}})
-    };
+    let text_keyword = || json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}});
     let objects = |fields: &[(&str, Value)]| -> Value {
-        let props: serde_json::Map<String, Value> =
-            fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let props: serde_json::Map<String, Value> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
         json!({"properties": props})
     };
     let user = |with_target: bool| {
@@ -52,13 +52,17 @@ pub fn index_template(flavor: Flavor, index: &str) -> (String, Value) {
                     ("name", keyword_text()),
                     ("email", keyword()),
                     ("full_name", keyword_text()),
+                    ("roles", keyword()),
+                    ("group", objects(&[("id", keyword()), ("name", keyword())])),
                 ]),
             ));
         }
         objects(&fields)
     };
     let okta_system = match flavor {
-        Flavor::Elasticsearch => json!({"type": "flattened", "ignore_above": 1024, "depth_limit": 30}),
+        Flavor::Elasticsearch => {
+            json!({"type": "flattened", "ignore_above": 1024, "depth_limit": 30})
+        }
         Flavor::OpenSearch => json!({"type": "flat_object"}),
     };
     // match_only_text is Elasticsearch-only; OpenSearch gets plain text.
@@ -128,7 +132,22 @@ pub fn index_template(flavor: Flavor, index: &str) -> (String, Value) {
                 ("user", keyword()),
                 ("hosts", keyword()),
             ]),
-            "okta": objects(&[("system", okta_system)]),
+            "cloud": objects(&[
+                ("provider", keyword()),
+                ("region", keyword()),
+                ("account", objects(&[("id", keyword())])),
+            ]),
+            "device": objects(&[("id", keyword())]),
+            "okta": objects(&[
+                ("system", okta_system),
+                ("eventbridge", objects(&[
+                    ("id", keyword()),
+                    ("detail_type", keyword()),
+                    ("source", keyword()),
+                    ("version", keyword()),
+                    ("time", json!({"type": "date"})),
+                ])),
+            ]),
         }
     });
     if flavor == Flavor::OpenSearch {
@@ -169,10 +188,12 @@ mod tests {
         match doc {
             Value::Object(map) => {
                 for (k, v) in map {
-                    let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                    if path == "okta.system" {
-                        out.push(path);
-                    } else if path == "source.geo.location" {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    if path == "okta.system" || path == "source.geo.location" {
                         out.push(path);
                     } else {
                         leaves(&path, v, out);
@@ -216,9 +237,15 @@ mod tests {
         }
         assert!(checked > 100, "only {checked} fields checked");
         assert_eq!(mapping(mappings, "source.ip").unwrap()["type"], "ip");
-        assert_eq!(mapping(mappings, "okta.system").unwrap()["type"], "flattened");
+        assert_eq!(
+            mapping(mappings, "okta.system").unwrap()["type"],
+            "flattened"
+        );
         assert_eq!(mapping(mappings, "event.reason").unwrap()["type"], "text");
-        assert_eq!(mapping(mappings, "source.geo.location").unwrap()["type"], "geo_point");
+        assert_eq!(
+            mapping(mappings, "source.geo.location").unwrap()["type"],
+            "geo_point"
+        );
     }
 
     #[test]
@@ -236,7 +263,10 @@ mod tests {
             template_name_and_pattern("logs-okta.system-prod"),
             pair("logs-okta.system", "logs-okta.system-*")
         );
-        assert_eq!(template_name_and_pattern("okta-events"), pair("okta-events", "okta-events"));
+        assert_eq!(
+            template_name_and_pattern("okta-events"),
+            pair("okta-events", "okta-events")
+        );
         assert_eq!(template_name_and_pattern("okta"), pair("okta", "okta"));
     }
 }

@@ -1,0 +1,81 @@
+//! Runs the fixture mix many times, for instruction counting with callgrind.
+//!
+//! `profile_mix <normalize|value> <rounds>`: `normalize` runs
+//! `Normalizer::normalize_into` on every `fixtures/okta/*.json` (compact form)
+//! `rounds` times; `value` does a `serde_json::Value` parse + re-serialize of
+//! the same inputs instead (the comparison pass of the criterion bench). Run it
+//! twice under `valgrind --tool=callgrind`, with `rounds` = 0 and N, and divide
+//! the difference in instructions by N × events: that removes the start-up cost
+//! (reading files, parsing the Public Suffix List). See `docs/performance.md`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use oktaflow_normalize::Normalizer;
+use serde_json::Value;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(mode), Some(rounds)) = (
+        args.get(1),
+        args.get(2).and_then(|r| r.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: profile_mix <normalize|value> <rounds>");
+        return ExitCode::from(2);
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/okta");
+    let mut inputs = Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let parsed = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).map_err(|e| e.to_string()))
+            .and_then(|v| serde_json::to_vec(&v).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(compact) => inputs.push(compact),
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut normalizer = Normalizer::default();
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut bytes = 0usize;
+    for _ in 0..rounds {
+        for input in &inputs {
+            out.clear();
+            match mode.as_str() {
+                "normalize" => {
+                    let _ = normalizer.normalize_into(input, &mut out);
+                }
+                "value" => {
+                    if let Ok(value) = serde_json::from_slice::<Value>(input) {
+                        let _ = serde_json::to_writer(&mut out, &value);
+                    }
+                }
+                other => {
+                    eprintln!("unknown mode {other:?} (normalize or value)");
+                    return ExitCode::from(2);
+                }
+            }
+            bytes += out.len();
+        }
+    }
+    println!(
+        "{mode}: {} events x {rounds} rounds, {bytes} output bytes",
+        inputs.len()
+    );
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,150 @@
+//! `oktaflow setup elasticsearch|opensearch|clickhouse`: prepares a store for
+//! oktaflow's documents (index template and data stream; table). Idempotent: running
+//! it again changes nothing that is already right.
+
+use clap::{Args, Subcommand};
+use oktaflow_sink::clickhouse::{ClickHouseConfig, ClickHouseSink};
+use oktaflow_sink::elasticsearch::{ElasticsearchConfig, ElasticsearchSink, Flavor};
+use oktaflow_sink::{parse_sink_spec, SinkError, SinkSpec, SinkSpecError};
+
+use crate::exit::Exit;
+
+/// Arguments of `oktaflow setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The store to prepare.
+    #[command(subcommand)]
+    pub store: SetupStore,
+}
+
+/// The stores `oktaflow setup` knows.
+#[derive(Debug, Subcommand)]
+pub enum SetupStore {
+    /// Install the index template (ECS mappings) for the data stream; optionally create it.
+    Elasticsearch(SearchSetupArgs),
+    /// The same for OpenSearch (okta.system mapped as flat_object).
+    Opensearch(SearchSetupArgs),
+    /// Create the ReplacingMergeTree table (and database) the ClickHouse sink writes to.
+    Clickhouse(ClickHouseSetupArgs),
+}
+
+/// Arguments of `oktaflow setup elasticsearch|opensearch`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Example:
+  ES_API_KEY=... oktaflow setup elasticsearch 'https://es.corp:9200?api_key_env=ES_API_KEY' --create-data-stream")]
+pub struct SearchSetupArgs {
+    /// The cluster as in the sink spec after `elasticsearch:`: URL[?option=value&...]
+    /// (options: index, user, password_env, password_file, api_key_env, api_key_file,
+    /// tls_ca_file, tls_cert_file, tls_key_file, tls_verify_certificate, ...).
+    #[arg(value_name = "URL[?OPTIONS]")]
+    pub target: String,
+
+    /// Also create the data stream now (otherwise the first write creates it).
+    #[arg(long)]
+    pub create_data_stream: bool,
+}
+
+/// Arguments of `oktaflow setup clickhouse`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Example:
+  oktaflow setup clickhouse 'http://127.0.0.1:8123?database=security&table=okta_system_log'
+
+Read without duplicates: SELECT ... FROM security.okta_system_log FINAL")]
+pub struct ClickHouseSetupArgs {
+    /// The server as in the sink spec after `clickhouse:`: URL[?option=value&...]
+    /// (options: database, table, user, password_env, password_file, tls_*).
+    #[arg(value_name = "URL[?OPTIONS]")]
+    pub target: String,
+}
+
+/// Why `oktaflow setup` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupCmdError {
+    /// The target or its options are wrong.
+    #[error(transparent)]
+    Spec(#[from] SinkSpecError),
+    /// A setting could not be used (secret missing, TLS file unreadable, ...).
+    #[error(transparent)]
+    Config(#[from] oktaflow_sink::SinkConfigError),
+    /// The store refused or could not be reached.
+    #[error(transparent)]
+    Store(#[from] SinkError),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl SetupCmdError {
+    /// The exit code: 2 for a bad target or setting, 4 when the store failed.
+    pub fn exit(&self) -> Exit {
+        match self {
+            SetupCmdError::Spec(_) | SetupCmdError::Config(_) => Exit::Usage,
+            SetupCmdError::Store(_) | SetupCmdError::Runtime(_) => Exit::Io,
+        }
+    }
+}
+
+/// Runs `oktaflow setup`; prints one line per step done.
+pub fn run(args: &SetupArgs) -> Result<Exit, SetupCmdError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(SetupCmdError::Runtime)?;
+    let steps = runtime.block_on(async {
+        match &args.store {
+            SetupStore::Elasticsearch(a) => {
+                let config = search_config("elasticsearch", &a.target)?;
+                let sink = ElasticsearchSink::new(Flavor::Elasticsearch, &config)?;
+                Ok::<_, SetupCmdError>(sink.setup(a.create_data_stream).await?)
+            }
+            SetupStore::Opensearch(a) => {
+                let config = search_config("opensearch", &a.target)?;
+                let sink = ElasticsearchSink::new(Flavor::OpenSearch, &config)?;
+                Ok(sink.setup(a.create_data_stream).await?)
+            }
+            SetupStore::Clickhouse(a) => {
+                let config = clickhouse_config(&a.target)?;
+                Ok(ClickHouseSink::new(&config)?.setup().await?)
+            }
+        }
+    })?;
+    for step in steps {
+        println!("{step}");
+    }
+    Ok(Exit::Ok)
+}
+
+fn search_config(kind: &str, target: &str) -> Result<ElasticsearchConfig, SinkSpecError> {
+    match parse_sink_spec(&format!("{kind}:{target}"))? {
+        SinkSpec::Elasticsearch(config) | SinkSpec::OpenSearch(config) => Ok(config),
+        _ => Err(SinkSpecError::Unknown(target.to_owned())),
+    }
+}
+
+fn clickhouse_config(target: &str) -> Result<ClickHouseConfig, SinkSpecError> {
+    match parse_sink_spec(&format!("clickhouse:{target}"))? {
+        SinkSpec::ClickHouse(config) => Ok(config),
+        _ => Err(SinkSpecError::Unknown(target.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_take_the_sink_spec_options() {
+        let config = search_config(
+            "elasticsearch",
+            "https://es:9200?index=logs-okta.system-prod",
+        )
+        .unwrap();
+        assert_eq!(config.index, "logs-okta.system-prod");
+        let config = clickhouse_config("http://127.0.0.1:8123?table=okta").unwrap();
+        assert_eq!(config.table, "okta");
+        let err = search_config("elasticsearch", "es:9200").unwrap_err();
+        assert_eq!(SetupCmdError::from(err).exit(), Exit::Usage);
+    }
+}

@@ -1,0 +1,217 @@
+//! `oktaflow run` when things go wrong: bad credentials, a wrong domain and bad configs are
+//! refused with one actionable line and nothing written; `kill -9` at random moments and
+//! SIGTERM never lose or duplicate an event.
+
+mod support;
+
+use std::time::Duration;
+
+use oktaflow_sim::SimConfig;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use support::*;
+
+/// The one line a failed run printed on stderr.
+fn one_line(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one line on stderr: {stderr}");
+    lines[0].to_string()
+}
+
+fn assert_nothing_written(work: &Workdir) {
+    assert!(!work.checkpoint_path().exists(), "no checkpoint");
+    assert_eq!(file_len(&work.out), 0, "no event written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_token_halts_with_exit_3_and_writes_nothing() {
+    let sim = start_sim(quiet(100)).await;
+    let work = Workdir::new();
+    work.write_config(&sim, 100, "");
+    let wrong = "00wrong-token-DO-NOT-PRINT";
+    let output = finish(work.run_cmd(Some(wrong), &["--once"])).await;
+    assert_eq!(output.status.code(), Some(3));
+    let line = one_line(&output);
+    let org = sim.base_url().trim_start_matches("http://").to_string();
+    assert_eq!(
+        line,
+        format!("oktaflow: error: authentication failed for {org} (HTTP 401) — check OKTA_API_TOKEN (or api_token / api_token_file)")
+    );
+    assert!(!line.contains(wrong));
+    assert_nothing_written(&work);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_domain_halts_with_exit_3_and_writes_nothing() {
+    let sim = start_sim(SimConfig {
+        expected_host: Some("acme.okta.com".into()),
+        ..quiet(100)
+    })
+    .await;
+    let work = Workdir::new();
+    work.write_config(&sim, 100, "");
+    let output = finish(work.run_cmd(Some(TOKEN), &["--once"])).await;
+    assert_eq!(output.status.code(), Some(3));
+    let org = sim.base_url().trim_start_matches("http://").to_string();
+    assert_eq!(
+        one_line(&output),
+        format!("oktaflow: error: {org} has no Okta System Log API (HTTP 404) — check the Okta domain (like acme.okta.com)")
+    );
+    assert_nothing_written(&work);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configs_are_refused_with_exit_2_before_any_work() {
+    let sim = start_sim(quiet(100)).await;
+    let work = Workdir::new();
+
+    work.write_config(&sim, 100, "intervall = \"60s\"");
+    let output = finish(work.run_cmd(Some(TOKEN), &["--once"])).await;
+    assert_eq!(output.status.code(), Some(2));
+    let line = one_line(&output);
+    let expected = format!(
+        "oktaflow: error: {}:9:1: unknown field `intervall`",
+        work.config.display()
+    );
+    assert!(line.starts_with(&expected), "{line}");
+
+    work.write_config(&sim, 100, "interval = \"5x\"");
+    let output = finish(work.run_cmd(Some(TOKEN), &["--once"])).await;
+    assert_eq!(output.status.code(), Some(2));
+    let line = one_line(&output);
+    assert!(
+        line.starts_with(&format!(
+            "oktaflow: error: source.interval (from {} [source] interval): ",
+            work.config.display()
+        )) && line.contains("5x"),
+        "{line}"
+    );
+
+    work.write_config(&sim, 100, "");
+    let output = finish(work.run_cmd(Some(TOKEN), &["--once", "--poll-interval", "1s"])).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        one_line(&output),
+        "oktaflow: error: source.interval (from --poll-interval): `1s` is out of range; use 10s..1d"
+    );
+
+    assert!(
+        !work.state.exists(),
+        "the state directory was not even created"
+    );
+    assert!(!work.out.exists());
+    assert_eq!(sim.stats().requests, 0, "no request reached the org");
+    sim.shutdown().await;
+}
+
+/// `kill -9` at random moments of a backfill with live events arriving, restarting each time,
+/// then a `--once` run to catch up: every event exactly once, in the org's order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
+    let sim = start_sim(SimConfig {
+        live_events_per_sec: 20.0,
+        late_fraction: 0.01,
+        ..quiet(6_000)
+    })
+    .await;
+    let backlog = sim.visible_events();
+    let work = Workdir::new();
+    work.write_config(&sim, 50, "rate_limit_share = 1.0\ninterval = \"10s\"");
+    let mut rng = StdRng::seed_from_u64(0x6b69_6c6c);
+    let mut kills = 0;
+    for _ in 0..12 {
+        let mut child = work
+            .run_cmd(Some(TOKEN), &[])
+            .spawn()
+            .expect("oktaflow starts");
+        let delay = Duration::from_millis(rng.random_range(150..900));
+        tokio::time::sleep(delay).await;
+        if child.try_wait().expect("child status").is_none() {
+            child.start_kill().expect("SIGKILL sent");
+            kills += 1;
+        }
+        let output = wait(child).await;
+        assert!(
+            output.status.code().is_none(),
+            "killed by the signal, not exited: {:?} {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let written = ids(&work.out);
+        assert_unique(&written);
+        eprintln!(
+            "killed after {delay:?}: {} events in the output",
+            written.len()
+        );
+    }
+    assert!(kills >= 10, "{kills} kills");
+
+    let output = finish(work.run_cmd(Some(TOKEN), &["--once"])).await;
+    assert_success(&output);
+    let written = ids(&work.out);
+    assert_unique(&written);
+    let delivered = sim.delivered_order();
+    assert!(
+        written.len() >= backlog,
+        "the whole backlog ({backlog}) is there: {}",
+        written.len()
+    );
+    assert_eq!(
+        written[..],
+        delivered[..written.len()],
+        "a prefix of the org's order"
+    );
+    assert_eq!(work.committed_offset(), file_len(&work.out));
+    let dead = std::fs::read_to_string(work.state.join("dead-letter.ndjson")).unwrap_or_default();
+    let letters: Vec<&str> = dead.lines().collect();
+    let unique: std::collections::HashSet<&&str> = letters.iter().collect();
+    assert_eq!(unique.len(), letters.len(), "no dead letter twice");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_cleanly_at_a_page_boundary() {
+    let sim = start_sim(quiet(4_000)).await;
+    let work = Workdir::new();
+    work.write_config(&sim, 50, "rate_limit_share = 1.0");
+    let child = work
+        .run_cmd(Some(TOKEN), &[])
+        .spawn()
+        .expect("oktaflow starts");
+    let pid = child.id().expect("running child has a pid");
+    // Wait until it is mid-run (some pages committed), then ask it to stop.
+    tokio::time::timeout(RUN_TIMEOUT, async {
+        while !work.checkpoint_path().exists() || file_len(&work.out) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("it starts writing");
+    // SAFETY: sending a signal to our own child process by its pid.
+    let sent = unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(sent, 0, "SIGTERM sent");
+    let output = wait(child).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let written = ids(&work.out);
+    assert!(!written.is_empty());
+    assert_eq!(
+        work.committed_offset(),
+        file_len(&work.out),
+        "checkpoint matches the file"
+    );
+    let delivered = sim.delivered_order();
+    assert_eq!(written[..], delivered[..written.len()]);
+
+    assert_success(&finish(work.run_cmd(Some(TOKEN), &["--once"])).await);
+    assert_eq!(ids(&work.out), delivered);
+    sim.shutdown().await;
+}
