@@ -113,7 +113,10 @@ const EXACT: &[(&str, Class)] = &[
     ("app.keys.rotate", IAM_CHANGE),
     ("app.oauth2.api_resource.update", IAM_CHANGE),
     ("app.oauth2.api_resource.delete", IAM_DELETION),
-    ("app.ldap.password.change.failed", c(&["iam"], &["change", "user"])),
+    (
+        "app.ldap.password.change.failed",
+        c(&["iam"], &["change", "user"]),
+    ),
     ("credential.register", USER_CREATION),
     ("credential.revoke", USER_DELETION),
     // API tokens.
@@ -320,12 +323,24 @@ mod tests {
             &["session"],
             &["start"],
         ),
-        ("app.oauth2.as.token.grant.id_token", &["session"], &["start"]),
+        (
+            "app.oauth2.as.token.grant.id_token",
+            &["session"],
+            &["start"],
+        ),
         ("app.oauth2.as.authorize.code", &["session"], &["start"]),
         ("app.oauth2.as.token.revoke", &["session"], &["end"]),
         ("app.oauth2.as.consent.grant", &["iam"], &["user", "change"]),
-        ("app.oauth2.as.consent.revoke", &["iam"], &["user", "change"]),
-        ("app.oauth2.token.revoke.implicit.user", &["session"], &["end"]),
+        (
+            "app.oauth2.as.consent.revoke",
+            &["iam"],
+            &["user", "change"],
+        ),
+        (
+            "app.oauth2.token.revoke.implicit.user",
+            &["session"],
+            &["end"],
+        ),
         ("system.api_token.create", &["iam"], &["admin", "creation"]),
         ("system.api_token.revoke", &["iam"], &["admin", "deletion"]),
         ("policy.lifecycle.update", &["configuration"], &["change"]),
@@ -420,7 +435,9 @@ mod tests {
         // Prefix rules must be reachable: none is shadowed by an earlier, shorter one.
         for (i, (prefix, _)) in PREFIXES.iter().enumerate() {
             assert!(
-                !PREFIXES[..i].iter().any(|(earlier, _)| prefix.starts_with(earlier)),
+                !PREFIXES[..i]
+                    .iter()
+                    .any(|(earlier, _)| prefix.starts_with(earlier)),
                 "{prefix} is shadowed by an earlier rule"
             );
         }

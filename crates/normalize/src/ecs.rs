@@ -19,8 +19,8 @@ use crate::geoip::{GeoFacts, GeoIp};
 use crate::json::{Json, List, OktaObject};
 use crate::kv;
 use crate::model::{
-    json, text, Actor, Client, Envelope, Geo, Geolocation, IpChainEntry, LogEvent,
-    SecurityContext, Target, UserAgent,
+    json, text, Actor, Client, Envelope, Geo, Geolocation, IpChainEntry, LogEvent, SecurityContext,
+    Target, UserAgent,
 };
 use crate::outcome::{event_outcome, event_severity};
 use crate::timestamp;
@@ -174,7 +174,9 @@ pub(crate) fn write_document(
     let outcome = object(&ev.outcome, At::key("outcome"), u);
     let targets = list(&ev.target, At::key("target"), u);
     let request = object(&ev.request, At::key("request"), u);
-    let ip_chain = request.map_or(&[][..], |r| list(&r.ip_chain, At::key("request.ipChain"), u));
+    let ip_chain = request.map_or(&[][..], |r| {
+        list(&r.ip_chain, At::key("request.ipChain"), u)
+    });
     let debug_context = object(&ev.debug_context, At::key("debugContext"), u);
     let debug_data: &[(Cow<'_, str>, Json<'_>)] =
         match debug_context.and_then(|d| json(&d.debug_data)) {
@@ -228,15 +230,20 @@ pub(crate) fn write_document(
         .filter(|s| known(s));
     let group_target = first_target(targets, &["UserGroup"]);
     let app_target = first_target(targets, &["AppInstance"]);
-    let roles = debug_data.iter().filter_map(|(key, value)| match (key.as_ref(), value) {
-        ("privilegeGranted" | "privilegeRevoked", Json::Str(list)) => Some(list.as_ref()),
-        _ => None,
-    });
+    let roles = debug_data
+        .iter()
+        .filter_map(|(key, value)| match (key.as_ref(), value) {
+            ("privilegeGranted" | "privilegeRevoked", Json::Str(list)) => Some(list.as_ref()),
+            _ => None,
+        });
 
     let start = out.len();
     let mut w = JsonWriter::new(out);
     let mut stamp = [0u8; timestamp::LEN];
-    w.str(k!("@timestamp"), Some(&timestamp::format(&published, &mut stamp)));
+    w.str(
+        k!("@timestamp"),
+        Some(&timestamp::format(&published, &mut stamp)),
+    );
 
     // event.*
     w.open_object(k!("event"));
@@ -248,10 +255,17 @@ pub(crate) fn write_document(
     // ECS: "unknown" when the outcome could not be determined, missing included.
     w.str(
         k!("outcome"),
-        Some(outcome.and_then(|o| text(&o.result)).map_or("unknown", event_outcome)),
+        Some(
+            outcome
+                .and_then(|o| text(&o.result))
+                .map_or("unknown", event_outcome),
+        ),
     );
     let severity = text(&ev.severity);
-    w.u64(k!("severity"), severity.and_then(event_severity).map(u64::from));
+    w.u64(
+        k!("severity"),
+        severity.and_then(event_severity).map(u64::from),
+    );
     w.str(k!("reason"), text(&ev.display_message));
     w.str(k!("dataset"), Some(DATASET));
     w.str(k!("original"), original);
@@ -308,7 +322,10 @@ pub(crate) fn write_document(
             w.close();
         }
     }
-    w.str_array(k!("roles"), roles.flat_map(|list| list.split(", ")).map(str::trim));
+    w.str_array(
+        k!("roles"),
+        roles.flat_map(|list| list.split(", ")).map(str::trim),
+    );
     w.close();
     w.close();
 
@@ -407,10 +424,13 @@ fn first_target<'s, 'a>(targets: &'s [Target<'a>], kinds: &[&str]) -> Option<&'s
 
 /// `device.id`: Okta's device `id`, when it is a string.
 fn device_id<'s>(device: &'s [(Cow<'_, str>, Json<'_>)]) -> Option<&'s str> {
-    device.iter().rev().find_map(|(k, v)| match (k.as_ref(), v) {
-        ("id", Json::Str(id)) => Some(id.as_ref()),
-        _ => None,
-    })
+    device
+        .iter()
+        .rev()
+        .find_map(|(k, v)| match (k.as_ref(), v) {
+            ("id", Json::Str(id)) => Some(id.as_ref()),
+            _ => None,
+        })
 }
 
 /// The typed object of an optional member; a non-object value goes to `unmapped`.
@@ -784,7 +804,10 @@ fn write_system<'s, 'a>(
             w.close();
         }
         w.str(k!("interface"), text(&ac.interface));
-        w.u64(k!("authentication_step"), ac.authentication_step.map(|s| s.0));
+        w.u64(
+            k!("authentication_step"),
+            ac.authentication_step.map(|s| s.0),
+        );
         // Sekoia.io: "unknown" is Okta's placeholder for no external session.
         w.str(
             k!("external_session_id"),
@@ -815,7 +838,14 @@ fn write_system<'s, 'a>(
         w.open_object(k!("security_context"));
         w.str(k!("isp"), text(&sc.isp));
         w.bool(k!("is_proxy"), sc.is_proxy.map(|f| f.0));
-        free_form(w, k!("ip_details"), json(&sc.ip_details), at, "ipDetails", u);
+        free_form(
+            w,
+            k!("ip_details"),
+            json(&sc.ip_details),
+            at,
+            "ipDetails",
+            u,
+        );
         rest(w, sc, &["isp", "is_proxy", "ip_details"], at, u);
         w.close();
     }
@@ -880,8 +910,11 @@ fn write_system<'s, 'a>(
             w.str(k!("ip"), entry_ip);
             w.str(k!("version"), text(&entry.version));
             w.str(k!("source"), text(&entry.source));
-            if let Some(geo) = object(&entry.geographical_context, at.sub("geographicalContext"), u)
-            {
+            if let Some(geo) = object(
+                &entry.geographical_context,
+                at.sub("geographicalContext"),
+                u,
+            ) {
                 if !(client_hop && p.geo.is_some_and(|c| same_geo(c, geo))) {
                     write_chain_geo(w, geo, at, u);
                 }
@@ -1042,7 +1075,12 @@ fn scalar_text<'s>(v: &'s Json<'_>) -> Option<Cow<'s, str>> {
 /// LogEvent came in (EventBridge `account` and `region` are `cloud.*`).
 fn write_envelope<'s, 'a>(w: &mut JsonWriter<'_>, outer: Outer<'s, 'a>, u: &mut Unmapped<'s, 'a>) {
     let (key, envelope, at, at_resources) = match outer {
-        Outer::EventBridge(e) => ("eventbridge", e, At::key("eventbridge"), "eventbridge.resources"),
+        Outer::EventBridge(e) => (
+            "eventbridge",
+            e,
+            At::key("eventbridge"),
+            "eventbridge.resources",
+        ),
         Outer::Wrapper(e) => ("wrapper", e, At::key("wrapper"), "wrapper.resources"),
     };
     let in_cloud = matches!(outer, Outer::EventBridge(_));

@@ -270,7 +270,11 @@ impl<'a> Member<'a> for Text<'a> {
                 Ok(owned(v))
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Ok(Some(Text(Cow::Borrowed(if v { "true" } else { "false" })))))
+                Ok(Ok(Some(Text(Cow::Borrowed(if v {
+                    "true"
+                } else {
+                    "false"
+                })))))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
                 Ok(owned(v.to_string()))

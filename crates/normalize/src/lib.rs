@@ -192,4 +192,55 @@ mod tests {
         check::<Options>();
         check::<GeoIp>();
     }
+
+    #[test]
+    fn wrapper_and_envelope_members_are_kept() {
+        let event =
+            r#"{"uuid":"u1","published":"2024-05-01T10:00:00Z","eventType":"user.session.start"}"#;
+        let wrapper = serde_json::json!({"message": event, "host": "collector-1", "id": 7});
+        let mut normalizer = Normalizer::default();
+        let doc = normalizer
+            .normalize_value(wrapper.to_string().as_bytes())
+            .expect("wrapper normalizes");
+        assert_eq!(doc["okta"]["wrapper"]["host"], "collector-1");
+        assert_eq!(doc["okta"]["wrapper"]["id"], "7");
+        assert!(doc.get("cloud").is_none());
+
+        let envelope = format!(
+            r#"{{"version":"0","id":"e1","detail-type":"SystemLog","source":"aws.partner/okta.com/o/s","account":"1234","time":"2024-05-01T10:00:01Z","region":"eu-west-1","resources":["arn:a",{{"x":1}}],"extra":true,"detail":{event}}}"#
+        );
+        let doc = normalizer
+            .normalize_value(envelope.as_bytes())
+            .expect("envelope normalizes");
+        assert_eq!(doc["event"]["id"], "u1");
+        assert_eq!(
+            doc["cloud"],
+            serde_json::json!({"provider": "aws", "account": {"id": "1234"}, "region": "eu-west-1"})
+        );
+        assert_eq!(
+            doc["okta"]["eventbridge"],
+            serde_json::json!({
+                "id": "e1", "version": "0", "detail_type": "SystemLog",
+                "source": "aws.partner/okta.com/o/s", "time": "2024-05-01T10:00:01Z",
+                "resources": ["arn:a"], "extra": true
+            })
+        );
+        assert_eq!(
+            doc["okta"]["system"]["unmapped"],
+            serde_json::json!([{"path": "eventbridge.resources[1]", "value": "{\"x\":1}"}])
+        );
+    }
+
+    #[test]
+    fn missing_outcome_is_unknown_and_placeholders_stay_out_of_user() {
+        let event = r#"{"uuid":"u2","published":"2024-05-01T10:00:00Z","eventType":"user.session.start",
+            "actor":{"id":"unknown","type":"User","alternateId":"UNKNOWN","displayName":"unknown"}}"#;
+        let doc = Normalizer::default()
+            .normalize_value(event.as_bytes())
+            .expect("normalizes");
+        assert_eq!(doc["event"]["outcome"], "unknown");
+        assert!(doc.get("user").is_none(), "{doc}");
+        assert!(doc["related"].get("user").is_none());
+        assert_eq!(doc["okta"]["system"]["actor"]["id"], "unknown");
+    }
 }

@@ -86,7 +86,8 @@ impl<'o> JsonWriter<'o> {
             match key {
                 Key::Quoted(quoted) => {
                     debug_assert!(
-                        quoted.len() >= 3 && first_escape(&quoted.as_bytes()[1..quoted.len() - 2]).is_none(),
+                        quoted.len() >= 3
+                            && first_escape(&quoted.as_bytes()[1..quoted.len() - 2]).is_none(),
                         "k!({quoted}) needs escaping"
                     );
                     self.out.extend_from_slice(quoted.as_bytes());

@@ -139,11 +139,17 @@ fn matches(pattern: &str, path: &str) -> bool {
 #[test]
 fn every_golden_field_is_documented() {
     let documented = documented_fields();
-    assert!(documented.len() > 50, "too few documented fields: {documented:?}");
+    assert!(
+        documented.len() > 50,
+        "too few documented fields: {documented:?}"
+    );
     let mut missing = BTreeSet::new();
     for (path, kinds) in golden_types() {
         // Objects are documented through their fields.
-        if kinds.len() == 1 && kinds.contains("object") && !support::types::FREE_FORM.contains(&path.as_str()) {
+        if kinds.len() == 1
+            && kinds.contains("object")
+            && !support::types::FREE_FORM.contains(&path.as_str())
+        {
             continue;
         }
         if !documented.iter().any(|d| matches(d, path)) {
@@ -161,7 +167,10 @@ fn every_golden_field_is_documented() {
 fn field_patterns_match_as_documented() {
     assert!(matches("user.name", "user.name"));
     assert!(!matches("user.name", "user.name.x"));
-    assert!(matches("okta.system.debug.<key>", "okta.system.debug.requestId"));
+    assert!(matches(
+        "okta.system.debug.<key>",
+        "okta.system.debug.requestId"
+    ));
     assert!(!matches("okta.system.debug.<key>", "okta.system.debug"));
     assert!(matches("okta.system.client.*", "okta.system.client.a.b"));
     assert!(!matches("okta.system.client.*", "okta.system.client"));

@@ -11,8 +11,10 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_percent_faults_lose_and_duplicate_nothing() {
-    let mut faults = FaultKinds::default();
-    faults.slow_delay = Duration::from_secs(3); // beyond the 2 s request timeout
+    let faults = FaultKinds {
+        slow_delay: Duration::from_secs(3), // beyond the 2 s request timeout
+        ..FaultKinds::default()
+    };
     let sim = start_sim(SimConfig {
         fault_rate: 0.1,
         faults,

@@ -51,7 +51,7 @@ pub use progress::{Console, Progress};
 
 /// Pages fetched ahead of the one being written (bounds memory: this many pages plus the
 /// one in flight and the batch being written).
-pub const PREFETCH_PAGES: usize = 4;
+pub const PREFETCH_PAGES: usize = 2;
 /// Pages already fetched are committed together, up to this many events per batch: one
 /// round of fsyncs (sinks, checkpoint) for several pages while backfilling.
 pub const MAX_BATCH_EVENTS: usize = 5_000;
@@ -321,9 +321,7 @@ impl Pipeline {
             };
             // Group commit: add the pages that are already fetched to this batch.
             let mut page = page;
-            while deferred_halt.is_none()
-                && !page.caught_up
-                && page.events.len() < MAX_BATCH_EVENTS
+            while deferred_halt.is_none() && !page.caught_up && page.events.len() < MAX_BATCH_EVENTS
             {
                 match source.ready() {
                     Some(Ok(next)) => {
@@ -485,7 +483,7 @@ mod tests {
             let mut rejected = Vec::new();
             for doc in batch {
                 self.seen += 1;
-                if self.seen % self.every == 0 {
+                if self.seen.is_multiple_of(self.every) {
                     rejected.push(Rejected {
                         id: doc.id.clone(),
                         reason: "mapper_parsing_exception".into(),
@@ -543,10 +541,7 @@ mod tests {
         assert_eq!(summary.rejected, 0);
         assert_eq!(summary.refused_by_sinks, 30);
         assert_eq!(summary.by_category.values().sum::<u64>(), 300);
-        assert_eq!(
-            std::fs::read_to_string(&out).unwrap().lines().count(),
-            300
-        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 300);
         let dead_path = state.join(DEAD_LETTER_FILE);
         let dead = std::fs::read_to_string(&dead_path).unwrap();
         let letters: Vec<serde_json::Value> = dead
