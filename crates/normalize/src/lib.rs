@@ -11,6 +11,9 @@
 //!   ECS beyond it; every Okta member ECS has no home for is kept under
 //!   `okta.system.*`, unknown members included. The full table is in
 //!   `docs/fields.md`.
+//! * Every output field has one JSON type in every document (no mapping
+//!   conflicts in Elasticsearch): values that parse are coerced, anything else
+//!   is kept, with its Okta path, under `okta.system.unmapped`.
 //! * Only three things fail an event: input that is not JSON or not an object,
 //!   and a missing or unusable `uuid`, `published` or `eventType`. A field of
 //!   unexpected type is normalized as far as possible, never an error.

@@ -6,7 +6,6 @@
 //! [`Secret`] at once.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -72,23 +71,9 @@ pub struct Overrides {
     pub backfill_concurrency: Option<usize>,
 }
 
-/// A sink to deliver to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SinkSpec {
-    /// NDJSON on standard output.
-    Stdout,
-    /// NDJSON appended to a file (exactly once with the checkpoint).
-    File(PathBuf),
-}
-
-impl fmt::Display for SinkSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SinkSpec::Stdout => f.write_str("stdout"),
-            SinkSpec::File(path) => write!(f, "file:{}", path.display()),
-        }
-    }
-}
+/// A sink to deliver to (`file:PATH`, `stdout`, `elasticsearch:URL`, ...; see
+/// [`oktaflow_sink::parse_sink_spec`]).
+pub use oktaflow_sink::SinkSpec;
 
 /// One Okta org to read.
 #[derive(Debug, Clone)]
@@ -229,21 +214,28 @@ pub fn resolve(
         (None, None, None) => PathBuf::from(DEFAULT_STATE_DIR),
     };
     let (sink_texts, sink_origin) = if !overrides.sinks.is_empty() {
-        (overrides.sinks.clone(), "--sink".to_string())
+        (
+            overrides.sinks.iter().cloned().map(SinkEntry::Spec).collect(),
+            "--sink".to_string(),
+        )
     } else if let Some(list) = env("OKTAFLOW_SINKS") {
         (
             list.split(',')
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
+                .map(SinkEntry::Spec)
                 .collect(),
             "OKTAFLOW_SINKS".to_string(),
         )
     } else if let Some(list) = raw.sinks {
         (list, file_origin.clone())
     } else {
-        (vec!["stdout".to_string()], "defaults".to_string())
+        (
+            vec![SinkEntry::Spec("stdout".to_string())],
+            "defaults".to_string(),
+        )
     };
-    let sinks = parse_sinks(&sink_texts, &sink_origin)?;
+    let sinks = parse_sinks(sink_texts, &sink_origin)?;
 
     let mut built = Vec::with_capacity(sources.len());
     let mut names = HashSet::new();
@@ -302,7 +294,7 @@ impl DurationText {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     state_dir: Option<PathBuf>,
-    sinks: Option<Vec<String>>,
+    sinks: Option<Vec<SinkEntry>>,
     source: Option<RawSource>,
     sources: Option<Vec<RawSource>>,
 }
@@ -924,39 +916,50 @@ fn read_secret_file(path: &Path) -> Result<Secret, String> {
     }
 }
 
-fn parse_sinks(texts: &[String], origin: &str) -> Result<Vec<SinkSpec>, ConfigError> {
-    let mut sinks = Vec::with_capacity(texts.len());
-    for text in texts {
-        let text = text.trim();
-        let sink = if text == "stdout" {
-            SinkSpec::Stdout
-        } else if let Some(path) = text.strip_prefix("file:") {
-            if path.is_empty() {
-                return Err(invalid(
-                    "sinks",
-                    origin,
-                    "`file:` needs a path, like file:/var/log/okta.ndjson",
-                ));
+/// One sink in the configuration: a spec string (`"file:PATH"`, `"elasticsearch:URL?..."`)
+/// or a table (`[[sinks]]` with a `kind` key); a `sinks` array may mix both.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum SinkEntry {
+    /// A spec, as on the command line.
+    Spec(String),
+    /// A table, converted through [`oktaflow_sink::SinkConfig`] (kept as a TOML table here
+    /// so that its error names the bad key instead of "did not match any variant").
+    Table(toml::Table),
+}
+
+fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, ConfigError> {
+    let mut sinks = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.into_iter().enumerate() {
+        let (label, parsed) = match entry {
+            SinkEntry::Spec(text) => {
+                let text = text.trim().to_string();
+                let parsed = oktaflow_sink::parse_sink_spec(&text).map_err(|e| e.to_string());
+                (format!("`{}`", text.split('?').next().unwrap_or(&text)), parsed)
             }
-            SinkSpec::File(PathBuf::from(path))
-        } else {
-            return Err(invalid(
-                "sinks",
-                origin,
-                &format!("`{text}` is not a sink; use file:PATH or stdout"),
-            ));
+            SinkEntry::Table(table) => {
+                let parsed = oktaflow_sink::SinkConfig::deserialize(table)
+                    .map_err(|e| e.to_string().trim().replace('\n', " "))
+                    .and_then(|c| c.into_spec().map_err(|e| e.to_string()));
+                (format!("sinks[{index}]"), parsed)
+            }
         };
+        let sink = parsed.map_err(|reason| invalid("sinks", origin, &reason))?;
         if sinks.contains(&sink) {
             return Err(invalid(
                 "sinks",
                 origin,
-                &format!("`{text}` is listed twice"),
+                &format!("{label} is listed twice"),
             ));
         }
         sinks.push(sink);
     }
     if sinks.is_empty() {
-        return Err(invalid("sinks", origin, "no sink; use file:PATH or stdout"));
+        return Err(invalid(
+            "sinks",
+            origin,
+            "no sink; use file:PATH, stdout or a store such as elasticsearch:URL",
+        ));
     }
     Ok(sinks)
 }

@@ -18,6 +18,7 @@ mod records;
 mod run_cmd;
 mod setup_cmd;
 mod sim_cmd;
+mod sinks;
 
 use std::process::ExitCode;
 

@@ -1,11 +1,11 @@
 //! `oktaflow run`: the configured Okta org's System Log to the configured sinks, exactly once.
 
-use oktaflow_sink::{ExistingFile, FileSink, Sink, StdoutSink};
+use oktaflow_sink::ExistingFile;
 use tokio::sync::watch;
 use tracing::info;
 
 use crate::cli::RunArgs;
-use crate::config::{self, ConfigError, Overrides, RunConfig, SinkSpec};
+use crate::config::{self, ConfigError, Overrides, RunConfig};
 use crate::exit::Exit;
 use crate::pipeline::{Console, Pipeline, PipelineError, PipelineOptions, StopWhen};
 
@@ -16,13 +16,8 @@ pub enum RunCmdError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A sink could not be set up.
-    #[error("sink {sink}: {error}")]
-    Sink {
-        /// The sink spec.
-        sink: String,
-        /// Why.
-        error: std::io::Error,
-    },
+    #[error(transparent)]
+    Sink(#[from] crate::sinks::SinksError),
     /// Something this version does not do yet.
     #[error("{0}")]
     Unsupported(&'static str),
@@ -38,7 +33,7 @@ impl RunCmdError {
     /// The exit code for this error.
     pub fn exit(&self) -> Exit {
         match self {
-            RunCmdError::Config(_) | RunCmdError::Sink { .. } | RunCmdError::Unsupported(_) => {
+            RunCmdError::Config(_) | RunCmdError::Sink(_) | RunCmdError::Unsupported(_) => {
                 Exit::Usage
             }
             RunCmdError::Runtime(_) => Exit::Io,
@@ -92,10 +87,7 @@ fn build(config: RunConfig, once: bool) -> Result<(Pipeline, PipelineOptions), R
         ));
     }
     let source = sources.remove(0);
-    let sinks = sinks
-        .iter()
-        .map(build_sink)
-        .collect::<Result<Vec<_>, _>>()?;
+    let sinks = crate::sinks::build_sinks(&sinks, ExistingFile::Refuse)?;
     let mut options = PipelineOptions::new(state_dir);
     options.stop_when = if once {
         StopWhen::CaughtUp
@@ -104,20 +96,6 @@ fn build(config: RunConfig, once: bool) -> Result<(Pipeline, PipelineOptions), R
     };
     let pipeline = Pipeline::new(source, sinks, options.clone())?;
     Ok((pipeline, options))
-}
-
-fn build_sink(spec: &SinkSpec) -> Result<Box<dyn Sink>, RunCmdError> {
-    Ok(match spec {
-        SinkSpec::Stdout => Box::new(StdoutSink::new()),
-        SinkSpec::File(path) => {
-            Box::new(FileSink::new(path, ExistingFile::Refuse).map_err(|error| {
-                RunCmdError::Sink {
-                    sink: spec.to_string(),
-                    error,
-                }
-            })?)
-        }
-    })
 }
 
 /// A stop flag that turns `true` on the first SIGINT or SIGTERM; a second signal exits at once
