@@ -13,7 +13,8 @@
 //!   the cursor; what it returns as an error is a halt ([`FetchError::is_halt`]) with a
 //!   one-line message naming the org and the fix.
 //! * [`Pacer`] — keeps the request rate within `share × X-Rate-Limit-Limit` per minute, evenly
-//!   spaced, slower when `X-Rate-Limit-Remaining` runs low. [`FetchStats`] counts requests.
+//!   spaced (waits already reserved are re-spaced once the limit is learned or a 429 holds),
+//!   slower when `X-Rate-Limit-Remaining` runs low. [`FetchStats`] counts requests.
 //! * [`Checkpoint`] / [`CheckpointStore`] — the versioned JSON resume point, saved atomically.
 //! * [`Secret`] — tokens and keys; `Debug`/`Display` print `[redacted]`.
 //!
@@ -56,7 +57,7 @@ pub use config::{
 };
 pub use error::{FetchError, FetchErrorKind};
 pub use link::{find_link, parse_link_header, Link};
-pub use pacer::{Pacer, ASSUMED_LIMIT_PER_MINUTE};
+pub use pacer::{Pacer, ASSUMED_LIMIT_PER_MINUTE, UNANNOUNCED_LIMIT_PER_MINUTE};
 pub use secret::Secret;
 pub use source::{LogSource, SourceOptions, StartPoint, DEFAULT_SETTLE};
 pub use state::{BackfillState, Page, Seam, SourceState};

@@ -19,8 +19,10 @@ use crate::stats::FetchStats;
 /// Default settle margin: backfill slices end this long before "now", so events Okta reveals
 /// late fall in the polling range.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(600);
-/// Pages buffered ahead across all backfill slices (bounds memory).
-const PREFETCH_PAGES: usize = 32;
+/// Pages each backfill slice buffers ahead of delivery. With K workers at most
+/// `K × (PREFETCH_PAGES_PER_SLICE + 1)` pages are held (the buffered ones plus one being
+/// fetched per worker): 12 pages of 1000 events (≈ 30 MB of JSON) at K = 4.
+const PREFETCH_PAGES_PER_SLICE: usize = 2;
 /// Slices per worker over the backfill range (more slices → better balance).
 const SLICES_PER_WORKER: i64 = 16;
 
@@ -395,7 +397,7 @@ impl Drop for BackfillRun {
 impl BackfillRun {
     fn start(client: Arc<OktaClient>, progress: BackfillState, workers: usize) -> BackfillRun {
         let (tx, handles) = mpsc::channel(workers);
-        let capacity = (PREFETCH_PAGES / workers).max(2);
+        let capacity = PREFETCH_PAGES_PER_SLICE;
         let first = Slice {
             since: progress.slice_since,
             until: progress.slice_until,

@@ -185,6 +185,11 @@ pub struct RunArgs {
     /// Fetch a long backlog in K parallel time slices (delivered in order) [default: 1].
     #[arg(long, value_name = "K")]
     pub backfill_concurrency: Option<usize>,
+
+    /// Serve /metrics, /health and /ready on this address, e.g. 127.0.0.1:9464 (overrides
+    /// [metrics] listen; off when neither is set).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Arguments of `oktaflow demo`.

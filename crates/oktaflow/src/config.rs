@@ -27,6 +27,8 @@ pub const MAX_BACKFILL_CONCURRENCY: usize = 16;
 pub const DEFAULT_STATE_DIR: &str = "oktaflow-state";
 /// Default source name (names the checkpoint file).
 pub const DEFAULT_SOURCE_NAME: &str = "okta";
+/// Default silence alert: no event from a source for this long is an error.
+pub const DEFAULT_SILENCE_ALERT: Duration = Duration::from_secs(86_400);
 
 /// The environment variables read, with the key each one sets.
 pub const ENV_VARS: &[(&str, &str)] = &[
@@ -86,6 +88,8 @@ pub struct SourceConfig {
     pub start_from: DateTime<Utc>,
     /// Poll interval and backfill concurrency.
     pub options: SourceOptions,
+    /// No event for this long raises the silence alert (`None`: `silence_alert = "off"`).
+    pub silence_alert: Option<Duration>,
 }
 
 /// The validated configuration of `oktaflow run`.
@@ -97,6 +101,8 @@ pub struct RunConfig {
     pub sinks: Vec<SinkSpec>,
     /// The orgs to read (one for now; `[[sources]]` may list several).
     pub sources: Vec<SourceConfig>,
+    /// `[metrics] listen`: where `/metrics`, `/health` and `/ready` are served (off if unset).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// A configuration problem; `Display` is one line naming the key and where it came from.
@@ -215,7 +221,12 @@ pub fn resolve(
     };
     let (sink_texts, sink_origin) = if !overrides.sinks.is_empty() {
         (
-            overrides.sinks.iter().cloned().map(SinkEntry::Spec).collect(),
+            overrides
+                .sinks
+                .iter()
+                .cloned()
+                .map(SinkEntry::Spec)
+                .collect(),
             "--sink".to_string(),
         )
     } else if let Some(list) = env("OKTAFLOW_SINKS") {
@@ -255,10 +266,21 @@ pub fn resolve(
         }
         built.push(config);
     }
+    let metrics_listen = match raw.metrics.and_then(|m| m.listen) {
+        Some(text) => Some(text.trim().parse().map_err(|_| {
+            invalid(
+                "metrics.listen",
+                &file_origin,
+                &format!("`{text}` is not an address; use IP:PORT, e.g. \"127.0.0.1:9464\""),
+            )
+        })?),
+        None => None,
+    };
     Ok(RunConfig {
         state_dir,
         sinks,
         sources: built,
+        metrics_listen,
     })
 }
 
@@ -297,6 +319,13 @@ struct RawFile {
     sinks: Option<Vec<SinkEntry>>,
     source: Option<RawSource>,
     sources: Option<Vec<RawSource>>,
+    metrics: Option<RawMetrics>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -316,6 +345,7 @@ struct RawSource {
     backfill_concurrency: Option<usize>,
     proxy_url: Option<String>,
     tls: Option<RawTls>,
+    silence_alert: Option<DurationText>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -412,6 +442,7 @@ struct Merged {
     request_timeout: Option<Sourced<String>>,
     backfill_concurrency: Option<Sourced<String>>,
     proxy_url: Option<Sourced<String>>,
+    silence_alert: Option<Sourced<String>>,
     tls: RawTls,
     tls_origin: BTreeMap<&'static str, String>,
     /// An unparsable `OKTAFLOW_TLS_VERIFY_CERTIFICATE` value.
@@ -515,6 +546,9 @@ impl Layers {
             .backfill_concurrency
             .map(|v| from_file(v.to_string(), "backfill_concurrency"));
         m.proxy_url = raw.proxy_url.map(|v| from_file(v, "proxy_url"));
+        m.silence_alert = raw
+            .silence_alert
+            .map(|v| from_file(v.into_text(), "silence_alert"));
         if let Some(tls) = raw.tls {
             for (key, set) in [
                 ("ca_file", tls.ca_file.is_some()),
@@ -835,11 +869,28 @@ fn build_source(m: Merged, now: DateTime<Utc>) -> Result<SourceConfig, ConfigErr
         }
         options.backfill_concurrency = k;
     }
+    let silence_alert = match &m.silence_alert {
+        None => Some(DEFAULT_SILENCE_ALERT),
+        Some(v) if v.value.trim().eq_ignore_ascii_case("off") => None,
+        Some(v) => {
+            let limit = parse_duration(&v.value)
+                .map_err(|reason| bad("silence_alert", &v.origin, reason))?;
+            if limit < Duration::from_secs(1) {
+                return Err(bad(
+                    "silence_alert",
+                    &v.origin,
+                    format!("`{}` is too short; use at least 1s, or \"off\"", v.value),
+                ));
+            }
+            Some(limit)
+        }
+    };
     Ok(SourceConfig {
         name,
         client,
         start_from,
         options,
+        silence_alert,
     })
 }
 
@@ -935,7 +986,10 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
             SinkEntry::Spec(text) => {
                 let text = text.trim().to_string();
                 let parsed = oktaflow_sink::parse_sink_spec(&text).map_err(|e| e.to_string());
-                (format!("`{}`", text.split('?').next().unwrap_or(&text)), parsed)
+                (
+                    format!("`{}`", text.split('?').next().unwrap_or(&text)),
+                    parsed,
+                )
             }
             SinkEntry::Table(table) => {
                 let parsed = oktaflow_sink::SinkConfig::deserialize(table)
@@ -1103,6 +1157,70 @@ mod tests {
         assert_eq!(source.options.backfill_concurrency, 1);
         assert_eq!(source.start_from, now() - TimeDelta::days(1));
         assert!(matches!(&source.client.auth, Auth::ApiToken(t) if t.expose() == TOKEN));
+    }
+
+    #[test]
+    fn sinks_may_be_specs_or_tables_and_each_is_listed_once() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let text = r#"
+sinks = ["file:/var/log/okta.ndjson", { kind = "clickhouse", url = "http://127.0.0.1:8123", table = "okta" }]
+
+[source]
+domain = "acme.okta.com"
+"#;
+        let config = run(Some(text), &env, &Overrides::default()).unwrap();
+        assert_eq!(config.sinks.len(), 2);
+        assert_eq!(
+            config.sinks[0],
+            SinkSpec::File("/var/log/okta.ndjson".into())
+        );
+        let SinkSpec::ClickHouse(ch) = &config.sinks[1] else {
+            panic!("{:?}", config.sinks[1])
+        };
+        assert_eq!(
+            (ch.url.as_str(), ch.table.as_str()),
+            ("http://127.0.0.1:8123", "okta")
+        );
+
+        let tables = r#"
+[source]
+domain = "acme.okta.com"
+
+[[sinks]]
+kind = "elasticsearch"
+url = "https://es.corp:9200"
+api_key_env = "ES_API_KEY"
+
+[[sinks]]
+kind = "stdout"
+"#;
+        let config = run(Some(tables), &env, &Overrides::default()).unwrap();
+        assert!(
+            matches!(&config.sinks[0], SinkSpec::Elasticsearch(c) if c.url == "https://es.corp:9200")
+        );
+        assert_eq!(config.sinks[1], SinkSpec::Stdout);
+
+        let typo = tables.replace("api_key_env", "api_key_evn");
+        let m = err(Some(&typo), &env, &Overrides::default());
+        assert!(m.starts_with("sinks (from "), "{m}");
+        assert!(
+            m.contains("unknown field `api_key_evn`") && !m.contains('\n'),
+            "{m}"
+        );
+
+        let twice =
+            "sinks = [\"stdout\", { kind = \"stdout\" }]\n[source]\ndomain = \"acme.okta.com\"\n";
+        let m = err(Some(twice), &env, &Overrides::default());
+        assert!(m.ends_with("sinks[1] is listed twice"), "{m}");
+
+        let flags = Overrides {
+            sinks: vec!["elasticsearch:http://127.0.0.1:9200?index=logs-okta.system-x".into()],
+            ..Overrides::default()
+        };
+        let config = run(Some(tables), &env, &flags).unwrap();
+        assert!(
+            matches!(&config.sinks[..], [SinkSpec::Elasticsearch(c)] if c.index == "logs-okta.system-x")
+        );
     }
 
     #[test]
@@ -1287,7 +1405,7 @@ verify_certificate = true
         );
         let m = with(("OKTAFLOW_SINKS", "kafka:x"));
         assert!(
-            m.starts_with("sinks (from OKTAFLOW_SINKS): `kafka:x` is not a sink"),
+            m.starts_with("sinks (from OKTAFLOW_SINKS): unknown sink spec \"kafka:x\""),
             "{m}"
         );
 
@@ -1481,6 +1599,45 @@ interval = "30s"
         );
         assert!(
             message.contains("api_token") && !message.contains("secretpart"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn silence_alert_and_metrics_listen_are_read_and_checked() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let text = "[metrics]\nlisten = \"127.0.0.1:9464\"\n\n[[sources]]\nname = \"a\"\ndomain = \"a.okta.com\"\nsilence_alert = \"2h\"\n\n[[sources]]\nname = \"b\"\ndomain = \"b.okta.com\"\nsilence_alert = \"off\"\n\n[[sources]]\nname = \"c\"\ndomain = \"c.okta.com\"\n";
+        let text = text.replace("domain", "api_token = \"t\"\ndomain");
+        let config = run(Some(&text), &[], &Overrides::default()).unwrap();
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9464".parse().unwrap())
+        );
+        let alerts: Vec<_> = config.sources.iter().map(|s| s.silence_alert).collect();
+        assert_eq!(
+            alerts,
+            [
+                Some(Duration::from_secs(7200)),
+                None,
+                Some(DEFAULT_SILENCE_ALERT)
+            ]
+        );
+
+        let short = "[source]\ndomain = \"a.okta.com\"\nsilence_alert = \"500ms\"\n";
+        let message = run(Some(short), &env, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            message,
+            "source.silence_alert (from oktaflow.toml [source] silence_alert): `500ms` is too short; use at least 1s, or \"off\""
+        );
+        let bad = "[metrics]\nlisten = \"localhost\"\n[source]\ndomain = \"a.okta.com\"\n";
+        let message = run(Some(bad), &env, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message
+                .starts_with("metrics.listen (from oktaflow.toml): `localhost` is not an address"),
             "{message}"
         );
     }

@@ -131,6 +131,7 @@ async fn demo(
             backfill_concurrency: BACKFILL_CONCURRENCY,
             settle: DEFAULT_SETTLE,
         },
+        silence_alert: None,
     };
     let events_path = args.dir.join(EVENTS_FILE);
     let sink =

@@ -38,7 +38,6 @@ pub fn set_format(format: LogFormat) {
 }
 
 /// The format recorded by [`set_format`] ([`LogFormat::Text`] before that).
-#[allow(dead_code)] // read by the progress console once it delegates to `init`
 pub fn format() -> LogFormat {
     FORMAT.get().copied().unwrap_or_default()
 }

@@ -55,26 +55,29 @@ impl Metrics {
     /// A fresh registry with every family registered.
     pub fn new() -> Result<Metrics, MetricsError> {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, MetricsError> {
-            let vec = IntCounterVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(vec.clone()))?;
-            Ok(vec)
-        };
-        let gauge = |name: &str, help: &str, labels: &[&str]| -> Result<IntGaugeVec, MetricsError> {
-            let vec = IntGaugeVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(vec.clone()))?;
-            Ok(vec)
-        };
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, MetricsError> {
+                let vec = IntCounterVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(vec.clone()))?;
+                Ok(vec)
+            };
+        let gauge =
+            |name: &str, help: &str, labels: &[&str]| -> Result<IntGaugeVec, MetricsError> {
+                let vec = IntGaugeVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(vec.clone()))?;
+                Ok(vec)
+            };
         // 1 ms .. ~65 s.
         let buckets = exponential_buckets(0.001, 2.0, 17)?;
-        let histogram = |name: &str, help: &str, labels: &[&str]| -> Result<HistogramVec, MetricsError> {
-            let vec = HistogramVec::new(
-                HistogramOpts::new(name, help).buckets(buckets.clone()),
-                labels,
-            )?;
-            registry.register(Box::new(vec.clone()))?;
-            Ok(vec)
-        };
+        let histogram =
+            |name: &str, help: &str, labels: &[&str]| -> Result<HistogramVec, MetricsError> {
+                let vec = HistogramVec::new(
+                    HistogramOpts::new(name, help).buckets(buckets.clone()),
+                    labels,
+                )?;
+                registry.register(Box::new(vec.clone()))?;
+                Ok(vec)
+            };
         let source = &["source"];
         let source_sink = &["source", "sink"];
         Ok(Metrics {
@@ -182,7 +185,10 @@ mod tests {
     #[test]
     fn families_are_exposed_with_their_labels_and_values() {
         let metrics = Metrics::new().unwrap();
-        metrics.events_fetched.with_label_values(&["prod"]).inc_by(7);
+        metrics
+            .events_fetched
+            .with_label_values(&["prod"])
+            .inc_by(7);
         metrics
             .requests
             .with_label_values(&["prod", "429"])

@@ -1,12 +1,25 @@
-//! `oktaflow run`: the configured Okta org's System Log to the configured sinks, exactly once.
+//! `oktaflow run`: each configured Okta org's System Log to the configured sinks, exactly
+//! once; several `[[sources]]` run concurrently, each with its own checkpoint, dead-letter
+//! file and (for file sinks) output file.
 
-use oktaflow_sink::ExistingFile;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use oktaflow_sink::{ExistingFile, SinkSpec};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracing::info;
+use tokio::task::JoinHandle;
+use tracing::{error, info, Instrument};
 
 use crate::cli::RunArgs;
 use crate::config::{self, ConfigError, Overrides, RunConfig};
 use crate::exit::Exit;
+use crate::logging;
+use crate::metrics::{Metrics, MetricsError};
+use crate::ops_server::{self, OpsState};
+use crate::pipeline::monitor::{self, SourceMonitor};
 use crate::pipeline::{Console, Pipeline, PipelineError, PipelineOptions, StopWhen};
 
 /// Why `oktaflow run` failed; `Display` is the one-line message.
@@ -27,6 +40,20 @@ pub enum RunCmdError {
     /// The pipeline failed.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// Some of several sources failed (the others ran to their end).
+    #[error("{0}")]
+    Sources(SourcesFailed),
+    /// The metrics registry could not be built.
+    #[error(transparent)]
+    Metrics(MetricsError),
+    /// The operations endpoint could not listen.
+    #[error("cannot serve metrics on {addr}: {error}; choose another --metrics-addr")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
 }
 
 impl RunCmdError {
@@ -36,14 +63,20 @@ impl RunCmdError {
             RunCmdError::Config(_) | RunCmdError::Sink(_) | RunCmdError::Unsupported(_) => {
                 Exit::Usage
             }
-            RunCmdError::Runtime(_) => Exit::Io,
+            RunCmdError::Runtime(_) | RunCmdError::Metrics(_) => Exit::Io,
+            RunCmdError::Listen { .. } => Exit::Usage,
             RunCmdError::Pipeline(e) => e.exit(),
+            RunCmdError::Sources(failed) => failed.0.first().map_or(Exit::Io, |(_, e)| e.exit()),
         }
     }
 }
 
-/// Runs `oktaflow run`.
+/// Runs `oktaflow run`: one pipeline per configured source, concurrently. A source that fails
+/// stops alone (its error is logged, counted in the metrics and shown in `/ready`); the
+/// others go on. The exit code is that of the first failed source (in config order) once
+/// every pipeline has ended, 0 when none failed.
 pub fn run(args: &RunArgs) -> Result<Exit, RunCmdError> {
+    let console = Console::init("info");
     let overrides = Overrides {
         domain: args.domain.clone(),
         okta_url: args.okta_url.clone(),
@@ -55,47 +88,204 @@ pub fn run(args: &RunArgs) -> Result<Exit, RunCmdError> {
     };
     // Refuse a bad configuration before any work (nothing is created before this succeeds).
     let config = config::load(args.config.as_deref(), &overrides)?;
-    let (pipeline, options) = build(config, args.once)?;
+    let listen = args.metrics_addr.or(config.metrics_listen);
+    let metrics = Arc::new(Metrics::new().map_err(RunCmdError::Metrics)?);
+    let pipelines = build(config, args.once, &metrics)?;
+    let several = pipelines.len() > 1;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(RunCmdError::Runtime)?;
-    let console = Console::init("info");
-    runtime.block_on(async move {
+    let mut failed = runtime.block_on(async move {
+        let monitors: Vec<Arc<SourceMonitor>> =
+            pipelines.iter().map(|p| p.monitor.clone()).collect();
+        let _server = match listen {
+            Some(addr) => Some(serve_operations(addr, &metrics, &monitors).await?),
+            None => None,
+        };
+        let _ticker = AbortOnDrop(tokio::spawn(monitor::watch(monitors)));
         let stop = stop_on_signals();
-        let summary = pipeline.run(&console, stop).await?;
-        info!(
-            written = summary.written,
-            elapsed_secs = summary.elapsed.as_secs_f64(),
-            state_dir = %options.state_dir.display(),
-            "done"
-        );
-        Ok::<(), RunCmdError>(())
+        let runs = pipelines.into_iter().map(|source| {
+            let console = console.clone();
+            let stop = stop.clone();
+            let span = logging::source_span(&source.name);
+            tokio::spawn(
+                async move {
+                    let result = source.pipeline.run(&console, stop).await;
+                    match &result {
+                        Ok(summary) => info!(
+                            source = %source.name,
+                            written = summary.written,
+                            elapsed_secs = summary.elapsed.as_secs_f64(),
+                            state_dir = %source.state_dir.display(),
+                            "done"
+                        ),
+                        // A single source's error is the process's one-line error message.
+                        Err(error) if several => error!(
+                            source = %source.name,
+                            error = %error,
+                            "source stopped; the other sources go on"
+                        ),
+                        Err(_) => {}
+                    }
+                    (source.name, result)
+                }
+                .instrument(span),
+            )
+        });
+        let mut failed = Vec::new();
+        for joined in join_all(runs).await {
+            match joined {
+                Ok((_, Ok(_))) => {}
+                Ok((name, Err(error))) => failed.push((name, error)),
+                Err(error) => {
+                    failed.push(("?".to_string(), PipelineError::Internal(error.to_string())))
+                }
+            }
+        }
+        Ok::<_, RunCmdError>(failed)
     })?;
-    Ok(Exit::Ok)
+    if failed.is_empty() {
+        return Ok(Exit::Ok);
+    }
+    if !several {
+        if let Some((_, error)) = failed.pop() {
+            return Err(RunCmdError::Pipeline(error));
+        }
+    }
+    Err(RunCmdError::Sources(SourcesFailed(failed)))
 }
 
-fn build(config: RunConfig, once: bool) -> Result<(Pipeline, PipelineOptions), RunCmdError> {
+/// One source's pipeline, ready to run.
+struct SourcePipeline {
+    name: String,
+    state_dir: PathBuf,
+    pipeline: Pipeline,
+    monitor: Arc<SourceMonitor>,
+}
+
+fn build(
+    config: RunConfig,
+    once: bool,
+    metrics: &Arc<Metrics>,
+) -> Result<Vec<SourcePipeline>, RunCmdError> {
     let RunConfig {
         state_dir,
         sinks,
-        mut sources,
+        sources,
+        ..
     } = config;
-    if sources.len() != 1 {
+    let several = sources.len() > 1;
+    if several && sinks.iter().any(|s| matches!(s, SinkSpec::Stdout)) {
         return Err(RunCmdError::Unsupported(
-            "several [[sources]] are not supported by `oktaflow run` yet; run one oktaflow per source with its own state_dir",
+            "the stdout sink cannot be shared by several [[sources]] (their lines could interleave); use file:PATH (one file per source is derived) or a store",
         ));
     }
-    let source = sources.remove(0);
-    let sinks = crate::sinks::build_sinks(&sinks, ExistingFile::Refuse)?;
-    let mut options = PipelineOptions::new(state_dir);
-    options.stop_when = if once {
-        StopWhen::CaughtUp
-    } else {
-        StopWhen::Never
+    let mut built = Vec::with_capacity(sources.len());
+    for source in sources {
+        let specs: Vec<SinkSpec> = sinks
+            .iter()
+            .map(|spec| per_source_spec(spec, &source.name, several))
+            .collect();
+        let sinks = crate::sinks::build_sinks(&specs, ExistingFile::Refuse)?;
+        let monitor = SourceMonitor::new(
+            &source.name,
+            source.options.poll_interval,
+            source.silence_alert,
+            metrics.clone(),
+        );
+        let mut options = PipelineOptions::new(state_dir.clone());
+        options.stop_when = if once {
+            StopWhen::CaughtUp
+        } else {
+            StopWhen::Never
+        };
+        if several {
+            options.dead_letter_file = format!("dead-letter.{}.ndjson", source.name);
+        }
+        options.monitor = Some(monitor.clone());
+        built.push(SourcePipeline {
+            name: source.name.clone(),
+            state_dir: state_dir.clone(),
+            pipeline: Pipeline::new(source, sinks, options)?,
+            monitor,
+        });
+    }
+    Ok(built)
+}
+
+/// With several sources, each source writes its own file: `PATH` becomes `STEM.SOURCE.EXT`
+/// beside it (the file sink's exactly-once offset belongs to one writer). Other sinks are
+/// built once per source with the same settings.
+fn per_source_spec(spec: &SinkSpec, source: &str, several: bool) -> SinkSpec {
+    match spec {
+        SinkSpec::File(path) if several => SinkSpec::File(per_source_path(path, source)),
+        other => other.clone(),
+    }
+}
+
+/// `out/okta.ndjson` → `out/okta.SOURCE.ndjson`; `out/events` → `out/events.SOURCE`.
+pub fn per_source_path(path: &Path, source: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{source}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{source}"),
     };
-    let pipeline = Pipeline::new(source, sinks, options.clone())?;
-    Ok((pipeline, options))
+    path.with_file_name(name)
+}
+
+/// Binds the operations endpoint (before any work, so a taken port fails the start) and
+/// serves it in a task that ends when the returned guard is dropped.
+async fn serve_operations(
+    addr: SocketAddr,
+    metrics: &Arc<Metrics>,
+    monitors: &[Arc<SourceMonitor>],
+) -> Result<AbortOnDrop, RunCmdError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|error| RunCmdError::Listen { addr, error })?;
+    let state = OpsState {
+        metrics: metrics.clone(),
+        monitors: Arc::new(monitors.to_vec()),
+    };
+    info!(%addr, "serving /metrics, /health and /ready");
+    Ok(AbortOnDrop(tokio::spawn(async move {
+        if let Err(error) = ops_server::serve(listener, state).await {
+            error!(%error, "the metrics endpoint stopped");
+        }
+    })))
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The sources that failed while others ran; `Display` names each with its error.
+#[derive(Debug)]
+pub struct SourcesFailed(pub Vec<(String, PipelineError)>);
+
+impl std::fmt::Display for SourcesFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let noun = if self.0.len() == 1 {
+            "source"
+        } else {
+            "sources"
+        };
+        write!(f, "{} {noun} failed:", self.0.len())?;
+        for (i, (name, error)) in self.0.iter().enumerate() {
+            let sep = if i == 0 { " " } else { "; " };
+            write!(f, "{sep}{name}: {error}")?;
+        }
+        Ok(())
+    }
 }
 
 /// A stop flag that turns `true` on the first SIGINT or SIGTERM; a second signal exits at once
@@ -156,5 +346,41 @@ impl Signals {
     #[cfg(not(unix))]
     async fn recv(&mut self) {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_sources_write_one_file_each() {
+        assert_eq!(
+            per_source_path(Path::new("/var/log/okta.ndjson"), "acme"),
+            Path::new("/var/log/okta.acme.ndjson")
+        );
+        assert_eq!(
+            per_source_path(Path::new("events"), "eu"),
+            Path::new("events.eu")
+        );
+        let file = SinkSpec::File("out.ndjson".into());
+        assert_eq!(per_source_spec(&file, "a", false), file);
+        assert_eq!(
+            per_source_spec(&file, "a", true),
+            SinkSpec::File("out.a.ndjson".into())
+        );
+    }
+
+    #[test]
+    fn failed_sources_are_named_in_one_line() {
+        let failed = SourcesFailed(vec![
+            ("a".into(), PipelineError::Config("x".into())),
+            ("b".into(), PipelineError::Internal("y".into())),
+        ]);
+        assert_eq!(
+            failed.to_string(),
+            "2 sources failed: a: x; b: internal error: y"
+        );
+        assert_eq!(RunCmdError::Sources(failed).exit(), Exit::Usage);
     }
 }

@@ -116,8 +116,8 @@ mod tests {
         let out = dir.path().join("out.ndjson");
         let file = SinkSpec::File(out.clone());
         let es = oktaflow_sink::parse_sink_spec("elasticsearch:http://127.0.0.1:9200").unwrap();
-        let sinks = build_sinks(&[file.clone(), es, SinkSpec::Stdout], ExistingFile::Refuse)
-            .unwrap();
+        let sinks =
+            build_sinks(&[file.clone(), es, SinkSpec::Stdout], ExistingFile::Refuse).unwrap();
         let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
         assert_eq!(
             names,

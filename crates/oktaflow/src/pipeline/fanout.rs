@@ -6,6 +6,8 @@ use oktaflow_sink::{Ack, Document, Sink, SinkError};
 use tokio::sync::watch;
 use tracing::warn;
 
+use super::monitor::SourceMonitor;
+
 /// Why a batch was not written to every sink.
 #[derive(Debug)]
 pub enum FanOutError {
@@ -26,10 +28,11 @@ pub async fn write_to_all(
     batch: &[Document],
     retry: RetryPolicy,
     stop: &watch::Receiver<bool>,
+    monitor: Option<&SourceMonitor>,
 ) -> Result<Vec<Ack>, FanOutError> {
     let writes = sinks.iter_mut().map(|sink| {
         let mut stop = stop.clone();
-        async move { write_one(sink.as_mut(), batch, retry, &mut stop).await }
+        async move { write_one(sink.as_mut(), batch, retry, &mut stop, monitor).await }
     });
     let results = join_all(writes).await;
     let mut acks = Vec::with_capacity(results.len());
@@ -52,10 +55,19 @@ async fn write_one(
     batch: &[Document],
     retry: RetryPolicy,
     stop: &mut watch::Receiver<bool>,
+    monitor: Option<&SourceMonitor>,
 ) -> Result<Ack, FanOutError> {
     let mut backoff = Backoff::new(retry);
     loop {
-        match sink.write_batch(batch).await {
+        let started = std::time::Instant::now();
+        let result = sink.write_batch(batch).await;
+        if let Some(monitor) = monitor {
+            match &result {
+                Ok(_) => monitor.sink_ok(sink.name(), started.elapsed()),
+                Err(error) => monitor.sink_failed(sink.name(), &error.to_string()),
+            }
+        }
+        match result {
             Ok(ack) => return Ok(ack),
             Err(error) if error.is_retryable() => {
                 let delay = backoff.next_delay(&mut rand::rng());
@@ -146,7 +158,7 @@ mod tests {
         let (bad, bad_writes) = flaky("bad", 3, false);
         let mut sinks = vec![good, bad];
         let (_tx, stop) = watch::channel(false);
-        let acks = write_to_all(&mut sinks, &batch(), retry(), &stop)
+        let acks = write_to_all(&mut sinks, &batch(), retry(), &stop, None)
             .await
             .unwrap();
         assert_eq!(acks.len(), 2);
@@ -160,7 +172,7 @@ mod tests {
         let (fatal, _) = flaky("fatal", 1, true);
         let mut sinks = vec![fatal];
         let (tx, stop) = watch::channel(false);
-        match write_to_all(&mut sinks, &batch(), retry(), &stop).await {
+        match write_to_all(&mut sinks, &batch(), retry(), &stop, None).await {
             Err(FanOutError::Sink(e)) => assert!(!e.is_retryable()),
             other => panic!("expected a sink error, got {other:?}"),
         }
@@ -168,7 +180,7 @@ mod tests {
         let mut sinks = vec![down];
         tx.send(true).unwrap();
         assert!(matches!(
-            write_to_all(&mut sinks, &batch(), retry(), &stop).await,
+            write_to_all(&mut sinks, &batch(), retry(), &stop, None).await,
             Err(FanOutError::Stopped)
         ));
         assert_eq!(writes.load(Ordering::SeqCst), 1);

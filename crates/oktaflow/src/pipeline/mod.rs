@@ -24,11 +24,13 @@
 pub mod batch;
 pub mod dead_letter;
 pub mod fanout;
+pub mod monitor;
 pub mod prefetch;
 pub mod progress;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -46,6 +48,7 @@ use crate::exit::Exit;
 use batch::BatchBuilder;
 use dead_letter::{DeadLetterFile, DEAD_LETTER_KEY};
 use fanout::{write_to_all, FanOutError};
+use monitor::SourceMonitor;
 use prefetch::Prefetcher;
 pub use progress::{Console, Progress};
 
@@ -92,6 +95,11 @@ pub struct PipelineOptions {
     pub sink_retry: RetryPolicy,
     /// Normalizer options (GeoIP, `event.original`, ...).
     pub normalize: oktaflow_normalize::Options,
+    /// The dead-letter file's name in `state_dir` (sources sharing a state directory need
+    /// one each: its offset is part of each source's checkpoint).
+    pub dead_letter_file: String,
+    /// Where metrics, readiness and the silence alert are recorded (none: not recorded).
+    pub monitor: Option<Arc<SourceMonitor>>,
 }
 
 impl PipelineOptions {
@@ -105,6 +113,8 @@ impl PipelineOptions {
                 cap: Duration::from_secs(30),
             },
             normalize: oktaflow_normalize::Options::default(),
+            dead_letter_file: DEAD_LETTER_FILE.to_string(),
+            monitor: None,
         }
     }
 }
@@ -221,13 +231,25 @@ impl Pipeline {
         })
     }
 
-    /// The dead-letter file of a state directory.
-    pub fn dead_letter_path(state_dir: &Path) -> PathBuf {
-        state_dir.join(DEAD_LETTER_FILE)
+    /// Runs until the stop condition, a stop request (`stop` turns `true`) or a failure; the
+    /// outcome is recorded in the options' monitor.
+    pub async fn run(
+        self,
+        console: &Console,
+        stop: watch::Receiver<bool>,
+    ) -> Result<RunSummary, PipelineError> {
+        let monitor = self.options.monitor.clone();
+        let result = self.run_to_end(console, stop).await;
+        if let Some(monitor) = monitor {
+            match &result {
+                Ok(_) => monitor.stopped(),
+                Err(error) => monitor.halted(&error.to_string()),
+            }
+        }
+        result
     }
 
-    /// Runs until the stop condition, a stop request (`stop` turns `true`) or a failure.
-    pub async fn run(
+    async fn run_to_end(
         self,
         console: &Console,
         stop: watch::Receiver<bool>,
@@ -239,7 +261,8 @@ impl Pipeline {
         } = self;
         let started = Instant::now();
         let store = CheckpointStore::new(&options.state_dir, &config.name)?;
-        let dead_path = Pipeline::dead_letter_path(&options.state_dir);
+        let dead_path = options.state_dir.join(&options.dead_letter_file);
+        let monitor = options.monitor.as_deref();
         let mut dead = DeadLetterFile::new(&dead_path, &config.name).map_err(|e| {
             PipelineError::Config(format!("dead-letter file {}: {e}", dead_path.display()))
         })?;
@@ -284,7 +307,11 @@ impl Pipeline {
         );
         // A first run checkpoints its starting point before its first write.
         let mut unsaved_start: Option<SourceState> = (!resumed).then(|| source.state().clone());
-        let mut source = Prefetcher::start(source, PREFETCH_PAGES);
+        if let Some(monitor) = monitor {
+            let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+            monitor.attach(source.stats(), &names);
+        }
+        let mut source = Prefetcher::start(source, PREFETCH_PAGES, options.monitor.clone());
 
         let mut progress = Progress::new(console, &config.name);
         let mut builder = BatchBuilder::new(Normalizer::new(options.normalize.clone()));
@@ -347,15 +374,24 @@ impl Pipeline {
                 save(&store, Checkpoint::new(state, sinks_at_start)).await?;
             }
 
+            let normalizing = Instant::now();
             let refused = builder.build(&page.events, &mut dead, received_at);
             let batch = builder.documents();
-            let acks = match write_to_all(&mut sinks, batch, options.sink_retry, &stop).await {
-                Ok(acks) => acks,
-                Err(FanOutError::Stopped) => break StopReason::Requested,
-                Err(FanOutError::Sink(error)) => return Err(PipelineError::Write(error)),
-            };
+            let writing = Instant::now();
+            let acks =
+                match write_to_all(&mut sinks, batch, options.sink_retry, &stop, monitor).await {
+                    Ok(acks) => acks,
+                    Err(FanOutError::Stopped) => break StopReason::Requested,
+                    Err(FanOutError::Sink(error)) => return Err(PipelineError::Write(error)),
+                };
+            let wrote = writing.elapsed();
             let mut positions = BTreeMap::new();
             let mut refused_by_sinks = 0;
+            let per_sink: Vec<(&str, usize, usize)> = sinks
+                .iter()
+                .zip(&acks)
+                .map(|(sink, ack)| (sink.name(), batch.len(), ack.rejected.len()))
+                .collect();
             for (sink, ack) in sinks.iter().zip(acks) {
                 for rejected in &ack.rejected {
                     let raw = builder
@@ -382,7 +418,14 @@ impl Pipeline {
             }
             let dead_position = dead.commit().await.map_err(PipelineError::Write)?;
             positions.insert(DEAD_LETTER_KEY.to_string(), dead_position);
+            let checkpointing = Instant::now();
             save(&store, Checkpoint::new(page.state_after, positions)).await?;
+            if let Some(monitor) = monitor {
+                monitor.stage("normalize", writing - normalizing);
+                monitor.stage("write", wrote);
+                monitor.stage("checkpoint", checkpointing.elapsed());
+                monitor.committed(batch.len(), refused, &per_sink, builder.latest_published());
+            }
 
             summary.pages += 1;
             summary.written += batch.len() as u64;
@@ -523,6 +566,7 @@ mod tests {
             client,
             start_from: sim.oldest_published().unwrap() - TimeDelta::seconds(1),
             options: SourceOptions::default(),
+            silence_alert: None,
         };
         let out = dir.path().join("out.ndjson");
         let sinks: Vec<Box<dyn Sink>> = vec![

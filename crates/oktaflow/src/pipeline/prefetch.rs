@@ -1,10 +1,13 @@
 //! [`Prefetcher`]: fetches the next page while the current one is normalized and written.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use oktaflow_fetch::{FetchError, FetchStats, LogSource, Page};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use super::monitor::SourceMonitor;
 
 /// Runs a [`LogSource`] in its own task, at most `depth` pages ahead of the pipeline (plus the
 /// one being fetched), so fetching overlaps with normalizing and writing while memory stays
@@ -20,17 +23,29 @@ pub struct Prefetcher {
 }
 
 impl Prefetcher {
-    /// Starts fetching from `source`'s current state.
-    pub fn start(mut source: LogSource, depth: usize) -> Prefetcher {
+    /// Starts fetching from `source`'s current state; every page fetched is recorded in
+    /// `monitor`.
+    pub fn start(
+        mut source: LogSource,
+        depth: usize,
+        monitor: Option<Arc<SourceMonitor>>,
+    ) -> Prefetcher {
         let stats = source.stats();
         let org = source.org().to_string();
         let (tx, pages) = mpsc::channel(depth.max(1));
         let task = tokio::spawn(async move {
+            // Fetch time is only measured when no poll-interval wait precedes the request.
+            let mut waits = false;
             loop {
+                let started = Instant::now();
                 let page = tokio::select! {
                     page = source.next_page() => page,
                     () = tx.closed() => return,
                 };
+                if let (Some(monitor), Ok(page)) = (&monitor, &page) {
+                    monitor.fetched(page.events.len(), (!waits).then(|| started.elapsed()));
+                    waits = page.caught_up;
+                }
                 let halted = page.is_err();
                 if tx.send(page).await.is_err() || halted {
                     return;

@@ -9,7 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tracing::info;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::EnvFilter;
+
+use crate::logging;
 
 /// How often the plain progress line is logged when there is no bar.
 pub const LOG_EVERY: Duration = Duration::from_secs(5);
@@ -22,18 +23,14 @@ pub struct Console {
 }
 
 impl Console {
-    /// Installs the global `tracing` subscriber: human-readable lines on stderr, levels from
-    /// `RUST_LOG` (default `default_level`, e.g. `info`). Returns the console to hand to
-    /// [`Progress`]. A second call keeps the first subscriber.
+    /// Installs the global `tracing` subscriber with [`logging::init`] in the format chosen
+    /// on the command line ([`logging::format`]), writing through this console so that lines
+    /// are printed above the bar; levels from `RUST_LOG` (default `default_level`, e.g.
+    /// `info`). Returns the console to hand to [`Progress`]. A subscriber already installed
+    /// (e.g. JSON lines by `main`) is kept.
     pub fn init(default_level: &str) -> Console {
         let console = Console::default();
-        let filter =
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(console.clone())
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init();
+        logging::init(logging::format(), default_level, console.clone());
         console
     }
 

@@ -1,0 +1,476 @@
+//! [`SourceMonitor`]: what one source's pipeline reports while it runs — the metrics of
+//! [`crate::metrics`], the readiness detail of `/ready`, and the silence alert.
+//!
+//! The pipeline calls the recording methods as it goes; [`SourceMonitor::tick`] (once a
+//! second from [`watch`], and before every scrape) copies the fetch counters into the
+//! metrics, updates the lag gauges and raises or clears the silence alert.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use oktaflow_fetch::{FetchStats, FetchStatsSnapshot};
+use serde::Serialize;
+use tracing::{error, info};
+
+use crate::metrics::Metrics;
+
+/// Slack added to a source's poll interval before a fetch counts as overdue in `/ready`
+/// (covers a rate-limit wait, a slow answer and a few retries).
+pub const READY_MARGIN: Duration = Duration::from_secs(60);
+/// How often [`watch`] refreshes every monitor.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// Where a source's pipeline is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Started; no page fetched yet.
+    Starting,
+    /// Fetching and delivering.
+    Running,
+    /// Running, but no event for longer than the silence threshold.
+    Silent,
+    /// Stopped on an error retrying cannot fix (see `last_error`).
+    Halted,
+    /// Ended cleanly (caught up with `--once`, or a stop request).
+    Stopped,
+}
+
+/// A sink's state in the `/ready` detail.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SinkReport {
+    /// The sink's name (e.g. `file:/var/lib/oktaflow/okta.ndjson`).
+    pub sink: String,
+    /// True while its writes fail and are retried.
+    pub failing: bool,
+    /// The last write error while failing.
+    pub error: Option<String>,
+}
+
+/// One source's entry in the `/ready` detail.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceReport {
+    /// The source's name.
+    pub source: String,
+    /// Where it is.
+    pub state: RunState,
+    /// Whether this source lets the process count as ready.
+    pub ready: bool,
+    /// When a page was last fetched successfully (RFC 3339).
+    pub last_fetch: Option<String>,
+    /// When the source last delivered an event (RFC 3339).
+    pub last_event_received: Option<String>,
+    /// `published` of the last committed event (RFC 3339).
+    pub last_event_published: Option<String>,
+    /// Now − `published` of the last committed event.
+    pub checkpoint_lag_seconds: Option<i64>,
+    /// Seconds since the last event (since the start when none came yet).
+    pub seconds_since_last_event: u64,
+    /// The silence threshold (`null` when the alert is off).
+    pub silence_alert_seconds: Option<u64>,
+    /// Why it halted, or the last sink error.
+    pub last_error: Option<String>,
+    /// Its sinks.
+    pub sinks: Vec<SinkReport>,
+}
+
+#[derive(Debug)]
+struct Status {
+    state: RunState,
+    started: Instant,
+    last_fetch: Option<(Instant, DateTime<Utc>)>,
+    last_event: Option<(Instant, DateTime<Utc>)>,
+    last_committed_published: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    silent: bool,
+    sinks: BTreeMap<String, Option<String>>,
+    stats: Option<Arc<FetchStats>>,
+    copied: FetchStatsSnapshot,
+}
+
+/// The running record of one source (shared by its pipeline, the ticker and the server).
+#[derive(Debug)]
+pub struct SourceMonitor {
+    name: String,
+    interval: Duration,
+    silence_alert: Option<Duration>,
+    metrics: Arc<Metrics>,
+    status: Mutex<Status>,
+}
+
+impl SourceMonitor {
+    /// A monitor for source `name` polling every `interval`, alerting after `silence_alert`
+    /// without an event (`None`: never). Its gauges start at 0.
+    pub fn new(
+        name: &str,
+        interval: Duration,
+        silence_alert: Option<Duration>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<SourceMonitor> {
+        for gauge in [&metrics.source_silent, &metrics.source_halted] {
+            gauge.with_label_values(&[name]).set(0);
+        }
+        metrics.events_fetched.with_label_values(&[name]).inc_by(0);
+        Arc::new(SourceMonitor {
+            name: name.to_string(),
+            interval,
+            silence_alert,
+            metrics,
+            status: Mutex::new(Status {
+                state: RunState::Starting,
+                started: Instant::now(),
+                last_fetch: None,
+                last_event: None,
+                last_committed_published: None,
+                last_error: None,
+                silent: false,
+                sinks: BTreeMap::new(),
+                stats: None,
+                copied: FetchStatsSnapshot::default(),
+            }),
+        })
+    }
+
+    fn status(&self) -> MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts following the source's request counters.
+    pub fn attach(&self, stats: Arc<FetchStats>, sinks: &[&str]) {
+        let mut status = self.status();
+        status.stats = Some(stats);
+        for sink in sinks {
+            status.sinks.insert(sink.to_string(), None);
+            let labels = [self.name.as_str(), sink];
+            self.metrics.sink_failing.with_label_values(&labels).set(0);
+            self.metrics
+                .events_written
+                .with_label_values(&labels)
+                .inc_by(0);
+        }
+        if status.state == RunState::Starting {
+            status.state = RunState::Running;
+        }
+    }
+
+    /// A page of `events` events was fetched; `took` is the request time when the fetch
+    /// followed the previous page at once (not after a poll-interval wait).
+    pub fn fetched(&self, events: usize, took: Option<Duration>) {
+        let now = (Instant::now(), Utc::now());
+        {
+            let mut status = self.status();
+            status.last_fetch = Some(now);
+            if events > 0 {
+                status.last_event = Some(now);
+            }
+        }
+        self.metrics
+            .events_fetched
+            .with_label_values(&[&self.name])
+            .inc_by(events as u64);
+        if let Some(took) = took {
+            self.stage("fetch", took);
+        }
+    }
+
+    /// Records the time of one stage of a batch (`normalize`, `write`, `checkpoint`).
+    pub fn stage(&self, stage: &str, took: Duration) {
+        self.metrics
+            .batch_duration
+            .with_label_values(&[&self.name, stage])
+            .observe(took.as_secs_f64());
+    }
+
+    /// A batch was committed: `normalized` documents built, `refused` events the normalizer
+    /// refused, `written` documents per sink with the ones it `rejected`, and the latest
+    /// `published` time committed.
+    pub fn committed(
+        &self,
+        normalized: usize,
+        refused: usize,
+        per_sink: &[(&str, usize, usize)],
+        latest: Option<DateTime<Utc>>,
+    ) {
+        let m = &self.metrics;
+        m.events_normalized
+            .with_label_values(&[&self.name])
+            .inc_by(normalized as u64);
+        m.events_dead_lettered
+            .with_label_values(&[&self.name, "normalize"])
+            .inc_by(refused as u64);
+        for (sink, written, rejected) in per_sink {
+            let labels = [self.name.as_str(), sink];
+            m.events_written
+                .with_label_values(&labels)
+                .inc_by(written.saturating_sub(*rejected) as u64);
+            m.sink_rejected
+                .with_label_values(&labels)
+                .inc_by(*rejected as u64);
+            m.events_dead_lettered
+                .with_label_values(&[&self.name, "rejected"])
+                .inc_by(*rejected as u64);
+        }
+        if let Some(latest) = latest {
+            let mut status = self.status();
+            status.last_committed_published = Some(
+                status
+                    .last_committed_published
+                    .map_or(latest, |p| p.max(latest)),
+            );
+        }
+    }
+
+    /// A batch write to `sink` succeeded after `took`.
+    pub fn sink_ok(&self, sink: &str, took: Duration) {
+        let labels = [self.name.as_str(), sink];
+        self.metrics
+            .sink_write_duration
+            .with_label_values(&labels)
+            .observe(took.as_secs_f64());
+        self.metrics.sink_failing.with_label_values(&labels).set(0);
+        self.status().sinks.insert(sink.to_string(), None);
+    }
+
+    /// A batch write to `sink` failed with `error` (it is retried or the run ends).
+    pub fn sink_failed(&self, sink: &str, error: &str) {
+        let labels = [self.name.as_str(), sink];
+        self.metrics.sink_errors.with_label_values(&labels).inc();
+        self.metrics.sink_failing.with_label_values(&labels).set(1);
+        self.status()
+            .sinks
+            .insert(sink.to_string(), Some(error.to_string()));
+    }
+
+    /// The pipeline ended with `error`.
+    pub fn halted(&self, error: &str) {
+        self.tick();
+        let mut status = self.status();
+        status.state = RunState::Halted;
+        status.last_error = Some(error.to_string());
+        self.metrics
+            .source_halted
+            .with_label_values(&[&self.name])
+            .set(1);
+    }
+
+    /// The pipeline ended cleanly.
+    pub fn stopped(&self) {
+        self.tick();
+        self.status().state = RunState::Stopped;
+    }
+
+    /// Copies the request counters into the metrics, updates the lag gauges, and raises
+    /// (logging an error once per episode) or clears the silence alert.
+    pub fn tick(&self) {
+        let mut status = self.status();
+        let m = &self.metrics;
+        let name = self.name.as_str();
+        if let Some(stats) = &status.stats {
+            let now = stats.snapshot();
+            let before = &status.copied;
+            for (code, count) in &now.by_status {
+                let old = before.by_status.get(code).copied().unwrap_or(0);
+                m.requests
+                    .with_label_values(&[name, &code.to_string()])
+                    .inc_by(count.saturating_sub(old));
+            }
+            m.rate_limited
+                .with_label_values(&[name])
+                .inc_by(now.rate_limited.saturating_sub(before.rate_limited));
+            m.retries
+                .with_label_values(&[name])
+                .inc_by(now.retries.saturating_sub(before.retries));
+            if let Some(remaining) = now.last_rate_limit_remaining {
+                m.rate_limit_remaining
+                    .with_label_values(&[name])
+                    .set(i64::try_from(remaining).unwrap_or(i64::MAX));
+            }
+            status.copied = now;
+        }
+        if let Some(published) = status.last_committed_published {
+            m.checkpoint_lag
+                .with_label_values(&[name])
+                .set((Utc::now() - published).num_seconds().max(0));
+        }
+        let quiet = status
+            .last_event
+            .map_or(status.started, |(at, _)| at)
+            .elapsed();
+        m.since_last_event
+            .with_label_values(&[name])
+            .set(i64::try_from(quiet.as_secs()).unwrap_or(i64::MAX));
+        let active = matches!(
+            status.state,
+            RunState::Starting | RunState::Running | RunState::Silent
+        );
+        let silent = active && self.silence_alert.is_some_and(|limit| quiet >= limit);
+        if silent != status.silent {
+            status.silent = silent;
+            m.source_silent
+                .with_label_values(&[name])
+                .set(i64::from(silent));
+            if silent {
+                error!(
+                    source = name,
+                    silent_secs = quiet.as_secs(),
+                    "no event from this source for longer than its silence_alert; check the org and its integration"
+                );
+            } else if active {
+                info!(source = name, "events are arriving again");
+            }
+        }
+        if active && status.state != RunState::Starting {
+            status.state = if silent {
+                RunState::Silent
+            } else {
+                RunState::Running
+            };
+        }
+    }
+
+    /// This source's `/ready` entry (call [`SourceMonitor::tick`] first for fresh values).
+    pub fn report(&self) -> SourceReport {
+        let status = self.status();
+        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let fresh = status
+            .last_fetch
+            .is_some_and(|(at, _)| at.elapsed() <= self.interval + READY_MARGIN);
+        let sinks: Vec<SinkReport> = status
+            .sinks
+            .iter()
+            .map(|(sink, error)| SinkReport {
+                sink: sink.clone(),
+                failing: error.is_some(),
+                error: error.clone(),
+            })
+            .collect();
+        let sinks_ok = sinks.iter().all(|s| !s.failing);
+        let quiet = status
+            .last_event
+            .map_or(status.started, |(at, _)| at)
+            .elapsed();
+        SourceReport {
+            source: self.name.clone(),
+            state: status.state,
+            ready: status.state == RunState::Running && fresh && sinks_ok,
+            last_fetch: status.last_fetch.map(|(_, t)| time(t)),
+            last_event_received: status.last_event.map(|(_, t)| time(t)),
+            last_event_published: status.last_committed_published.map(time),
+            checkpoint_lag_seconds: status
+                .last_committed_published
+                .map(|p| (Utc::now() - p).num_seconds().max(0)),
+            seconds_since_last_event: quiet.as_secs(),
+            silence_alert_seconds: self.silence_alert.map(|d| d.as_secs()),
+            last_error: status.last_error.clone().or_else(|| {
+                sinks
+                    .iter()
+                    .find_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.sink)))
+            }),
+            sinks,
+        }
+    }
+}
+
+/// Ticks every monitor each [`TICK`], forever (spawn it; abort it to stop).
+pub async fn watch(monitors: Vec<Arc<SourceMonitor>>) {
+    let mut interval = tokio::time::interval(TICK);
+    loop {
+        interval.tick().await;
+        for monitor in &monitors {
+            monitor.tick();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn monitor(silence: Option<Duration>) -> (Arc<Metrics>, Arc<SourceMonitor>) {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let monitor = SourceMonitor::new("prod", Duration::from_secs(60), silence, metrics.clone());
+        (metrics, monitor)
+    }
+
+    #[test]
+    fn a_fetching_source_with_healthy_sinks_is_ready() {
+        let (metrics, monitor) = monitor(None);
+        assert!(!monitor.report().ready, "not ready before the first fetch");
+        monitor.attach(Arc::new(FetchStats::new()), &["stdout"]);
+        monitor.fetched(3, Some(Duration::from_millis(5)));
+        monitor.sink_ok("stdout", Duration::from_millis(1));
+        monitor.committed(3, 0, &[("stdout", 3, 1)], Some(Utc::now()));
+        monitor.tick();
+        let report = monitor.report();
+        assert!(report.ready, "{report:?}");
+        assert_eq!(report.state, RunState::Running);
+        assert_eq!(report.checkpoint_lag_seconds, Some(0));
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains("oktaflow_events_fetched_total{source=\"prod\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("oktaflow_events_written_total{sink=\"stdout\",source=\"prod\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "oktaflow_events_dead_lettered_total{reason=\"rejected\",source=\"prod\"} 1"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_failing_sink_or_a_halt_makes_the_source_not_ready() {
+        let (metrics, monitor) = monitor(None);
+        monitor.attach(Arc::new(FetchStats::new()), &["stdout"]);
+        monitor.fetched(1, None);
+        monitor.sink_failed("stdout", "broken pipe");
+        let report = monitor.report();
+        assert!(!report.ready);
+        assert_eq!(report.last_error.as_deref(), Some("stdout: broken pipe"));
+        assert!(report.sinks[0].failing);
+        monitor.sink_ok("stdout", Duration::from_millis(1));
+        assert!(monitor.report().ready);
+        monitor.halted("authentication failed");
+        let report = monitor.report();
+        assert_eq!(report.state, RunState::Halted);
+        assert!(!report.ready);
+        assert_eq!(report.last_error.as_deref(), Some("authentication failed"));
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains("oktaflow_source_halted{source=\"prod\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("oktaflow_sink_errors_total{sink=\"stdout\",source=\"prod\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn silence_is_raised_after_the_threshold_and_cleared_by_an_event() {
+        let (metrics, monitor) = monitor(Some(Duration::ZERO));
+        monitor.attach(Arc::new(FetchStats::new()), &[]);
+        monitor.tick();
+        assert_eq!(monitor.report().state, RunState::Silent);
+        assert!(metrics
+            .encode()
+            .unwrap()
+            .contains("oktaflow_source_silent{source=\"prod\"} 1"));
+
+        let (metrics, monitor) = self::monitor(Some(Duration::from_secs(3600)));
+        monitor.attach(Arc::new(FetchStats::new()), &[]);
+        monitor.fetched(1, None);
+        monitor.tick();
+        assert_eq!(monitor.report().state, RunState::Running);
+        assert!(metrics
+            .encode()
+            .unwrap()
+            .contains("oktaflow_source_silent{source=\"prod\"} 0"));
+    }
+}
