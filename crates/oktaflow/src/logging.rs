@@ -111,13 +111,15 @@ pub fn init_stderr(format: LogFormat, default_filter: &str) -> bool {
 
 /// The span under which everything about one source is logged: every line logged inside it
 /// carries `source=<name>` (text) or `"span": {"name": "source", "source": "<name>"}` (JSON).
+/// The span is at `error` level so that it stays enabled under any level filter (e.g.
+/// `RUST_LOG=warn` still tags warnings with their source).
 ///
 /// ```ignore
 /// let span = logging::source_span(&config.name);
 /// pipeline.run(..).instrument(span).await
 /// ```
 pub fn source_span(name: &str) -> tracing::Span {
-    tracing::info_span!("source", source = %name)
+    tracing::error_span!("source", source = %name)
 }
 
 #[cfg(test)]
@@ -207,6 +209,17 @@ mod tests {
             !text.contains('\u{1b}'),
             "no colours when ansi is off: {text}"
         );
+    }
+
+    #[test]
+    fn the_source_tag_survives_a_warn_filter() {
+        let text = capture(LogFormat::Json, "warn", || {
+            let span = source_span("eu");
+            let _entered = span.enter();
+            tracing::warn!("slow answer");
+        });
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["span"]["source"], "eu", "{text}");
     }
 
     #[test]

@@ -143,7 +143,7 @@ impl Metrics {
             )?,
             batch_duration: histogram(
                 "oktaflow_batch_duration_seconds",
-                "Time per batch and stage (fetch, normalize, write, checkpoint).",
+                "Time per batch and stage (fetch, normalize, write, checkpoint, commit = the three last).",
                 &["source", "stage"],
             )?,
             sink_rejected: counter(

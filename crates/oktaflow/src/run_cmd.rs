@@ -31,7 +31,7 @@ pub enum RunCmdError {
     /// A sink could not be set up.
     #[error(transparent)]
     Sink(#[from] crate::sinks::SinksError),
-    /// Something this version does not do yet.
+    /// A combination of settings `run` refuses (e.g. `stdout` shared by several sources).
     #[error("{0}")]
     Unsupported(&'static str),
     /// The async runtime could not start.
@@ -88,7 +88,11 @@ pub fn run(args: &RunArgs) -> Result<Exit, RunCmdError> {
     };
     // Refuse a bad configuration before any work (nothing is created before this succeeds).
     let config = config::load(args.config.as_deref(), &overrides)?;
-    let listen = args.metrics_addr.or(config.metrics_listen);
+    // Bound before any sink or state file is created, so a taken port changes nothing.
+    let listener = match args.metrics_addr.or(config.metrics_listen) {
+        Some(addr) => Some((addr, bind(addr)?)),
+        None => None,
+    };
     let metrics = Arc::new(Metrics::new().map_err(RunCmdError::Metrics)?);
     let pipelines = build(config, args.once, &metrics)?;
     let several = pipelines.len() > 1;
@@ -99,8 +103,9 @@ pub fn run(args: &RunArgs) -> Result<Exit, RunCmdError> {
     let mut failed = runtime.block_on(async move {
         let monitors: Vec<Arc<SourceMonitor>> =
             pipelines.iter().map(|p| p.monitor.clone()).collect();
-        let _server = match listen {
-            Some(addr) => Some(serve_operations(addr, &metrics, &monitors).await?),
+        let names: Vec<String> = pipelines.iter().map(|p| p.name.clone()).collect();
+        let _server = match listener {
+            Some((addr, listener)) => Some(serve_operations(addr, listener, &metrics, &monitors)?),
             None => None,
         };
         let _ticker = AbortOnDrop(tokio::spawn(monitor::watch(monitors)));
@@ -128,19 +133,17 @@ pub fn run(args: &RunArgs) -> Result<Exit, RunCmdError> {
                         ),
                         Err(_) => {}
                     }
-                    (source.name, result)
+                    result
                 }
                 .instrument(span),
             )
         });
         let mut failed = Vec::new();
-        for joined in join_all(runs).await {
+        for (name, joined) in names.into_iter().zip(join_all(runs).await) {
             match joined {
-                Ok((_, Ok(_))) => {}
-                Ok((name, Err(error))) => failed.push((name, error)),
-                Err(error) => {
-                    failed.push(("?".to_string(), PipelineError::Internal(error.to_string())))
-                }
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => failed.push((name, error)),
+                Err(error) => failed.push((name, PipelineError::Internal(error.to_string()))),
             }
         }
         Ok::<_, RunCmdError>(failed)
@@ -237,16 +240,26 @@ pub fn per_source_path(path: &Path, source: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Binds the operations endpoint (before any work, so a taken port fails the start) and
-/// serves it in a task that ends when the returned guard is dropped.
-async fn serve_operations(
+/// Binds the operations endpoint's address (outside the runtime, before any work).
+fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, RunCmdError> {
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|error| RunCmdError::Listen { addr, error })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|error| RunCmdError::Listen { addr, error })?;
+    Ok(listener)
+}
+
+/// Serves the operations endpoint on `listener` in a task that ends when the returned guard
+/// is dropped. Call it inside the runtime.
+fn serve_operations(
     addr: SocketAddr,
+    listener: std::net::TcpListener,
     metrics: &Arc<Metrics>,
     monitors: &[Arc<SourceMonitor>],
 ) -> Result<AbortOnDrop, RunCmdError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|error| RunCmdError::Listen { addr, error })?;
+    let listener =
+        TcpListener::from_std(listener).map_err(|error| RunCmdError::Listen { addr, error })?;
     let state = OpsState {
         metrics: metrics.clone(),
         monitors: Arc::new(monitors.to_vec()),
@@ -369,6 +382,27 @@ mod tests {
             per_source_spec(&file, "a", true),
             SinkSpec::File("out.a.ndjson".into())
         );
+    }
+
+    #[test]
+    fn stdout_is_refused_when_several_sources_would_share_it() {
+        let text = "sinks = [\"stdout\"]\n[[sources]]\nname = \"a\"\nokta_url = \"http://127.0.0.1:9\"\napi_token = \"t\"\n[[sources]]\nname = \"b\"\nokta_url = \"http://127.0.0.1:9\"\napi_token = \"t\"\n";
+        let config = config::resolve(
+            Some((Path::new("x.toml"), text)),
+            &|_| None,
+            &Overrides::default(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let error = build(config, true, &metrics).err().expect("refused");
+        assert!(
+            error
+                .to_string()
+                .starts_with("the stdout sink cannot be shared by several [[sources]]"),
+            "{error}"
+        );
+        assert_eq!(error.exit(), Exit::Usage);
     }
 
     #[test]

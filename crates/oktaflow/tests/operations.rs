@@ -216,13 +216,26 @@ async fn one_org_halts_alone_and_the_endpoint_tells_exact_values() {
     )
     .expect("sink write histogram");
     assert!(write_count >= 1.0, "{text}");
-    assert!(
+    let batches = |stage: &str| {
         sample(
             &text,
-            "oktaflow_batch_duration_seconds_count{source=\"good\",stage=\"checkpoint\"}"
+            &format!("oktaflow_batch_duration_seconds_count{{source=\"good\",stage=\"{stage}\"}}"),
         )
-        .is_some_and(|n| n >= 1.0),
-        "{text}"
+    };
+    assert!(batches("commit").is_some_and(|n| n >= 1.0), "{text}");
+    for stage in ["normalize", "write", "checkpoint"] {
+        assert_eq!(
+            batches(stage),
+            batches("commit"),
+            "one sample per batch: {text}"
+        );
+    }
+    assert_eq!(
+        sample(
+            &text,
+            "oktaflow_events_dead_lettered_total{reason=\"normalize\",source=\"good\"}"
+        ),
+        Some(0.0)
     );
 
     // The bad org: one 401, nothing fetched, halted.
@@ -271,6 +284,13 @@ async fn one_org_halts_alone_and_the_endpoint_tells_exact_values() {
         "{stderr}"
     );
     assert!(!stderr.contains("not-the-token"), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|line| line.contains("source{source=bad}")
+                && line.contains("source stopped; the other sources go on")),
+        "the halt is logged, tagged with its source: {stderr}"
+    );
     assert_eq!(ids(&good_out).len(), 2000, "nothing more, nothing less");
     assert!(work.state.join("good.checkpoint.json").exists());
     good.shutdown().await;
@@ -336,5 +356,28 @@ async fn a_silent_source_raises_the_alert_once() {
     assert_eq!(alerts.len(), 1, "once per episode: {stderr}");
     assert_eq!(alerts[0]["level"], "ERROR");
     assert_eq!(alerts[0]["fields"]["source"], "okta");
+    sim.shutdown().await;
+}
+
+/// A metrics address already in use refuses the start before anything is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_metrics_address_fails_the_start_and_changes_nothing() {
+    let sim = start_sim(quiet(10)).await;
+    let work = Workdir::new();
+    work.write_config(&sim, 100, "");
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let addr = taken.local_addr().expect("local address");
+    let output = finish(work.run_cmd(Some(TOKEN), &["--metrics-addr", &addr.to_string()])).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "oktaflow: error: cannot serve metrics on {addr}: "
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!work.state.exists() && !work.out.exists());
+    assert_eq!(sim.stats().requests, 0);
     sim.shutdown().await;
 }

@@ -5,7 +5,8 @@
 //! in-process **emulator** of the `_bulk` API (not Elasticsearch; no server can be installed
 //! here). The crash and fan-out tests run against a real cluster instead when
 //! `OKTAFLOW_TEST_ES_URL` is set (API key in `OKTAFLOW_TEST_ES_API_KEY`; each test writes its
-//! own data stream `logs-okta.system-t<random>` and leaves it behind). The outage and
+//! own data stream `logs-okta.system-t<random>` and leaves it behind;
+//! `OKTAFLOW_TEST_ES_INSECURE=1` for a self-signed certificate). The outage and
 //! bad-document tests need fault injection and always use the emulator.
 //!
 //! ClickHouse: a real server, given by `OKTAFLOW_TEST_CLICKHOUSE_URL` (`.ci/run` starts one
@@ -81,7 +82,10 @@ impl Store {
                 Store::RealEs {
                     url: url.trim_end_matches('/').to_owned(),
                     index: format!("logs-okta.system-t{suffix:08x}"),
-                    client: reqwest::Client::new(),
+                    client: reqwest::Client::builder()
+                        .tls_danger_accept_invalid_certs(es_insecure())
+                        .build()
+                        .expect("HTTP client"),
                 }
             }
             _ => Store::emulator().await,
@@ -127,7 +131,14 @@ impl Store {
         match self {
             Store::Emulator(es) => format!("elasticsearch:{}?max_docs=500", es.base_url()),
             Store::RealEs { url, index, .. } => {
-                format!("elasticsearch:{url}?index={index}&api_key_env=OKTAFLOW_TEST_ES_API_KEY")
+                let mut spec = format!("elasticsearch:{url}?index={index}");
+                if std::env::var_os("OKTAFLOW_TEST_ES_API_KEY").is_some() {
+                    spec.push_str("&api_key_env=OKTAFLOW_TEST_ES_API_KEY");
+                }
+                if es_insecure() {
+                    spec.push_str("&tls_verify_certificate=false");
+                }
+                spec
             }
             Store::ClickHouse {
                 sink_url, table, ..
@@ -160,8 +171,9 @@ impl Store {
                 let mut ids = Vec::new();
                 let mut after: Option<Value> = None;
                 loop {
+                    // `_id` is not sortable by default; `event.id` (a keyword) equals it.
                     let mut body = serde_json::json!({
-                        "size": 5000, "_source": false, "sort": [{"_id": "asc"}]
+                        "size": 5000, "_source": false, "sort": [{"event.id": "asc"}]
                     });
                     if let Some(after) = &after {
                         body["search_after"] = after.clone();
@@ -224,6 +236,11 @@ impl Store {
             }
         }
     }
+}
+
+/// `OKTAFLOW_TEST_ES_INSECURE=1`: the real cluster has a self-signed certificate.
+fn es_insecure() -> bool {
+    std::env::var("OKTAFLOW_TEST_ES_INSECURE").is_ok_and(|v| v == "1")
 }
 
 /// Runs `query` over ClickHouse's HTTP interface and returns the trimmed answer.
@@ -292,8 +309,8 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// `kill -9` at 8 random moments of a backfill into `store`, restarting each time, then a
-/// `--once` run: every event exactly once in the store.
+/// `kill -9` at 10 random moments (at least 8 of them while it runs) of a backfill into
+/// `store`, restarting each time, then a `--once` run: every event exactly once in the store.
 async fn crash_test(store: Store, events: usize) {
     let sim = start_sim(quiet(events)).await;
     let work = Workdir::new();
@@ -606,4 +623,78 @@ impl Relay {
         let listener = TcpListener::bind(self.addr).await.expect("relay rebinds");
         *self.task.lock().await = Some(self.serve(listener));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_down_at_start_is_waited_for() {
+    let Ok(server) = std::env::var("OKTAFLOW_TEST_CLICKHOUSE_URL") else {
+        assert!(Store::clickhouse("start", None).await.is_none());
+        return;
+    };
+    let relay = Relay::start(
+        server
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .into(),
+    )
+    .await;
+    let Some(store) = Store::clickhouse("start", Some(format!("http://{}", relay.addr))).await
+    else {
+        return;
+    };
+    relay.stop().await;
+    let sim = start_sim(quiet(1_000)).await;
+    let work = Workdir::new();
+    write_config(&work, &sim, 200, &[store.spec()]);
+    let mut child = run(&work, &store, &["--once"])
+        .spawn()
+        .expect("oktaflow starts");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        child.try_wait().expect("child status").is_none(),
+        "oktaflow waits for the store instead of giving up"
+    );
+    assert_eq!(
+        sim.stats().requests,
+        0,
+        "nothing is fetched before the store is ready"
+    );
+    relay.resume().await;
+    let output = wait(child).await;
+    assert_success(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the store is not ready"), "{stderr}");
+    assert_exactly_once(&store.ids().await, &sim.delivered_order());
+    sim.shutdown().await;
+    store.cleanup().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_table_with_a_missing_secret_fails_before_any_work() {
+    let sim = start_sim(quiet(100)).await;
+    let work = Workdir::new();
+    let text = format!(
+        "state_dir = {}\n\n[source]\nokta_url = \"{}\"\n\n[[sinks]]\nkind = \"file\"\npath = {}\n\n\
+         [[sinks]]\nkind = \"elasticsearch\"\nurl = \"http://127.0.0.1:9\"\n\
+         api_key_env = \"OKTAFLOW_TEST_UNSET_ES_KEY\"\n",
+        serde_json::to_string(&work.state.display().to_string()).expect("path"),
+        sim.base_url(),
+        serde_json::to_string(&work.out.display().to_string()).expect("path"),
+    );
+    std::fs::write(&work.config, text).expect("config written");
+    let output = finish(work.run_cmd(Some(TOKEN), &["--once"])).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "oktaflow: error: sink elasticsearch:http://127.0.0.1:9: api_key: environment variable \
+         OKTAFLOW_TEST_UNSET_ES_KEY is not set (or not UTF-8)"
+    );
+    assert!(!work.state.exists(), "no state directory");
+    assert!(!work.out.exists(), "no output file");
+    assert_eq!(sim.stats().requests, 0, "no request reached the org");
+    sim.shutdown().await;
 }

@@ -424,6 +424,7 @@ impl Pipeline {
                 monitor.stage("normalize", writing - normalizing);
                 monitor.stage("write", wrote);
                 monitor.stage("checkpoint", checkpointing.elapsed());
+                monitor.stage("commit", normalizing.elapsed());
                 monitor.committed(batch.len(), refused, &per_sink, builder.latest_published());
             }
 

@@ -1,12 +1,14 @@
-//! Progress: an `indicatif` bar when stderr is a terminal, a periodic log line otherwise; and
-//! the `tracing` subscriber, whose lines are printed above the bar instead of through it.
+//! Progress: an `indicatif` bar per source when stderr is a terminal (several sources share
+//! one multi-bar display), a periodic log line otherwise; and the `tracing` subscriber, whose
+//! lines are printed above the bars instead of through them.
 
 use std::io::{IsTerminal, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tracing::info;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -15,11 +17,12 @@ use crate::logging;
 /// How often the plain progress line is logged when there is no bar.
 pub const LOG_EVERY: Duration = Duration::from_secs(5);
 
-/// Where log lines and the progress bar meet: while a bar is shown, log lines are printed
-/// above it (the bar is suspended for the write).
+/// Where log lines and the progress bars meet: while a bar is shown, log lines are printed
+/// above the bars (they are suspended for the write).
 #[derive(Clone, Debug, Default)]
 pub struct Console {
-    bar: Arc<Mutex<Option<ProgressBar>>>,
+    bars: MultiProgress,
+    shown: Arc<AtomicUsize>,
 }
 
 impl Console {
@@ -33,23 +36,19 @@ impl Console {
         logging::init(logging::format(), default_level, console.clone());
         console
     }
-
-    fn set_bar(&self, bar: Option<ProgressBar>) {
-        *self.bar.lock().unwrap_or_else(|p| p.into_inner()) = bar;
-    }
 }
 
 /// One log line's writer (see [`Console`]).
 #[derive(Debug)]
 pub struct ConsoleWriter {
-    bar: Option<ProgressBar>,
+    bars: Option<MultiProgress>,
 }
 
 impl Write for ConsoleWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match &self.bar {
-            Some(bar) if !bar.is_finished() => bar.suspend(|| std::io::stderr().write_all(buf))?,
-            _ => std::io::stderr().write_all(buf)?,
+        match &self.bars {
+            Some(bars) => bars.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
         }
         Ok(buf.len())
     }
@@ -64,7 +63,7 @@ impl<'a> MakeWriter<'a> for Console {
 
     fn make_writer(&'a self) -> ConsoleWriter {
         ConsoleWriter {
-            bar: self.bar.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            bars: (self.shown.load(Ordering::Acquire) > 0).then(|| self.bars.clone()),
         }
     }
 }
@@ -89,7 +88,8 @@ impl Progress {
     /// every [`LOG_EVERY`] otherwise.
     pub fn new(console: &Console, source: &str) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
+            let bar = console.bars.add(ProgressBar::new(1));
+            console.shown.fetch_add(1, Ordering::AcqRel);
             let style = ProgressStyle::with_template(
                 "{spinner:.green} {prefix} [{elapsed_precise}] [{bar:30.cyan/blue}] {msg}",
             )
@@ -100,7 +100,6 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        console.set_bar(bar.clone());
         let now = Instant::now();
         Progress {
             bar,
@@ -149,12 +148,15 @@ impl Progress {
         }
     }
 
-    /// Removes the bar (the summary follows on a clean line).
+    /// Removes the bar (the summary follows on a clean line); later calls do nothing.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+            if !bar.is_finished() {
+                bar.finish_and_clear();
+                self.console.bars.remove(bar);
+                self.console.shown.fetch_sub(1, Ordering::AcqRel);
+            }
         }
-        self.console.set_bar(None);
     }
 
     fn rate(&self) -> f64 {

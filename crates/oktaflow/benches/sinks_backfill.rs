@@ -1,0 +1,279 @@
+//! End-to-end backfill speed of `oktaflow run --once` into each store, from the in-process
+//! Okta API simulator (no rate limit), on loopback.
+//!
+//! Sinks: the file sink (baseline), the Elasticsearch `_bulk` **emulator**
+//! (`oktaflow_sim::elasticsearch::EsEmulator`, in this process: it is not Elasticsearch, and
+//! it shares the machine's cores with oktaflow), and ClickHouse when
+//! `OKTAFLOW_TEST_CLICKHOUSE_URL` is set (a table made with `oktaflow setup clickhouse`,
+//! dropped afterwards). For each: wall time from spawn to exit, events/s, CPU time and the
+//! peak RSS (`VmHWM`) of the oktaflow process; the store's count is checked afterwards.
+//! Targets (issue 5): ≥ 50,000 events/s end to end, RSS < 200 MB.
+//!
+//! Run: `cargo bench -p oktaflow --bench sinks_backfill`.
+//! Environment: `OKTAFLOW_BENCH_EVENTS` (default 1000000), `OKTAFLOW_BENCH_SEED` (default 42).
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oktaflow_sim::elasticsearch::EsEmulator;
+use oktaflow_sim::{SimConfig, SimHandle, Simulator};
+
+const TOKEN: &str = "bench-token";
+const ES_INDEX: &str = "logs-okta.system-default";
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let events = env_number("OKTAFLOW_BENCH_EVENTS", 1_000_000)? as usize;
+    let seed = env_number("OKTAFLOW_BENCH_SEED", 42)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let dir = tempfile::tempdir()?;
+    println!("sinks_backfill: {events} events, seed {seed}");
+    println!("load average before: {}", load_average());
+
+    let started = Instant::now();
+    let sim = runtime.block_on(start_sim(SimConfig {
+        seed,
+        events,
+        late_fraction: 0.0,
+        rate_limit_per_minute: Some(100_000_000),
+        api_token: TOKEN.into(),
+        ..SimConfig::default()
+    }))?;
+    println!(
+        "simulator: {} events generated in {:.1} s",
+        sim.visible_events(),
+        started.elapsed().as_secs_f64()
+    );
+
+    // Baseline: the file sink.
+    let out = dir.path().join("out.ndjson");
+    let run = timed(&mut run_command(
+        &sim,
+        &dir.path().join("state-file"),
+        &format!("file:{}", out.display()),
+    ))?;
+    let written = count_lines(&out)?;
+    check(written, events, "file")?;
+    report("file sink", written, &run);
+    std::fs::remove_file(&out)?;
+
+    // The Elasticsearch bulk emulator.
+    let es = runtime.block_on(EsEmulator::start(SocketAddr::from(([127, 0, 0, 1], 0))))?;
+    let own_cpu_before = own_cpu();
+    let run = timed(&mut run_command(
+        &sim,
+        &dir.path().join("state-es"),
+        &format!("elasticsearch:{}", es.base_url()),
+    ))?;
+    let stored = es.count(ES_INDEX);
+    check(stored, events, "the Elasticsearch emulator")?;
+    report(
+        "Elasticsearch sink → bulk emulator (in the bench process)",
+        stored,
+        &run,
+    );
+    println!(
+        "  bulk requests: {}; CPU of the bench process (emulator + simulator) meanwhile: {:.2} s",
+        es.bulk_requests(),
+        own_cpu().saturating_sub(own_cpu_before).as_secs_f64()
+    );
+    runtime.block_on(es.shutdown());
+
+    // ClickHouse, when a server is given.
+    match std::env::var("OKTAFLOW_TEST_CLICKHOUSE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let url = url.trim_end_matches('/').to_owned();
+            let table = format!("oktaflow_bench_{}", std::process::id());
+            let target = format!("{url}?table={table}");
+            let setup = Command::new(env!("CARGO_BIN_EXE_oktaflow"))
+                .args(["setup", "clickhouse", &target])
+                .stdout(Stdio::null())
+                .status()?;
+            if !setup.success() {
+                return Err(format!("oktaflow setup clickhouse {target} failed").into());
+            }
+            let run = timed(&mut run_command(
+                &sim,
+                &dir.path().join("state-ch"),
+                &format!("clickhouse:{target}"),
+            ));
+            let counted = runtime.block_on(sql(&url, &format!("SELECT count() FROM {table}")));
+            runtime.block_on(sql(&url, &format!("DROP TABLE IF EXISTS {table}")))?;
+            let (run, stored) = (run?, counted?.parse::<usize>()?);
+            check(stored, events, "ClickHouse")?;
+            report("ClickHouse sink → clickhouse-server", stored, &run);
+        }
+        _ => println!("ClickHouse: skipped (set OKTAFLOW_TEST_CLICKHOUSE_URL)"),
+    }
+    runtime.block_on(sim.shutdown());
+    println!("load average after: {}", load_average());
+    Ok(())
+}
+
+async fn start_sim(config: SimConfig) -> Result<SimHandle, Box<dyn Error>> {
+    Ok(Simulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?)
+}
+
+/// Runs a query over ClickHouse's HTTP interface; the trimmed answer.
+async fn sql(url: &str, query: &str) -> Result<String, Box<dyn Error>> {
+    let response = reqwest::Client::new()
+        .post(url)
+        .body(query.to_owned())
+        .send()
+        .await?;
+    let status = response.status();
+    let text = response.text().await?;
+    if !status.is_success() {
+        return Err(format!("{query}: HTTP {status}: {text}").into());
+    }
+    Ok(text.trim().to_owned())
+}
+
+fn check(stored: usize, events: usize, store: &str) -> Result<(), Box<dyn Error>> {
+    if stored == events {
+        Ok(())
+    } else {
+        Err(format!("{store} holds {stored} events, expected {events}").into())
+    }
+}
+
+fn run_command(sim: &SimHandle, state: &std::path::Path, sink: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oktaflow"));
+    cmd.env_clear()
+        .env("OKTA_API_TOKEN", TOKEN)
+        .env("OKTAFLOW_PAGE_SIZE", "1000")
+        .env("RUST_LOG", "warn")
+        .args(["run", "--once", "--start-from", "2d", "--okta-url"])
+        .arg(sim.base_url())
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--sink")
+        .arg(sink);
+    cmd
+}
+
+/// Runs a command to its end: wall time, CPU time and peak RSS (the child's own `VmHWM`,
+/// sampled every 10 ms: `wait4`'s `ru_maxrss` would include this process's RSS, which Linux
+/// carries over into a forked child's high-water mark).
+fn timed(cmd: &mut Command) -> Result<Run, Box<dyn Error>> {
+    let started = Instant::now();
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).spawn()?;
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(kib) = vm_hwm_kib(pid) {
+                    peak = peak.max(kib);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
+    let waited = wait_with_rusage(pid);
+    let elapsed = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rss = sampler.join().map_err(|_| "the RSS sampler panicked")?;
+    let (code, cpu) = waited?;
+    if code != Some(0) {
+        return Err(format!("{cmd:?} exited with {code:?}").into());
+    }
+    Ok(Run {
+        elapsed,
+        cpu,
+        rss_kib: rss,
+    })
+}
+
+/// What one child run took.
+struct Run {
+    /// Wall time from spawn to exit.
+    elapsed: Duration,
+    /// User + system CPU time of the child.
+    cpu: Duration,
+    /// Peak RSS in KiB.
+    rss_kib: u64,
+}
+
+/// Reaps the child with `wait4`, which also reports its resource usage.
+fn wait_with_rusage(pid: u32) -> Result<(Option<i32>, Duration), Box<dyn Error>> {
+    let pid = libc::pid_t::try_from(pid)?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is our own unreaped child (its `Child` is never waited on), and both
+        // out-pointers point to live, writable locals.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error.into());
+        }
+    }
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let seconds = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Ok((code, seconds(usage.ru_utime) + seconds(usage.ru_stime)))
+}
+
+/// User + system CPU time of this process (the in-process simulator and emulator).
+fn own_cpu() -> Duration {
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the out-pointer points to a live, writable local.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let seconds = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// `VmHWM` of a running process in KiB (`None` once it exited).
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn report(what: &str, events: usize, run: &Run) {
+    println!(
+        "{what}: {events} events in {:.2} s = {:.0} events/s, CPU {:.2} s, peak RSS {:.1} MiB",
+        run.elapsed.as_secs_f64(),
+        events as f64 / run.elapsed.as_secs_f64(),
+        run.cpu.as_secs_f64(),
+        run.rss_kib as f64 / 1024.0
+    );
+}
+
+fn count_lines(path: &std::path::Path) -> Result<usize, Box<dyn Error>> {
+    let bytes = std::fs::read(path)?;
+    Ok(bytes.iter().filter(|&&b| b == b'\n').count())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+fn env_number(name: &str, default: u64) -> Result<u64, Box<dyn Error>> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .map_err(|e| format!("{name}={value:?}: {e}").into()),
+        Err(_) => Ok(default),
+    }
+}
