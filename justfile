@@ -1,7 +1,11 @@
 # Shortcuts for the plain cargo commands in README.md (`just` is optional).
 
-# The main job on a fresh machine: normalize the shipped sample to ECS on stdout.
+# The main job on a fresh machine: the pipeline against the built-in Okta API simulator.
 demo:
+    cargo run --release -- demo
+
+# Normalize the shipped sample of Okta events to ECS on stdout.
+sample:
     cargo run --release -- normalize --input fixtures/okta-sample.ndjson
 
 # The whole test suite (what CI runs after the lints).

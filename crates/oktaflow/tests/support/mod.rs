@@ -147,16 +147,20 @@ pub fn assert_success(output: &Output) {
 /// The `event.id` of each line of an NDJSON output file (empty if it does not exist).
 pub fn ids(path: &Path) -> Vec<String> {
     match std::fs::read_to_string(path) {
-        Ok(text) => text
-            .lines()
-            .map(|line| {
-                let doc: serde_json::Value = serde_json::from_str(line).expect("JSON line");
-                doc["event"]["id"].as_str().expect("event.id").to_string()
-            })
-            .collect(),
+        Ok(text) => ids_of(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => panic!("reading {}: {e}", path.display()),
     }
+}
+
+/// The `event.id` of each line of NDJSON text (every line must be a whole JSON document).
+pub fn ids_of(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| {
+            let doc: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+            doc["event"]["id"].as_str().expect("event.id").to_string()
+        })
+        .collect()
 }
 
 /// Fails on a repeated id.
