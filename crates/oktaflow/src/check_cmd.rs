@@ -83,7 +83,7 @@ fn check(args: &CheckArgs, report: &mut Report) -> Result<Exit, CheckCmdError> {
 
 /// The config rows; the validated configuration when it is valid.
 fn check_config(args: &CheckArgs, report: &mut Report) -> Option<config::RunConfig> {
-    if let Some(path) = &args.config {
+    if let Some(path) = &args.source.config {
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 let errors = config_file::schema_errors(path, &text);
@@ -111,12 +111,12 @@ fn check_config(args: &CheckArgs, report: &mut Report) -> Option<config::RunConf
             }
         }
     }
-    match config::load(args.config.as_deref(), &args.overrides()) {
+    match config::load(args.source.config.as_deref(), &args.source.overrides()) {
         Ok(config) => {
             report.push(Row::ok(
                 "config",
                 "values",
-                summary(&config, args.config.as_deref()),
+                summary(&config, args.source.config.as_deref()),
             ));
             Some(config)
         }

@@ -146,9 +146,10 @@ real pipeline against it into DIR (events.ndjson plus the state directory), show
 progress bar while backfilling, follows live events for --follow, then prints a summary \
 by event.category. Re-running it empties DIR (it refuses a DIR it did not create).";
 
-/// Arguments of `oktaflow run`.
+/// The source and sink flags shared by `oktaflow run` and `oktaflow check`; each overrides the
+/// config file and the `OKTAFLOW_*` environment.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct SourceFlags {
     /// Read settings from this TOML file (see oktaflow.example.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -165,7 +166,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
-    /// Where events go: file:PATH (exactly once) or stdout; repeat for several sinks.
+    /// Where events go: file:PATH (exactly once), stdout, elasticsearch:URL, opensearch:URL,
+    /// clickhouse:URL, http:URL or splunk:URL (options as ?key=value, see docs/sinks.md);
+    /// repeat for several sinks.
     #[arg(long = "sink", value_name = "SPEC")]
     pub sinks: Vec<String>,
 
@@ -178,13 +181,36 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION")]
     pub poll_interval: Option<String>,
 
+    /// Fetch a long backlog in K parallel time slices (delivered in order), 1..=16 [default: 1].
+    #[arg(long, value_name = "K")]
+    pub backfill_concurrency: Option<usize>,
+}
+
+impl SourceFlags {
+    /// The flags as configuration overrides (flags > environment > file > defaults).
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides {
+            domain: self.domain.clone(),
+            okta_url: self.okta_url.clone(),
+            state_dir: self.state_dir.clone(),
+            sinks: self.sinks.clone(),
+            start_from: self.start_from.clone(),
+            poll_interval: self.poll_interval.clone(),
+            backfill_concurrency: self.backfill_concurrency,
+        }
+    }
+}
+
+/// Arguments of `oktaflow run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Source and sink settings.
+    #[command(flatten)]
+    pub source: SourceFlags,
+
     /// Stop once caught up (backfills, cron).
     #[arg(long)]
     pub once: bool,
-
-    /// Fetch a long backlog in K parallel time slices (delivered in order) [default: 1].
-    #[arg(long, value_name = "K")]
-    pub backfill_concurrency: Option<usize>,
 
     /// Serve /metrics, /health and /ready on this address, e.g. 127.0.0.1:9464 (overrides
     /// [metrics] listen; off when neither is set).
@@ -277,52 +303,9 @@ Example:
 /// Arguments of `oktaflow check`: the source and sink flags of `oktaflow run`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Read settings from this TOML file (see oktaflow.example.toml).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// The Okta org's domain, e.g. acme.okta.com (https is used).
-    #[arg(long, value_name = "DOMAIN", conflicts_with = "okta_url")]
-    pub domain: Option<String>,
-
-    /// The org's base URL instead of a domain (plain http only for a loopback simulator).
-    #[arg(long, value_name = "URL")]
-    pub okta_url: Option<String>,
-
-    /// Where the checkpoint and the dead-letter file live [default: oktaflow-state].
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-
-    /// Where events go: file:PATH or stdout; repeat for several sinks.
-    #[arg(long = "sink", value_name = "SPEC")]
-    pub sinks: Vec<String>,
-
-    /// Where a first run starts: an ISO 8601 time or a duration back from now (7d, 12h).
-    #[arg(long, value_name = "T")]
-    pub start_from: Option<String>,
-
-    /// Wait between polls once caught up, 10s..1d.
-    #[arg(long, value_name = "DURATION")]
-    pub poll_interval: Option<String>,
-
-    /// Backfill concurrency, 1..=16.
-    #[arg(long, value_name = "K")]
-    pub backfill_concurrency: Option<usize>,
-}
-
-impl CheckArgs {
-    /// The flags as configuration overrides (the same precedence as `run`).
-    pub fn overrides(&self) -> crate::config::Overrides {
-        crate::config::Overrides {
-            domain: self.domain.clone(),
-            okta_url: self.okta_url.clone(),
-            state_dir: self.state_dir.clone(),
-            sinks: self.sinks.clone(),
-            start_from: self.start_from.clone(),
-            poll_interval: self.poll_interval.clone(),
-            backfill_concurrency: self.backfill_concurrency,
-        }
-    }
+    /// Source and sink settings, as for `oktaflow run`.
+    #[command(flatten)]
+    pub source: SourceFlags,
 }
 
 /// Arguments of `oktaflow completions`.

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, Instrument};
 
 use crate::cli::RunArgs;
-use crate::config::{self, ConfigError, Overrides, RunConfig};
+use crate::config::{self, ConfigError, RunConfig};
 use crate::exit::Exit;
 use crate::logging;
 use crate::metrics::{Metrics, MetricsError};
@@ -77,17 +77,9 @@ impl RunCmdError {
 /// every pipeline has ended, 0 when none failed.
 pub fn run(args: &RunArgs) -> Result<Exit, RunCmdError> {
     let console = Console::init("info");
-    let overrides = Overrides {
-        domain: args.domain.clone(),
-        okta_url: args.okta_url.clone(),
-        state_dir: args.state_dir.clone(),
-        sinks: args.sinks.clone(),
-        start_from: args.start_from.clone(),
-        poll_interval: args.poll_interval.clone(),
-        backfill_concurrency: args.backfill_concurrency,
-    };
+    let overrides = args.source.overrides();
     // Refuse a bad configuration before any work (nothing is created before this succeeds).
-    let config = config::load(args.config.as_deref(), &overrides)?;
+    let config = config::load(args.source.config.as_deref(), &overrides)?;
     // Bound before any sink or state file is created, so a taken port changes nothing.
     let listener = match args.metrics_addr.or(config.metrics_listen) {
         Some(addr) => Some((addr, bind(addr)?)),
@@ -390,7 +382,7 @@ mod tests {
         let config = config::resolve(
             Some((Path::new("x.toml"), text)),
             &|_| None,
-            &Overrides::default(),
+            &crate::config::Overrides::default(),
             chrono::Utc::now(),
         )
         .unwrap();
