@@ -9,13 +9,13 @@ use rand::Rng;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, USER_AGENT};
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use tracing::{debug, warn};
 
 use crate::auth::Authenticator;
 use crate::backoff::Backoff;
 use crate::config::{ClientConfig, ConfigError, OrgUrl};
 use crate::error::FetchError;
+use crate::events::{split_events, RawEvent};
 use crate::link::find_link;
 use crate::pacer::Pacer;
 use crate::stats::FetchStats;
@@ -41,7 +41,7 @@ pub enum PageRequest {
 #[derive(Debug)]
 pub struct RawPage {
     /// The events, in the order Okta sent them.
-    pub events: Vec<Box<RawValue>>,
+    pub events: Vec<RawEvent>,
     /// Path and query of the `rel="next"` link, if any.
     pub next: Option<String>,
 }
@@ -260,11 +260,10 @@ impl OktaClient {
                     org: org.clone(),
                     detail: format!("reading the body failed ({})", error_chain(&e)),
                 })?;
-                let events: Vec<Box<RawValue>> =
-                    serde_json::from_slice(&body).map_err(|e| FetchError::Body {
-                        org: org.clone(),
-                        detail: format!("not a JSON array of events ({e})"),
-                    })?;
+                let events = split_events(&body).map_err(|e| FetchError::Body {
+                    org: org.clone(),
+                    detail: format!("not a JSON array of events ({e})"),
+                })?;
                 let next = match find_link(&headers, "next") {
                     Some(link) => Some(self.link_path(url, &link)?),
                     None => None,

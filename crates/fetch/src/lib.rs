@@ -41,6 +41,7 @@ mod checkpoint;
 mod client;
 mod config;
 mod error;
+mod events;
 mod link;
 mod pacer;
 mod secret;
@@ -56,6 +57,7 @@ pub use config::{
     DEFAULT_REQUEST_TIMEOUT, LOGS_SCOPE, MAX_PAGE_SIZE,
 };
 pub use error::{FetchError, FetchErrorKind};
+pub use events::{split_events, RawEvent, SplitError};
 pub use link::{find_link, parse_link_header, Link};
 pub use pacer::{Pacer, ASSUMED_LIMIT_PER_MINUTE, UNANNOUNCED_LIMIT_PER_MINUTE};
 pub use secret::Secret;

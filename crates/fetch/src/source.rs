@@ -13,6 +13,7 @@ use tracing::{debug, info};
 use crate::client::{OktaClient, PageRequest, RawPage};
 use crate::config::{ClientConfig, ConfigError};
 use crate::error::FetchError;
+use crate::events::RawEvent;
 use crate::state::{last_published, BackfillState, EventKey, Page, Seam, SourceState};
 use crate::stats::FetchStats;
 
@@ -333,10 +334,10 @@ fn check_resumable(state: &SourceState, host: &str) -> Result<(), FetchError> {
 
 /// Drops events the backfill already delivered; clears the seam once polling is past it.
 fn filter_seam(
-    events: Vec<Box<serde_json::value::RawValue>>,
+    events: Vec<RawEvent>,
     seam: &mut Option<Seam>,
     stats: &FetchStats,
-) -> Vec<Box<serde_json::value::RawValue>> {
+) -> Vec<RawEvent> {
     let Some(current) = seam.as_ref() else {
         return events;
     };
@@ -566,18 +567,19 @@ mod tests {
             settle_seconds: 600,
             ids: vec!["dup".into()],
         });
-        let events: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(
-            r#"[{"uuid":"dup","published":"2023-12-31T23:59:59Z"},{"uuid":"new","published":"2024-01-01T00:00:01Z"}]"#,
-        )
+        let events = crate::split_events(&bytes::Bytes::from_static(
+            br#"[{"uuid":"dup","published":"2023-12-31T23:59:59Z"},{"uuid":"new","published":"2024-01-01T00:00:01Z"}]"#,
+        ))
         .unwrap();
         let kept = filter_seam(events, &mut seam, &stats);
         assert_eq!(kept.len(), 1);
-        assert!(kept[0].get().contains("\"new\""));
+        assert!(kept[0].text().contains("\"new\""));
         assert!(seam.is_some());
         assert_eq!(stats.snapshot().seam_duplicates, 1);
-        let events: Vec<Box<serde_json::value::RawValue>> =
-            serde_json::from_str(r#"[{"uuid":"later","published":"2024-01-01T00:10:00Z"}]"#)
-                .unwrap();
+        let events = crate::split_events(&bytes::Bytes::from_static(
+            br#"[{"uuid":"later","published":"2024-01-01T00:10:00Z"}]"#,
+        ))
+        .unwrap();
         assert_eq!(filter_seam(events, &mut seam, &stats).len(), 1);
         assert!(seam.is_none());
     }

@@ -4,7 +4,8 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+
+use crate::events::RawEvent;
 
 /// Where a source is, as cursors: checkpoint it once the page it came with is durable, and
 /// resume from it with [`StartPoint::Resume`](crate::StartPoint::Resume).
@@ -88,8 +89,8 @@ impl SourceState {
 /// One page of events and the state to checkpoint once it is durable.
 #[derive(Debug)]
 pub struct Page {
-    /// Raw LogEvent objects, in delivery order.
-    pub events: Vec<Box<RawValue>>,
+    /// Raw LogEvent objects, in delivery order (slices of the response bodies).
+    pub events: Vec<RawEvent>,
     /// Checkpoint this once the page is durable.
     pub state_after: SourceState,
     /// True when this page reached "now": the next call waits the poll interval first.
@@ -109,8 +110,8 @@ pub(crate) struct EventKey<'a> {
 
 impl<'a> EventKey<'a> {
     /// Reads `uuid` and `published` (either may be missing or unparsable → `None`).
-    pub(crate) fn of(event: &'a RawValue) -> EventKey<'a> {
-        serde_json::from_str(event.get()).unwrap_or(EventKey {
+    pub(crate) fn of(event: &'a RawEvent) -> EventKey<'a> {
+        serde_json::from_slice(event.as_bytes()).unwrap_or(EventKey {
             uuid: None,
             published: None,
         })
@@ -118,7 +119,7 @@ impl<'a> EventKey<'a> {
 }
 
 /// The `published` time of the last event.
-pub(crate) fn last_published(events: &[Box<RawValue>]) -> Option<DateTime<Utc>> {
+pub(crate) fn last_published(events: &[RawEvent]) -> Option<DateTime<Utc>> {
     events.last().and_then(|e| EventKey::of(e).published)
 }
 
@@ -158,16 +159,17 @@ mod tests {
 
     #[test]
     fn event_key_and_last_published() {
-        let events: Vec<Box<RawValue>> = serde_json::from_str(
-            r#"[{"uuid":"u1","published":"2024-01-01T00:00:01.000Z"},{"uuid":"u2","published":"2024-01-01T00:00:02.500Z","x":{"y":1}}]"#,
-        )
+        let events = crate::split_events(&bytes::Bytes::from_static(
+            br#"[{"uuid":"u1","published":"2024-01-01T00:00:01.000Z"},{"uuid":"u2","published":"2024-01-01T00:00:02.500Z","x":{"y":1}}]"#,
+        ))
         .unwrap();
         assert_eq!(EventKey::of(&events[0]).uuid.as_deref(), Some("u1"));
         assert_eq!(
             last_published(&events),
             Some("2024-01-01T00:00:02.500Z".parse().unwrap())
         );
-        let odd: Vec<Box<RawValue>> = serde_json::from_str(r#"[{"published":42}]"#).unwrap();
+        let odd =
+            crate::split_events(&bytes::Bytes::from_static(br#"[{"published":42}]"#)).unwrap();
         assert_eq!(last_published(&odd), None);
         assert_eq!(last_published(&[]), None);
     }

@@ -71,7 +71,7 @@ fn uuids(page: &Page) -> Vec<String> {
     page.events
         .iter()
         .map(|e| {
-            let v: serde_json::Value = serde_json::from_str(e.get()).expect("event JSON");
+            let v: serde_json::Value = serde_json::from_slice(e.as_bytes()).expect("event JSON");
             v["uuid"].as_str().expect("uuid").to_string()
         })
         .collect()

@@ -158,7 +158,7 @@ async fn fetch_all(sim: &SimHandle, path: &Path) -> Result<usize, Box<dyn Error>
     loop {
         let page = source.next_page().await?;
         for event in &page.events {
-            out.write_all(event.get().as_bytes())?;
+            out.write_all(event.as_bytes())?;
             out.write_all(b"\n")?;
         }
         count += page.events.len();

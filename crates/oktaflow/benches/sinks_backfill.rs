@@ -10,7 +10,8 @@
 //! Targets (issue 5): ≥ 50,000 events/s end to end, RSS < 200 MB.
 //!
 //! Run: `cargo bench -p oktaflow --bench sinks_backfill`.
-//! Environment: `OKTAFLOW_BENCH_EVENTS` (default 1000000), `OKTAFLOW_BENCH_SEED` (default 42).
+//! Environment: `OKTAFLOW_BENCH_EVENTS` (default 1000000), `OKTAFLOW_BENCH_SEED` (default 42),
+//! `OKTAFLOW_BENCH_SINKS` (comma-separated subset of `file,es-gzip,es-plain,clickhouse`).
 
 mod support;
 
@@ -53,42 +54,54 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     // Baseline: the file sink.
-    let out = dir.path().join("out.ndjson");
-    let run = timed(&mut run_command(
-        &sim,
-        &dir.path().join("state-file"),
-        &format!("file:{}", out.display()),
-    ))?;
-    let written = count_lines(&out)?;
-    check(written, events, "file")?;
-    report("file sink", written, &run);
-    std::fs::remove_file(&out)?;
+    if wanted("file") {
+        let out = dir.path().join("out.ndjson");
+        let run = timed(&mut run_command(
+            &sim,
+            &dir.path().join("state-file"),
+            &format!("file:{}", out.display()),
+        ))?;
+        let written = count_lines(&out)?;
+        check(written, events, "file")?;
+        report("file sink", written, &run);
+        std::fs::remove_file(&out)?;
+    }
 
-    // The Elasticsearch bulk emulator.
-    let es = runtime.block_on(EsEmulator::start(SocketAddr::from(([127, 0, 0, 1], 0))))?;
-    let own_cpu_before = own_cpu();
-    let run = timed(&mut run_command(
-        &sim,
-        &dir.path().join("state-es"),
-        &format!("elasticsearch:{}", es.base_url()),
-    ))?;
-    let stored = es.count(ES_INDEX);
-    check(stored, events, "the Elasticsearch emulator")?;
-    report(
-        "Elasticsearch sink → bulk emulator (in the bench process)",
-        stored,
-        &run,
-    );
-    println!(
-        "  bulk requests: {}; CPU of the bench process (emulator + simulator) meanwhile: {:.2} s",
-        es.bulk_requests(),
-        own_cpu().saturating_sub(own_cpu_before).as_secs_f64()
-    );
-    runtime.block_on(es.shutdown());
+    // The Elasticsearch bulk emulator: with the default gzip request bodies, and without
+    // (what a cluster on the same host or LAN is best served with).
+    for (label, options) in [("gzip", ""), ("no compression", "?compression=false")] {
+        if !wanted(&format!(
+            "es-{}",
+            if options.is_empty() { "gzip" } else { "plain" }
+        )) {
+            continue;
+        }
+        let es = runtime.block_on(EsEmulator::start(SocketAddr::from(([127, 0, 0, 1], 0))))?;
+        let own_cpu_before = own_cpu();
+        let run = timed(&mut run_command(
+            &sim,
+            &dir.path()
+                .join(format!("state-es-{}", es.local_addr().port())),
+            &format!("elasticsearch:{}{options}", es.base_url()),
+        ))?;
+        let stored = es.count(ES_INDEX);
+        check(stored, events, "the Elasticsearch emulator")?;
+        report(
+            &format!("Elasticsearch sink ({label}) → bulk emulator (in the bench process)"),
+            stored,
+            &run,
+        );
+        println!(
+            "  bulk requests: {}; CPU of the bench process (emulator + simulator) meanwhile: {:.2} s",
+            es.bulk_requests(),
+            own_cpu().saturating_sub(own_cpu_before).as_secs_f64()
+        );
+        runtime.block_on(es.shutdown());
+    }
 
     // ClickHouse, when a server is given.
     match std::env::var("OKTAFLOW_TEST_CLICKHOUSE_URL") {
-        Ok(url) if !url.is_empty() => {
+        Ok(url) if !url.is_empty() && wanted("clickhouse") => {
             let url = url.trim_end_matches('/').to_owned();
             let table = format!("oktaflow_bench_{}", std::process::id());
             let target = format!("{url}?table={table}");
@@ -134,6 +147,15 @@ async fn sql(url: &str, query: &str) -> Result<String, Box<dyn Error>> {
         return Err(format!("{query}: HTTP {status}: {text}").into());
     }
     Ok(text.trim().to_owned())
+}
+
+/// Whether `sink` (`file`, `es-gzip`, `es-plain`, `clickhouse`) is in `OKTAFLOW_BENCH_SINKS`
+/// (comma-separated; all when unset).
+fn wanted(sink: &str) -> bool {
+    match std::env::var("OKTAFLOW_BENCH_SINKS") {
+        Ok(list) if !list.trim().is_empty() => list.split(',').any(|s| s.trim() == sink),
+        _ => true,
+    }
 }
 
 fn check(stored: usize, events: usize, store: &str) -> Result<(), Box<dyn Error>> {

@@ -39,7 +39,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -434,6 +434,43 @@ fn is_data_stream(state: &EsState, index: &str) -> bool {
         || (index.starts_with("logs-") && index.matches('-').count() >= 2)
 }
 
+/// One action of a bulk body, parsed and checked before the state is locked.
+struct Action {
+    op: Op,
+    index: String,
+    id: Option<String>,
+    /// The source (a zero-copy slice of the request body); `None` for `delete`.
+    source: Option<Bytes>,
+    /// The outcome of checking the source against the mappings.
+    check: Result<(), ItemError>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Create,
+    Index,
+    Delete,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Index => "index",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+/// The metadata of an action line (`{"create":{"_index":..,"_id":..}}`).
+#[derive(serde::Deserialize)]
+struct ActionMeta<'a> {
+    #[serde(rename = "_index", borrow, default)]
+    index: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "_id", borrow, default)]
+    id: Option<std::borrow::Cow<'a, str>>,
+}
+
 fn bulk(
     State(state): Shared,
     path_index: Option<String>,
@@ -441,28 +478,33 @@ fn bulk(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let mut state = lock(&state);
-    if let Some(response) = auth_failure(&state, &headers) {
-        return response;
-    }
-    state.bulk_requests += 1;
-    if !state.failing_requests.is_empty() {
-        let status = state.failing_requests.remove(0);
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        return if status == StatusCode::TOO_MANY_REQUESTS {
-            error_response(
-                status,
-                "es_rejected_execution_exception",
-                "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, max_coordinating_and_primary_bytes=0]",
-            )
-        } else {
-            error_response(
-                status,
-                "unavailable_shards_exception",
-                "primary shard is not active",
-            )
-        };
-    }
+    // Short critical sections: a real cluster handles concurrent bulk requests in parallel,
+    // so decoding, parsing and checking happen outside the lock; only storing is serialized.
+    let mappings = {
+        let mut state = lock(&state);
+        if let Some(response) = auth_failure(&state, &headers) {
+            return response;
+        }
+        state.bulk_requests += 1;
+        if !state.failing_requests.is_empty() {
+            let status = state.failing_requests.remove(0);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return if status == StatusCode::TOO_MANY_REQUESTS {
+                error_response(
+                    status,
+                    "es_rejected_execution_exception",
+                    "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, max_coordinating_and_primary_bytes=0]",
+                )
+            } else {
+                error_response(
+                    status,
+                    "unavailable_shards_exception",
+                    "primary shard is not active",
+                )
+            };
+        }
+        state.mappings.clone()
+    };
     let body = match headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -487,73 +529,140 @@ fn bulk(
         }
         _ => body,
     };
+    let actions = match parse_actions(&body, path_index.as_deref(), &mappings) {
+        Ok(actions) => actions,
+        Err(response) => return *response,
+    };
+    let outcomes: Vec<Outcome> = {
+        let mut state = lock(&state);
+        actions
+            .into_iter()
+            .map(|action| {
+                let id = match &action.id {
+                    Some(id) => id.clone(),
+                    None => {
+                        state.next_auto_id += 1;
+                        format!("auto-{}", state.next_auto_id)
+                    }
+                };
+                let (status, error) = apply(&mut state, &action, &id);
+                Outcome {
+                    op: action.op,
+                    index: action.index,
+                    id,
+                    status,
+                    error,
+                }
+            })
+            .collect()
+    };
+    bulk_response(started, &outcomes)
+}
+
+/// What became of one action.
+struct Outcome {
+    op: Op,
+    index: String,
+    id: String,
+    status: u16,
+    error: Option<ItemError>,
+}
+
+/// Parses the NDJSON action/source pairs of a bulk body (and checks each source); a body
+/// that cannot be read as a whole is the error response.
+fn parse_actions(
+    body: &Bytes,
+    path_index: Option<&str>,
+    mappings: &[(String, FieldType)],
+) -> Result<Vec<Action>, Box<Response>> {
+    let fail =
+        |status, kind: &str, reason: &str| Err(Box::new(error_response(status, kind, reason)));
     if body.is_empty() {
-        return error_response(
+        return fail(
             StatusCode::BAD_REQUEST,
             "action_request_validation_exception",
             "Validation Failed: 1: no requests added;",
         );
     }
     if !body.ends_with(b"\n") {
-        return error_response(
+        return fail(
             StatusCode::BAD_REQUEST,
             "illegal_argument_exception",
             "The bulk request must be terminated by a newline [\\n]",
         );
     }
-    let mut lines = body[..body.len() - 1].split(|&b| b == b'\n').enumerate();
-    let mut items = Vec::new();
-    let mut errors = false;
-    while let Some((line_no, action_line)) = lines.next() {
+    let mut actions = Vec::new();
+    let mut start = 0;
+    let mut line_no = 0;
+    let next_line = |start: &mut usize| -> Option<(usize, usize)> {
+        if *start >= body.len() {
+            return None;
+        }
+        let end = *start + memchr_newline(&body[*start..]);
+        let line = (*start, end);
+        *start = end + 1;
+        Some(line)
+    };
+    while let Some((a, b)) = next_line(&mut start) {
+        line_no += 1;
+        let action_line = &body[a..b];
         if action_line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let Ok(Value::Object(action)) = serde_json::from_slice::<Value>(action_line) else {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "x_content_parse_exception",
-                &format!("[{}:1] malformed action/metadata line", line_no + 1),
-            );
+        let parsed: Result<
+            std::collections::HashMap<std::borrow::Cow<'_, str>, ActionMeta<'_>>,
+            _,
+        > = serde_json::from_slice(action_line);
+        let Ok(parsed) = parsed else {
+            let reason = match serde_json::from_slice::<Value>(action_line) {
+                Ok(Value::Object(_)) => format!("Malformed action/metadata line [{line_no}]"),
+                _ => format!("[{line_no}:1] malformed action/metadata line"),
+            };
+            let kind = if reason.starts_with("Malformed") {
+                "illegal_argument_exception"
+            } else {
+                "x_content_parse_exception"
+            };
+            return fail(StatusCode::BAD_REQUEST, kind, &reason);
         };
-        let Some((op, Value::Object(meta))) = action.into_iter().next() else {
-            return error_response(
+        let mut entries = parsed.into_iter();
+        let (Some((op_name, meta)), None) = (entries.next(), entries.next()) else {
+            return fail(
                 StatusCode::BAD_REQUEST,
                 "illegal_argument_exception",
-                &format!("Malformed action/metadata line [{}]", line_no + 1),
+                &format!("Malformed action/metadata line [{line_no}]"),
             );
         };
-        if !matches!(op.as_str(), "create" | "index" | "delete") {
-            return error_response(StatusCode::BAD_REQUEST, "illegal_argument_exception", &format!("Malformed action/metadata line [{}], expected one of [create, delete, index, update] but found [{op}]", line_no + 1));
-        }
-        let index = match meta
-            .get("_index")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .or_else(|| path_index.clone())
-        {
-            Some(index) => index,
-            None => {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    "action_request_validation_exception",
-                    "Validation Failed: 1: index is missing;",
-                )
+        let op = match op_name.as_ref() {
+            "create" => Op::Create,
+            "index" => Op::Index,
+            "delete" => Op::Delete,
+            other => {
+                return fail(StatusCode::BAD_REQUEST, "illegal_argument_exception", &format!("Malformed action/metadata line [{line_no}], expected one of [create, delete, index, update] but found [{other}]"));
             }
         };
-        let id = match meta.get("_id").and_then(Value::as_str) {
-            Some(id) => id.to_owned(),
-            None => {
-                state.next_auto_id += 1;
-                format!("auto-{}", state.next_auto_id)
-            }
+        let Some(index) = meta
+            .index
+            .map(std::borrow::Cow::into_owned)
+            .or_else(|| path_index.map(str::to_owned))
+        else {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "action_request_validation_exception",
+                "Validation Failed: 1: index is missing;",
+            );
         };
-        let source = if op == "delete" {
+        let id = meta.id.map(std::borrow::Cow::into_owned);
+        let source = if op == Op::Delete {
             None
         } else {
-            match lines.next() {
-                Some((_, source)) => Some(Bytes::copy_from_slice(source)),
+            match next_line(&mut start) {
+                Some((a, b)) => {
+                    line_no += 1;
+                    Some(body.slice(a..b))
+                }
                 None => {
-                    return error_response(
+                    return fail(
                         StatusCode::BAD_REQUEST,
                         "illegal_argument_exception",
                         "The bulk request must be terminated by a newline [\\n]",
@@ -561,52 +670,93 @@ fn bulk(
                 }
             }
         };
-        let (status, error) = apply(&mut state, &op, &index, &id, source);
-        let mut item = Map::new();
-        item.insert("_index".into(), json!(index));
-        item.insert("_id".into(), json!(id));
-        item.insert("status".into(), json!(status));
-        match error {
+        let check = match &source {
+            Some(source) => check_source(mappings, id.as_deref().unwrap_or(""), source),
+            None => Ok(()),
+        };
+        actions.push(Action {
+            op,
+            index,
+            id,
+            source,
+            check,
+        });
+    }
+    Ok(actions)
+}
+
+fn memchr_newline(text: &[u8]) -> usize {
+    memchr::memchr(b'\n', text).unwrap_or(text.len())
+}
+
+/// `{"took","errors","items":[...]}`, written directly (one item per action, in order).
+fn bulk_response(started: Instant, outcomes: &[Outcome]) -> Response {
+    let errors = outcomes.iter().any(|o| o.error.is_some());
+    let mut out = Vec::with_capacity(64 + outcomes.len() * 160);
+    let json_str = |out: &mut Vec<u8>, text: &str| {
+        // Serializing a &str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    };
+    out.extend_from_slice(
+        format!(
+            "{{\"took\":{},\"errors\":{errors},\"items\":[",
+            started.elapsed().as_millis()
+        )
+        .as_bytes(),
+    );
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(format!("{{\"{}\":{{\"_index\":", outcome.op.name()).as_bytes());
+        json_str(&mut out, &outcome.index);
+        out.extend_from_slice(b",\"_id\":");
+        json_str(&mut out, &outcome.id);
+        out.extend_from_slice(format!(",\"status\":{}", outcome.status).as_bytes());
+        match &outcome.error {
             Some((kind, reason, caused_by)) => {
-                errors = true;
-                let mut error = json!({"type": kind, "reason": reason, "index": index});
+                out.extend_from_slice(b",\"error\":{\"type\":");
+                json_str(&mut out, kind);
+                out.extend_from_slice(b",\"reason\":");
+                json_str(&mut out, reason);
+                out.extend_from_slice(b",\"index\":");
+                json_str(&mut out, &outcome.index);
                 if let Some((ckind, creason)) = caused_by {
-                    error["caused_by"] = json!({"type": ckind, "reason": creason});
+                    out.extend_from_slice(b",\"caused_by\":{\"type\":");
+                    json_str(&mut out, ckind);
+                    out.extend_from_slice(b",\"reason\":");
+                    json_str(&mut out, creason);
+                    out.push(b'}');
                 }
-                item.insert("error".into(), error);
+                out.push(b'}');
             }
             None => {
-                item.insert("_version".into(), json!(1));
-                item.insert(
-                    "result".into(),
-                    json!(if op == "delete" { "deleted" } else { "created" }),
-                );
-                item.insert(
-                    "_shards".into(),
-                    json!({"total": 1, "successful": 1, "failed": 0}),
+                let result = if outcome.op == Op::Delete {
+                    "deleted"
+                } else if outcome.status == 200 {
+                    "updated"
+                } else {
+                    "created"
+                };
+                out.extend_from_slice(
+                    format!(
+                        ",\"_version\":1,\"result\":\"{result}\",\"_shards\":{{\"total\":1,\"successful\":1,\"failed\":0}}"
+                    )
+                    .as_bytes(),
                 );
             }
         }
-        items.push(json!({ op: Value::Object(item) }));
+        out.extend_from_slice(b"}}");
     }
-    Json(json!({
-        "took": started.elapsed().as_millis() as u64,
-        "errors": errors,
-        "items": items
-    }))
-    .into_response()
+    out.extend_from_slice(b"]}");
+    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
 }
 
 type ItemError = (&'static str, String, Option<(&'static str, String)>);
 
 /// Applies one bulk action; returns the item status and, on failure, the error.
-fn apply(
-    state: &mut EsState,
-    op: &str,
-    index: &str,
-    id: &str,
-    source: Option<Bytes>,
-) -> (u16, Option<ItemError>) {
+fn apply(state: &mut EsState, action: &Action, id: &str) -> (u16, Option<ItemError>) {
+    let (op, index) = (action.op, action.index.as_str());
     if !state.failing_items.is_empty() {
         let status = state.failing_items.remove(0);
         let error = if status == 429 {
@@ -625,8 +775,8 @@ fn apply(
         };
         return (status, Some(error));
     }
-    if op == "delete" {
-        let data = state.indices.entry(index.to_owned()).or_default();
+    if op == Op::Delete {
+        let data = index_data(state, index);
         return if data.docs.remove(id).is_some() {
             data.order.retain(|x| x != id);
             (200, None)
@@ -637,21 +787,21 @@ fn apply(
             )
         };
     }
-    if op == "index" && is_data_stream(state, index) {
+    if op == Op::Index && is_data_stream(state, index) {
         return (400, Some(("illegal_argument_exception", format!("only write ops with an op_type of create are allowed in data streams [{index}]"), None)));
     }
-    let Some(source) = source else {
+    let Some(source) = action.source.clone() else {
         return (
             400,
             Some(("illegal_argument_exception", "missing source".into(), None)),
         );
     };
-    if let Err(error) = check_source(&state.mappings, id, &source) {
-        return (400, Some(error));
+    if let Err(error) = &action.check {
+        return (400, Some(error.clone()));
     }
-    let data = state.indices.entry(index.to_owned()).or_default();
+    let data = index_data(state, index);
     if data.docs.contains_key(id) {
-        if op == "create" {
+        if op == Op::Create {
             return (
                 409,
                 Some((
@@ -669,6 +819,17 @@ fn apply(
     data.docs.insert(id.to_owned(), source);
     data.order.push(id.to_owned());
     (201, None)
+}
+
+/// The documents of `index`, created on first use.
+fn index_data<'s>(state: &'s mut EsState, index: &str) -> &'s mut IndexData {
+    if !state.indices.contains_key(index) {
+        state.indices.insert(index.to_owned(), IndexData::default());
+    }
+    state
+        .indices
+        .get_mut(index)
+        .expect("the index was just inserted")
 }
 
 fn check_source(

@@ -1,108 +1,115 @@
-//! [`BatchBuilder`]: a page of raw events → the ordered batch of ECS documents for the sinks.
+//! [`Batch`] and [`BatchBuilder`]: pages of raw events → the ordered batch of ECS documents
+//! for the sinks.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use oktaflow_fetch::{RawEvent, SourceState};
 use oktaflow_normalize::Normalizer;
 use oktaflow_sink::Document;
-use serde_json::value::RawValue;
 
-use super::dead_letter::DeadLetterFile;
+/// An event the normalizer refused: it goes to the dead-letter file with the reason.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The raw event.
+    pub event: RawEvent,
+    /// The normalizer's reason.
+    pub reason: String,
+}
 
-/// Normalizes pages into batches, reusing the documents' buffers from one batch to the next
-/// (no allocation per event once the pool has grown to the page size).
+/// One or more pages, normalized: what the pipeline writes to its sinks and then commits as
+/// one checkpoint.
+#[derive(Debug)]
+pub struct Batch {
+    /// The ECS documents, in page order.
+    pub documents: Vec<Document>,
+    /// Events the normalizer refused.
+    pub refused: Vec<Refusal>,
+    /// `event.category` of each document.
+    pub categories: Vec<&'static str>,
+    /// The latest `published` time among the documents.
+    pub latest_published: Option<DateTime<Utc>>,
+    /// The source state to checkpoint once the batch is durable.
+    pub state_after: SourceState,
+    /// True when the last page of the batch reached "now".
+    pub caught_up: bool,
+    /// When the pages were taken for normalizing (the dead letters' `received_at`).
+    pub received_at: DateTime<Utc>,
+    /// Time spent normalizing.
+    pub normalize_time: Duration,
+    /// The raw events of the pages (for the dead letters of documents a store refuses).
+    events: Vec<RawEvent>,
+    /// For each document, the index of its raw event in `events`.
+    origin: Vec<usize>,
+}
+
+impl Batch {
+    /// The raw event behind the batch's document `id`, if it is in the batch.
+    pub fn raw_of(&self, id: &str) -> Option<&RawEvent> {
+        self.documents
+            .iter()
+            .position(|doc| doc.id == id)
+            .and_then(|i| self.events.get(self.origin[i]))
+    }
+}
+
+/// Normalizes pages into [`Batch`]es.
 #[derive(Debug)]
 pub struct BatchBuilder {
     normalizer: Normalizer,
-    /// Document pool; the first `len` are the current batch.
-    docs: Vec<Document>,
-    len: usize,
-    /// For each document of the batch, the index of its raw event in the page.
-    origin: Vec<usize>,
-    /// `event.category` of each document of the batch.
-    categories: Vec<&'static str>,
-    /// Latest `published` in the batch.
-    latest: Option<DateTime<Utc>>,
 }
 
 impl BatchBuilder {
     /// A builder using `normalizer`.
     pub fn new(normalizer: Normalizer) -> BatchBuilder {
-        BatchBuilder {
-            normalizer,
-            docs: Vec::new(),
-            len: 0,
-            origin: Vec::new(),
-            categories: Vec::new(),
-            latest: None,
-        }
+        BatchBuilder { normalizer }
     }
 
-    /// Normalizes `events` in order into the batch; an event the normalizer refuses is queued
-    /// in `dead` with the reason instead. Returns the number of refused events.
+    /// Normalizes `events` in order; an event the normalizer refuses becomes a [`Refusal`].
     pub fn build(
         &mut self,
-        events: &[Box<RawValue>],
-        dead: &mut DeadLetterFile,
+        events: Vec<RawEvent>,
+        state_after: SourceState,
+        caught_up: bool,
         received_at: DateTime<Utc>,
-    ) -> usize {
-        self.len = 0;
-        self.origin.clear();
-        self.categories.clear();
-        self.latest = None;
-        let mut refused = 0;
+    ) -> Batch {
+        let started = std::time::Instant::now();
+        let mut documents = Vec::with_capacity(events.len());
+        let mut origin = Vec::with_capacity(events.len());
+        let mut categories = Vec::with_capacity(events.len());
+        let mut refused = Vec::new();
+        let mut latest: Option<DateTime<Utc>> = None;
         for (index, raw) in events.iter().enumerate() {
-            if self.len == self.docs.len() {
-                self.docs.push(Document {
-                    id: String::new(),
-                    json: Vec::with_capacity(4096),
-                });
-            }
-            let doc = &mut self.docs[self.len];
-            doc.json.clear();
-            match self
-                .normalizer
-                .normalize_into(raw.get().as_bytes(), &mut doc.json)
-            {
+            // Documents are a little larger than their events (ECS names, `related.*`).
+            let mut json = Vec::with_capacity(raw.len() + raw.len() / 4 + 256);
+            match self.normalizer.normalize_into(raw.as_bytes(), &mut json) {
                 Ok(summary) => {
-                    doc.id = summary.id;
-                    self.latest =
-                        Some(self.latest.map_or(summary.published, |l: DateTime<Utc>| {
-                            l.max(summary.published)
-                        }));
-                    self.categories.push(summary.category);
-                    self.origin.push(index);
-                    self.len += 1;
+                    latest = Some(latest.map_or(summary.published, |l| l.max(summary.published)));
+                    categories.push(summary.category);
+                    origin.push(index);
+                    documents.push(Document {
+                        id: summary.id,
+                        json,
+                    });
                 }
-                Err(error) => {
-                    refused += 1;
-                    dead.reject_event(raw.get(), &error.to_string(), received_at);
-                }
+                Err(error) => refused.push(Refusal {
+                    event: raw.clone(),
+                    reason: error.to_string(),
+                }),
             }
         }
-        refused
-    }
-
-    /// The documents of the current batch, in page order.
-    pub fn documents(&self) -> &[Document] {
-        &self.docs[..self.len]
-    }
-
-    /// The `event.category` of each document of the current batch.
-    pub fn categories(&self) -> &[&'static str] {
-        &self.categories
-    }
-
-    /// The latest `published` time among the batch's documents.
-    pub fn latest_published(&self) -> Option<DateTime<Utc>> {
-        self.latest
-    }
-
-    /// The raw event behind the batch's document `id`, if it is in the batch.
-    pub fn raw_of<'p>(&self, id: &str, events: &'p [Box<RawValue>]) -> Option<&'p RawValue> {
-        self.documents()
-            .iter()
-            .position(|doc| doc.id == id)
-            .and_then(|i| events.get(self.origin[i]))
-            .map(|raw| &**raw)
+        Batch {
+            documents,
+            refused,
+            categories,
+            latest_published: latest,
+            state_after,
+            caught_up,
+            received_at,
+            normalize_time: started.elapsed(),
+            events,
+            origin,
+        }
     }
 }
 
@@ -110,15 +117,16 @@ impl BatchBuilder {
 mod tests {
     use super::*;
 
-    fn page(text: &str) -> Vec<Box<RawValue>> {
-        serde_json::from_str(text).unwrap()
+    fn page(text: &'static str) -> Vec<RawEvent> {
+        oktaflow_fetch::split_events(&bytes::Bytes::from_static(text.as_bytes())).unwrap()
     }
 
-    #[tokio::test]
-    async fn good_events_become_documents_and_bad_ones_dead_letters() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut dead = DeadLetterFile::new(&dir.path().join("dead.ndjson"), "okta").unwrap();
-        dead.recover(None).await.unwrap();
+    fn state() -> SourceState {
+        SourceState::polling("acme.okta.com", "2024-05-01T00:00:00Z".parse().unwrap())
+    }
+
+    #[test]
+    fn good_events_become_documents_and_bad_ones_refusals() {
         let mut builder = BatchBuilder::new(Normalizer::default());
         let events = page(
             r#"[
@@ -127,31 +135,30 @@ mod tests {
             {"uuid":"c3","published":"2024-05-01T10:00:05.000Z","eventType":"user.session.end"}
         ]"#,
         );
-        let at = Utc::now();
-        assert_eq!(builder.build(&events, &mut dead, at), 1);
-        let ids: Vec<&str> = builder.documents().iter().map(|d| d.id.as_str()).collect();
+        let batch = builder.build(events, state(), true, Utc::now());
+        let ids: Vec<&str> = batch.documents.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["a1", "c3"]);
-        let doc: serde_json::Value = serde_json::from_slice(&builder.documents()[0].json).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&batch.documents[0].json).unwrap();
         assert_eq!(doc["event"]["id"], "a1");
-        assert_eq!(builder.categories(), ["session", "session"]);
+        assert_eq!(batch.categories, ["session", "session"]);
         assert_eq!(
-            builder.latest_published(),
+            batch.latest_published,
             Some("2024-05-01T10:00:05Z".parse().unwrap())
         );
-        assert!(builder
-            .raw_of("c3", &events)
+        assert!(batch
+            .raw_of("c3")
             .unwrap()
-            .get()
+            .text()
             .contains("user.session.end"));
-        assert!(builder.raw_of("b2", &events).is_none());
-        assert_eq!(dead.pending(), 1);
-
-        // The pool is reused: a smaller second batch holds only its own documents.
-        let second = page(
-            r#"[{"uuid":"d4","published":"2024-05-01T11:00:00.000Z","eventType":"user.session.start"}]"#,
+        assert!(batch.raw_of("b2").is_none());
+        assert_eq!(batch.refused.len(), 1);
+        assert!(batch.refused[0].event.text().contains("\"b2\""));
+        assert!(
+            batch.refused[0].reason.contains("published"),
+            "{}",
+            batch.refused[0].reason
         );
-        assert_eq!(builder.build(&second, &mut dead, at), 0);
-        assert_eq!(builder.documents().len(), 1);
-        assert_eq!(builder.documents()[0].id, "d4");
+        assert!(batch.caught_up);
+        assert_eq!(batch.state_after, state());
     }
 }

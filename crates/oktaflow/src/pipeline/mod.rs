@@ -1,6 +1,12 @@
 //! The pipeline of one source: fetch a page → normalize each event → write the batch to every
 //! sink → checkpoint → next.
 //!
+//! Three stages run at once, each holding a bounded number of items: the fetch task
+//! ([`prefetch`], pages ahead), the normalize stage ([`normalize_stage`], one batch ahead, on
+//! a blocking thread) and the writer (this module's loop: sinks, dead letters, checkpoint).
+//! Normalizing the next batch overlaps with writing and fsyncing this one; commits stay
+//! strictly in page order, one batch after the other.
+//!
 //! Exactly once, across crashes at any instant:
 //!
 //! * On start, every sink (and the dead-letter file) is handed the position recorded in the
@@ -11,8 +17,9 @@
 //! * Events the normalizer refuses, and documents a store refuses for good, are written to
 //!   the dead-letter file ([`dead_letter`]) and fsynced.
 //! * Only then `{state_after, sink positions, dead-letter position}` is saved atomically.
-//!   Pages are fetched ahead ([`prefetch`], bounded) and those already fetched are committed
-//!   together (up to [`MAX_BATCH_EVENTS`]), so a backfill pays one round of fsyncs per group.
+//!   Pages already fetched are normalized and committed together (up to
+//!   [`MAX_BATCH_EVENTS`]), so a backfill pays one round of fsyncs per group. The next batch
+//!   is written only after this checkpoint is saved (the file sink's rotation relies on it).
 //!   The first run saves its starting checkpoint before its first write, so that a crash
 //!   right after that write is recovered like any other.
 //!
@@ -25,6 +32,7 @@ pub mod batch;
 pub mod dead_letter;
 pub mod fanout;
 pub mod monitor;
+pub mod normalize_stage;
 pub mod prefetch;
 pub mod progress;
 
@@ -41,14 +49,14 @@ use oktaflow_fetch::{
 use oktaflow_normalize::Normalizer;
 use oktaflow_sink::{Sink, SinkError};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::SourceConfig;
 use crate::exit::Exit;
-use batch::BatchBuilder;
 use dead_letter::{DeadLetterFile, DEAD_LETTER_KEY};
 use fanout::{write_to_all, FanOutError};
 use monitor::SourceMonitor;
+use normalize_stage::NormalizeStage;
 use prefetch::Prefetcher;
 pub use progress::{Console, Progress};
 
@@ -57,7 +65,7 @@ pub use progress::{Console, Progress};
 pub const PREFETCH_PAGES: usize = 2;
 /// Pages already fetched are committed together, up to this many events per batch: one
 /// round of fsyncs (sinks, checkpoint) for several pages while backfilling.
-pub const MAX_BATCH_EVENTS: usize = 5_000;
+pub const MAX_BATCH_EVENTS: usize = 3_000;
 
 /// File name of the dead-letter file in the state directory.
 pub const DEAD_LETTER_FILE: &str = "dead-letter.ndjson";
@@ -311,10 +319,14 @@ impl Pipeline {
             let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
             monitor.attach(source.stats(), &names);
         }
-        let mut source = Prefetcher::start(source, PREFETCH_PAGES, options.monitor.clone());
+        let prefetcher = Prefetcher::start(source, PREFETCH_PAGES, options.monitor.clone());
+        let mut batches = NormalizeStage::start(
+            prefetcher,
+            Normalizer::new(options.normalize.clone()),
+            MAX_BATCH_EVENTS,
+        );
 
         let mut progress = Progress::new(console, &config.name);
-        let mut builder = BatchBuilder::new(Normalizer::new(options.normalize.clone()));
         let mut stop = stop;
         let mut summary = RunSummary {
             written: 0,
@@ -331,37 +343,17 @@ impl Pipeline {
         };
         let mut follow_until: Option<tokio::time::Instant> = None;
 
-        // A halt met while grouping pages: returned once the pages before it are committed.
-        let mut deferred_halt: Option<FetchError> = None;
         let stopped = loop {
-            if let Some(halt) = deferred_halt.take() {
-                return Err(halt.into());
-            }
             if *stop.borrow() {
                 break StopReason::Requested;
             }
             let deadline = follow_until;
-            let page = tokio::select! {
-                page = source.next() => page?,
+            let waited = Instant::now();
+            let batch = tokio::select! {
+                batch = batches.next() => batch?,
                 Ok(()) = stop.changed() => break StopReason::Requested,
                 () = sleep_until_opt(deadline) => break StopReason::FollowDone,
             };
-            // Group commit: add the pages that are already fetched to this batch.
-            let mut page = page;
-            while deferred_halt.is_none() && !page.caught_up && page.events.len() < MAX_BATCH_EVENTS
-            {
-                match source.ready() {
-                    Some(Ok(next)) => {
-                        page.events.extend(next.events);
-                        page.state_after = next.state_after;
-                        page.caught_up = next.caught_up;
-                        page.last_published = next.last_published.or(page.last_published);
-                    }
-                    Some(Err(halt)) => deferred_halt = Some(halt),
-                    None => break,
-                }
-            }
-            let received_at = Utc::now();
 
             if let Some(state) = unsaved_start.take() {
                 let mut sinks_at_start = BTreeMap::new();
@@ -374,35 +366,38 @@ impl Pipeline {
                 save(&store, Checkpoint::new(state, sinks_at_start)).await?;
             }
 
-            let normalizing = Instant::now();
-            let refused = builder.build(&page.events, &mut dead, received_at);
-            let batch = builder.documents();
-            let writing = Instant::now();
-            let acks =
-                match write_to_all(&mut sinks, batch, options.sink_retry, &stop, monitor).await {
-                    Ok(acks) => acks,
-                    Err(FanOutError::Stopped) => break StopReason::Requested,
-                    Err(FanOutError::Sink(error)) => return Err(PipelineError::Write(error)),
-                };
-            let wrote = writing.elapsed();
+            let committing = Instant::now();
+            for refusal in &batch.refused {
+                dead.reject_event(&refusal.event.text(), &refusal.reason, batch.received_at);
+            }
+            let documents = &batch.documents;
+            let acks = match write_to_all(&mut sinks, documents, options.sink_retry, &stop, monitor)
+                .await
+            {
+                Ok(acks) => acks,
+                Err(FanOutError::Stopped) => break StopReason::Requested,
+                Err(FanOutError::Sink(error)) => return Err(PipelineError::Write(error)),
+            };
+            let wrote = committing.elapsed();
             let mut positions = BTreeMap::new();
             let mut refused_by_sinks = 0;
             let per_sink: Vec<(&str, usize, usize)> = sinks
                 .iter()
                 .zip(&acks)
-                .map(|(sink, ack)| (sink.name(), batch.len(), ack.rejected.len()))
+                .map(|(sink, ack)| (sink.name(), documents.len(), ack.rejected.len()))
                 .collect();
             for (sink, ack) in sinks.iter().zip(acks) {
                 for rejected in &ack.rejected {
-                    let raw = builder
-                        .raw_of(&rejected.id, &page.events)
-                        .map_or("", |raw| raw.get());
+                    let raw = batch
+                        .raw_of(&rejected.id)
+                        .map(|raw| raw.text())
+                        .unwrap_or_default();
                     dead.reject_document(
                         sink.name(),
                         &rejected.id,
-                        raw,
+                        &raw,
                         &rejected.reason,
-                        received_at,
+                        batch.received_at,
                     );
                     refused_by_sinks += 1;
                 }
@@ -419,28 +414,43 @@ impl Pipeline {
             let dead_position = dead.commit().await.map_err(PipelineError::Write)?;
             positions.insert(DEAD_LETTER_KEY.to_string(), dead_position);
             let checkpointing = Instant::now();
-            save(&store, Checkpoint::new(page.state_after, positions)).await?;
+            let caught_up = batch.caught_up;
+            save(
+                &store,
+                Checkpoint::new(batch.state_after.clone(), positions),
+            )
+            .await?;
+            let refused = batch.refused.len();
+            debug!(
+                source = %config.name,
+                events = documents.len(),
+                waited_ms = committing.duration_since(waited).as_secs_f64() * 1e3,
+                normalize_ms = batch.normalize_time.as_secs_f64() * 1e3,
+                write_ms = wrote.as_secs_f64() * 1e3,
+                checkpoint_ms = checkpointing.elapsed().as_secs_f64() * 1e3,
+                "batch committed"
+            );
             if let Some(monitor) = monitor {
-                monitor.stage("normalize", writing - normalizing);
+                monitor.stage("normalize", batch.normalize_time);
                 monitor.stage("write", wrote);
                 monitor.stage("checkpoint", checkpointing.elapsed());
-                monitor.stage("commit", normalizing.elapsed());
-                monitor.committed(batch.len(), refused, &per_sink, builder.latest_published());
+                monitor.stage("commit", committing.elapsed());
+                monitor.committed(documents.len(), refused, &per_sink, batch.latest_published);
             }
 
             summary.pages += 1;
-            summary.written += batch.len() as u64;
+            summary.written += documents.len() as u64;
             summary.rejected += refused as u64;
             summary.refused_by_sinks += refused_by_sinks;
-            for category in builder.categories() {
+            for category in &batch.categories {
                 *summary.by_category.entry(category).or_default() += 1;
             }
-            if let Some(latest) = builder.latest_published() {
+            if let Some(latest) = batch.latest_published {
                 summary.position = Some(summary.position.map_or(latest, |p| p.max(latest)));
             }
-            progress.update(summary.written, builder.latest_published(), page.caught_up);
+            progress.update(summary.written, batch.latest_published, caught_up);
 
-            if page.caught_up {
+            if caught_up {
                 match options.stop_when {
                     StopWhen::CaughtUp => break StopReason::CaughtUp,
                     StopWhen::FollowFor(follow) if follow_until.is_none() => {
@@ -457,8 +467,8 @@ impl Pipeline {
         progress.finish();
         summary.stopped = stopped;
         summary.elapsed = started.elapsed();
-        summary.fetch = source.stats().snapshot();
-        drop(source);
+        summary.fetch = batches.stats().snapshot();
+        drop(batches);
         info!(
             source = %config.name,
             written = summary.written,
