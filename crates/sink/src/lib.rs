@@ -31,7 +31,8 @@
 //! `file:PATH`, `stdout`, or `KIND:URL?option=value&...` for network sinks, or with
 //! `[[sinks]]` tables in the configuration file ([`SinkConfig`]). Secrets (passwords,
 //! API keys, tokens) are read from environment variables or files ([`SecretRef`])
-//! and held in a redacting [`Secret`].
+//! and held in a redacting [`Secret`]. Sizes and durations in options are read by
+//! [`parse_size`] and [`parse_duration`] (the syntax of every oktaflow duration).
 
 pub mod clickhouse;
 mod config;
@@ -46,6 +47,7 @@ mod sink;
 mod spec;
 mod stdout;
 mod transport;
+mod units;
 
 pub use clickhouse::{ClickHouseConfig, ClickHouseSink};
 pub use config::{BatchLimits, SinkConfigError, TlsOptions};
@@ -59,3 +61,4 @@ pub use secret::{Secret, SecretRef};
 pub use sink::Sink;
 pub use spec::{parse_sink_spec, SinkConfig, SinkSpec, SinkSpecError};
 pub use stdout::StdoutSink;
+pub use units::{parse_duration, parse_size};
