@@ -9,7 +9,9 @@
 //! with it. That handshake is what makes delivery exactly once:
 //!
 //! * [`FileSink`] (NDJSON file) records its committed byte offset and, on recovery,
-//!   truncates whatever was written after the last checkpoint.
+//!   truncates whatever was written after the last checkpoint. It can rotate its file by
+//!   size and by time ([`Rotation`]; rotated files are named by [`rotated_path`]) without
+//!   giving that up: the position names the active segment too.
 //! * [`StdoutSink`] cannot take anything back: across a crash it is *at least once*
 //!   (consumers deduplicate on `event.id`).
 //! * [`ElasticsearchSink`] (Elasticsearch / OpenSearch `_bulk`) writes every document
@@ -55,7 +57,7 @@ pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter};
 pub use document::{Ack, Document, Rejected};
 pub use elasticsearch::{ElasticsearchConfig, ElasticsearchSink};
 pub use error::SinkError;
-pub use file::{ExistingFile, FileSink};
+pub use file::{rotated_path, ExistingFile, FileConfig, FileSink, Rotation};
 pub use http::{HttpConfig, HttpSink};
 pub use secret::{Secret, SecretRef};
 pub use sink::Sink;
