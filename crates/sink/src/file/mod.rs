@@ -56,7 +56,8 @@
 //! appears (the rename is atomic), so a glob of numbered names never picks a file being
 //! written. **Why only a sequence number** in the names (no timestamp): the name of segment N
 //! follows from the path and N alone, so recovery finds it from the checkpoint without
-//! guessing or listing by pattern; the times are in the events and the files' mtimes.
+//! guessing (the directory is listed only for files that must not be there); the times are
+//! in the events and the files' mtimes.
 //!
 //! **Readers**: the rotated files in number order, then the active file, are the stream in
 //! order. A rotated file is complete and never written again, not even by recovery (only
@@ -113,10 +114,11 @@ pub enum ExistingFile {
 ///
 /// Each batch is appended and `fsync`ed (`sync_data`) before it is acknowledged; the
 /// position is `{"path": "<absolute path>", "offset": <committed bytes>}`, and with
-/// rotation also the active `"segment"` and its `"started_at"` (see the [module
-/// documentation](self) for the rotation sequence and the recovery rules). Recovery from a
-/// position truncates the file to that offset, removing lines that were written but never
-/// checkpointed, so a restart after a crash at any instant writes every event exactly once.
+/// rotation also the active `"segment"` and its `"started_at"` (the rotation sequence and
+/// the recovery rules are in the documentation of `crates/sink/src/file/mod.rs`). Recovery
+/// from a position truncates the file to that offset, removing lines that were written but
+/// never checkpointed, so a restart after a crash at any instant writes every event exactly
+/// once.
 #[derive(Debug)]
 pub struct FileSink {
     name: String,
