@@ -139,16 +139,18 @@ impl TryFrom<RawFileConfig> for FileConfig {
                 SinkConfigError::invalid("rotate_keep", format!("`{text}` is not a whole number"))
             })?),
         };
-        let keep = keep
-            .map(|n| {
-                u32::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| {
-                    SinkConfigError::invalid(
-                        "rotate_keep",
-                        "must be at least 1; leave it out to keep every rotated file",
-                    )
-                })
-            })
-            .transpose()?;
+        let keep = match keep {
+            None => None,
+            Some(n) if n < 1 => {
+                return Err(SinkConfigError::invalid(
+                    "rotate_keep",
+                    "must be at least 1; leave it out to keep every rotated file",
+                ))
+            }
+            Some(n) => Some(u32::try_from(n).map_err(|_| {
+                SinkConfigError::invalid("rotate_keep", format!("{n} is too large"))
+            })?),
+        };
         let rotation = Rotation {
             size,
             interval,
@@ -189,9 +191,8 @@ impl<'de> Deserialize<'de> for Scalar {
             }
 
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                i64::try_from(v)
-                    .map(Scalar::Int)
-                    .map_err(|_| E::custom(format!("{v} is too large")))
+                // Past i64 as text, so that the key's own check reports it.
+                Ok(i64::try_from(v).map_or_else(|_| Scalar::Text(v.to_string()), Scalar::Int))
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
@@ -281,6 +282,14 @@ mod tests {
             (
                 r#"{"rotate_keep": 3}"#,
                 "rotate_keep: needs rotate_size or rotate_interval",
+            ),
+            (
+                r#"{"rotate_interval": 18446744073709551615}"#,
+                "rotate_interval: `18446744073709551615` needs a unit",
+            ),
+            (
+                r#"{"rotate_size": 9, "rotate_keep": 9999999999}"#,
+                "rotate_keep: 9999999999 is too large",
             ),
             (r#"{"rotate_sise": 3}"#, "unknown field `rotate_sise`"),
             (r#"{"path": ""}"#, "path: is empty"),
