@@ -1018,60 +1018,9 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
     Ok(sinks)
 }
 
-/// Parses `500ms`, `10s`, `2m`, `1h30m`, `7d`, `1w` (a sequence of number+unit).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err("empty duration; use e.g. 60s, 2m, 1h, 7d".into());
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = trimmed;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!(
-                "`{trimmed}` is not a duration; use e.g. 60s, 2m, 1h, 7d"
-            ));
-        }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("`{trimmed}` has a number that is too large"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = rest[..unit_len].trim();
-        rest = rest[unit_len..].trim_start();
-        let seconds_per = match unit {
-            "ms" => {
-                total += Duration::from_millis(number);
-                continue;
-            }
-            "s" | "sec" | "secs" => 1,
-            "m" | "min" | "mins" => 60,
-            "h" | "hr" | "hrs" => 3600,
-            "d" | "day" | "days" => 86_400,
-            "w" | "week" | "weeks" => 604_800,
-            "" => {
-                return Err(format!(
-                    "`{trimmed}` needs a unit, e.g. {number}s or {number}m"
-                ))
-            }
-            other => {
-                return Err(format!(
-                    "`{trimmed}` has an unknown unit `{other}`; use ms, s, m, h, d or w"
-                ))
-            }
-        };
-        let seconds = number
-            .checked_mul(seconds_per)
-            .ok_or_else(|| format!("`{trimmed}` is too large"))?;
-        total += Duration::from_secs(seconds);
-    }
-    Ok(total)
-}
+/// Parses `500ms`, `10s`, `2m`, `1h30m`, `7d`, `1w` (a sequence of number+unit); shared with
+/// the sinks' options (`rotate_interval`), so every duration of the configuration reads alike.
+pub use oktaflow_sink::parse_duration;
 
 /// Parses `start_from`: RFC 3339 (`2024-05-01T00:00:00Z`), a date (`2024-05-01`, midnight UTC)
 /// or a duration back from now (`7d`).

@@ -210,11 +210,14 @@ fn build(
 }
 
 /// With several sources, each source writes its own file: `PATH` becomes `STEM.SOURCE.EXT`
-/// beside it (the file sink's exactly-once offset belongs to one writer). Other sinks are
-/// built once per source with the same settings.
+/// beside it (the file sink's exactly-once offset belongs to one writer), rotated with the
+/// same settings. Other sinks are built once per source with the same settings.
 fn per_source_spec(spec: &SinkSpec, source: &str, several: bool) -> SinkSpec {
     match spec {
-        SinkSpec::File(path) if several => SinkSpec::File(per_source_path(path, source)),
+        SinkSpec::File(file) if several => SinkSpec::File(oktaflow_sink::FileConfig {
+            path: per_source_path(&file.path, source),
+            rotation: file.rotation,
+        }),
         other => other.clone(),
     }
 }
@@ -373,6 +376,22 @@ mod tests {
         assert_eq!(
             per_source_spec(&file, "a", true),
             SinkSpec::File("out.a.ndjson".into())
+        );
+        let rotation = oktaflow_sink::Rotation {
+            size: Some(1 << 20),
+            ..oktaflow_sink::Rotation::default()
+        };
+        let rotating = SinkSpec::File(oktaflow_sink::FileConfig {
+            path: "out.ndjson".into(),
+            rotation,
+        });
+        assert_eq!(
+            per_source_spec(&rotating, "a", true),
+            SinkSpec::File(oktaflow_sink::FileConfig {
+                path: "out.a.ndjson".into(),
+                rotation,
+            }),
+            "each source's file rotates like the configured one"
         );
     }
 

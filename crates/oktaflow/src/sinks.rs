@@ -114,7 +114,7 @@ mod tests {
     fn builds_each_spec_and_refuses_duplicate_names() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.ndjson");
-        let file = SinkSpec::File(out.clone());
+        let file = SinkSpec::File(out.clone().into());
         let es = oktaflow_sink::parse_sink_spec("elasticsearch:http://127.0.0.1:9200").unwrap();
         let sinks =
             build_sinks(&[file.clone(), es, SinkSpec::Stdout], ExistingFile::Refuse).unwrap();

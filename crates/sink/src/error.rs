@@ -54,6 +54,19 @@ pub enum SinkError {
         /// The committed length recorded in the checkpoint.
         recorded: u64,
     },
+    /// The rotated files beside the output file contradict the checkpoint or the sink's own
+    /// record: a file oktaflow would have written is missing, or one it would not have
+    /// written is there.
+    #[error(
+        "{path}: {reason}; the output files were changed outside oktaflow: restore them, \
+         or start over with a new state directory"
+    )]
+    Segments {
+        /// The file that does not fit.
+        path: PathBuf,
+        /// What does not fit.
+        reason: String,
+    },
     /// The output file holds data that no checkpoint accounts for.
     #[error(
         "{path} already holds {len} bytes but no checkpoint records them (state directory \
@@ -138,6 +151,7 @@ impl SinkError {
             SinkError::InvalidPosition { .. }
             | SinkError::PathMismatch { .. }
             | SinkError::ShortFile { .. }
+            | SinkError::Segments { .. }
             | SinkError::UnrecordedData { .. }
             | SinkError::NotRecovered { .. } => false,
         }

@@ -9,7 +9,9 @@
 //! with it. That handshake is what makes delivery exactly once:
 //!
 //! * [`FileSink`] (NDJSON file) records its committed byte offset and, on recovery,
-//!   truncates whatever was written after the last checkpoint.
+//!   truncates whatever was written after the last checkpoint. It can rotate its file by
+//!   size and by time ([`Rotation`]; rotated files are named by [`rotated_path`]) without
+//!   giving that up: the position names the active segment too.
 //! * [`StdoutSink`] cannot take anything back: across a crash it is *at least once*
 //!   (consumers deduplicate on `event.id`).
 //! * [`ElasticsearchSink`] (Elasticsearch / OpenSearch `_bulk`) writes every document
@@ -31,7 +33,8 @@
 //! `file:PATH`, `stdout`, or `KIND:URL?option=value&...` for network sinks, or with
 //! `[[sinks]]` tables in the configuration file ([`SinkConfig`]). Secrets (passwords,
 //! API keys, tokens) are read from environment variables or files ([`SecretRef`])
-//! and held in a redacting [`Secret`].
+//! and held in a redacting [`Secret`]. Sizes and durations in options are read by
+//! [`parse_size`] and [`parse_duration`] (the syntax of every oktaflow duration).
 
 pub mod clickhouse;
 mod config;
@@ -46,6 +49,7 @@ mod sink;
 mod spec;
 mod stdout;
 mod transport;
+mod units;
 
 pub use clickhouse::{ClickHouseConfig, ClickHouseSink};
 pub use config::{BatchLimits, SinkConfigError, TlsOptions};
@@ -53,9 +57,10 @@ pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter};
 pub use document::{Ack, Document, Rejected};
 pub use elasticsearch::{ElasticsearchConfig, ElasticsearchSink};
 pub use error::SinkError;
-pub use file::{ExistingFile, FileSink};
+pub use file::{rotated_path, ExistingFile, FileConfig, FileSink, Rotation};
 pub use http::{HttpConfig, HttpSink};
 pub use secret::{Secret, SecretRef};
 pub use sink::Sink;
 pub use spec::{parse_sink_spec, SinkConfig, SinkSpec, SinkSpecError};
 pub use stdout::StdoutSink;
+pub use units::{parse_duration, parse_size};

@@ -3,7 +3,6 @@
 //! configuration ([`SinkConfig`]).
 
 use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::de::DeserializeOwned;
@@ -12,15 +11,15 @@ use serde::Deserialize;
 use crate::clickhouse::{ClickHouseConfig, ClickHouseSink};
 use crate::elasticsearch::{ElasticsearchConfig, ElasticsearchSink, Flavor};
 use crate::http::{HttpConfig, HttpMode, HttpSink};
-use crate::{ExistingFile, FileSink, Sink, SinkConfigError, StdoutSink};
+use crate::{ExistingFile, FileConfig, FileSink, Sink, SinkConfigError, StdoutSink};
 
 /// A parsed sink spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkSpec {
     /// `stdout`: NDJSON on standard output ([`StdoutSink`]).
     Stdout,
-    /// `file:PATH`: NDJSON appended to a file ([`FileSink`]).
-    File(PathBuf),
+    /// `file:PATH[?options]`: NDJSON appended to a file, optionally rotated ([`FileSink`]).
+    File(FileConfig),
     /// `elasticsearch:URL[?options]`: the `_bulk` API ([`ElasticsearchSink`]).
     Elasticsearch(ElasticsearchConfig),
     /// `opensearch:URL[?options]`: the same for OpenSearch.
@@ -52,7 +51,10 @@ pub enum SinkSpecError {
 
 /// Parses a sink spec: `stdout`, `file:PATH`, or `KIND:URL` with options as URL query
 /// parameters (the keys of the `[[sinks]]` table of that kind), e.g.
-/// `elasticsearch:https://es:9200?index=logs-okta.system-prod&api_key_env=ES_API_KEY`.
+/// `elasticsearch:https://es:9200?index=logs-okta.system-prod&api_key_env=ES_API_KEY` or
+/// `file:okta.ndjson?rotate_size=256MiB&rotate_keep=10`. In a file spec everything after
+/// the first `?` is options, so a path that contains `?` must be given in a `[[sinks]]`
+/// table.
 pub fn parse_sink_spec(spec: &str) -> Result<SinkSpec, SinkSpecError> {
     if spec == "stdout" {
         return Ok(SinkSpec::Stdout);
@@ -61,8 +63,7 @@ pub fn parse_sink_spec(spec: &str) -> Result<SinkSpec, SinkSpecError> {
         return Err(SinkSpecError::Unknown(spec.to_owned()));
     };
     match kind {
-        "file" if rest.is_empty() => Err(SinkSpecError::MissingPath),
-        "file" => Ok(SinkSpec::File(PathBuf::from(rest))),
+        "file" => Ok(SinkSpec::File(file_options(rest)?)),
         "elasticsearch" => Ok(SinkSpec::Elasticsearch(url_options(spec, rest)?)),
         "opensearch" => Ok(SinkSpec::OpenSearch(url_options(spec, rest)?)),
         "clickhouse" => Ok(SinkSpec::ClickHouse(url_options(spec, rest)?)),
@@ -71,6 +72,26 @@ pub fn parse_sink_spec(spec: &str) -> Result<SinkSpec, SinkSpecError> {
         "splunk" => Ok(SinkSpec::Splunk(url_options(spec, rest)?)),
         _ => Err(SinkSpecError::Unknown(spec.to_owned())),
     }
+}
+
+/// Parses `PATH[?k=v&...]` into a file sink configuration.
+fn file_options(rest: &str) -> Result<FileConfig, SinkSpecError> {
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() {
+        return Err(SinkSpecError::MissingPath);
+    }
+    if query.is_empty() {
+        return Ok(FileConfig::new(path));
+    }
+    let query_error = |reason: String| SinkConfigError::Query {
+        spec: format!("file:{path}"),
+        reason,
+    };
+    let mut form =
+        serde_urlencoded::to_string([("path", path)]).map_err(|e| query_error(e.to_string()))?;
+    form.push('&');
+    form.push_str(query);
+    Ok(serde_urlencoded::from_str(&form).map_err(|e| query_error(e.to_string()))?)
 }
 
 /// Deserializes `URL?k=v&...` into a sink configuration whose `url` is `URL`.
@@ -105,7 +126,7 @@ impl fmt::Display for SinkSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SinkSpec::Stdout => f.write_str("stdout"),
-            SinkSpec::File(path) => write!(f, "file:{}", path.display()),
+            SinkSpec::File(c) => write!(f, "file:{}", c.path.display()),
             SinkSpec::Elasticsearch(c) => write!(f, "elasticsearch:{}", c.url),
             SinkSpec::OpenSearch(c) => write!(f, "opensearch:{}", c.url),
             SinkSpec::ClickHouse(c) => write!(f, "clickhouse:{}", c.url),
@@ -125,7 +146,9 @@ impl SinkSpec {
     pub fn build(&self, existing: ExistingFile) -> std::io::Result<Box<dyn Sink>> {
         Ok(match self {
             SinkSpec::Stdout => Box::new(StdoutSink::new()),
-            SinkSpec::File(path) => Box::new(FileSink::new(path, existing)?),
+            SinkSpec::File(c) => {
+                Box::new(FileSink::new(&c.path, existing)?.with_rotation(c.rotation))
+            }
             SinkSpec::Elasticsearch(config) => {
                 Box::new(ElasticsearchSink::new(Flavor::Elasticsearch, config)?)
             }
@@ -154,11 +177,8 @@ impl SinkSpec {
 pub enum SinkConfig {
     /// `kind = "stdout"`.
     Stdout,
-    /// `kind = "file"`, `path = "..."`.
-    File {
-        /// The output file.
-        path: PathBuf,
-    },
+    /// `kind = "file"`, `path = "..."` and the optional `rotate_*` keys of [`FileConfig`].
+    File(FileConfig),
     /// `kind = "elasticsearch"` and [`ElasticsearchConfig`] keys.
     Elasticsearch(ElasticsearchConfig),
     /// `kind = "opensearch"` and [`ElasticsearchConfig`] keys.
@@ -176,10 +196,7 @@ impl SinkConfig {
     pub fn into_spec(self) -> Result<SinkSpec, SinkSpecError> {
         Ok(match self {
             SinkConfig::Stdout => SinkSpec::Stdout,
-            SinkConfig::File { path } if path.as_os_str().is_empty() => {
-                return Err(SinkSpecError::MissingPath)
-            }
-            SinkConfig::File { path } => SinkSpec::File(path),
+            SinkConfig::File(c) => SinkSpec::File(c),
             SinkConfig::Elasticsearch(c) => {
                 crate::transport::parse_base_url(&c.url)?;
                 SinkSpec::Elasticsearch(c)
@@ -220,6 +237,65 @@ mod tests {
             Ok(SinkSpec::File("out:with:colons.ndjson".into()))
         );
         assert_eq!("file:x".parse::<SinkSpec>(), Ok(SinkSpec::File("x".into())));
+    }
+
+    #[test]
+    fn file_specs_and_tables_take_rotation_options() {
+        let spec = parse_sink_spec(
+            "file:/var/log/okta.ndjson?rotate_size=256MiB&rotate_interval=1h&rotate_keep=7",
+        )
+        .unwrap();
+        let SinkSpec::File(c) = &spec else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(c.path, std::path::Path::new("/var/log/okta.ndjson"));
+        assert_eq!(
+            c.rotation,
+            crate::Rotation {
+                size: Some(256 << 20),
+                interval: Some(std::time::Duration::from_secs(3600)),
+                keep: Some(7),
+            }
+        );
+        assert_eq!(spec.to_string(), "file:/var/log/okta.ndjson");
+        assert_eq!(
+            parse_sink_spec("file:okta.ndjson?"),
+            Ok(SinkSpec::File("okta.ndjson".into()))
+        );
+        let err = parse_sink_spec("file:okta.ndjson?rotate_size=huge").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "options of sink spec \"file:okta.ndjson\": rotate_size: `huge` is not a size; \
+             use e.g. 256MiB, 1GB or a number of bytes"
+        );
+        let err = parse_sink_spec("file:okta.ndjson?rotate=1h").unwrap_err();
+        assert!(err.to_string().contains("unknown field `rotate`"), "{err}");
+        assert_eq!(
+            parse_sink_spec("file:?rotate_size=1MiB"),
+            Err(SinkSpecError::MissingPath)
+        );
+
+        let table: SinkConfig = serde_json::from_value(serde_json::json!({
+            "kind": "file", "path": "out.ndjson", "rotate_size": 1024, "rotate_interval": "1d"
+        }))
+        .unwrap();
+        let SinkSpec::File(c) = table.into_spec().unwrap() else {
+            panic!("not a file")
+        };
+        assert_eq!(c.rotation.size, Some(1024));
+        assert_eq!(
+            c.rotation.interval,
+            Some(std::time::Duration::from_secs(86_400))
+        );
+        let err = serde_json::from_value::<SinkConfig>(serde_json::json!({
+            "kind": "file", "path": "out.ndjson", "rotate_keep": 3
+        }))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("rotate_keep: needs rotate_size or rotate_interval"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -281,7 +357,7 @@ mod tests {
     fn builds_named_sinks() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.ndjson");
-        let sink = SinkSpec::File(path.clone())
+        let sink = SinkSpec::File(path.clone().into())
             .build(ExistingFile::Refuse)
             .unwrap();
         assert_eq!(sink.name(), format!("file:{}", path.display()));

@@ -50,7 +50,7 @@ pub fn check_sink(sink: &SinkSpec) -> Row {
     #[allow(unreachable_patterns)] // sink kinds added later are reported as not checked
     match sink {
         SinkSpec::Stdout => Row::ok(subject, "writable", "standard output"),
-        SinkSpec::File(path) => check_file(subject, path),
+        SinkSpec::File(file) => check_file(subject, &file.path),
         _ => Row::skipped(
             subject,
             "reachable",
@@ -187,25 +187,25 @@ mod tests {
     fn file_sink_rows() {
         let dir = tempfile::tempdir().unwrap();
         let new = dir.path().join("out.ndjson");
-        let row = check_sink(&SinkSpec::File(new.clone()));
+        let row = check_sink(&SinkSpec::File(new.clone().into()));
         assert_eq!(row.status, Status::Ok, "{row:?}");
         assert!(row.detail.starts_with("will be created in "), "{row:?}");
         assert!(!new.exists());
 
         std::fs::write(&new, "{}\n").unwrap();
-        let row = check_sink(&SinkSpec::File(new.clone()));
+        let row = check_sink(&SinkSpec::File(new.clone().into()));
         assert_eq!(row.status, Status::Ok);
         assert_eq!(row.detail, "exists (3 bytes) and is writable");
         assert_eq!(std::fs::read(&new).unwrap(), b"{}\n", "nothing written");
 
-        let row = check_sink(&SinkSpec::File(dir.path().join("nope/out.ndjson")));
+        let row = check_sink(&SinkSpec::File(dir.path().join("nope/out.ndjson").into()));
         assert_eq!(row.status, Status::Fail);
         assert!(
             row.detail.contains("does not exist; create it first"),
             "{row:?}"
         );
 
-        let row = check_sink(&SinkSpec::File(dir.path().to_path_buf()));
+        let row = check_sink(&SinkSpec::File(dir.path().to_path_buf().into()));
         assert_eq!(row.status, Status::Fail);
 
         let row = check_sink(&SinkSpec::Stdout);
