@@ -33,6 +33,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::json_text::write_json_str;
 use crate::transport;
 use crate::{
     Ack, BatchLimits, Document, Rejected, Secret, SecretRef, Sink, SinkConfigError, SinkError,
@@ -411,29 +412,29 @@ impl ClickHouseSink {
         Ok(info)
     }
 
-    /// Inserts `rows[range]` (each a JSON line), splitting on data errors. Refused
-    /// rows go to `rejected`.
+    /// Inserts `rows.lines[range]`, splitting on data errors. Refused rows go to
+    /// `rejected`.
     async fn insert(
         &self,
         info: TableInfo,
-        rows: &[(usize, Vec<u8>)],
+        rows: &Rows,
         batch: &[Document],
         range: Range<usize>,
         rejected: &mut Vec<Rejected>,
     ) -> Result<(), SinkError> {
         let mut pending = vec![range];
         while let Some(range) = pending.pop() {
-            let slice = &rows[range.clone()];
-            let mut body = Vec::with_capacity(slice.iter().map(|r| r.1.len() + 1).sum());
-            for (_, row) in slice {
-                body.extend_from_slice(row);
-                body.push(b'\n');
-            }
+            let lines = &rows.lines[range.clone()];
+            let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
+                continue;
+            };
+            // Rows are newline-terminated and contiguous in the buffer.
+            let text = &rows.text[first.1.start..last.1.end + 1];
             let sql = format!(
                 "INSERT INTO `{}`.`{}` FORMAT JSONEachRow",
                 self.database, self.table
             );
-            let token = dedup_token(batch, slice);
+            let token = dedup_token(batch, lines);
             let mut params = vec![
                 ("query", sql.as_str()),
                 ("input_format_skip_unknown_fields", "1"),
@@ -441,13 +442,15 @@ impl ClickHouseSink {
             if info.dedup_token {
                 params.push(("insert_deduplication_token", token.as_str()));
             }
-            if self.compression {
-                body = transport::gzip(&body);
-            }
+            let body = if self.compression {
+                transport::gzip(text)
+            } else {
+                text.to_vec()
+            };
             match self.query(&params, body, self.compression).await {
                 Ok(_) => {}
                 Err(InsertError::Data(detail)) if range.len() == 1 => rejected.push(Rejected {
-                    id: batch[slice[0].0].id.clone(),
+                    id: batch[first.0].id.clone(),
                     reason: format!("ClickHouse refused the row: {detail}"),
                 }),
                 Err(InsertError::Data(_)) => {
@@ -463,8 +466,16 @@ impl ClickHouseSink {
     }
 }
 
+/// The JSONEachRow lines of a batch: one buffer, each line followed by `\n`.
+struct Rows {
+    text: Vec<u8>,
+    /// For each row: the index of its document in the batch, and its bytes in `text`
+    /// (without the newline).
+    lines: Vec<(usize, Range<usize>)>,
+}
+
 /// A token that is the same whenever the same documents are inserted together.
-fn dedup_token(batch: &[Document], rows: &[(usize, Vec<u8>)]) -> String {
+fn dedup_token(batch: &[Document], rows: &[(usize, Range<usize>)]) -> String {
     match (rows.first(), rows.last()) {
         (Some(first), Some(last)) => format!(
             "oktaflow:{}:{}:{}",
@@ -611,34 +622,8 @@ struct UserAgentFields<'a> {
     original: Option<Cow<'a, str>>,
 }
 
-/// One row as JSONEachRow writes it (column order of the table).
-#[derive(serde::Serialize)]
-struct Row<'a> {
-    id: &'a str,
-    timestamp: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timestamp_us: Option<u32>,
-    event_action: &'a str,
-    event_category: &'a [Cow<'a, str>],
-    event_type: &'a [Cow<'a, str>],
-    event_outcome: &'a str,
-    event_severity: u8,
-    event_reason: &'a str,
-    source_ip: &'a str,
-    source_domain: &'a str,
-    source_country: &'a str,
-    source_city: &'a str,
-    source_as_organization: &'a str,
-    user_id: &'a str,
-    user_name: &'a str,
-    user_target_name: &'a str,
-    group_name: &'a str,
-    user_agent_original: &'a str,
-    document: &'a str,
-}
-
-/// Appends the JSONEachRow line for one document to `out`, or says why it cannot be
-/// stored (then `out` is unchanged).
+/// Appends the JSONEachRow line for one document to `out` (columns in table order, no
+/// trailing newline), or says why it cannot be stored (then `out` is unchanged).
 fn write_row(doc: &Document, microseconds_column: bool, out: &mut Vec<u8>) -> Result<(), String> {
     let text = std::str::from_utf8(&doc.json).map_err(|e| format!("document is not UTF-8: {e}"))?;
     let ecs: EcsFields<'_> = serde_json::from_str(text)
@@ -650,51 +635,107 @@ fn write_row(doc: &Document, microseconds_column: bool, out: &mut Vec<u8>) -> Re
     let published: DateTime<Utc> = DateTime::parse_from_rfc3339(published)
         .map_err(|e| format!("@timestamp {published:?} is not RFC 3339: {e}"))?
         .with_timezone(&Utc);
-    let (timestamp, timestamp_us) = if microseconds_column {
-        (
-            published.format("%Y-%m-%d %H:%M:%S").to_string(),
-            Some(published.timestamp_subsec_micros()),
-        )
-    } else {
-        (published.format("%Y-%m-%d %H:%M:%S%.6f").to_string(), None)
+    let string = |out: &mut Vec<u8>, key: &[u8], value: Option<&str>| {
+        out.extend_from_slice(key);
+        write_json_str(out, value.unwrap_or(""));
     };
-    let row = Row {
-        id: &doc.id,
-        timestamp,
-        timestamp_us,
-        event_action: ecs.event.action.as_deref().unwrap_or(""),
-        event_category: &ecs.event.category,
-        event_type: &ecs.event.kind,
-        event_outcome: ecs.event.outcome.as_deref().unwrap_or(""),
-        event_severity: ecs
-            .event
-            .severity
-            .and_then(|v| u8::try_from(v).ok())
-            .unwrap_or(0),
-        event_reason: ecs.event.reason.as_deref().unwrap_or(""),
-        source_ip: ecs.source.ip.as_deref().unwrap_or(""),
-        source_domain: ecs.source.domain.as_deref().unwrap_or(""),
-        source_country: ecs.source.geo.country_name.as_deref().unwrap_or(""),
-        source_city: ecs.source.geo.city_name.as_deref().unwrap_or(""),
-        source_as_organization: ecs
-            .source
-            .autonomous_system
-            .organization
-            .name
-            .as_deref()
-            .unwrap_or(""),
-        user_id: ecs.user.id.as_deref().unwrap_or(""),
-        user_name: ecs.user.name.as_deref().unwrap_or(""),
-        user_target_name: ecs.user.target.name.as_deref().unwrap_or(""),
-        group_name: ecs.group.name.as_deref().unwrap_or(""),
-        user_agent_original: ecs.user_agent.original.as_deref().unwrap_or(""),
-        document: text,
+    let strings = |out: &mut Vec<u8>, key: &[u8], values: &[Cow<'_, str>]| {
+        out.extend_from_slice(key);
+        out.push(b'[');
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json_str(out, value);
+        }
+        out.push(b']');
     };
-    let start = out.len();
-    serde_json::to_writer(&mut *out, &row).map_err(|e| {
-        out.truncate(start);
-        format!("cannot encode the row: {e}")
-    })
+    out.extend_from_slice(b"{\"id\":");
+    write_json_str(out, &doc.id);
+    out.extend_from_slice(b",\"timestamp\":\"");
+    write_timestamp(out, &published, !microseconds_column);
+    out.push(b'"');
+    if microseconds_column {
+        out.extend_from_slice(b",\"timestamp_us\":");
+        out.extend_from_slice(published.timestamp_subsec_micros().to_string().as_bytes());
+    }
+    let event = &ecs.event;
+    string(out, b",\"event_action\":", event.action.as_deref());
+    strings(out, b",\"event_category\":", &event.category);
+    strings(out, b",\"event_type\":", &event.kind);
+    string(out, b",\"event_outcome\":", event.outcome.as_deref());
+    let severity = event
+        .severity
+        .and_then(|v| u8::try_from(v).ok())
+        .unwrap_or(0);
+    out.extend_from_slice(b",\"event_severity\":");
+    out.extend_from_slice(severity.to_string().as_bytes());
+    string(out, b",\"event_reason\":", event.reason.as_deref());
+    let source = &ecs.source;
+    string(out, b",\"source_ip\":", source.ip.as_deref());
+    string(out, b",\"source_domain\":", source.domain.as_deref());
+    string(
+        out,
+        b",\"source_country\":",
+        source.geo.country_name.as_deref(),
+    );
+    string(out, b",\"source_city\":", source.geo.city_name.as_deref());
+    string(
+        out,
+        b",\"source_as_organization\":",
+        source.autonomous_system.organization.name.as_deref(),
+    );
+    string(out, b",\"user_id\":", ecs.user.id.as_deref());
+    string(out, b",\"user_name\":", ecs.user.name.as_deref());
+    string(
+        out,
+        b",\"user_target_name\":",
+        ecs.user.target.name.as_deref(),
+    );
+    string(out, b",\"group_name\":", ecs.group.name.as_deref());
+    string(
+        out,
+        b",\"user_agent_original\":",
+        ecs.user_agent.original.as_deref(),
+    );
+    string(out, b",\"document\":", Some(text));
+    out.push(b'}');
+    Ok(())
+}
+
+/// `YYYY-MM-DD hh:mm:ss` (UTC), with `.ffffff` when `micros`.
+fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>, micros: bool) {
+    use chrono::{Datelike, Timelike};
+    // Years before 0 or after 9999 cannot be ECS timestamps; clamp to four digits.
+    let year = at.year().clamp(0, 9999) as u32;
+    let parts: [(u32, usize, u8); 6] = [
+        (year, 4, b'-'),
+        (at.month(), 2, b'-'),
+        (at.day(), 2, b' '),
+        (at.hour(), 2, b':'),
+        (at.minute(), 2, b':'),
+        (at.second(), 2, b'.'),
+    ];
+    for (i, (value, width, separator)) in parts.into_iter().enumerate() {
+        write_digits(out, value, width);
+        if i < 5 || micros {
+            out.push(separator);
+        }
+    }
+    if micros {
+        write_digits(out, at.timestamp_subsec_micros().min(999_999), 6);
+    }
+}
+
+/// `value` as exactly `width` decimal digits (zero-padded; `width` ≤ 10).
+fn write_digits(out: &mut Vec<u8>, value: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut v = value;
+    for slot in buf[..width].iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend_from_slice(&buf[..width]);
 }
 
 #[async_trait::async_trait]
@@ -714,18 +755,25 @@ impl Sink for ClickHouseSink {
     async fn write_batch(&mut self, batch: &[Document]) -> Result<Ack, SinkError> {
         let info = self.probe().await?;
         let mut rejected = Vec::new();
-        let mut rows = Vec::with_capacity(batch.len());
+        let expected: usize = batch.iter().map(|d| d.json.len() * 9 / 8 + 512).sum();
+        let mut rows = Rows {
+            text: Vec::with_capacity(expected),
+            lines: Vec::with_capacity(batch.len()),
+        };
         for (i, doc) in batch.iter().enumerate() {
-            let mut line = Vec::with_capacity(doc.json.len() * 5 / 4 + 512);
-            match write_row(doc, info.microseconds_column, &mut line) {
-                Ok(()) => rows.push((i, line)),
+            let start = rows.text.len();
+            match write_row(doc, info.microseconds_column, &mut rows.text) {
+                Ok(()) => {
+                    rows.lines.push((i, start..rows.text.len()));
+                    rows.text.push(b'\n');
+                }
                 Err(reason) => rejected.push(Rejected {
                     id: doc.id.clone(),
                     reason,
                 }),
             }
         }
-        for range in self.limits.chunks(rows.iter().map(|r| r.1.len() + 1)) {
+        for range in self.limits.chunks(rows.lines.iter().map(|r| r.1.len() + 1)) {
             self.insert(info, &rows, batch, range, &mut rejected)
                 .await?;
         }
