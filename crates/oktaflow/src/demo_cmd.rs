@@ -225,11 +225,13 @@ fn report(summary: &RunSummary, dir: &Path) -> String {
     );
     let _ = writeln!(out, "  ECS events:   {}", dir.join(EVENTS_FILE).display());
     let _ = writeln!(out, "  checkpoint:   {}", summary.checkpoint_path.display());
-    let _ = writeln!(
-        out,
-        "  dead letters: {}",
-        summary.dead_letter_path.display()
-    );
+    // The dead-letter path is absolute (it names the file in checkpoints); show it relative
+    // to the current directory like the others when it lies below it.
+    let dead = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| summary.dead_letter_path.strip_prefix(cwd).ok())
+        .unwrap_or(&summary.dead_letter_path);
+    let _ = writeln!(out, "  dead letters: {}", dead.display());
     out
 }
 

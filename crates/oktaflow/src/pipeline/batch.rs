@@ -53,16 +53,33 @@ impl Batch {
     }
 }
 
-/// Normalizes pages into [`Batch`]es.
+/// Below this many events a batch is normalized on one thread (splitting costs more).
+const MIN_EVENTS_PER_THREAD: usize = 256;
+
+/// Normalizes pages into [`Batch`]es, on up to `threads` threads at once: the events are cut
+/// into contiguous runs, one per thread, each normalized by its own [`Normalizer`] clone (so
+/// each keeps its own user-agent cache), and the results are joined in page order.
 #[derive(Debug)]
 pub struct BatchBuilder {
-    normalizer: Normalizer,
+    normalizers: Vec<Normalizer>,
+}
+
+/// What one thread made of its run of events.
+#[derive(Default)]
+struct Part {
+    documents: Vec<Document>,
+    origin: Vec<usize>,
+    categories: Vec<&'static str>,
+    refused: Vec<Refusal>,
+    latest: Option<DateTime<Utc>>,
 }
 
 impl BatchBuilder {
-    /// A builder using `normalizer`.
-    pub fn new(normalizer: Normalizer) -> BatchBuilder {
-        BatchBuilder { normalizer }
+    /// A builder using `normalizer` on up to `threads` threads (at least one).
+    pub fn new(normalizer: Normalizer, threads: usize) -> BatchBuilder {
+        BatchBuilder {
+            normalizers: vec![normalizer; threads.max(1)],
+        }
     }
 
     /// Normalizes `events` in order; an event the normalizer refuses becomes a [`Refusal`].
@@ -74,43 +91,94 @@ impl BatchBuilder {
         received_at: DateTime<Utc>,
     ) -> Batch {
         let started = std::time::Instant::now();
-        let mut documents = Vec::with_capacity(events.len());
-        let mut origin = Vec::with_capacity(events.len());
-        let mut categories = Vec::with_capacity(events.len());
-        let mut refused = Vec::new();
-        let mut latest: Option<DateTime<Utc>> = None;
-        for (index, raw) in events.iter().enumerate() {
-            // Documents are a little larger than their events (ECS names, `related.*`).
-            let mut json = Vec::with_capacity(raw.len() + raw.len() / 4 + 256);
-            match self.normalizer.normalize_into(raw.as_bytes(), &mut json) {
-                Ok(summary) => {
-                    latest = Some(latest.map_or(summary.published, |l| l.max(summary.published)));
-                    categories.push(summary.category);
-                    origin.push(index);
-                    documents.push(Document {
-                        id: summary.id,
-                        json,
-                    });
+        let threads = self
+            .normalizers
+            .len()
+            .min(events.len() / MIN_EVENTS_PER_THREAD)
+            .max(1);
+        let run = events.len().div_ceil(threads).max(1);
+        let parts: Vec<Part> = if threads == 1 {
+            vec![normalize_run(&mut self.normalizers[0], &events, 0)]
+        } else {
+            std::thread::scope(|scope| {
+                let mut normalizers = self.normalizers.iter_mut();
+                let mut chunks = events.chunks(run).enumerate();
+                let first = chunks.next();
+                let first_normalizer = normalizers.next();
+                let handles: Vec<_> = chunks
+                    .zip(normalizers)
+                    .map(|((i, chunk), normalizer)| {
+                        scope.spawn(move || normalize_run(normalizer, chunk, i * run))
+                    })
+                    .collect();
+                let mut parts = Vec::with_capacity(threads);
+                if let (Some((_, chunk)), Some(normalizer)) = (first, first_normalizer) {
+                    parts.push(normalize_run(normalizer, chunk, 0));
                 }
-                Err(error) => refused.push(Refusal {
-                    event: raw.clone(),
-                    reason: error.to_string(),
-                }),
-            }
-        }
-        Batch {
-            documents,
-            refused,
-            categories,
-            latest_published: latest,
+                for handle in handles {
+                    // A panic in the normalizer is a bug; re-raise it on this thread.
+                    parts.push(
+                        handle
+                            .join()
+                            .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                    );
+                }
+                parts
+            })
+        };
+        let mut batch = Batch {
+            documents: Vec::with_capacity(events.len()),
+            refused: Vec::new(),
+            categories: Vec::with_capacity(events.len()),
+            latest_published: None,
             state_after,
             caught_up,
             received_at,
-            normalize_time: started.elapsed(),
-            events,
-            origin,
+            normalize_time: Duration::ZERO,
+            events: Vec::new(),
+            origin: Vec::with_capacity(events.len()),
+        };
+        for part in parts {
+            batch.documents.extend(part.documents);
+            batch.origin.extend(part.origin);
+            batch.categories.extend(part.categories);
+            batch.refused.extend(part.refused);
+            batch.latest_published = batch.latest_published.max(part.latest);
+        }
+        batch.events = events;
+        batch.normalize_time = started.elapsed();
+        batch
+    }
+}
+
+/// Normalizes `events` (which start at index `offset` of the batch) in order.
+fn normalize_run(normalizer: &mut Normalizer, events: &[RawEvent], offset: usize) -> Part {
+    let mut part = Part {
+        documents: Vec::with_capacity(events.len()),
+        origin: Vec::with_capacity(events.len()),
+        categories: Vec::with_capacity(events.len()),
+        ..Part::default()
+    };
+    for (index, raw) in events.iter().enumerate() {
+        // Documents are a little larger than their events (ECS names, `related.*`).
+        let mut json = Vec::with_capacity(raw.len() + raw.len() / 4 + 256);
+        match normalizer.normalize_into(raw.as_bytes(), &mut json) {
+            Ok(summary) => {
+                part.latest = part.latest.max(Some(summary.published));
+                part.categories.push(summary.category);
+                part.origin.push(offset + index);
+                part.documents.push(Document {
+                    id: summary.id,
+                    json,
+                });
+            }
+            Err(error) => part.refused.push(Refusal {
+                event: raw.clone(),
+                reason: error.to_string(),
+            }),
         }
     }
+    part
 }
 
 #[cfg(test)]
@@ -127,7 +195,7 @@ mod tests {
 
     #[test]
     fn good_events_become_documents_and_bad_ones_refusals() {
-        let mut builder = BatchBuilder::new(Normalizer::default());
+        let mut builder = BatchBuilder::new(Normalizer::default(), 1);
         let events = page(
             r#"[
             {"uuid":"a1","published":"2024-05-01T10:00:00.000Z","eventType":"user.session.start","outcome":{"result":"SUCCESS"}},
@@ -160,5 +228,48 @@ mod tests {
         );
         assert!(batch.caught_up);
         assert_eq!(batch.state_after, state());
+    }
+
+    #[test]
+    fn several_threads_keep_page_order_and_every_refusal() {
+        let mut text = String::from("[");
+        for i in 0..2000 {
+            if i > 0 {
+                text.push(',');
+            }
+            if i % 97 == 0 {
+                text.push_str(&format!(r#"{{"uuid":"bad{i}"}}"#));
+            } else {
+                text.push_str(&format!(
+                    r#"{{"uuid":"e{i}","published":"2024-05-01T10:{:02}:{:02}.000Z","eventType":"user.session.start"}}"#,
+                    (i / 60) % 60,
+                    i % 60
+                ));
+            }
+        }
+        text.push(']');
+        let events = oktaflow_fetch::split_events(&bytes::Bytes::from(text.into_bytes())).unwrap();
+        let one = BatchBuilder::new(Normalizer::default(), 1).build(
+            events.clone(),
+            state(),
+            false,
+            Utc::now(),
+        );
+        let four =
+            BatchBuilder::new(Normalizer::default(), 4).build(events, state(), false, Utc::now());
+        assert_eq!(four.documents, one.documents);
+        assert_eq!(four.origin, one.origin);
+        assert_eq!(four.categories, one.categories);
+        assert_eq!(four.latest_published, one.latest_published);
+        let refused = |b: &Batch| -> Vec<String> {
+            b.refused
+                .iter()
+                .map(|r| r.event.text().into_owned())
+                .collect()
+        };
+        assert_eq!(refused(&four), refused(&one));
+        assert_eq!(four.refused.len(), 21);
+        assert_eq!(four.documents.len(), 2000 - 21);
+        assert_eq!(four.raw_of("e1999").unwrap().text().contains("e1999"), true);
     }
 }

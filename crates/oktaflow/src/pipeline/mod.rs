@@ -63,6 +63,8 @@ pub use progress::{Console, Progress};
 /// Pages fetched ahead of the one being written (bounds memory: this many pages plus the
 /// one in flight and the batch being written).
 pub const PREFETCH_PAGES: usize = 2;
+/// At most this many threads normalize one batch.
+pub const MAX_NORMALIZE_THREADS: usize = 4;
 /// Pages already fetched are committed together, up to this many events per batch: one
 /// round of fsyncs (sinks, checkpoint) for several pages while backfilling.
 pub const MAX_BATCH_EVENTS: usize = 3_000;
@@ -323,6 +325,7 @@ impl Pipeline {
         let mut batches = NormalizeStage::start(
             prefetcher,
             Normalizer::new(options.normalize.clone()),
+            normalize_threads(),
             MAX_BATCH_EVENTS,
         );
 
@@ -482,6 +485,14 @@ impl Pipeline {
         );
         Ok(summary)
     }
+}
+
+/// Threads that normalize a batch: one per core, at most [`MAX_NORMALIZE_THREADS`]. While
+/// the writer waits for fsyncs or a store, the other cores would otherwise sit idle.
+fn normalize_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_NORMALIZE_THREADS)
 }
 
 /// Sleeps until `deadline`, or forever without one.

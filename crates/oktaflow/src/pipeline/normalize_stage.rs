@@ -38,20 +38,17 @@ pub struct NormalizeStage {
 }
 
 impl NormalizeStage {
-    /// Starts normalizing `pages` with `normalizer`.
+    /// Starts normalizing `pages` with `normalizer`, on up to `threads` threads per batch.
     pub fn start(
         pages: Prefetcher,
         normalizer: Normalizer,
+        threads: usize,
         max_batch_events: usize,
     ) -> NormalizeStage {
         let stats = pages.stats().clone();
         let (tx, batches) = mpsc::channel(BATCHES_AHEAD);
-        let task = tokio::spawn(run(
-            pages,
-            BatchBuilder::new(normalizer),
-            max_batch_events,
-            tx,
-        ));
+        let builder = BatchBuilder::new(normalizer, threads);
+        let task = tokio::spawn(run(pages, builder, max_batch_events, tx));
         NormalizeStage {
             batches,
             task,
