@@ -270,6 +270,6 @@ mod tests {
         assert_eq!(refused(&four), refused(&one));
         assert_eq!(four.refused.len(), 21);
         assert_eq!(four.documents.len(), 2000 - 21);
-        assert_eq!(four.raw_of("e1999").unwrap().text().contains("e1999"), true);
+        assert!(four.raw_of("e1999").unwrap().text().contains("e1999"));
     }
 }
