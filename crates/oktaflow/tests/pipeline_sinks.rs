@@ -39,6 +39,9 @@ const ES_INDEX: &str = "logs-okta.system-default";
 /// for the whole backfill is 200 MB; this test only guards against unbounded buffering).
 const MAX_PEAK_RSS_KB: u64 = 300 * 1024;
 
+/// How long a store is down in the outage tests (the 30 s).
+const OUTAGE: Duration = Duration::from_secs(30);
+
 // ---------------------------------------------------------------------------------------------
 // Stores
 
@@ -441,7 +444,7 @@ async fn elasticsearch_outage_waits_with_bounded_memory_and_loses_nothing() {
     outage_test(
         &store,
         6_000,
-        Duration::from_secs(6),
+        OUTAGE,
         async || es.go_down().await,
         async || es.come_back().await.expect("the emulator listens again"),
     )
@@ -557,7 +560,7 @@ async fn clickhouse_outage_waits_with_bounded_memory_and_loses_nothing() {
     outage_test(
         &store,
         6_000,
-        Duration::from_secs(6),
+        OUTAGE,
         async || relay.stop().await,
         async || relay.resume().await,
     )
