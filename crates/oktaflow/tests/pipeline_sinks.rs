@@ -14,16 +14,23 @@
 //! `CI=true`, where they fail. Each test creates its own table with `oktaflow setup
 //! clickhouse` and drops it at the end. The outage is made by a TCP relay in front of the
 //! server that stops and starts listening.
+//!
+//! HTTP NDJSON and Splunk HEC: `oktaflow_sim::splunk::HecEmulator`, an in-process
+//! **emulator** of a HEC endpoint and of a plain NDJSON collector (not Splunk). These sinks
+//! are at least once: the crash tests check that nothing is lost and that the only
+//! duplicates are events written but not yet checkpointed when a kill came.
 
 mod support;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
 use oktaflow_sim::elasticsearch::{EsEmulator, FieldType};
-use oktaflow_sim::SimHandle;
+use oktaflow_sim::splunk::HecEmulator;
+use oktaflow_sim::{SimConfig, SimHandle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -38,6 +45,19 @@ const ES_INDEX: &str = "logs-okta.system-default";
 /// Generous ceiling of the `oktaflow` process's peak RSS during an outage (the issue's target
 /// for the whole backfill is 200 MB; this test only guards against unbounded buffering).
 const MAX_PEAK_RSS_KB: u64 = 300 * 1024;
+
+/// How long a store is down in the outage tests (the issue's 30 s).
+const OUTAGE: Duration = Duration::from_secs(30);
+
+/// The most events the pipeline writes as one batch (`pipeline::MAX_BATCH_EVENTS` of the
+/// binary): the most a crash can leave stored but not checkpointed.
+const MAX_BATCH_EVENTS: usize = 3_000;
+
+/// The HEC token the emulator accepts, given to `oktaflow` in this environment variable.
+const HEC_TOKEN: (&str, &str) = (
+    "OKTAFLOW_TEST_HEC_TOKEN",
+    "0badc0de-1111-2222-3333-444455556666",
+);
 
 // ---------------------------------------------------------------------------------------------
 // Stores
@@ -61,6 +81,9 @@ enum Store {
         table: String,
         client: reqwest::Client,
     },
+    /// The in-process HEC / NDJSON collector emulator: a `splunk:` sink, or an `http:` one
+    /// posting to its plain collector.
+    Collector { emulator: HecEmulator, splunk: bool },
 }
 
 impl Store {
@@ -90,6 +113,14 @@ impl Store {
             }
             _ => Store::emulator().await,
         }
+    }
+
+    /// The collector emulator on a free loopback port, for a `splunk:` or an `http:` sink.
+    async fn collector(splunk: bool) -> Store {
+        let emulator = HecEmulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), HEC_TOKEN.1)
+            .await
+            .expect("emulator starts");
+        Store::Collector { emulator, splunk }
     }
 
     /// A fresh table on the ClickHouse server of `OKTAFLOW_TEST_CLICKHOUSE_URL` (created with
@@ -143,6 +174,22 @@ impl Store {
             Store::ClickHouse {
                 sink_url, table, ..
             } => format!("clickhouse:{sink_url}?table={table}"),
+            // Several requests per batch, so that an outage can cut one in the middle.
+            Store::Collector {
+                emulator,
+                splunk: true,
+            } => format!(
+                "splunk:{}?token_env={}&max_docs=100",
+                emulator.base_url(),
+                HEC_TOKEN.0
+            ),
+            Store::Collector {
+                emulator,
+                splunk: false,
+            } => format!(
+                "http:{}/ingest/okta?max_docs=100&compression=true",
+                emulator.base_url()
+            ),
         }
     }
 
@@ -152,6 +199,7 @@ impl Store {
             Store::RealEs { .. } => std::env::var("OKTAFLOW_TEST_ES_API_KEY")
                 .map(|key| vec![("OKTAFLOW_TEST_ES_API_KEY", key)])
                 .unwrap_or_default(),
+            Store::Collector { splunk: true, .. } => vec![(HEC_TOKEN.0, HEC_TOKEN.1.to_owned())],
             _ => Vec::new(),
         }
     }
@@ -161,6 +209,21 @@ impl Store {
     async fn ids(&self) -> Vec<String> {
         match self {
             Store::Emulator(es) => es.ids(ES_INDEX),
+            Store::Collector { emulator, splunk } => {
+                let documents = if *splunk {
+                    emulator
+                        .events()
+                        .iter()
+                        .map(|e| e["event"].clone())
+                        .collect()
+                } else {
+                    emulator.lines()
+                };
+                documents
+                    .iter()
+                    .map(|d| d["event"]["id"].as_str().expect("event.id").to_owned())
+                    .collect()
+            }
             Store::RealEs { url, index, client } => {
                 let refresh = format!("{url}/{index}/_refresh");
                 let mut request = client.post(&refresh);
@@ -224,10 +287,24 @@ impl Store {
         }
     }
 
+    /// Waits until the store is done with the requests of a killed `oktaflow`, so that what
+    /// it holds is final for that run: the collector emulator stops listening, which waits
+    /// for its open connections, and listens again. The other stores need nothing.
+    async fn settle(&self) {
+        if let Store::Collector { emulator, .. } = self {
+            emulator.go_down().await;
+            emulator
+                .come_back()
+                .await
+                .expect("the emulator listens again");
+        }
+    }
+
     /// Removes what the test created on a real server.
     async fn cleanup(self) {
         match self {
             Store::Emulator(es) => es.shutdown().await,
+            Store::Collector { emulator, .. } => emulator.shutdown().await,
             Store::RealEs { .. } => {}
             Store::ClickHouse {
                 url, table, client, ..
@@ -309,6 +386,141 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// Starts `oktaflow run` (it polls until stopped) and `kill -9`s it after a random delay
+/// within `delays_ms`; fails unless it died of the signal. Whether it was still running.
+async fn run_and_kill(
+    work: &Workdir,
+    store: &Store,
+    rng: &mut StdRng,
+    delays_ms: Range<u64>,
+) -> bool {
+    let mut child = run(work, store, &[]).spawn().expect("oktaflow starts");
+    let delay = Duration::from_millis(rng.random_range(delays_ms));
+    tokio::time::sleep(delay).await;
+    let running = child.try_wait().expect("child status").is_none();
+    if running {
+        child.start_kill().expect("SIGKILL sent");
+    }
+    let output = wait(child).await;
+    assert!(
+        output.status.code().is_none(),
+        "killed by the signal, not exited: {:?} {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("killed after {delay:?}");
+    running
+}
+
+/// Each id once, in the order of its first occurrence.
+fn first_occurrences(ids: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    ids.iter().filter(|id| seen.insert(*id)).cloned().collect()
+}
+
+/// The events the file sink's checkpointed offset covers (none before the first checkpoint).
+fn checkpointed(work: &Workdir) -> Vec<String> {
+    if !work.checkpoint_path().exists() {
+        return Vec::new();
+    }
+    let bytes = std::fs::read(&work.out).unwrap_or_default();
+    let committed = usize::try_from(work.committed_offset()).expect("offset fits in memory");
+    ids_of(std::str::from_utf8(&bytes[..committed]).expect("committed bytes are UTF-8"))
+}
+
+/// `kill -9` at 12 random moments of a backfill with live events into an at-least-once
+/// `store` (HTTP, Splunk HEC), restarting each time, then a `--once` run. Nothing is lost, and
+/// the only duplicates are events that were stored but not yet checkpointed at a kill: after
+/// each kill those are the events right after the checkpoint, at most one batch. A file sink
+/// beside the store tells what each checkpoint covers.
+async fn at_least_once_crash_test(store: Store, backlog: usize) {
+    let sim = start_sim(SimConfig {
+        live_events_per_sec: 20.0,
+        ..quiet(backlog)
+    })
+    .await;
+    let work = Workdir::new();
+    let file = format!("file:{}", work.out.display());
+    write_config(&work, &sim, 100, &[file, store.spec()]);
+    let kind = store
+        .spec()
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut rng = StdRng::seed_from_u64(0x4854_5450);
+    let mut kills = 0;
+    // Stored but not checkpointed at a kill: what the next run sends again.
+    let mut uncommitted = HashSet::new();
+    let (mut resendable, mut largest) = (0, 0);
+    for _ in 0..12 {
+        kills += usize::from(run_and_kill(&work, &store, &mut rng, 150..900).await);
+        store.settle().await;
+        let committed = checkpointed(&work);
+        let stored = first_occurrences(&store.ids().await);
+        let delivered = sim.delivered_order();
+        assert!(
+            stored.len() >= committed.len(),
+            "the store holds what is checkpointed"
+        );
+        assert_eq!(
+            stored[..],
+            delivered[..stored.len()],
+            "a prefix of the org's order"
+        );
+        let tail = &stored[committed.len()..];
+        eprintln!(
+            "{kind}: {} events checkpointed, {} stored after them",
+            committed.len(),
+            tail.len()
+        );
+        assert!(tail.len() <= MAX_BATCH_EVENTS, "at most one batch");
+        resendable += tail.len();
+        largest = largest.max(tail.len());
+        uncommitted.extend(tail.iter().cloned());
+    }
+    assert!(kills >= 10, "{kills} kills");
+
+    let visible = sim.delivered_order().len();
+    let output = finish(run(&work, &store, &["--once"])).await;
+    assert_success(&output);
+    let all = store.ids().await;
+    let stored = first_occurrences(&all);
+    let delivered = sim.delivered_order();
+    assert!(
+        stored.len() >= visible,
+        "every event visible before the last run is stored: {} of {visible}",
+        stored.len()
+    );
+    assert_eq!(
+        stored[..],
+        delivered[..stored.len()],
+        "the org's order, once deduplicated"
+    );
+    assert_eq!(
+        ids(&work.out),
+        stored,
+        "the store and the file hold the same events"
+    );
+    let mut seen = HashSet::new();
+    for id in &all {
+        assert!(
+            seen.insert(id) || uncommitted.contains(id),
+            "{id} is stored twice but was never stored-and-not-checkpointed at a kill"
+        );
+    }
+    let duplicates = all.len() - stored.len();
+    eprintln!(
+        "{kind}: {} events stored, {duplicates} duplicates after {kills} kills ({resendable} \
+         stored but not checkpointed at a kill, at most {largest} at one)",
+        stored.len()
+    );
+    assert!(duplicates <= resendable, "{duplicates} > {resendable}");
+    assert!(resendable <= kills * MAX_BATCH_EVENTS);
+    sim.shutdown().await;
+    store.cleanup().await;
+}
+
 /// `kill -9` at 10 random moments (at least 8 of them while it runs) of a backfill into
 /// `store`, restarting each time, then a `--once` run: every event exactly once in the store.
 async fn crash_test(store: Store, events: usize) {
@@ -318,21 +530,7 @@ async fn crash_test(store: Store, events: usize) {
     let mut rng = StdRng::seed_from_u64(0x5eed_c4a5);
     let mut kills = 0;
     for _ in 0..10 {
-        let mut child = run(&work, &store, &[]).spawn().expect("oktaflow starts");
-        let delay = Duration::from_millis(rng.random_range(150..700));
-        tokio::time::sleep(delay).await;
-        if child.try_wait().expect("child status").is_none() {
-            child.start_kill().expect("SIGKILL sent");
-            kills += 1;
-        }
-        let output = wait(child).await;
-        assert!(
-            output.status.code().is_none(),
-            "killed by the signal, not exited: {:?} {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        eprintln!("killed after {delay:?}");
+        kills += usize::from(run_and_kill(&work, &store, &mut rng, 150..700).await);
     }
     assert!(kills >= 8, "{kills} kills");
 
@@ -441,7 +639,7 @@ async fn elasticsearch_outage_waits_with_bounded_memory_and_loses_nothing() {
     outage_test(
         &store,
         6_000,
-        Duration::from_secs(6),
+        OUTAGE,
         async || es.go_down().await,
         async || es.come_back().await.expect("the emulator listens again"),
     )
@@ -457,6 +655,21 @@ async fn documents_the_store_refuses_are_dead_lettered_with_its_reason() {
     };
     // A mapping conflict: Okta's outcome reason is text, the index says long.
     es.map_field("okta.system.outcome.reason", FieldType::Long);
+    refused_documents_test(store, "elasticsearch", |error, raw| {
+        assert!(
+            error.contains("document_parsing_exception")
+                && error.contains("okta.system.outcome.reason"),
+            "the store's reason: {error}"
+        );
+        assert!(raw["outcome"]["reason"].is_string(), "{raw}");
+    })
+    .await;
+}
+
+/// A backfill of 3,000 events into `store`, which refuses some for good: those are in the
+/// dead-letter file, from sink `kind`, with the Okta event as received (`check` looks at the
+/// error and the raw event), every other event is stored once, and the run succeeds.
+async fn refused_documents_test(store: Store, kind: &str, check: impl Fn(&str, &Value)) {
     let sim = start_sim(quiet(3_000)).await;
     let work = Workdir::new();
     write_config(&work, &sim, 200, &[store.spec()]);
@@ -476,21 +689,16 @@ async fn documents_the_store_refuses_are_dead_lettered_with_its_reason() {
         "some events are refused: {}",
         letters.len()
     );
+    eprintln!("{} events dead-lettered", letters.len());
     for letter in &letters {
-        let error = letter["error"].as_str().expect("error");
-        assert!(
-            error.contains("document_parsing_exception")
-                && error.contains("okta.system.outcome.reason"),
-            "the store's reason: {error}"
-        );
         assert!(letter["sink"]
             .as_str()
             .expect("sink")
-            .starts_with("elasticsearch:"));
-        // The Okta event as received, for replay once the mapping is fixed.
+            .starts_with(&format!("{kind}:")));
+        // The Okta event as received, for replay once the store is fixed.
         let raw: Value =
             serde_json::from_str(letter["raw"].as_str().expect("raw")).expect("raw event");
-        assert!(raw["outcome"]["reason"].is_string(), "{raw}");
+        check(letter["error"].as_str().expect("error"), &raw);
         assert_eq!(raw["uuid"], letter["id"]);
     }
     let mut all: Vec<String> = letters
@@ -529,6 +737,96 @@ async fn fan_out_to_a_file_and_elasticsearch_delivers_to_both_exactly_once() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// HTTP NDJSON and Splunk HEC (at least once)
+
+/// An event type the simulator produces a few times in 3,000 events (weight 6 of ~900).
+const REFUSED_EVENT_TYPE: &str = "user.account.update_password";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_kill_9_at_random_moments_loses_nothing_and_resends_only_uncheckpointed_events() {
+    at_least_once_crash_test(Store::collector(false).await, 8_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn splunk_kill_9_at_random_moments_loses_nothing_and_resends_only_uncheckpointed_events() {
+    at_least_once_crash_test(Store::collector(true).await, 8_000).await;
+}
+
+/// The collector down for [`OUTAGE`] mid-backfill: nothing lost, memory bounded, and no
+/// duplicate: the retried batch resumes after the requests the collector acknowledged
+/// (`go_down` lets requests in flight finish, so no answer is lost).
+async fn collector_outage_test(splunk: bool) {
+    let store = Store::collector(splunk).await;
+    let Store::Collector { emulator, .. } = &store else {
+        unreachable!("the emulator was started")
+    };
+    outage_test(
+        &store,
+        6_000,
+        OUTAGE,
+        async || emulator.go_down().await,
+        async || {
+            emulator
+                .come_back()
+                .await
+                .expect("the emulator listens again")
+        },
+    )
+    .await;
+    eprintln!(
+        "{}: {} requests received",
+        store.spec().split('?').next().unwrap_or_default(),
+        emulator.requests().len()
+    );
+    store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_outage_waits_with_bounded_memory_and_loses_and_duplicates_nothing() {
+    collector_outage_test(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn splunk_outage_waits_with_bounded_memory_and_loses_and_duplicates_nothing() {
+    collector_outage_test(true).await;
+}
+
+/// The collector refuses every event of [`REFUSED_EVENT_TYPE`]; `reason` is how the sink
+/// words the collector's answer in the dead letter.
+async fn collector_refusal_test(splunk: bool, reason: &str) {
+    let store = Store::collector(splunk).await;
+    let Store::Collector { emulator, .. } = &store else {
+        unreachable!("the emulator was started")
+    };
+    emulator.refuse_events_containing(REFUSED_EVENT_TYPE);
+    let kind = if splunk { "splunk" } else { "http" };
+    refused_documents_test(store, kind, |error, raw| {
+        assert!(error.ends_with(reason), "the collector's reason: {error}");
+        assert_eq!(raw["eventType"], REFUSED_EVENT_TYPE);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_documents_the_collector_refuses_are_dead_lettered_with_its_reason() {
+    collector_refusal_test(
+        false,
+        "refused the document: the collector refused the document (HTTP 400): line 1: invalid \
+         document",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn splunk_events_hec_refuses_are_dead_lettered_with_its_reason() {
+    collector_refusal_test(
+        true,
+        "refused the document: Splunk HEC refused the event: Invalid data format (code 6)",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // ClickHouse
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -557,7 +855,7 @@ async fn clickhouse_outage_waits_with_bounded_memory_and_loses_nothing() {
     outage_test(
         &store,
         6_000,
-        Duration::from_secs(6),
+        OUTAGE,
         async || relay.stop().await,
         async || relay.resume().await,
     )

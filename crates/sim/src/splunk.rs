@@ -11,8 +11,11 @@
 //!   `{"text":"Invalid data format","code":6,"invalid-event-number":N}`; the rest of
 //!   the request is dropped. Success: `{"text":"Success","code":0}`.
 //! * Any other `POST` path: a plain collector; each non-empty NDJSON line is stored.
+//!   A request is all or nothing: a line that is not JSON, or that holds the refuse
+//!   marker, makes it answer 400 `line N: ...` (N from 1) and store none of it.
 //! * Faults: the next N requests answer 503 (code 9 "Server is busy") or another
-//!   status ([`HecEmulator::fail_requests`]); events whose text contains a marker are
+//!   status ([`HecEmulator::fail_requests`]), also after some served ones
+//!   ([`HecEmulator::fail_requests_after`]); events whose text contains a marker are
 //!   refused as invalid ([`HecEmulator::refuse_events_containing`]); the server stops
 //!   listening until told to come back ([`HecEmulator::go_down`]).
 
@@ -48,7 +51,8 @@ struct HecState {
     events: Vec<Value>,
     lines: Vec<Value>,
     requests: Vec<ReceivedRequest>,
-    failing: Vec<u16>,
+    /// What the next requests get, in order: `None` served, `Some(status)` that status.
+    failing: std::collections::VecDeque<Option<u16>>,
     refuse_marker: Option<String>,
 }
 
@@ -107,14 +111,22 @@ impl HecEmulator {
         lock(&self.state).requests.clone()
     }
 
-    /// The next `n` requests answer `status` (503: code 9 "Server is busy").
+    /// The next `n` requests answer `status` (503: code 9 "Server is busy"), after any
+    /// faults still pending.
     pub fn fail_requests(&self, n: usize, status: u16) {
-        lock(&self.state)
-            .failing
-            .extend(std::iter::repeat_n(status, n));
+        self.fail_requests_after(0, n, status);
     }
 
-    /// HEC events whose JSON text contains `marker` are refused as invalid (code 6).
+    /// The next `served` requests are served, then `n` answer `status` (after any faults
+    /// still pending).
+    pub fn fail_requests_after(&self, served: usize, n: usize, status: u16) {
+        let mut state = lock(&self.state);
+        state.failing.extend(std::iter::repeat_n(None, served));
+        state.failing.extend(std::iter::repeat_n(Some(status), n));
+    }
+
+    /// HEC events whose JSON text contains `marker` are refused as invalid (code 6); a
+    /// plain collector request with such a line is refused whole (400).
     pub fn refuse_events_containing(&self, marker: &str) {
         lock(&self.state).refuse_marker = Some(marker.to_owned());
     }
@@ -191,8 +203,7 @@ fn receive(
             .collect(),
         gzip,
     });
-    if !state.failing.is_empty() {
-        let status = state.failing.remove(0);
+    if let Some(Some(status)) = state.failing.pop_front() {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         return Err(Box::new(reply(status, "Server is busy", 9)));
     }
@@ -275,15 +286,23 @@ async fn plain(State(state): Shared, uri: Uri, headers: HeaderMap, body: Bytes) 
         Err(response) => return *response,
     };
     let mut parsed = Vec::new();
-    for line in body
+    let lines = body
         .split(|&b| b == b'\n')
-        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-    {
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    for (number, line) in (1..).zip(lines) {
+        let refused = |reason: &str| {
+            (StatusCode::BAD_REQUEST, format!("line {number}: {reason}")).into_response()
+        };
         match serde_json::from_slice::<Value>(line) {
-            Ok(v) => parsed.push(v),
-            Err(e) => {
-                return (StatusCode::BAD_REQUEST, format!("line is not JSON: {e}")).into_response()
+            Ok(_)
+                if state.refuse_marker.as_ref().is_some_and(|m| {
+                    std::str::from_utf8(line).is_ok_and(|text| text.contains(m.as_str()))
+                }) =>
+            {
+                return refused("invalid document")
             }
+            Ok(v) => parsed.push(v),
+            Err(e) => return refused(&format!("not JSON: {e}")),
         }
     }
     state.lines.extend(parsed);

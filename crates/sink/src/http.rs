@@ -11,13 +11,26 @@
 //!   event (400 with `invalid-event-number` N), the events before it were indexed:
 //!   event N is returned in [`Ack::rejected`] with HEC's message and the ones after
 //!   it are sent again.
+//! * A plain collector that answers **400 or 422** refuses the request's content: the
+//!   sink takes it that nothing of that request was stored, splits it in halves until
+//!   it has the refused documents, returns those in [`Ack::rejected`] with the
+//!   collector's answer and delivers the others (a collector that stores part of a
+//!   request it answers 400 gets that part again: at least once).
+//!
+//! A batch is cut into requests of `max_docs` / `max_bytes`, sent one after the other.
+//! When one fails with a retryable error (store down, 429, 5xx), the sink remembers
+//! how far the batch got; the pipeline's retry of the same batch resumes with the
+//! first request that was not answered, so an outage does not resend what the
+//! collector already acknowledged.
 //!
 //! Neither protocol lets the sender make a write idempotent (HEC indexer
-//! acknowledgements are not used), so across a retried request or a crash this sink
-//! is **at least once**, like stdout: searches deduplicate on `event.id`
-//! (`| dedup event.id` in Splunk). The position is `null`.
+//! acknowledgements are not used), so across a crash, or a request whose answer was
+//! lost, this sink is **at least once**, like stdout: what is resent is at most the
+//! batch that was being written and not yet checkpointed. Searches deduplicate on
+//! `event.id` (`| dedup event.id` in Splunk). The position is `null`.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -136,6 +149,31 @@ pub struct HttpSink {
     envelope: Envelope,
     limits: BatchLimits,
     compression: bool,
+    /// How far the last batch got before a write failed (see [`Progress`]).
+    progress: Option<Progress>,
+}
+
+/// How far a batch got before a request of it failed, so that the pipeline's retry of
+/// the same batch resumes after what the collector already acknowledged.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The batch's event ids (empty until a write fails): a retry must be the same batch.
+    ids: Vec<String>,
+    /// Encoded documents (in batch order) already stored or refused.
+    done: usize,
+    /// Documents the collector refused so far.
+    refused: Vec<Rejected>,
+}
+
+/// The collector's answer to one request.
+enum Answer {
+    /// Every document was stored.
+    Stored,
+    /// HEC's `invalid-event-number`: the documents before it were indexed, it was
+    /// refused for this reason, the ones after it were dropped.
+    Invalid(usize, String),
+    /// A plain collector refused the request's content (400/422); nothing was stored.
+    Refused(String),
 }
 
 impl std::fmt::Debug for HttpSink {
@@ -279,6 +317,7 @@ impl HttpSink {
             },
             limits,
             compression: config.compression,
+            progress: None,
         })
     }
 
@@ -330,8 +369,8 @@ impl HttpSink {
         }
     }
 
-    /// Posts `lines`; on a HEC `invalid-event-number` answer returns its index and reason.
-    async fn post(&self, lines: &[&[u8]]) -> Result<Option<(usize, String)>, SinkError> {
+    /// Posts `lines` and classifies the answer; other failures are errors.
+    async fn post(&self, lines: &[&[u8]]) -> Result<Answer, SinkError> {
         let mut body = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
         for line in lines {
             body.extend_from_slice(line);
@@ -352,7 +391,7 @@ impl HttpSink {
             .map_err(|e| transport::transport_error(&self.name, e))?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
-            return Ok(None);
+            return Ok(Answer::Stored);
         }
         let text = response
             .text()
@@ -374,12 +413,18 @@ impl HttpSink {
             {
                 if n < lines.len() {
                     let code = code.map_or_else(String::new, |c| format!(" (code {c})"));
-                    return Ok(Some((
+                    return Ok(Answer::Invalid(
                         n,
                         format!("Splunk HEC refused the event: {reason}{code}"),
-                    )));
+                    ));
                 }
             }
+        }
+        if self.mode == HttpMode::Ndjson && matches!(status, 400 | 422) {
+            return Ok(Answer::Refused(format!(
+                "the collector refused the document (HTTP {status}): {}",
+                transport::one_line(&text)
+            )));
         }
         let hint = match self.mode {
             HttpMode::Ndjson => "check auth_header_env/auth_header_file",
@@ -391,6 +436,51 @@ impl HttpSink {
             transport::one_line(&text),
             hint,
         ))
+    }
+
+    /// Sends `encoded[range]` (one request's worth), splitting it where the collector
+    /// refuses documents; `progress` follows every answer.
+    async fn deliver(
+        &self,
+        encoded: &[(usize, Vec<u8>)],
+        batch: &[Document],
+        range: Range<usize>,
+        progress: &mut Progress,
+    ) -> Result<(), SinkError> {
+        let mut pending = vec![range];
+        while let Some(range) = pending.pop() {
+            let lines: Vec<&[u8]> = encoded[range.clone()]
+                .iter()
+                .map(|e| e.1.as_slice())
+                .collect();
+            let mut refuse = |at: usize, reason: String| {
+                progress.refused.push(Rejected {
+                    id: batch[encoded[at].0].id.clone(),
+                    reason,
+                });
+            };
+            match self.post(&lines).await? {
+                Answer::Stored => {}
+                Answer::Invalid(n, reason) => {
+                    refuse(range.start + n, reason);
+                    if range.start + n + 1 < range.end {
+                        pending.push(range.start + n + 1..range.end);
+                    }
+                    progress.done = range.start + n + 1;
+                    continue;
+                }
+                Answer::Refused(reason) if range.len() == 1 => refuse(range.start, reason),
+                Answer::Refused(_) => {
+                    let mid = range.start + range.len() / 2;
+                    // Second half pushed first so the first half is sent first.
+                    pending.push(mid..range.end);
+                    pending.push(range.start..mid);
+                    continue;
+                }
+            }
+            progress.done = range.end;
+        }
+        Ok(())
     }
 }
 
@@ -417,22 +507,22 @@ impl Sink for HttpSink {
                 }),
             }
         }
-        for range in self.limits.chunks(encoded.iter().map(|e| e.1.len() + 1)) {
-            let mut chunk = &encoded[range];
-            while !chunk.is_empty() {
-                let lines: Vec<&[u8]> = chunk.iter().map(|e| e.1.as_slice()).collect();
-                match self.post(&lines).await? {
-                    None => break,
-                    Some((n, reason)) => {
-                        rejected.push(Rejected {
-                            id: batch[chunk[n].0].id.clone(),
-                            reason,
-                        });
-                        chunk = &chunk[n + 1..];
-                    }
-                }
+        // A retry of the batch whose write failed resumes where it stopped.
+        let mut progress = match self.progress.take() {
+            Some(p) if p.ids.iter().eq(batch.iter().map(|d| &d.id)) => p,
+            _ => Progress::default(),
+        };
+        let start = progress.done;
+        let sizes = encoded[start..].iter().map(|e| e.1.len() + 1);
+        for range in self.limits.chunks(sizes) {
+            let range = start + range.start..start + range.end;
+            if let Err(error) = self.deliver(&encoded, batch, range, &mut progress).await {
+                progress.ids = batch.iter().map(|d| d.id.clone()).collect();
+                self.progress = Some(progress);
+                return Err(error);
             }
         }
+        rejected.append(&mut progress.refused);
         Ok(Ack {
             position: Value::Null,
             rejected,

@@ -162,6 +162,110 @@ async fn ndjson_posts_lines_with_configured_headers() {
     );
 }
 
+/// An NDJSON sink posting to the emulator's plain collector at `/ingest/okta`.
+async fn collector(max_docs: usize) -> (HecEmulator, HttpSink) {
+    let emulator = HecEmulator::start("127.0.0.1:0".parse().unwrap(), TOKEN)
+        .await
+        .unwrap();
+    let config = HttpConfig {
+        url: format!("{}/ingest/okta", emulator.base_url()),
+        max_docs,
+        ..HttpConfig::default()
+    };
+    let sink = HttpSink::new(HttpMode::Ndjson, &config).unwrap();
+    (emulator, sink)
+}
+
+/// The `event.id`s a collector stored, in order (NDJSON lines, or HEC envelopes).
+fn stored(emulator: &HecEmulator) -> Vec<String> {
+    let hec = emulator.events();
+    let docs = emulator
+        .lines()
+        .into_iter()
+        .chain(hec.iter().map(|e| e["event"].clone()));
+    docs.map(|d| d["event"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn ids(batch: &[Document]) -> Vec<String> {
+    batch.iter().map(|d| d.id.clone()).collect()
+}
+
+#[tokio::test]
+async fn documents_a_collector_refuses_with_400_are_found_by_halving_and_dead_lettered() {
+    let (emulator, mut sink) = collector(8).await;
+    emulator.refuse_events_containing("bad-");
+    let mut batch = docs("ok", 10);
+    batch.insert(3, doc("bad-1"));
+    batch.insert(9, doc("bad-2"));
+    let ack = sink.write_batch(&batch).await.unwrap();
+    let refused: Vec<&str> = ack.rejected.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(refused, ["bad-1", "bad-2"]);
+    assert_eq!(
+        ack.rejected[0].reason,
+        "the collector refused the document (HTTP 400): line 1: invalid document"
+    );
+    assert_eq!(
+        stored(&emulator),
+        ids(&docs("ok", 10)),
+        "the others once, in order"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_retried_after_a_failed_request_resumes_after_the_acknowledged_ones() {
+    let (emulator, mut sink) = collector(2).await;
+    let batch = docs("r", 7);
+    emulator.fail_requests_after(2, 1, 503);
+    let err = sink.write_batch(&batch).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(stored(&emulator), ids(&batch[..4]));
+    emulator.go_down().await;
+    assert!(sink.write_batch(&batch).await.unwrap_err().is_retryable());
+    emulator.come_back().await.unwrap();
+    let ack = sink.write_batch(&batch).await.unwrap();
+    assert!(ack.rejected.is_empty());
+    assert_eq!(stored(&emulator), ids(&batch), "each document once");
+    // 2 served, 1 refused with 503, then 2 for the rest (none while down).
+    assert_eq!(emulator.requests().len(), 5);
+
+    // Another batch after a failure is sent whole.
+    emulator.fail_requests_after(1, 1, 503);
+    let next = docs("n", 4);
+    sink.write_batch(&next).await.unwrap_err();
+    let other = docs("o", 3);
+    sink.write_batch(&other).await.unwrap();
+    let mut expected = ids(&batch);
+    expected.extend(ids(&next[..2]));
+    expected.extend(ids(&other));
+    assert_eq!(stored(&emulator), expected);
+}
+
+#[tokio::test]
+async fn a_hec_refusal_before_a_failed_request_is_kept_for_the_retry() {
+    let (emulator, _dir, config) = hec().await;
+    let mut sink = HttpSink::new(
+        HttpMode::SplunkHec,
+        &HttpConfig {
+            max_docs: 3,
+            ..config
+        },
+    )
+    .unwrap();
+    emulator.refuse_events_containing("bad-");
+    let mut batch = docs("ok", 5);
+    batch.insert(1, doc("bad-1"));
+    // [ok-000, bad-1, ok-001] → ok-000 indexed, bad-1 refused; [ok-001] indexed; then
+    // [ok-002, ok-003, ok-004] fails once.
+    emulator.fail_requests_after(2, 1, 503);
+    assert!(sink.write_batch(&batch).await.unwrap_err().is_retryable());
+    let ack = sink.write_batch(&batch).await.unwrap();
+    let refused: Vec<&str> = ack.rejected.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(refused, ["bad-1"]);
+    assert_eq!(stored(&emulator), ids(&docs("ok", 5)));
+    assert_eq!(emulator.requests().len(), 4);
+}
+
 #[test]
 fn configuration_mistakes_are_named() {
     let err = HttpSink::new(
