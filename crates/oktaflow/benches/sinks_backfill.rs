@@ -11,7 +11,8 @@
 //!
 //! Run: `cargo bench -p oktaflow --bench sinks_backfill`.
 //! Environment: `OKTAFLOW_BENCH_EVENTS` (default 1000000), `OKTAFLOW_BENCH_SEED` (default 42),
-//! `OKTAFLOW_BENCH_SINKS` (comma-separated subset of `file,es-gzip,es-plain,clickhouse`).
+//! `OKTAFLOW_BENCH_SINKS` (comma-separated subset of
+//! `file,es-gzip,es-plain,clickhouse,clickhouse-plain`).
 
 mod support;
 
@@ -99,31 +100,53 @@ fn main() -> Result<(), Box<dyn Error>> {
         runtime.block_on(es.shutdown());
     }
 
-    // ClickHouse, when a server is given.
-    match std::env::var("OKTAFLOW_TEST_CLICKHOUSE_URL") {
-        Ok(url) if !url.is_empty() && wanted("clickhouse") => {
-            let url = url.trim_end_matches('/').to_owned();
-            let table = format!("oktaflow_bench_{}", std::process::id());
-            let target = format!("{url}?table={table}");
-            let setup = Command::new(env!("CARGO_BIN_EXE_oktaflow"))
-                .args(["setup", "clickhouse", &target])
-                .stdout(Stdio::null())
-                .status()?;
-            if !setup.success() {
-                return Err(format!("oktaflow setup clickhouse {target} failed").into());
-            }
-            let run = timed(&mut run_command(
-                &sim,
-                &dir.path().join("state-ch"),
-                &format!("clickhouse:{target}"),
-            ));
-            let counted = runtime.block_on(sql(&url, &format!("SELECT count() FROM {table}")));
-            runtime.block_on(sql(&url, &format!("DROP TABLE IF EXISTS {table}")))?;
-            let (run, stored) = (run?, counted?.parse::<usize>()?);
-            check(stored, events, "ClickHouse")?;
-            report("ClickHouse sink → clickhouse-server", stored, &run);
+    // ClickHouse, when a server is given: gzip (the default) and plain inserts. The server's
+    // own CPU time is read from /proc when it runs on this machine (`pgrep`-free: the
+    // bench looks for a process named clickhouse-server).
+    let clickhouse_url = std::env::var("OKTAFLOW_TEST_CLICKHOUSE_URL").unwrap_or_default();
+    if clickhouse_url.is_empty() {
+        println!("ClickHouse: skipped (set OKTAFLOW_TEST_CLICKHOUSE_URL)");
+    }
+    for (label, name, options) in [
+        ("gzip", "clickhouse", ""),
+        ("no compression", "clickhouse-plain", "&compression=false"),
+    ] {
+        if clickhouse_url.is_empty() || !wanted(name) {
+            continue;
         }
-        _ => println!("ClickHouse: skipped (set OKTAFLOW_TEST_CLICKHOUSE_URL)"),
+        let url = clickhouse_url.trim_end_matches('/').to_owned();
+        let table = format!("oktaflow_bench_{}_{}", std::process::id(), name.len());
+        let target = format!("{url}?table={table}");
+        let setup = Command::new(env!("CARGO_BIN_EXE_oktaflow"))
+            .args(["setup", "clickhouse", &target])
+            .stdout(Stdio::null())
+            .status()?;
+        if !setup.success() {
+            return Err(format!("oktaflow setup clickhouse {target} failed").into());
+        }
+        let server_before = server_cpu("clickhouse-serv");
+        let run = timed(&mut run_command(
+            &sim,
+            &dir.path().join(format!("state-{name}")),
+            &format!("clickhouse:{target}{options}"),
+        ));
+        let server_after = server_cpu("clickhouse-serv");
+        let counted = runtime.block_on(sql(&url, &format!("SELECT count() FROM {table}")));
+        runtime.block_on(sql(&url, &format!("DROP TABLE IF EXISTS {table}")))?;
+        let (run, stored) = (run?, counted?.parse::<usize>()?);
+        check(stored, events, "ClickHouse")?;
+        report(
+            &format!("ClickHouse sink ({label}) → clickhouse-server"),
+            stored,
+            &run,
+        );
+        if let (Some(before), Some(after)) = (server_before, server_after) {
+            println!(
+                "  CPU of clickhouse-server meanwhile: {:.2} s ({:.1} µs per row)",
+                after.saturating_sub(before).as_secs_f64(),
+                after.saturating_sub(before).as_secs_f64() * 1e6 / stored.max(1) as f64
+            );
+        }
     }
     runtime.block_on(sim.shutdown());
     println!("load average after: {}", load_average());
@@ -149,7 +172,8 @@ async fn sql(url: &str, query: &str) -> Result<String, Box<dyn Error>> {
     Ok(text.trim().to_owned())
 }
 
-/// Whether `sink` (`file`, `es-gzip`, `es-plain`, `clickhouse`) is in `OKTAFLOW_BENCH_SINKS`
+/// Whether `sink` (`file`, `es-gzip`, `es-plain`, `clickhouse`, `clickhouse-plain`) is in
+/// `OKTAFLOW_BENCH_SINKS`
 /// (comma-separated; all when unset).
 fn wanted(sink: &str) -> bool {
     match std::env::var("OKTAFLOW_BENCH_SINKS") {
@@ -179,6 +203,29 @@ fn run_command(sim: &SimHandle, state: &std::path::Path, sink: &str) -> Command 
         .arg("--sink")
         .arg(sink);
     cmd
+}
+
+/// User + system CPU time of the local process whose `comm` is `name` (15 characters at
+/// most), if there is one.
+fn server_cpu(name: &str) -> Option<Duration> {
+    let ticks = 100.0; // USER_HZ on Linux
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((comm, rest)) = stat.split_once(") ") else {
+            continue;
+        };
+        if comm.rsplit_once('(').map(|(_, c)| c) != Some(name) {
+            continue;
+        }
+        // Fields after the command: state is field 3; utime and stime are fields 14 and 15.
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = fields.get(11)?.parse().ok()?;
+        let stime: f64 = fields.get(12)?.parse().ok()?;
+        return Some(Duration::from_secs_f64((utime + stime) / ticks));
+    }
+    None
 }
 
 /// User + system CPU time of this process (the in-process simulator and emulator).
