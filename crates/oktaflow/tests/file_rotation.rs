@@ -124,23 +124,10 @@ async fn kill_9_while_rotating_loses_and_duplicates_nothing() {
     let mut rng = StdRng::seed_from_u64(0x726f_7461);
     let mut kills = 0;
     for _ in 0..12 {
-        let mut child = work
-            .run_cmd(Some(TOKEN), &[])
-            .spawn()
-            .expect("oktaflow starts");
         let delay = Duration::from_millis(rng.random_range(150..900));
-        tokio::time::sleep(delay).await;
-        if child.try_wait().expect("child status").is_none() {
-            child.start_kill().expect("SIGKILL sent");
+        if kill_after(work.run_cmd(Some(TOKEN), &[]), delay).await {
             kills += 1;
         }
-        let output = wait(child).await;
-        assert!(
-            output.status.code().is_none(),
-            "killed by the signal, not exited: {:?} {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
         let written = ids_of(&committed_text(&work));
         assert_unique(&written);
         assert_eq!(
@@ -181,16 +168,7 @@ async fn kill_9_while_rotating_loses_and_duplicates_nothing() {
     let written = ids_of(&text);
     assert_unique(&written);
     let delivered = sim.delivered_order();
-    assert!(
-        written.len() >= backlog,
-        "the whole backlog ({backlog}) is there: {}",
-        written.len()
-    );
-    assert_eq!(
-        written[..],
-        delivered[..written.len()],
-        "a prefix of the org's order"
-    );
+    assert_org_order_prefix(&written, &delivered, backlog);
     assert_eq!(
         position(&work),
         (rotated.len() as u64 + 1, file_len(&work.out)),

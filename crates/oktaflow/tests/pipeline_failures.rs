@@ -123,23 +123,10 @@ async fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     let mut rng = StdRng::seed_from_u64(0x6b69_6c6c);
     let mut kills = 0;
     for _ in 0..12 {
-        let mut child = work
-            .run_cmd(Some(TOKEN), &[])
-            .spawn()
-            .expect("oktaflow starts");
         let delay = Duration::from_millis(rng.random_range(150..900));
-        tokio::time::sleep(delay).await;
-        if child.try_wait().expect("child status").is_none() {
-            child.start_kill().expect("SIGKILL sent");
+        if kill_after(work.run_cmd(Some(TOKEN), &[]), delay).await {
             kills += 1;
         }
-        let output = wait(child).await;
-        assert!(
-            output.status.code().is_none(),
-            "killed by the signal, not exited: {:?} {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
         // After a kill the file may hold an uncommitted tail (even half a line): the next start
         // truncates it. What the checkpoint calls committed must be whole lines, each event
         // once, in the org's order.
@@ -179,16 +166,7 @@ async fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     let written = ids(&work.out);
     assert_unique(&written);
     let delivered = sim.delivered_order();
-    assert!(
-        written.len() >= backlog,
-        "the whole backlog ({backlog}) is there: {}",
-        written.len()
-    );
-    assert_eq!(
-        written[..],
-        delivered[..written.len()],
-        "a prefix of the org's order"
-    );
+    assert_org_order_prefix(&written, &delivered, backlog);
     assert_eq!(work.committed_offset(), file_len(&work.out));
     let dead = std::fs::read_to_string(work.state.join("dead-letter.ndjson")).unwrap_or_default();
     let letters: Vec<&str> = dead.lines().collect();

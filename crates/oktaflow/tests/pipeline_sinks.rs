@@ -394,20 +394,8 @@ async fn run_and_kill(
     rng: &mut StdRng,
     delays_ms: Range<u64>,
 ) -> bool {
-    let mut child = run(work, store, &[]).spawn().expect("oktaflow starts");
     let delay = Duration::from_millis(rng.random_range(delays_ms));
-    tokio::time::sleep(delay).await;
-    let running = child.try_wait().expect("child status").is_none();
-    if running {
-        child.start_kill().expect("SIGKILL sent");
-    }
-    let output = wait(child).await;
-    assert!(
-        output.status.code().is_none(),
-        "killed by the signal, not exited: {:?} {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let running = kill_after(run(work, store, &[]), delay).await;
     eprintln!("killed after {delay:?}");
     running
 }
@@ -487,16 +475,7 @@ async fn at_least_once_crash_test(store: Store, backlog: usize) {
     let all = store.ids().await;
     let stored = first_occurrences(&all);
     let delivered = sim.delivered_order();
-    assert!(
-        stored.len() >= visible,
-        "every event visible before the last run is stored: {} of {visible}",
-        stored.len()
-    );
-    assert_eq!(
-        stored[..],
-        delivered[..stored.len()],
-        "the org's order, once deduplicated"
-    );
+    assert_org_order_prefix(&stored, &delivered, visible);
     assert_eq!(
         ids(&work.out),
         stored,

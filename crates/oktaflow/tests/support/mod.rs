@@ -175,3 +175,44 @@ pub fn assert_unique(ids: &[String]) {
 pub fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
+
+/// Starts `cmd`, sends it SIGKILL after `delay` and checks that it died of the signal (it
+/// polls forever, so it must not have exited by itself). Returns whether the kill landed
+/// while it was running.
+pub async fn kill_after(mut cmd: Command, delay: Duration) -> bool {
+    let mut child = cmd.spawn().expect("oktaflow starts");
+    tokio::time::sleep(delay).await;
+    let running = child.try_wait().expect("child status").is_none();
+    if running {
+        child.start_kill().expect("SIGKILL sent");
+    }
+    let output = wait(child).await;
+    assert!(
+        output.status.code().is_none(),
+        "killed by the signal, not exited: {:?} {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    running
+}
+
+/// Asserts that `written` holds at least `at_least` events and is a prefix of the org's
+/// delivery order `delivered` (nothing lost, nothing reordered).
+pub fn assert_org_order_prefix(written: &[String], delivered: &[String], at_least: usize) {
+    assert!(
+        written.len() >= at_least,
+        "at least {at_least} events are there: {}",
+        written.len()
+    );
+    assert!(
+        written.len() <= delivered.len(),
+        "{} events written, the org delivered {}",
+        written.len(),
+        delivered.len()
+    );
+    assert_eq!(
+        written[..],
+        delivered[..written.len()],
+        "a prefix of the org's order"
+    );
+}
