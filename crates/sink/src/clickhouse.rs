@@ -33,7 +33,6 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::json_text::write_json_str;
 use crate::transport;
 use crate::{
     Ack, BatchLimits, Document, Rejected, Secret, SecretRef, Sink, SinkConfigError, SinkError,
@@ -622,8 +621,34 @@ struct UserAgentFields<'a> {
     original: Option<Cow<'a, str>>,
 }
 
-/// Appends the JSONEachRow line for one document to `out` (columns in table order, no
-/// trailing newline), or says why it cannot be stored (then `out` is unchanged).
+/// One row as JSONEachRow writes it (column order of the table).
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    id: &'a str,
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp_us: Option<u32>,
+    event_action: &'a str,
+    event_category: &'a [Cow<'a, str>],
+    event_type: &'a [Cow<'a, str>],
+    event_outcome: &'a str,
+    event_severity: u8,
+    event_reason: &'a str,
+    source_ip: &'a str,
+    source_domain: &'a str,
+    source_country: &'a str,
+    source_city: &'a str,
+    source_as_organization: &'a str,
+    user_id: &'a str,
+    user_name: &'a str,
+    user_target_name: &'a str,
+    group_name: &'a str,
+    user_agent_original: &'a str,
+    document: &'a str,
+}
+
+/// Appends the JSONEachRow line for one document to `out`, or says why it cannot be
+/// stored (then `out` is unchanged).
 fn write_row(doc: &Document, microseconds_column: bool, out: &mut Vec<u8>) -> Result<(), String> {
     let text = std::str::from_utf8(&doc.json).map_err(|e| format!("document is not UTF-8: {e}"))?;
     let ecs: EcsFields<'_> = serde_json::from_str(text)
@@ -635,107 +660,51 @@ fn write_row(doc: &Document, microseconds_column: bool, out: &mut Vec<u8>) -> Re
     let published: DateTime<Utc> = DateTime::parse_from_rfc3339(published)
         .map_err(|e| format!("@timestamp {published:?} is not RFC 3339: {e}"))?
         .with_timezone(&Utc);
-    let string = |out: &mut Vec<u8>, key: &[u8], value: Option<&str>| {
-        out.extend_from_slice(key);
-        write_json_str(out, value.unwrap_or(""));
+    let (timestamp, timestamp_us) = if microseconds_column {
+        (
+            published.format("%Y-%m-%d %H:%M:%S").to_string(),
+            Some(published.timestamp_subsec_micros()),
+        )
+    } else {
+        (published.format("%Y-%m-%d %H:%M:%S%.6f").to_string(), None)
     };
-    let strings = |out: &mut Vec<u8>, key: &[u8], values: &[Cow<'_, str>]| {
-        out.extend_from_slice(key);
-        out.push(b'[');
-        for (i, value) in values.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_json_str(out, value);
-        }
-        out.push(b']');
+    let row = Row {
+        id: &doc.id,
+        timestamp,
+        timestamp_us,
+        event_action: ecs.event.action.as_deref().unwrap_or(""),
+        event_category: &ecs.event.category,
+        event_type: &ecs.event.kind,
+        event_outcome: ecs.event.outcome.as_deref().unwrap_or(""),
+        event_severity: ecs
+            .event
+            .severity
+            .and_then(|v| u8::try_from(v).ok())
+            .unwrap_or(0),
+        event_reason: ecs.event.reason.as_deref().unwrap_or(""),
+        source_ip: ecs.source.ip.as_deref().unwrap_or(""),
+        source_domain: ecs.source.domain.as_deref().unwrap_or(""),
+        source_country: ecs.source.geo.country_name.as_deref().unwrap_or(""),
+        source_city: ecs.source.geo.city_name.as_deref().unwrap_or(""),
+        source_as_organization: ecs
+            .source
+            .autonomous_system
+            .organization
+            .name
+            .as_deref()
+            .unwrap_or(""),
+        user_id: ecs.user.id.as_deref().unwrap_or(""),
+        user_name: ecs.user.name.as_deref().unwrap_or(""),
+        user_target_name: ecs.user.target.name.as_deref().unwrap_or(""),
+        group_name: ecs.group.name.as_deref().unwrap_or(""),
+        user_agent_original: ecs.user_agent.original.as_deref().unwrap_or(""),
+        document: text,
     };
-    out.extend_from_slice(b"{\"id\":");
-    write_json_str(out, &doc.id);
-    out.extend_from_slice(b",\"timestamp\":\"");
-    write_timestamp(out, &published, !microseconds_column);
-    out.push(b'"');
-    if microseconds_column {
-        out.extend_from_slice(b",\"timestamp_us\":");
-        out.extend_from_slice(published.timestamp_subsec_micros().to_string().as_bytes());
-    }
-    let event = &ecs.event;
-    string(out, b",\"event_action\":", event.action.as_deref());
-    strings(out, b",\"event_category\":", &event.category);
-    strings(out, b",\"event_type\":", &event.kind);
-    string(out, b",\"event_outcome\":", event.outcome.as_deref());
-    let severity = event
-        .severity
-        .and_then(|v| u8::try_from(v).ok())
-        .unwrap_or(0);
-    out.extend_from_slice(b",\"event_severity\":");
-    out.extend_from_slice(severity.to_string().as_bytes());
-    string(out, b",\"event_reason\":", event.reason.as_deref());
-    let source = &ecs.source;
-    string(out, b",\"source_ip\":", source.ip.as_deref());
-    string(out, b",\"source_domain\":", source.domain.as_deref());
-    string(
-        out,
-        b",\"source_country\":",
-        source.geo.country_name.as_deref(),
-    );
-    string(out, b",\"source_city\":", source.geo.city_name.as_deref());
-    string(
-        out,
-        b",\"source_as_organization\":",
-        source.autonomous_system.organization.name.as_deref(),
-    );
-    string(out, b",\"user_id\":", ecs.user.id.as_deref());
-    string(out, b",\"user_name\":", ecs.user.name.as_deref());
-    string(
-        out,
-        b",\"user_target_name\":",
-        ecs.user.target.name.as_deref(),
-    );
-    string(out, b",\"group_name\":", ecs.group.name.as_deref());
-    string(
-        out,
-        b",\"user_agent_original\":",
-        ecs.user_agent.original.as_deref(),
-    );
-    string(out, b",\"document\":", Some(text));
-    out.push(b'}');
-    Ok(())
-}
-
-/// `YYYY-MM-DD hh:mm:ss` (UTC), with `.ffffff` when `micros`.
-fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>, micros: bool) {
-    use chrono::{Datelike, Timelike};
-    // Years before 0 or after 9999 cannot be ECS timestamps; clamp to four digits.
-    let year = at.year().clamp(0, 9999) as u32;
-    let parts: [(u32, usize, u8); 6] = [
-        (year, 4, b'-'),
-        (at.month(), 2, b'-'),
-        (at.day(), 2, b' '),
-        (at.hour(), 2, b':'),
-        (at.minute(), 2, b':'),
-        (at.second(), 2, b'.'),
-    ];
-    for (i, (value, width, separator)) in parts.into_iter().enumerate() {
-        write_digits(out, value, width);
-        if i < 5 || micros {
-            out.push(separator);
-        }
-    }
-    if micros {
-        write_digits(out, at.timestamp_subsec_micros().min(999_999), 6);
-    }
-}
-
-/// `value` as exactly `width` decimal digits (zero-padded; `width` ≤ 10).
-fn write_digits(out: &mut Vec<u8>, value: u32, width: usize) {
-    let mut buf = [b'0'; 10];
-    let mut v = value;
-    for slot in buf[..width].iter_mut().rev() {
-        *slot = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    out.extend_from_slice(&buf[..width]);
+    let start = out.len();
+    serde_json::to_writer(&mut *out, &row).map_err(|e| {
+        out.truncate(start);
+        format!("cannot encode the row: {e}")
+    })
 }
 
 #[async_trait::async_trait]

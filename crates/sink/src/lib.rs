@@ -44,7 +44,6 @@ pub mod elasticsearch;
 mod error;
 mod file;
 pub mod http;
-mod json_text;
 mod secret;
 mod sink;
 mod spec;

@@ -2,8 +2,8 @@
 //! sink → checkpoint → next.
 //!
 //! Three stages run at once, each holding a bounded number of items: the fetch task
-//! ([`prefetch`], pages ahead), the normalize stage ([`normalize_stage`], one batch ahead, on
-//! a blocking thread) and the writer (this module's loop: sinks, dead letters, checkpoint).
+//! ([`prefetch`], pages ahead), the normalize stage ([`normalize_stage`], one batch ahead, on up
+//! to one thread per core) and the writer (this module's loop: sinks, dead letters, checkpoint).
 //! Normalizing the next batch overlaps with writing and fsyncing this one; commits stay
 //! strictly in page order, one batch after the other.
 //!

@@ -1,4 +1,4 @@
-//! [`NormalizeStage`]: normalizes fetched pages on a blocking thread, one batch ahead of the
+//! [`NormalizeStage`]: normalizes fetched pages off the async threads, one batch ahead of the
 //! writer, so that normalizing the next batch overlaps with writing (and fsyncing) this one.
 //!
 //! ```text

@@ -301,38 +301,34 @@ impl FileSink {
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
             Err(e) => return Err(self.io("inspect output file")(e)),
         };
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&self.path)
-            .await
-            .map_err(self.io("open output file"))?;
-        let len = file
-            .metadata()
-            .await
-            .map_err(self.io("inspect output file"))?
-            .len();
+        let (file, len) = self.open_append("open output file").await?;
         if !existed {
             self.sync_parent_dir().await?;
         }
         Ok((file, !existed, len))
     }
 
-    /// Opens the active file as a new segment with nothing committed: created if missing,
-    /// emptied otherwise (whatever it holds was never acknowledged), and the directory
-    /// fsynced, which also makes the rename of the previous segment durable.
-    async fn open_empty_segment(&self) -> Result<File, SinkError> {
+    /// Opens the active file for appending, creating it if missing; returns it and its length.
+    async fn open_append(&self, action: &'static str) -> Result<(File, u64), SinkError> {
         let file = OpenOptions::new()
             .append(true)
             .create(true)
             .open(&self.path)
             .await
-            .map_err(self.io("create output file"))?;
+            .map_err(self.io(action))?;
         let len = file
             .metadata()
             .await
             .map_err(self.io("inspect output file"))?
             .len();
+        Ok((file, len))
+    }
+
+    /// Opens the active file as a new segment with nothing committed: created if missing,
+    /// emptied otherwise (whatever it holds was never acknowledged), and the directory
+    /// fsynced, which also makes the rename of the previous segment durable.
+    async fn open_empty_segment(&self) -> Result<File, SinkError> {
+        let (file, len) = self.open_append("create output file").await?;
         if len > 0 {
             self.truncate(&file, 0).await?;
         }
