@@ -154,17 +154,39 @@ async fn one_org_halts_alone_and_the_endpoint_tells_exact_values() {
     );
     let written_series =
         format!("oktaflow_events_written_total{{sink=\"{good_sink}\",source=\"good\"}}");
-    let text = metrics_when(addr, |text| {
+    metrics_when(addr, |text| {
         sample(text, &written_series) == Some(2000.0)
             && sample(text, "oktaflow_source_halted{source=\"bad\"}") == Some(1.0)
     })
     .await;
+    // The good source goes on polling into the storm while the test reads: compare the
+    // metrics with the org's counts taken at a moment when no request is in between (the
+    // org served nothing during the scrape and oktaflow has recorded every answer).
+    let (served, text) = {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let before = good.stats();
+            let text = metrics_when(addr, |_| true).await;
+            let settled = good.stats() == before
+                && before.by_status.iter().all(|(status, count)| {
+                    sample(
+                        &text,
+                        &format!(
+                            "oktaflow_okta_requests_total{{source=\"good\",status=\"{status}\"}}"
+                        ),
+                    ) == Some(*count as f64)
+                });
+            if settled || tokio::time::Instant::now() >= deadline {
+                break (before, text);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
 
     // The good org: everything delivered once, counters equal to what the org served.
     let written = ids(&good_out);
     assert_eq!(written, good.delivered_order());
     assert_eq!(written.len(), 2000);
-    let served = good.stats();
     assert_eq!(
         sample(&text, "oktaflow_events_fetched_total{source=\"good\"}"),
         Some(2000.0)
