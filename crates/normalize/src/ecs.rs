@@ -1143,7 +1143,8 @@ fn write_unmapped(w: &mut JsonWriter<'_>, u: &Unmapped<'_, '_>) {
 }
 
 /// Writes `obj`'s unknown members verbatim, except names the caller writes
-/// itself at that level; those, and `obj`'s misfits, go to `unmapped`.
+/// itself at that level and values whose own fields would have more than one
+/// JSON type (`["a", [false]]`); those, and `obj`'s misfits, go to `unmapped`.
 fn rest<'s, 'a, T: OktaObject<'a>>(
     w: &mut JsonWriter<'_>,
     obj: &'s T,
@@ -1152,7 +1153,7 @@ fn rest<'s, 'a, T: OktaObject<'a>>(
     u: &mut Unmapped<'s, 'a>,
 ) {
     for (key, value) in obj.extra() {
-        if taken.contains(&key.as_ref()) {
+        if taken.contains(&key.as_ref()) || !value.has_one_type_per_field() {
             u.push(at, key, value);
         } else {
             w.json(key, Some(value));

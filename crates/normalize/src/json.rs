@@ -20,6 +20,80 @@ use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+/// The mapping kind of a field (see [`Json::has_one_type_per_field`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bool,
+    Num,
+    Str,
+    Obj,
+}
+
+/// Records the kind of every field of `v` (at `path`, relative to the value
+/// being checked) in `kinds`; false as soon as one field has two kinds.
+fn field_kinds(
+    v: &Json<'_>,
+    path: &mut String,
+    kinds: &mut std::collections::BTreeMap<String, Kind>,
+) -> bool {
+    if v.is_empty() {
+        return true;
+    }
+    let kind = match v {
+        Json::Null => return true,
+        Json::Bool(_) => Kind::Bool,
+        Json::Num(_) => Kind::Num,
+        Json::Str(_) => Kind::Str,
+        Json::Arr(items) => return items.iter().all(|item| field_kinds(item, path, kinds)),
+        Json::Obj(_) => Kind::Obj,
+    };
+    if !record_kind(path, kind, kinds) {
+        return false;
+    }
+    let Json::Obj(members) = v else {
+        return true;
+    };
+    let len = path.len();
+    for (key, value) in members {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+        let fits = field_kinds(value, path, kinds);
+        path.truncate(len);
+        if !fits {
+            return false;
+        }
+    }
+    true
+}
+
+/// Records `kind` at `path` and "object" at each of its dotted prefixes.
+fn record_kind(
+    path: &str,
+    kind: Kind,
+    kinds: &mut std::collections::BTreeMap<String, Kind>,
+) -> bool {
+    let mut fits = |p: &str, k: Kind| match kinds.get(p) {
+        Some(seen) => *seen == k,
+        None => {
+            kinds.insert(p.to_owned(), k);
+            true
+        }
+    };
+    if !fits(path, kind) {
+        return false;
+    }
+    let mut prefix = path;
+    while let Some((head, _)) = prefix.rsplit_once('.') {
+        if !fits(head, Kind::Obj) {
+            return false;
+        }
+        prefix = head;
+    }
+    true
+}
+
 /// A borrowed JSON value.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Json<'a> {
@@ -41,6 +115,21 @@ impl<'a> Json<'a> {
             Json::Str(s) => s.is_empty(),
             Json::Arr(items) => items.iter().all(Json::is_empty),
             Json::Obj(members) => members.iter().all(|(_, v)| v.is_empty()),
+        }
+    }
+
+    /// True when every field of the value, as a search engine's dynamic
+    /// mapping sees it once written, has one JSON type: arrays are transparent
+    /// (`["a", "b"]` is a string field, `["a", [false]]` a string and a boolean
+    /// one), a key with dots names nested objects, and empty members (which the
+    /// writer drops) do not count. Scalars always qualify.
+    pub(crate) fn has_one_type_per_field(&self) -> bool {
+        match self {
+            Json::Null | Json::Bool(_) | Json::Num(_) | Json::Str(_) => true,
+            Json::Arr(_) | Json::Obj(_) => {
+                let mut kinds = std::collections::BTreeMap::new();
+                field_kinds(self, &mut String::new(), &mut kinds)
+            }
         }
     }
 
@@ -610,6 +699,25 @@ mod tests {
         assert_eq!(j("\"48.5\"").as_f64(), Some(48.5));
         assert_eq!(j("\"False\"").as_bool(), Some(false));
         assert_eq!(j("{}").as_bool(), None);
+    }
+
+    #[test]
+    fn one_type_per_field_sees_through_arrays_and_dotted_keys() {
+        fn one(s: &str) -> bool {
+            serde_json::from_str::<Json>(s)
+                .expect("valid JSON")
+                .has_one_type_per_field()
+        }
+        assert!(one(r#""a""#));
+        assert!(one(r#"["a", ["b"], null, ""]"#));
+        assert!(one(r#"[{"k": 1}, {"k": [2]}, {"j": "x"}]"#));
+        assert!(one(r#"[1, 2.5]"#));
+        assert!(one(r#"["a", [null], {}]"#));
+        assert!(!one(r#"["a", [false]]"#));
+        assert!(!one(r#"["a", {"k": 1}]"#));
+        assert!(!one(r#"[{"k": 1}, {"k": "1"}]"#));
+        assert!(!one(r#"{"a.b": 1, "a": {"b": true}}"#));
+        assert!(!one(r#"{"a.b": 1, "a": 2}"#));
     }
 
     okta_object!(Probe { "a" => a: Text<'a>, "l" => l: List<'a, Json<'a>>, "n" => n: Int });

@@ -235,6 +235,29 @@ mod tests {
     }
 
     #[test]
+    fn verbatim_members_that_mix_types_go_to_unmapped() {
+        let event = r#"{"uuid":"u1","published":"2024-05-01T10:00:00Z","eventType":"user.session.start","futureContext":[1,"x"],"other":[1,2]}"#;
+        let wrapper =
+            serde_json::json!({"message": event, "device": ["a", [false]], "tags": ["a", ["b"]]});
+        let doc = Normalizer::default()
+            .normalize_value(wrapper.to_string().as_bytes())
+            .expect("wrapper normalizes");
+        assert_eq!(
+            doc["okta"]["wrapper"],
+            serde_json::json!({"tags": ["a", ["b"]]})
+        );
+        assert_eq!(doc["okta"]["system"]["other"], serde_json::json!([1, 2]));
+        assert!(doc["okta"]["system"].get("futureContext").is_none());
+        assert_eq!(
+            doc["okta"]["system"]["unmapped"],
+            serde_json::json!([
+                {"path": "wrapper.device", "value": "[\"a\",[false]]"},
+                {"path": "futureContext", "value": "[1,\"x\"]"}
+            ])
+        );
+    }
+
+    #[test]
     fn missing_outcome_is_unknown_and_placeholders_stay_out_of_user() {
         let event = r#"{"uuid":"u2","published":"2024-05-01T10:00:00Z","eventType":"user.session.start",
             "actor":{"id":"unknown","type":"User","alternateId":"UNKNOWN","displayName":"unknown"}}"#;

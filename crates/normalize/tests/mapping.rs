@@ -300,7 +300,13 @@ fn skip_unknown(path: &str) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    // Committed seeds in mapping.proptest-regressions are replayed first; a new
+    // failure's seed is printed, never written (see support/seeds.rs).
+    #![proptest_config(ProptestConfig {
+        cases: 128,
+        failure_persistence: support::seeds::committed_seeds(),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_member_types_keep_every_field_type(

@@ -1,6 +1,8 @@
 //! Property tests: no input makes the normalizer panic, errors leave the
 //! output untouched, and every valid event yields an object with its uuid.
 
+mod support;
+
 use oktaflow_normalize::{NormalizeError, Normalizer};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -175,7 +177,11 @@ fn check(input: &[u8]) -> Result<Value, NormalizeError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: support::seeds::committed_seeds(),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {

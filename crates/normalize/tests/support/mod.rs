@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod mmdb;
+pub mod seeds;
 pub mod types;
