@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::config::{Auth, ClientConfig, ConfigError, OrgUrl, LOGS_SCOPE};
-use crate::error::FetchError;
+use crate::error::{error_chain, transport_error, FetchError};
 use crate::secret::Secret;
 use crate::stats::FetchStats;
 
@@ -205,11 +205,11 @@ impl OAuthClient {
             .form(&form)
             .send()
             .await
-            .map_err(|e| crate::client::transport_error(org, e, false))?;
+            .map_err(|e| transport_error(org, e, false))?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| FetchError::Body {
             org: org.label().to_string(),
-            detail: format!("token response: {}", crate::client::error_chain(&e)),
+            detail: format!("token response: {}", error_chain(&e)),
         })?;
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             return Err(FetchError::Server {

@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 use crate::auth::Authenticator;
 use crate::backoff::Backoff;
 use crate::config::{ClientConfig, ConfigError, OrgUrl};
-use crate::error::FetchError;
+use crate::error::{error_chain, transport_error, FetchError};
 use crate::events::{split_events, RawEvent};
 use crate::link::find_link;
 use crate::pacer::Pacer;
@@ -361,50 +361,5 @@ async fn okta_summary(response: reqwest::Response) -> String {
             ..
         }) => c,
         _ => "no error summary".into(),
-    }
-}
-
-/// The error and its sources joined with `: `, without URL, on one line.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(err) = source {
-        let text = err.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = err.source();
-    }
-    parts
-        .join(": ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Classifies a send error: a DNS failure before the org was ever reached halts; anything else
-/// is transient.
-pub(crate) fn transport_error(
-    org: &OrgUrl,
-    error: reqwest::Error,
-    first_contact: bool,
-) -> FetchError {
-    let error = error.without_url();
-    let detail = error_chain(&error);
-    let dns = detail.contains("dns error") || detail.contains("failed to lookup address");
-    if first_contact && dns && error.is_connect() {
-        return FetchError::Unresolvable {
-            org: org.label().to_string(),
-            detail,
-        };
-    }
-    let detail = if error.is_timeout() {
-        format!("timed out ({detail})")
-    } else {
-        detail
-    };
-    FetchError::Transport {
-        org: org.label().to_string(),
-        detail,
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::error::SimError;
+use crate::oauth::{parse_public_key, OAuthClientConfig};
 
 /// Everything that shapes a simulated Okta org and its API behaviour.
 #[derive(Clone, Debug)]
@@ -115,38 +116,12 @@ impl SimConfig {
             return bad(format!("events must be below 2^32, got {}", self.events));
         }
         if let Some(oauth) = &self.oauth {
-            crate::oauth::parse_public_key(&oauth.public_key_pem)?;
+            parse_public_key(&oauth.public_key_pem)?;
             if oauth.client_id.is_empty() {
                 return bad("oauth.client_id must not be empty".to_string());
             }
         }
         Ok(())
-    }
-}
-
-/// An OAuth 2.0 service app (client credentials with `private_key_jwt`).
-#[derive(Clone, Debug)]
-pub struct OAuthClientConfig {
-    /// The app's client id: the assertion's `iss` and `sub`.
-    pub client_id: String,
-    /// PEM public key (RSA `PUBLIC KEY`/`RSA PUBLIC KEY` or EC P-256 `PUBLIC KEY`)
-    /// that verifies the client assertion (RS256 / ES256).
-    pub public_key_pem: String,
-    /// Lifetime of issued access tokens (`expires_in`).
-    pub token_lifetime: Duration,
-    /// Scopes granted to the app; a request for any other scope gets `invalid_scope`.
-    pub granted_scopes: Vec<String>,
-}
-
-impl OAuthClientConfig {
-    /// A service app granted `okta.logs.read`, with Okta's default one-hour tokens.
-    pub fn new(client_id: impl Into<String>, public_key_pem: impl Into<String>) -> Self {
-        OAuthClientConfig {
-            client_id: client_id.into(),
-            public_key_pem: public_key_pem.into(),
-            token_lifetime: Duration::from_secs(3600),
-            granted_scopes: vec![crate::oauth::LOGS_SCOPE.to_string()],
-        }
     }
 }
 

@@ -95,8 +95,8 @@ pub mod splunk;
 mod stats;
 mod store;
 
-pub use config::{FaultKind, FaultKinds, OAuthClientConfig, SimConfig};
+pub use config::{FaultKind, FaultKinds, SimConfig};
 pub use error::SimError;
-pub use oauth::{ASSERTION_TYPE, LOGS_SCOPE};
+pub use oauth::{OAuthClientConfig, ASSERTION_TYPE, LOGS_SCOPE};
 pub use server::{SimHandle, Simulator, DEFAULT_LIMIT, MAX_LIMIT};
 pub use stats::SimStats;

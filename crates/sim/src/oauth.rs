@@ -3,12 +3,11 @@
 //! (`POST /oauth2/v1/token`), and the access tokens it issues.
 
 use std::collections::HashMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
-use crate::config::OAuthClientConfig;
 use crate::error::SimError;
 use crate::generate_ids::base62_id;
 
@@ -18,6 +17,32 @@ pub const LOGS_SCOPE: &str = "okta.logs.read";
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Longest allowed assertion lifetime (Okta: one hour).
 const MAX_ASSERTION_LIFETIME: u64 = 3600;
+
+/// An OAuth 2.0 service app (client credentials with `private_key_jwt`).
+#[derive(Clone, Debug)]
+pub struct OAuthClientConfig {
+    /// The app's client id: the assertion's `iss` and `sub`.
+    pub client_id: String,
+    /// PEM public key (RSA `PUBLIC KEY`/`RSA PUBLIC KEY` or EC P-256 `PUBLIC KEY`)
+    /// that verifies the client assertion (RS256 / ES256).
+    pub public_key_pem: String,
+    /// Lifetime of issued access tokens (`expires_in`).
+    pub token_lifetime: Duration,
+    /// Scopes granted to the app; a request for any other scope gets `invalid_scope`.
+    pub granted_scopes: Vec<String>,
+}
+
+impl OAuthClientConfig {
+    /// A service app granted `okta.logs.read`, with Okta's default one-hour tokens.
+    pub fn new(client_id: impl Into<String>, public_key_pem: impl Into<String>) -> Self {
+        OAuthClientConfig {
+            client_id: client_id.into(),
+            public_key_pem: public_key_pem.into(),
+            token_lifetime: Duration::from_secs(3600),
+            granted_scopes: vec![LOGS_SCOPE.to_string()],
+        }
+    }
+}
 const LEEWAY_SECS: u64 = 30;
 
 /// Kind of public key configured.
