@@ -105,10 +105,9 @@ fn write_file(path: &Path, text: &str) {
 
 /// Sends SIGTERM to the child (a clean stop).
 fn terminate(child: &tokio::process::Child) {
-    let pid = child.id().expect("child is running") as libc::pid_t;
-    // SAFETY: kill(2) on the pid of a child this test spawned and has not reaped yet.
-    let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
-    assert_eq!(rc, 0, "SIGTERM sent");
+    let pid = child.id().expect("child is running");
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a child's pid is positive");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM sent");
 }
 
 /// Two orgs in one process: `good` (a rate-limit storm on a 2 s window) delivers everything,

@@ -115,8 +115,8 @@ async fn sim_command_serves_an_org_that_run_reads() {
     assert_unique(&written);
 
     let pid = child.id().expect("running");
-    // SAFETY: sending a signal to our own child process by its pid.
-    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) }, 0);
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a child's pid is positive");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT sent");
     let status = tokio::time::timeout(RUN_TIMEOUT, child.wait())
         .await
         .expect("stops in time")

@@ -193,9 +193,8 @@ async fn sigterm_stops_cleanly_at_a_page_boundary() {
     })
     .await
     .expect("it starts writing");
-    // SAFETY: sending a signal to our own child process by its pid.
-    let sent = unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(sent, 0, "SIGTERM sent");
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a child's pid is positive");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM sent");
     let output = wait(child).await;
     assert_eq!(
         output.status.code(),

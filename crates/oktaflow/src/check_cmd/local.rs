@@ -130,22 +130,13 @@ fn writable_dir(dir: &Path) -> io::Result<()> {
 /// Asks the OS whether this process may write `path` (and, for a directory, enter it).
 #[cfg(unix)]
 fn writable(path: &Path, directory: bool) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    use rustix::fs::Access;
     let mode = if directory {
-        libc::W_OK | libc::X_OK
+        Access::WRITE_OK | Access::EXEC_OK
     } else {
-        libc::W_OK
+        Access::WRITE_OK
     };
-    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call; access(2)
-    // only reads it.
-    let result = unsafe { libc::access(c_path.as_ptr(), mode) };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    rustix::fs::access(path, mode).map_err(io::Error::from)
 }
 
 /// Without `access(2)`: the read-only attribute.
