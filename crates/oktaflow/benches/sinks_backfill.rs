@@ -2,7 +2,7 @@
 //! Okta API simulator (no rate limit), on loopback.
 //!
 //! Sinks: the file sink (baseline), the Elasticsearch `_bulk` **emulator**
-//! (`oktaflow_sim::elasticsearch::EsEmulator`, in this process: it is not Elasticsearch, and
+//! (`oktaflow_store_emulators::elasticsearch::EsEmulator`, in this process: it is not Elasticsearch, and
 //! it shares the machine's cores with oktaflow), and ClickHouse when
 //! `OKTAFLOW_TEST_CLICKHOUSE_URL` is set (a table made with `oktaflow setup clickhouse`,
 //! dropped afterwards). For each: wall time from spawn to exit, events/s, CPU time and the
@@ -21,8 +21,8 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oktaflow_sim::elasticsearch::EsEmulator;
 use oktaflow_sim::{SimConfig, SimHandle, Simulator};
+use oktaflow_store_emulators::elasticsearch::EsEmulator;
 use support::{count_lines, env_number, load_average, report, timed};
 
 const TOKEN: &str = "bench-token";

@@ -1,7 +1,7 @@
 //! `oktaflow run` into stores: exactly once across `kill -9`, a store outage with bounded
 //! memory, documents the store refuses, and fan-out to a file and a store at once.
 //!
-//! Elasticsearch: the tests run against `oktaflow_sim::elasticsearch::EsEmulator`, an
+//! Elasticsearch: the tests run against `oktaflow_store_emulators::elasticsearch::EsEmulator`, an
 //! in-process **emulator** of the `_bulk` API (not Elasticsearch; no server can be installed
 //! here). The crash and fan-out tests run against a real cluster instead when
 //! `OKTAFLOW_TEST_ES_URL` is set (API key in `OKTAFLOW_TEST_ES_API_KEY`; each test writes its
@@ -15,7 +15,7 @@
 //! clickhouse` and drops it at the end. The outage is made by a TCP relay in front of the
 //! server that stops and starts listening.
 //!
-//! HTTP NDJSON and Splunk HEC: `oktaflow_sim::splunk::HecEmulator`, an in-process
+//! HTTP NDJSON and Splunk HEC: `oktaflow_store_emulators::splunk::HecEmulator`, an in-process
 //! **emulator** of a HEC endpoint and of a plain NDJSON collector (not Splunk). These sinks
 //! are at least once: the crash tests check that nothing is lost and that the only
 //! duplicates are events written but not yet checkpointed when a kill came.
@@ -28,9 +28,9 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oktaflow_sim::elasticsearch::{EsEmulator, FieldType};
-use oktaflow_sim::splunk::HecEmulator;
 use oktaflow_sim::{SimConfig, SimHandle};
+use oktaflow_store_emulators::elasticsearch::{EsEmulator, FieldType};
+use oktaflow_store_emulators::splunk::HecEmulator;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;

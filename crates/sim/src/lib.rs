@@ -82,7 +82,6 @@
 
 mod config;
 mod cursor;
-pub mod elasticsearch;
 mod error;
 pub mod generate;
 mod generate_ids;
@@ -91,7 +90,6 @@ mod okta_error;
 mod rate_limit;
 mod rng;
 mod server;
-pub mod splunk;
 mod stats;
 mod store;
 

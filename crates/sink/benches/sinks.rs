@@ -9,10 +9,10 @@
 
 use std::time::Instant;
 
-use oktaflow_sim::elasticsearch::EsEmulator;
 use oktaflow_sink::clickhouse::{ClickHouseConfig, ClickHouseSink};
 use oktaflow_sink::elasticsearch::{ElasticsearchConfig, ElasticsearchSink, Flavor};
 use oktaflow_sink::{Document, Sink};
+use oktaflow_store_emulators::elasticsearch::EsEmulator;
 
 fn documents(n: usize) -> Vec<Document> {
     let path = concat!(

@@ -1,6 +1,6 @@
 //! Elasticsearch sink tests.
 //!
-//! By default they run against `oktaflow_sim::elasticsearch::EsEmulator`, an
+//! By default they run against `oktaflow_store_emulators::elasticsearch::EsEmulator`, an
 //! in-process **emulator** of the `_bulk` API (not Elasticsearch). With
 //! `OKTAFLOW_TEST_ES_URL=https://host:9200` set, the tests that need no fault
 //! injection run against that real cluster instead (each in its own data stream
@@ -8,9 +8,9 @@
 //! key in `OKTAFLOW_TEST_ES_API_KEY` and, for a self-signed certificate, set
 //! `OKTAFLOW_TEST_ES_INSECURE=1`. The fault-injection tests always use the emulator.
 
-use oktaflow_sim::elasticsearch::{EsAuth, EsEmulator, FieldType};
 use oktaflow_sink::elasticsearch::{ElasticsearchConfig, ElasticsearchSink, Flavor};
 use oktaflow_sink::{Document, Sink, SinkError};
+use oktaflow_store_emulators::elasticsearch::{EsAuth, EsEmulator, FieldType};
 use serde_json::{json, Value};
 
 fn doc(id: &str, ip: &str) -> Document {

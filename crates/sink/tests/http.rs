@@ -1,9 +1,9 @@
-//! HTTP and Splunk HEC sink tests against `oktaflow_sim::splunk::HecEmulator`, an
+//! HTTP and Splunk HEC sink tests against `oktaflow_store_emulators::splunk::HecEmulator`, an
 //! in-process emulator of a HEC endpoint and of a plain NDJSON collector (not Splunk).
 
-use oktaflow_sim::splunk::HecEmulator;
 use oktaflow_sink::http::{HttpConfig, HttpMode, HttpSink};
 use oktaflow_sink::{Document, Sink, SinkError};
+use oktaflow_store_emulators::splunk::HecEmulator;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "11111111-2222-3333-4444-555555555555";

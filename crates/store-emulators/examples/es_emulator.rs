@@ -1,12 +1,12 @@
 //! Serves the Elasticsearch `_bulk` emulator alone, for profiling a sink by hand:
-//! `cargo run --release -p oktaflow-sim --example es_emulator [PORT]` (default 9200), then
+//! `cargo run --release -p oktaflow-store-emulators --example es_emulator [PORT]` (default 9200), then
 //! `oktaflow run ... --sink elasticsearch:http://127.0.0.1:PORT`. Prints the document count
 //! of the default data stream every 5 s.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use oktaflow_sim::elasticsearch::EsEmulator;
+use oktaflow_store_emulators::elasticsearch::EsEmulator;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
