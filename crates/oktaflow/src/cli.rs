@@ -39,9 +39,11 @@ pub enum Command {
     #[command(long_about = RUN_ABOUT, after_help = RUN_AFTER_HELP)]
     Run(RunArgs),
     /// Try oktaflow on a simulated Okta org: backfill, follow live events, summary.
+    #[cfg(feature = "sim")]
     #[command(long_about = DEMO_ABOUT)]
     Demo(DemoArgs),
     /// Run the Okta System Log API simulator in the foreground (until Ctrl-C).
+    #[cfg(feature = "sim")]
     Sim(SimArgs),
     /// Check the configuration, each Okta org and each sink, without writing anything.
     #[command(long_about = CHECK_ABOUT, after_help = CHECK_AFTER_HELP)]
@@ -139,6 +141,7 @@ Examples:
   OKTA_API_TOKEN=00abc... oktaflow run --domain acme.okta.com --sink file:okta.ndjson
   oktaflow run --config /etc/oktaflow/oktaflow.toml --once";
 
+#[cfg(feature = "sim")]
 const DEMO_ABOUT: &str = "\
 Try oktaflow without an Okta org: starts the Okta API simulator in-process on a free \
 loopback port (N events over the last 24 hours, live events, a few late ones), runs the \
@@ -219,6 +222,7 @@ pub struct RunArgs {
 }
 
 /// Arguments of `oktaflow demo`.
+#[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Events in the simulated org's last 24 hours.
@@ -239,6 +243,7 @@ pub struct DemoArgs {
 }
 
 /// Arguments of `oktaflow sim`.
+#[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub struct SimArgs {
     /// Loopback port to listen on (0 = any free port).

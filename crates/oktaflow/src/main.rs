@@ -4,10 +4,12 @@
 //! A thin binary: [`cli`] defines the command line (one args struct per subcommand),
 //! `main` dispatches to the subcommand's module, which returns an [`exit::Exit`] or
 //! an error; the error is printed as one line on stderr and mapped to its exit code.
+//! `oktaflow sim` and `oktaflow demo` exist with the cargo feature `sim` (on by default).
 
 mod check_cmd;
 mod cli;
 mod config;
+#[cfg(feature = "sim")]
 mod demo_cmd;
 mod exit;
 mod logging;
@@ -15,10 +17,13 @@ mod manual_cmd;
 mod metrics;
 mod normalize_cmd;
 mod ops_server;
+// `demo` (feature `sim`) is the only user of a few of its items.
+#[cfg_attr(not(feature = "sim"), allow(dead_code))]
 mod pipeline;
 mod records;
 mod run_cmd;
 mod setup_cmd;
+#[cfg(feature = "sim")]
 mod sim_cmd;
 mod sinks;
 
@@ -35,7 +40,9 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Normalize(args) => normalize_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
         Command::Run(args) => run_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
+        #[cfg(feature = "sim")]
         Command::Demo(args) => demo_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
+        #[cfg(feature = "sim")]
         Command::Sim(args) => sim_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
         Command::Check(args) => check_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
         Command::Completions(args) => {
@@ -62,10 +69,12 @@ fn main() -> ExitCode {
 /// lines are for log shippers, where no bar is drawn, so they are installed here for all.
 fn init_logging(cli: &Cli) {
     logging::set_format(cli.log_format);
-    let own_console = matches!(
-        cli.command,
-        Command::Run(_) | Command::Demo(_) | Command::Sim(_)
-    );
+    let own_console = match cli.command {
+        Command::Run(_) => true,
+        #[cfg(feature = "sim")]
+        Command::Demo(_) | Command::Sim(_) => true,
+        _ => false,
+    };
     if cli.log_format == LogFormat::Json || !own_console {
         logging::init_stderr(cli.log_format, "info");
     }
