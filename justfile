@@ -22,10 +22,11 @@ bless:
     OKTAFLOW_BLESS=1 cargo test -p oktaflow-normalize --test golden
 
 # Benchmarks: the library on the fixture mix (criterion), then `oktaflow normalize`
-# on 200,000 generated events against a serde_json Value round trip.
+# on 200,000 generated events against a serde_json Value round trip (the bench crate
+# benches/ also has pipeline_backfill, sinks_backfill and sinks).
 bench:
     cargo bench -p oktaflow-normalize --bench normalize
-    cargo bench -p oktaflow --bench normalize_throughput
+    cargo bench -p oktaflow-benches --bench normalize_throughput
 
 # Everything CI runs.
 ci:

@@ -1,5 +1,5 @@
 //! Batch throughput of the network sinks on loopback:
-//! `cargo bench -p oktaflow-sink --bench sinks` (set `OKTAFLOW_TEST_CLICKHOUSE_URL`
+//! `cargo bench -p oktaflow-benches --bench sinks` (set `OKTAFLOW_TEST_CLICKHOUSE_URL`
 //! for ClickHouse, `OKTAFLOW_BENCH_EVENTS` to change the number of documents).
 //!
 //! Documents are the ECS fixture `policy_evaluate_sign_on_allow.json` (~2.4 KB) with
@@ -17,7 +17,7 @@ use oktaflow_store_emulators::elasticsearch::EsEmulator;
 fn documents(n: usize) -> Vec<Document> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/ecs/policy_evaluate_sign_on_allow.json"
+        "/../fixtures/ecs/policy_evaluate_sign_on_allow.json"
     );
     let text = std::fs::read_to_string(path).expect("the ECS fixture is in the checkout");
     let mut template: serde_json::Value = serde_json::from_str(&text).expect("the fixture is JSON");

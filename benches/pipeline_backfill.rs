@@ -10,7 +10,7 @@
 //!   is 50 %, i.e. 300 requests/min. Achieved request rate (requests the simulator received ÷
 //!   the pipeline's wall time) as a share of those 300/min. Target ≥ 90 %. Peak RSS < 150 MB.
 //!
-//! Run: `cargo bench -p oktaflow --bench pipeline_backfill`.
+//! Run: `cargo bench -p oktaflow-benches --bench pipeline_backfill`.
 //! Environment: `OKTAFLOW_BENCH_EVENTS` (default 200000), `OKTAFLOW_BENCH_SEED` (default 42),
 //! `OKTAFLOW_BENCH_RUNS` (interleaved rounds of (a), default 3; medians are compared),
 //! `OKTAFLOW_BENCH_SKIP_RATE_LIMITED=1` skips (b).
@@ -32,6 +32,8 @@ use support::{count_lines, env_number, load_average, report, timed};
 const TOKEN: &str = "bench-token";
 
 fn main() -> Result<(), Box<dyn Error>> {
+    let binary = support::oktaflow_binary()?;
+    println!("oktaflow binary: {}", binary.display());
     let events = env_number("OKTAFLOW_BENCH_EVENTS", 200_000)? as usize;
     let seed = env_number("OKTAFLOW_BENCH_SEED", 42)?;
     let runs = env_number("OKTAFLOW_BENCH_RUNS", 3)?.max(1) as usize;
@@ -74,7 +76,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     for round in 1..=runs {
         println!("round {round} of {runs}");
         let normalize = timed(
-            Command::new(env!("CARGO_BIN_EXE_oktaflow"))
+            support::oktaflow()
                 .arg("normalize")
                 .arg("--input")
                 .arg(&raw)
@@ -208,7 +210,7 @@ async fn fetch_all(sim: &SimHandle, path: &Path) -> Result<usize, Box<dyn Error>
 }
 
 fn run_command(sim: &SimHandle, out: &Path, state: &Path, k: usize) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oktaflow"));
+    let mut cmd = support::oktaflow();
     cmd.env_clear()
         .env("OKTA_API_TOKEN", TOKEN)
         .env("OKTAFLOW_PAGE_SIZE", "1000")

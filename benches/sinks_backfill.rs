@@ -9,7 +9,7 @@
 //! peak RSS (`VmHWM`) of the oktaflow process; the store's count is checked afterwards.
 //! Targets (issue 5): ≥ 50,000 events/s end to end, RSS < 200 MB.
 //!
-//! Run: `cargo bench -p oktaflow --bench sinks_backfill`.
+//! Run: `cargo bench -p oktaflow-benches --bench sinks_backfill`.
 //! Environment: `OKTAFLOW_BENCH_EVENTS` (default 1000000), `OKTAFLOW_BENCH_SEED` (default 42),
 //! `OKTAFLOW_BENCH_SINKS` (comma-separated subset of
 //! `file,es-gzip,es-plain,clickhouse,clickhouse-plain`).
@@ -29,6 +29,8 @@ const TOKEN: &str = "bench-token";
 const ES_INDEX: &str = "logs-okta.system-default";
 
 fn main() -> Result<(), Box<dyn Error>> {
+    let binary = support::oktaflow_binary()?;
+    println!("oktaflow binary: {}", binary.display());
     let events = env_number("OKTAFLOW_BENCH_EVENTS", 1_000_000)? as usize;
     let seed = env_number("OKTAFLOW_BENCH_SEED", 42)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -117,7 +119,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let url = clickhouse_url.trim_end_matches('/').to_owned();
         let table = format!("oktaflow_bench_{}_{}", std::process::id(), name.len());
         let target = format!("{url}?table={table}");
-        let setup = Command::new(env!("CARGO_BIN_EXE_oktaflow"))
+        let setup = support::oktaflow()
             .args(["setup", "clickhouse", &target])
             .stdout(Stdio::null())
             .status()?;
@@ -191,7 +193,7 @@ fn check(stored: usize, events: usize, store: &str) -> Result<(), Box<dyn Error>
 }
 
 fn run_command(sim: &SimHandle, state: &std::path::Path, sink: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oktaflow"));
+    let mut cmd = support::oktaflow();
     cmd.env_clear()
         .env("OKTA_API_TOKEN", TOKEN)
         .env("OKTAFLOW_PAGE_SIZE", "1000")
@@ -230,14 +232,5 @@ fn server_cpu(name: &str) -> Option<Duration> {
 
 /// User + system CPU time of this process (the in-process simulator and emulator).
 fn own_cpu() -> Duration {
-    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: the out-pointer points to a live, writable local.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return Duration::ZERO;
-    }
-    let seconds = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    support::cpu_time("self").unwrap_or(Duration::ZERO)
 }

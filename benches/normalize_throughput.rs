@@ -4,7 +4,7 @@
 //! a temporary NDJSON file, then, alternating in the same run, times
 //!
 //! * (a) the optimized `oktaflow normalize` binary reading that file, output to
-//!   `/dev/null` (measured from spawn to exit, peak RSS from `wait4`), and
+//!   `/dev/null` (measured from spawn to exit, peak RSS: the child's `VmHWM`), and
 //! * (b) an identity pass: every line parsed into a `serde_json::Value` and
 //!   serialized again, with the same I/O shape (256 KiB `BufReader` lines into a
 //!   256 KiB `BufWriter` on `/dev/null`),
@@ -12,16 +12,18 @@
 //! and prints both, their ratio (a / b: lower is better; issue 3's target is ≤ 1.0,
 //! its goal ≤ 0.6) and the peak RSS of (a).
 //!
-//! Run: `cargo bench -p oktaflow --bench normalize_throughput`.
+//! Run: `cargo bench -p oktaflow-benches --bench normalize_throughput` (builds the
+//! release `oktaflow` binary first, or set `OKTAFLOW_BIN`).
 //! Environment: `OKTAFLOW_BENCH_EVENTS` (default 200000), `OKTAFLOW_BENCH_RUNS`
 //! (default 3; the median is reported), `OKTAFLOW_BENCH_SEED` (default 42).
+
+mod support;
 
 use std::collections::HashSet;
 use std::error::Error;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::DateTime;
@@ -30,6 +32,8 @@ use oktaflow_sim::generate::EventGenerator;
 const IO_BUFFER_BYTES: usize = 256 * 1024;
 
 fn main() -> Result<(), Box<dyn Error>> {
+    let binary = support::oktaflow_binary()?;
+    println!("oktaflow binary: {}", binary.display());
     let events = env_number("OKTAFLOW_BENCH_EVENTS", 200_000)?;
     let runs = env_number("OKTAFLOW_BENCH_RUNS", 3)?.max(1);
     let seed = env_number("OKTAFLOW_BENCH_SEED", 42)?;
@@ -144,51 +148,24 @@ fn raw_user_agent(event: &str) -> Option<&str> {
 /// Runs the release `oktaflow normalize` on `input` with output to /dev/null;
 /// returns the wall time from spawn to exit and the child's peak RSS in KiB.
 fn time_normalize(input: &Path, dead_letter: &Path) -> Result<(Duration, u64), Box<dyn Error>> {
-    let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_oktaflow"))
-        .arg("normalize")
+    let mut cmd = support::oktaflow();
+    cmd.arg("normalize")
         .arg("--input")
         .arg(input)
         .arg("--dead-letter")
-        .arg(dead_letter)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()?;
-    let (code, max_rss_kib) = wait_with_rusage(child.id())?;
-    let elapsed = started.elapsed();
-    if code != Some(0) {
-        let dead = std::fs::read_to_string(dead_letter).unwrap_or_default();
-        return Err(format!(
-            "oktaflow normalize exited with {code:?}; {} generated events rejected, the first: {}",
-            dead.lines().count(),
-            dead.lines().next().unwrap_or("(none)")
-        )
-        .into());
-    }
-    Ok((elapsed, max_rss_kib))
-}
-
-/// Reaps the child with `wait4`, which also reports its resource usage.
-fn wait_with_rusage(pid: u32) -> Result<(Option<i32>, u64), Box<dyn Error>> {
-    let pid = libc::pid_t::try_from(pid)?;
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `pid` is our own unreaped child (std's `Child` is never waited on
-        // after this), and both out-pointers point to live, writable locals.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
-            break;
-        }
-        let error = std::io::Error::last_os_error();
-        if error.kind() != std::io::ErrorKind::Interrupted {
-            return Err(error.into());
+        .arg(dead_letter);
+    match support::timed(&mut cmd) {
+        Ok(run) => Ok((run.elapsed, run.rss_kib)),
+        Err(e) => {
+            let dead = std::fs::read_to_string(dead_letter).unwrap_or_default();
+            Err(format!(
+                "{e}; {} generated events rejected, the first: {}",
+                dead.lines().count(),
+                dead.lines().next().unwrap_or("(none)")
+            )
+            .into())
         }
     }
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    // On Linux ru_maxrss is in KiB.
-    Ok((code, u64::try_from(usage.ru_maxrss)?))
 }
 
 /// Parses every line into a `serde_json::Value` and serializes it again to /dev/null.
