@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::config::{Auth, ClientConfig, ConfigError, OrgUrl, LOGS_SCOPE};
 use crate::error::FetchError;
-use crate::secret::Secret;
+use oktaflow_plumbing::Secret;
 use crate::stats::FetchStats;
 
 /// Lifetime of a client assertion (Okta accepts at most one hour).
@@ -209,7 +209,7 @@ impl OAuthClient {
         let status = response.status();
         let body = response.bytes().await.map_err(|e| FetchError::Body {
             org: org.label().to_string(),
-            detail: format!("token response: {}", crate::client::error_chain(&e)),
+            detail: format!("token response: {}", oktaflow_plumbing::error_chain(&e)),
         })?;
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             return Err(FetchError::Server {
