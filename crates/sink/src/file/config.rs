@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::units::{parse_duration, parse_size};
+use oktaflow_plumbing::{parse_duration, parse_size};
 use crate::SinkConfigError;
 
 /// When the file sink starts a new file. Everything is off by default: one file that grows
