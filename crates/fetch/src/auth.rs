@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use crate::config::{Auth, ClientConfig, ConfigError, OrgUrl, LOGS_SCOPE};
 use crate::error::FetchError;
-use oktaflow_plumbing::Secret;
 use crate::stats::FetchStats;
+use oktaflow_plumbing::Secret;
 
 /// Lifetime of a client assertion (Okta accepts at most one hour).
 const ASSERTION_LIFETIME: Duration = Duration::from_secs(300);

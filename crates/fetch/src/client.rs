@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use oktaflow_plumbing::http::{build_client, ClientOptions};
+use oktaflow_plumbing::{error_chain, split_events, Backoff, RawEvent};
 use rand::Rng;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, USER_AGENT};
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
-use oktaflow_plumbing::http::{build_client, ClientOptions};
-use oktaflow_plumbing::{error_chain, split_events, Backoff, RawEvent};
 use tracing::{debug, warn};
 
 use crate::auth::Authenticator;

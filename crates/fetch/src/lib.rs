@@ -53,11 +53,11 @@ pub use config::{
     Auth, ClientConfig, ConfigError, OrgUrl, DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REQUEST_TIMEOUT,
     LOGS_SCOPE, MAX_PAGE_SIZE,
 };
+pub use error::{FetchError, FetchErrorKind};
+pub use link::{find_link, parse_link_header, Link};
 /// The shared types that appear in this crate's API ([`ClientConfig`], [`Auth`], [`RawPage`]),
 /// defined in `oktaflow-plumbing`.
 pub use oktaflow_plumbing::{RawEvent, RetryPolicy, Secret, TlsConfig};
-pub use error::{FetchError, FetchErrorKind};
-pub use link::{find_link, parse_link_header, Link};
 pub use pacer::{Pacer, ASSUMED_LIMIT_PER_MINUTE, UNANNOUNCED_LIMIT_PER_MINUTE};
 pub use source::{LogSource, SourceOptions, StartPoint, DEFAULT_SETTLE};
 pub use state::{BackfillState, Page, Seam, SourceState};

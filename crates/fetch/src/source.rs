@@ -13,9 +13,9 @@ use tracing::{debug, info};
 use crate::client::{OktaClient, PageRequest, RawPage};
 use crate::config::{ClientConfig, ConfigError};
 use crate::error::FetchError;
-use oktaflow_plumbing::RawEvent;
 use crate::state::{last_published, BackfillState, EventKey, Page, Seam, SourceState};
 use crate::stats::FetchStats;
+use oktaflow_plumbing::RawEvent;
 
 /// Default settle margin: backfill slices end this long before "now", so events Okta reveals
 /// late fall in the polling range.

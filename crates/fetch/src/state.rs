@@ -169,7 +169,8 @@ mod tests {
             Some("2024-01-01T00:00:02.500Z".parse().unwrap())
         );
         let odd =
-            oktaflow_plumbing::split_events(&bytes::Bytes::from_static(br#"[{"published":42}]"#)).unwrap();
+            oktaflow_plumbing::split_events(&bytes::Bytes::from_static(br#"[{"published":42}]"#))
+                .unwrap();
         assert_eq!(last_published(&odd), None);
         assert_eq!(last_published(&[]), None);
     }

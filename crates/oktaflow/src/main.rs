@@ -16,7 +16,6 @@ mod metrics;
 mod normalize_cmd;
 mod ops_server;
 mod pipeline;
-mod records;
 mod run_cmd;
 mod setup_cmd;
 mod sim_cmd;

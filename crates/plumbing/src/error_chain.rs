@@ -54,6 +54,9 @@ mod tests {
             error_chain(&outer),
             "error sending request: client error (Connect): connection refused"
         );
-        assert_eq!(error_chain(&middle), "tcp connect error: connection refused");
+        assert_eq!(
+            error_chain(&middle),
+            "tcp connect error: connection refused"
+        );
     }
 }

@@ -98,7 +98,10 @@ impl ClientOptions {
 
 /// Builds the client that talks to `target` (its host decides whether proxies apply): reads
 /// the TLS files, sets timeouts and the proxy, turns redirects off.
-pub fn build_client(target: &Url, options: &ClientOptions) -> Result<reqwest::Client, HttpConfigError> {
+pub fn build_client(
+    target: &Url,
+    options: &ClientOptions,
+) -> Result<reqwest::Client, HttpConfigError> {
     let timeout = options.request_timeout;
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
@@ -126,9 +129,8 @@ pub fn build_client(target: &Url, options: &ClientOptions) -> Result<reqwest::Cl
 
 /// Checks a proxy URL: it parses and its scheme is `http` or `https`.
 pub fn check_proxy_url(proxy: &str) -> Result<(), HttpConfigError> {
-    let url = Url::parse(proxy).map_err(|e| {
-        HttpConfigError::new("proxy_url", format!("`{proxy}` is not a URL ({e})"))
-    })?;
+    let url = Url::parse(proxy)
+        .map_err(|e| HttpConfigError::new("proxy_url", format!("`{proxy}` is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(HttpConfigError::new(
             "proxy_url",
@@ -299,8 +301,8 @@ mod tests {
         let tls: TlsConfig =
             serde_json::from_value(serde_json::json!({"ca_file": "/ca.pem"})).unwrap();
         assert!(tls.verify_certificate);
-        let err = serde_json::from_value::<TlsConfig>(serde_json::json!({"verify": false}))
-            .unwrap_err();
+        let err =
+            serde_json::from_value::<TlsConfig>(serde_json::json!({"verify": false})).unwrap_err();
         assert!(err.to_string().contains("unknown field `verify`"), "{err}");
     }
 }

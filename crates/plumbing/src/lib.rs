@@ -39,7 +39,7 @@ pub mod units;
 
 pub use error_chain::error_chain;
 pub use framing::{split_events, Layout, RawEvent, Record, Records, SplitError};
-pub use http::{build_client, ClientOptions, HttpConfigError, TlsConfig};
+pub use http::{build_client, check_proxy_url, ClientOptions, HttpConfigError, TlsConfig};
 pub use retry::{Backoff, RetryPolicy};
 pub use secret::{Secret, SecretError, SecretRef};
 pub use units::{parse_duration, parse_size};

@@ -255,11 +255,11 @@ mod tests {
         assert_eq!(s.max_bytes, Some(5_000_000));
         let s: Settings = serde_json::from_value(serde_json::json!({"max_bytes": 1024})).unwrap();
         assert_eq!((s.timeout, s.max_bytes), (None, Some(1024)));
-        let err = serde_json::from_value::<Settings>(serde_json::json!({"timeout": 30}))
-            .unwrap_err();
+        let err =
+            serde_json::from_value::<Settings>(serde_json::json!({"timeout": 30})).unwrap_err();
         assert!(err.to_string().contains("needs a unit"), "{err}");
-        let err = serde_json::from_value::<Settings>(serde_json::json!({"timeout": "5y"}))
-            .unwrap_err();
+        let err =
+            serde_json::from_value::<Settings>(serde_json::json!({"timeout": "5y"})).unwrap_err();
         assert!(err.to_string().contains("unknown unit"), "{err}");
     }
 }

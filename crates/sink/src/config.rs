@@ -101,9 +101,9 @@ impl BatchOptions {
     pub fn limits(&self, defaults: BatchLimits) -> BatchLimits {
         BatchLimits {
             max_docs: self.max_docs.unwrap_or(defaults.max_docs),
-            max_bytes: self
-                .max_bytes
-                .map_or(defaults.max_bytes, |b| usize::try_from(b).unwrap_or(usize::MAX)),
+            max_bytes: self.max_bytes.map_or(defaults.max_bytes, |b| {
+                usize::try_from(b).unwrap_or(usize::MAX)
+            }),
         }
     }
 }
@@ -258,6 +258,9 @@ mod tests {
         );
         let err = serde_json::from_value::<RequestOptions>(serde_json::json!({"timeout_secs": 5}))
             .unwrap_err();
-        assert!(err.to_string().contains("unknown field `timeout_secs`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown field `timeout_secs`"),
+            "{err}"
+        );
     }
 }

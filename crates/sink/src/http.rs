@@ -42,12 +42,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::config::RequestDefaults;
 use crate::transport;
 use crate::{
     Ack, BatchLimits, BatchOptions, Document, Rejected, RequestOptions, Sink, SinkConfigError,
     SinkError,
 };
-use crate::config::RequestDefaults;
 use oktaflow_plumbing::{SecretRef, TlsConfig};
 
 /// How documents are framed.

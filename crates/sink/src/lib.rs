@@ -50,10 +50,10 @@ pub mod elasticsearch;
 mod error;
 mod file;
 pub mod http;
+mod query;
 mod sink;
 mod spec;
 mod stdout;
-mod query;
 mod transport;
 
 pub use clickhouse::{ClickHouseConfig, ClickHouseSink};

@@ -63,7 +63,12 @@ pub(crate) fn from_query<T: DeserializeOwned>(
     from_pairs(pairs)
 }
 
-fn insert(table: &mut Vec<(String, Node)>, full: &str, key: &str, value: String) -> Result<(), QueryError> {
+fn insert(
+    table: &mut Vec<(String, Node)>,
+    full: &str,
+    key: &str,
+    value: String,
+) -> Result<(), QueryError> {
     let (head, rest) = match key.split_once('.') {
         Some((head, rest)) => (head, Some(rest)),
         None => (key, None),
@@ -239,7 +244,10 @@ impl<'de> de::MapAccess<'de> for TableAccess {
         result.map_err(|e: QueryError| self.prefix(&e))
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, QueryError> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, QueryError> {
         let (key, node) = self
             .value
             .take()

@@ -129,8 +129,14 @@ const RENAMED: &[(&str, &str)] = &[
     ("max_docs", "batch.max_docs"),
     ("max_bytes", "batch.max_bytes"),
     ("compression", "request.compression"),
-    ("request_timeout_secs", "request.timeout (a duration such as \"30s\")"),
-    ("retry_delay_ms", "retry_delay (a duration such as \"200ms\")"),
+    (
+        "request_timeout_secs",
+        "request.timeout (a duration such as \"30s\")",
+    ),
+    (
+        "retry_delay_ms",
+        "retry_delay (a duration such as \"200ms\")",
+    ),
 ];
 
 /// An "unknown field" message for a renamed option, with the new name added.
@@ -293,10 +299,7 @@ mod tests {
         assert_eq!(c.api_key_env.as_deref(), Some("ES_KEY"));
         assert_eq!(c.batch.max_docs, Some(500));
         assert_eq!(c.request.compression, Some(false));
-        assert_eq!(
-            c.request.timeout,
-            Some(std::time::Duration::from_secs(30))
-        );
+        assert_eq!(c.request.timeout, Some(std::time::Duration::from_secs(30)));
         assert!(!c.tls.verify_certificate);
         assert_eq!(c.concurrency, ElasticsearchConfig::default().concurrency);
         assert_eq!(spec.to_string(), "elasticsearch:https://es.corp:9200");
@@ -399,10 +402,7 @@ mod tests {
             panic!("not elasticsearch")
         };
         assert_eq!(c.batch.max_bytes, Some(2_000_000));
-        assert_eq!(
-            c.request.timeout,
-            Some(std::time::Duration::from_secs(120))
-        );
+        assert_eq!(c.request.timeout, Some(std::time::Duration::from_secs(120)));
         assert_eq!(
             c.tls.ca_file.as_deref(),
             Some(std::path::Path::new("/etc/ca.pem"))
