@@ -433,4 +433,49 @@ mod tests {
             .to_string()
             .contains("unknown field `indx`"));
     }
+
+    #[test]
+    fn toml_tables_with_nested_tls_batch_and_request_tables() {
+        #[derive(Deserialize)]
+        struct File {
+            sinks: Vec<toml::Table>,
+        }
+        let file: File = toml::from_str(
+            r#"
+            [[sinks]]
+            kind = "elasticsearch"
+            url = "https://es.corp:9200"
+            api_key_env = "ES_API_KEY"
+            retry_delay = "1s"
+            [sinks.tls]
+            ca_file = "/etc/oktaflow/es-ca.pem"
+            verify_certificate = false
+            [sinks.batch]
+            max_docs = 1000
+            max_bytes = "5MB"
+            [sinks.request]
+            timeout = "60s"
+            compression = true
+
+            [[sinks]]
+            kind = "clickhouse"
+            url = "http://127.0.0.1:8123"
+            batch = { max_bytes = 1048576 }
+            [sinks.tls]
+            verify = false
+            "#,
+        )
+        .unwrap();
+        let mut tables = file.sinks.into_iter();
+        let SinkSpec::Elasticsearch(es) = SinkSpec::from_table(tables.next().unwrap()).unwrap()
+        else {
+            panic!("not elasticsearch")
+        };
+        assert!(!es.tls.verify_certificate);
+        assert_eq!(es.batch.max_bytes, Some(5_000_000));
+        assert_eq!(es.request.timeout, Some(std::time::Duration::from_secs(60)));
+        assert_eq!(es.retry_delay, std::time::Duration::from_secs(1));
+        let err = SinkSpec::from_table(tables.next().unwrap()).unwrap_err();
+        assert!(err.starts_with("unknown field `verify`"), "{err}");
+    }
 }
