@@ -129,16 +129,19 @@ pub mod de {
         }
 
         fn visit_u64<E: de::Error>(self, n: u64) -> Result<Duration, E> {
-            Err(E::custom(format!(
-                "`{n}` needs a unit; write it as a string, e.g. \"{n}s\""
-            )))
+            Err(no_unit(n))
         }
 
         fn visit_i64<E: de::Error>(self, n: i64) -> Result<Duration, E> {
-            Err(E::custom(format!(
-                "`{n}` needs a unit; write it as a string, e.g. \"{n}s\""
-            )))
+            Err(no_unit(n))
         }
+    }
+
+    /// A bare number where a duration is expected.
+    fn no_unit<E: de::Error>(n: impl fmt::Display) -> E {
+        E::custom(format!(
+            "`{n}` needs a unit; write it as a string, e.g. \"{n}s\""
+        ))
     }
 
     struct SizeVisitor;
