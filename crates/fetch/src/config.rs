@@ -247,6 +247,9 @@ impl ClientConfig {
         if let Some(proxy) = &self.proxy_url {
             check_proxy_url(proxy).map_err(|e| ConfigError::new(e.key, e.reason))?;
         }
+        self.tls
+            .check()
+            .map_err(|e| ConfigError::new(e.key, e.reason))?;
         match &self.auth {
             Auth::ApiToken(token) => {
                 if token.is_blank() {
@@ -347,9 +350,6 @@ mod tests {
         assert_eq!(config.validate().unwrap_err().field, "api_token");
         config.auth = Auth::ApiToken(Secret::new("ok"));
         config.tls.cert_file = Some("client.pem".into());
-        assert_eq!(
-            crate::OktaClient::new(config).unwrap_err().field,
-            "tls.key_file"
-        );
+        assert_eq!(config.validate().unwrap_err().field, "tls.key_file");
     }
 }

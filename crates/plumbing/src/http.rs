@@ -14,7 +14,6 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::error_chain::error_chain;
-use crate::secret::Secret;
 
 /// TLS settings of a connection (the `tls` table of the source and of every network sink).
 ///
@@ -36,6 +35,24 @@ pub struct TlsConfig {
     pub key_file: Option<PathBuf>,
     /// Verify the server certificate (default true). Turning it off is for lab setups only.
     pub verify_certificate: bool,
+}
+
+impl TlsConfig {
+    /// Checks the settings without reading any file: a client certificate and its key go
+    /// together.
+    pub fn check(&self) -> Result<(), HttpConfigError> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(_), None) => Err(HttpConfigError::new(
+                "tls.key_file",
+                "a client certificate needs its private key (tls.key_file)",
+            )),
+            (None, Some(_)) => Err(HttpConfigError::new(
+                "tls.cert_file",
+                "a client key needs its certificate (tls.cert_file)",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for TlsConfig {
@@ -148,6 +165,7 @@ fn apply_tls(
     tls: &TlsConfig,
     mut builder: reqwest::ClientBuilder,
 ) -> Result<reqwest::ClientBuilder, HttpConfigError> {
+    tls.check()?;
     if let Some(path) = &tls.ca_file {
         let pem = read(path, "tls.ca_file")?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
@@ -168,40 +186,26 @@ fn apply_tls(
         }
         builder = builder.tls_certs_merge(certs);
     }
-    match (&tls.cert_file, &tls.key_file) {
-        (Some(cert), Some(key)) => {
-            let cert = read(cert, "tls.cert_file")?;
-            let key = read(key, "tls.key_file")?;
-            let key = Secret::new(String::from_utf8_lossy(&key));
-            let mut pem = Vec::with_capacity(cert.len() + key.expose().len() + 1);
-            pem.extend_from_slice(&cert);
-            pem.push(b'\n');
-            pem.extend_from_slice(key.expose().as_bytes());
-            let identity = reqwest::Identity::from_pem(&pem);
-            // The buffer held the private key.
-            pem.iter_mut().for_each(|b| *b = 0);
-            let identity = identity.map_err(|_| {
-                HttpConfigError::new(
-                    "tls.cert_file",
-                    "cannot use the client certificate and key (expected a PEM certificate \
-                     and a PKCS#8, RSA or EC key)",
-                )
-            })?;
-            builder = builder.identity(identity);
+    if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+        let cert = read(cert, "tls.cert_file")?;
+        let key = read(key, "tls.key_file")?;
+        let mut pem = Vec::with_capacity(cert.len() + key.len() + 1);
+        pem.extend_from_slice(&cert);
+        pem.push(b'\n');
+        pem.extend_from_slice(&key);
+        let identity = reqwest::Identity::from_pem(&pem);
+        // Both buffers held the private key.
+        for buffer in [key, pem] {
+            drop(secrecy::SecretSlice::from(buffer));
         }
-        (Some(_), None) => {
-            return Err(HttpConfigError::new(
-                "tls.key_file",
-                "a client certificate needs its private key (tls.key_file)",
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(HttpConfigError::new(
+        let identity = identity.map_err(|_| {
+            HttpConfigError::new(
                 "tls.cert_file",
-                "a client key needs its certificate (tls.cert_file)",
-            ))
-        }
-        (None, None) => {}
+                "cannot use the client certificate and key (expected a PEM certificate \
+                 and a PKCS#8, RSA or EC key)",
+            )
+        })?;
+        builder = builder.identity(identity);
     }
     if !tls.verify_certificate {
         builder = builder.tls_danger_accept_invalid_certs(true);
