@@ -1,5 +1,16 @@
 //! [`ElementScan`]: where an element of a JSON array ends.
 
+/// The bytes that matter inside brackets: quotes and brackets.
+const STRUCTURAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'{' as usize] = true;
+    table[b'[' as usize] = true;
+    table[b'}' as usize] = true;
+    table[b']' as usize] = true;
+    table
+};
+
 /// The lexical state of one array element being scanned, possibly across several chunks of
 /// input: whether the scan is inside a string (and just after a backslash) and how deeply
 /// brackets are nested. Brackets are counted as one depth: that `{` closes with `}` is the
@@ -48,6 +59,13 @@ impl ElementScan {
                         i += 1;
                         continue;
                     }
+                }
+            }
+            if self.depth > 0 {
+                // Inside brackets only quotes and brackets matter: skip the rest quickly.
+                match bytes[i..].iter().position(|&b| STRUCTURAL[usize::from(b)]) {
+                    Some(skip) => i += skip,
+                    None => return (bytes.len(), None),
                 }
             }
             let b = bytes[i];
