@@ -73,7 +73,7 @@ impl HttpMode {
 pub const HEC_EVENT_PATH: &str = "/services/collector/event";
 
 /// Settings of an `http:` or `splunk:` sink (keys of a `[[sinks]]` table with
-/// `kind = "http"` / `"splunk"`, or URL query options except `headers`).
+/// `kind = "http"` / `"splunk"`, or URL query options: `headers.NAME=VALUE`, `tls.ca_file`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
