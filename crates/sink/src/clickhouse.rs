@@ -35,7 +35,7 @@ use serde_json::Value;
 
 use oktaflow_plumbing::{Secret, SecretRef, TlsConfig};
 
-use crate::config::RequestDefaults;
+use crate::config::SinkDefaults;
 use crate::transport;
 use crate::{
     Ack, BatchLimits, BatchOptions, Document, Rejected, RequestOptions, Sink, SinkConfigError,
@@ -72,17 +72,9 @@ pub struct ClickHouseConfig {
     pub request: RequestOptions,
 }
 
-/// Default `[sinks.batch]` of ClickHouse: 20000 rows, 32 MB (large inserts: fewer parts).
-pub const BATCH_DEFAULTS: BatchLimits = BatchLimits {
-    max_docs: 20_000,
-    max_bytes: 32_000_000,
-};
-
-/// Default `[sinks.request]` of ClickHouse: 60 s, gzip.
-pub const REQUEST_DEFAULTS: RequestDefaults = RequestDefaults {
-    timeout: Duration::from_secs(60),
-    compression: true,
-};
+/// Defaults of ClickHouse: large inserts (fewer parts to merge) of 20000 rows and 32 MB, 60 s, gzip.
+pub const DEFAULTS: SinkDefaults =
+    SinkDefaults::new(20_000, 32_000_000, Duration::from_secs(60), true);
 
 impl Default for ClickHouseConfig {
     fn default() -> Self {
@@ -189,9 +181,9 @@ impl ClickHouseSink {
                 ));
             }
         }
-        let limits = config.batch.limits(BATCH_DEFAULTS);
+        let limits = config.batch.limits(DEFAULTS.batch);
         limits.validate()?;
-        let timeout = config.request.timeout(REQUEST_DEFAULTS)?;
+        let timeout = config.request.timeout(DEFAULTS.request)?;
         let password: Option<Secret> = SecretRef::from_pair(
             "password_env",
             config.password_env.as_deref(),
@@ -233,7 +225,7 @@ impl ClickHouseSink {
             database: config.database.clone(),
             table: config.table.clone(),
             limits,
-            compression: config.request.compression(REQUEST_DEFAULTS),
+            compression: config.request.compression(DEFAULTS.request),
             info: None,
         })
     }

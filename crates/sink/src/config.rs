@@ -126,6 +126,39 @@ pub struct RequestOptions {
     pub compression: Option<bool>,
 }
 
+/// What a network sink uses where its `batch` and `request` tables leave a key out: the
+/// batch it prefers (ClickHouse: large inserts; Elasticsearch: a body size) and how it
+/// sends requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkDefaults {
+    /// Default `[sinks.batch]`.
+    pub batch: BatchLimits,
+    /// Default `[sinks.request]`.
+    pub request: RequestDefaults,
+}
+
+impl SinkDefaults {
+    /// `max_docs` documents and `max_bytes` bytes per request, `timeout` per request, gzip
+    /// or not.
+    pub const fn new(
+        max_docs: usize,
+        max_bytes: usize,
+        timeout: Duration,
+        compression: bool,
+    ) -> SinkDefaults {
+        SinkDefaults {
+            batch: BatchLimits {
+                max_docs,
+                max_bytes,
+            },
+            request: RequestDefaults {
+                timeout,
+                compression,
+            },
+        }
+    }
+}
+
 /// A sink's defaults for [`RequestOptions`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestDefaults {

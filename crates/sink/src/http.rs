@@ -42,7 +42,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::config::RequestDefaults;
+use crate::config::SinkDefaults;
 use crate::transport;
 use crate::{
     Ack, BatchLimits, BatchOptions, Document, Rejected, RequestOptions, Sink, SinkConfigError,
@@ -111,17 +111,9 @@ pub struct HttpConfig {
     pub request: RequestOptions,
 }
 
-/// Default `[sinks.batch]` of the HTTP and Splunk sinks: 500 documents, 1 MB.
-pub const BATCH_DEFAULTS: BatchLimits = BatchLimits {
-    max_docs: 500,
-    max_bytes: 1_000_000,
-};
-
-/// Default `[sinks.request]` of the HTTP and Splunk sinks: 30 s, no gzip.
-pub const REQUEST_DEFAULTS: RequestDefaults = RequestDefaults {
-    timeout: Duration::from_secs(30),
-    compression: false,
-};
+/// Defaults of the HTTP and Splunk sinks: 500 documents and 1 MB per request (HEC's default limit), 30 s, no gzip (not every receiver accepts it).
+pub const DEFAULTS: SinkDefaults =
+    SinkDefaults::new(500, 1_000_000, Duration::from_secs(30), false);
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -211,9 +203,9 @@ impl HttpSink {
             return Err(SinkConfigError::invalid("url", "is required"));
         }
         let mut url = transport::parse_base_url(&config.url)?;
-        let limits = config.batch.limits(BATCH_DEFAULTS);
+        let limits = config.batch.limits(DEFAULTS.batch);
         limits.validate()?;
-        let timeout = config.request.timeout(REQUEST_DEFAULTS)?;
+        let timeout = config.request.timeout(DEFAULTS.request)?;
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -305,7 +297,7 @@ impl HttpSink {
                 index: config.index.clone(),
             },
             limits,
-            compression: config.request.compression(REQUEST_DEFAULTS),
+            compression: config.request.compression(DEFAULTS.request),
             progress: None,
         })
     }

@@ -57,7 +57,9 @@ mod stdout;
 mod transport;
 
 pub use clickhouse::{ClickHouseConfig, ClickHouseSink};
-pub use config::{BatchLimits, BatchOptions, RequestDefaults, RequestOptions, SinkConfigError};
+pub use config::{
+    BatchLimits, BatchOptions, RequestDefaults, RequestOptions, SinkConfigError, SinkDefaults,
+};
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter};
 pub use document::{Ack, Document, Rejected};
 pub use elasticsearch::{ElasticsearchConfig, ElasticsearchSink};

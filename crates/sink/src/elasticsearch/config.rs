@@ -8,7 +8,7 @@ use oktaflow_plumbing::{Secret, SecretRef, TlsConfig};
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::config::RequestDefaults;
+use crate::config::SinkDefaults;
 use crate::transport;
 use crate::{BatchLimits, BatchOptions, RequestOptions, SinkConfigError};
 
@@ -57,17 +57,9 @@ pub struct ElasticsearchConfig {
     pub retry_delay: Duration,
 }
 
-/// Default `[sinks.batch]` of Elasticsearch: 1000 documents, 5 MB.
-pub const BATCH_DEFAULTS: BatchLimits = BatchLimits {
-    max_docs: 1000,
-    max_bytes: 5_000_000,
-};
-
-/// Default `[sinks.request]` of Elasticsearch: 60 s, gzip.
-pub const REQUEST_DEFAULTS: RequestDefaults = RequestDefaults {
-    timeout: Duration::from_secs(60),
-    compression: true,
-};
+/// Defaults of Elasticsearch and OpenSearch: 1000 documents and 5 MB per bulk request, 60 s, gzip.
+pub const DEFAULTS: SinkDefaults =
+    SinkDefaults::new(1000, 5_000_000, Duration::from_secs(60), true);
 
 impl Default for ElasticsearchConfig {
     fn default() -> Self {
@@ -126,7 +118,7 @@ impl ElasticsearchConfig {
         if !(1..=16).contains(&self.concurrency) {
             return Err(SinkConfigError::invalid("concurrency", "must be 1 to 16"));
         }
-        self.request.timeout(REQUEST_DEFAULTS)?;
+        self.request.timeout(DEFAULTS.request)?;
         let password = SecretRef::from_pair(
             "password_env",
             self.password_env.as_deref(),
@@ -149,6 +141,6 @@ impl ElasticsearchConfig {
     }
 
     pub(crate) fn limits(&self) -> BatchLimits {
-        self.batch.limits(BATCH_DEFAULTS)
+        self.batch.limits(DEFAULTS.batch)
     }
 }

@@ -28,7 +28,7 @@ use oktaflow_plumbing::{Backoff, RetryPolicy, Secret};
 use crate::transport;
 use crate::{Ack, BatchLimits, Document, Rejected, Sink, SinkConfigError, SinkError};
 
-pub use config::{ElasticsearchConfig, BATCH_DEFAULTS, DEFAULT_INDEX, REQUEST_DEFAULTS};
+pub use config::{ElasticsearchConfig, DEFAULTS, DEFAULT_INDEX};
 pub use template::index_template;
 
 /// Which product the sink talks to: the bulk API is the same; the index template
@@ -130,7 +130,7 @@ impl ElasticsearchSink {
         let client = transport::build_client(
             &checked.url,
             &config.tls,
-            config.request.timeout(config::REQUEST_DEFAULTS)?,
+            config.request.timeout(DEFAULTS.request)?,
         )?;
         Ok(ElasticsearchSink {
             name: format!(
@@ -147,7 +147,7 @@ impl ElasticsearchSink {
             index: config.index.clone(),
             limits: config.limits(),
             concurrency: config.concurrency,
-            compression: config.request.compression(config::REQUEST_DEFAULTS),
+            compression: config.request.compression(DEFAULTS.request),
             max_item_retries: config.max_item_retries,
             first_retry_delay: config.retry_delay,
         })
