@@ -77,7 +77,10 @@ fn main() {
                 .expect("emulator");
             let config = ElasticsearchConfig {
                 url: es.base_url(),
-                compression,
+                request: oktaflow_sink::RequestOptions {
+                    compression: Some(compression),
+                    ..Default::default()
+                },
                 ..ElasticsearchConfig::default()
             };
             let mut sink = ElasticsearchSink::new(Flavor::Elasticsearch, &config).expect("sink");

@@ -72,7 +72,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // The Elasticsearch bulk emulator: with the default gzip request bodies, and without
     // (what a cluster on the same host or LAN is best served with).
-    for (label, options) in [("gzip", ""), ("no compression", "?compression=false")] {
+    for (label, options) in [
+        ("gzip", ""),
+        ("no compression", "?request.compression=false"),
+    ] {
         if !wanted(&format!(
             "es-{}",
             if options.is_empty() { "gzip" } else { "plain" }
@@ -111,7 +114,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     for (label, name, options) in [
         ("gzip", "clickhouse", ""),
-        ("no compression", "clickhouse-plain", "&compression=false"),
+        (
+            "no compression",
+            "clickhouse-plain",
+            "&request.compression=false",
+        ),
     ] {
         if clickhouse_url.is_empty() || !wanted(name) {
             continue;

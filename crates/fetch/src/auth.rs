@@ -11,9 +11,9 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::config::{Auth, ClientConfig, ConfigError, OrgUrl, LOGS_SCOPE};
-use crate::error::{error_chain, transport_error, FetchError};
-use crate::secret::Secret;
+use crate::error::{transport_error, FetchError};
 use crate::stats::FetchStats;
+use oktaflow_plumbing::Secret;
 
 /// Lifetime of a client assertion (Okta accepts at most one hour).
 const ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
@@ -209,7 +209,7 @@ impl OAuthClient {
         let status = response.status();
         let body = response.bytes().await.map_err(|e| FetchError::Body {
             org: org.label().to_string(),
-            detail: format!("token response: {}", error_chain(&e)),
+            detail: format!("token response: {}", oktaflow_plumbing::error_chain(&e)),
         })?;
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             return Err(FetchError::Server {

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use oktaflow_plumbing::http::{build_client, ClientOptions};
+use oktaflow_plumbing::{error_chain, split_events, Backoff, RawEvent};
 use rand::Rng;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, USER_AGENT};
 use reqwest::{StatusCode, Url};
@@ -12,10 +14,8 @@ use serde::Deserialize;
 use tracing::{debug, warn};
 
 use crate::auth::Authenticator;
-use crate::backoff::Backoff;
 use crate::config::{ClientConfig, ConfigError, OrgUrl};
-use crate::error::{error_chain, transport_error, FetchError};
-use crate::events::{split_events, RawEvent};
+use crate::error::{transport_error, FetchError};
 use crate::link::find_link;
 use crate::pacer::Pacer;
 use crate::stats::FetchStats;
@@ -77,51 +77,11 @@ impl OktaClient {
     /// Validates `config` and builds the HTTP client (TLS, proxy, timeout) and authenticator.
     pub fn new(config: ClientConfig) -> Result<OktaClient, ConfigError> {
         config.validate()?;
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(50));
-        if let Some(ca) = &config.tls.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(ca.as_bytes()).map_err(|e| {
-                ConfigError::new(
-                    "tls.ca_file",
-                    format!("not a PEM certificate bundle ({})", error_chain(&e)),
-                )
-            })?;
-            if certs.is_empty() {
-                return Err(ConfigError::new("tls.ca_file", "holds no certificate"));
-            }
-            builder = builder.tls_certs_merge(certs);
-        }
-        if let (Some(cert), Some(key)) = (&config.tls.client_cert_pem, &config.tls.client_key_pem) {
-            let mut pem = Vec::with_capacity(cert.len() + key.expose().len() + 1);
-            pem.extend_from_slice(cert.as_bytes());
-            pem.push(b'\n');
-            pem.extend_from_slice(key.expose().as_bytes());
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
-                ConfigError::new("tls.cert_file", "cannot use the client certificate and key (expected PEM certificate + PKCS#8/RSA/EC key)")
-            })?;
-            builder = builder.identity(identity);
-        }
-        if !config.tls.verify_certificate {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        match &config.proxy_url {
-            Some(proxy) => {
-                let proxy = reqwest::Proxy::all(proxy)
-                    .map_err(|e| ConfigError::new("proxy_url", error_chain(&e)))?;
-                builder = builder.proxy(proxy);
-            }
-            None if config.org.is_loopback() => builder = builder.no_proxy(),
-            None => {}
-        }
-        let http = builder.build().map_err(|e| {
-            ConfigError::new(
-                "tls",
-                format!("cannot build the HTTP client ({})", error_chain(&e)),
-            )
-        })?;
+        let mut options = ClientOptions::new(config.tls.clone(), config.request_timeout);
+        options.proxy_url = config.proxy_url.clone();
+        options.pool_idle_timeout = Duration::from_secs(50);
+        let http = build_client(config.org.base(), &options)
+            .map_err(|e| ConfigError::new(e.key, e.reason))?;
         let auth = Authenticator::new(&config)?;
         Ok(OktaClient {
             http,

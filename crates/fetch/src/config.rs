@@ -1,11 +1,10 @@
 //! [`ClientConfig`]: where the Okta org is, how to authenticate, TLS, proxy, timeouts and pacing.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::secret::Secret;
+use oktaflow_plumbing::{check_proxy_url, RetryPolicy, Secret, TlsConfig};
 
 /// Largest `limit` Okta accepts on `GET /api/v1/logs`.
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -82,7 +81,7 @@ impl OrgUrl {
             .map_err(|e| ConfigError::new("okta_url", format!("`{url}` is not a URL ({e})")))?;
         match base.scheme() {
             "https" => {}
-            "http" if is_loopback(&base) => {}
+            "http" if oktaflow_plumbing::http::is_loopback(&base) => {}
             "http" => {
                 return Err(ConfigError::new(
                     "okta_url",
@@ -137,23 +136,12 @@ impl OrgUrl {
 
     /// True when requests go to a loopback host (the simulator).
     pub fn is_loopback(&self) -> bool {
-        is_loopback(&self.base)
+        oktaflow_plumbing::http::is_loopback(&self.base)
     }
 
     /// `base` joined with an absolute path (and query), e.g. `/api/v1/logs?after=x`.
     pub(crate) fn join(&self, path_and_query: &str) -> Option<Url> {
         self.base.join(path_and_query).ok()
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 
@@ -188,49 +176,6 @@ impl Auth {
     }
 }
 
-/// TLS settings for the connection to Okta (or a TLS-intercepting proxy).
-#[derive(Debug, Clone)]
-pub struct TlsConfig {
-    /// Extra trusted CA certificates (PEM bundle), added to the built-in roots.
-    pub ca_pem: Option<String>,
-    /// Client certificate chain (PEM) for mutual TLS; needs `client_key_pem`.
-    pub client_cert_pem: Option<String>,
-    /// Client private key (PEM) for mutual TLS; needs `client_cert_pem`.
-    pub client_key_pem: Option<Secret>,
-    /// Verify the server certificate (default true). Turning it off is for lab setups only.
-    pub verify_certificate: bool,
-}
-
-impl Default for TlsConfig {
-    fn default() -> TlsConfig {
-        TlsConfig {
-            ca_pem: None,
-            client_cert_pem: None,
-            client_key_pem: None,
-            verify_certificate: true,
-        }
-    }
-}
-
-/// Retry timing for transient failures (5xx, timeouts, resets, bad bodies):
-/// capped exponential backoff with full jitter.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    /// Ceiling of the first delay.
-    pub base: Duration,
-    /// Largest ceiling.
-    pub cap: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy {
-            base: Duration::from_millis(500),
-            cap: Duration::from_secs(60),
-        }
-    }
-}
-
 /// Everything needed to talk to one Okta org's System Log API.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -238,7 +183,7 @@ pub struct ClientConfig {
     pub org: OrgUrl,
     /// How to authenticate.
     pub auth: Auth,
-    /// TLS settings.
+    /// TLS settings (the files are read when the client is built).
     pub tls: TlsConfig,
     /// HTTP(S) proxy URL, e.g. `http://proxy.corp:3128`. Without it, the standard proxy
     /// environment variables apply (except for loopback orgs, which are always reached directly).
@@ -300,34 +245,11 @@ impl ClientConfig {
             ));
         }
         if let Some(proxy) = &self.proxy_url {
-            let url = Url::parse(proxy).map_err(|e| {
-                ConfigError::new("proxy_url", format!("`{proxy}` is not a URL ({e})"))
-            })?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(ConfigError::new(
-                    "proxy_url",
-                    format!(
-                        "scheme `{}` is not supported; use http:// or https://",
-                        url.scheme()
-                    ),
-                ));
-            }
+            check_proxy_url(proxy).map_err(|e| ConfigError::new(e.key, e.reason))?;
         }
-        match (&self.tls.client_cert_pem, &self.tls.client_key_pem) {
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    "tls.key_file",
-                    "a client certificate needs its private key",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    "tls.cert_file",
-                    "a client key needs its certificate",
-                ))
-            }
-            _ => {}
-        }
+        self.tls
+            .check()
+            .map_err(|e| ConfigError::new(e.key, e.reason))?;
         match &self.auth {
             Auth::ApiToken(token) => {
                 if token.is_blank() {
@@ -427,7 +349,7 @@ mod tests {
         config.auth = Auth::ApiToken(Secret::new("a b"));
         assert_eq!(config.validate().unwrap_err().field, "api_token");
         config.auth = Auth::ApiToken(Secret::new("ok"));
-        config.tls.client_cert_pem = Some("pem".into());
+        config.tls.cert_file = Some("client.pem".into());
         assert_eq!(config.validate().unwrap_err().field, "tls.key_file");
     }
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::config::{ConfigError, OrgUrl};
+use oktaflow_plumbing::error_chain;
 
 /// An error from the Okta client. `Display` is one line naming the org and the fix; it never
 /// contains a secret.
@@ -185,24 +186,6 @@ impl FetchError {
                 | FetchErrorKind::Body
         )
     }
-}
-
-/// The error and its sources joined with `: `, without URL, on one line.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(err) = source {
-        let text = err.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = err.source();
-    }
-    parts
-        .join(": ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Classifies a send error: a DNS failure before the org was ever reached halts; anything else

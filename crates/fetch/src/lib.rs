@@ -16,7 +16,8 @@
 //!   spaced (waits already reserved are re-spaced once the limit is learned or a 429 holds),
 //!   slower when `X-Rate-Limit-Remaining` runs low. [`FetchStats`] counts requests.
 //! * [`Checkpoint`] / [`CheckpointStore`] — the versioned JSON resume point, saved atomically.
-//! * [`Secret`] — tokens and keys; `Debug`/`Display` print `[redacted]`.
+//! * [`Secret`], [`RetryPolicy`], [`TlsConfig`], [`RawEvent`] — from `oktaflow-plumbing`
+//!   (redacting secrets, full-jitter backoff, the HTTP/TLS client builder, JSON framing).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,31 +37,28 @@
 //! ```
 
 mod auth;
-mod backoff;
 mod checkpoint;
 mod client;
 mod config;
 mod error;
-mod events;
 mod link;
 mod pacer;
-mod secret;
 mod source;
 mod state;
 mod stats;
 
-pub use backoff::Backoff;
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CHECKPOINT_VERSION};
 pub use client::{OktaClient, PageRequest, RawPage, LOGS_PATH};
 pub use config::{
-    Auth, ClientConfig, ConfigError, OrgUrl, RetryPolicy, TlsConfig, DEFAULT_RATE_LIMIT_SHARE,
-    DEFAULT_REQUEST_TIMEOUT, LOGS_SCOPE, MAX_PAGE_SIZE,
+    Auth, ClientConfig, ConfigError, OrgUrl, DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REQUEST_TIMEOUT,
+    LOGS_SCOPE, MAX_PAGE_SIZE,
 };
 pub use error::{FetchError, FetchErrorKind};
-pub use events::{split_events, RawEvent, SplitError};
 pub use link::{find_link, parse_link_header, Link};
+/// The shared types that appear in this crate's API ([`ClientConfig`], [`Auth`], [`RawPage`]),
+/// defined in `oktaflow-plumbing`.
+pub use oktaflow_plumbing::{RawEvent, RetryPolicy, Secret, TlsConfig};
 pub use pacer::{Pacer, ASSUMED_LIMIT_PER_MINUTE, UNANNOUNCED_LIMIT_PER_MINUTE};
-pub use secret::Secret;
 pub use source::{LogSource, SourceOptions, StartPoint, DEFAULT_SETTLE};
 pub use state::{BackfillState, Page, Seam, SourceState};
 pub use stats::{FetchStats, FetchStatsSnapshot};

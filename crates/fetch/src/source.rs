@@ -13,9 +13,9 @@ use tracing::{debug, info};
 use crate::client::{OktaClient, PageRequest, RawPage};
 use crate::config::{ClientConfig, ConfigError};
 use crate::error::FetchError;
-use crate::events::RawEvent;
 use crate::state::{last_published, BackfillState, EventKey, Page, Seam, SourceState};
 use crate::stats::FetchStats;
+use oktaflow_plumbing::RawEvent;
 
 /// Default settle margin: backfill slices end this long before "now", so events Okta reveals
 /// late fall in the polling range.
@@ -567,7 +567,7 @@ mod tests {
             settle_seconds: 600,
             ids: vec!["dup".into()],
         });
-        let events = crate::split_events(&bytes::Bytes::from_static(
+        let events = oktaflow_plumbing::split_events(&bytes::Bytes::from_static(
             br#"[{"uuid":"dup","published":"2023-12-31T23:59:59Z"},{"uuid":"new","published":"2024-01-01T00:00:01Z"}]"#,
         ))
         .unwrap();
@@ -576,7 +576,7 @@ mod tests {
         assert!(kept[0].text().contains("\"new\""));
         assert!(seam.is_some());
         assert_eq!(stats.snapshot().seam_duplicates, 1);
-        let events = crate::split_events(&bytes::Bytes::from_static(
+        let events = oktaflow_plumbing::split_events(&bytes::Bytes::from_static(
             br#"[{"uuid":"later","published":"2024-01-01T00:10:00Z"}]"#,
         ))
         .unwrap();

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::events::RawEvent;
+use oktaflow_plumbing::RawEvent;
 
 /// Where a source is, as cursors: checkpoint it once the page it came with is durable, and
 /// resume from it with [`StartPoint::Resume`](crate::StartPoint::Resume).
@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn event_key_and_last_published() {
-        let events = crate::split_events(&bytes::Bytes::from_static(
+        let events = oktaflow_plumbing::split_events(&bytes::Bytes::from_static(
             br#"[{"uuid":"u1","published":"2024-01-01T00:00:01.000Z"},{"uuid":"u2","published":"2024-01-01T00:00:02.500Z","x":{"y":1}}]"#,
         ))
         .unwrap();
@@ -169,7 +169,8 @@ mod tests {
             Some("2024-01-01T00:00:02.500Z".parse().unwrap())
         );
         let odd =
-            crate::split_events(&bytes::Bytes::from_static(br#"[{"published":42}]"#)).unwrap();
+            oktaflow_plumbing::split_events(&bytes::Bytes::from_static(br#"[{"published":42}]"#))
+                .unwrap();
         assert_eq!(last_published(&odd), None);
         assert_eq!(last_published(&[]), None);
     }

@@ -931,29 +931,22 @@ fn build_tls(m: &Merged, key: &dyn Fn(&str) -> String) -> Result<TlsConfig, Conf
             )
         })
     };
-    let ca_pem = m
-        .tls
-        .ca_file
-        .as_ref()
-        .map(|p| read(p, "ca_file"))
-        .transpose()?;
-    let client_cert_pem = m
-        .tls
-        .cert_file
-        .as_ref()
-        .map(|p| read(p, "cert_file"))
-        .transpose()?;
-    let client_key_pem = match &m.tls.key_file {
-        Some(path) => Some(
-            read_secret_file(path)
-                .map_err(|reason| invalid(&key("tls.key_file"), &origin("key_file"), &reason))?,
-        ),
-        None => None,
-    };
+    // The client builder reads the files; they are checked here so that the error names
+    // where the setting came from.
+    if let Some(path) = &m.tls.ca_file {
+        read(path, "ca_file")?;
+    }
+    if let Some(path) = &m.tls.cert_file {
+        read(path, "cert_file")?;
+    }
+    if let Some(path) = &m.tls.key_file {
+        read_secret_file(path)
+            .map_err(|reason| invalid(&key("tls.key_file"), &origin("key_file"), &reason))?;
+    }
     Ok(TlsConfig {
-        ca_pem,
-        client_cert_pem,
-        client_key_pem,
+        ca_file: m.tls.ca_file.clone(),
+        cert_file: m.tls.cert_file.clone(),
+        key_file: m.tls.key_file.clone(),
         verify_certificate: m.tls.verify_certificate.unwrap_or(true),
     })
 }
@@ -974,7 +967,7 @@ fn read_secret_file(path: &Path) -> Result<Secret, String> {
 enum SinkEntry {
     /// A spec, as on the command line.
     Spec(String),
-    /// A table, converted through [`oktaflow_sink::SinkConfig`] (kept as a TOML table here
+    /// A table, read by [`SinkSpec::from_table`] (kept as a TOML table here
     /// so that its error names the bad key instead of "did not match any variant").
     Table(toml::Table),
 }
@@ -992,9 +985,7 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
                 )
             }
             SinkEntry::Table(table) => {
-                let parsed = oktaflow_sink::SinkConfig::deserialize(table)
-                    .map_err(|e| e.to_string().trim().replace('\n', " "))
-                    .and_then(|c| c.into_spec().map_err(|e| e.to_string()));
+                let parsed = SinkSpec::from_table(table);
                 (format!("sinks[{index}]"), parsed)
             }
         };
@@ -1020,7 +1011,7 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
 
 /// Parses `500ms`, `10s`, `2m`, `1h30m`, `7d`, `1w` (a sequence of number+unit); shared with
 /// the sinks' options (`rotate_interval`), so every duration of the configuration reads alike.
-pub use oktaflow_sink::parse_duration;
+pub use oktaflow_plumbing::parse_duration;
 
 /// Parses `start_from`: RFC 3339 (`2024-05-01T00:00:00Z`), a date (`2024-05-01`, midnight UTC)
 /// or a duration back from now (`7d`).

@@ -20,7 +20,6 @@ mod ops_server;
 // `demo` (feature `sim`) is the only user of a few of its items.
 #[cfg_attr(not(feature = "sim"), allow(dead_code))]
 mod pipeline;
-mod records;
 mod run_cmd;
 mod setup_cmd;
 #[cfg(feature = "sim")]

@@ -9,7 +9,7 @@ use oktaflow_sink::{DeadLetter, DeadLetterError, DeadLetterWriter};
 
 use crate::cli::NormalizeArgs;
 use crate::exit::Exit;
-use crate::records::{Record, Records, MAX_RECORD_BYTES};
+use oktaflow_plumbing::framing::{Record, Records, MAX_RECORD_BYTES};
 
 /// Input read buffer.
 const READ_BUFFER_BYTES: usize = 256 * 1024;

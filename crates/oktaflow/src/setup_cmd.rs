@@ -36,7 +36,7 @@ Example:
 pub struct SearchSetupArgs {
     /// The cluster as in the sink spec after `elasticsearch:`: URL[?option=value&...]
     /// (options: index, user, password_env, password_file, api_key_env, api_key_file,
-    /// tls_ca_file, tls_cert_file, tls_key_file, tls_verify_certificate, ...).
+    /// tls.ca_file, tls.cert_file, tls.key_file, tls.verify_certificate, request.timeout, ...).
     #[arg(value_name = "URL[?OPTIONS]")]
     pub target: String,
 
@@ -54,7 +54,7 @@ Example:
 Read without duplicates: SELECT ... FROM security.okta_system_log FINAL")]
 pub struct ClickHouseSetupArgs {
     /// The server as in the sink spec after `clickhouse:`: URL[?option=value&...]
-    /// (options: database, table, user, password_env, password_file, tls_*).
+    /// (options: database, table, user, password_env, password_file, tls.*, request.*).
     #[arg(value_name = "URL[?OPTIONS]")]
     pub target: String,
 }

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use oktaflow_fetch::{Backoff, RetryPolicy};
+use oktaflow_plumbing::{Backoff, RetryPolicy};
 use oktaflow_sink::{Ack, Document, ExistingFile, Sink, SinkError, SinkSpec};
 use tracing::warn;
 

@@ -147,14 +147,14 @@ impl Store {
     /// The `--sink` spec of this store.
     fn spec(&self) -> String {
         match self {
-            Store::Emulator(es) => format!("elasticsearch:{}?max_docs=500", es.base_url()),
+            Store::Emulator(es) => format!("elasticsearch:{}?batch.max_docs=500", es.base_url()),
             Store::RealEs { url, index, .. } => {
                 let mut spec = format!("elasticsearch:{url}?index={index}");
                 if std::env::var_os("OKTAFLOW_TEST_ES_API_KEY").is_some() {
                     spec.push_str("&api_key_env=OKTAFLOW_TEST_ES_API_KEY");
                 }
                 if es_insecure() {
-                    spec.push_str("&tls_verify_certificate=false");
+                    spec.push_str("&tls.verify_certificate=false");
                 }
                 spec
             }
@@ -166,7 +166,7 @@ impl Store {
                 emulator,
                 splunk: true,
             } => format!(
-                "splunk:{}?token_env={}&max_docs=100",
+                "splunk:{}?token_env={}&batch.max_docs=100",
                 emulator.base_url(),
                 HEC_TOKEN.0
             ),
@@ -174,7 +174,7 @@ impl Store {
                 emulator,
                 splunk: false,
             } => format!(
-                "http:{}/ingest/okta?max_docs=100&compression=true",
+                "http:{}/ingest/okta?batch.max_docs=100&request.compression=true",
                 emulator.base_url()
             ),
         }

@@ -33,10 +33,13 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::Value;
 
+use oktaflow_plumbing::{Secret, SecretRef, TlsConfig};
+
+use crate::config::SinkDefaults;
 use crate::transport;
 use crate::{
-    Ack, BatchLimits, Document, Rejected, Secret, SecretRef, Sink, SinkConfigError, SinkError,
-    TlsOptions,
+    Ack, BatchLimits, BatchOptions, Document, Rejected, RequestOptions, Sink, SinkConfigError,
+    SinkError,
 };
 
 /// The default table name.
@@ -48,6 +51,7 @@ pub const DEFAULT_TABLE: &str = "okta_system_log";
 #[serde(default, deny_unknown_fields)]
 pub struct ClickHouseConfig {
     /// Base URL of the HTTP interface, e.g. `http://127.0.0.1:8123`.
+    #[serde(deserialize_with = "transport::deserialize_base_url")]
     pub url: String,
     /// Database (default `default`).
     pub database: String,
@@ -59,23 +63,18 @@ pub struct ClickHouseConfig {
     pub password_env: Option<String>,
     /// File holding the password.
     pub password_file: Option<PathBuf>,
-    /// Extra trusted CA certificates (PEM bundle).
-    pub tls_ca_file: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS.
-    pub tls_cert_file: Option<PathBuf>,
-    /// Client private key (PEM) for mutual TLS.
-    pub tls_key_file: Option<PathBuf>,
-    /// Verify the server certificate (default true).
-    pub tls_verify_certificate: bool,
-    /// Rows per insert (default 20000).
-    pub max_docs: usize,
-    /// Uncompressed bytes per insert (default 32 MB).
-    pub max_bytes: usize,
-    /// Gzip request bodies (default true).
-    pub compression: bool,
-    /// Timeout of one request in seconds (default 60).
-    pub request_timeout_secs: u64,
+    /// `[sinks.tls]`: extra CA, client certificate, verification.
+    pub tls: TlsConfig,
+    /// `[sinks.batch]`: rows (default 20000) and uncompressed bytes (default 32 MB) per
+    /// insert.
+    pub batch: BatchOptions,
+    /// `[sinks.request]`: timeout of one request (default 60 s) and gzip (default true).
+    pub request: RequestOptions,
 }
+
+/// Defaults of ClickHouse: large inserts (fewer parts to merge) of 20000 rows and 32 MB, 60 s, gzip.
+pub const DEFAULTS: SinkDefaults =
+    SinkDefaults::new(20_000, 32_000_000, Duration::from_secs(60), true);
 
 impl Default for ClickHouseConfig {
     fn default() -> Self {
@@ -86,14 +85,9 @@ impl Default for ClickHouseConfig {
             user: None,
             password_env: None,
             password_file: None,
-            tls_ca_file: None,
-            tls_cert_file: None,
-            tls_key_file: None,
-            tls_verify_certificate: true,
-            max_docs: 20_000,
-            max_bytes: 32_000_000,
-            compression: true,
-            request_timeout_secs: 60,
+            tls: TlsConfig::default(),
+            batch: BatchOptions::default(),
+            request: RequestOptions::default(),
         }
     }
 }
@@ -187,17 +181,9 @@ impl ClickHouseSink {
                 ));
             }
         }
-        let limits = BatchLimits {
-            max_docs: config.max_docs,
-            max_bytes: config.max_bytes,
-        };
+        let limits = config.batch.limits(DEFAULTS.batch);
         limits.validate()?;
-        if config.request_timeout_secs == 0 {
-            return Err(SinkConfigError::invalid(
-                "request_timeout_secs",
-                "must be at least 1",
-            ));
-        }
+        let timeout = config.request.timeout(DEFAULTS.request)?;
         let password: Option<Secret> = SecretRef::from_pair(
             "password_env",
             config.password_env.as_deref(),
@@ -224,14 +210,7 @@ impl ClickHouseSink {
                 Ok::<_, SinkConfigError>(value)
             })
             .transpose()?;
-        let tls = TlsOptions {
-            ca_file: config.tls_ca_file.clone(),
-            cert_file: config.tls_cert_file.clone(),
-            key_file: config.tls_key_file.clone(),
-            verify_certificate: config.tls_verify_certificate,
-        };
-        let client =
-            transport::build_client(&url, &tls, Duration::from_secs(config.request_timeout_secs))?;
+        let client = transport::build_client(&url, &config.tls, timeout)?;
         Ok(ClickHouseSink {
             name: format!(
                 "clickhouse:{}/{}.{}",
@@ -246,7 +225,7 @@ impl ClickHouseSink {
             database: config.database.clone(),
             table: config.table.clone(),
             limits,
-            compression: config.compression,
+            compression: config.request.compression(DEFAULTS.request),
             info: None,
         })
     }

@@ -1,6 +1,10 @@
 //! Settings shared by the network sinks: [`SinkConfigError`], TLS and batching.
 
-use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use oktaflow_plumbing::units::de;
+use oktaflow_plumbing::{HttpConfigError, SecretError};
+use serde::Deserialize;
 
 /// A sink configuration that cannot be used. Messages name the setting and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,10 +25,10 @@ pub enum SinkConfigError {
         /// Why it could not be read (never the value).
         reason: String,
     },
-    /// A TLS file could not be read or used.
+    /// A TLS file could not be read or used, or the HTTP client could not be built.
     #[error("{key}: {reason}")]
     Tls {
-        /// The setting, e.g. `tls_ca_file`.
+        /// The setting, e.g. `tls.ca_file`.
         key: &'static str,
         /// Why it could not be used.
         reason: String,
@@ -48,6 +52,24 @@ impl SinkConfigError {
     }
 }
 
+impl From<SecretError> for SinkConfigError {
+    fn from(error: SecretError) -> SinkConfigError {
+        SinkConfigError::Secret {
+            key: error.key,
+            reason: error.reason,
+        }
+    }
+}
+
+impl From<HttpConfigError> for SinkConfigError {
+    fn from(error: HttpConfigError) -> SinkConfigError {
+        SinkConfigError::Tls {
+            key: error.key,
+            reason: error.reason,
+        }
+    }
+}
+
 impl From<SinkConfigError> for std::io::Error {
     /// For [`SinkSpec::build`](crate::SinkSpec::build), which reports `io::Error`s:
     /// kind `InvalidInput`, the message is the configuration error's.
@@ -56,91 +78,113 @@ impl From<SinkConfigError> for std::io::Error {
     }
 }
 
-/// TLS settings of a network sink (the `tls_*` settings).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsOptions {
-    /// Extra trusted CA certificates (PEM bundle), added to the built-in roots.
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS; needs `key_file`.
-    pub cert_file: Option<PathBuf>,
-    /// Client private key (PEM) for mutual TLS.
-    pub key_file: Option<PathBuf>,
-    /// Verify the server certificate (turning it off is for labs only).
-    pub verify_certificate: bool,
+/// `[sinks.batch]` (spec options `batch.max_docs`, `batch.max_bytes`): how a batch is cut
+/// into requests. A key left out takes the sink's default ([`BatchLimits`]).
+///
+/// ```toml
+/// [sinks.batch]
+/// max_docs = 1000
+/// max_bytes = "5MB"      # or a number of bytes
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchOptions {
+    /// At most this many documents per request.
+    pub max_docs: Option<usize>,
+    /// At most about this many bytes of (uncompressed) body per request.
+    #[serde(deserialize_with = "de::option_size")]
+    pub max_bytes: Option<u64>,
 }
 
-impl Default for TlsOptions {
-    fn default() -> Self {
-        TlsOptions {
-            ca_file: None,
-            cert_file: None,
-            key_file: None,
-            verify_certificate: true,
+impl BatchOptions {
+    /// These options over the sink's `defaults`.
+    pub fn limits(&self, defaults: BatchLimits) -> BatchLimits {
+        BatchLimits {
+            max_docs: self.max_docs.unwrap_or(defaults.max_docs),
+            max_bytes: self.max_bytes.map_or(defaults.max_bytes, |b| {
+                usize::try_from(b).unwrap_or(usize::MAX)
+            }),
         }
     }
 }
 
-impl TlsOptions {
-    /// Applies these settings to a `reqwest` client builder, reading the files.
-    pub(crate) fn apply(
-        &self,
-        mut builder: reqwest::ClientBuilder,
-    ) -> Result<reqwest::ClientBuilder, SinkConfigError> {
-        if let Some(path) = &self.ca_file {
-            let pem = read(path, "tls_ca_file")?;
-            let certs =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SinkConfigError::Tls {
-                    key: "tls_ca_file",
-                    reason: format!("{} is not a PEM certificate bundle ({e})", path.display()),
-                })?;
-            if certs.is_empty() {
-                return Err(SinkConfigError::Tls {
-                    key: "tls_ca_file",
-                    reason: format!("{} holds no certificate", path.display()),
-                });
-            }
-            builder = builder.tls_certs_merge(certs);
+/// `[sinks.request]` (spec options `request.timeout`, `request.compression`): how each
+/// request is sent. A key left out takes the sink's default ([`RequestDefaults`]).
+///
+/// ```toml
+/// [sinks.request]
+/// timeout = "60s"
+/// compression = true     # gzip request bodies
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestOptions {
+    /// Timeout of one request (connect + response + body), e.g. `"30s"`; 1 s at least.
+    #[serde(deserialize_with = "de::option_duration")]
+    pub timeout: Option<Duration>,
+    /// Gzip request bodies.
+    pub compression: Option<bool>,
+}
+
+/// What a network sink uses where its `batch` and `request` tables leave a key out: the
+/// batch it prefers (ClickHouse: large inserts; Elasticsearch: a body size) and how it
+/// sends requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkDefaults {
+    /// Default `[sinks.batch]`.
+    pub batch: BatchLimits,
+    /// Default `[sinks.request]`.
+    pub request: RequestDefaults,
+}
+
+impl SinkDefaults {
+    /// `max_docs` documents and `max_bytes` bytes per request, `timeout` per request, gzip
+    /// or not.
+    pub const fn new(
+        max_docs: usize,
+        max_bytes: usize,
+        timeout: Duration,
+        compression: bool,
+    ) -> SinkDefaults {
+        SinkDefaults {
+            batch: BatchLimits {
+                max_docs,
+                max_bytes,
+            },
+            request: RequestDefaults {
+                timeout,
+                compression,
+            },
         }
-        match (&self.cert_file, &self.key_file) {
-            (Some(cert), Some(key)) => {
-                let mut pem = read(cert, "tls_cert_file")?;
-                pem.push(b'\n');
-                pem.extend_from_slice(&read(key, "tls_key_file")?);
-                let identity =
-                    reqwest::Identity::from_pem(&pem).map_err(|_| SinkConfigError::Tls {
-                        key: "tls_cert_file",
-                        reason: "cannot use the client certificate and key (expected a PEM \
-                                 certificate and a PKCS#8, RSA or EC key)"
-                            .into(),
-                    })?;
-                builder = builder.identity(identity);
-            }
-            (Some(_), None) => {
-                return Err(SinkConfigError::invalid(
-                    "tls_cert_file",
-                    "needs tls_key_file too",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(SinkConfigError::invalid(
-                    "tls_key_file",
-                    "needs tls_cert_file too",
-                ))
-            }
-            (None, None) => {}
-        }
-        if !self.verify_certificate {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        Ok(builder)
     }
 }
 
-fn read(path: &Path, key: &'static str) -> Result<Vec<u8>, SinkConfigError> {
-    std::fs::read(path).map_err(|e| SinkConfigError::Tls {
-        key,
-        reason: format!("cannot read {}: {e}", path.display()),
-    })
+/// A sink's defaults for [`RequestOptions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestDefaults {
+    /// Timeout of one request.
+    pub timeout: Duration,
+    /// Gzip request bodies.
+    pub compression: bool,
+}
+
+impl RequestOptions {
+    /// The timeout (this sink's default when not given); refused below 1 s.
+    pub fn timeout(&self, defaults: RequestDefaults) -> Result<Duration, SinkConfigError> {
+        let timeout = self.timeout.unwrap_or(defaults.timeout);
+        if timeout < Duration::from_secs(1) {
+            return Err(SinkConfigError::invalid(
+                "request.timeout",
+                "must be at least 1s",
+            ));
+        }
+        Ok(timeout)
+    }
+
+    /// Whether bodies are gzipped (this sink's default when not given).
+    pub fn compression(&self, defaults: RequestDefaults) -> bool {
+        self.compression.unwrap_or(defaults.compression)
+    }
 }
 
 /// How a batch is cut into requests.
@@ -157,11 +201,14 @@ impl BatchLimits {
     /// Checks that both limits are positive.
     pub(crate) fn validate(&self) -> Result<(), SinkConfigError> {
         if self.max_docs == 0 {
-            return Err(SinkConfigError::invalid("max_docs", "must be at least 1"));
+            return Err(SinkConfigError::invalid(
+                "batch.max_docs",
+                "must be at least 1",
+            ));
         }
         if self.max_bytes < 1024 {
             return Err(SinkConfigError::invalid(
-                "max_bytes",
+                "batch.max_bytes",
                 "must be at least 1024",
             ));
         }
@@ -212,21 +259,41 @@ mod tests {
     }
 
     #[test]
-    fn tls_files_are_checked() {
-        let dir = tempfile::tempdir().unwrap();
-        let bogus = dir.path().join("ca.pem");
-        std::fs::write(&bogus, "not a certificate").unwrap();
-        let tls = TlsOptions {
-            ca_file: Some(bogus),
-            ..TlsOptions::default()
+    fn batch_and_request_tables_fill_in_the_sink_defaults() {
+        let defaults = BatchLimits {
+            max_docs: 1000,
+            max_bytes: 5_000_000,
         };
-        let err = tls.apply(reqwest::Client::builder()).unwrap_err();
-        assert!(err.to_string().starts_with("tls_ca_file: "), "{err}");
-        let tls = TlsOptions {
-            cert_file: Some(dir.path().join("c.pem")),
-            ..TlsOptions::default()
+        let batch: BatchOptions =
+            serde_json::from_value(serde_json::json!({"max_bytes": "1MiB"})).unwrap();
+        assert_eq!(
+            batch.limits(defaults),
+            BatchLimits {
+                max_docs: 1000,
+                max_bytes: 1 << 20
+            }
+        );
+        let request: RequestOptions =
+            serde_json::from_value(serde_json::json!({"timeout": "2m"})).unwrap();
+        let defaults = RequestDefaults {
+            timeout: Duration::from_secs(60),
+            compression: true,
         };
-        let err = tls.apply(reqwest::Client::builder()).unwrap_err();
-        assert_eq!(err.to_string(), "tls_cert_file: needs tls_key_file too");
+        assert_eq!(request.timeout(defaults), Ok(Duration::from_secs(120)));
+        assert!(request.compression(defaults));
+        let short = RequestOptions {
+            timeout: Some(Duration::from_millis(10)),
+            compression: None,
+        };
+        assert_eq!(
+            short.timeout(defaults).unwrap_err().to_string(),
+            "request.timeout: must be at least 1s"
+        );
+        let err = serde_json::from_value::<RequestOptions>(serde_json::json!({"timeout_secs": 5}))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `timeout_secs`"),
+            "{err}"
+        );
     }
 }

@@ -42,10 +42,13 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::config::SinkDefaults;
 use crate::transport;
 use crate::{
-    Ack, BatchLimits, Document, Rejected, SecretRef, Sink, SinkConfigError, SinkError, TlsOptions,
+    Ack, BatchLimits, BatchOptions, Document, Rejected, RequestOptions, Sink, SinkConfigError,
+    SinkError,
 };
+use oktaflow_plumbing::{SecretRef, TlsConfig};
 
 /// How documents are framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,14 +73,16 @@ impl HttpMode {
 pub const HEC_EVENT_PATH: &str = "/services/collector/event";
 
 /// Settings of an `http:` or `splunk:` sink (keys of a `[[sinks]]` table with
-/// `kind = "http"` / `"splunk"`, or URL query options except `headers`).
+/// `kind = "http"` / `"splunk"`, or URL query options: `headers.NAME=VALUE`, `tls.ca_file`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Endpoint URL. For Splunk, the HEC base URL (`https://hec:8088`): the path
     /// `/services/collector/event` is added when the URL has none.
+    #[serde(deserialize_with = "transport::deserialize_base_url")]
     pub url: String,
-    /// Extra request headers (TOML table only), e.g. `{ "X-Source" = "oktaflow" }`.
+    /// Extra request headers, e.g. `headers = { "X-Source" = "oktaflow" }` (spec option
+    /// `headers.X-Source=oktaflow`).
     pub headers: BTreeMap<String, String>,
     /// NDJSON mode: environment variable holding the whole `Authorization` value
     /// (e.g. `Bearer abc...`).
@@ -96,23 +101,19 @@ pub struct HttpConfig {
     pub source: Option<String>,
     /// Splunk: the host field (HEC's default when absent).
     pub host: Option<String>,
-    /// Extra trusted CA certificates (PEM bundle).
-    pub tls_ca_file: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS.
-    pub tls_cert_file: Option<PathBuf>,
-    /// Client private key (PEM) for mutual TLS.
-    pub tls_key_file: Option<PathBuf>,
-    /// Verify the server certificate (default true).
-    pub tls_verify_certificate: bool,
-    /// Documents per request (default 500).
-    pub max_docs: usize,
-    /// Uncompressed bytes per request (default 1 MB, HEC's default limit is 1 MB).
-    pub max_bytes: usize,
-    /// Gzip request bodies (default false: not every receiver accepts it).
-    pub compression: bool,
-    /// Timeout of one request in seconds (default 30).
-    pub request_timeout_secs: u64,
+    /// `[sinks.tls]`: extra CA, client certificate, verification.
+    pub tls: TlsConfig,
+    /// `[sinks.batch]`: documents (default 500) and uncompressed bytes (default 1 MB, HEC's
+    /// default limit) per request.
+    pub batch: BatchOptions,
+    /// `[sinks.request]`: timeout of one request (default 30 s) and gzip (default false:
+    /// not every receiver accepts it).
+    pub request: RequestOptions,
 }
+
+/// Defaults of the HTTP and Splunk sinks: 500 documents and 1 MB per request (HEC's default limit), 30 s, no gzip (not every receiver accepts it).
+pub const DEFAULTS: SinkDefaults =
+    SinkDefaults::new(500, 1_000_000, Duration::from_secs(30), false);
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -127,14 +128,9 @@ impl Default for HttpConfig {
             sourcetype: "okta:system".into(),
             source: None,
             host: None,
-            tls_ca_file: None,
-            tls_cert_file: None,
-            tls_key_file: None,
-            tls_verify_certificate: true,
-            max_docs: 500,
-            max_bytes: 1_000_000,
-            compression: false,
-            request_timeout_secs: 30,
+            tls: TlsConfig::default(),
+            batch: BatchOptions::default(),
+            request: RequestOptions::default(),
         }
     }
 }
@@ -207,17 +203,9 @@ impl HttpSink {
             return Err(SinkConfigError::invalid("url", "is required"));
         }
         let mut url = transport::parse_base_url(&config.url)?;
-        let limits = BatchLimits {
-            max_docs: config.max_docs,
-            max_bytes: config.max_bytes,
-        };
+        let limits = config.batch.limits(DEFAULTS.batch);
         limits.validate()?;
-        if config.request_timeout_secs == 0 {
-            return Err(SinkConfigError::invalid(
-                "request_timeout_secs",
-                "must be at least 1",
-            ));
-        }
+        let timeout = config.request.timeout(DEFAULTS.request)?;
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -295,14 +283,7 @@ impl HttpSink {
             HttpMode::SplunkHec => "application/json",
         };
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-        let tls = TlsOptions {
-            ca_file: config.tls_ca_file.clone(),
-            cert_file: config.tls_cert_file.clone(),
-            key_file: config.tls_key_file.clone(),
-            verify_certificate: config.tls_verify_certificate,
-        };
-        let client =
-            transport::build_client(&url, &tls, Duration::from_secs(config.request_timeout_secs))?;
+        let client = transport::build_client(&url, &config.tls, timeout)?;
         Ok(HttpSink {
             name: format!("{}:{}", mode.kind(), transport::display_url(&url)),
             mode,
@@ -316,7 +297,7 @@ impl HttpSink {
                 index: config.index.clone(),
             },
             limits,
-            compression: config.compression,
+            compression: config.request.compression(DEFAULTS.request),
             progress: None,
         })
     }

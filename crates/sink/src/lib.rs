@@ -29,12 +29,18 @@
 //! retrying may help ([`SinkError::is_retryable`]): a store that is down or busy is
 //! retried by the pipeline with backoff; bad credentials or a missing table are not.
 //!
-//! Sinks are chosen on the command line with a spec ([`parse_sink_spec`]):
-//! `file:PATH`, `stdout`, or `KIND:URL?option=value&...` for network sinks, or with
-//! `[[sinks]]` tables in the configuration file ([`SinkConfig`]). Secrets (passwords,
-//! API keys, tokens) are read from environment variables or files ([`SecretRef`])
-//! and held in a redacting [`Secret`]. Sizes and durations in options are read by
-//! [`parse_size`] and [`parse_duration`] (the syntax of every oktaflow duration).
+//! Sinks are configured with one type, [`SinkSpec`]: a spec on the command line
+//! ([`parse_sink_spec`]: `file:PATH`, `stdout`, or `KIND:URL?option=value&...` for network
+//! sinks) or a `[[sinks]]` table of the configuration file, with the same keys. Every
+//! network sink shares the source's vocabulary: a `tls` table (`ca_file`, `cert_file`,
+//! `key_file`, `verify_certificate`: `oktaflow_plumbing::TlsConfig`), a `batch` table
+//! ([`BatchOptions`]) and a `request` table ([`RequestOptions`], `timeout = "30s"`); in a
+//! spec they are dotted options (`?tls.ca_file=/ca.pem&request.timeout=30s`). Secrets
+//! (passwords, API keys, tokens) are read from environment variables or files
+//! (`oktaflow_plumbing::SecretRef`) and held in a redacting `oktaflow_plumbing::Secret`;
+//! sizes and durations use `oktaflow_plumbing::units`.
+
+#![forbid(unsafe_code)]
 
 pub mod clickhouse;
 mod config;
@@ -44,23 +50,22 @@ pub mod elasticsearch;
 mod error;
 mod file;
 pub mod http;
-mod secret;
+mod query;
 mod sink;
 mod spec;
 mod stdout;
 mod transport;
-mod units;
 
 pub use clickhouse::{ClickHouseConfig, ClickHouseSink};
-pub use config::{BatchLimits, SinkConfigError, TlsOptions};
+pub use config::{
+    BatchLimits, BatchOptions, RequestDefaults, RequestOptions, SinkConfigError, SinkDefaults,
+};
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter};
 pub use document::{Ack, Document, Rejected};
 pub use elasticsearch::{ElasticsearchConfig, ElasticsearchSink};
 pub use error::SinkError;
 pub use file::{rotated_path, ExistingFile, FileConfig, FileSink, Rotation};
 pub use http::{HttpConfig, HttpSink};
-pub use secret::{Secret, SecretRef};
 pub use sink::Sink;
-pub use spec::{parse_sink_spec, SinkConfig, SinkSpec, SinkSpecError};
+pub use spec::{parse_sink_spec, SinkSpec, SinkSpecError};
 pub use stdout::StdoutSink;
-pub use units::{parse_duration, parse_size};

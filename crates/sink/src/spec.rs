@@ -1,6 +1,6 @@
-//! Sink specs as given on the command line (`file:PATH`, `stdout`,
-//! `elasticsearch:URL?opt=val&...`, ...) and as `[[sinks]]` tables of the TOML
-//! configuration ([`SinkConfig`]).
+//! [`SinkSpec`], the one sink configuration type: a spec as given on the command line
+//! (`file:PATH`, `stdout`, `elasticsearch:URL?opt=val&...`, ...) and a `[[sinks]]` table
+//! of the TOML configuration (`kind = "..."` and the same keys) both read into it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,13 +8,31 @@ use std::str::FromStr;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::query;
+
 use crate::clickhouse::{ClickHouseConfig, ClickHouseSink};
 use crate::elasticsearch::{ElasticsearchConfig, ElasticsearchSink, Flavor};
 use crate::http::{HttpConfig, HttpMode, HttpSink};
 use crate::{ExistingFile, FileConfig, FileSink, Sink, SinkConfigError, StdoutSink};
 
-/// A parsed sink spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One configured sink: parsed from a spec string ([`parse_sink_spec`], `FromStr`) or
+/// deserialized from a `[[sinks]]` table, selected by its `kind` key; the other keys are
+/// the settings of that kind, the same names as the spec's URL query options (a table key
+/// such as `[sinks.tls] ca_file` is the option `tls.ca_file`). Unknown keys are refused,
+/// and a bad `url` is refused while the table is read.
+///
+/// ```toml
+/// [[sinks]]
+/// kind = "elasticsearch"
+/// url = "https://es.corp:9200"
+/// api_key_env = "ES_API_KEY"
+/// [sinks.tls]
+/// ca_file = "/etc/oktaflow/es-ca.pem"
+/// [sinks.request]
+/// timeout = "30s"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SinkSpec {
     /// `stdout`: NDJSON on standard output ([`StdoutSink`]).
     Stdout,
@@ -83,34 +101,53 @@ fn file_options(rest: &str) -> Result<FileConfig, SinkSpecError> {
     if query.is_empty() {
         return Ok(FileConfig::new(path));
     }
-    let query_error = |reason: String| SinkConfigError::Query {
-        spec: format!("file:{path}"),
-        reason,
-    };
-    let mut form =
-        serde_urlencoded::to_string([("path", path)]).map_err(|e| query_error(e.to_string()))?;
-    form.push('&');
-    form.push_str(query);
-    Ok(serde_urlencoded::from_str(&form).map_err(|e| query_error(e.to_string()))?)
+    Ok(
+        query::from_query(&[("path", path)], query).map_err(|e| SinkConfigError::Query {
+            spec: format!("file:{path}"),
+            reason: e.to_string(),
+        })?,
+    )
 }
 
 /// Deserializes `URL?k=v&...` into a sink configuration whose `url` is `URL`.
 fn url_options<T: DeserializeOwned>(spec: &str, rest: &str) -> Result<T, SinkConfigError> {
     let (url, query) = rest.split_once('?').unwrap_or((rest, ""));
     crate::transport::parse_base_url(url)?;
-    let mut form =
-        serde_urlencoded::to_string([("url", url)]).map_err(|e| SinkConfigError::Query {
-            spec: spec.to_owned(),
-            reason: e.to_string(),
-        })?;
-    if !query.is_empty() {
-        form.push('&');
-        form.push_str(query);
-    }
-    serde_urlencoded::from_str(&form).map_err(|e| SinkConfigError::Query {
+    query::from_query(&[("url", url)], query).map_err(|e| SinkConfigError::Query {
         spec: spec.split('?').next().unwrap_or(spec).to_owned(),
-        reason: e.to_string(),
+        reason: renamed_hint(&e.to_string()),
     })
+}
+
+/// Options renamed when the network sinks took the source's vocabulary (the `tls`, `batch`
+/// and `request` tables); an old name is refused with its new one.
+const RENAMED: &[(&str, &str)] = &[
+    ("tls_ca_file", "tls.ca_file"),
+    ("tls_cert_file", "tls.cert_file"),
+    ("tls_key_file", "tls.key_file"),
+    ("tls_verify_certificate", "tls.verify_certificate"),
+    ("max_docs", "batch.max_docs"),
+    ("max_bytes", "batch.max_bytes"),
+    ("compression", "request.compression"),
+    (
+        "request_timeout_secs",
+        "request.timeout (a duration such as \"30s\")",
+    ),
+    (
+        "retry_delay_ms",
+        "retry_delay (a duration such as \"200ms\")",
+    ),
+];
+
+/// An "unknown field" message for a renamed option, with the new name added.
+pub(crate) fn renamed_hint(message: &str) -> String {
+    for (old, new) in RENAMED {
+        if message.contains(&format!("unknown field `{old}`")) {
+            let head = message.split(", expected").next().unwrap_or(message);
+            return format!("{head}: renamed to {new}");
+        }
+    }
+    message.to_owned()
 }
 
 impl FromStr for SinkSpec {
@@ -162,62 +199,12 @@ impl SinkSpec {
     }
 }
 
-/// One `[[sinks]]` table of the TOML configuration, selected by its `kind` key; the
-/// other keys are the settings of that kind (the same names as the URL query options
-/// of a spec). Converts into a [`SinkSpec`].
-///
-/// ```toml
-/// [[sinks]]
-/// kind = "elasticsearch"
-/// url = "https://es.corp:9200"
-/// api_key_env = "ES_API_KEY"
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum SinkConfig {
-    /// `kind = "stdout"`.
-    Stdout,
-    /// `kind = "file"`, `path = "..."` and the optional `rotate_*` keys of [`FileConfig`].
-    File(FileConfig),
-    /// `kind = "elasticsearch"` and [`ElasticsearchConfig`] keys.
-    Elasticsearch(ElasticsearchConfig),
-    /// `kind = "opensearch"` and [`ElasticsearchConfig`] keys.
-    OpenSearch(ElasticsearchConfig),
-    /// `kind = "clickhouse"` and [`ClickHouseConfig`] keys.
-    ClickHouse(ClickHouseConfig),
-    /// `kind = "http"` and [`HttpConfig`] keys.
-    Http(HttpConfig),
-    /// `kind = "splunk"` and [`HttpConfig`] keys.
-    Splunk(HttpConfig),
-}
-
-impl SinkConfig {
-    /// The equivalent spec (checks the URL; secrets are read by [`SinkSpec::build`]).
-    pub fn into_spec(self) -> Result<SinkSpec, SinkSpecError> {
-        Ok(match self {
-            SinkConfig::Stdout => SinkSpec::Stdout,
-            SinkConfig::File(c) => SinkSpec::File(c),
-            SinkConfig::Elasticsearch(c) => {
-                crate::transport::parse_base_url(&c.url)?;
-                SinkSpec::Elasticsearch(c)
-            }
-            SinkConfig::OpenSearch(c) => {
-                crate::transport::parse_base_url(&c.url)?;
-                SinkSpec::OpenSearch(c)
-            }
-            SinkConfig::ClickHouse(c) => {
-                crate::transport::parse_base_url(&c.url)?;
-                SinkSpec::ClickHouse(c)
-            }
-            SinkConfig::Http(c) => {
-                crate::transport::parse_base_url(&c.url)?;
-                SinkSpec::Http(c)
-            }
-            SinkConfig::Splunk(c) => {
-                crate::transport::parse_base_url(&c.url)?;
-                SinkSpec::Splunk(c)
-            }
-        })
+impl SinkSpec {
+    /// Reads one `[[sinks]]` table (any `serde` deserializer: a TOML table, JSON). The error
+    /// is one line naming the key (a renamed key is told its new name).
+    pub fn from_table<'de, D: serde::Deserializer<'de>>(table: D) -> Result<SinkSpec, String> {
+        SinkSpec::deserialize(table)
+            .map_err(|e| renamed_hint(&e.to_string().trim().replace('\n', " ")))
     }
 }
 
@@ -275,11 +262,11 @@ mod tests {
             Err(SinkSpecError::MissingPath)
         );
 
-        let table: SinkConfig = serde_json::from_value(serde_json::json!({
+        let table: SinkSpec = serde_json::from_value(serde_json::json!({
             "kind": "file", "path": "out.ndjson", "rotate_size": 1024, "rotate_interval": "1d"
         }))
         .unwrap();
-        let SinkSpec::File(c) = table.into_spec().unwrap() else {
+        let SinkSpec::File(c) = table else {
             panic!("not a file")
         };
         assert_eq!(c.rotation.size, Some(1024));
@@ -287,7 +274,7 @@ mod tests {
             c.rotation.interval,
             Some(std::time::Duration::from_secs(86_400))
         );
-        let err = serde_json::from_value::<SinkConfig>(serde_json::json!({
+        let err = serde_json::from_value::<SinkSpec>(serde_json::json!({
             "kind": "file", "path": "out.ndjson", "rotate_keep": 3
         }))
         .unwrap_err();
@@ -301,7 +288,7 @@ mod tests {
     #[test]
     fn parses_network_specs_with_query_options() {
         let spec = parse_sink_spec(
-            "elasticsearch:https://es.corp:9200?index=logs-okta.system-prod&api_key_env=ES_KEY&max_docs=500&compression=false",
+            "elasticsearch:https://es.corp:9200?index=logs-okta.system-prod&api_key_env=ES_KEY&batch.max_docs=500&request.compression=false&request.timeout=30s&tls.verify_certificate=false",
         )
         .unwrap();
         let SinkSpec::Elasticsearch(c) = &spec else {
@@ -310,8 +297,10 @@ mod tests {
         assert_eq!(c.url, "https://es.corp:9200");
         assert_eq!(c.index, "logs-okta.system-prod");
         assert_eq!(c.api_key_env.as_deref(), Some("ES_KEY"));
-        assert_eq!(c.max_docs, 500);
-        assert!(!c.compression);
+        assert_eq!(c.batch.max_docs, Some(500));
+        assert_eq!(c.request.compression, Some(false));
+        assert_eq!(c.request.timeout, Some(std::time::Duration::from_secs(30)));
+        assert!(!c.tls.verify_certificate);
         assert_eq!(c.concurrency, ElasticsearchConfig::default().concurrency);
         assert_eq!(spec.to_string(), "elasticsearch:https://es.corp:9200");
         assert!(matches!(
@@ -332,7 +321,18 @@ mod tests {
         }
         let err = parse_sink_spec("elasticsearch:https://es:9200?max_doc=5").unwrap_err();
         assert!(err.to_string().contains("unknown field `max_doc`"), "{err}");
-        let err = parse_sink_spec("elasticsearch:https://es:9200?max_docs=many").unwrap_err();
+        let err = parse_sink_spec("elasticsearch:https://es:9200?batch.max_doc=5").unwrap_err();
+        assert!(
+            err.to_string().contains("batch: unknown field `max_doc`"),
+            "{err}"
+        );
+        let err = parse_sink_spec("elasticsearch:https://es:9200?tls_ca_file=/ca.pem").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "options of sink spec \"elasticsearch:https://es:9200\": unknown field \
+             `tls_ca_file`: renamed to tls.ca_file"
+        );
+        let err = parse_sink_spec("elasticsearch:https://es:9200?batch.max_docs=many").unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("options of sink spec \"elasticsearch:https://es:9200\""),
@@ -389,27 +389,93 @@ mod tests {
 
     #[test]
     fn toml_style_tables_convert_to_specs() {
-        let table: SinkConfig = serde_json::from_value(serde_json::json!({
+        let table: SinkSpec = serde_json::from_value(serde_json::json!({
             "kind": "elasticsearch",
             "url": "https://es.corp:9200",
             "api_key_env": "ES_API_KEY",
-            "max_bytes": 2_000_000
+            "batch": {"max_bytes": 2_000_000},
+            "request": {"timeout": "2m"},
+            "tls": {"ca_file": "/etc/ca.pem"}
         }))
         .unwrap();
-        let SinkSpec::Elasticsearch(c) = table.into_spec().unwrap() else {
+        let SinkSpec::Elasticsearch(c) = table else {
             panic!("not elasticsearch")
         };
-        assert_eq!(c.max_bytes, 2_000_000);
-        let file: SinkConfig =
+        assert_eq!(c.batch.max_bytes, Some(2_000_000));
+        assert_eq!(c.request.timeout, Some(std::time::Duration::from_secs(120)));
+        assert_eq!(
+            c.tls.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        let file: SinkSpec =
             serde_json::from_value(serde_json::json!({"kind": "file", "path": "out.ndjson"}))
                 .unwrap();
-        assert_eq!(file.into_spec(), Ok(SinkSpec::File("out.ndjson".into())));
-        let typo = serde_json::from_value::<SinkConfig>(serde_json::json!({
+        assert_eq!(file, SinkSpec::File("out.ndjson".into()));
+        let bad_url = SinkSpec::from_table(serde_json::json!({
+            "kind": "clickhouse", "url": "ftp://ch"
+        }))
+        .unwrap_err();
+        assert!(bad_url.starts_with("url: "), "{bad_url}");
+        let old = SinkSpec::from_table(serde_json::json!({
+            "kind": "http", "url": "https://collector", "request_timeout_secs": 5
+        }))
+        .unwrap_err();
+        assert_eq!(
+            old,
+            "unknown field `request_timeout_secs`: renamed to request.timeout (a duration such \
+             as \"30s\")"
+        );
+        let typo = serde_json::from_value::<SinkSpec>(serde_json::json!({
             "kind": "elasticsearch", "url": "https://es:9200", "indx": "x"
         }));
         assert!(typo
             .unwrap_err()
             .to_string()
             .contains("unknown field `indx`"));
+    }
+
+    #[test]
+    fn toml_tables_with_nested_tls_batch_and_request_tables() {
+        #[derive(Deserialize)]
+        struct File {
+            sinks: Vec<toml::Table>,
+        }
+        let file: File = toml::from_str(
+            r#"
+            [[sinks]]
+            kind = "elasticsearch"
+            url = "https://es.corp:9200"
+            api_key_env = "ES_API_KEY"
+            retry_delay = "1s"
+            [sinks.tls]
+            ca_file = "/etc/oktaflow/es-ca.pem"
+            verify_certificate = false
+            [sinks.batch]
+            max_docs = 1000
+            max_bytes = "5MB"
+            [sinks.request]
+            timeout = "60s"
+            compression = true
+
+            [[sinks]]
+            kind = "clickhouse"
+            url = "http://127.0.0.1:8123"
+            batch = { max_bytes = 1048576 }
+            [sinks.tls]
+            verify = false
+            "#,
+        )
+        .unwrap();
+        let mut tables = file.sinks.into_iter();
+        let SinkSpec::Elasticsearch(es) = SinkSpec::from_table(tables.next().unwrap()).unwrap()
+        else {
+            panic!("not elasticsearch")
+        };
+        assert!(!es.tls.verify_certificate);
+        assert_eq!(es.batch.max_bytes, Some(5_000_000));
+        assert_eq!(es.request.timeout, Some(std::time::Duration::from_secs(60)));
+        assert_eq!(es.retry_delay, std::time::Duration::from_secs(1));
+        let err = SinkSpec::from_table(tables.next().unwrap()).unwrap_err();
+        assert!(err.starts_with("unknown field `verify`"), "{err}");
     }
 }

@@ -1,43 +1,36 @@
-//! HTTP plumbing shared by the network sinks: client, URL checks, gzip, backoff and
+//! HTTP helpers of the network sinks: client (the shared builder), URL checks, gzip and
 //! the mapping of transport failures and HTTP statuses to [`SinkError`]s.
 
 use std::io::Write;
 use std::time::Duration;
 
-use rand::Rng;
+use oktaflow_plumbing::http::ClientOptions;
+use oktaflow_plumbing::{error_chain, TlsConfig};
 use reqwest::Url;
 
-use crate::{SinkConfigError, SinkError, TlsOptions};
+use crate::{SinkConfigError, SinkError};
 
-/// Builds the HTTP client of a sink: TLS settings, timeouts, no redirects (a redirect
-/// would resend credentials elsewhere), no proxy for loopback stores.
+/// Builds the HTTP client of a sink with the shared builder: TLS settings, timeouts, no
+/// redirects (a redirect would resend credentials elsewhere), no proxy for loopback stores.
 pub(crate) fn build_client(
     url: &Url,
-    tls: &TlsOptions,
+    tls: &TlsConfig,
     timeout: Duration,
 ) -> Result<reqwest::Client, SinkConfigError> {
-    let mut builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_idle_timeout(Duration::from_secs(30));
-    if is_loopback(url) {
-        builder = builder.no_proxy();
-    }
-    builder = tls.apply(builder)?;
-    builder.build().map_err(|e| SinkConfigError::Tls {
-        key: "tls",
-        reason: format!("cannot build the HTTP client ({})", error_chain(&e)),
-    })
+    Ok(oktaflow_plumbing::build_client(
+        url,
+        &ClientOptions::new(tls.clone(), timeout),
+    )?)
 }
 
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
+/// Checks a `url` setting while it is read (`#[serde(deserialize_with)]`), so a table with a
+/// bad URL is refused with the rest of the configuration.
+pub(crate) fn deserialize_base_url<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    parse_base_url(&text).map_err(serde::de::Error::custom)?;
+    Ok(text)
 }
 
 /// Parses a store's base URL: `http` or `https`, a host, no credentials (they belong
@@ -101,22 +94,6 @@ pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
-/// The error and its sources on one line (reqwest hides the interesting part, like
-/// "connection refused", in the source chain). Never includes the URL's query.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// A failed request that got no HTTP answer: always retryable.
 pub(crate) fn transport_error(sink: &str, error: reqwest::Error) -> SinkError {
     let error = error.without_url();
@@ -168,28 +145,6 @@ pub(crate) fn one_line(text: &str) -> String {
     }
 }
 
-/// Capped exponential backoff with full jitter, for a sink's own retries of items.
-#[derive(Debug, Clone)]
-pub(crate) struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    /// Starts at `first`, doubling up to `max`.
-    pub(crate) fn new(first: Duration, max: Duration) -> Backoff {
-        Backoff { next: first, max }
-    }
-
-    /// The next delay: uniformly random in [delay/2, delay].
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(self.max);
-        let half = delay / 2;
-        half + rand::rng().random_range(Duration::ZERO..=half)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,15 +191,6 @@ mod tests {
         assert!(status_error("s", 429, "x".into(), "h").is_retryable());
         assert!(!status_error("s", 401, "x".into(), "h").is_retryable());
         assert!(!status_error("s", 400, "x".into(), "h").is_retryable());
-    }
-
-    #[test]
-    fn backoff_doubles_within_jitter_and_caps() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(400));
-        let d: Vec<Duration> = (0..4).map(|_| b.next_delay()).collect();
-        assert!(d[0] >= Duration::from_millis(50) && d[0] <= Duration::from_millis(100));
-        assert!(d[1] >= Duration::from_millis(100) && d[1] <= Duration::from_millis(200));
-        assert!(d[3] >= Duration::from_millis(200) && d[3] <= Duration::from_millis(400));
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl Store {
             Store::Emulator(es) => ElasticsearchConfig {
                 url: es.base_url(),
                 index: index.to_owned(),
-                retry_delay_ms: 1,
+                retry_delay: std::time::Duration::from_millis(1),
                 ..ElasticsearchConfig::default()
             },
             Store::Real { url, .. } => ElasticsearchConfig {
@@ -75,8 +75,11 @@ impl Store {
                 api_key_env: std::env::var("OKTAFLOW_TEST_ES_API_KEY")
                     .ok()
                     .map(|_| "OKTAFLOW_TEST_ES_API_KEY".to_owned()),
-                tls_verify_certificate: std::env::var("OKTAFLOW_TEST_ES_INSECURE")
-                    .map_or(true, |v| v != "1"),
+                tls: oktaflow_plumbing::TlsConfig {
+                    verify_certificate: std::env::var("OKTAFLOW_TEST_ES_INSECURE")
+                        .map_or(true, |v| v != "1"),
+                    ..Default::default()
+                },
                 ..ElasticsearchConfig::default()
             },
         }
@@ -198,7 +201,7 @@ async fn large_batches_are_split_by_count_and_bytes() {
     };
     let index = unique_index();
     let mut config = store.config(&index);
-    config.max_docs = 100;
+    config.batch.max_docs = Some(100);
     config.concurrency = 3;
     let mut sink = ElasticsearchSink::new(Flavor::Elasticsearch, &config).unwrap();
     sink.write_batch(&docs("split", 1050)).await.unwrap();
@@ -207,7 +210,7 @@ async fn large_batches_are_split_by_count_and_bytes() {
 
     let index = unique_index();
     let mut config = store.config(&index);
-    config.max_bytes = 4096; // ~12 documents of ~300 bytes each
+    config.batch.max_bytes = Some(4096); // ~12 documents of ~300 bytes each
     let mut sink = ElasticsearchSink::new(Flavor::Elasticsearch, &config).unwrap();
     let before = es.bulk_requests();
     sink.write_batch(&docs("bytes", 100)).await.unwrap();

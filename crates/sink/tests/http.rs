@@ -2,7 +2,7 @@
 //! in-process emulator of a HEC endpoint and of a plain NDJSON collector (not Splunk).
 
 use oktaflow_sink::http::{HttpConfig, HttpMode, HttpSink};
-use oktaflow_sink::{Document, Sink, SinkError};
+use oktaflow_sink::{BatchOptions, Document, Sink, SinkError};
 use oktaflow_store_emulators::splunk::HecEmulator;
 use serde_json::{json, Value};
 
@@ -32,7 +32,10 @@ async fn hec() -> (HecEmulator, tempfile::TempDir, HttpConfig) {
         url: emulator.base_url(),
         token_file: Some(token_file),
         index: Some("okta".into()),
-        compression: true,
+        request: oktaflow_sink::RequestOptions {
+            compression: Some(true),
+            ..Default::default()
+        },
         ..HttpConfig::default()
     };
     (emulator, dir, config)
@@ -137,7 +140,10 @@ async fn ndjson_posts_lines_with_configured_headers() {
         url: format!("{}/ingest/okta", emulator.base_url()),
         headers: [("X-Source".to_owned(), "oktaflow".to_owned())].into(),
         auth_header_file: Some(auth),
-        max_docs: 4,
+        batch: BatchOptions {
+            max_docs: Some(4),
+            ..Default::default()
+        },
         ..HttpConfig::default()
     };
     let mut sink = HttpSink::new(HttpMode::Ndjson, &config).unwrap();
@@ -169,7 +175,10 @@ async fn collector(max_docs: usize) -> (HecEmulator, HttpSink) {
         .unwrap();
     let config = HttpConfig {
         url: format!("{}/ingest/okta", emulator.base_url()),
-        max_docs,
+        batch: BatchOptions {
+            max_docs: Some(max_docs),
+            ..Default::default()
+        },
         ..HttpConfig::default()
     };
     let sink = HttpSink::new(HttpMode::Ndjson, &config).unwrap();
@@ -247,7 +256,10 @@ async fn a_hec_refusal_before_a_failed_request_is_kept_for_the_retry() {
     let mut sink = HttpSink::new(
         HttpMode::SplunkHec,
         &HttpConfig {
-            max_docs: 3,
+            batch: BatchOptions {
+                max_docs: Some(3),
+                ..Default::default()
+            },
             ..config
         },
     )

@@ -186,7 +186,7 @@ mod tests {
     use super::*;
 
     fn page(text: &'static str) -> Vec<RawEvent> {
-        oktaflow_fetch::split_events(&bytes::Bytes::from_static(text.as_bytes())).unwrap()
+        oktaflow_plumbing::split_events(&bytes::Bytes::from_static(text.as_bytes())).unwrap()
     }
 
     fn state() -> SourceState {
@@ -248,7 +248,8 @@ mod tests {
             }
         }
         text.push(']');
-        let events = oktaflow_fetch::split_events(&bytes::Bytes::from(text.into_bytes())).unwrap();
+        let events =
+            oktaflow_plumbing::split_events(&bytes::Bytes::from(text.into_bytes())).unwrap();
         let one = BatchBuilder::new(Normalizer::default(), 1).build(
             events.clone(),
             state(),

@@ -1,7 +1,7 @@
 //! Fan-out: one batch to every sink at once, each retried on its own until it is durable.
 
 use futures_util::future::join_all;
-use oktaflow_fetch::{Backoff, RetryPolicy};
+use oktaflow_plumbing::{Backoff, RetryPolicy};
 use oktaflow_sink::{Ack, Document, Sink, SinkError};
 use tokio::sync::watch;
 use tracing::warn;

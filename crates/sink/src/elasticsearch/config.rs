@@ -1,12 +1,16 @@
 //! [`ElasticsearchConfig`]: the settings of an Elasticsearch/OpenSearch sink.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use oktaflow_plumbing::units::de;
+use oktaflow_plumbing::{Secret, SecretRef, TlsConfig};
 use reqwest::Url;
 use serde::Deserialize;
 
+use crate::config::SinkDefaults;
 use crate::transport;
-use crate::{BatchLimits, Secret, SecretRef, SinkConfigError, TlsOptions};
+use crate::{BatchLimits, BatchOptions, RequestOptions, SinkConfigError};
 
 /// The default target: the data stream of the Elastic Okta integration's naming
 /// scheme (`logs-<dataset>-<namespace>`).
@@ -14,11 +18,13 @@ pub const DEFAULT_INDEX: &str = "logs-okta.system-default";
 
 /// Settings of an `elasticsearch:` / `opensearch:` sink. The same keys are used in a
 /// `[[sinks]]` TOML table and as URL query options of a spec
-/// (`elasticsearch:https://es:9200?api_key_env=ES_API_KEY&max_docs=500`).
+/// (`elasticsearch:https://es:9200?api_key_env=ES_API_KEY&batch.max_docs=500`; a dotted
+/// option is a key of a table: `tls.ca_file`, `request.timeout`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ElasticsearchConfig {
     /// Base URL of the cluster, e.g. `https://es.corp:9200` (a path prefix is kept).
+    #[serde(deserialize_with = "transport::deserialize_base_url")]
     pub url: String,
     /// Data stream (or index) to write to.
     pub index: String,
@@ -33,30 +39,27 @@ pub struct ElasticsearchConfig {
     pub api_key_env: Option<String>,
     /// File holding the API key.
     pub api_key_file: Option<PathBuf>,
-    /// Extra trusted CA certificates (PEM bundle).
-    pub tls_ca_file: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS.
-    pub tls_cert_file: Option<PathBuf>,
-    /// Client private key (PEM) for mutual TLS.
-    pub tls_key_file: Option<PathBuf>,
-    /// Verify the server certificate (default true).
-    pub tls_verify_certificate: bool,
-    /// Documents per bulk request (default 1000).
-    pub max_docs: usize,
-    /// Uncompressed bytes per bulk request (default 5 MB).
-    pub max_bytes: usize,
+    /// `[sinks.tls]`: extra CA, client certificate, verification.
+    pub tls: TlsConfig,
+    /// `[sinks.batch]`: documents (default 1000) and uncompressed bytes (default 5 MB) per
+    /// bulk request.
+    pub batch: BatchOptions,
+    /// `[sinks.request]`: timeout of one request (default 60 s) and gzip (default true).
+    pub request: RequestOptions,
     /// Bulk requests in flight at once (default 2).
     pub concurrency: usize,
-    /// Gzip request bodies (default true).
-    pub compression: bool,
-    /// Timeout of one request in seconds (default 60).
-    pub request_timeout_secs: u64,
     /// How many times documents that failed with 429/5xx are resent before the
     /// batch fails with a retryable error (default 5).
     pub max_item_retries: u32,
-    /// First delay before resending failed documents, doubling each time (default 200).
-    pub retry_delay_ms: u64,
+    /// Ceiling of the first delay before resending failed documents, doubling up to 10 s
+    /// (full jitter; default `"200ms"`).
+    #[serde(deserialize_with = "de::duration")]
+    pub retry_delay: Duration,
 }
+
+/// Defaults of Elasticsearch and OpenSearch: 1000 documents and 5 MB per bulk request, 60 s, gzip.
+pub const DEFAULTS: SinkDefaults =
+    SinkDefaults::new(1000, 5_000_000, Duration::from_secs(60), true);
 
 impl Default for ElasticsearchConfig {
     fn default() -> Self {
@@ -68,17 +71,12 @@ impl Default for ElasticsearchConfig {
             password_file: None,
             api_key_env: None,
             api_key_file: None,
-            tls_ca_file: None,
-            tls_cert_file: None,
-            tls_key_file: None,
-            tls_verify_certificate: true,
-            max_docs: 1000,
-            max_bytes: 5_000_000,
+            tls: TlsConfig::default(),
+            batch: BatchOptions::default(),
+            request: RequestOptions::default(),
             concurrency: 2,
-            compression: true,
-            request_timeout_secs: 60,
             max_item_retries: 5,
-            retry_delay_ms: 200,
+            retry_delay: Duration::from_millis(200),
         }
     }
 }
@@ -120,12 +118,7 @@ impl ElasticsearchConfig {
         if !(1..=16).contains(&self.concurrency) {
             return Err(SinkConfigError::invalid("concurrency", "must be 1 to 16"));
         }
-        if self.request_timeout_secs == 0 {
-            return Err(SinkConfigError::invalid(
-                "request_timeout_secs",
-                "must be at least 1",
-            ));
-        }
+        self.request.timeout(DEFAULTS.request)?;
         let password = SecretRef::from_pair(
             "password_env",
             self.password_env.as_deref(),
@@ -147,19 +140,7 @@ impl ElasticsearchConfig {
         })
     }
 
-    pub(crate) fn tls(&self) -> TlsOptions {
-        TlsOptions {
-            ca_file: self.tls_ca_file.clone(),
-            cert_file: self.tls_cert_file.clone(),
-            key_file: self.tls_key_file.clone(),
-            verify_certificate: self.tls_verify_certificate,
-        }
-    }
-
     pub(crate) fn limits(&self) -> BatchLimits {
-        BatchLimits {
-            max_docs: self.max_docs,
-            max_bytes: self.max_bytes,
-        }
+        self.batch.limits(DEFAULTS.batch)
     }
 }

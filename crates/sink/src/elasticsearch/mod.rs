@@ -23,10 +23,12 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::transport::{self, Backoff};
-use crate::{Ack, BatchLimits, Document, Rejected, Secret, Sink, SinkConfigError, SinkError};
+use oktaflow_plumbing::{Backoff, RetryPolicy, Secret};
 
-pub use config::{ElasticsearchConfig, DEFAULT_INDEX};
+use crate::transport;
+use crate::{Ack, BatchLimits, Document, Rejected, Sink, SinkConfigError, SinkError};
+
+pub use config::{ElasticsearchConfig, DEFAULTS, DEFAULT_INDEX};
 pub use template::index_template;
 
 /// Which product the sink talks to: the bulk API is the same; the index template
@@ -127,8 +129,8 @@ impl ElasticsearchSink {
         };
         let client = transport::build_client(
             &checked.url,
-            &config.tls(),
-            Duration::from_secs(config.request_timeout_secs),
+            &config.tls,
+            config.request.timeout(DEFAULTS.request)?,
         )?;
         Ok(ElasticsearchSink {
             name: format!(
@@ -145,9 +147,9 @@ impl ElasticsearchSink {
             index: config.index.clone(),
             limits: config.limits(),
             concurrency: config.concurrency,
-            compression: config.compression,
+            compression: config.request.compression(DEFAULTS.request),
             max_item_retries: config.max_item_retries,
-            first_retry_delay: Duration::from_millis(config.retry_delay_ms),
+            first_retry_delay: config.retry_delay,
         })
     }
 
@@ -339,7 +341,10 @@ impl Sink for ElasticsearchSink {
         let this = &*self;
         let mut pending: Vec<usize> = (0..batch.len()).collect();
         let mut rejected = Vec::new();
-        let mut backoff = Backoff::new(this.first_retry_delay, Duration::from_secs(10));
+        let mut backoff = Backoff::new(RetryPolicy {
+            base: this.first_retry_delay,
+            cap: Duration::from_secs(10).max(this.first_retry_delay),
+        });
         let mut attempt = 0;
         while !pending.is_empty() {
             let ranges = this.limits.chunks(
@@ -391,7 +396,7 @@ impl Sink for ElasticsearchSink {
             }
             retry.sort_unstable();
             pending = retry;
-            tokio::time::sleep(backoff.next_delay()).await;
+            tokio::time::sleep(backoff.next_random_delay()).await;
         }
         Ok(Ack {
             position: Value::Null,

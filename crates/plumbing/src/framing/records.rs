@@ -7,6 +7,8 @@
 
 use std::io::{self, BufRead, Read};
 
+use super::scan::ElementScan;
+
 /// Longest record kept in memory (a real Okta event is a few KB); a longer one is
 /// reported as [`Record::TooLong`] and skipped without being buffered.
 pub const MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
@@ -238,7 +240,7 @@ impl<R: BufRead> Records<R> {
     fn scan_element(&mut self) -> io::Result<Option<(u64, Record<'_>)>> {
         self.buf.clear();
         self.number += 1;
-        let mut scan = Scan::default();
+        let mut scan = ElementScan::default();
         let mut len = 0u64;
         let terminator = loop {
             let available = match self.reader.fill_buf() {
@@ -317,41 +319,6 @@ impl<R: BufRead> Records<R> {
                 }
             }
         }
-    }
-}
-
-/// The lexical state of an array element being scanned.
-#[derive(Debug, Default)]
-struct Scan {
-    depth: u32,
-    in_string: bool,
-    escaped: bool,
-}
-
-impl Scan {
-    /// Scans `bytes`; returns how many belong to the element and, when the element
-    /// ends inside `bytes`, the terminator (`,` or `]` at depth 0) that follows them.
-    fn feed(&mut self, bytes: &[u8]) -> (usize, Option<u8>) {
-        for (i, &b) in bytes.iter().enumerate() {
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.in_string = false;
-                }
-                continue;
-            }
-            match b {
-                b'"' => self.in_string = true,
-                b'{' | b'[' => self.depth += 1,
-                b'}' | b']' if self.depth > 0 => self.depth -= 1,
-                b',' | b']' if self.depth == 0 => return (i, Some(b)),
-                _ => {}
-            }
-        }
-        (bytes.len(), None)
     }
 }
 

@@ -17,6 +17,8 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
+use super::scan::ElementScan;
+
 /// One raw LogEvent: a slice of the page body it came in (no copy).
 #[derive(Clone, PartialEq, Eq)]
 pub struct RawEvent(Bytes);
@@ -88,18 +90,29 @@ fn split_array(text: &[u8]) -> Result<Vec<(usize, usize)>, SplitError> {
     } else {
         loop {
             let start = pos;
-            let end = scan_value(text, pos)?;
-            spans.push((start, end));
-            pos = skip_ws(text, end);
-            match text.get(pos) {
-                Some(b',') => pos = skip_ws(text, pos + 1),
-                Some(b']') => {
-                    pos += 1;
-                    break;
-                }
-                Some(_) => return error("expected `,` or `]` after an array element", pos),
-                None => return error("the body ends inside the array (truncated)", pos),
+            let mut scan = ElementScan::default();
+            let (taken, terminator) = scan.feed(&text[start..]);
+            let end = start + taken;
+            let Some(terminator) = terminator else {
+                return if scan.is_complete() && !scan.has_trailing_data() {
+                    error("the body ends inside the array (truncated)", end)
+                } else {
+                    error("the body ends inside an array element (truncated)", end)
+                };
+            };
+            let element = text[start..end].trim_ascii_end();
+            if element.is_empty() {
+                return error("expected an array element", start);
             }
+            if scan.has_trailing_data() {
+                return error("expected `,` or `]` after an array element", start);
+            }
+            spans.push((start, start + element.len()));
+            pos = end + 1;
+            if terminator == b']' {
+                break;
+            }
+            pos = skip_ws(text, pos);
         }
     }
     let tail = skip_ws(text, pos);
@@ -114,73 +127,6 @@ fn skip_ws(text: &[u8], mut pos: usize) -> usize {
         pos += 1;
     }
     pos
-}
-
-/// The end of the value starting at `pos` (an object, array, string or scalar).
-fn scan_value(text: &[u8], pos: usize) -> Result<usize, SplitError> {
-    let truncated = |offset| SplitError {
-        reason: "the body ends inside an array element (truncated)",
-        offset,
-    };
-    match text.get(pos) {
-        None => Err(truncated(pos)),
-        Some(b'"') => scan_string(text, pos + 1).ok_or_else(|| truncated(text.len())),
-        Some(b'{' | b'[') => {
-            // Nesting is tracked as one depth counter: the normalizer checks that brackets
-            // match their kind; here only where the element ends matters.
-            let mut depth = 0usize;
-            let mut at = pos;
-            loop {
-                let Some(&byte) = text.get(at) else {
-                    return Err(truncated(at));
-                };
-                match byte {
-                    b'"' => at = scan_string(text, at + 1).ok_or_else(|| truncated(text.len()))?,
-                    b'{' | b'[' => {
-                        depth += 1;
-                        at += 1;
-                    }
-                    b'}' | b']' => {
-                        depth -= 1;
-                        at += 1;
-                        if depth == 0 {
-                            return Ok(at);
-                        }
-                    }
-                    _ => at += 1,
-                }
-            }
-        }
-        Some(b',' | b']' | b'}' | b':') => Err(SplitError {
-            reason: "expected an array element",
-            offset: pos,
-        }),
-        Some(_) => {
-            // A scalar (number, true, false, null, or garbage the normalizer will name).
-            let mut at = pos;
-            while let Some(&byte) = text.get(at) {
-                if matches!(byte, b',' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
-                    break;
-                }
-                at += 1;
-            }
-            Ok(at)
-        }
-    }
-}
-
-/// The position just after the closing quote of the string whose content starts at `pos`;
-/// `None` when the text ends first.
-fn scan_string(text: &[u8], mut pos: usize) -> Option<usize> {
-    loop {
-        let found = memchr::memchr2(b'"', b'\\', text.get(pos..)?)?;
-        pos += found;
-        if text[pos] == b'"' {
-            return Some(pos + 1);
-        }
-        // A backslash escapes the next byte (for `\u` the four hex digits are plain bytes).
-        pos += 2;
-    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,35 @@
-//! Capped exponential backoff with full jitter, for transient failures.
+//! [`RetryPolicy`] and [`Backoff`]: capped exponential backoff with full jitter, the one
+//! retry rule of oktaflow (the Okta client's retries of pages, the pipeline's retries of a
+//! sink, a sink's own resends of items).
+//!
+//! Retry number `n` (0-based) waits a uniformly random time in `[0, min(cap, base × 2^n)]`.
+//! "Full jitter" spreads the retries of many clients over the whole window, so they do not
+//! come back in lockstep after an outage; the ceiling doubles so a long outage is probed
+//! rarely, and the cap bounds the wait.
 
 use std::time::Duration;
 
 use rand::Rng;
 
-use crate::config::RetryPolicy;
+/// Retry timing for transient failures (5xx, timeouts, resets, bad bodies):
+/// capped exponential backoff with full jitter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Ceiling of the first delay.
+    pub base: Duration,
+    /// Largest ceiling.
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 500 ms, doubling up to 60 s.
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(60),
+        }
+    }
+}
 
 /// Delays for successive retries: attempt `n` waits a uniformly random time in
 /// `[0, min(cap, base × 2^n)]` ("full jitter"), so many clients do not retry in lockstep.
@@ -32,6 +57,11 @@ impl Backoff {
         self.attempt = self.attempt.saturating_add(1);
         let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(rng.random_range(0..=millis))
+    }
+
+    /// The delay before the next retry, drawn from the thread's random generator.
+    pub fn next_random_delay(&mut self) -> Duration {
+        self.next_delay(&mut rand::rng())
     }
 
     /// How many delays were handed out.
@@ -84,5 +114,19 @@ mod tests {
             seen_small,
             "full jitter should sometimes pick delays well below the cap"
         );
+    }
+
+    #[test]
+    fn a_short_policy_doubles_within_full_jitter_and_caps() {
+        // What the Elasticsearch sink's item resends use: 100 ms doubling to 400 ms.
+        let mut backoff = Backoff::new(RetryPolicy {
+            base: Duration::from_millis(100),
+            cap: Duration::from_millis(400),
+        });
+        let ceilings = [100, 200, 400, 400].map(Duration::from_millis);
+        for ceiling in ceilings {
+            assert!(backoff.next_random_delay() <= ceiling);
+        }
+        assert_eq!(backoff.attempts(), 4);
     }
 }
