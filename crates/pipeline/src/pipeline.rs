@@ -517,10 +517,15 @@ impl Writer {
     }
 
     /// Saves a checkpoint off the async threads (it fsyncs twice).
-    async fn save(&self, checkpoint: Checkpoint) -> Result<(), PipelineError> {
+    fn save(
+        &self,
+        checkpoint: Checkpoint,
+    ) -> impl std::future::Future<Output = Result<(), PipelineError>> + Send + 'static {
         let store = self.store.clone();
-        blocking(move || store.save(&checkpoint)).await??;
-        Ok(())
+        async move {
+            blocking(move || store.save(&checkpoint)).await??;
+            Ok(())
+        }
     }
 }
 
