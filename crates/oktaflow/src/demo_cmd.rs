@@ -15,8 +15,8 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use oktaflow_fetch::{Auth, ClientConfig, OrgUrl, Secret, SourceOptions, DEFAULT_SETTLE};
 use oktaflow_pipeline::{
-    Committed, Pipeline, PipelineConfig, PipelineError, PipelineObserver, RunSummary,
-    SourceConfig, StopReason, StopWhen,
+    Committed, Pipeline, PipelineConfig, PipelineError, PipelineObserver, RunSummary, SourceConfig,
+    StopReason, StopWhen,
 };
 use oktaflow_sim::{SimConfig, Simulator};
 use oktaflow_sink::{ExistingFile, FileSink, Sink};

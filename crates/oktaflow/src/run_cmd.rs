@@ -68,10 +68,9 @@ impl RunCmdError {
             RunCmdError::Runtime(_) | RunCmdError::Metrics(_) => Exit::Io,
             RunCmdError::Listen { .. } => Exit::Usage,
             RunCmdError::Pipeline(e) => pipeline_exit(e),
-            RunCmdError::Sources(failed) => failed
-                .0
-                .first()
-                .map_or(Exit::Io, |(_, e)| pipeline_exit(e)),
+            RunCmdError::Sources(failed) => {
+                failed.0.first().map_or(Exit::Io, |(_, e)| pipeline_exit(e))
+            }
         }
     }
 }
@@ -223,10 +222,8 @@ fn build(
             source.silence_alert,
             metrics.clone(),
         );
-        let mut pipeline = Pipeline::new(
-            pipeline_config(&source, &state_dir, once, several),
-            sinks,
-        )?;
+        let mut pipeline =
+            Pipeline::new(pipeline_config(&source, &state_dir, once, several), sinks)?;
         pipeline
             .observe(ProgressObserver::new(console))
             .observe(Arc::new(PipelineLog))

@@ -365,7 +365,9 @@ impl DeadLetterWriter {
                 let recorded_path = position
                     .get("path")
                     .and_then(serde_json::Value::as_str)
-                    .ok_or_else(|| fail(format!("invalid position {position}: no \"path\" string")))?;
+                    .ok_or_else(|| {
+                        fail(format!("invalid position {position}: no \"path\" string"))
+                    })?;
                 if recorded_path != path.to_string_lossy() {
                     return Err(fail(format!(
                         "the checkpoint records the dead-letter file {recorded_path}; move it back or use the same state directory"
@@ -376,7 +378,9 @@ impl DeadLetterWriter {
                         .get("offset")
                         .and_then(serde_json::Value::as_u64)
                         .ok_or_else(|| {
-                            fail(format!("invalid position {position}: no non-negative \"offset\""))
+                            fail(format!(
+                                "invalid position {position}: no non-negative \"offset\""
+                            ))
                         })?,
                 )
             }

@@ -75,4 +75,6 @@ pub use config::{PipelineConfig, SourceConfig, StopWhen, DEAD_LETTER_FILE, MAX_B
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER_KEY};
 pub use error::PipelineError;
 pub use observer::{Committed, PipelineObserver, SinkCommit, StageTimes, Started};
-pub use pipeline::{batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES};
+pub use pipeline::{
+    batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES,
+};

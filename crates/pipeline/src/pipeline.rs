@@ -476,7 +476,8 @@ impl Writer {
                         .raw_of(&rejected.id)
                         .map(|raw| raw.text())
                         .unwrap_or_default();
-                    let error = format!("{} refused the document: {}", sink.name(), rejected.reason);
+                    let error =
+                        format!("{} refused the document: {}", sink.name(), rejected.reason);
                     dead.push(&DeadLetter {
                         error: &error,
                         raw: &raw,
