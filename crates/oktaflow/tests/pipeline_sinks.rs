@@ -49,8 +49,9 @@ const MAX_PEAK_RSS_KB: u64 = 300 * 1024;
 /// How long a store is down in the outage tests (the 30 s).
 const OUTAGE: Duration = Duration::from_secs(30);
 
-/// The most events the pipeline writes as one batch (`pipeline::MAX_BATCH_EVENTS` of the
-/// binary): the most a crash can leave stored but not checkpointed.
+/// The most events the pipeline writes as one batch with these sinks (the largest preferred
+/// batch, `oktaflow_pipeline::batch_size`: the file sink's 3,000 over the collector's 100 per
+/// request): the most a crash can leave stored but not checkpointed.
 const MAX_BATCH_EVENTS: usize = 3_000;
 
 /// The HEC token the emulator accepts, given to `oktaflow` in this environment variable.

@@ -88,36 +88,57 @@ impl Drop for NormalizeStage {
     }
 }
 
-/// Adds pages to `page` until the batch is full, caught up, or no page comes within
-/// [`BATCH_LINGER`]; returns a halt met on the way (to be sent after this batch).
+/// Bytes of a page's raw events.
+fn page_bytes(page: &Page) -> usize {
+    page.events.iter().map(|e| e.len()).sum()
+}
+
+/// What ended the grouping of a batch besides its size.
+enum Grouped {
+    /// Nothing: the batch is complete.
+    Done,
+    /// The next page would have made the batch larger than the limits: it starts the next one.
+    Held(Page),
+    /// The source halted after the batch's pages: sent after the batch.
+    Halt(FetchError),
+}
+
+/// Adds pages to `page` until the next one would exceed `limits`, the source is caught up, or
+/// no page comes within [`BATCH_LINGER`]. A batch is never larger than the limits unless its
+/// first page alone is.
 async fn group(
     pages: &mut Prefetcher,
     page: &mut Page,
     limits: BatchLimits,
     tx: &mpsc::Sender<Result<Batch, PipelineError>>,
-) -> Option<FetchError> {
+) -> Grouped {
     let linger = tokio::time::Instant::now() + BATCH_LINGER;
-    let mut bytes: usize = page.events.iter().map(|e| e.len()).sum();
+    let mut bytes = page_bytes(page);
     while !page.caught_up && page.events.len() < limits.max_docs && bytes < limits.max_bytes {
         let next = match pages.ready() {
             Some(next) => next,
             None => tokio::select! {
                 next = pages.next() => next,
-                () = tokio::time::sleep_until(linger) => return None,
-                () = tx.closed() => return None,
+                () = tokio::time::sleep_until(linger) => return Grouped::Done,
+                () = tx.closed() => return Grouped::Done,
             },
         };
-        match next {
-            Ok(next) => {
-                bytes += next.events.iter().map(|e| e.len()).sum::<usize>();
-                page.events.extend(next.events);
-                page.state_after = next.state_after;
-                page.caught_up = next.caught_up;
-            }
-            Err(halt) => return Some(halt),
+        let next = match next {
+            Ok(next) => next,
+            Err(halt) => return Grouped::Halt(halt),
+        };
+        let next_bytes = page_bytes(&next);
+        if page.events.len() + next.events.len() > limits.max_docs
+            || bytes + next_bytes > limits.max_bytes
+        {
+            return Grouped::Held(next);
         }
+        bytes += next_bytes;
+        page.events.extend(next.events);
+        page.state_after = next.state_after;
+        page.caught_up = next.caught_up;
     }
-    None
+    Grouped::Done
 }
 
 async fn run(
@@ -127,6 +148,8 @@ async fn run(
     tx: mpsc::Sender<Result<Batch, PipelineError>>,
 ) {
     let mut builder = Some(builder);
+    // A page that did not fit the previous batch: it starts the next one.
+    let mut held: Option<Page> = None;
     // A halt met while grouping pages: sent after the batch of the pages before it.
     let mut deferred_halt = None;
     loop {
@@ -134,9 +157,12 @@ async fn run(
             let _ = tx.send(Err(PipelineError::Halt(halt))).await;
             return;
         }
-        let page = tokio::select! {
-            page = pages.next() => page,
-            () = tx.closed() => return,
+        let page = match held.take() {
+            Some(page) => Ok(page),
+            None => tokio::select! {
+                page = pages.next() => page,
+                () = tx.closed() => return,
+            },
         };
         let mut page = match page {
             Ok(page) => page,
@@ -145,7 +171,11 @@ async fn run(
                 return;
             }
         };
-        deferred_halt = group(&mut pages, &mut page, limits, &tx).await;
+        match group(&mut pages, &mut page, limits, &tx).await {
+            Grouped::Done => {}
+            Grouped::Held(next) => held = Some(next),
+            Grouped::Halt(halt) => deferred_halt = Some(halt),
+        }
         let received_at = Utc::now();
         let Some(mut working) = builder.take() else {
             return;

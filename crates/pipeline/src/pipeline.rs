@@ -201,25 +201,13 @@ impl Pipeline {
         } = self;
         let name = config.source.name.clone();
         let mut writer = Writer::open(&config, sinks, observers.clone())?;
-        let loaded = writer.recover().await?;
-        let resumed = loaded.is_some();
-        let start = match loaded {
-            Some(checkpoint) => StartPoint::Resume(checkpoint.source),
-            None => StartPoint::Since(config.source.start_from),
-        };
-        let source = LogSource::new(
-            config.source.client.clone(),
-            start,
-            config.source.options.clone(),
-        )?;
-        // A first run checkpoints its starting point before its first write.
-        let mut unsaved_start: Option<SourceState> = (!resumed).then(|| source.state().clone());
+        let (source, mut unsaved_start) = recover(&config, &mut writer).await?;
         {
             let sink_names = writer.sink_names();
             observers.started(&Started {
                 source: &name,
                 org: source.org(),
-                resumed,
+                resumed: unsaved_start.is_none(),
                 sinks: &sink_names,
                 stats: source.stats(),
                 batch: limits,
@@ -268,22 +256,7 @@ impl Pipeline {
                 break StopReason::Requested;
             };
 
-            summary.pages += 1;
-            summary.written += batch.documents.len() as u64;
-            summary.rejected += batch.refused.len() as u64;
-            summary.refused_by_sinks += outcome.refused_by_sinks;
-            if let Some(latest) = batch.latest_published {
-                summary.position = Some(summary.position.map_or(latest, |p| p.max(latest)));
-            }
-            let per_sink: Vec<SinkCommit<'_>> = outcome
-                .per_sink
-                .iter()
-                .map(|(sink, rejected)| SinkCommit {
-                    sink,
-                    documents: batch.documents.len(),
-                    rejected: *rejected,
-                })
-                .collect();
+            summary.record(&batch, &outcome);
             observers.batch_committed(&Committed {
                 source: &name,
                 documents: batch.documents.len(),
@@ -291,7 +264,7 @@ impl Pipeline {
                 dead_lettered: outcome.dead_lettered,
                 dead_letter_path: &writer.dead_letter_path,
                 categories: &batch.categories,
-                sinks: &per_sink,
+                sinks: &outcome.sink_commits(batch.documents.len()),
                 latest_published: batch.latest_published,
                 caught_up: batch.caught_up,
                 written_total: summary.written,
@@ -323,6 +296,43 @@ impl Pipeline {
     }
 }
 
+/// Step 1 of a run: makes the writer's stores consistent with the checkpoint
+/// ([`Writer::recover`]) and opens the source where the checkpoint left it (at
+/// `start_from` on a first run). Returns the source and, on a first run, the starting state
+/// to checkpoint before the first write.
+async fn recover(
+    config: &PipelineConfig,
+    writer: &mut Writer,
+) -> Result<(LogSource, Option<SourceState>), PipelineError> {
+    let loaded = writer.recover().await?;
+    let start = match loaded {
+        Some(checkpoint) => StartPoint::Resume(checkpoint.source),
+        None => StartPoint::Since(config.source.start_from),
+    };
+    let first_run = matches!(start, StartPoint::Since(_));
+    let source = LogSource::new(
+        config.source.client.clone(),
+        start,
+        config.source.options.clone(),
+    )?;
+    // A first run checkpoints its starting point before its first write.
+    let unsaved_start = first_run.then(|| source.state().clone());
+    Ok((source, unsaved_start))
+}
+
+impl RunSummary {
+    /// Counts a committed batch.
+    fn record(&mut self, batch: &Batch, outcome: &BatchOutcome) {
+        self.pages += 1;
+        self.written += batch.documents.len() as u64;
+        self.rejected += batch.refused.len() as u64;
+        self.refused_by_sinks += outcome.refused_by_sinks;
+        if let Some(latest) = batch.latest_published {
+            self.position = Some(self.position.map_or(latest, |p| p.max(latest)));
+        }
+    }
+}
+
 /// What committing one batch did, besides the batch itself.
 struct BatchOutcome {
     /// Each sink's name and how many documents its store refused, in sink order.
@@ -333,6 +343,20 @@ struct BatchOutcome {
     dead_lettered: usize,
     /// Write, checkpoint and commit times (the others are filled in by the caller).
     times: StageTimes,
+}
+
+impl BatchOutcome {
+    /// Each sink's part of a batch of `documents` documents, for the observers.
+    fn sink_commits(&self, documents: usize) -> Vec<SinkCommit<'_>> {
+        self.per_sink
+            .iter()
+            .map(|(sink, rejected)| SinkCommit {
+                sink,
+                documents,
+                rejected: *rejected,
+            })
+            .collect()
+    }
 }
 
 /// The writer stage: the sinks, the dead-letter file and the checkpoint store of one source.

@@ -269,7 +269,6 @@ async fn batches_never_exceed_the_largest_preference_of_the_sinks() {
     assert_eq!(summary.written, 3_000);
     let sizes = sizes.lock().unwrap().clone();
     assert_eq!(sizes.iter().sum::<usize>(), 3_000);
-    // Pages are 100 events: a batch stops growing at the first page that reaches the limit.
     assert!(sizes.iter().all(|&n| n <= 3_000), "{sizes:?}");
     assert_eq!(written_ids(&dirs.out), sim.delivered_order());
 
