@@ -2,15 +2,16 @@
 //!
 //! A run has two steps:
 //!
-//! 1. **Recover** ([`Writer::recover`]): every sink and the dead-letter file are handed the
-//!    position recorded in the source's checkpoint and make their store consistent with it
-//!    (the file sink truncates what was written after it); fetching resumes from the
-//!    checkpoint's [`SourceState`]. A first run saves its starting checkpoint before its
-//!    first write, so that a crash right after that write is recovered like any other.
-//! 2. **Commit batch after batch** ([`Writer::commit_batch`]): the batch's documents go to
-//!    every sink, dead letters are fsynced, and only then the checkpoint is saved. The next
-//!    batch is taken only after that, so batch N's checkpoint is saved before batch N+1 is
-//!    written (the file sink's rotation relies on it).
+//! 1. **Recover** (`recover`, `Writer::recover`): every sink and the dead-letter file are
+//!    handed the position recorded in the source's checkpoint and make their store
+//!    consistent with it (the file sink truncates what was written after it); fetching
+//!    resumes from the checkpoint's [`SourceState`]. A first run saves its starting checkpoint
+//!    before its first write, so that a crash right after that write is recovered like any
+//!    other.
+//! 2. **Commit batch after batch** (`Writer::commit_batch`, the one function that holds the
+//!    key rule): the batch's documents go to every sink, dead letters are fsynced, and only
+//!    then the checkpoint is saved. The next batch is taken only after that, so batch N's
+//!    checkpoint is saved before batch N+1 is written (the file sink's rotation relies on it).
 //!
 //! A halt of the source (401, 403, 404, 400) ends the run with [`PipelineError::Halt`],
 //! leaving the last checkpoint intact. A stop request is honoured at a batch boundary: a
@@ -297,7 +298,7 @@ impl Pipeline {
 }
 
 /// Step 1 of a run: makes the writer's stores consistent with the checkpoint
-/// ([`Writer::recover`]) and opens the source where the checkpoint left it (at
+/// (`Writer::recover`) and opens the source where the checkpoint left it (at
 /// `start_from` on a first run). Returns the source and, on a first run, the starting state
 /// to checkpoint before the first write.
 async fn recover(
