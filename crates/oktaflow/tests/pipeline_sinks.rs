@@ -549,7 +549,12 @@ where
     eprintln!("store down {:?} after the start", started.elapsed());
     down().await;
     let mut peak = 0;
-    let settle = Duration::from_secs(2);
+    // Fetching stops once the pipeline's bounded buffers are full: the batch being written,
+    // the next one (normalized first), the one being grouped (each up to the batch the sink
+    // prefers: 1,000 events = 5 pages for the emulator's `max_docs=500` × 2 concurrent
+    // requests) and the pages fetched ahead. Normalizing two such batches in a debug build on
+    // a loaded machine can take a few seconds.
+    let settle = Duration::from_secs(5);
     tokio::time::sleep(settle).await;
     let requests_while_down = sim.stats().requests;
     let steps = (outage - settle).as_millis() / 100;
