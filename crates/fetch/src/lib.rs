@@ -15,7 +15,8 @@
 //! * [`Pacer`] — keeps the request rate within `share × X-Rate-Limit-Limit` per minute, evenly
 //!   spaced (waits already reserved are re-spaced once the limit is learned or a 429 holds),
 //!   slower when `X-Rate-Limit-Remaining` runs low. [`FetchStats`] counts requests.
-//! * [`Checkpoint`] / [`CheckpointStore`] — the versioned JSON resume point, saved atomically.
+//! * [`SourceState`] — the cursor(s) a source resumes from; the checkpoint that stores it next
+//!   to the sinks' positions belongs to the pipeline (`oktaflow-pipeline`).
 //! * [`Secret`], [`RetryPolicy`], [`TlsConfig`], [`RawEvent`] — from `oktaflow-plumbing`
 //!   (redacting secrets, full-jitter backoff, the HTTP/TLS client builder, JSON framing).
 //!
@@ -24,20 +25,20 @@
 //! use oktaflow_fetch::*;
 //! let org = OrgUrl::from_domain("acme.okta.com")?;
 //! let config = ClientConfig::new(org, Auth::ApiToken(Secret::new("00abc...")));
-//! let store = CheckpointStore::new("/var/lib/oktaflow", "okta")?;
-//! let start = match store.load()? {
-//!     Some(checkpoint) => StartPoint::Resume(checkpoint.source),
+//! # fn load_saved_state() -> Option<SourceState> { None }
+//! # fn save_state(_: &SourceState) {}
+//! let start = match load_saved_state() {
+//!     Some(state) => StartPoint::Resume(state),
 //!     None => StartPoint::Since(chrono::Utc::now() - chrono::TimeDelta::days(1)),
 //! };
 //! let mut source = LogSource::new(config, start, SourceOptions::default())?;
 //! let page = source.next_page().await?;
-//! // ... make page.events durable in the sinks, then:
-//! store.save(&Checkpoint::new(page.state_after, Default::default()))?;
+//! // ... make page.events durable in the sinks, then save where to resume:
+//! save_state(&page.state_after);
 //! # Ok(()) }
 //! ```
 
 mod auth;
-mod checkpoint;
 mod client;
 mod config;
 mod error;
@@ -47,7 +48,6 @@ mod source;
 mod state;
 mod stats;
 
-pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CHECKPOINT_VERSION};
 pub use client::{OktaClient, PageRequest, RawPage, LOGS_PATH};
 pub use config::{
     Auth, ClientConfig, ConfigError, OrgUrl, DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REQUEST_TIMEOUT,

@@ -5,22 +5,27 @@
 //! (backfill in 4 parallel time slices) into `DIR/events.ndjson` with its state in
 //! `DIR/state/`, follows live events for a while after catching up, and prints what it wrote.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use oktaflow_fetch::{Auth, ClientConfig, OrgUrl, Secret, SourceOptions, DEFAULT_SETTLE};
+use oktaflow_pipeline::{
+    Committed, Pipeline, PipelineConfig, PipelineError, PipelineObserver, RunSummary, SourceConfig,
+    StopReason, StopWhen,
+};
 use oktaflow_sim::{SimConfig, Simulator};
 use oktaflow_sink::{ExistingFile, FileSink, Sink};
 
 use crate::cli::DemoArgs;
-use crate::config::{parse_duration, SourceConfig};
-use crate::exit::Exit;
-use crate::pipeline::{
-    Console, Pipeline, PipelineError, PipelineOptions, RunSummary, StopReason, StopWhen,
-};
+use crate::config::parse_duration;
+use crate::exit::{pipeline_exit, Exit};
+use crate::pipeline_log::PipelineLog;
+use crate::progress::{Console, ProgressObserver};
 use crate::run_cmd::stop_on_signals;
 
 /// Marks a directory as created by `oktaflow demo` (so re-running may empty it).
@@ -64,7 +69,7 @@ impl DemoCmdError {
         match self {
             DemoCmdError::Usage(_) | DemoCmdError::Dir { .. } => Exit::Usage,
             DemoCmdError::Start(_) => Exit::Io,
-            DemoCmdError::Pipeline(e) => e.exit(),
+            DemoCmdError::Pipeline(e) => pipeline_exit(e),
         }
     }
 }
@@ -84,16 +89,37 @@ pub fn run(args: &DemoArgs) -> Result<Exit, DemoCmdError> {
         .enable_all()
         .build()
         .map_err(|e| DemoCmdError::Start(format!("cannot start the async runtime: {e}")))?;
-    let console = Console::init("warn,oktaflow::pipeline::progress=info");
-    let summary = runtime.block_on(demo(args, follow, &console))?;
-    print!("{}", report(&summary, &args.dir));
+    let console = Console::init("warn,oktaflow::progress=info");
+    let categories = Arc::new(Categories::default());
+    let summary = runtime.block_on(demo(args, follow, &console, categories.clone()))?;
+    print!("{}", report(&summary, &categories.tally(), &args.dir));
     Ok(Exit::Ok)
+}
+
+/// The summary's `event.category` counts, tallied from the committed batches.
+#[derive(Debug, Default)]
+struct Categories(Mutex<BTreeMap<&'static str, u64>>);
+
+impl Categories {
+    fn tally(&self) -> BTreeMap<&'static str, u64> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl PipelineObserver for Categories {
+    fn batch_committed(&self, batch: &Committed<'_>) {
+        let mut tally = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for category in batch.categories {
+            *tally.entry(category).or_default() += 1;
+        }
+    }
 }
 
 async fn demo(
     args: &DemoArgs,
     follow: Duration,
     console: &Console,
+    categories: Arc<Categories>,
 ) -> Result<RunSummary, DemoCmdError> {
     let token = format!("demo-{:032x}", rand::random::<u128>());
     let sim_config = SimConfig {
@@ -131,7 +157,6 @@ async fn demo(
             backfill_concurrency: BACKFILL_CONCURRENCY,
             settle: DEFAULT_SETTLE,
         },
-        silence_alert: None,
     };
     let events_path = args.dir.join(EVENTS_FILE);
     let sink =
@@ -139,11 +164,15 @@ async fn demo(
             path: events_path.clone(),
             reason: e.to_string(),
         })?;
-    let mut options = PipelineOptions::new(args.dir.join("state"));
-    options.stop_when = StopWhen::FollowFor(follow);
+    let mut config = PipelineConfig::new(source, args.dir.join("state"));
+    config.stop_when = StopWhen::FollowFor(follow);
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
-    let pipeline = Pipeline::new(source, sinks, options)?;
-    let summary = pipeline.run(console, stop_on_signals()).await;
+    let mut pipeline = Pipeline::new(config, sinks)?;
+    pipeline
+        .observe(ProgressObserver::new(console))
+        .observe(Arc::new(PipelineLog))
+        .observe(categories);
+    let summary = pipeline.run(stop_on_signals()).await;
     sim.shutdown().await;
     Ok(summary?)
 }
@@ -190,7 +219,7 @@ fn prepare_dir(dir: &Path) -> Result<(), DemoCmdError> {
 }
 
 /// The closing summary.
-fn report(summary: &RunSummary, dir: &Path) -> String {
+fn report(summary: &RunSummary, by_category: &BTreeMap<&'static str, u64>, dir: &Path) -> String {
     let secs = summary.elapsed.as_secs_f64().max(0.001);
     let mut out = String::new();
     let _ = writeln!(out);
@@ -205,7 +234,7 @@ fn report(summary: &RunSummary, dir: &Path) -> String {
             StopReason::CaughtUp | StopReason::FollowDone => "",
         }
     );
-    let mut categories: Vec<(&&str, &u64)> = summary.by_category.iter().collect();
+    let mut categories: Vec<(&&str, &u64)> = by_category.iter().collect();
     categories.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let _ = writeln!(out, "  by event.category:");
     for (category, count) in categories {

@@ -2,6 +2,9 @@
 
 use std::process::ExitCode;
 
+use oktaflow_fetch::FetchErrorKind;
+use oktaflow_pipeline::{CheckpointError, PipelineError};
+
 /// How `oktaflow` ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -12,7 +15,6 @@ pub enum Exit {
     /// Bad command line or configuration; nothing was done.
     Usage = 2,
     /// Halted on an Okta error that retrying cannot fix (400/401/403/404).
-    #[allow(dead_code)] // returned by the pipeline subcommands (`run`), which are being added
     OktaHalt = 3,
     /// An input could not be read or an output written while running.
     Io = 4,
@@ -21,6 +23,21 @@ pub enum Exit {
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> ExitCode {
         ExitCode::from(exit as u8)
+    }
+}
+
+/// The exit code of a failed pipeline: 2 for configuration and state problems found before
+/// any work, 3 for an Okta halt, 4 for I/O failures while running.
+pub fn pipeline_exit(error: &PipelineError) -> Exit {
+    match error {
+        PipelineError::Config(_) | PipelineError::Recover(_) => Exit::Usage,
+        PipelineError::Checkpoint(CheckpointError::Io { .. }) => Exit::Io,
+        PipelineError::Checkpoint(_) => Exit::Usage,
+        PipelineError::DeadLetter(e) if e.is_write() => Exit::Io,
+        PipelineError::DeadLetter(_) => Exit::Usage,
+        PipelineError::Halt(e) if e.kind() == FetchErrorKind::Config => Exit::Usage,
+        PipelineError::Halt(_) => Exit::OktaHalt,
+        PipelineError::Write(_) | PipelineError::Internal(_) => Exit::Io,
     }
 }
 

@@ -15,11 +15,11 @@ mod exit;
 mod logging;
 mod manual_cmd;
 mod metrics;
+mod monitor;
 mod normalize_cmd;
 mod ops_server;
-// `demo` (feature `sim`) is the only user of a few of its items.
-#[cfg_attr(not(feature = "sim"), allow(dead_code))]
-mod pipeline;
+mod pipeline_log;
+mod progress;
 mod run_cmd;
 mod setup_cmd;
 #[cfg(feature = "sim")]

@@ -5,7 +5,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use oktaflow_normalize::{GeoIp, Normalizer, Options};
-use oktaflow_sink::{DeadLetter, DeadLetterError, DeadLetterWriter};
+use oktaflow_pipeline::{DeadLetter, DeadLetterError, DeadLetterWriter};
 
 use crate::cli::NormalizeArgs;
 use crate::exit::Exit;
@@ -155,9 +155,9 @@ pub fn run(args: &NormalizeArgs) -> Result<Exit, NormalizeCmdError> {
             dead_letters
                 .write(&DeadLetter {
                     line: Some(number),
-                    id: None,
                     error: &error,
-                    raw,
+                    raw: &String::from_utf8_lossy(raw),
+                    ..DeadLetter::default()
                 })
                 .map_err(NormalizeCmdError::DeadLetterWrite)?;
         }

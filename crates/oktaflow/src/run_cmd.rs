@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures_util::future::join_all;
+use oktaflow_pipeline::{Pipeline, PipelineConfig, PipelineError, StopWhen};
 use oktaflow_sink::{ExistingFile, SinkSpec};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -14,13 +15,14 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, Instrument};
 
 use crate::cli::RunArgs;
-use crate::config::{self, ConfigError, RunConfig};
-use crate::exit::Exit;
+use crate::config::{self, ConfigError, RunConfig, SourceConfig};
+use crate::exit::{pipeline_exit, Exit};
 use crate::logging;
 use crate::metrics::{Metrics, MetricsError};
+use crate::monitor::{self, SourceMonitor};
 use crate::ops_server::{self, OpsState};
-use crate::pipeline::monitor::{self, SourceMonitor};
-use crate::pipeline::{Console, Pipeline, PipelineError, PipelineOptions, StopWhen};
+use crate::pipeline_log::PipelineLog;
+use crate::progress::{Console, ProgressObserver};
 
 /// Why `oktaflow run` failed; `Display` is the one-line message.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +67,10 @@ impl RunCmdError {
             }
             RunCmdError::Runtime(_) | RunCmdError::Metrics(_) => Exit::Io,
             RunCmdError::Listen { .. } => Exit::Usage,
-            RunCmdError::Pipeline(e) => e.exit(),
-            RunCmdError::Sources(failed) => failed.0.first().map_or(Exit::Io, |(_, e)| e.exit()),
+            RunCmdError::Pipeline(e) => pipeline_exit(e),
+            RunCmdError::Sources(failed) => {
+                failed.0.first().map_or(Exit::Io, |(_, e)| pipeline_exit(e))
+            }
         }
     }
 }
@@ -86,7 +90,7 @@ pub fn run(args: &RunArgs) -> Result<Exit, RunCmdError> {
         None => None,
     };
     let metrics = Arc::new(Metrics::new().map_err(RunCmdError::Metrics)?);
-    let pipelines = build(config, args.once, &metrics)?;
+    let pipelines = build(config, args.once, &metrics, &console)?;
     let several = pipelines.len() > 1;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -103,12 +107,11 @@ pub fn run(args: &RunArgs) -> Result<Exit, RunCmdError> {
         let _ticker = AbortOnDrop(tokio::spawn(monitor::watch(monitors)));
         let stop = stop_on_signals();
         let runs = pipelines.into_iter().map(|source| {
-            let console = console.clone();
             let stop = stop.clone();
             let span = logging::source_span(&source.name);
             tokio::spawn(
                 async move {
-                    let result = source.pipeline.run(&console, stop).await;
+                    let result = source.pipeline.run(stop).await;
                     match &result {
                         Ok(summary) => info!(
                             source = %source.name,
@@ -159,10 +162,40 @@ struct SourcePipeline {
     monitor: Arc<SourceMonitor>,
 }
 
+/// The pipeline's configuration for one configured source: the binary's config (file,
+/// environment, flags) → the typed input of `oktaflow-pipeline`. Several sources share the
+/// state directory, so each gets its own dead-letter file.
+fn pipeline_config(
+    source: &SourceConfig,
+    state_dir: &Path,
+    once: bool,
+    several: bool,
+) -> PipelineConfig {
+    let mut config = PipelineConfig::new(
+        oktaflow_pipeline::SourceConfig {
+            name: source.name.clone(),
+            client: source.client.clone(),
+            start_from: source.start_from,
+            options: source.options.clone(),
+        },
+        state_dir,
+    );
+    config.stop_when = if once {
+        StopWhen::CaughtUp
+    } else {
+        StopWhen::Never
+    };
+    if several {
+        config.dead_letter_file = format!("dead-letter.{}.ndjson", source.name);
+    }
+    config
+}
+
 fn build(
     config: RunConfig,
     once: bool,
     metrics: &Arc<Metrics>,
+    console: &Console,
 ) -> Result<Vec<SourcePipeline>, RunCmdError> {
     let RunConfig {
         state_dir,
@@ -189,20 +222,16 @@ fn build(
             source.silence_alert,
             metrics.clone(),
         );
-        let mut options = PipelineOptions::new(state_dir.clone());
-        options.stop_when = if once {
-            StopWhen::CaughtUp
-        } else {
-            StopWhen::Never
-        };
-        if several {
-            options.dead_letter_file = format!("dead-letter.{}.ndjson", source.name);
-        }
-        options.monitor = Some(monitor.clone());
+        let mut pipeline =
+            Pipeline::new(pipeline_config(&source, &state_dir, once, several), sinks)?;
+        pipeline
+            .observe(ProgressObserver::new(console))
+            .observe(Arc::new(PipelineLog))
+            .observe(monitor.clone());
         built.push(SourcePipeline {
             name: source.name.clone(),
             state_dir: state_dir.clone(),
-            pipeline: Pipeline::new(source, sinks, options)?,
+            pipeline,
             monitor,
         });
     }
@@ -406,7 +435,9 @@ mod tests {
         )
         .unwrap();
         let metrics = Arc::new(Metrics::new().unwrap());
-        let error = build(config, true, &metrics).err().expect("refused");
+        let error = build(config, true, &metrics, &Console::default())
+            .err()
+            .expect("refused");
         assert!(
             error
                 .to_string()

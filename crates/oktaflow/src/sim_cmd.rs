@@ -6,7 +6,7 @@ use oktaflow_sim::{SimConfig, Simulator};
 
 use crate::cli::SimArgs;
 use crate::exit::Exit;
-use crate::pipeline::Console;
+use crate::progress::Console;
 use crate::run_cmd::stop_on_signals;
 
 /// Why the simulator could not run; `Display` is the one-line message.

@@ -49,8 +49,9 @@ const MAX_PEAK_RSS_KB: u64 = 300 * 1024;
 /// How long a store is down in the outage tests (the 30 s).
 const OUTAGE: Duration = Duration::from_secs(30);
 
-/// The most events the pipeline writes as one batch (`pipeline::MAX_BATCH_EVENTS` of the
-/// binary): the most a crash can leave stored but not checkpointed.
+/// The most events the pipeline writes as one batch with these sinks (the largest preferred
+/// batch, `oktaflow_pipeline::batch_size`: the file sink's 3,000 over the collector's 100 per
+/// request): the most a crash can leave stored but not checkpointed.
 const MAX_BATCH_EVENTS: usize = 3_000;
 
 /// The HEC token the emulator accepts, given to `oktaflow` in this environment variable.
@@ -535,7 +536,12 @@ where
     eprintln!("store down {:?} after the start", started.elapsed());
     down().await;
     let mut peak = 0;
-    let settle = Duration::from_secs(2);
+    // Fetching stops once the pipeline's bounded buffers are full: the batch being written,
+    // the next one (normalized first), the one being grouped (each up to the batch the sink
+    // prefers: 1,000 events = 5 pages for the emulator's `max_docs=500` × 2 concurrent
+    // requests) and the pages fetched ahead. Normalizing two such batches in a debug build on
+    // a loaded machine can take a few seconds.
+    let settle = Duration::from_secs(5);
     tokio::time::sleep(settle).await;
     let requests_while_down = sim.stats().requests;
     let steps = (outage - settle).as_millis() / 100;

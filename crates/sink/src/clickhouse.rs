@@ -688,6 +688,12 @@ fn write_row(doc: &Document, microseconds_column: bool, out: &mut Vec<u8>) -> Re
 
 #[async_trait::async_trait]
 impl Sink for ClickHouseSink {
+    /// One insert of the configured size (`max_docs`, default 20,000 rows): ClickHouse
+    /// spends much less server CPU per row on large inserts.
+    fn preferred_batch(&self) -> BatchLimits {
+        self.limits
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

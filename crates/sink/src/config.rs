@@ -187,7 +187,8 @@ impl RequestOptions {
     }
 }
 
-/// How a batch is cut into requests.
+/// A batch size in documents and bytes: how a network sink cuts a batch into requests, and
+/// the batch a sink prefers ([`Sink::preferred_batch`](crate::Sink::preferred_batch)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimits {
     /// At most this many documents per request.
@@ -198,6 +199,14 @@ pub struct BatchLimits {
 }
 
 impl BatchLimits {
+    /// The batch a sink prefers unless it says otherwise ([`Sink::preferred_batch`](crate::Sink::preferred_batch)):
+    /// 3,000 documents or 8 MB, small enough that a batch is durable soon after its pages
+    /// arrive, large enough that a backfill pays one round of fsyncs for several pages.
+    pub const DEFAULT_PREFERRED: BatchLimits = BatchLimits {
+        max_docs: 3_000,
+        max_bytes: 8_000_000,
+    };
+
     /// Checks that both limits are positive.
     pub(crate) fn validate(&self) -> Result<(), SinkConfigError> {
         if self.max_docs == 0 {

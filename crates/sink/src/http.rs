@@ -467,6 +467,11 @@ impl HttpSink {
 
 #[async_trait::async_trait]
 impl Sink for HttpSink {
+    /// One request of the configured size.
+    fn preferred_batch(&self) -> BatchLimits {
+        self.limits
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

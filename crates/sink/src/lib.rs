@@ -23,9 +23,10 @@
 //! * [`HttpSink`] POSTs NDJSON to any endpoint or events to a Splunk HTTP Event
 //!   Collector; like stdout it is *at least once* (the protocols cannot deduplicate).
 //!
-//! Documents a store refuses for good are returned in [`Ack::rejected`] and end up in
-//! the dead-letter file through a [`DeadLetterWriter`], which `oktaflow normalize`
-//! uses for events it cannot normalize too. Errors ([`SinkError`]) say whether
+//! Documents a store refuses for good are returned in [`Ack::rejected`]; the pipeline
+//! (`oktaflow-pipeline`) writes them to its dead-letter file. A sink states the batch it
+//! writes best ([`Sink::preferred_batch`], a [`BatchLimits`]: ClickHouse large inserts,
+//! Elasticsearch one round of `_bulk` bodies). Errors ([`SinkError`]) say whether
 //! retrying may help ([`SinkError::is_retryable`]): a store that is down or busy is
 //! retried by the pipeline with backoff; bad credentials or a missing table are not.
 //!
@@ -44,7 +45,6 @@
 
 pub mod clickhouse;
 mod config;
-mod dead_letter;
 mod document;
 pub mod elasticsearch;
 mod error;
@@ -60,7 +60,6 @@ pub use clickhouse::{ClickHouseConfig, ClickHouseSink};
 pub use config::{
     BatchLimits, BatchOptions, RequestDefaults, RequestOptions, SinkConfigError, SinkDefaults,
 };
-pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter};
 pub use document::{Ack, Document, Rejected};
 pub use elasticsearch::{ElasticsearchConfig, ElasticsearchSink};
 pub use error::SinkError;

@@ -1,6 +1,6 @@
 //! The [`Sink`] trait.
 
-use crate::{Ack, Document, SinkError};
+use crate::{Ack, BatchLimits, Document, SinkError};
 
 /// A store that oktaflow delivers ECS documents to.
 ///
@@ -21,4 +21,14 @@ pub trait Sink: Send {
     /// Writes an ordered batch and returns only when it is durable. Returns the
     /// position to record in the checkpoint.
     async fn write_batch(&mut self, batch: &[Document]) -> Result<Ack, SinkError>;
+
+    /// The batch this sink writes best: up to this many documents and about this many bytes
+    /// of documents per [`write_batch`](Sink::write_batch). A preference, not a limit: a
+    /// sink handed a larger batch still writes all of it (the network sinks cut it into
+    /// requests of their own limits). The pipeline sizes its batches from the preferences of
+    /// all its sinks within its memory bound (see the `oktaflow-pipeline` documentation).
+    /// Default: [`BatchLimits::DEFAULT_PREFERRED`].
+    fn preferred_batch(&self) -> BatchLimits {
+        BatchLimits::DEFAULT_PREFERRED
+    }
 }

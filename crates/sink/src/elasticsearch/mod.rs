@@ -327,6 +327,16 @@ impl ElasticsearchSink {
 
 #[async_trait::async_trait]
 impl Sink for ElasticsearchSink {
+    /// One round of concurrent `_bulk` requests: `concurrency` bodies of `max_docs`
+    /// documents or `max_bytes` bytes.
+    fn preferred_batch(&self) -> BatchLimits {
+        let rounds = self.concurrency.max(1);
+        BatchLimits {
+            max_docs: self.limits.max_docs.saturating_mul(rounds),
+            max_bytes: self.limits.max_bytes.saturating_mul(rounds),
+        }
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

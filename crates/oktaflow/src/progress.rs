@@ -1,14 +1,16 @@
 //! Progress: an `indicatif` bar per source when stderr is a terminal (several sources share
 //! one multi-bar display), a periodic log line otherwise; and the `tracing` subscriber, whose
-//! lines are printed above the bars instead of through them.
+//! lines are printed above the bars instead of through them. [`ProgressObserver`] shows a
+//! pipeline's progress as it observes it.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use oktaflow_pipeline::{Committed, PipelineError, PipelineObserver, RunSummary, Started};
 use tracing::info;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -190,6 +192,54 @@ impl Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Shows a pipeline's [`Progress`]: the bar (or log line) appears when the run starts, moves
+/// with every committed batch and is removed when the run ends.
+#[derive(Debug)]
+pub struct ProgressObserver {
+    console: Console,
+    progress: Mutex<Option<Progress>>,
+}
+
+impl ProgressObserver {
+    /// Progress shown through `console`.
+    pub fn new(console: &Console) -> Arc<ProgressObserver> {
+        Arc::new(ProgressObserver {
+            console: console.clone(),
+            progress: Mutex::new(None),
+        })
+    }
+
+    fn progress(&self) -> std::sync::MutexGuard<'_, Option<Progress>> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn finish(&self) {
+        if let Some(progress) = self.progress().take() {
+            progress.finish();
+        }
+    }
+}
+
+impl PipelineObserver for ProgressObserver {
+    fn started(&self, started: &Started<'_>) {
+        *self.progress() = Some(Progress::new(&self.console, started.source));
+    }
+
+    fn batch_committed(&self, batch: &Committed<'_>) {
+        if let Some(progress) = self.progress().as_mut() {
+            progress.update(batch.written_total, batch.latest_published, batch.caught_up);
+        }
+    }
+
+    fn halted(&self, _source: &str, _error: &PipelineError) {
+        self.finish();
+    }
+
+    fn stopped(&self, _summary: &RunSummary) {
         self.finish();
     }
 }

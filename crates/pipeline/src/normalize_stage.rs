@@ -13,23 +13,32 @@
 //! never written is simply fetched and normalized again after a restart.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
-use oktaflow_fetch::FetchStats;
+use oktaflow_fetch::{FetchError, FetchStats, Page};
 use oktaflow_normalize::Normalizer;
+use oktaflow_sink::BatchLimits;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::batch::{Batch, BatchBuilder};
-use super::prefetch::Prefetcher;
-use super::PipelineError;
+use crate::batch::{Batch, BatchBuilder};
+use crate::prefetch::Prefetcher;
+use crate::PipelineError;
 
 /// Normalized batches waiting for the writer (besides the one being normalized).
 const BATCHES_AHEAD: usize = 1;
 
-/// Normalizes the pages of a [`Prefetcher`] into [`Batch`]es of up to `max_batch_events`
-/// events (pages already fetched are grouped into one batch, so a backfill pays one round
-/// of fsyncs for several pages). Dropping the stage stops it and the fetch task.
+/// While backfilling, a batch below its size waits this long at most (from its first page)
+/// for further pages: long enough to group the pages of a fast backfill into the batch the
+/// sinks prefer, short enough that a slow or paced source still commits promptly.
+pub const BATCH_LINGER: Duration = Duration::from_millis(250);
+
+/// Normalizes the pages of a [`Prefetcher`] into [`Batch`]es within `limits` (events, and
+/// bytes of raw events). Pages are grouped into one batch until it reaches the limits, the
+/// source is caught up, or no further page arrives within [`BATCH_LINGER`]: a backfill pays
+/// one round of fsyncs for several pages and a sink gets the batch it prefers. Dropping the
+/// stage stops it and the fetch task.
 #[derive(Debug)]
 pub struct NormalizeStage {
     batches: mpsc::Receiver<Result<Batch, PipelineError>>,
@@ -43,12 +52,12 @@ impl NormalizeStage {
         pages: Prefetcher,
         normalizer: Normalizer,
         threads: usize,
-        max_batch_events: usize,
+        limits: BatchLimits,
     ) -> NormalizeStage {
         let stats = pages.stats().clone();
         let (tx, batches) = mpsc::channel(BATCHES_AHEAD);
         let builder = BatchBuilder::new(normalizer, threads);
-        let task = tokio::spawn(run(pages, builder, max_batch_events, tx));
+        let task = tokio::spawn(run(pages, builder, limits, tx));
         NormalizeStage {
             batches,
             task,
@@ -79,13 +88,68 @@ impl Drop for NormalizeStage {
     }
 }
 
+/// Bytes of a page's raw events.
+fn page_bytes(page: &Page) -> usize {
+    page.events.iter().map(|e| e.len()).sum()
+}
+
+/// What ended the grouping of a batch besides its size.
+enum Grouped {
+    /// Nothing: the batch is complete.
+    Done,
+    /// The next page would have made the batch larger than the limits: it starts the next one.
+    Held(Page),
+    /// The source halted after the batch's pages: sent after the batch.
+    Halt(FetchError),
+}
+
+/// Adds pages to `page` until the next one would exceed `limits`, the source is caught up, or
+/// no page comes within [`BATCH_LINGER`]. A batch is never larger than the limits unless its
+/// first page alone is.
+async fn group(
+    pages: &mut Prefetcher,
+    page: &mut Page,
+    limits: BatchLimits,
+    tx: &mpsc::Sender<Result<Batch, PipelineError>>,
+) -> Grouped {
+    let linger = tokio::time::Instant::now() + BATCH_LINGER;
+    let mut bytes = page_bytes(page);
+    while !page.caught_up && page.events.len() < limits.max_docs && bytes < limits.max_bytes {
+        let next = match pages.ready() {
+            Some(next) => next,
+            None => tokio::select! {
+                next = pages.next() => next,
+                () = tokio::time::sleep_until(linger) => return Grouped::Done,
+                () = tx.closed() => return Grouped::Done,
+            },
+        };
+        let next = match next {
+            Ok(next) => next,
+            Err(halt) => return Grouped::Halt(halt),
+        };
+        let next_bytes = page_bytes(&next);
+        if page.events.len() + next.events.len() > limits.max_docs
+            || bytes + next_bytes > limits.max_bytes
+        {
+            return Grouped::Held(next);
+        }
+        bytes += next_bytes;
+        page.events.extend(next.events);
+        page.state_after = next.state_after;
+        page.caught_up = next.caught_up;
+    }
+    Grouped::Done
+}
+
 async fn run(
     mut pages: Prefetcher,
     builder: BatchBuilder,
-    max_batch_events: usize,
+    limits: BatchLimits,
     tx: mpsc::Sender<Result<Batch, PipelineError>>,
 ) {
     let mut builder = Some(builder);
+    // A page that did not fit the previous batch: it starts the next one.
+    let mut held: Option<Page> = None;
     // A halt met while grouping pages: sent after the batch of the pages before it.
     let mut deferred_halt = None;
     loop {
@@ -93,9 +157,12 @@ async fn run(
             let _ = tx.send(Err(PipelineError::Halt(halt))).await;
             return;
         }
-        let page = tokio::select! {
-            page = pages.next() => page,
-            () = tx.closed() => return,
+        let page = match held.take() {
+            Some(page) => Ok(page),
+            None => tokio::select! {
+                page = pages.next() => page,
+                () = tx.closed() => return,
+            },
         };
         let mut page = match page {
             Ok(page) => page,
@@ -104,19 +171,10 @@ async fn run(
                 return;
             }
         };
-        while !page.caught_up && page.events.len() < max_batch_events {
-            match pages.ready() {
-                Some(Ok(next)) => {
-                    page.events.extend(next.events);
-                    page.state_after = next.state_after;
-                    page.caught_up = next.caught_up;
-                }
-                Some(Err(halt)) => {
-                    deferred_halt = Some(halt);
-                    break;
-                }
-                None => break,
-            }
+        match group(&mut pages, &mut page, limits, &tx).await {
+            Grouped::Done => {}
+            Grouped::Held(next) => held = Some(next),
+            Grouped::Halt(halt) => deferred_halt = Some(halt),
         }
         let received_at = Utc::now();
         let Some(mut working) = builder.take() else {

@@ -7,7 +7,7 @@ use oktaflow_fetch::{FetchError, FetchStats, LogSource, Page};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::monitor::SourceMonitor;
+use crate::observer::PipelineObserver;
 
 /// Runs a [`LogSource`] in its own task, at most `depth` pages ahead of the pipeline (plus the
 /// one being fetched), so fetching overlaps with normalizing and writing while memory stays
@@ -23,12 +23,12 @@ pub struct Prefetcher {
 }
 
 impl Prefetcher {
-    /// Starts fetching from `source`'s current state; every page fetched is recorded in
-    /// `monitor`.
+    /// Starts fetching from `source`'s current state; every page fetched is reported to
+    /// `observer`.
     pub fn start(
         mut source: LogSource,
         depth: usize,
-        monitor: Option<Arc<SourceMonitor>>,
+        observer: Arc<dyn PipelineObserver>,
     ) -> Prefetcher {
         let stats = source.stats();
         let org = source.org().to_string();
@@ -42,8 +42,8 @@ impl Prefetcher {
                     page = source.next_page() => page,
                     () = tx.closed() => return,
                 };
-                if let (Some(monitor), Ok(page)) = (&monitor, &page) {
-                    monitor.fetched(page.events.len(), (!waits).then(|| started.elapsed()));
+                if let Ok(page) = &page {
+                    observer.page_fetched(page.events.len(), (!waits).then(|| started.elapsed()));
                     waits = page.caught_up;
                 }
                 let halted = page.is_err();

@@ -1,9 +1,10 @@
 //! [`SourceMonitor`]: what one source's pipeline reports while it runs — the metrics of
 //! [`crate::metrics`], the readiness detail of `/ready`, and the silence alert.
 //!
-//! The pipeline calls the recording methods as it goes; [`SourceMonitor::tick`] (once a
-//! second from [`watch`], and before every scrape) copies the fetch counters into the
-//! metrics, updates the lag gauges and raises or clears the silence alert.
+//! It observes the pipeline ([`PipelineObserver`]): the pipeline calls it as it goes and the
+//! observer methods record; [`SourceMonitor::tick`] (once a second from [`watch`], and before
+//! every scrape) copies the fetch counters into the metrics, updates the lag gauges and raises
+//! or clears the silence alert.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use oktaflow_fetch::{FetchStats, FetchStatsSnapshot};
+use oktaflow_pipeline::{Committed, PipelineError, PipelineObserver, RunSummary, Started};
+use oktaflow_sink::SinkError;
 use serde::Serialize;
 use tracing::{error, info};
 
@@ -370,6 +373,50 @@ impl SourceMonitor {
             }),
             sinks,
         }
+    }
+}
+
+impl PipelineObserver for SourceMonitor {
+    fn started(&self, started: &Started<'_>) {
+        self.attach(started.stats.clone(), started.sinks);
+    }
+
+    fn page_fetched(&self, events: usize, took: Option<Duration>) {
+        self.fetched(events, took);
+    }
+
+    fn batch_committed(&self, batch: &Committed<'_>) {
+        self.stage("normalize", batch.times.normalize);
+        self.stage("write", batch.times.write);
+        self.stage("checkpoint", batch.times.checkpoint);
+        self.stage("commit", batch.times.commit);
+        let per_sink: Vec<(&str, usize, usize)> = batch
+            .sinks
+            .iter()
+            .map(|s| (s.sink, s.documents, s.rejected))
+            .collect();
+        self.committed(
+            batch.documents,
+            batch.refused,
+            &per_sink,
+            batch.latest_published,
+        );
+    }
+
+    fn sink_ok(&self, sink: &str, took: Duration) {
+        SourceMonitor::sink_ok(self, sink, took);
+    }
+
+    fn sink_failed(&self, sink: &str, error: &SinkError, _retry_in: Option<Duration>) {
+        SourceMonitor::sink_failed(self, sink, &error.to_string());
+    }
+
+    fn halted(&self, _source: &str, error: &PipelineError) {
+        SourceMonitor::halted(self, &error.to_string());
+    }
+
+    fn stopped(&self, _summary: &RunSummary) {
+        SourceMonitor::stopped(self);
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::state::SourceState;
+use oktaflow_fetch::SourceState;
 
 /// The checkpoint format version written by this build.
 pub const CHECKPOINT_VERSION: u32 = 1;

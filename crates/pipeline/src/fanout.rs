@@ -4,9 +4,8 @@ use futures_util::future::join_all;
 use oktaflow_plumbing::{Backoff, RetryPolicy};
 use oktaflow_sink::{Ack, Document, Sink, SinkError};
 use tokio::sync::watch;
-use tracing::warn;
 
-use super::monitor::SourceMonitor;
+use crate::observer::PipelineObserver;
 
 /// Why a batch was not written to every sink.
 #[derive(Debug)]
@@ -28,11 +27,11 @@ pub async fn write_to_all(
     batch: &[Document],
     retry: RetryPolicy,
     stop: &watch::Receiver<bool>,
-    monitor: Option<&SourceMonitor>,
+    observer: &dyn PipelineObserver,
 ) -> Result<Vec<Ack>, FanOutError> {
     let writes = sinks.iter_mut().map(|sink| {
         let mut stop = stop.clone();
-        async move { write_one(sink.as_mut(), batch, retry, &mut stop, monitor).await }
+        async move { write_one(sink.as_mut(), batch, retry, &mut stop, observer).await }
     });
     let results = join_all(writes).await;
     let mut acks = Vec::with_capacity(results.len());
@@ -55,23 +54,19 @@ async fn write_one(
     batch: &[Document],
     retry: RetryPolicy,
     stop: &mut watch::Receiver<bool>,
-    monitor: Option<&SourceMonitor>,
+    observer: &dyn PipelineObserver,
 ) -> Result<Ack, FanOutError> {
     let mut backoff = Backoff::new(retry);
     loop {
         let started = std::time::Instant::now();
-        let result = sink.write_batch(batch).await;
-        if let Some(monitor) = monitor {
-            match &result {
-                Ok(_) => monitor.sink_ok(sink.name(), started.elapsed()),
-                Err(error) => monitor.sink_failed(sink.name(), &error.to_string()),
+        match sink.write_batch(batch).await {
+            Ok(ack) => {
+                observer.sink_ok(sink.name(), started.elapsed());
+                return Ok(ack);
             }
-        }
-        match result {
-            Ok(ack) => return Ok(ack),
             Err(error) if error.is_retryable() => {
                 let delay = backoff.next_delay(&mut rand::rng());
-                warn!(sink = sink.name(), error = %error, retry_in_ms = delay.as_millis() as u64, "retrying the batch");
+                observer.sink_failed(sink.name(), &error, Some(delay));
                 if *stop.borrow() {
                     return Err(FanOutError::Stopped);
                 }
@@ -80,7 +75,10 @@ async fn write_one(
                     Ok(()) = stop.changed() => return Err(FanOutError::Stopped),
                 }
             }
-            Err(error) => return Err(FanOutError::Sink(error)),
+            Err(error) => {
+                observer.sink_failed(sink.name(), &error, None);
+                return Err(FanOutError::Sink(error));
+            }
         }
     }
 }
@@ -92,6 +90,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    struct NoObserver;
+    impl PipelineObserver for NoObserver {}
 
     /// Fails with a retryable error `failures` times, then accepts.
     struct Flaky {
@@ -158,7 +159,7 @@ mod tests {
         let (bad, bad_writes) = flaky("bad", 3, false);
         let mut sinks = vec![good, bad];
         let (_tx, stop) = watch::channel(false);
-        let acks = write_to_all(&mut sinks, &batch(), retry(), &stop, None)
+        let acks = write_to_all(&mut sinks, &batch(), retry(), &stop, &NoObserver)
             .await
             .unwrap();
         assert_eq!(acks.len(), 2);
@@ -172,7 +173,7 @@ mod tests {
         let (fatal, _) = flaky("fatal", 1, true);
         let mut sinks = vec![fatal];
         let (tx, stop) = watch::channel(false);
-        match write_to_all(&mut sinks, &batch(), retry(), &stop, None).await {
+        match write_to_all(&mut sinks, &batch(), retry(), &stop, &NoObserver).await {
             Err(FanOutError::Sink(e)) => assert!(!e.is_retryable()),
             other => panic!("expected a sink error, got {other:?}"),
         }
@@ -180,7 +181,7 @@ mod tests {
         let mut sinks = vec![down];
         tx.send(true).unwrap();
         assert!(matches!(
-            write_to_all(&mut sinks, &batch(), retry(), &stop, None).await,
+            write_to_all(&mut sinks, &batch(), retry(), &stop, &NoObserver).await,
             Err(FanOutError::Stopped)
         ));
         assert_eq!(writes.load(Ordering::SeqCst), 1);

@@ -1,0 +1,87 @@
+//! [`PipelineConfig`]: everything one source's pipeline needs besides its sinks.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use oktaflow_fetch::{ClientConfig, SourceOptions};
+use oktaflow_plumbing::RetryPolicy;
+use oktaflow_sink::BatchLimits;
+
+/// File name of the dead-letter file in the state directory (one source).
+pub const DEAD_LETTER_FILE: &str = "dead-letter.ndjson";
+
+/// The pipeline's memory bound on a batch, whatever its sinks prefer: 20,000 events or
+/// 16 MB of raw events. About three batches are in memory at once (one being normalized,
+/// one normalized and waiting, one being written, each as raw events plus their documents,
+/// about 2.2 times the raw bytes), so this bounds batches to roughly 110 MB of a backfill's
+/// memory, within the 150 MB peak RSS budget of a 1,000,000-event backfill.
+pub const MAX_BATCH: BatchLimits = BatchLimits {
+    max_docs: 20_000,
+    max_bytes: 16_000_000,
+};
+
+/// One Okta org to read.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// Unique name; names the checkpoint file (`<state_dir>/<name>.checkpoint.json`).
+    pub name: String,
+    /// How to reach and authenticate to the org.
+    pub client: ClientConfig,
+    /// Where the first run starts (ignored when a checkpoint exists).
+    pub start_from: DateTime<Utc>,
+    /// Poll interval, backfill concurrency, settle time.
+    pub options: SourceOptions,
+}
+
+/// When a run ends by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopWhen {
+    /// Never: poll forever (until a stop request or a halt).
+    Never,
+    /// After the first page that is caught up (`--once`).
+    CaughtUp,
+    /// This long after the first caught-up page (the demo's live follow).
+    FollowFor(Duration),
+}
+
+/// The typed input of a [`Pipeline`](crate::Pipeline): the source and how to run it.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// The source.
+    pub source: SourceConfig,
+    /// Where the checkpoint and the dead-letter file live.
+    pub state_dir: PathBuf,
+    /// When to end.
+    pub stop_when: StopWhen,
+    /// Backoff between retries of a batch a sink could not write.
+    pub sink_retry: RetryPolicy,
+    /// Normalizer options (GeoIP, `event.original`, ...).
+    pub normalize: oktaflow_normalize::Options,
+    /// The dead-letter file's name in `state_dir` (sources sharing a state directory need
+    /// one each: its offset is part of each source's checkpoint).
+    pub dead_letter_file: String,
+    /// The largest batch, whatever the sinks prefer (the memory bound; see
+    /// [`batch_size`](crate::batch_size)).
+    pub max_batch: BatchLimits,
+}
+
+impl PipelineConfig {
+    /// Defaults for everything but the source and the state directory: run until stopped,
+    /// sink retries from 500 ms up to 30 s, default normalizer options,
+    /// [`DEAD_LETTER_FILE`], batches bounded by [`MAX_BATCH`].
+    pub fn new(source: SourceConfig, state_dir: impl Into<PathBuf>) -> PipelineConfig {
+        PipelineConfig {
+            source,
+            state_dir: state_dir.into(),
+            stop_when: StopWhen::Never,
+            sink_retry: RetryPolicy {
+                base: Duration::from_millis(500),
+                cap: Duration::from_secs(30),
+            },
+            normalize: oktaflow_normalize::Options::default(),
+            dead_letter_file: DEAD_LETTER_FILE.to_string(),
+            max_batch: MAX_BATCH,
+        }
+    }
+}

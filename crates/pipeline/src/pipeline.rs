@@ -1,0 +1,733 @@
+//! [`Pipeline`]: one source delivering to its sinks, exactly once.
+//!
+//! A run has two steps:
+//!
+//! 1. **Recover** (`recover`, `Writer::recover`): every sink and the dead-letter file are
+//!    handed the position recorded in the source's checkpoint and make their store
+//!    consistent with it (the file sink truncates what was written after it); fetching
+//!    resumes from the checkpoint's [`SourceState`]. A first run saves its starting checkpoint
+//!    before its first write, so that a crash right after that write is recovered like any
+//!    other.
+//! 2. **Commit batch after batch** (`Writer::commit_batch`, the one function that holds the
+//!    key rule): the batch's documents go to every sink, dead letters are fsynced, and only
+//!    then the checkpoint is saved. The next batch is taken only after that, so batch N's
+//!    checkpoint is saved before batch N+1 is written (the file sink's rotation relies on it).
+//!
+//! A halt of the source (401, 403, 404, 400) ends the run with [`PipelineError::Halt`],
+//! leaving the last checkpoint intact. A stop request is honoured at a batch boundary: a
+//! fetch in flight is abandoned (nothing of it was written), a write in flight is finished and
+//! committed; a sink waiting to retry is abandoned (the batch is not committed and is fetched
+//! again on the next start).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use oktaflow_fetch::{FetchStatsSnapshot, LogSource, SourceState, StartPoint};
+use oktaflow_plumbing::RetryPolicy;
+use oktaflow_normalize::Normalizer;
+use oktaflow_sink::{BatchLimits, Sink};
+use tokio::sync::watch;
+
+use crate::batch::Batch;
+use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::config::{PipelineConfig, StopWhen};
+use crate::dead_letter::{DeadLetter, DeadLetterWriter, DEAD_LETTER_KEY};
+use crate::fanout::{write_to_all, FanOutError};
+use crate::normalize_stage::NormalizeStage;
+use crate::observer::{Committed, Observers, PipelineObserver, SinkCommit, StageTimes, Started};
+use crate::prefetch::Prefetcher;
+use crate::PipelineError;
+
+/// Pages fetched ahead of the one being written (bounds memory: this many pages plus the
+/// one in flight and the batches being normalized and written).
+pub const PREFETCH_PAGES: usize = 2;
+/// At most this many threads normalize one batch.
+pub const MAX_NORMALIZE_THREADS: usize = 4;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Caught up (`StopWhen::CaughtUp`).
+    CaughtUp,
+    /// The follow time after catching up passed.
+    FollowDone,
+    /// A stop was requested.
+    Requested,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The source's name.
+    pub source: String,
+    /// Events written to the sinks (by this process).
+    pub written: u64,
+    /// Events the normalizer refused (dead-lettered).
+    pub rejected: u64,
+    /// Documents a store refused for good (dead-lettered).
+    pub refused_by_sinks: u64,
+    /// Batches committed.
+    pub pages: u64,
+    /// Latest `published` time written.
+    pub position: Option<DateTime<Utc>>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Why it ended.
+    pub stopped: StopReason,
+    /// The source's request counters.
+    pub fetch: FetchStatsSnapshot,
+    /// The dead-letter file.
+    pub dead_letter_path: PathBuf,
+    /// The checkpoint file.
+    pub checkpoint_path: PathBuf,
+}
+
+/// The batch the pipeline aims for, from its sinks' preferences
+/// ([`Sink::preferred_batch`]) within `bound` (the memory bound,
+/// [`PipelineConfig::max_batch`]).
+///
+/// Every sink gets the same batch and the batch is committed with one checkpoint, so when
+/// sinks differ one size must serve all: the pipeline takes the **largest** preference, in
+/// documents and in bytes separately, then caps each by `bound`. A sink handed more than it
+/// prefers still writes all of it (the network sinks cut it into requests of their own size,
+/// the file sink appends it in one write), whereas a batch smaller than a sink prefers costs
+/// that sink throughput (ClickHouse spends about twice the server CPU per row at 3,000 rows
+/// as at 20,000). Without sinks: [`BatchLimits::DEFAULT_PREFERRED`], capped.
+pub fn batch_size(
+    preferences: impl IntoIterator<Item = BatchLimits>,
+    bound: BatchLimits,
+) -> BatchLimits {
+    let largest = preferences
+        .into_iter()
+        .reduce(|a, b| BatchLimits {
+            max_docs: a.max_docs.max(b.max_docs),
+            max_bytes: a.max_bytes.max(b.max_bytes),
+        })
+        .unwrap_or(BatchLimits::DEFAULT_PREFERRED);
+    BatchLimits {
+        max_docs: largest.max_docs.min(bound.max_docs).max(1),
+        max_bytes: largest.max_bytes.min(bound.max_bytes).max(1),
+    }
+}
+
+/// One source delivering to its sinks (see the [module documentation](self)).
+pub struct Pipeline {
+    config: PipelineConfig,
+    sinks: Vec<Box<dyn Sink>>,
+    observers: Observers,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sinks: Vec<&str> = self.sinks.iter().map(|s| s.name()).collect();
+        f.debug_struct("Pipeline")
+            .field("config", &self.config)
+            .field("sinks", &sinks)
+            .field("observers", &self.observers)
+            .finish()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline from `config`'s source to `sinks`. Refuses an empty sink list and two sinks
+    /// with the same name (they would share one checkpoint position).
+    pub fn new(
+        config: PipelineConfig,
+        sinks: Vec<Box<dyn Sink>>,
+    ) -> Result<Pipeline, PipelineError> {
+        if sinks.is_empty() {
+            return Err(PipelineError::Config(
+                "no sink configured; add --sink file:PATH or --sink stdout".into(),
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for sink in &sinks {
+            if !names.insert(sink.name()) {
+                return Err(PipelineError::Config(format!(
+                    "sink {} is configured twice; list each sink once",
+                    sink.name()
+                )));
+            }
+        }
+        Ok(Pipeline {
+            config,
+            sinks,
+            observers: Observers::default(),
+        })
+    }
+
+    /// Adds an observer: it is told what the run does (observers are called in the order
+    /// they were added).
+    pub fn observe(&mut self, observer: Arc<dyn PipelineObserver>) -> &mut Pipeline {
+        self.observers.push(observer);
+        self
+    }
+
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        &self.config.source.name
+    }
+
+    /// The batch this pipeline aims for ([`batch_size`] of its sinks' preferences).
+    pub fn batch_limits(&self) -> BatchLimits {
+        batch_size(
+            self.sinks.iter().map(|s| s.preferred_batch()),
+            self.config.max_batch,
+        )
+    }
+
+    /// Runs until the stop condition, a stop request (`stop` turns `true`) or a failure; the
+    /// outcome is reported to the observers ([`PipelineObserver::stopped`] or
+    /// [`PipelineObserver::halted`]).
+    pub async fn run(self, stop: watch::Receiver<bool>) -> Result<RunSummary, PipelineError> {
+        let observers = self.observers.clone();
+        let source = self.config.source.name.clone();
+        let result = self.run_to_end(stop).await;
+        match &result {
+            Ok(summary) => observers.stopped(summary),
+            Err(error) => observers.halted(&source, error),
+        }
+        result
+    }
+
+    async fn run_to_end(self, stop: watch::Receiver<bool>) -> Result<RunSummary, PipelineError> {
+        let started = Instant::now();
+        let limits = self.batch_limits();
+        let Pipeline {
+            config,
+            sinks,
+            observers,
+        } = self;
+        let name = config.source.name.clone();
+        let mut writer = Writer::open(&config, sinks, observers.clone())?;
+        let (source, mut unsaved_start) = recover(&config, &mut writer).await?;
+        {
+            let sink_names = writer.sink_names();
+            observers.started(&Started {
+                source: &name,
+                org: source.org(),
+                resumed: unsaved_start.is_none(),
+                sinks: &sink_names,
+                stats: source.stats(),
+                batch: limits,
+            });
+        }
+        let prefetcher = Prefetcher::start(source, PREFETCH_PAGES, Arc::new(observers.clone()));
+        let mut batches = NormalizeStage::start(
+            prefetcher,
+            Normalizer::new(config.normalize.clone()),
+            normalize_threads(),
+            limits,
+        );
+
+        let mut summary = RunSummary {
+            source: name.clone(),
+            written: 0,
+            rejected: 0,
+            refused_by_sinks: 0,
+            pages: 0,
+            position: None,
+            elapsed: Duration::ZERO,
+            stopped: StopReason::Requested,
+            fetch: FetchStatsSnapshot::default(),
+            dead_letter_path: writer.dead_letter_path.clone(),
+            checkpoint_path: writer.store.path().to_path_buf(),
+        };
+        let mut follow_until: Option<tokio::time::Instant> = None;
+        let mut stop = stop;
+
+        let stopped = loop {
+            if *stop.borrow() {
+                break StopReason::Requested;
+            }
+            let deadline = follow_until;
+            let waiting = Instant::now();
+            let batch = tokio::select! {
+                batch = batches.next() => batch?,
+                Ok(()) = stop.changed() => break StopReason::Requested,
+                () = sleep_until_opt(deadline) => break StopReason::FollowDone,
+            };
+            let waited = waiting.elapsed();
+            if let Some(state) = unsaved_start.take() {
+                writer.checkpoint_start(state).await?;
+            }
+            let Some(outcome) = writer.commit_batch(&batch, &stop).await? else {
+                break StopReason::Requested;
+            };
+
+            summary.record(&batch, &outcome);
+            observers.batch_committed(&Committed {
+                source: &name,
+                documents: batch.documents.len(),
+                refused: batch.refused.len(),
+                dead_lettered: outcome.dead_lettered,
+                dead_letter_path: &writer.dead_letter_path,
+                categories: &batch.categories,
+                sinks: &outcome.sink_commits(batch.documents.len()),
+                latest_published: batch.latest_published,
+                caught_up: batch.caught_up,
+                written_total: summary.written,
+                times: StageTimes {
+                    waited,
+                    normalize: batch.normalize_time,
+                    ..outcome.times
+                },
+            });
+
+            if batch.caught_up {
+                match config.stop_when {
+                    StopWhen::CaughtUp => break StopReason::CaughtUp,
+                    StopWhen::FollowFor(follow) if follow_until.is_none() => {
+                        observers.following(&name, follow);
+                        follow_until = Some(tokio::time::Instant::now() + follow);
+                    }
+                    _ => {}
+                }
+            }
+            if follow_until.is_some_and(|t| tokio::time::Instant::now() >= t) {
+                break StopReason::FollowDone;
+            }
+        };
+        summary.stopped = stopped;
+        summary.elapsed = started.elapsed();
+        summary.fetch = batches.stats().snapshot();
+        Ok(summary)
+    }
+}
+
+/// Step 1 of a run: makes the writer's stores consistent with the checkpoint
+/// (`Writer::recover`) and opens the source where the checkpoint left it (at
+/// `start_from` on a first run). Returns the source and, on a first run, the starting state
+/// to checkpoint before the first write.
+async fn recover(
+    config: &PipelineConfig,
+    writer: &mut Writer,
+) -> Result<(LogSource, Option<SourceState>), PipelineError> {
+    let loaded = writer.recover().await?;
+    let start = match loaded {
+        Some(checkpoint) => StartPoint::Resume(checkpoint.source),
+        None => StartPoint::Since(config.source.start_from),
+    };
+    let first_run = matches!(start, StartPoint::Since(_));
+    let source = LogSource::new(
+        config.source.client.clone(),
+        start,
+        config.source.options.clone(),
+    )?;
+    // A first run checkpoints its starting point before its first write.
+    let unsaved_start = first_run.then(|| source.state().clone());
+    Ok((source, unsaved_start))
+}
+
+impl RunSummary {
+    /// Counts a committed batch.
+    fn record(&mut self, batch: &Batch, outcome: &BatchOutcome) {
+        self.pages += 1;
+        self.written += batch.documents.len() as u64;
+        self.rejected += batch.refused.len() as u64;
+        self.refused_by_sinks += outcome.refused_by_sinks;
+        if let Some(latest) = batch.latest_published {
+            self.position = Some(self.position.map_or(latest, |p| p.max(latest)));
+        }
+    }
+}
+
+/// What committing one batch did, besides the batch itself.
+struct BatchOutcome {
+    /// Each sink's name and how many documents its store refused, in sink order.
+    per_sink: Vec<(String, usize)>,
+    /// Documents the stores refused for good.
+    refused_by_sinks: u64,
+    /// Dead letters written for the batch.
+    dead_lettered: usize,
+    /// Write, checkpoint and commit times (the others are filled in by the caller).
+    times: StageTimes,
+}
+
+impl BatchOutcome {
+    /// Each sink's part of a batch of `documents` documents, for the observers.
+    fn sink_commits(&self, documents: usize) -> Vec<SinkCommit<'_>> {
+        self.per_sink
+            .iter()
+            .map(|(sink, rejected)| SinkCommit {
+                sink,
+                documents,
+                rejected: *rejected,
+            })
+            .collect()
+    }
+}
+
+/// The writer stage: the sinks, the dead-letter file and the checkpoint store of one source.
+struct Writer {
+    source: String,
+    sinks: Vec<Box<dyn Sink>>,
+    dead: Arc<Mutex<DeadLetterWriter>>,
+    dead_letter_path: PathBuf,
+    store: CheckpointStore,
+    sink_retry: RetryPolicy,
+    observers: Observers,
+}
+
+impl Writer {
+    /// The writer of `config`'s source; refuses a sink that is the dead-letter file.
+    fn open(
+        config: &PipelineConfig,
+        sinks: Vec<Box<dyn Sink>>,
+        observers: Observers,
+    ) -> Result<Writer, PipelineError> {
+        let store = CheckpointStore::new(&config.state_dir, &config.source.name)?;
+        let dead = DeadLetterWriter::checkpointed(config.state_dir.join(&config.dead_letter_file))?;
+        let dead_letter_path = dead
+            .path()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        for sink in &sinks {
+            if sink.name() == format!("file:{}", dead_letter_path.display()) {
+                return Err(PipelineError::Config(format!(
+                    "sink {} is the dead-letter file; write events to another file",
+                    sink.name()
+                )));
+            }
+        }
+        Ok(Writer {
+            source: config.source.name.clone(),
+            sinks,
+            dead: Arc::new(Mutex::new(dead)),
+            dead_letter_path,
+            store,
+            sink_retry: config.sink_retry,
+            observers,
+        })
+    }
+
+    fn sink_names(&self) -> Vec<&str> {
+        self.sinks.iter().map(|s| s.name()).collect()
+    }
+
+    fn dead(&self) -> MutexGuard<'_, DeadLetterWriter> {
+        lock(&self.dead)
+    }
+
+    /// Step 1 of a run: loads the checkpoint (`None` on a first run) and makes every sink
+    /// and the dead-letter file consistent with it, before anything is fetched.
+    async fn recover(&mut self) -> Result<Option<Checkpoint>, PipelineError> {
+        let loaded = blocking({
+            let store = self.store.clone();
+            move || store.load()
+        })
+        .await??;
+        let positions = loaded.as_ref().map(|c| &c.sinks);
+        for sink in &mut self.sinks {
+            let position = positions.and_then(|p| p.get(sink.name()));
+            sink.recover(position)
+                .await
+                .map_err(PipelineError::Recover)?;
+        }
+        let dead_position = positions.and_then(|p| p.get(DEAD_LETTER_KEY)).cloned();
+        let dead = self.dead.clone();
+        blocking(move || lock(&dead).recover(dead_position.as_ref())).await??;
+        Ok(loaded)
+    }
+
+    /// A first run's starting checkpoint: `state` with every sink's (and the dead-letter
+    /// file's) position before anything is written.
+    async fn checkpoint_start(&mut self, state: SourceState) -> Result<(), PipelineError> {
+        let mut positions = BTreeMap::new();
+        for sink in &mut self.sinks {
+            let ack = sink.write_batch(&[]).await.map_err(PipelineError::Write)?;
+            positions.insert(sink.name().to_string(), ack.position);
+        }
+        positions.insert(DEAD_LETTER_KEY.to_string(), self.dead().position());
+        self.save(Checkpoint::new(state, positions)).await
+    }
+
+    /// Step 2 of a run, the key rule of exactly once: makes `batch` durable everywhere, then
+    /// saves its checkpoint, and returns only once the checkpoint is saved. So batch N's
+    /// checkpoint is saved before batch N+1 is written, and a crash at any instant leaves
+    /// either the checkpoint before the batch (whose writes recovery takes back) or the one
+    /// after it.
+    ///
+    /// In order: the normalizer's refusals are queued as dead letters; the documents go to
+    /// every sink concurrently, each retried alone with the same batch while its error is
+    /// retryable ([`write_to_all`]); documents a store refused for good are queued as dead
+    /// letters; the dead letters are appended and fsynced; then the checkpoint
+    /// `{batch.state_after, every sink's position, the dead-letter position}` is saved
+    /// atomically. Returns `None` when a stop request interrupted a retry wait: nothing of
+    /// the batch is committed (the dead letters queued for it are dropped on the next start).
+    async fn commit_batch(
+        &mut self,
+        batch: &Batch,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Option<BatchOutcome>, PipelineError> {
+        let committing = Instant::now();
+        {
+            let mut dead = self.dead();
+            for refusal in &batch.refused {
+                dead.push(&DeadLetter {
+                    error: &refusal.reason,
+                    raw: &refusal.event.text(),
+                    source: Some(&self.source),
+                    received_at: Some(batch.received_at),
+                    ..DeadLetter::default()
+                });
+            }
+        }
+        let documents = &batch.documents;
+        let acks = match write_to_all(
+            &mut self.sinks,
+            documents,
+            self.sink_retry,
+            stop,
+            &self.observers,
+        )
+        .await
+        {
+            Ok(acks) => acks,
+            Err(FanOutError::Stopped) => return Ok(None),
+            Err(FanOutError::Sink(error)) => return Err(PipelineError::Write(error)),
+        };
+        let write = committing.elapsed();
+        let mut positions = BTreeMap::new();
+        let mut per_sink = Vec::with_capacity(self.sinks.len());
+        let mut refused_by_sinks = 0;
+        {
+            let mut dead = self.dead();
+            for (sink, ack) in self.sinks.iter().zip(acks) {
+                for rejected in &ack.rejected {
+                    let raw = batch
+                        .raw_of(&rejected.id)
+                        .map(|raw| raw.text())
+                        .unwrap_or_default();
+                    let error =
+                        format!("{} refused the document: {}", sink.name(), rejected.reason);
+                    dead.push(&DeadLetter {
+                        error: &error,
+                        raw: &raw,
+                        source: Some(&self.source),
+                        received_at: Some(batch.received_at),
+                        id: Some(&rejected.id),
+                        sink: Some(sink.name()),
+                        ..DeadLetter::default()
+                    });
+                    refused_by_sinks += 1;
+                }
+                per_sink.push((sink.name().to_string(), ack.rejected.len()));
+                positions.insert(sink.name().to_string(), ack.position);
+            }
+        }
+        let dead_lettered = self.dead().pending();
+        let dead_position = if dead_lettered == 0 {
+            self.dead().position()
+        } else {
+            let dead = self.dead.clone();
+            blocking(move || lock(&dead).commit()).await??
+        };
+        positions.insert(DEAD_LETTER_KEY.to_string(), dead_position);
+        let checkpointing = Instant::now();
+        self.save(Checkpoint::new(batch.state_after.clone(), positions))
+            .await?;
+        Ok(Some(BatchOutcome {
+            per_sink,
+            refused_by_sinks,
+            dead_lettered,
+            times: StageTimes {
+                write,
+                checkpoint: checkpointing.elapsed(),
+                commit: committing.elapsed(),
+                ..StageTimes::default()
+            },
+        }))
+    }
+
+    /// Saves a checkpoint off the async threads (it fsyncs twice).
+    fn save(
+        &self,
+        checkpoint: Checkpoint,
+    ) -> impl std::future::Future<Output = Result<(), PipelineError>> + Send + 'static {
+        let store = self.store.clone();
+        async move {
+            blocking(move || store.save(&checkpoint)).await??;
+            Ok(())
+        }
+    }
+}
+
+fn lock(dead: &Mutex<DeadLetterWriter>) -> MutexGuard<'_, DeadLetterWriter> {
+    // A panic while holding the lock leaves at worst letters queued twice in memory, which
+    // recovery drops: the file itself only changes through commit and recover.
+    dead.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Threads that normalize a batch: one per core, at most [`MAX_NORMALIZE_THREADS`]. While
+/// the writer waits for fsyncs or a store, the other cores would otherwise sit idle.
+fn normalize_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_NORMALIZE_THREADS)
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PipelineError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PipelineError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use chrono::TimeDelta;
+    use oktaflow_fetch::{Auth, ClientConfig, OrgUrl, Secret, SourceOptions};
+    use oktaflow_sim::{SimConfig, Simulator};
+    use oktaflow_sink::{Ack, Document, ExistingFile, FileSink, Rejected, SinkError};
+
+    use super::*;
+    use crate::config::{SourceConfig, DEAD_LETTER_FILE};
+
+    /// Tallies `event.category` of the committed documents (as the demo's summary does).
+    #[derive(Default)]
+    struct Categories(Mutex<BTreeMap<&'static str, u64>>);
+
+    impl PipelineObserver for Categories {
+        fn batch_committed(&self, batch: &Committed<'_>) {
+            let mut tally = self.0.lock().unwrap();
+            for category in batch.categories {
+                *tally.entry(category).or_default() += 1;
+            }
+        }
+    }
+
+    /// Accepts documents but refuses every `every`-th one for good, like a mapping error.
+    struct Refusing {
+        every: usize,
+        seen: usize,
+    }
+
+    #[async_trait::async_trait]
+    impl Sink for Refusing {
+        fn name(&self) -> &str {
+            "refusing"
+        }
+        async fn recover(&mut self, position: Option<&serde_json::Value>) -> Result<(), SinkError> {
+            self.seen = position.and_then(|p| p["seen"].as_u64()).unwrap_or(0) as usize;
+            Ok(())
+        }
+        async fn write_batch(&mut self, batch: &[Document]) -> Result<Ack, SinkError> {
+            let mut rejected = Vec::new();
+            for doc in batch {
+                self.seen += 1;
+                if self.seen.is_multiple_of(self.every) {
+                    rejected.push(Rejected {
+                        id: doc.id.clone(),
+                        reason: "mapper_parsing_exception".into(),
+                    });
+                }
+            }
+            Ok(Ack {
+                position: serde_json::json!({ "seen": self.seen }),
+                rejected,
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn store_refusals_are_dead_lettered_and_every_position_checkpointed() {
+        let sim = Simulator::start(
+            SimConfig {
+                events: 300,
+                late_fraction: 0.0,
+                rate_limit_per_minute: Some(60_000),
+                api_token: "t".into(),
+                ..SimConfig::default()
+            },
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut client = ClientConfig::new(
+            OrgUrl::from_base_url(&sim.base_url()).unwrap(),
+            Auth::ApiToken(Secret::new("t")),
+        );
+        client.page_size = 100;
+        client.rate_limit_share = 1.0;
+        let source = SourceConfig {
+            name: "okta".into(),
+            client,
+            start_from: sim.oldest_published().unwrap() - TimeDelta::seconds(1),
+            options: SourceOptions::default(),
+        };
+        let out = dir.path().join("out.ndjson");
+        let sinks: Vec<Box<dyn Sink>> = vec![
+            Box::new(FileSink::new(&out, ExistingFile::Refuse).unwrap()),
+            Box::new(Refusing { every: 10, seen: 0 }),
+        ];
+        let state = dir.path().join("state");
+        let mut config = PipelineConfig::new(source, &state);
+        config.stop_when = StopWhen::CaughtUp;
+        let (_tx, stop) = watch::channel(false);
+        let mut pipeline = Pipeline::new(config, sinks).unwrap();
+        let categories = Arc::new(Categories::default());
+        pipeline.observe(categories.clone());
+        let summary = pipeline.run(stop).await.unwrap();
+
+        assert_eq!(summary.stopped, StopReason::CaughtUp);
+        assert_eq!(summary.written, 300);
+        assert_eq!(summary.rejected, 0);
+        assert_eq!(summary.refused_by_sinks, 30);
+        assert_eq!(categories.0.lock().unwrap().values().sum::<u64>(), 300);
+        assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 300);
+        let dead_path = state.join(DEAD_LETTER_FILE);
+        let dead = std::fs::read_to_string(&dead_path).unwrap();
+        let letters: Vec<serde_json::Value> = dead
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(letters.len(), 30);
+        let delivered = sim.delivered_order();
+        for (i, letter) in letters.iter().enumerate() {
+            let id = delivered[i * 10 + 9].as_str();
+            assert_eq!(letter["id"], id);
+            assert_eq!(letter["sink"], "refusing");
+            assert_eq!(letter["source"], "okta");
+            assert_eq!(
+                letter["error"],
+                "refusing refused the document: mapper_parsing_exception"
+            );
+            let raw: serde_json::Value =
+                serde_json::from_str(letter["raw"].as_str().unwrap()).unwrap();
+            assert_eq!(raw["uuid"], id);
+        }
+        assert_eq!(summary.dead_letter_path, state.join(DEAD_LETTER_FILE));
+        let checkpoint = CheckpointStore::new(&state, "okta")
+            .unwrap()
+            .load()
+            .unwrap()
+            .unwrap();
+        assert_eq!(checkpoint.sinks["refusing"]["seen"], 300);
+        assert_eq!(
+            checkpoint.sinks[DEAD_LETTER_KEY]["offset"].as_u64(),
+            Some(dead.len() as u64)
+        );
+        let out_abs = std::path::absolute(&out).unwrap();
+        assert_eq!(
+            checkpoint.sinks[&format!("file:{}", out_abs.display())]["offset"].as_u64(),
+            Some(std::fs::metadata(&out).unwrap().len())
+        );
+        sim.shutdown().await;
+    }
+}
