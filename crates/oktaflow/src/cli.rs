@@ -363,4 +363,30 @@ mod tests {
         assert_eq!(args.geoip_city, Some(PathBuf::from("city.mmdb")));
         assert_eq!(args.geoip_asn, None);
     }
+
+    #[test]
+    fn old_flag_names_are_hidden_aliases() {
+        let cli = Cli::try_parse_from([
+            "oktaflow",
+            "run",
+            "--poll-interval",
+            "2m",
+            "--metrics-addr",
+            "127.0.0.1:9464",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("expected the run subcommand");
+        };
+        assert_eq!(args.source.interval.as_deref(), Some("2m"));
+        assert_eq!(args.metrics_listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let help = Cli::command()
+            .find_subcommand_mut("run")
+            .map(|c| c.render_long_help().to_string())
+            .unwrap_or_default();
+        assert!(
+            help.contains("--interval <DURATION>") && !help.contains("poll-interval"),
+            "{help}"
+        );
+    }
 }

@@ -49,32 +49,12 @@ pub const DEFAULT_SILENCE_ALERT: Duration = Duration::from_secs(86_400);
 // The other defaults (poll interval 60 s, backfill concurrency 1, page size, rate-limit share,
 // request timeout) are the fetch crate's: `SourceOptions::default()` and `ClientConfig::new`.
 
-/// The settings an environment variable can set (its name is [`env_var`] of the key); the
-/// first three are top-level, the others belong to the single `[source]`.
-pub const ENV_KEYS: &[&str] = &[
-    "state_dir",
-    "sinks",
-    "metrics.listen",
-    "domain",
-    "okta_url",
-    "api_token",
-    "api_token_file",
-    "oauth.client_id",
-    "oauth.private_key_file",
-    "oauth.key_id",
-    "start_from",
-    "interval",
-    "page_size",
-    "rate_limit_share",
-    "request_timeout",
-    "backfill_concurrency",
-    "proxy_url",
-    "tls.ca_file",
-    "tls.cert_file",
-    "tls.key_file",
-    "tls.verify_certificate",
-    "silence_alert",
-];
+/// The settings an environment variable can set (its name is [`env_var`] of the key), separated
+/// by white space; the first three are top-level, the others belong to the single `[source]`.
+pub const ENV_KEYS: &str = "state_dir sinks metrics.listen \
+    domain okta_url api_token api_token_file oauth.client_id oauth.private_key_file oauth.key_id \
+    start_from interval page_size rate_limit_share request_timeout backfill_concurrency \
+    proxy_url tls.ca_file tls.cert_file tls.key_file tls.verify_certificate silence_alert";
 const TOP_KEYS: usize = 3;
 
 /// Earlier names of variables, still read when the new one is not set.
@@ -526,13 +506,13 @@ fn command_line_layers(
     flags: &Overrides,
 ) -> (Vec<Layer>, Vec<Layer>) {
     let mut layers = Vec::new();
-    for (index, key) in ENV_KEYS.iter().enumerate() {
-        let old = OLD_ENV_NAMES.iter().filter(|(k, _)| k == key);
+    for (index, key) in ENV_KEYS.split_whitespace().enumerate() {
+        let old = OLD_ENV_NAMES.iter().filter(|(k, _)| *k == key);
         let mut names = std::iter::once(env_var(key)).chain(old.map(|(_, n)| n.to_string()));
         let Some((name, text)) = names.find_map(|n| env(&n).map(|t| (n, t))) else {
             continue;
         };
-        let value = if *key == "sinks" {
+        let value = if key == "sinks" {
             let specs = text.split(',').map(str::trim).filter(|s| !s.is_empty());
             Value::from(specs.map(String::from).collect::<Vec<_>>())
         } else {
@@ -541,7 +521,7 @@ fn command_line_layers(
         layers.push((index < TOP_KEYS, Layer::single("env", &name, key, value)));
     }
     for (key, flag, value) in flags.given() {
-        let top = ENV_KEYS[..TOP_KEYS].contains(&key);
+        let top = ENV_KEYS.split_whitespace().take(TOP_KEYS).any(|k| k == key);
         layers.push((top, Layer::single("flag", flag, key, value)));
     }
     let (top, source): (Vec<_>, Vec<_>) = layers.into_iter().partition(|(top, _)| *top);
@@ -1506,5 +1486,104 @@ interval = "30s"
                 .starts_with("metrics.listen (from oktaflow.toml): `localhost` is not an address"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_each_on_one_line() {
+        let text = "[source]\ndomain = \"acme.okta.com\"\ninterval = \"5s\"\npage_size = 5000\nrate_limit_share = 1.5\n";
+        let error = run(
+            Some(text),
+            &[("OKTA_API_TOKEN", TOKEN)],
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        let problems: Vec<String> = error.problems().iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            problems,
+            [
+                "source.page_size (from oktaflow.toml [source] page_size): 5000 is out of range; use 1..=1000",
+                "source.rate_limit_share (from oktaflow.toml [source] rate_limit_share): 1.5 is out of range; use a fraction in (0, 1], e.g. 0.5",
+                "source.interval (from oktaflow.toml [source] interval): `5s` is out of range; use 10s..1d",
+            ]
+        );
+        assert_eq!(error.to_string(), problems.join("\n"));
+
+        // Problems of the org, the credentials and the other values, from every layer, at once.
+        let env = [
+            ("OKTAFLOW_BACKFILL_CONCURRENCY", "99"),
+            ("OKTAFLOW_TLS_VERIFY_CERTIFICATE", "maybe"),
+        ];
+        let flags = Overrides {
+            start_from: Some("yesterday".into()),
+            ..Overrides::default()
+        };
+        let error = run(None, &env, &flags).unwrap_err();
+        let keys: Vec<String> = error
+            .problems()
+            .iter()
+            .map(|e| {
+                e.to_string()
+                    .split(' ')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "source.domain",
+                "source.api_token",
+                "source.tls.verify_certificate",
+                "source.start_from",
+                "source.backfill_concurrency",
+            ]
+        );
+    }
+
+    #[test]
+    fn one_name_per_setting_and_old_names_still_read() {
+        assert_eq!(env_var("interval"), "OKTAFLOW_INTERVAL");
+        assert_eq!(env_var("tls.ca_file"), "OKTAFLOW_TLS_CA_FILE");
+        assert_eq!(env_var("oauth.client_id"), "OKTAFLOW_OAUTH_CLIENT_ID");
+        assert_eq!(env_var("api_token"), "OKTA_API_TOKEN");
+
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nabc\n").unwrap();
+        let key = key.display().to_string();
+        for (client_id, key_file) in [
+            (
+                "OKTAFLOW_OAUTH_CLIENT_ID",
+                "OKTAFLOW_OAUTH_PRIVATE_KEY_FILE",
+            ),
+            ("OKTAFLOW_CLIENT_ID", "OKTAFLOW_PRIVATE_KEY_FILE"),
+        ] {
+            let env = [
+                ("OKTAFLOW_DOMAIN", "acme.okta.com"),
+                (client_id, "0oa1"),
+                (key_file, key.as_str()),
+                ("OKTAFLOW_TLS_VERIFY_CERTIFICATE", "no"),
+                ("OKTAFLOW_METRICS_LISTEN", "127.0.0.1:9464"),
+                ("OKTAFLOW_SILENCE_ALERT", "off"),
+            ];
+            let config = run(None, &env, &Overrides::default()).unwrap();
+            let source = &config.sources[0];
+            assert!(
+                matches!(&source.client.auth, Auth::OAuth { client_id, .. } if client_id == "0oa1")
+            );
+            assert!(!source.client.tls.verify_certificate);
+            assert_eq!(source.silence_alert, None);
+            assert_eq!(
+                config.metrics_listen,
+                Some("127.0.0.1:9464".parse().unwrap())
+            );
+        }
+
+        // A higher layer's okta_url replaces the file's domain (one slot).
+        let text = "[source]\ndomain = \"acme.okta.com\"\napi_token = \"t\"\n";
+        let env = [("OKTAFLOW_OKTA_URL", "http://127.0.0.1:8080")];
+        let config = run(Some(text), &env, &Overrides::default()).unwrap();
+        assert_eq!(config.sources[0].client.org.label(), "127.0.0.1:8080");
     }
 }
