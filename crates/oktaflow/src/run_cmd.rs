@@ -47,7 +47,7 @@ pub enum RunCmdError {
     #[error(transparent)]
     Metrics(MetricsError),
     /// The operations endpoint could not listen.
-    #[error("cannot serve metrics on {addr}: {error}; choose another --metrics-addr")]
+    #[error("cannot serve metrics on {addr}: {error}; choose another --metrics-listen")]
     Listen {
         /// The address.
         addr: SocketAddr,
