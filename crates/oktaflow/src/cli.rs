@@ -117,7 +117,8 @@ Pull an Okta org's System Log (GET /api/v1/logs), normalize each event to ECS an
 deliver it exactly once to every sink.
 
 Settings come from the config file (--config), then OKTAFLOW_* environment variables, \
-then these flags (see docs/configuration.md). The API token is read from OKTA_API_TOKEN \
+then these flags (see docs/configuration.md); a setting has one name everywhere: the key \
+interval is OKTAFLOW_INTERVAL and --interval. The API token is read from OKTA_API_TOKEN \
 (or api_token / api_token_file in the config; an OAuth service app is configured in \
 [source.oauth]); it is never printed.
 
@@ -285,7 +286,8 @@ Check a configuration before running it, without writing anything (no state dire
 is created, no event is written):
 
   config      every unknown key and wrongly typed value of the file, with file:line:column;
-              then the values merged from file, OKTAFLOW_* environment and flags, like `run`
+              then every bad value merged from file, OKTAFLOW_* environment and flags, like
+              `run` (each names its key and where the value came from)
   state_dir   exists and is writable, or can be created
   source      for each source: resolve the org's host, connect, and send ONE request
               GET /api/v1/logs?limit=1 with the configured credentials (proves the domain,
