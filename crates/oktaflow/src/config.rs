@@ -74,8 +74,9 @@ pub fn env_var(key: &str) -> String {
 }
 
 /// Values given on the command line (already split by clap, not yet validated); each field is
-/// named like the setting it overrides.
-#[derive(Debug, Clone, Default)]
+/// named like its setting, and its flag is `--` and the name with `-` for `_` (`--sink` for
+/// `sinks`).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Overrides {
     /// `--domain`.
     pub domain: Option<String>,
@@ -94,32 +95,19 @@ pub struct Overrides {
 }
 
 impl Overrides {
-    /// (key, flag, value) of each flag given.
-    fn given(&self) -> Vec<(&'static str, &'static str, Value)> {
-        let text = |v: &Option<String>| v.as_deref().map(Value::from);
-        let sinks = (!self.sinks.is_empty()).then(|| Value::from(self.sinks.clone()));
-        [
-            (
-                "state_dir",
-                "--state-dir",
-                self.state_dir
-                    .as_ref()
-                    .map(|p| Value::from(p.display().to_string())),
-            ),
-            ("sinks", "--sink", sinks),
-            ("domain", "--domain", text(&self.domain)),
-            ("okta_url", "--okta-url", text(&self.okta_url)),
-            ("start_from", "--start-from", text(&self.start_from)),
-            ("interval", "--interval", text(&self.interval)),
-            (
-                "backfill_concurrency",
-                "--backfill-concurrency",
-                self.backfill_concurrency.map(Value::from),
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(key, flag, value)| value.map(|v| (key, flag, v)))
-        .collect()
+    /// (flag, key, value) of each flag given.
+    fn given(&self) -> Vec<(String, String, Value)> {
+        let all = Value::serialize(self).ok().and_then(Value::into_dict);
+        let given = all.into_iter().flatten().filter(|(_, value)| match value {
+            Value::Empty(..) => false,
+            Value::Array(_, list) => !list.is_empty(),
+            _ => true,
+        });
+        let flag = |key: &str| match key {
+            "sinks" => "--sink".to_string(),
+            _ => format!("--{}", key.replace('_', "-")),
+        };
+        given.map(|(key, value)| (flag(&key), key, value)).collect()
     }
 }
 
@@ -236,31 +224,20 @@ pub fn resolve(
         None => (FileSchema::default(), "defaults".to_string()),
     };
     let mut errors = Vec::new();
-    let sections: Vec<(String, SourceSchema)> = match (raw.source.clone(), raw.sources.clone()) {
-        (Some(_), Some(_)) => {
-            errors.push(invalid(
-                "sources",
-                &path,
-                "use either [source] or [[sources]], not both",
-            ));
-            Vec::new()
-        }
-        (Some(source), None) => vec![("source".to_string(), source)],
-        (None, Some(list)) if list.is_empty() => {
-            errors.push(invalid(
-                "sources",
-                &path,
-                "the list is empty; add a [[sources]] entry",
-            ));
-            Vec::new()
-        }
-        (None, Some(list)) => list
+    let sections = match (raw.source.clone(), raw.sources.clone()) {
+        (Some(_), Some(_)) => Err("use either [source] or [[sources]], not both"),
+        (None, Some(list)) if list.is_empty() => Err("the list is empty; add a [[sources]] entry"),
+        (None, Some(list)) => Ok(list
             .into_iter()
             .enumerate()
             .map(|(i, s)| (format!("sources[{i}]"), s))
-            .collect(),
-        (None, None) => vec![("source".to_string(), SourceSchema::default())],
+            .collect()),
+        (source, None) => Ok(vec![("source".to_string(), source.unwrap_or_default())]),
     };
+    let sections: Vec<(String, SourceSchema)> = sections.unwrap_or_else(|reason| {
+        errors.push(invalid("sources", &path, reason));
+        Vec::new()
+    });
     let (top_layers, source_layers) = command_line_layers(env, overrides);
     if sections.len() > 1 {
         if let Some(layer) = source_layers.first() {
@@ -520,9 +497,9 @@ fn command_line_layers(
         };
         layers.push((index < TOP_KEYS, Layer::single("env", &name, key, value)));
     }
-    for (key, flag, value) in flags.given() {
+    for (flag, key, value) in flags.given() {
         let top = ENV_KEYS.split_whitespace().take(TOP_KEYS).any(|k| k == key);
-        layers.push((top, Layer::single("flag", flag, key, value)));
+        layers.push((top, Layer::single("flag", &flag, &key, value)));
     }
     let (top, source): (Vec<_>, Vec<_>) = layers.into_iter().partition(|(top, _)| *top);
     let strip = |list: Vec<(bool, Layer)>| list.into_iter().map(|(_, l)| l).collect();
@@ -642,33 +619,21 @@ impl View<'_> {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-/// One of two settings filling one slot (`domain` or `okta_url`, `api_token` or
-/// `api_token_file`).
-enum Slot<A, B> {
-    Neither,
-    First(Sourced<A>),
-    Second(Sourced<B>),
-    /// Both from the same layer (recorded as a problem).
-    Both,
-}
-
-/// The setting from the higher layer wins; both in the same layer is a problem.
-fn slot<A, B>(
+/// Which of two settings filling one slot applies (`domain` or `okta_url`, `api_token` or
+/// `api_token_file`): the one from the higher layer; both from the same layer is a problem.
+fn one_of(
     v: &mut View,
-    first: (&str, Option<Sourced<A>>),
-    second: (&str, Option<Sourced<B>>),
-) -> Slot<A, B> {
-    match (first.1, second.1) {
-        (None, None) => Slot::Neither,
-        (Some(a), None) => Slot::First(a),
-        (None, Some(b)) => Slot::Second(b),
-        (Some(a), Some(b)) if a.rank > b.rank => Slot::First(a),
-        (Some(a), Some(b)) if b.rank > a.rank => Slot::Second(b),
-        (Some(a), Some(b)) => {
-            let reason = format!("both {} and {} are set; keep one", first.0, second.0);
-            v.bad(first.0, &format!("{} and {}", a.origin, b.origin), reason);
-            Slot::Both
+    a: &'static str,
+    b: &'static str,
+) -> Result<Option<(&'static str, Sourced<String>)>, ()> {
+    match (v.get::<String>(a), v.get::<String>(b)) {
+        (Some(x), Some(y)) if x.rank == y.rank => {
+            let origin = format!("{} and {}", x.origin, y.origin);
+            v.bad(a, &origin, format!("both {a} and {b} are set; keep one"));
+            Err(())
         }
+        (Some(x), Some(y)) => Ok(Some(if x.rank > y.rank { (a, x) } else { (b, y) })),
+        (x, y) => Ok(x.map(|x| (a, x)).or(y.map(|y| (b, y)))),
     }
 }
 
@@ -791,24 +756,21 @@ fn check_client(v: &mut View, client: &mut ClientConfig) {
 }
 
 fn org(v: &mut View) -> Option<OrgUrl> {
-    let domain = v.get::<String>("domain");
-    let url = v.get::<String>("okta_url");
-    let (key, origin, result) = match slot(v, ("domain", domain), ("okta_url", url)) {
-        Slot::First(d) => ("domain", d.origin, OrgUrl::from_domain(&d.value)),
-        Slot::Second(u) => ("okta_url", u.origin, OrgUrl::from_base_url(&u.value)),
-        Slot::Both => return None,
-        Slot::Neither => {
-            let reason = "no Okta org configured; set domain = \"acme.okta.com\", OKTAFLOW_DOMAIN or --domain";
-            v.bad("domain", "defaults", reason);
-            return None;
-        }
+    let Some((key, place)) = one_of(v, "domain", "okta_url").ok()? else {
+        let reason =
+            "no Okta org configured; set domain = \"acme.okta.com\", OKTAFLOW_DOMAIN or --domain";
+        v.bad("domain", "defaults", reason);
+        return None;
     };
-    result.map_err(|e| v.bad(key, &origin, e.reason)).ok()
+    let org = match key {
+        "domain" => OrgUrl::from_domain(&place.value),
+        _ => OrgUrl::from_base_url(&place.value),
+    };
+    org.map_err(|e| v.bad(key, &place.origin, e.reason)).ok()
 }
 
 fn auth(v: &mut View) -> Option<Auth> {
-    let token = v.get::<String>("api_token").map(|s| s.map(Secret::new));
-    let token_file = v.get::<PathBuf>("api_token_file");
+    let token = one_of(v, "api_token", "api_token_file").ok()?;
     let oauth_keys = [
         "oauth.client_id",
         "oauth.private_key_file",
@@ -819,16 +781,14 @@ fn auth(v: &mut View) -> Option<Auth> {
         .into_iter()
         .find(|k| v.present(k))
         .map(|k| v.origin(k));
-    let token = match slot(v, ("api_token", token), ("api_token_file", token_file)) {
-        Slot::Both => return None,
-        Slot::Neither => None,
-        Slot::First(t) => Some((t.origin, Some(t.value))),
-        Slot::Second(file) => Some((file.origin, None)),
-    };
     match (token, oauth) {
-        (Some((token, _)), Some(oauth)) => {
+        (Some((_, token)), Some(oauth)) => {
             let reason = "both an API token and OAuth are configured; keep one";
-            v.bad("api_token", &format!("{token} and {oauth}"), reason);
+            v.bad(
+                "api_token",
+                &format!("{} and {oauth}", token.origin),
+                reason,
+            );
             None
         }
         (None, None) => {
@@ -836,8 +796,8 @@ fn auth(v: &mut View) -> Option<Auth> {
             v.bad("api_token", "defaults", reason);
             None
         }
-        (Some((_, Some(token))), None) => Some(Auth::ApiToken(token)),
-        (Some((_, None)), None) => {
+        (Some(("api_token", token)), None) => Some(Auth::ApiToken(Secret::new(token.value))),
+        (Some(_), None) => {
             let text = v.read_file("api_token_file")?;
             Some(Auth::ApiToken(Secret::new(text.expose().trim())))
         }
