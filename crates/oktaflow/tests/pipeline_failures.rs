@@ -98,6 +98,16 @@ async fn bad_configs_are_refused_with_exit_2_before_any_work() {
         "oktaflow: error: source.interval (from --interval): `1s` is out of range; use 10s..1d"
     );
 
+    // Every bad value is reported, one line each.
+    let args = ["--once", "--interval", "1s", "--backfill-concurrency", "99"];
+    let output = finish(work.run_cmd(Some(TOKEN), &args)).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "oktaflow: error: source.interval (from --interval): `1s` is out of range; use 10s..1d\n\
+         oktaflow: error: source.backfill_concurrency (from --backfill-concurrency): 99 is out of range; use 1..=16\n"
+    );
+
     assert!(
         !work.state.exists(),
         "the state directory was not even created"
