@@ -419,13 +419,24 @@ fn parse_file(path: &Path, text: &str) -> Result<FileSchema, ConfigError> {
             path: path.to_path_buf(),
             line: before.matches('\n').count() + 1,
             column: before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
-            message: error
-                .message()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
+            message: with_suggestion(error.message()),
         }
     })
+}
+
+/// `message` on one line; an unknown field (`` unknown field `intervall`, expected one of
+/// `name`, ... ``) gets `; did you mean `interval`?` when a known one is close.
+fn with_suggestion(message: &str) -> String {
+    let mut message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut names = message.split('`').skip(1).step_by(2);
+    if let (true, Some(unknown)) = (message.starts_with("unknown field"), names.next()) {
+        let distance = |name: &&str| strsim::levenshtein(unknown, name);
+        let closest = names.filter(|n| distance(n) <= 2).min_by_key(distance);
+        if let Some(name) = closest.map(|n| format!("; did you mean `{n}`?")) {
+            message.push_str(&name);
+        }
+    }
+    message
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -853,7 +864,7 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
             }
             SinkEntry::Table(table) => {
                 let parsed = oktaflow_sink::SinkConfig::deserialize(table)
-                    .map_err(|e| e.to_string().trim().replace('\n', " "))
+                    .map_err(|e| with_suggestion(&e.to_string()))
                     .and_then(|c| c.into_spec().map_err(|e| e.to_string()));
                 (format!("sinks[{index}]"), parsed)
             }
@@ -1013,6 +1024,7 @@ kind = "stdout"
             m.contains("unknown field `api_key_evn`") && !m.contains('\n'),
             "{m}"
         );
+        assert!(m.ends_with("did you mean `api_key_env`?"), "{m}");
 
         let twice =
             "sinks = [\"stdout\", { kind = \"stdout\" }]\n[source]\ndomain = \"acme.okta.com\"\n";
@@ -1111,6 +1123,7 @@ verify_certificate = true
             message.starts_with("oktaflow.toml:3:1: unknown field `intervall`"),
             "{message}"
         );
+        assert!(message.ends_with("; did you mean `interval`?"), "{message}");
         assert!(!message.contains('\n'));
         let message = err(
             Some("[source]\npage_size = \"many\"\n"),
