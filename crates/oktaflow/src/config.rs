@@ -51,7 +51,7 @@ pub const DEFAULT_SILENCE_ALERT: Duration = Duration::from_secs(86_400);
 
 /// The settings an environment variable can set (its name is [`env_var`] of the key), separated
 /// by white space; the first three are top-level, the others belong to the single `[source]`.
-pub const ENV_KEYS: &str = "state_dir sinks metrics.listen \
+const ENV_KEYS: &str = "state_dir sinks metrics.listen \
     domain okta_url api_token api_token_file oauth.client_id oauth.private_key_file oauth.key_id \
     start_from interval page_size rate_limit_share request_timeout backfill_concurrency \
     proxy_url tls.ca_file tls.cert_file tls.key_file tls.verify_certificate silence_alert";
