@@ -3,7 +3,8 @@
 //!
 //! 1. **config** — every schema error of the file (unknown keys, wrongly typed values) with its
 //!    `file:line:column` ([`config_file`]), then the merged file + environment + flags are
-//!    validated like `run` does (the error names the key and where its value came from).
+//!    validated like `run` does: every bad value is listed, each naming the key and where its
+//!    value came from.
 //! 2. **state_dir** — exists and is writable, or could be created.
 //! 3. **each source** — resolves the org's host, opens a TCP connection, then sends ONE
 //!    `GET /api/v1/logs?limit=1` with the configured credentials: 401, 403, 404 and 400 are
@@ -121,7 +122,8 @@ fn check_config(args: &CheckArgs, report: &mut Report) -> Option<config::RunConf
             Some(config)
         }
         Err(error) => {
-            report.push(Row::fail("config", "values", error.to_string()));
+            let problems = error.problems().into_iter();
+            report.extend(problems.map(|e| Row::fail("config", "values", e.to_string())));
             None
         }
     }

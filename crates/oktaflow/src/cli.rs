@@ -119,7 +119,8 @@ Pull an Okta org's System Log (GET /api/v1/logs), normalize each event to ECS an
 deliver it exactly once to every sink.
 
 Settings come from the config file (--config), then OKTAFLOW_* environment variables, \
-then these flags (see docs/configuration.md). The API token is read from OKTA_API_TOKEN \
+then these flags (see docs/configuration.md); a setting has one name everywhere: the key \
+interval is OKTAFLOW_INTERVAL and --interval. The API token is read from OKTA_API_TOKEN \
 (or api_token / api_token_file in the config; an OAuth service app is configured in \
 [source.oauth]); it is never printed.
 
@@ -150,41 +151,45 @@ progress bar while backfilling, follows live events for --follow, then prints a 
 by event.category. Re-running it empties DIR (it refuses a DIR it did not create).";
 
 /// The source and sink flags shared by `oktaflow run` and `oktaflow check`; each overrides the
-/// config file and the `OKTAFLOW_*` environment.
+/// config file and the `OKTAFLOW_*` environment. Each is named like its setting in the file
+/// (`--interval`: `interval`, `OKTAFLOW_INTERVAL`).
 #[derive(Debug, Args)]
 pub struct SourceFlags {
     /// Read settings from this TOML file (see oktaflow.example.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// The Okta org's domain, e.g. acme.okta.com (https is used).
+    /// The Okta org's domain, e.g. acme.okta.com (https is used) [env: OKTAFLOW_DOMAIN].
     #[arg(long, value_name = "DOMAIN", conflicts_with = "okta_url")]
     pub domain: Option<String>,
 
-    /// The org's base URL instead of a domain (plain http only for a loopback simulator).
+    /// The org's base URL instead of a domain (plain http only for a loopback simulator)
+    /// [env: OKTAFLOW_OKTA_URL].
     #[arg(long, value_name = "URL")]
     pub okta_url: Option<String>,
 
-    /// Where the checkpoint and the dead-letter file live [default: oktaflow-state].
+    /// Where the checkpoint and the dead-letter file live [default: oktaflow-state]
+    /// [env: OKTAFLOW_STATE_DIR].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
     /// Where events go: file:PATH (exactly once), stdout, elasticsearch:URL, opensearch:URL,
     /// clickhouse:URL, http:URL or splunk:URL (options as ?key=value, see docs/sinks.md);
-    /// repeat for several sinks.
+    /// repeat for several sinks [default: stdout] [env: OKTAFLOW_SINKS, comma-separated].
     #[arg(long = "sink", value_name = "SPEC")]
     pub sinks: Vec<String>,
 
     /// Where a first run starts: an ISO 8601 time or a duration back from now (7d, 12h)
-    /// [default: 24h]. Ignored once a checkpoint exists.
+    /// [default: 24h] [env: OKTAFLOW_START_FROM]. Ignored once a checkpoint exists.
     #[arg(long, value_name = "T")]
     pub start_from: Option<String>,
 
-    /// Wait between polls once caught up, 10s..1d [default: 60s].
-    #[arg(long, value_name = "DURATION")]
-    pub poll_interval: Option<String>,
+    /// Wait between polls once caught up, 10s..1d [default: 60s] [env: OKTAFLOW_INTERVAL].
+    #[arg(long, value_name = "DURATION", alias = "poll-interval")]
+    pub interval: Option<String>,
 
-    /// Fetch a long backlog in K parallel time slices (delivered in order), 1..=16 [default: 1].
+    /// Fetch a long backlog in K parallel time slices (delivered in order), 1..=16
+    /// [default: 1] [env: OKTAFLOW_BACKFILL_CONCURRENCY].
     #[arg(long, value_name = "K")]
     pub backfill_concurrency: Option<usize>,
 }
@@ -198,7 +203,7 @@ impl SourceFlags {
             state_dir: self.state_dir.clone(),
             sinks: self.sinks.clone(),
             start_from: self.start_from.clone(),
-            poll_interval: self.poll_interval.clone(),
+            interval: self.interval.clone(),
             backfill_concurrency: self.backfill_concurrency,
         }
     }
@@ -216,9 +221,9 @@ pub struct RunArgs {
     pub once: bool,
 
     /// Serve /metrics, /health and /ready on this address, e.g. 127.0.0.1:9464 (overrides
-    /// [metrics] listen; off when neither is set).
-    #[arg(long, value_name = "ADDR")]
-    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// [metrics] listen and OKTAFLOW_METRICS_LISTEN; off when none is set).
+    #[arg(long, value_name = "ADDR", alias = "metrics-addr")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Arguments of `oktaflow demo`.
@@ -286,7 +291,8 @@ Check a configuration before running it, without writing anything (no state dire
 is created, no event is written):
 
   config      every unknown key and wrongly typed value of the file, with file:line:column;
-              then the values merged from file, OKTAFLOW_* environment and flags, like `run`
+              then every bad value merged from file, OKTAFLOW_* environment and flags, like
+              `run` (each names its key and where the value came from)
   state_dir   exists and is writable, or can be created
   source      for each source: resolve the org's host, connect, and send ONE request
               GET /api/v1/logs?limit=1 with the configured credentials (proves the domain,
@@ -363,5 +369,31 @@ mod tests {
         assert!(args.include_original);
         assert_eq!(args.geoip_city, Some(PathBuf::from("city.mmdb")));
         assert_eq!(args.geoip_asn, None);
+    }
+
+    #[test]
+    fn old_flag_names_are_hidden_aliases() {
+        let cli = Cli::try_parse_from([
+            "oktaflow",
+            "run",
+            "--poll-interval",
+            "2m",
+            "--metrics-addr",
+            "127.0.0.1:9464",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("expected the run subcommand");
+        };
+        assert_eq!(args.source.interval.as_deref(), Some("2m"));
+        assert_eq!(args.metrics_listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let help = Cli::command()
+            .find_subcommand_mut("run")
+            .map(|c| c.render_long_help().to_string())
+            .unwrap_or_default();
+        assert!(
+            help.contains("--interval <DURATION>") && !help.contains("poll-interval"),
+            "{help}"
+        );
     }
 }

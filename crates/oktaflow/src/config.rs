@@ -1,61 +1,82 @@
 //! The configuration: a TOML file, `OKTAFLOW_*` environment variables and command-line flags,
 //! merged (flags > environment > file > defaults) and validated into a [`RunConfig`].
 //!
-//! Every error is one line naming the key (and, for the file, its line and column) and where
-//! the bad value came from. Token and key files are read here; their contents are wrapped in
-//! [`Secret`] at once.
+//! **One name per setting**: the file key `interval` (under `[source]`), the variable
+//! `OKTAFLOW_INTERVAL` and the flag `--interval` (see [`env_var`]); `tls.ca_file` is
+//! `OKTAFLOW_TLS_CA_FILE`. The one exception is `OKTA_API_TOKEN`, the name Okta's own tools use.
+//!
+//! **How the layers are merged**: with [`figment`]. The file is first read into a typed serde
+//! schema with `deny_unknown_fields` by the `toml` crate, whose errors carry the span
+//! (`file:line:col`, which figment does not track). Each layer then becomes a figment
+//! provider: the file's table, one provider per environment variable and one per flag, so
+//! figment's per-value metadata names exactly where each merged value came from. Each setting
+//! is extracted on its own (typed; environment text is converted "lossily", `"0.5"` → `0.5`)
+//! and checked, and every problem is collected, so `oktaflow check` lists them all.
+//! Why figment rather than clap's `env =`: clap stops at the first bad value, its message
+//! does not say that a value came from a variable, and it cannot layer the file in between.
+//!
+//! Every error is one line naming the key and where its value came from: `file [source] key`,
+//! the variable or the flag (or `defaults`). Token and key files are read here; their contents
+//! are wrapped in [`Secret`] as soon as they are extracted.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider, Source};
 use oktaflow_fetch::{Auth, ClientConfig, OrgUrl, Secret, SourceOptions, TlsConfig};
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-/// Default poll interval once caught up.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Shortest allowed poll interval.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
 /// Longest allowed poll interval.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
-/// How far back the first run starts by default.
-pub const DEFAULT_START_BACK: Duration = Duration::from_secs(86_400);
 /// Largest backfill concurrency.
 pub const MAX_BACKFILL_CONCURRENCY: usize = 16;
 /// Default state directory (relative to the working directory).
 pub const DEFAULT_STATE_DIR: &str = "oktaflow-state";
+/// Default sink.
+pub const DEFAULT_SINK: &str = "stdout";
 /// Default source name (names the checkpoint file).
 pub const DEFAULT_SOURCE_NAME: &str = "okta";
+/// How far back the first run starts by default.
+pub const DEFAULT_START_BACK: Duration = Duration::from_secs(86_400);
 /// Default silence alert: no event from a source for this long is an error.
 pub const DEFAULT_SILENCE_ALERT: Duration = Duration::from_secs(86_400);
+// The other defaults (poll interval 60 s, backfill concurrency 1, page size, rate-limit share,
+// request timeout) are the fetch crate's: `SourceOptions::default()` and `ClientConfig::new`.
 
-/// The environment variables read, with the key each one sets.
-pub const ENV_VARS: &[(&str, &str)] = &[
-    ("OKTAFLOW_DOMAIN", "domain"),
-    ("OKTAFLOW_OKTA_URL", "okta_url"),
-    ("OKTA_API_TOKEN", "api_token"),
-    ("OKTAFLOW_API_TOKEN_FILE", "api_token_file"),
-    ("OKTAFLOW_CLIENT_ID", "oauth.client_id"),
-    ("OKTAFLOW_PRIVATE_KEY_FILE", "oauth.private_key_file"),
-    ("OKTAFLOW_KEY_ID", "oauth.key_id"),
-    ("OKTAFLOW_START_FROM", "start_from"),
-    ("OKTAFLOW_INTERVAL", "interval"),
-    ("OKTAFLOW_PAGE_SIZE", "page_size"),
-    ("OKTAFLOW_RATE_LIMIT_SHARE", "rate_limit_share"),
-    ("OKTAFLOW_REQUEST_TIMEOUT", "request_timeout"),
-    ("OKTAFLOW_BACKFILL_CONCURRENCY", "backfill_concurrency"),
-    ("OKTAFLOW_PROXY_URL", "proxy_url"),
-    ("OKTAFLOW_TLS_CA_FILE", "tls.ca_file"),
-    ("OKTAFLOW_TLS_CERT_FILE", "tls.cert_file"),
-    ("OKTAFLOW_TLS_KEY_FILE", "tls.key_file"),
-    ("OKTAFLOW_TLS_VERIFY_CERTIFICATE", "tls.verify_certificate"),
-    ("OKTAFLOW_STATE_DIR", "state_dir"),
-    ("OKTAFLOW_SINKS", "sinks"),
+/// The settings an environment variable can set (its name is [`env_var`] of the key), separated
+/// by white space; the first three are top-level, the others belong to the single `[source]`.
+const ENV_KEYS: &str = "state_dir sinks metrics.listen \
+    domain okta_url api_token api_token_file oauth.client_id oauth.private_key_file oauth.key_id \
+    start_from interval page_size rate_limit_share request_timeout backfill_concurrency \
+    proxy_url tls.ca_file tls.cert_file tls.key_file tls.verify_certificate silence_alert";
+const TOP_KEYS: usize = 3;
+
+/// Earlier names of variables, still read when the new one is not set.
+const OLD_ENV_NAMES: &[(&str, &str)] = &[
+    ("oauth.client_id", "OKTAFLOW_CLIENT_ID"),
+    ("oauth.private_key_file", "OKTAFLOW_PRIVATE_KEY_FILE"),
+    ("oauth.key_id", "OKTAFLOW_KEY_ID"),
 ];
 
-/// Values given on the command line (already split by clap, not yet validated).
-#[derive(Debug, Clone, Default)]
+/// The environment variable of a setting: `OKTAFLOW_` and the key in capitals, `.` → `_`
+/// (`tls.ca_file` → `OKTAFLOW_TLS_CA_FILE`); `api_token` is `OKTA_API_TOKEN`.
+pub fn env_var(key: &str) -> String {
+    match key {
+        "api_token" => "OKTA_API_TOKEN".to_string(),
+        _ => format!("OKTAFLOW_{}", key.replace('.', "_").to_ascii_uppercase()),
+    }
+}
+
+/// Values given on the command line (already split by clap, not yet validated); each field is
+/// named like its setting, and its flag is `--` and the name with `-` for `_` (`--sink` for
+/// `sinks`).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Overrides {
     /// `--domain`.
     pub domain: Option<String>,
@@ -67,10 +88,27 @@ pub struct Overrides {
     pub sinks: Vec<String>,
     /// `--start-from`.
     pub start_from: Option<String>,
-    /// `--poll-interval`.
-    pub poll_interval: Option<String>,
+    /// `--interval`.
+    pub interval: Option<String>,
     /// `--backfill-concurrency`.
     pub backfill_concurrency: Option<usize>,
+}
+
+impl Overrides {
+    /// (flag, key, value) of each flag given.
+    fn given(&self) -> Vec<(String, String, Value)> {
+        let all = Value::serialize(self).ok().and_then(Value::into_dict);
+        let given = all.into_iter().flatten().filter(|(_, value)| match value {
+            Value::Empty(..) => false,
+            Value::Array(_, list) => !list.is_empty(),
+            _ => true,
+        });
+        let flag = |key: &str| match key {
+            "sinks" => "--sink".to_string(),
+            _ => format!("--{}", key.replace('_', "-")),
+        };
+        given.map(|(key, value)| (flag(&key), key, value)).collect()
+    }
 }
 
 /// A sink to deliver to (`file:PATH`, `stdout`, `elasticsearch:URL`, ...; see
@@ -105,7 +143,8 @@ pub struct RunConfig {
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
-/// A configuration problem; `Display` is one line naming the key and where it came from.
+/// A configuration problem; `Display` is one line per problem naming the key and where it
+/// came from.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
@@ -138,6 +177,19 @@ pub enum ConfigError {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// Several problems (at least two), each one line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
+}
+
+impl ConfigError {
+    /// Each single problem.
+    pub fn problems(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Several(list) => list.iter().collect(),
+            single => vec![single],
+        }
+    }
 }
 
 /// Reads the config file (if any) and the process environment, applies `overrides`, validates.
@@ -151,12 +203,8 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<RunConfig, Con
         ),
         None => None,
     };
-    let file = match (path, text.as_deref()) {
-        (Some(path), Some(text)) => Some((path, text)),
-        _ => None,
-    };
     resolve(
-        file,
+        path.zip(text.as_deref()),
         &|name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()),
         overrides,
         Utc::now(),
@@ -164,124 +212,111 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<RunConfig, Con
 }
 
 /// [`load`] with the file text, environment lookup and clock given (for tests and `check`).
+/// Every problem found is reported ([`ConfigError::Several`] when more than one).
 pub fn resolve(
     file: Option<(&Path, &str)>,
     env: &dyn Fn(&str) -> Option<String>,
     overrides: &Overrides,
     now: DateTime<Utc>,
 ) -> Result<RunConfig, ConfigError> {
-    let (raw, file_origin) = match file {
-        Some((path, text)) => (parse_file(path, text)?, format!("{}", path.display())),
-        None => (RawFile::default(), "defaults".to_string()),
+    let (raw, path) = match file {
+        Some((path, text)) => (parse_file(path, text)?, path.display().to_string()),
+        None => (FileSchema::default(), "defaults".to_string()),
     };
-    let mut sources: Vec<(String, RawSource)> = match (raw.source, raw.sources) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "sources",
-                &file_origin,
-                "use either [source] or [[sources]], not both",
-            ))
-        }
-        (Some(source), None) => vec![("source".to_string(), source)],
-        (None, Some(list)) => list
+    let mut errors = Vec::new();
+    let sections = match (raw.source.clone(), raw.sources.clone()) {
+        (Some(_), Some(_)) => Err("use either [source] or [[sources]], not both"),
+        (None, Some(list)) if list.is_empty() => Err("the list is empty; add a [[sources]] entry"),
+        (None, Some(list)) => Ok(list
             .into_iter()
             .enumerate()
             .map(|(i, s)| (format!("sources[{i}]"), s))
-            .collect(),
-        (None, None) => vec![("source".to_string(), RawSource::default())],
+            .collect()),
+        (source, None) => Ok(vec![("source".to_string(), source.unwrap_or_default())]),
     };
-    if sources.is_empty() {
-        return Err(invalid(
-            "sources",
-            &file_origin,
-            "the list is empty; add a [[sources]] entry",
-        ));
-    }
-
-    let layers = Layers::collect(env, overrides);
-    if sources.len() > 1 {
-        if let Some((name, _)) = layers.source_values.iter().find(|(_, v)| v.is_some()) {
-            return Err(invalid(
-                name,
-                name,
+    let sections: Vec<(String, SourceSchema)> = sections.unwrap_or_else(|reason| {
+        errors.push(invalid("sources", &path, reason));
+        Vec::new()
+    });
+    let (top_layers, source_layers) = command_line_layers(env, overrides);
+    if sections.len() > 1 {
+        if let Some(layer) = source_layers.first() {
+            let name = layer.0.name.to_string();
+            errors.push(invalid(
+                &name,
+                &name,
                 "applies to a single source; with several [[sources]] set it in each entry",
             ));
         }
     }
 
-    let state_dir = match (
-        &overrides.state_dir,
-        env("OKTAFLOW_STATE_DIR"),
-        raw.state_dir,
-    ) {
-        (Some(dir), _, _) => dir.clone(),
-        (None, Some(dir), _) => PathBuf::from(dir),
-        (None, None, Some(dir)) => dir,
-        (None, None, None) => PathBuf::from(DEFAULT_STATE_DIR),
+    let mut top = Figment::from(Layer::file(&path, None, Value::serialize(&raw)));
+    top = top_layers.into_iter().fold(top, Figment::merge);
+    let mut view = View {
+        fig: top,
+        section: None,
+        errors: &mut errors,
     };
-    let (sink_texts, sink_origin) = if !overrides.sinks.is_empty() {
-        (
-            overrides
-                .sinks
-                .iter()
-                .cloned()
-                .map(SinkEntry::Spec)
-                .collect(),
-            "--sink".to_string(),
-        )
-    } else if let Some(list) = env("OKTAFLOW_SINKS") {
-        (
-            list.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .map(SinkEntry::Spec)
-                .collect(),
-            "OKTAFLOW_SINKS".to_string(),
-        )
-    } else if let Some(list) = raw.sinks {
-        (list, file_origin.clone())
-    } else {
-        (
-            vec![SinkEntry::Spec("stdout".to_string())],
-            "defaults".to_string(),
-        )
-    };
-    let sinks = parse_sinks(sink_texts, &sink_origin)?;
-
-    let mut built = Vec::with_capacity(sources.len());
-    let mut names = HashSet::new();
-    let single = sources.len() == 1;
-    for (section, source) in sources.drain(..) {
-        let merged = layers.apply(section, source, &file_origin, single);
-        let config = build_source(merged, now)?;
-        if !names.insert(config.name.clone()) {
-            return Err(invalid(
-                &format!("{}.name", config.name),
-                &file_origin,
-                &format!(
-                    "duplicate source name `{}`; give each source a unique name",
-                    config.name
-                ),
-            ));
-        }
-        built.push(config);
+    let state_dir = view
+        .get::<PathBuf>("state_dir")
+        .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), |v| v.value);
+    let sinks = match view.get::<Vec<SinkEntry>>("sinks") {
+        Some(list) => parse_sinks(list.value, &list.origin),
+        None => parse_sinks(vec![SinkEntry::Spec(DEFAULT_SINK.into())], "defaults"),
     }
-    let metrics_listen = match raw.metrics.and_then(|m| m.listen) {
-        Some(text) => Some(text.trim().parse().map_err(|_| {
-            invalid(
-                "metrics.listen",
-                &file_origin,
-                &format!("`{text}` is not an address; use IP:PORT, e.g. \"127.0.0.1:9464\""),
-            )
-        })?),
-        None => None,
-    };
-    Ok(RunConfig {
-        state_dir,
-        sinks,
-        sources: built,
-        metrics_listen,
-    })
+    .map_err(|e| view.errors.push(e))
+    .ok();
+    let metrics_listen = view.get::<String>("metrics.listen").and_then(|v| {
+        v.value
+            .trim()
+            .parse()
+            .map_err(|_| {
+                view.bad(
+                    "metrics.listen",
+                    &v.origin,
+                    format!(
+                        "`{}` is not an address; use IP:PORT, e.g. \"127.0.0.1:9464\"",
+                        v.value
+                    ),
+                )
+            })
+            .ok()
+    });
+
+    let single = sections.len() == 1;
+    let mut sources = Vec::with_capacity(sections.len());
+    let mut names = HashSet::new();
+    for (section, schema) in sections {
+        let file_layer = Layer::file(&path, Some(&section), Value::serialize(&schema));
+        let mut fig = Figment::from(file_layer);
+        if single {
+            fig = source_layers.iter().cloned().fold(fig, Figment::merge);
+        }
+        let mut view = View {
+            fig,
+            section: Some(&section),
+            errors: &mut errors,
+        };
+        let config = build_source(&mut view, now);
+        if !names.insert(config.name.clone()) {
+            let reason = format!(
+                "duplicate source name `{}`; give each source a unique name",
+                config.name
+            );
+            errors.push(invalid(&format!("{}.name", config.name), &path, &reason));
+        }
+        sources.push(config);
+    }
+    match (errors.len(), state_dir, sinks) {
+        (0, state_dir, Some(sinks)) => Ok(RunConfig {
+            state_dir,
+            sinks,
+            sources,
+            metrics_listen,
+        }),
+        (1, _, _) => Err(errors.remove(0)),
+        _ => Err(ConfigError::Several(errors)),
+    }
 }
 
 fn invalid(key: &str, origin: &str, reason: &str) -> ConfigError {
@@ -293,10 +328,10 @@ fn invalid(key: &str, origin: &str, reason: &str) -> ConfigError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The file
+// The file's schema (checked by the `toml` crate, which knows each value's line and column)
 
-/// A duration or count written as a string (`"60s"`) or an integer (seconds).
-#[derive(Debug, Clone, Deserialize)]
+/// A duration written as a string (`"60s"`) or, in the file, an integer (seconds).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
 enum DurationText {
     Seconds(u64),
@@ -312,31 +347,34 @@ impl DurationText {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawFile {
+struct FileSchema {
     state_dir: Option<PathBuf>,
     sinks: Option<Vec<SinkEntry>>,
-    source: Option<RawSource>,
-    sources: Option<Vec<RawSource>>,
-    metrics: Option<RawMetrics>,
+    #[serde(skip_serializing)]
+    source: Option<SourceSchema>,
+    #[serde(skip_serializing)]
+    sources: Option<Vec<SourceSchema>>,
+    metrics: Option<MetricsSchema>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawMetrics {
+struct MetricsSchema {
     listen: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+/// `[source]` or one `[[sources]]` entry: every key a source has.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawSource {
+struct SourceSchema {
     name: Option<String>,
     domain: Option<String>,
     okta_url: Option<String>,
     api_token: Option<String>,
     api_token_file: Option<PathBuf>,
-    oauth: Option<RawOAuth>,
+    oauth: Option<OAuthSchema>,
     start_from: Option<String>,
     interval: Option<DurationText>,
     page_size: Option<u32>,
@@ -344,22 +382,22 @@ struct RawSource {
     request_timeout: Option<DurationText>,
     backfill_concurrency: Option<usize>,
     proxy_url: Option<String>,
-    tls: Option<RawTls>,
+    tls: Option<TlsSchema>,
     silence_alert: Option<DurationText>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawOAuth {
+struct OAuthSchema {
     client_id: Option<String>,
     private_key_file: Option<PathBuf>,
     key_id: Option<String>,
     scopes: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawTls {
+struct TlsSchema {
     ca_file: Option<PathBuf>,
     cert_file: Option<PathBuf>,
     key_file: Option<PathBuf>,
@@ -373,332 +411,248 @@ pub fn check_file_schema(path: &Path, text: &str) -> Result<(), ConfigError> {
     parse_file(path, text).map(|_| ())
 }
 
-fn parse_file(path: &Path, text: &str) -> Result<RawFile, ConfigError> {
+fn parse_file(path: &Path, text: &str) -> Result<FileSchema, ConfigError> {
     toml::from_str(text).map_err(|error| {
-        let (line, column) = error
-            .span()
-            .map(|span| line_column(text, span.start))
-            .unwrap_or((1, 1));
+        let offset = error.span().map_or(0, |span| span.start.min(text.len()));
+        let before = &text[..offset];
         ConfigError::Syntax {
             path: path.to_path_buf(),
-            line,
-            column,
-            message: error
-                .message()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
+            line: before.matches('\n').count() + 1,
+            column: before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
+            message: with_suggestion(error.message()),
         }
     })
 }
 
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
+/// `message` on one line; an unknown field (`` unknown field `intervall`, expected one of
+/// `name`, ... ``) gets `; did you mean `interval`?` when a known one is close.
+fn with_suggestion(message: &str) -> String {
+    let mut message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut names = message.split('`').skip(1).step_by(2);
+    if let (true, Some(unknown)) = (message.starts_with("unknown field"), names.next()) {
+        let distance = |name: &&str| strsim::levenshtein(unknown, name);
+        let closest = names.filter(|n| distance(n) <= 2).min_by_key(distance);
+        if let Some(name) = closest.map(|n| format!("; did you mean `{n}`?")) {
+            message.push_str(&name);
+        }
+    }
+    message
 }
 
 // ---------------------------------------------------------------------------------------------
-// Layers: file < environment < flags
+// The layers, as figment providers, and reading merged values with their origin
+
+/// One layer's values: a figment provider whose metadata names where they came from (the
+/// file and section, the variable or the flag); its source tells the layer: a file, `env` or
+/// `flag`.
+#[derive(Clone)]
+struct Layer(Metadata, Dict);
+
+impl Layer {
+    /// The file's top level (`section` is `None`) or one source's table.
+    fn file(path: &str, section: Option<&str>, value: Result<Value, figment::Error>) -> Layer {
+        let name = section.map_or_else(|| path.to_string(), |s| format!("{path} [{s}]"));
+        let dict = value.ok().and_then(Value::into_dict).unwrap_or_default();
+        Layer(
+            Metadata::named(name).source(Source::File(path.into())),
+            dict,
+        )
+    }
+
+    /// One variable's (`layer` is `env`) or one flag's (`flag`) value for `key`.
+    fn single(layer: &str, name: &str, key: &str, value: Value) -> Layer {
+        let dict = figment::util::nest(key, value)
+            .into_dict()
+            .unwrap_or_default();
+        let metadata = Metadata::named(name.to_string()).source(Source::Custom(layer.into()));
+        Layer(metadata, dict)
+    }
+
+    /// The layer's precedence: file 0, environment 1, flag 2.
+    fn rank(metadata: &Metadata) -> u8 {
+        match &metadata.source {
+            Some(Source::Custom(layer)) if layer == "env" => 1,
+            Some(Source::Custom(_)) => 2,
+            _ => 0,
+        }
+    }
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        self.0.clone()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.1.clone()))
+    }
+}
+
+/// The environment's then the flags' layers (lowest first): (top-level ones, source ones).
+fn command_line_layers(
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &Overrides,
+) -> (Vec<Layer>, Vec<Layer>) {
+    let mut layers = Vec::new();
+    for (index, key) in ENV_KEYS.split_whitespace().enumerate() {
+        let old = OLD_ENV_NAMES.iter().filter(|(k, _)| *k == key);
+        let mut names = std::iter::once(env_var(key)).chain(old.map(|(_, n)| n.to_string()));
+        let Some((name, text)) = names.find_map(|n| env(&n).map(|t| (n, t))) else {
+            continue;
+        };
+        let value = if key == "sinks" {
+            let specs = text.split(',').map(str::trim).filter(|s| !s.is_empty());
+            Value::from(specs.map(String::from).collect::<Vec<_>>())
+        } else {
+            Value::from(text)
+        };
+        layers.push((index < TOP_KEYS, Layer::single("env", &name, key, value)));
+    }
+    for (flag, key, value) in flags.given() {
+        let top = ENV_KEYS.split_whitespace().take(TOP_KEYS).any(|k| k == key);
+        layers.push((top, Layer::single("flag", &flag, &key, value)));
+    }
+    let (top, source): (Vec<_>, Vec<_>) = layers.into_iter().partition(|(top, _)| *top);
+    let strip = |list: Vec<(bool, Layer)>| list.into_iter().map(|(_, l)| l).collect();
+    (strip(top), strip(source))
+}
 
 /// A value and where it came from.
-#[derive(Debug, Clone)]
 struct Sourced<T> {
     value: T,
     origin: String,
+    /// [`Layer::rank`].
+    rank: u8,
 }
 
-/// Where the org is: a domain or a base URL (one slot: a higher layer replaces both).
-#[derive(Debug, Clone)]
-enum Place {
-    Domain(String),
-    Url(String),
-    /// Both given in the same layer: an error.
-    Both,
+impl<T> Sourced<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Sourced<U> {
+        Sourced {
+            value: f(self.value),
+            origin: self.origin,
+            rank: self.rank,
+        }
+    }
 }
 
-/// The token slot: inline or from a file.
-#[derive(Debug, Clone)]
-enum TokenFrom {
-    Inline(Secret),
-    File(PathBuf),
-    /// Both given in the same layer: an error.
-    Both,
+/// The merged layers of the top level or of one source; each problem found is recorded.
+struct View<'a> {
+    fig: Figment,
+    /// `source`, `sources[1]`, or `None` for the top level.
+    section: Option<&'a str>,
+    errors: &'a mut Vec<ConfigError>,
 }
 
-/// One source's values after merging, each with its origin.
-#[derive(Debug, Default)]
-struct Merged {
-    section: String,
-    name: Option<Sourced<String>>,
-    place: Option<Sourced<Place>>,
-    token: Option<Sourced<TokenFrom>>,
-    oauth: Option<Sourced<RawOAuth>>,
-    start_from: Option<Sourced<String>>,
-    interval: Option<Sourced<String>>,
-    page_size: Option<Sourced<String>>,
-    rate_limit_share: Option<Sourced<String>>,
-    request_timeout: Option<Sourced<String>>,
-    backfill_concurrency: Option<Sourced<String>>,
-    proxy_url: Option<Sourced<String>>,
-    silence_alert: Option<Sourced<String>>,
-    tls: RawTls,
-    tls_origin: BTreeMap<&'static str, String>,
-    /// An unparsable `OKTAFLOW_TLS_VERIFY_CERTIFICATE` value.
-    tls_verify_unparsable: Option<String>,
-}
+impl View<'_> {
+    fn bad(&mut self, key: &str, origin: &str, reason: impl Into<String>) {
+        let key = self
+            .section
+            .map_or_else(|| key.to_string(), |s| format!("{s}.{key}"));
+        self.errors.push(invalid(&key, origin, &reason.into()));
+    }
 
-/// The source-level values of the environment and flags.
-struct Layers {
-    /// (name, value) of each source-level variable or flag, in precedence order (lowest first).
-    source_values: Vec<(String, Option<String>)>,
-}
+    fn present(&self, key: &str) -> bool {
+        matches!(self.fig.find_value(key), Ok(value) if !matches!(value, Value::Empty(..)))
+    }
 
-impl Layers {
-    fn collect(env: &dyn Fn(&str) -> Option<String>, flags: &Overrides) -> Layers {
-        let mut values: Vec<(String, Option<String>)> = ENV_VARS
-            .iter()
-            .filter(|(name, _)| !matches!(*name, "OKTAFLOW_STATE_DIR" | "OKTAFLOW_SINKS"))
-            .map(|(name, _)| (name.to_string(), env(name)))
-            .collect();
-        values.push(("--domain".into(), flags.domain.clone()));
-        values.push(("--okta-url".into(), flags.okta_url.clone()));
-        values.push(("--start-from".into(), flags.start_from.clone()));
-        values.push(("--poll-interval".into(), flags.poll_interval.clone()));
-        values.push((
-            "--backfill-concurrency".into(),
-            flags.backfill_concurrency.map(|k| k.to_string()),
-        ));
-        Layers {
-            source_values: values,
+    /// Where the value of `key` came from (`defaults` when no layer has one).
+    fn origin(&self, key: &str) -> String {
+        match self.fig.find_metadata(key) {
+            Some(m) if self.present(key) => match (&m.source, self.section) {
+                (Some(Source::File(_)), Some(_)) => format!("{} {key}", m.name),
+                _ => m.name.to_string(),
+            },
+            _ => "defaults".to_string(),
         }
     }
 
-    fn get(&self, name: &str) -> Option<Sourced<String>> {
-        self.source_values
-            .iter()
-            .find(|(n, v)| n == name && v.is_some())
-            .and_then(|(n, v)| {
-                v.clone().map(|value| Sourced {
-                    value,
-                    origin: n.clone(),
-                })
-            })
+    /// The value of `key` from the highest layer that has one; text is read as text.
+    fn get<T: DeserializeOwned>(&mut self, key: &str) -> Option<Sourced<T>> {
+        self.extract(key, false)
     }
 
-    /// The file's section overlaid with environment then flags (only for a single source).
-    fn apply(&self, section: String, raw: RawSource, file: &str, single: bool) -> Merged {
-        let at = |key: &str| format!("{file} [{section}] {key}");
-        let from_file = |value: String, key: &str| Sourced {
-            value,
-            origin: at(key),
-        };
-        let mut m = Merged {
-            section: section.clone(),
-            ..Merged::default()
-        };
-        m.name = raw.name.map(|v| from_file(v, "name"));
-        m.place = match (raw.domain, raw.okta_url) {
-            (Some(d), None) => Some(Sourced {
-                value: Place::Domain(d),
-                origin: at("domain"),
-            }),
-            (None, Some(u)) => Some(Sourced {
-                value: Place::Url(u),
-                origin: at("okta_url"),
-            }),
-            (Some(_), Some(_)) => Some(Sourced {
-                value: Place::Both,
-                origin: at("domain"),
-            }),
-            (None, None) => None,
-        };
-        m.token = match (raw.api_token, raw.api_token_file) {
-            (Some(t), None) => Some(Sourced {
-                value: TokenFrom::Inline(Secret::new(t)),
-                origin: at("api_token"),
-            }),
-            (None, Some(p)) => Some(Sourced {
-                value: TokenFrom::File(p),
-                origin: at("api_token_file"),
-            }),
-            (Some(_), Some(_)) => Some(Sourced {
-                value: TokenFrom::Both,
-                origin: at("api_token"),
-            }),
-            (None, None) => None,
-        };
-        m.oauth = raw.oauth.map(|o| Sourced {
-            value: o,
-            origin: at("oauth"),
-        });
-        m.start_from = raw.start_from.map(|v| from_file(v, "start_from"));
-        m.interval = raw.interval.map(|v| from_file(v.into_text(), "interval"));
-        m.page_size = raw.page_size.map(|v| from_file(v.to_string(), "page_size"));
-        m.rate_limit_share = raw
-            .rate_limit_share
-            .map(|v| from_file(v.to_string(), "rate_limit_share"));
-        m.request_timeout = raw
-            .request_timeout
-            .map(|v| from_file(v.into_text(), "request_timeout"));
-        m.backfill_concurrency = raw
-            .backfill_concurrency
-            .map(|v| from_file(v.to_string(), "backfill_concurrency"));
-        m.proxy_url = raw.proxy_url.map(|v| from_file(v, "proxy_url"));
-        m.silence_alert = raw
-            .silence_alert
-            .map(|v| from_file(v.into_text(), "silence_alert"));
-        if let Some(tls) = raw.tls {
-            for (key, set) in [
-                ("ca_file", tls.ca_file.is_some()),
-                ("cert_file", tls.cert_file.is_some()),
-                ("key_file", tls.key_file.is_some()),
-                ("verify_certificate", tls.verify_certificate.is_some()),
-            ] {
-                if set {
-                    m.tls_origin.insert(key, at(&format!("tls.{key}")));
-                }
-            }
-            m.tls = tls;
-        }
-        if !single {
-            return m;
-        }
+    /// Like [`View::get`], a number or a boolean also from text (`"0.5"`, `"true"`).
+    fn typed<T: DeserializeOwned>(&mut self, key: &str) -> Option<Sourced<T>> {
+        self.extract(key, true)
+    }
 
-        // Environment, then flags: each present value replaces the lower layer's.
-        for (domain, url) in [
-            ("OKTAFLOW_DOMAIN", "OKTAFLOW_OKTA_URL"),
-            ("--domain", "--okta-url"),
-        ] {
-            match (self.get(domain), self.get(url)) {
-                (Some(d), None) => {
-                    m.place = Some(Sourced {
-                        value: Place::Domain(d.value),
-                        origin: d.origin,
-                    })
-                }
-                (None, Some(u)) => {
-                    m.place = Some(Sourced {
-                        value: Place::Url(u.value),
-                        origin: u.origin,
-                    })
-                }
-                (Some(d), Some(u)) => {
-                    m.place = Some(Sourced {
-                        value: Place::Both,
-                        origin: format!("{} and {}", d.origin, u.origin),
-                    })
-                }
-                (None, None) => {}
-            }
+    fn extract<T: DeserializeOwned>(&mut self, key: &str, lossy: bool) -> Option<Sourced<T>> {
+        if !self.present(key) {
+            return None;
         }
-        match (
-            self.get("OKTA_API_TOKEN"),
-            self.get("OKTAFLOW_API_TOKEN_FILE"),
-        ) {
-            (Some(t), None) => {
-                m.token = Some(Sourced {
-                    value: TokenFrom::Inline(Secret::new(t.value)),
-                    origin: t.origin,
-                })
-            }
-            (None, Some(f)) => {
-                m.token = Some(Sourced {
-                    value: TokenFrom::File(PathBuf::from(f.value)),
-                    origin: f.origin,
-                })
-            }
-            (Some(t), Some(f)) => {
-                m.token = Some(Sourced {
-                    value: TokenFrom::Both,
-                    origin: format!("{} and {}", t.origin, f.origin),
-                })
-            }
-            (None, None) => {}
-        }
-        let client_id = self.get("OKTAFLOW_CLIENT_ID");
-        let key_file = self.get("OKTAFLOW_PRIVATE_KEY_FILE");
-        let key_id = self.get("OKTAFLOW_KEY_ID");
-        if client_id.is_some() || key_file.is_some() || key_id.is_some() {
-            let origin = [&client_id, &key_file, &key_id]
-                .iter()
-                .find_map(|v| v.as_ref().map(|v| v.origin.clone()))
-                .unwrap_or_default();
-            let mut oauth = m.oauth.take().map(|o| o.value).unwrap_or_default();
-            if let Some(v) = client_id {
-                oauth.client_id = Some(v.value);
-            }
-            if let Some(v) = key_file {
-                oauth.private_key_file = Some(PathBuf::from(v.value));
-            }
-            if let Some(v) = key_id {
-                oauth.key_id = Some(v.value);
-            }
-            m.oauth = Some(Sourced {
-                value: oauth,
+        let origin = self.origin(key);
+        let rank = self.fig.find_metadata(key).map_or(0, Layer::rank);
+        let value = if lossy {
+            self.fig.extract_inner_lossy(key)
+        } else {
+            self.fig.extract_inner(key)
+        };
+        match value {
+            Ok(value) => Some(Sourced {
+                value,
                 origin,
-            });
-        }
-        for (names, slot) in [
-            (["OKTAFLOW_START_FROM", "--start-from"], &mut m.start_from),
-            (["OKTAFLOW_INTERVAL", "--poll-interval"], &mut m.interval),
-            (["OKTAFLOW_PAGE_SIZE", ""], &mut m.page_size),
-            (["OKTAFLOW_RATE_LIMIT_SHARE", ""], &mut m.rate_limit_share),
-            (["OKTAFLOW_REQUEST_TIMEOUT", ""], &mut m.request_timeout),
-            (
-                ["OKTAFLOW_BACKFILL_CONCURRENCY", "--backfill-concurrency"],
-                &mut m.backfill_concurrency,
-            ),
-            (["OKTAFLOW_PROXY_URL", ""], &mut m.proxy_url),
-        ] {
-            for name in names {
-                if let Some(v) = self.get(name) {
-                    *slot = Some(v);
-                }
+                rank,
+            }),
+            Err(error) => {
+                self.bad(key, &origin, error.kind.to_string());
+                None
             }
         }
-        for (name, key) in [
-            ("OKTAFLOW_TLS_CA_FILE", "ca_file"),
-            ("OKTAFLOW_TLS_CERT_FILE", "cert_file"),
-            ("OKTAFLOW_TLS_KEY_FILE", "key_file"),
-            ("OKTAFLOW_TLS_VERIFY_CERTIFICATE", "verify_certificate"),
-        ] {
-            let Some(v) = self.get(name) else { continue };
-            match key {
-                "ca_file" => m.tls.ca_file = Some(PathBuf::from(&v.value)),
-                "cert_file" => m.tls.cert_file = Some(PathBuf::from(&v.value)),
-                "key_file" => m.tls.key_file = Some(PathBuf::from(&v.value)),
-                _ => {
-                    m.tls.verify_certificate = parse_bool(&v.value);
-                    if m.tls.verify_certificate.is_none() {
-                        m.tls_verify_unparsable = Some(v.value.clone());
-                    }
-                }
-            }
-            m.tls_origin.insert(key, v.origin);
-        }
-        m
     }
-}
 
-fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => None,
+    /// A duration setting, parsed.
+    fn duration(&mut self, key: &str) -> Option<(Duration, Sourced<String>)> {
+        let text = self.get::<DurationText>(key)?.map(DurationText::into_text);
+        match parse_duration(&text.value) {
+            Ok(duration) => Some((duration, text)),
+            Err(reason) => {
+                self.bad(key, &text.origin, reason);
+                None
+            }
+        }
+    }
+
+    /// The contents of the file named by `key`, as a [`Secret`] (errors never show them).
+    fn read_file(&mut self, key: &str) -> Option<Secret> {
+        let path = self.get::<PathBuf>(key)?;
+        let shown = path.value.display();
+        match std::fs::read_to_string(&path.value) {
+            Ok(text) if text.trim().is_empty() => {
+                self.bad(key, &path.origin, format!("{shown} is empty"))
+            }
+            Ok(text) => return Some(Secret::new(text)),
+            Err(e) => self.bad(key, &path.origin, format!("cannot read {shown}: {e}")),
+        }
+        None
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-fn build_source(m: Merged, now: DateTime<Utc>) -> Result<SourceConfig, ConfigError> {
-    let section = m.section.clone();
-    let key = |k: &str| format!("{section}.{k}");
-    let bad = |k: &str, origin: &str, reason: String| invalid(&key(k), origin, &reason);
+/// Which of two settings filling one slot applies (`domain` or `okta_url`, `api_token` or
+/// `api_token_file`): the one from the higher layer; both from the same layer is a problem.
+fn one_of(
+    v: &mut View,
+    a: &'static str,
+    b: &'static str,
+) -> Result<Option<(&'static str, Sourced<String>)>, ()> {
+    match (v.get::<String>(a), v.get::<String>(b)) {
+        (Some(x), Some(y)) if x.rank == y.rank => {
+            let origin = format!("{} and {}", x.origin, y.origin);
+            v.bad(a, &origin, format!("both {a} and {b} are set; keep one"));
+            Err(())
+        }
+        (Some(x), Some(y)) => Ok(Some(if x.rank > y.rank { (a, x) } else { (b, y) })),
+        (x, y) => Ok(x.map(|x| (a, x)).or(y.map(|y| (b, y)))),
+    }
+}
 
-    let name = match &m.name {
+/// One source's settings, checked; every problem is recorded in `v` (then the returned value,
+/// which holds placeholders where a setting was wrong, is thrown away).
+fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
+    let name = match v.get::<String>("name") {
+        None => DEFAULT_SOURCE_NAME.to_string(),
         Some(n) => {
             let valid = !n.value.is_empty()
                 && !n.value.starts_with('.')
@@ -706,263 +660,193 @@ fn build_source(m: Merged, now: DateTime<Utc>) -> Result<SourceConfig, ConfigErr
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !valid {
-                return Err(bad(
-                    "name",
-                    &n.origin,
-                    format!(
-                        "`{}` is not a valid name; use letters, digits, '.', '_' or '-'",
-                        n.value
-                    ),
-                ));
+                let reason = format!(
+                    "`{}` is not a valid name; use letters, digits, '.', '_' or '-'",
+                    n.value
+                );
+                v.bad("name", &n.origin, reason);
             }
-            n.value.clone()
-        }
-        None => DEFAULT_SOURCE_NAME.to_string(),
-    };
-
-    let org = match &m.place {
-        None => return Err(bad(
-            "domain",
-            "defaults",
-            "no Okta org configured; set domain = \"acme.okta.com\", OKTAFLOW_DOMAIN or --domain"
-                .into(),
-        )),
-        Some(Sourced {
-            value: Place::Both,
-            origin,
-        }) => {
-            return Err(bad(
-                "domain",
-                origin,
-                "both domain and okta_url are set; keep one".into(),
-            ))
-        }
-        Some(Sourced {
-            value: Place::Domain(d),
-            origin,
-        }) => OrgUrl::from_domain(d).map_err(|e| bad("domain", origin, e.reason))?,
-        Some(Sourced {
-            value: Place::Url(u),
-            origin,
-        }) => OrgUrl::from_base_url(u).map_err(|e| bad("okta_url", origin, e.reason))?,
-    };
-
-    let auth = match (&m.token, &m.oauth) {
-        (Some(token), Some(oauth)) => {
-            return Err(bad(
-                "api_token",
-                &format!("{} and {}", token.origin, oauth.origin),
-                "both an API token and OAuth are configured; keep one".into(),
-            ))
-        }
-        (None, None) => {
-            return Err(bad(
-                "api_token",
-                "defaults",
-                "no credentials; set OKTA_API_TOKEN, api_token_file, or [oauth] client_id + private_key_file".into(),
-            ))
-        }
-        (Some(token), None) => match &token.value {
-            TokenFrom::Inline(secret) => Auth::ApiToken(secret.clone()),
-            TokenFrom::Both => {
-                return Err(bad(
-                    "api_token",
-                    &token.origin,
-                    "both api_token and api_token_file are set; keep one".into(),
-                ))
-            }
-            TokenFrom::File(path) => {
-                let text = read_secret_file(path)
-                    .map_err(|reason| bad("api_token_file", &token.origin, reason))?;
-                Auth::ApiToken(Secret::new(text.expose().trim().to_string()))
-            }
-        },
-        (None, Some(oauth)) => {
-            let o = &oauth.value;
-            let client_id = o.client_id.clone().filter(|c| !c.trim().is_empty()).ok_or_else(|| {
-                bad("oauth.client_id", &oauth.origin, "missing; the service app's client id".into())
-            })?;
-            let key_path = o.private_key_file.clone().ok_or_else(|| {
-                bad(
-                    "oauth.private_key_file",
-                    &oauth.origin,
-                    "missing; the PEM private key registered with the service app".into(),
-                )
-            })?;
-            let private_key = read_secret_file(&key_path)
-                .map_err(|reason| bad("oauth.private_key_file", &oauth.origin, reason))?;
-            Auth::OAuth {
-                client_id,
-                private_key,
-                key_id: o.key_id.clone(),
-                scopes: o.scopes.clone().unwrap_or_default(),
-            }
+            n.value
         }
     };
-
+    // Placeholders let the other settings be checked when the org or credentials are wrong.
+    let org = org(v)
+        .unwrap_or_else(|| OrgUrl::from_domain("placeholder.okta.com").expect("a valid domain"));
+    let auth = auth(v).unwrap_or_else(|| Auth::ApiToken(Secret::new("placeholder")));
     let mut client = ClientConfig::new(org, auth);
-    if let Some(v) = &m.page_size {
-        client.page_size = v.value.trim().parse().map_err(|_| {
-            bad(
-                "page_size",
-                &v.origin,
-                format!("`{}` is not a whole number", v.value),
-            )
-        })?;
+    if let Some(s) = v.typed("page_size") {
+        client.page_size = s.value;
     }
-    if let Some(v) = &m.rate_limit_share {
-        client.rate_limit_share = v.value.trim().parse().map_err(|_| {
-            bad(
-                "rate_limit_share",
-                &v.origin,
-                format!("`{}` is not a number", v.value),
-            )
-        })?;
+    if let Some(s) = v.typed("rate_limit_share") {
+        client.rate_limit_share = s.value;
     }
-    if let Some(v) = &m.request_timeout {
-        client.request_timeout =
-            parse_duration(&v.value).map_err(|reason| bad("request_timeout", &v.origin, reason))?;
+    if let Some((timeout, _)) = v.duration("request_timeout") {
+        client.request_timeout = timeout;
     }
-    client.proxy_url = m.proxy_url.as_ref().map(|v| v.value.clone());
-    client.tls = build_tls(&m, &key)?;
-    if let Err(error) = client.validate() {
-        let origin = field_origin(&m, error.field);
-        return Err(bad(error.field, &origin, error.reason));
-    }
-
-    let start_from = match &m.start_from {
-        Some(v) => {
-            parse_start(&v.value, now).map_err(|reason| bad("start_from", &v.origin, reason))?
-        }
-        None => now - TimeDelta::from_std(DEFAULT_START_BACK).unwrap_or(TimeDelta::days(1)),
+    client.proxy_url = v.get("proxy_url").map(|s| s.value);
+    // The client builder reads the files; they are read here too so that an unreadable or
+    // empty file is reported with where the setting came from.
+    let mut tls_file = |key: &str| {
+        v.read_file(key)?;
+        v.get::<PathBuf>(key).map(|path| path.value)
     };
+    client.tls = TlsConfig {
+        ca_file: tls_file("tls.ca_file"),
+        cert_file: tls_file("tls.cert_file"),
+        key_file: tls_file("tls.key_file"),
+        verify_certificate: v.typed("tls.verify_certificate").is_none_or(|s| s.value),
+    };
+    check_client(v, &mut client);
 
+    let start_from = match v.get::<String>("start_from") {
+        Some(s) => parse_start(&s.value, now).unwrap_or_else(|reason| {
+            v.bad("start_from", &s.origin, reason);
+            now
+        }),
+        None => now - TimeDelta::from_std(DEFAULT_START_BACK).expect("a day fits a TimeDelta"),
+    };
     let mut options = SourceOptions::default();
-    if let Some(v) = &m.interval {
-        let interval =
-            parse_duration(&v.value).map_err(|reason| bad("interval", &v.origin, reason))?;
-        if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
-            return Err(bad(
-                "interval",
-                &v.origin,
-                format!("`{}` is out of range; use 10s..1d", v.value),
-            ));
+    if let Some((interval, text)) = v.duration("interval") {
+        if (MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
+            options.poll_interval = interval;
+        } else {
+            let reason = format!("`{}` is out of range; use 10s..1d", text.value);
+            v.bad("interval", &text.origin, reason);
         }
-        options.poll_interval = interval;
-    } else {
-        options.poll_interval = DEFAULT_INTERVAL;
     }
-    if let Some(v) = &m.backfill_concurrency {
-        let k: usize = v.value.trim().parse().map_err(|_| {
-            bad(
-                "backfill_concurrency",
-                &v.origin,
-                format!("`{}` is not a whole number", v.value),
-            )
-        })?;
-        if !(1..=MAX_BACKFILL_CONCURRENCY).contains(&k) {
-            return Err(bad(
-                "backfill_concurrency",
-                &v.origin,
-                format!("{k} is out of range; use 1..=16"),
-            ));
+    if let Some(k) = v.typed::<usize>("backfill_concurrency") {
+        if (1..=MAX_BACKFILL_CONCURRENCY).contains(&k.value) {
+            options.backfill_concurrency = k.value;
+        } else {
+            let reason = format!(
+                "{} is out of range; use 1..={MAX_BACKFILL_CONCURRENCY}",
+                k.value
+            );
+            v.bad("backfill_concurrency", &k.origin, reason);
         }
-        options.backfill_concurrency = k;
     }
-    let silence_alert = match &m.silence_alert {
-        None => Some(DEFAULT_SILENCE_ALERT),
-        Some(v) if v.value.trim().eq_ignore_ascii_case("off") => None,
-        Some(v) => {
-            let limit = parse_duration(&v.value)
-                .map_err(|reason| bad("silence_alert", &v.origin, reason))?;
-            if limit < Duration::from_secs(1) {
-                return Err(bad(
-                    "silence_alert",
-                    &v.origin,
-                    format!("`{}` is too short; use at least 1s, or \"off\"", v.value),
-                ));
+    let silence_alert = match v
+        .get::<DurationText>("silence_alert")
+        .map(|s| s.value.into_text())
+    {
+        Some(text) if text.trim().eq_ignore_ascii_case("off") => None,
+        Some(_) => match v.duration("silence_alert") {
+            Some((limit, text)) if limit < Duration::from_secs(1) => {
+                let reason = format!("`{}` is too short; use at least 1s, or \"off\"", text.value);
+                v.bad("silence_alert", &text.origin, reason);
+                None
             }
-            Some(limit)
-        }
+            limit => limit.map(|(limit, _)| limit),
+        },
+        None => Some(DEFAULT_SILENCE_ALERT),
     };
-    Ok(SourceConfig {
+    SourceConfig {
         name,
         client,
         start_from,
         options,
         silence_alert,
-    })
+    }
 }
 
-fn field_origin(m: &Merged, field: &str) -> String {
-    let origin = match field {
-        "page_size" => m.page_size.as_ref().map(|v| v.origin.clone()),
-        "rate_limit_share" => m.rate_limit_share.as_ref().map(|v| v.origin.clone()),
-        "request_timeout" => m.request_timeout.as_ref().map(|v| v.origin.clone()),
-        "proxy_url" => m.proxy_url.as_ref().map(|v| v.origin.clone()),
-        "api_token" => m.token.as_ref().map(|v| v.origin.clone()),
-        f if f.starts_with("oauth") => m.oauth.as_ref().map(|v| v.origin.clone()),
-        f if f.starts_with("tls.") => m.tls_origin.get(&f[4..]).cloned(),
-        _ => None,
-    };
-    origin.unwrap_or_else(|| "defaults".to_string())
+/// Records every field the fetch crate refuses: its check names the first bad field, which is
+/// then set back to its default and the check repeated.
+fn check_client(v: &mut View, client: &mut ClientConfig) {
+    let defaults = ClientConfig::new(client.org.clone(), client.auth.clone());
+    while let Err(error) = client.validate() {
+        let origin = match error.field {
+            "api_token" if !v.present("api_token") => v.origin("api_token_file"),
+            field => v.origin(field),
+        };
+        v.bad(error.field, &origin, error.reason);
+        match error.field {
+            "page_size" => client.page_size = defaults.page_size,
+            "rate_limit_share" => client.rate_limit_share = defaults.rate_limit_share,
+            "request_timeout" => client.request_timeout = defaults.request_timeout,
+            "proxy_url" => client.proxy_url = None,
+            "tls.key_file" | "tls.cert_file" => {
+                (client.tls.cert_file, client.tls.key_file) = (None, None);
+            }
+            _ => break, // the credentials, checked last
+        }
+    }
 }
 
-fn build_tls(m: &Merged, key: &dyn Fn(&str) -> String) -> Result<TlsConfig, ConfigError> {
-    let origin = |k: &str| {
-        m.tls_origin
-            .get(k)
-            .cloned()
-            .unwrap_or_else(|| "defaults".into())
+fn org(v: &mut View) -> Option<OrgUrl> {
+    let Some((key, place)) = one_of(v, "domain", "okta_url").ok()? else {
+        let reason =
+            "no Okta org configured; set domain = \"acme.okta.com\", OKTAFLOW_DOMAIN or --domain";
+        v.bad("domain", "defaults", reason);
+        return None;
     };
-    if let Some(bad_value) = &m.tls_verify_unparsable {
-        return Err(invalid(
-            &key("tls.verify_certificate"),
-            &origin("verify_certificate"),
-            &format!("`{bad_value}` is not true or false"),
-        ));
-    }
-    let read = |path: &PathBuf, k: &str| {
-        std::fs::read_to_string(path).map_err(|e| {
-            invalid(
-                &key(&format!("tls.{k}")),
-                &origin(k),
-                &format!("cannot read {}: {e}", path.display()),
-            )
-        })
+    let org = match key {
+        "domain" => OrgUrl::from_domain(&place.value),
+        _ => OrgUrl::from_base_url(&place.value),
     };
-    // The client builder reads the files; they are checked here so that the error names
-    // where the setting came from.
-    if let Some(path) = &m.tls.ca_file {
-        read(path, "ca_file")?;
-    }
-    if let Some(path) = &m.tls.cert_file {
-        read(path, "cert_file")?;
-    }
-    if let Some(path) = &m.tls.key_file {
-        read_secret_file(path)
-            .map_err(|reason| invalid(&key("tls.key_file"), &origin("key_file"), &reason))?;
-    }
-    Ok(TlsConfig {
-        ca_file: m.tls.ca_file.clone(),
-        cert_file: m.tls.cert_file.clone(),
-        key_file: m.tls.key_file.clone(),
-        verify_certificate: m.tls.verify_certificate.unwrap_or(true),
-    })
+    org.map_err(|e| v.bad(key, &place.origin, e.reason)).ok()
 }
 
-/// Reads a file holding a secret; the error never includes the contents.
-fn read_secret_file(path: &Path) -> Result<Secret, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) if text.trim().is_empty() => Err(format!("{} is empty", path.display())),
-        Ok(text) => Ok(Secret::new(text)),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+fn auth(v: &mut View) -> Option<Auth> {
+    let token = one_of(v, "api_token", "api_token_file").ok()?;
+    let oauth_keys = [
+        "oauth.client_id",
+        "oauth.private_key_file",
+        "oauth.key_id",
+        "oauth.scopes",
+    ];
+    let oauth = oauth_keys
+        .into_iter()
+        .find(|k| v.present(k))
+        .map(|k| v.origin(k));
+    match (token, oauth) {
+        (Some((_, token)), Some(oauth)) => {
+            let reason = "both an API token and OAuth are configured; keep one";
+            v.bad(
+                "api_token",
+                &format!("{} and {oauth}", token.origin),
+                reason,
+            );
+            None
+        }
+        (None, None) => {
+            let reason = "no credentials; set OKTA_API_TOKEN, api_token_file, or [oauth] client_id + private_key_file";
+            v.bad("api_token", "defaults", reason);
+            None
+        }
+        (Some(("api_token", token)), None) => Some(Auth::ApiToken(Secret::new(token.value))),
+        (Some(_), None) => {
+            let text = v.read_file("api_token_file")?;
+            Some(Auth::ApiToken(Secret::new(text.expose().trim())))
+        }
+        (None, Some(origin)) => {
+            let client_id = v
+                .get::<String>("oauth.client_id")
+                .filter(|c| !c.value.trim().is_empty());
+            if client_id.is_none() {
+                v.bad(
+                    "oauth.client_id",
+                    &origin,
+                    "missing; the service app's client id",
+                );
+            }
+            if !v.present("oauth.private_key_file") {
+                let reason = "missing; the PEM private key registered with the service app";
+                v.bad("oauth.private_key_file", &origin, reason);
+            }
+            let private_key = v.read_file("oauth.private_key_file");
+            Some(Auth::OAuth {
+                client_id: client_id?.value,
+                private_key: private_key?,
+                key_id: v.get("oauth.key_id").map(|s| s.value),
+                scopes: v.get("oauth.scopes").map(|s| s.value).unwrap_or_default(),
+            })
+        }
     }
 }
 
 /// One sink in the configuration: a spec string (`"file:PATH"`, `"elasticsearch:URL?..."`)
 /// or a table (`[[sinks]]` with a `kind` key); a `sinks` array may mix both.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
 enum SinkEntry {
     /// A spec, as on the command line.
@@ -985,7 +869,7 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
                 )
             }
             SinkEntry::Table(table) => {
-                let parsed = SinkSpec::from_table(table);
+                let parsed = SinkSpec::from_table(table).map_err(|e| with_suggestion(&e));
                 (format!("sinks[{index}]"), parsed)
             }
         };
@@ -1000,11 +884,8 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
         sinks.push(sink);
     }
     if sinks.is_empty() {
-        return Err(invalid(
-            "sinks",
-            origin,
-            "no sink; use file:PATH, stdout or a store such as elasticsearch:URL",
-        ));
+        let reason = "no sink; use file:PATH, stdout or a store such as elasticsearch:URL";
+        return Err(invalid("sinks", origin, reason));
     }
     Ok(sinks)
 }
@@ -1147,6 +1028,7 @@ kind = "stdout"
             m.contains("unknown field `api_key_evn`") && !m.contains('\n'),
             "{m}"
         );
+        assert!(m.ends_with("did you mean `api_key_env`?"), "{m}");
 
         let twice =
             "sinks = [\"stdout\", { kind = \"stdout\" }]\n[source]\ndomain = \"acme.okta.com\"\n";
@@ -1245,6 +1127,7 @@ verify_certificate = true
             message.starts_with("oktaflow.toml:3:1: unknown field `intervall`"),
             "{message}"
         );
+        assert!(message.ends_with("; did you mean `interval`?"), "{message}");
         assert!(!message.contains('\n'));
         let message = err(
             Some("[source]\npage_size = \"many\"\n"),
@@ -1284,7 +1167,7 @@ verify_certificate = true
 
         let flags = Overrides {
             okta_url: Some("http://127.0.0.1:8080".into()),
-            poll_interval: Some("15s".into()),
+            interval: Some("15s".into()),
             state_dir: Some("/flag/state".into()),
             sinks: vec!["file:/tmp/out.ndjson".into()],
             start_from: Some("7d".into()),
@@ -1418,7 +1301,7 @@ verify_certificate = true
         );
         assert!(m.contains("both an API token and OAuth"), "{m}");
         let m = err(Some(text), &[], &Overrides::default());
-        assert!(m.starts_with("source.oauth.private_key_file (from oktaflow.toml [source] oauth): cannot read /nonexistent/key.pem"), "{m}");
+        assert!(m.starts_with("source.oauth.private_key_file (from oktaflow.toml [source] oauth.private_key_file): cannot read /nonexistent/key.pem"), "{m}");
 
         let text =
             "[source]\ndomain = \"acme.okta.com\"\napi_token_file = \"/nonexistent/token\"\n";
@@ -1580,5 +1463,104 @@ interval = "30s"
                 .starts_with("metrics.listen (from oktaflow.toml): `localhost` is not an address"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_each_on_one_line() {
+        let text = "[source]\ndomain = \"acme.okta.com\"\ninterval = \"5s\"\npage_size = 5000\nrate_limit_share = 1.5\n";
+        let error = run(
+            Some(text),
+            &[("OKTA_API_TOKEN", TOKEN)],
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        let problems: Vec<String> = error.problems().iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            problems,
+            [
+                "source.page_size (from oktaflow.toml [source] page_size): 5000 is out of range; use 1..=1000",
+                "source.rate_limit_share (from oktaflow.toml [source] rate_limit_share): 1.5 is out of range; use a fraction in (0, 1], e.g. 0.5",
+                "source.interval (from oktaflow.toml [source] interval): `5s` is out of range; use 10s..1d",
+            ]
+        );
+        assert_eq!(error.to_string(), problems.join("\n"));
+
+        // Problems of the org, the credentials and the other values, from every layer, at once.
+        let env = [
+            ("OKTAFLOW_BACKFILL_CONCURRENCY", "99"),
+            ("OKTAFLOW_TLS_VERIFY_CERTIFICATE", "maybe"),
+        ];
+        let flags = Overrides {
+            start_from: Some("yesterday".into()),
+            ..Overrides::default()
+        };
+        let error = run(None, &env, &flags).unwrap_err();
+        let keys: Vec<String> = error
+            .problems()
+            .iter()
+            .map(|e| {
+                e.to_string()
+                    .split(' ')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "source.domain",
+                "source.api_token",
+                "source.tls.verify_certificate",
+                "source.start_from",
+                "source.backfill_concurrency",
+            ]
+        );
+    }
+
+    #[test]
+    fn one_name_per_setting_and_old_names_still_read() {
+        assert_eq!(env_var("interval"), "OKTAFLOW_INTERVAL");
+        assert_eq!(env_var("tls.ca_file"), "OKTAFLOW_TLS_CA_FILE");
+        assert_eq!(env_var("oauth.client_id"), "OKTAFLOW_OAUTH_CLIENT_ID");
+        assert_eq!(env_var("api_token"), "OKTA_API_TOKEN");
+
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nabc\n").unwrap();
+        let key = key.display().to_string();
+        for (client_id, key_file) in [
+            (
+                "OKTAFLOW_OAUTH_CLIENT_ID",
+                "OKTAFLOW_OAUTH_PRIVATE_KEY_FILE",
+            ),
+            ("OKTAFLOW_CLIENT_ID", "OKTAFLOW_PRIVATE_KEY_FILE"),
+        ] {
+            let env = [
+                ("OKTAFLOW_DOMAIN", "acme.okta.com"),
+                (client_id, "0oa1"),
+                (key_file, key.as_str()),
+                ("OKTAFLOW_TLS_VERIFY_CERTIFICATE", "no"),
+                ("OKTAFLOW_METRICS_LISTEN", "127.0.0.1:9464"),
+                ("OKTAFLOW_SILENCE_ALERT", "off"),
+            ];
+            let config = run(None, &env, &Overrides::default()).unwrap();
+            let source = &config.sources[0];
+            assert!(
+                matches!(&source.client.auth, Auth::OAuth { client_id, .. } if client_id == "0oa1")
+            );
+            assert!(!source.client.tls.verify_certificate);
+            assert_eq!(source.silence_alert, None);
+            assert_eq!(
+                config.metrics_listen,
+                Some("127.0.0.1:9464".parse().unwrap())
+            );
+        }
+
+        // A higher layer's okta_url replaces the file's domain (one slot).
+        let text = "[source]\ndomain = \"acme.okta.com\"\napi_token = \"t\"\n";
+        let env = [("OKTAFLOW_OKTA_URL", "http://127.0.0.1:8080")];
+        let config = run(Some(text), &env, &Overrides::default()).unwrap();
+        assert_eq!(config.sources[0].client.org.label(), "127.0.0.1:8080");
     }
 }

@@ -52,12 +52,17 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(exit) => exit.into(),
+        // One line per problem (a configuration may have several).
         Err((exit, message)) if cli.log_format == LogFormat::Json => {
-            tracing::error!(error = %message, exit_code = exit as u8, "oktaflow failed");
+            for line in message.lines() {
+                tracing::error!(error = %line, exit_code = exit as u8, "oktaflow failed");
+            }
             exit.into()
         }
         Err((exit, message)) => {
-            eprintln!("oktaflow: error: {message}");
+            for line in message.lines() {
+                eprintln!("oktaflow: error: {line}");
+            }
             exit.into()
         }
     }

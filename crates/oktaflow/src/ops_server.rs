@@ -1,4 +1,4 @@
-//! The operations endpoint of `oktaflow run` (`--metrics-addr` / `[metrics] listen`):
+//! The operations endpoint of `oktaflow run` (`--metrics-listen` / `[metrics] listen`):
 //!
 //! * `GET /metrics` — Prometheus text exposition of [`Metrics`].
 //! * `GET /health` — liveness: `200 ok` while the process runs.

@@ -49,7 +49,7 @@ pub enum RunCmdError {
     #[error(transparent)]
     Metrics(MetricsError),
     /// The operations endpoint could not listen.
-    #[error("cannot serve metrics on {addr}: {error}; choose another --metrics-addr")]
+    #[error("cannot serve metrics on {addr}: {error}; choose another --metrics-listen")]
     Listen {
         /// The address.
         addr: SocketAddr,
@@ -85,7 +85,7 @@ pub fn run(args: &RunArgs) -> Result<Exit, RunCmdError> {
     // Refuse a bad configuration before any work (nothing is created before this succeeds).
     let config = config::load(args.source.config.as_deref(), &overrides)?;
     // Bound before any sink or state file is created, so a taken port changes nothing.
-    let listener = match args.metrics_addr.or(config.metrics_listen) {
+    let listener = match args.metrics_listen.or(config.metrics_listen) {
         Some(addr) => Some((addr, bind(addr)?)),
         None => None,
     };

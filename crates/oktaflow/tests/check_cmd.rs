@@ -385,18 +385,61 @@ async fn a_bad_duration_is_reported_with_its_key_and_origin() {
         )
     );
 
-    // A flag overrides the file, and the error names the flag.
+    // A flag overrides the file, and the error names the flag (`--interval`, also when given
+    // by its old name `--poll-interval`).
+    for flag in ["--interval", "--poll-interval"] {
+        let output = work
+            .check(&[("OKTA_API_TOKEN", TOKEN)], &[], &[flag, "5s"])
+            .await;
+        assert_exit(&output, 2);
+        assert_eq!(
+            row(&output, "config", "values").1,
+            "source.interval (from --interval): `5s` is out of range; use 10s..1d"
+        );
+    }
+    work.assert_nothing_written();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_value_is_reported_not_just_the_first() {
+    let work = Workdir::new();
+    work.write_source(
+        "http://127.0.0.1:1",
+        "interval = \"5s\"\npage_size = 5000\nsilence_alert = \"500ms\"\n",
+    );
     let output = work
         .check(
-            &[("OKTA_API_TOKEN", TOKEN)],
+            &[
+                ("OKTA_API_TOKEN", TOKEN),
+                ("OKTAFLOW_RATE_LIMIT_SHARE", "2"),
+            ],
             &[],
-            &["--poll-interval", "5s"],
+            &[],
         )
         .await;
     assert_exit(&output, 2);
-    assert_eq!(
-        row(&output, "config", "values").1,
-        "source.interval (from --poll-interval): `5s` is out of range; use 10s..1d"
+    let table = stdout(&output);
+    let problems: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("config") && l.contains("FAIL"))
+        .collect();
+    let path = work.config.display().to_string();
+    let expected = [
+        format!("source.page_size (from {path} [source] page_size): 5000 is out of range"),
+        "source.rate_limit_share (from OKTAFLOW_RATE_LIMIT_SHARE): 2 is out of range".to_string(),
+        format!("source.interval (from {path} [source] interval): `5s` is out of range"),
+        format!("source.silence_alert (from {path} [source] silence_alert): `500ms` is too short"),
+    ];
+    assert_eq!(problems.len(), expected.len(), "{table}");
+    for (line, expected) in problems.iter().zip(&expected) {
+        assert!(
+            line.contains("values") && line.contains(expected.as_str()),
+            "{table}"
+        );
+    }
+    assert!(
+        !table.contains("source prod"),
+        "no source is checked: {table}"
     );
     work.assert_nothing_written();
 }

@@ -39,8 +39,8 @@ fn completion_scripts_know_every_subcommand_and_flag() {
         }
         assert!(script.contains("log-format"), "{shell}: no --log-format");
         assert!(
-            script.contains("poll-interval"),
-            "{shell}: no --poll-interval"
+            script.contains("metrics-listen"),
+            "{shell}: no --metrics-listen"
         );
     }
     let bash = success_stdout(&["completions", "bash"]);

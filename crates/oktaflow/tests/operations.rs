@@ -14,7 +14,7 @@ use support::*;
 /// How long a test waits for a condition on the endpoint before failing.
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A free loopback address for `--metrics-addr`.
+/// A free loopback address for `--metrics-listen`.
 fn free_addr() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address")
@@ -140,7 +140,7 @@ async fn one_org_halts_alone_and_the_endpoint_tells_exact_values() {
         .arg("run")
         .arg("--config")
         .arg(&work.config)
-        .arg("--metrics-addr")
+        .arg("--metrics-listen")
         .arg(addr.to_string())
         .spawn()
         .expect("oktaflow starts");
@@ -333,7 +333,7 @@ async fn a_silent_source_raises_the_alert_once() {
     let child = oktaflow(Some(TOKEN))
         .args(["--log-format", "json", "run", "--config"])
         .arg(&work.config)
-        .arg("--metrics-addr")
+        .arg("--metrics-listen")
         .arg(addr.to_string())
         .spawn()
         .expect("oktaflow starts");
@@ -388,6 +388,7 @@ async fn a_taken_metrics_address_fails_the_start_and_changes_nothing() {
     work.write_config(&sim, 100, "");
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port");
     let addr = taken.local_addr().expect("local address");
+    // The flag's old name, still accepted.
     let output = finish(work.run_cmd(Some(TOKEN), &["--metrics-addr", &addr.to_string()])).await;
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -91,11 +91,21 @@ async fn bad_configs_are_refused_with_exit_2_before_any_work() {
     );
 
     work.write_config(&sim, 100, "");
-    let output = finish(work.run_cmd(Some(TOKEN), &["--once", "--poll-interval", "1s"])).await;
+    let output = finish(work.run_cmd(Some(TOKEN), &["--once", "--interval", "1s"])).await;
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         one_line(&output),
-        "oktaflow: error: source.interval (from --poll-interval): `1s` is out of range; use 10s..1d"
+        "oktaflow: error: source.interval (from --interval): `1s` is out of range; use 10s..1d"
+    );
+
+    // Every bad value is reported, one line each.
+    let args = ["--once", "--interval", "1s", "--backfill-concurrency", "99"];
+    let output = finish(work.run_cmd(Some(TOKEN), &args)).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "oktaflow: error: source.interval (from --interval): `1s` is out of range; use 10s..1d\n\
+         oktaflow: error: source.backfill_concurrency (from --backfill-concurrency): 99 is out of range; use 1..=16\n"
     );
 
     assert!(

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use oktaflow_fetch::{FetchStatsSnapshot, LogSource, SourceState, StartPoint};
-use oktaflow_plumbing::RetryPolicy;
 use oktaflow_normalize::Normalizer;
+use oktaflow_plumbing::RetryPolicy;
 use oktaflow_sink::{BatchLimits, Sink};
 use tokio::sync::watch;
 
