@@ -37,6 +37,7 @@
 
 mod auth;
 mod backoff;
+mod body;
 mod checkpoint;
 mod client;
 mod config;
@@ -44,6 +45,7 @@ mod error;
 mod events;
 mod link;
 mod pacer;
+mod repeat;
 mod secret;
 mod source;
 mod state;
@@ -53,8 +55,9 @@ pub use backoff::Backoff;
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CHECKPOINT_VERSION};
 pub use client::{OktaClient, PageRequest, RawPage, LOGS_PATH};
 pub use config::{
-    Auth, ClientConfig, ConfigError, OrgUrl, RetryPolicy, TlsConfig, DEFAULT_RATE_LIMIT_SHARE,
-    DEFAULT_REQUEST_TIMEOUT, LOGS_SCOPE, MAX_PAGE_SIZE,
+    Auth, ClientConfig, ConfigError, OrgUrl, RetryPolicy, TlsConfig, DEFAULT_MAX_RESPONSE_BODY,
+    DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REQUEST_TIMEOUT, LOGS_SCOPE, MAX_PAGE_SIZE,
+    MIN_MAX_RESPONSE_BODY,
 };
 pub use error::{FetchError, FetchErrorKind};
 pub use events::{split_events, RawEvent, SplitError};
@@ -62,5 +65,5 @@ pub use link::{find_link, parse_link_header, Link};
 pub use pacer::{Pacer, ASSUMED_LIMIT_PER_MINUTE, UNANNOUNCED_LIMIT_PER_MINUTE};
 pub use secret::Secret;
 pub use source::{LogSource, SourceOptions, StartPoint, DEFAULT_SETTLE};
-pub use state::{BackfillState, Page, Seam, SourceState};
+pub use state::{BackfillState, Page, RepeatGuard, Seam, SourceState};
 pub use stats::{FetchStats, FetchStatsSnapshot};
