@@ -11,7 +11,10 @@
 //!   delivers them in order. Transient failures (5xx, timeouts, resets, truncated bodies, 429)
 //!   are retried inside it with capped exponential backoff and full jitter, never advancing
 //!   the cursor; what it returns as an error is a halt ([`FetchError::is_halt`]) with a
-//!   one-line message naming the org and the fix.
+//!   one-line message naming the org and the fix. Hostile answers are bounded: a body is read
+//!   within [`ClientConfig::max_response_body`] while it streams, a 429 whose reset time is
+//!   past backs off growing, and a server repeating a page never gets an event delivered twice
+//!   ([`RepeatGuard`]) before the source halts.
 //! * [`Pacer`] — keeps the request rate within `share × X-Rate-Limit-Limit` per minute, evenly
 //!   spaced (waits already reserved are re-spaced once the limit is learned or a 429 holds),
 //!   slower when `X-Rate-Limit-Remaining` runs low. [`FetchStats`] counts requests.
