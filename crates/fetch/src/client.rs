@@ -14,6 +14,7 @@ use serde::Deserialize;
 use tracing::{debug, warn};
 
 use crate::auth::Authenticator;
+use crate::body::{human_bytes, read_capped, BodyError, OVER_CAP_ATTEMPTS};
 use crate::config::{ClientConfig, ConfigError, OrgUrl};
 use crate::error::{transport_error, FetchError};
 use crate::link::find_link;
@@ -22,6 +23,21 @@ use crate::stats::FetchStats;
 
 /// The System Log endpoint path.
 pub const LOGS_PATH: &str = "/api/v1/logs";
+
+/// The wait after the first 429 whose `X-Rate-Limit-Reset` is not in the future (clock skew
+/// between Okta and a proxy, or a stale header); it doubles with each such 429 in a row.
+const STALE_RESET_FIRST_WAIT: Duration = Duration::from_secs(1);
+/// The longest wait after 429s whose reset time is not in the future: one rate-limit window.
+const STALE_RESET_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// What one request's retries have met so far (see [`OktaClient::fetch`]).
+#[derive(Debug, Default)]
+struct Retries {
+    /// Bodies over [`ClientConfig::max_response_body`].
+    over_cap: u32,
+    /// 429s whose reset time was not in the future.
+    stale_resets: u32,
+}
 
 /// Where a page request starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +158,8 @@ impl OktaClient {
                         "stored next link `{path}` is not a System Log link"
                     )));
                 }
-                self.config.org.join(path).ok_or_else(|| {
+                let path = with_limit(path, self.config.page_size);
+                self.config.org.join(&path).ok_or_else(|| {
                     self.protocol(&format!("stored next link `{path}` is not a valid path"))
                 })
             }
@@ -161,8 +178,9 @@ impl OktaClient {
     pub async fn fetch(&self, request: &PageRequest) -> Result<RawPage, FetchError> {
         let url = self.url(request)?;
         let mut backoff = Backoff::new(self.config.retry);
+        let mut retries = Retries::default();
         loop {
-            let error = match self.attempt(&url).await {
+            let error = match self.attempt(&url, &mut retries).await {
                 Ok(page) => return Ok(page),
                 Err(error) if error.is_halt() => return Err(error),
                 Err(error) => error,
@@ -178,7 +196,7 @@ impl OktaClient {
     }
 
     /// One request; a 401 with OAuth renews the access token once.
-    async fn attempt(&self, url: &Url) -> Result<RawPage, FetchError> {
+    async fn attempt(&self, url: &Url, retries: &mut Retries) -> Result<RawPage, FetchError> {
         let mut renewed = false;
         loop {
             self.pacer.acquire().await;
@@ -216,10 +234,20 @@ impl OktaClient {
             self.reached.store(true, Ordering::Relaxed);
             let org = self.config.org.label().to_string();
             if status.is_success() {
-                let body = response.bytes().await.map_err(|e| FetchError::Body {
-                    org: org.clone(),
-                    detail: format!("reading the body failed ({})", error_chain(&e)),
-                })?;
+                let cap = self.config.max_response_body;
+                let body = match read_capped(response, cap).await {
+                    Ok(body) => body,
+                    Err(BodyError::Read(e)) => {
+                        return Err(FetchError::Body {
+                            org,
+                            detail: format!("reading the body failed ({})", error_chain(&e)),
+                        })
+                    }
+                    Err(BodyError::OverCap) => {
+                        retries.over_cap += 1;
+                        return Err(self.over_cap(org, retries.over_cap));
+                    }
+                };
                 let events = split_events(&body).map_err(|e| FetchError::Body {
                     org: org.clone(),
                     detail: format!("not a JSON array of events ({e})"),
@@ -233,7 +261,14 @@ impl OktaClient {
             }
             return Err(match status.as_u16() {
                 429 => {
-                    let wait = wait_429 + Duration::from_millis(rand::rng().random_range(0..=1000));
+                    let wait = match wait_429 {
+                        Some(wait) => wait,
+                        None => {
+                            retries.stale_resets += 1;
+                            stale_reset_wait(retries.stale_resets)
+                        }
+                    };
+                    let wait = wait + Duration::from_millis(rand::rng().random_range(0..=1000));
                     self.pacer.hold_until(tokio::time::Instant::now() + wait);
                     FetchError::RateLimited { org, wait }
                 }
@@ -279,31 +314,103 @@ impl OktaClient {
         })
     }
 
+    /// A body over the cap: retried like a truncated body ([`FetchError::Body`]) until it
+    /// happened [`OVER_CAP_ATTEMPTS`] times for this request, then a halt naming the cap.
+    fn over_cap(&self, org: String, times: u32) -> FetchError {
+        let cap = human_bytes(self.config.max_response_body);
+        if times < OVER_CAP_ATTEMPTS {
+            return FetchError::Body {
+                org,
+                detail: format!("the body passed the {cap} cap (max_response_body); dropped"),
+            };
+        }
+        FetchError::Protocol {
+            org,
+            detail: format!(
+                "a System Log response body passed the {cap} cap {times} times — if the \
+                 org's pages really are that large, raise max_response_body (now {cap}) or lower \
+                 page_size; otherwise check a proxy or gateway in between"
+            ),
+        }
+    }
+
     /// Feeds the rate-limit headers to the pacer and stats; returns the wait until the window
-    /// resets (used after a 429).
-    fn observe_rate_limit(&self, headers: &HeaderMap) -> Duration {
+    /// resets (used after a 429): 60 s without `X-Rate-Limit-Reset`, `None` when the reset time
+    /// is not in the future (the caller then backs off with a growing wait instead).
+    fn observe_rate_limit(&self, headers: &HeaderMap) -> Option<Duration> {
         let number =
             |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
         let limit = number("x-rate-limit-limit");
         let remaining = number("x-rate-limit-remaining");
-        let reset_in = number("x-rate-limit-reset").map(|reset| {
+        let reset_secs = number("x-rate-limit-reset").map(|reset| {
             let server_now = headers
                 .get(reqwest::header::DATE)
                 .and_then(|d| d.to_str().ok())
                 .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
                 .map(|d| d.timestamp())
                 .unwrap_or_else(|| Utc::now().timestamp());
-            let secs = i64::try_from(reset)
+            i64::try_from(reset)
                 .unwrap_or(i64::MAX)
-                .saturating_sub(server_now);
-            Duration::from_secs(secs.clamp(0, 120) as u64)
+                .saturating_sub(server_now)
         });
+        let reset_in = reset_secs.map(|secs| Duration::from_secs(secs.clamp(0, 120) as u64));
         if let Some(remaining) = remaining {
             self.stats.record_remaining(remaining);
         }
         self.pacer.observe(limit, remaining, reset_in);
-        reset_in.unwrap_or(Duration::from_secs(60))
+        match reset_secs {
+            None => Some(Duration::from_secs(60)),
+            Some(secs) if secs <= 0 => None,
+            Some(_) => reset_in,
+        }
     }
+}
+
+/// The wait after the `n`-th 429 in a row (1-based) whose reset time was not in the future:
+/// 1 s, 2 s, 4 s, ... up to 60 s, so a skewed clock never turns into a retry every second.
+fn stale_reset_wait(n: u32) -> Duration {
+    let factor = 2u32.saturating_pow(n.saturating_sub(1).min(16));
+    STALE_RESET_FIRST_WAIT
+        .saturating_mul(factor)
+        .min(STALE_RESET_MAX_WAIT)
+}
+
+/// A stored next link with its `limit` set to `page_size` (appended when it has none).
+///
+/// Okta documents polling queries as endless: every page carries a `next` link, an empty page
+/// included, and a collector continues "until no events are returned". oktaflow judges a page
+/// "caught up" when it is shorter than the `limit` it asked for (one request per poll when the
+/// org is quiet, instead of a second one for the empty page). Okta echoes the request's
+/// `limit` in its next links, so a checkpointed cursor keeps the page size it was written
+/// with; judged against a changed `page_size`, every full page would look short and the
+/// source would stall. `limit` is a documented query parameter of its own, separate from the
+/// opaque `after` cursor, so oktaflow sets it to the configured page size on every link it
+/// follows and keeps the rest of the link byte for byte.
+pub(crate) fn with_limit(path: &str, page_size: u32) -> String {
+    let limit = format!("limit={page_size}");
+    let Some((route, query)) = path.split_once('?') else {
+        return format!("{path}?{limit}");
+    };
+    let mut found = false;
+    let pairs: Vec<&str> = query
+        .split('&')
+        .map(|pair| {
+            if pair.split('=').next() == Some("limit") {
+                found = true;
+                limit.as_str()
+            } else {
+                pair
+            }
+        })
+        .collect();
+    let mut query = pairs.join("&");
+    if !found {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&limit);
+    }
+    format!("{route}?{query}")
 }
 
 /// Okta's `errorSummary` (or `errorCode`) from an error response, on one line.
@@ -321,5 +428,41 @@ async fn okta_summary(response: reqwest::Response) -> String {
             ..
         }) => c,
         _ => "no error summary".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_links_follow_the_configured_page_size() {
+        assert_eq!(
+            with_limit("/api/v1/logs?after=abc_1&limit=100", 1000),
+            "/api/v1/logs?after=abc_1&limit=1000"
+        );
+        assert_eq!(
+            with_limit(
+                "/api/v1/logs?limit=100&since=2024-01-01T00%3A00%3A00.000Z&after=x%2By",
+                250
+            ),
+            "/api/v1/logs?limit=250&since=2024-01-01T00%3A00%3A00.000Z&after=x%2By"
+        );
+        assert_eq!(
+            with_limit("/api/v1/logs?after=z", 7),
+            "/api/v1/logs?after=z&limit=7"
+        );
+        assert_eq!(with_limit("/api/v1/logs", 7), "/api/v1/logs?limit=7");
+        assert_eq!(
+            with_limit("/api/v1/logs?limits=3&after=z", 7),
+            "/api/v1/logs?limits=3&after=z&limit=7"
+        );
+    }
+
+    #[test]
+    fn stale_reset_waits_grow_to_one_window() {
+        let waits: Vec<u64> = (1..=9).map(|n| stale_reset_wait(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(stale_reset_wait(u32::MAX), STALE_RESET_MAX_WAIT);
     }
 }

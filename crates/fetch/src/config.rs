@@ -12,6 +12,11 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 pub const DEFAULT_RATE_LIMIT_SHARE: f64 = 0.5;
 /// Default per-request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on one response body: 64 MiB. The largest real page (1000 large events) is a
+/// few MB, so only a broken or hostile server reaches it (see [`ClientConfig::max_response_body`]).
+pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 64 * 1024 * 1024;
+/// Smallest accepted [`ClientConfig::max_response_body`]: 1 MiB.
+pub const MIN_MAX_RESPONSE_BODY: u64 = 1024 * 1024;
 /// Default OAuth scope requested for the System Log.
 pub const LOGS_SCOPE: &str = "okta.logs.read";
 
@@ -196,6 +201,10 @@ pub struct ClientConfig {
     pub rate_limit_share: f64,
     /// Backoff for transient failures.
     pub retry: RetryPolicy,
+    /// Largest response body read, in bytes (default [`DEFAULT_MAX_RESPONSE_BODY`]). Enforced
+    /// while the body streams in: a body over it is dropped as soon as the cap is passed,
+    /// retried like a truncated body, and halts the source after a few attempts.
+    pub max_response_body: u64,
 }
 
 impl ClientConfig {
@@ -210,6 +219,7 @@ impl ClientConfig {
             page_size: MAX_PAGE_SIZE,
             rate_limit_share: DEFAULT_RATE_LIMIT_SHARE,
             retry: RetryPolicy::default(),
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
         }
     }
 
@@ -242,6 +252,15 @@ impl ClientConfig {
             return Err(ConfigError::new(
                 "retry",
                 "base must be > 0 and cap >= base",
+            ));
+        }
+        if self.max_response_body < MIN_MAX_RESPONSE_BODY {
+            return Err(ConfigError::new(
+                "max_response_body",
+                format!(
+                    "{} bytes is too small; use at least 1 MiB (default 64 MiB)",
+                    self.max_response_body
+                ),
             ));
         }
         if let Some(proxy) = &self.proxy_url {
@@ -340,6 +359,10 @@ mod tests {
         config.page_size = 1001;
         assert_eq!(config.validate().unwrap_err().field, "page_size");
         config.page_size = 100;
+        config.max_response_body = 1000;
+        assert_eq!(config.validate().unwrap_err().field, "max_response_body");
+        config.max_response_body = MIN_MAX_RESPONSE_BODY;
+        assert!(config.validate().is_ok());
         config.rate_limit_share = 0.0;
         assert_eq!(config.validate().unwrap_err().field, "rate_limit_share");
         config.rate_limit_share = 1.0;

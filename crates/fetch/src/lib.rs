@@ -11,7 +11,10 @@
 //!   delivers them in order. Transient failures (5xx, timeouts, resets, truncated bodies, 429)
 //!   are retried inside it with capped exponential backoff and full jitter, never advancing
 //!   the cursor; what it returns as an error is a halt ([`FetchError::is_halt`]) with a
-//!   one-line message naming the org and the fix.
+//!   one-line message naming the org and the fix. Hostile answers are bounded: a body is read
+//!   within [`ClientConfig::max_response_body`] while it streams, a 429 whose reset time is
+//!   past backs off growing, and a server repeating a page never gets an event delivered twice
+//!   ([`RepeatGuard`]) before the source halts.
 //! * [`Pacer`] — keeps the request rate within `share × X-Rate-Limit-Limit` per minute, evenly
 //!   spaced (waits already reserved are re-spaced once the limit is learned or a 429 holds),
 //!   slower when `X-Rate-Limit-Remaining` runs low. [`FetchStats`] counts requests.
@@ -39,19 +42,21 @@
 //! ```
 
 mod auth;
+mod body;
 mod client;
 mod config;
 mod error;
 mod link;
 mod pacer;
+mod repeat;
 mod source;
 mod state;
 mod stats;
 
 pub use client::{OktaClient, PageRequest, RawPage, LOGS_PATH};
 pub use config::{
-    Auth, ClientConfig, ConfigError, OrgUrl, DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REQUEST_TIMEOUT,
-    LOGS_SCOPE, MAX_PAGE_SIZE,
+    Auth, ClientConfig, ConfigError, OrgUrl, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_RATE_LIMIT_SHARE,
+    DEFAULT_REQUEST_TIMEOUT, LOGS_SCOPE, MAX_PAGE_SIZE, MIN_MAX_RESPONSE_BODY,
 };
 pub use error::{FetchError, FetchErrorKind};
 pub use link::{find_link, parse_link_header, Link};
@@ -60,5 +65,5 @@ pub use link::{find_link, parse_link_header, Link};
 pub use oktaflow_plumbing::{RawEvent, RetryPolicy, Secret, TlsConfig};
 pub use pacer::{Pacer, ASSUMED_LIMIT_PER_MINUTE, UNANNOUNCED_LIMIT_PER_MINUTE};
 pub use source::{LogSource, SourceOptions, StartPoint, DEFAULT_SETTLE};
-pub use state::{BackfillState, Page, Seam, SourceState};
+pub use state::{BackfillState, Page, RepeatGuard, Seam, SourceState};
 pub use stats::{FetchStats, FetchStatsSnapshot};

@@ -13,6 +13,7 @@ use tracing::{debug, info};
 use crate::client::{OktaClient, PageRequest, RawPage};
 use crate::config::{ClientConfig, ConfigError};
 use crate::error::FetchError;
+use crate::repeat::RepeatFilter;
 use crate::state::{last_published, BackfillState, EventKey, Page, Seam, SourceState};
 use crate::stats::FetchStats;
 use oktaflow_plumbing::RawEvent;
@@ -72,6 +73,7 @@ pub struct LogSource {
     options: SourceOptions,
     backfill: Option<BackfillRun>,
     poll_at: Option<Instant>,
+    repeats: RepeatFilter,
 }
 
 impl std::fmt::Debug for LogSource {
@@ -98,6 +100,7 @@ impl LogSource {
             return Err(ConfigError::new("interval", "must be above zero").into());
         }
         let client = Arc::new(OktaClient::new(config)?);
+        let repeats = RepeatFilter::new(client.config().page_size, client.org().label());
         let org = client.org().label().to_string();
         let state = match start {
             StartPoint::Resume(state) => {
@@ -112,6 +115,7 @@ impl LogSource {
             options,
             backfill: None,
             poll_at: None,
+            repeats,
         })
     }
 
@@ -163,10 +167,21 @@ impl LogSource {
             detail: "no rel=\"next\" link on a polling page; the System Log API always sends one"
                 .into(),
         })?;
-        let caught_up = raw.events.len() < self.client.config().page_size as usize;
+        // Short of the `limit` it was fetched with (the client sets every followed link's
+        // `limit` to the page size, see `client::with_limit`).
+        let page_size = self.client.config().page_size;
+        let caught_up = raw.events.len() < page_size as usize;
         let mut state = self.state.clone();
+        let client = &self.client;
+        let events = filter_seam(raw.events, &mut state.seam, client.stats());
+        let events = self.repeats.filter(
+            events,
+            self.state.next.as_deref(),
+            Some(&next),
+            &mut state.repeat,
+            client.stats(),
+        )?;
         state.next = Some(next);
-        let events = filter_seam(raw.events, &mut state.seam, self.client.stats());
         self.poll_at = caught_up.then(|| Instant::now() + self.options.poll_interval);
         let page = Page {
             last_published: last_published(&events),
@@ -208,10 +223,18 @@ impl LogSource {
         })?;
         let slice_done = raw.next.is_none() || raw.events.is_empty();
         let mut state = self.state.clone();
+        let client = &self.client;
+        let events = self.repeats.filter(
+            raw.events,
+            progress.slice_next.as_deref(),
+            raw.next.as_deref(),
+            &mut state.repeat,
+            client.stats(),
+        )?;
         if let Some(seam) = state.seam.as_mut() {
             let from = seam.until - TimeDelta::seconds(seam.settle_seconds as i64);
             if slice.until > from {
-                for event in &raw.events {
+                for event in &events {
                     let key = EventKey::of(event);
                     if let (Some(uuid), Some(published)) = (key.uuid, key.published) {
                         if published >= from {
@@ -245,8 +268,8 @@ impl LogSource {
             });
         }
         let page = Page {
-            last_published: last_published(&raw.events),
-            events: raw.events,
+            last_published: last_published(&events),
+            events,
             state_after: state.clone(),
             caught_up: false,
         };
@@ -288,6 +311,7 @@ fn initial_state(
             settle_seconds: options.settle.as_secs(),
             ids: Vec::new(),
         }),
+        repeat: None,
     }
 }
 

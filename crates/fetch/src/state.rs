@@ -30,6 +30,10 @@ pub struct SourceState {
     /// Events near the backfill's end that polling may return again (see [`Seam`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seam: Option<Seam>,
+    /// Events already delivered from a next link the server did not advance (see
+    /// [`RepeatGuard`]); `None` while the server behaves, which is always for Okta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<Box<RepeatGuard>>,
 }
 
 /// Progress of a backfill: the slice being delivered and how the rest is cut.
@@ -68,6 +72,20 @@ pub struct Seam {
     pub ids: Vec<String>,
 }
 
+/// Protection against a server that answers the same `next` link for a non-empty page (a
+/// broken proxy or gateway, never Okta): requesting that link again returns the same events.
+/// The ids of the events already delivered from `cursor` are kept here, so they are skipped
+/// when `cursor` is requested again, also after a restart from this checkpoint. It is dropped
+/// as soon as the server hands out another link.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatGuard {
+    /// The next link (path and query) that did not advance.
+    pub cursor: String,
+    /// Event ids (`uuid`) already delivered from it (the most recent ones, bounded).
+    pub ids: Vec<String>,
+}
+
 impl SourceState {
     /// A polling state starting at `since` (no cursor yet).
     pub fn polling(org: impl Into<String>, since: DateTime<Utc>) -> SourceState {
@@ -77,6 +95,7 @@ impl SourceState {
             since,
             next: None,
             seam: None,
+            repeat: None,
         }
     }
 
@@ -145,6 +164,10 @@ mod tests {
                 settle_seconds: 600,
                 ids: vec!["a".into()],
             }),
+            repeat: Some(Box::new(RepeatGuard {
+                cursor: "/api/v1/logs?after=stuck&limit=1000".into(),
+                ids: vec!["b".into()],
+            })),
         };
         let json = serde_json::to_string(&state).unwrap();
         assert_eq!(serde_json::from_str::<SourceState>(&json).unwrap(), state);

@@ -14,6 +14,7 @@ pub struct FetchStats {
     pages: AtomicU64,
     token_requests: AtomicU64,
     seam_duplicates: AtomicU64,
+    repeat_duplicates: AtomicU64,
     /// -1 until a response announced `X-Rate-Limit-Remaining`.
     last_remaining: AtomicI64,
     by_status: Mutex<BTreeMap<u16, u64>>,
@@ -38,6 +39,8 @@ pub struct FetchStatsSnapshot {
     pub token_requests: u64,
     /// Events skipped at the backfill→polling seam because the backfill already delivered them.
     pub seam_duplicates: u64,
+    /// Events skipped because a server that did not advance its next link sent them again.
+    pub repeat_duplicates: u64,
     /// The last `X-Rate-Limit-Remaining` seen.
     pub last_rate_limit_remaining: Option<u64>,
 }
@@ -76,6 +79,11 @@ impl FetchStats {
         self.token_requests.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn record_repeat_duplicates(&self, count: usize) {
+        self.repeat_duplicates
+            .fetch_add(count as u64, Ordering::Relaxed);
+    }
+
     pub(crate) fn record_seam_duplicate(&self) {
         self.seam_duplicates.fetch_add(1, Ordering::Relaxed);
     }
@@ -103,6 +111,7 @@ impl FetchStats {
             pages: self.pages.load(Ordering::Relaxed),
             token_requests: self.token_requests.load(Ordering::Relaxed),
             seam_duplicates: self.seam_duplicates.load(Ordering::Relaxed),
+            repeat_duplicates: self.repeat_duplicates.load(Ordering::Relaxed),
             last_rate_limit_remaining: u64::try_from(remaining).ok(),
         }
     }

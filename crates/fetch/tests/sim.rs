@@ -464,3 +464,57 @@ async fn rate_limit_storm_is_met_with_few_429s() {
     assert_eq!(stats.rate_limited, served_429);
     sim.shutdown().await;
 }
+
+/// Issue 15, point 4: a checkpoint taken with `limit=100` and resumed with `page_size` 1000
+/// drains everything in one `--once`-style run (the resumed cursor follows the page size).
+#[tokio::test]
+async fn resume_after_a_page_size_change_drains_everything() {
+    let sim = start_sim(quiet(5_000)).await;
+    let mut first = LogSource::new(
+        token_client(&sim, 100),
+        StartPoint::Since(start_of(&sim)),
+        options(1),
+    )
+    .unwrap();
+    let mut delivered = Vec::new();
+    let mut saved = None;
+    for _ in 0..3 {
+        let page = first.next_page().await.unwrap();
+        delivered.extend(uuids(&page));
+        let json = serde_json::to_string(&page.state_after).unwrap();
+        saved = Some(serde_json::from_str::<SourceState>(&json).unwrap());
+    }
+    drop(first);
+    let saved = saved.unwrap();
+    assert!(
+        saved
+            .next
+            .as_deref()
+            .is_some_and(|n| n.contains("limit=100")),
+        "{saved:?}"
+    );
+    let mut second = LogSource::new(
+        token_client(&sim, 1000),
+        StartPoint::Resume(saved),
+        options(1),
+    )
+    .unwrap();
+    let (rest, state) = drain(&mut second).await;
+    delivered.extend(rest);
+    assert_eq!(delivered.len(), 5_000, "one drain fetched every event");
+    assert_eq!(delivered, sim.delivered_order());
+    assert!(
+        state
+            .next
+            .as_deref()
+            .is_some_and(|n| n.contains("limit=1000")),
+        "{state:?}"
+    );
+    // 4,700 events at 1000 per page: 5 pages, not 47.
+    assert!(
+        second.stats().snapshot().pages <= 6,
+        "{:?}",
+        second.stats().snapshot()
+    );
+    sim.shutdown().await;
+}

@@ -53,7 +53,8 @@ pub const DEFAULT_SILENCE_ALERT: Duration = Duration::from_secs(86_400);
 /// by white space; the first three are top-level, the others belong to the single `[source]`.
 const ENV_KEYS: &str = "state_dir sinks metrics.listen \
     domain okta_url api_token api_token_file oauth.client_id oauth.private_key_file oauth.key_id \
-    start_from interval page_size rate_limit_share request_timeout backfill_concurrency \
+    start_from interval page_size rate_limit_share request_timeout max_response_body \
+    backfill_concurrency \
     proxy_url tls.ca_file tls.cert_file tls.key_file tls.verify_certificate silence_alert";
 const TOP_KEYS: usize = 3;
 
@@ -380,6 +381,8 @@ struct SourceSchema {
     page_size: Option<u32>,
     rate_limit_share: Option<f64>,
     request_timeout: Option<DurationText>,
+    /// A size: a number of bytes or text such as `64MiB` (same shape as a duration).
+    max_response_body: Option<DurationText>,
     backfill_concurrency: Option<usize>,
     proxy_url: Option<String>,
     tls: Option<TlsSchema>,
@@ -683,6 +686,18 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
     if let Some((timeout, _)) = v.duration("request_timeout") {
         client.request_timeout = timeout;
     }
+    if let Some(text) = v.get::<DurationText>("max_response_body").map(|s| {
+        s.map(|size| match size {
+            // A bare number is bytes here, not seconds.
+            DurationText::Seconds(bytes) => bytes.to_string(),
+            DurationText::Text(text) => text,
+        })
+    }) {
+        match oktaflow_plumbing::parse_size(&text.value) {
+            Ok(bytes) => client.max_response_body = bytes,
+            Err(reason) => v.bad("max_response_body", &text.origin, reason),
+        }
+    }
     client.proxy_url = v.get("proxy_url").map(|s| s.value);
     // The client builder reads the files; they are read here too so that an unreadable or
     // empty file is reported with where the setting came from.
@@ -763,6 +778,7 @@ fn check_client(v: &mut View, client: &mut ClientConfig) {
             "page_size" => client.page_size = defaults.page_size,
             "rate_limit_share" => client.rate_limit_share = defaults.rate_limit_share,
             "request_timeout" => client.request_timeout = defaults.request_timeout,
+            "max_response_body" => client.max_response_body = defaults.max_response_body,
             "proxy_url" => client.proxy_url = None,
             "tls.key_file" | "tls.cert_file" => {
                 (client.tls.cert_file, client.tls.key_file) = (None, None);
@@ -1067,6 +1083,7 @@ interval = "2m"
 page_size = 500
 rate_limit_share = 0.25
 request_timeout = 45
+max_response_body = "128MiB"
 backfill_concurrency = 4
 proxy_url = "http://proxy.corp:3128"
 
@@ -1100,6 +1117,7 @@ verify_certificate = true
         assert_eq!(source.client.page_size, 500);
         assert_eq!(source.client.rate_limit_share, 0.25);
         assert_eq!(source.client.request_timeout, Duration::from_secs(45));
+        assert_eq!(source.client.max_response_body, 128 * 1024 * 1024);
         assert_eq!(
             source.client.proxy_url.as_deref(),
             Some("http://proxy.corp:3128")
