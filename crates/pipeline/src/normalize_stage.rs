@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::batch::{Batch, BatchBuilder};
+use crate::pipeline::sleep_until_opt;
 use crate::prefetch::Prefetcher;
 use crate::PipelineError;
 
@@ -31,7 +32,9 @@ const BATCHES_AHEAD: usize = 1;
 
 /// While backfilling, a batch below its size waits this long at most (from its first page)
 /// for further pages: long enough to group the pages of a fast backfill into the batch the
-/// sinks prefer, short enough that a slow or paced source still commits promptly.
+/// sinks prefer, short enough that a slow or paced source still commits promptly. Only
+/// batches larger than [`BatchLimits::DEFAULT_PREFERRED`] wait (a sink asked for large
+/// inserts); otherwise a batch groups the pages already fetched and is written at once.
 pub const BATCH_LINGER: Duration = Duration::from_millis(250);
 
 /// Normalizes the pages of a [`Prefetcher`] into [`Batch`]es within `limits` (events, and
@@ -104,7 +107,8 @@ enum Grouped {
 }
 
 /// Adds pages to `page` until the next one would exceed `limits`, the source is caught up, or
-/// no page comes within [`BATCH_LINGER`]. A batch is never larger than the limits unless its
+/// no page comes within [`BATCH_LINGER`] (no page is ready, for limits no larger than the
+/// default preference). A batch is never larger than the limits unless its
 /// first page alone is.
 async fn group(
     pages: &mut Prefetcher,
@@ -112,14 +116,16 @@ async fn group(
     limits: BatchLimits,
     tx: &mpsc::Sender<Result<Batch, PipelineError>>,
 ) -> Grouped {
-    let linger = tokio::time::Instant::now() + BATCH_LINGER;
+    let linger = (limits.max_docs > BatchLimits::DEFAULT_PREFERRED.max_docs)
+        .then(|| tokio::time::Instant::now() + BATCH_LINGER);
     let mut bytes = page_bytes(page);
     while !page.caught_up && page.events.len() < limits.max_docs && bytes < limits.max_bytes {
         let next = match pages.ready() {
             Some(next) => next,
+            None if linger.is_none() => return Grouped::Done,
             None => tokio::select! {
                 next = pages.next() => next,
-                () = tokio::time::sleep_until(linger) => return Grouped::Done,
+                () = sleep_until_opt(linger) => return Grouped::Done,
                 () = tx.closed() => return Grouped::Done,
             },
         };
