@@ -48,8 +48,10 @@ mod config;
 mod error;
 mod link;
 mod pacer;
+mod probe;
 mod repeat;
 mod source;
+mod start_from;
 mod state;
 mod stats;
 
@@ -64,6 +66,8 @@ pub use link::{find_link, parse_link_header, Link};
 /// defined in `oktaflow-plumbing`.
 pub use oktaflow_plumbing::{RawEvent, RetryPolicy, Secret, TlsConfig};
 pub use pacer::{Pacer, ASSUMED_LIMIT_PER_MINUTE, UNANNOUNCED_LIMIT_PER_MINUTE};
+pub use probe::{probe, ProbeOutcome, ProbeStep};
 pub use source::{LogSource, SourceOptions, StartPoint, DEFAULT_SETTLE};
+pub use start_from::parse_start_from;
 pub use state::{BackfillState, Page, RepeatGuard, Seam, SourceState};
 pub use stats::{FetchStats, FetchStatsSnapshot};

@@ -23,7 +23,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 use oktaflow_fetch::{Auth, ClientConfig, OrgUrl, Secret, SourceOptions, TlsConfig};
@@ -714,7 +714,7 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
     check_client(v, &mut client);
 
     let start_from = match v.get::<String>("start_from") {
-        Some(s) => parse_start(&s.value, now).unwrap_or_else(|reason| {
+        Some(s) => oktaflow_fetch::parse_start_from(&s.value, now).unwrap_or_else(|reason| {
             v.bad("start_from", &s.origin, reason);
             now
         }),
@@ -909,32 +909,6 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
 /// Parses `500ms`, `10s`, `2m`, `1h30m`, `7d`, `1w` (a sequence of number+unit); shared with
 /// the sinks' options (`rotate_interval`), so every duration of the configuration reads alike.
 pub use oktaflow_plumbing::parse_duration;
-
-/// Parses `start_from`: RFC 3339 (`2024-05-01T00:00:00Z`), a date (`2024-05-01`, midnight UTC)
-/// or a duration back from now (`7d`).
-pub fn parse_start(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    let trimmed = text.trim();
-    let start = if let Ok(t) = DateTime::parse_from_rfc3339(trimmed) {
-        t.with_timezone(&Utc)
-    } else if let Ok(date) = NaiveDate::parse_from_str(trimmed, "%Y-%m-%d") {
-        date.and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc())
-            .ok_or_else(|| format!("`{trimmed}` is not a valid date"))?
-    } else if trimmed.starts_with(|c: char| c.is_ascii_digit()) && !trimmed.contains(['-', ':']) {
-        let back = parse_duration(trimmed)?;
-        let back = TimeDelta::from_std(back).map_err(|_| format!("`{trimmed}` is too far back"))?;
-        now.checked_sub_signed(back)
-            .ok_or_else(|| format!("`{trimmed}` is too far back"))?
-    } else {
-        return Err(format!(
-            "`{trimmed}` is neither a time (2024-05-01T00:00:00Z, 2024-05-01) nor a duration back from now (7d)"
-        ));
-    };
-    if start > now + TimeDelta::minutes(1) {
-        return Err(format!("`{trimmed}` is in the future"));
-    }
-    Ok(start)
-}
 
 #[cfg(test)]
 mod tests {
@@ -1400,20 +1374,6 @@ interval = "30s"
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("99999999999999999999s").is_err());
-    }
-
-    #[test]
-    fn start_points() {
-        assert_eq!(parse_start("7d", now()), Ok(now() - TimeDelta::days(7)));
-        assert_eq!(
-            parse_start("2024-05-01", now()),
-            Ok("2024-05-01T00:00:00Z".parse().unwrap())
-        );
-        assert_eq!(
-            parse_start("2024-05-01T02:00:00+02:00", now()),
-            Ok("2024-05-01T00:00:00Z".parse().unwrap())
-        );
-        assert!(parse_start("2024-13-01", now()).is_err());
     }
 
     #[test]

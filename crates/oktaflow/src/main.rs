@@ -14,17 +14,13 @@ mod demo_cmd;
 mod exit;
 mod logging;
 mod manual_cmd;
-mod metrics;
-mod monitor;
 mod normalize_cmd;
-mod ops_server;
 mod pipeline_log;
 mod progress;
 mod run_cmd;
 mod setup_cmd;
 #[cfg(feature = "sim")]
 mod sim_cmd;
-mod sinks;
 
 use std::process::ExitCode;
 

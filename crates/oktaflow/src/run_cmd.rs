@@ -6,21 +6,18 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures_util::future::join_all;
-use oktaflow_pipeline::{Pipeline, PipelineConfig, PipelineError, StopWhen};
+use oktaflow_monitor::{Metrics, MetricsError, OpsState, SourceMonitor};
+use oktaflow_pipeline::{Pipeline, PipelineConfig, PipelineError, SourcesFailed, StopWhen};
 use oktaflow_sink::{ExistingFile, SinkSpec};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::{error, info, Instrument};
+use tracing::{error, info};
 
 use crate::cli::RunArgs;
 use crate::config::{self, ConfigError, RunConfig, SourceConfig};
 use crate::exit::{pipeline_exit, Exit};
 use crate::logging;
-use crate::metrics::{Metrics, MetricsError};
-use crate::monitor::{self, SourceMonitor};
-use crate::ops_server::{self, OpsState};
 use crate::pipeline_log::PipelineLog;
 use crate::progress::{Console, ProgressObserver};
 
@@ -32,7 +29,7 @@ pub enum RunCmdError {
     Config(#[from] ConfigError),
     /// A sink could not be set up.
     #[error(transparent)]
-    Sink(#[from] crate::sinks::SinksError),
+    Sink(#[from] oktaflow_pipeline::sinks::SinksError),
     /// A combination of settings `run` refuses (e.g. `stdout` shared by several sources).
     #[error("{0}")]
     Unsupported(&'static str),
@@ -99,48 +96,20 @@ pub fn run(args: &RunArgs) -> Result<Exit, RunCmdError> {
     let mut failed = runtime.block_on(async move {
         let monitors: Vec<Arc<SourceMonitor>> =
             pipelines.iter().map(|p| p.monitor.clone()).collect();
-        let names: Vec<String> = pipelines.iter().map(|p| p.name.clone()).collect();
         let _server = match listener {
             Some((addr, listener)) => Some(serve_operations(addr, listener, &metrics, &monitors)?),
             None => None,
         };
-        let _ticker = AbortOnDrop(tokio::spawn(monitor::watch(monitors)));
+        let _ticker = AbortOnDrop(tokio::spawn(oktaflow_monitor::watch(monitors)));
         let stop = stop_on_signals();
-        let runs = pipelines.into_iter().map(|source| {
-            let stop = stop.clone();
-            let span = logging::source_span(&source.name);
-            tokio::spawn(
-                async move {
-                    let result = source.pipeline.run(stop).await;
-                    match &result {
-                        Ok(summary) => info!(
-                            source = %source.name,
-                            written = summary.written,
-                            elapsed_secs = summary.elapsed.as_secs_f64(),
-                            state_dir = %source.state_dir.display(),
-                            "done"
-                        ),
-                        // A single source's error is the process's one-line error message.
-                        Err(error) if several => error!(
-                            source = %source.name,
-                            error = %error,
-                            "source stopped; the other sources go on"
-                        ),
-                        Err(_) => {}
-                    }
-                    result
-                }
-                .instrument(span),
-            )
-        });
-        let mut failed = Vec::new();
-        for (name, joined) in names.into_iter().zip(join_all(runs).await) {
-            match joined {
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => failed.push((name, error)),
-                Err(error) => failed.push((name, PipelineError::Internal(error.to_string()))),
-            }
-        }
+        let runs = pipelines
+            .into_iter()
+            .map(|source| {
+                let span = logging::source_span(&source.name);
+                (source.name, source.state_dir, source.pipeline, span)
+            })
+            .collect();
+        let failed = oktaflow_pipeline::run_sources(runs, stop).await;
         Ok::<_, RunCmdError>(failed)
     })?;
     if failed.is_empty() {
@@ -213,9 +182,9 @@ fn build(
     for source in sources {
         let specs: Vec<SinkSpec> = sinks
             .iter()
-            .map(|spec| per_source_spec(spec, &source.name, several))
+            .map(|spec| oktaflow_pipeline::sinks::per_source_spec(spec, &source.name, several))
             .collect();
-        let sinks = crate::sinks::build_sinks(&specs, ExistingFile::Refuse)?;
+        let sinks = oktaflow_pipeline::sinks::build_sinks(&specs, ExistingFile::Refuse)?;
         let monitor = SourceMonitor::new(
             &source.name,
             source.options.poll_interval,
@@ -236,32 +205,6 @@ fn build(
         });
     }
     Ok(built)
-}
-
-/// With several sources, each source writes its own file: `PATH` becomes `STEM.SOURCE.EXT`
-/// beside it (the file sink's exactly-once offset belongs to one writer), rotated with the
-/// same settings. Other sinks are built once per source with the same settings.
-fn per_source_spec(spec: &SinkSpec, source: &str, several: bool) -> SinkSpec {
-    match spec {
-        SinkSpec::File(file) if several => SinkSpec::File(oktaflow_sink::FileConfig {
-            path: per_source_path(&file.path, source),
-            rotation: file.rotation,
-        }),
-        other => other.clone(),
-    }
-}
-
-/// `out/okta.ndjson` → `out/okta.SOURCE.ndjson`; `out/events` → `out/events.SOURCE`.
-pub fn per_source_path(path: &Path, source: &str) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}.{source}.{}", ext.to_string_lossy()),
-        None => format!("{stem}.{source}"),
-    };
-    path.with_file_name(name)
 }
 
 /// Binds the operations endpoint's address (outside the runtime, before any work).
@@ -290,7 +233,7 @@ fn serve_operations(
     };
     info!(%addr, "serving /metrics, /health and /ready");
     Ok(AbortOnDrop(tokio::spawn(async move {
-        if let Err(error) = ops_server::serve(listener, state).await {
+        if let Err(error) = oktaflow_monitor::serve(listener, state).await {
             error!(%error, "the metrics endpoint stopped");
         }
     })))
@@ -302,26 +245,6 @@ struct AbortOnDrop(JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// The sources that failed while others ran; `Display` names each with its error.
-#[derive(Debug)]
-pub struct SourcesFailed(pub Vec<(String, PipelineError)>);
-
-impl std::fmt::Display for SourcesFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let noun = if self.0.len() == 1 {
-            "source"
-        } else {
-            "sources"
-        };
-        write!(f, "{} {noun} failed:", self.0.len())?;
-        for (i, (name, error)) in self.0.iter().enumerate() {
-            let sep = if i == 0 { " " } else { "; " };
-            write!(f, "{sep}{name}: {error}")?;
-        }
-        Ok(())
     }
 }
 
@@ -389,40 +312,6 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn several_sources_write_one_file_each() {
-        assert_eq!(
-            per_source_path(Path::new("/var/log/okta.ndjson"), "acme"),
-            Path::new("/var/log/okta.acme.ndjson")
-        );
-        assert_eq!(
-            per_source_path(Path::new("events"), "eu"),
-            Path::new("events.eu")
-        );
-        let file = SinkSpec::File("out.ndjson".into());
-        assert_eq!(per_source_spec(&file, "a", false), file);
-        assert_eq!(
-            per_source_spec(&file, "a", true),
-            SinkSpec::File("out.a.ndjson".into())
-        );
-        let rotation = oktaflow_sink::Rotation {
-            size: Some(1 << 20),
-            ..oktaflow_sink::Rotation::default()
-        };
-        let rotating = SinkSpec::File(oktaflow_sink::FileConfig {
-            path: "out.ndjson".into(),
-            rotation,
-        });
-        assert_eq!(
-            per_source_spec(&rotating, "a", true),
-            SinkSpec::File(oktaflow_sink::FileConfig {
-                path: "out.a.ndjson".into(),
-                rotation,
-            }),
-            "each source's file rotates like the configured one"
-        );
-    }
 
     #[test]
     fn stdout_is_refused_when_several_sources_would_share_it() {

@@ -69,6 +69,9 @@ pub mod normalize_stage;
 pub mod observer;
 pub mod pipeline;
 pub mod prefetch;
+pub mod preflight;
+pub mod sinks;
+pub mod sources;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CHECKPOINT_VERSION};
 pub use config::{PipelineConfig, SourceConfig, StopWhen, DEAD_LETTER_FILE, MAX_BATCH};
@@ -78,3 +81,5 @@ pub use observer::{Committed, PipelineObserver, SinkCommit, StageTimes, Started}
 pub use pipeline::{
     batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES,
 };
+pub use sinks::{build_sinks, SinksError};
+pub use sources::{run_sources, SourcesFailed};

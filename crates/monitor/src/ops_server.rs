@@ -3,7 +3,7 @@
 //! * `GET /metrics` — Prometheus text exposition of [`Metrics`].
 //! * `GET /health` — liveness: `200 ok` while the process runs.
 //! * `GET /ready` — readiness: `200` when every source is running, has fetched within its
-//!   interval (+ [`READY_MARGIN`](crate::monitor::READY_MARGIN)) and no sink of it is
+//!   interval (+ [`READY_MARGIN`](crate::source_monitor::READY_MARGIN)) and no sink of it is
 //!   failing, `503` otherwise; the body is JSON detail per source either way.
 
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::metrics::Metrics;
-use crate::monitor::{SourceMonitor, SourceReport};
+use crate::source_monitor::{SourceMonitor, SourceReport};
 
 /// What the endpoint reads.
 #[derive(Debug, Clone)]

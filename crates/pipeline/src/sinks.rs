@@ -1,5 +1,7 @@
 //! Building the configured sinks before any work starts.
 //!
+//! [`per_source_spec`] derives one file per source when several sources share a file sink.
+//!
 //! [`build_sinks`] turns each [`SinkSpec`] into its [`Sink`] (reading secrets and TLS files
 //! and building HTTP clients, so a missing secret fails the run before anything is fetched),
 //! refuses two sinks with the same name (the name keys the sink's position in the checkpoint),
@@ -8,6 +10,7 @@
 //! of ending the run.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use oktaflow_plumbing::{Backoff, RetryPolicy};
@@ -103,12 +106,72 @@ impl Sink for RecoverRetry {
     }
 }
 
+/// With several sources, each source writes its own file: `PATH` becomes `STEM.SOURCE.EXT`
+/// beside it (the file sink's exactly-once offset belongs to one writer), rotated with the
+/// same settings. Other sinks are built once per source with the same settings.
+pub fn per_source_spec(spec: &SinkSpec, source: &str, several: bool) -> SinkSpec {
+    match spec {
+        SinkSpec::File(file) if several => SinkSpec::File(oktaflow_sink::FileConfig {
+            path: per_source_path(&file.path, source),
+            rotation: file.rotation,
+        }),
+        other => other.clone(),
+    }
+}
+
+/// `out/okta.ndjson` → `out/okta.SOURCE.ndjson`; `out/events` → `out/events.SOURCE`.
+pub fn per_source_path(path: &Path, source: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{source}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{source}"),
+    };
+    path.with_file_name(name)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
     use super::*;
+
+    #[test]
+    fn several_sources_write_one_file_each() {
+        assert_eq!(
+            per_source_path(Path::new("/var/log/okta.ndjson"), "acme"),
+            Path::new("/var/log/okta.acme.ndjson")
+        );
+        assert_eq!(
+            per_source_path(Path::new("events"), "eu"),
+            Path::new("events.eu")
+        );
+        let file = SinkSpec::File("out.ndjson".into());
+        assert_eq!(per_source_spec(&file, "a", false), file);
+        assert_eq!(
+            per_source_spec(&file, "a", true),
+            SinkSpec::File("out.a.ndjson".into())
+        );
+        let rotation = oktaflow_sink::Rotation {
+            size: Some(1 << 20),
+            ..oktaflow_sink::Rotation::default()
+        };
+        let rotating = SinkSpec::File(oktaflow_sink::FileConfig {
+            path: "out.ndjson".into(),
+            rotation,
+        });
+        assert_eq!(
+            per_source_spec(&rotating, "a", true),
+            SinkSpec::File(oktaflow_sink::FileConfig {
+                path: "out.a.ndjson".into(),
+                rotation,
+            }),
+            "each source's file rotates like the configured one"
+        );
+    }
 
     #[test]
     fn builds_each_spec_and_refuses_duplicate_names() {
