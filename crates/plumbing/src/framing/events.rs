@@ -234,6 +234,13 @@ mod tests {
     }
 
     proptest::proptest! {
+        // A failure prints its seed and writes nothing: a test run never adds or changes
+        // files in the checkout (proptest's default would save a regressions file).
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
         #[test]
         fn splits_any_array_like_serde(
             elements in proptest::collection::vec(json_value(), 0..8),
