@@ -383,7 +383,7 @@ const RULES: &[(&str, Rule)] = &[
     ("security.threat.detected", Fixed(THREAT_INSIGHT_ALERT)),
     ("security.trusted_origin.", Verb(Config)),
     ("security.voice.", Verb(Config)),
-    ("security.zone.", Verb(Config)),
+    ("security.zone.", Fixed(CONF_CHANGE)),
     ("self_service.", Verb(Config)),
     ("support.", Verb(Config)),
     ("system.agent.", Verb(Config)),
@@ -512,6 +512,8 @@ const RULES: &[(&str, Rule)] = &[
     ("workflows.user.connection.reauthorize", Fixed(AUTH_INFO)),
     ("workload_principal.", Verb(Iam)),
     ("zone.", Verb(Config)),
+    ("zone.make_blacklist", Fixed(CONF_CHANGE)),
+    ("zone.remove_blacklist", Fixed(CONF_CHANGE)),
 ];
 
 /// Defaults by first segment, for eventTypes no rule matches (none in the catalog).
@@ -987,7 +989,8 @@ mod tests {
         ("policy.rule.add", &["configuration"], &["creation"]),
         ("policy.evaluate_sign_on", &["authentication"], &["info"]),
         ("zone.update", &["configuration"], &["change"]),
-        ("zone.make_blacklist", &["configuration"], &["info"]),
+        ("zone.make_blacklist", &["configuration"], &["change"]),
+        ("zone.remove_blacklist", &["configuration"], &["change"]),
         ("device.lifecycle.deactivate", &["host"], &["change"]),
         ("device.platform.add", &["host"], &["info"]),
         ("device.user.add", &["iam"], &["user", "creation"]),
