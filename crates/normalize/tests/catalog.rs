@@ -34,8 +34,8 @@ fn blessing() -> bool {
 /// The catalog's eventTypes, in file order.
 fn catalog() -> Vec<String> {
     let path = fixtures().join("okta/event-types.tsv");
-    let text = fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let types: Vec<String> = text
         .lines()
         .filter(|l| !l.starts_with('#'))
