@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use chrono::SubsecRound;
 
-use crate::category::{classify, event_kind, Class};
+use crate::category::{classify, Class};
 use crate::domain::{self, DomainParts};
 use crate::error::NormalizeError;
 use crate::geoip::{GeoFacts, GeoIp};
@@ -247,7 +247,7 @@ pub(crate) fn write_document(
 
     // event.*
     w.open_object(k!("event"));
-    w.str(k!("kind"), Some(event_kind(event_type)));
+    w.str(k!("kind"), Some(class.event_kind()));
     w.str(k!("id"), Some(id));
     w.str(k!("action"), Some(event_type));
     w.str_array(k!("category"), class.category.iter().copied());

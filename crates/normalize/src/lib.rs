@@ -29,7 +29,7 @@
 //! let mut out = Vec::new();
 //! let summary = normalizer.normalize_into(raw, &mut out).expect("a valid LogEvent");
 //! assert_eq!(summary.id, "0b1c");
-//! assert_eq!(summary.category, "session");
+//! assert_eq!(summary.category, "authentication");
 //! let doc: serde_json::Value = serde_json::from_slice(&out).expect("JSON output");
 //! assert_eq!(doc["@timestamp"], "2024-05-01T10:00:00.123000Z");
 //! assert_eq!(doc["event"]["outcome"], "success");

@@ -8,7 +8,9 @@
 //! * `@timestamp` values that differ only in trailing zero digits of the fraction;
 //! * `user_agent.*` differences listed in `docs/conformance.md` (parsed here,
 //!   so the doc and the test cannot drift: a listed difference that no longer
-//!   occurs fails too).
+//!   occurs fails too);
+//! * deliberate differences on other fields, listed the same way in their own
+//!   block of `docs/conformance.md` (where following Sekoia.io would be wrong).
 //!
 //! The test is `#[ignore]`d, since the data sits outside the checkout: `cargo
 //! test` reports it as ignored; `.ci/run` runs it with `--ignored` (run as
@@ -23,8 +25,10 @@ use serde_json::Value;
 
 const START: &str = "<!-- user-agent-differences:start -->";
 const END: &str = "<!-- user-agent-differences:end -->";
+const DELIBERATE_START: &str = "<!-- deliberate-differences:start -->";
+const DELIBERATE_END: &str = "<!-- deliberate-differences:end -->";
 
-/// One documented `user_agent.*` difference.
+/// One documented difference (`user_agent.*`, or a deliberate one).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Difference {
     case: String,
@@ -41,16 +45,21 @@ fn docs_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/conformance.md")
 }
 
-/// Parses the bullet list between the markers of docs/conformance.md:
+/// Parses the bullet list between the `user_agent` markers of docs/conformance.md:
 /// ``- case: `C` | field: `F` | sekoia: `JSON or absent` | ours: `JSON or absent` ``
 fn documented_differences(doc: &str) -> Vec<Difference> {
+    differences_between(doc, START, END)
+}
+
+/// Parses the bullet list between `start_marker` and `end_marker`.
+fn differences_between(doc: &str, start_marker: &str, end_marker: &str) -> Vec<Difference> {
     let start = doc
-        .find(START)
-        .expect("docs/conformance.md has the start marker")
-        + START.len();
+        .find(start_marker)
+        .unwrap_or_else(|| panic!("docs/conformance.md has the marker {start_marker}"))
+        + start_marker.len();
     let end = doc
-        .find(END)
-        .expect("docs/conformance.md has the end marker");
+        .find(end_marker)
+        .unwrap_or_else(|| panic!("docs/conformance.md has the marker {end_marker}"));
     let mut out = Vec::new();
     for line in doc[start..end]
         .lines()
@@ -138,6 +147,7 @@ fn sekoia_cases_conform() {
     );
     let doc = std::fs::read_to_string(docs_path()).expect("docs/conformance.md is readable");
     let documented = documented_differences(&doc);
+    let deliberate = differences_between(&doc, DELIBERATE_START, DELIBERATE_END);
 
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("cases directory is readable")
@@ -217,6 +227,17 @@ fn sekoia_cases_conform() {
                     diff.case, diff.field, diff.sekoia, diff.ours
                 ));
             } else {
+                let diff = Difference {
+                    case: case.clone(),
+                    field: field.clone(),
+                    sekoia: expected.to_string(),
+                    ours: render(got),
+                };
+                if deliberate.contains(&diff) {
+                    counts.1 += 1;
+                    observed.push(diff);
+                    continue;
+                }
                 failures.push(format!(
                     "{case}: {field}: Sekoia {expected}, ours {}",
                     render(got)
@@ -262,10 +283,10 @@ fn sekoia_cases_conform() {
         doc_count += d;
         disagree += x;
     }
-    println!("total compared leaves: {agree} agree, {doc_count} documented user_agent differences, {disagree} disagree");
+    println!("total compared leaves: {agree} agree, {doc_count} documented differences (user_agent and deliberate), {disagree} disagree");
     println!("extra leaves we emit that Sekoia does not: {extra_fields}");
 
-    for diff in &documented {
+    for diff in documented.iter().chain(&deliberate) {
         if !observed.contains(diff) {
             failures.push(format!(
                 "docs/conformance.md lists a difference that no longer occurs: {diff:?}"
@@ -276,6 +297,22 @@ fn sekoia_cases_conform() {
         failures.is_empty(),
         "conformance failures:\n{}",
         failures.join("\n")
+    );
+}
+
+#[test]
+fn deliberate_difference_list_parses() {
+    let doc = format!(
+        "intro\n{DELIBERATE_START}\n- case: `c` | field: `event.category` | sekoia: `[\"session\"]` | ours: `[\"authentication\",\"session\"]`\n{DELIBERATE_END}\n"
+    );
+    assert_eq!(
+        differences_between(&doc, DELIBERATE_START, DELIBERATE_END),
+        vec![Difference {
+            case: "c".into(),
+            field: "event.category".into(),
+            sekoia: "[\"session\"]".into(),
+            ours: "[\"authentication\",\"session\"]".into()
+        }]
     );
 }
 

@@ -208,7 +208,8 @@ mod tests {
         assert_eq!(ids, ["a1", "c3"]);
         let doc: serde_json::Value = serde_json::from_slice(&batch.documents[0].json).unwrap();
         assert_eq!(doc["event"]["id"], "a1");
-        assert_eq!(batch.categories, ["session", "session"]);
+        // Sign-ins and sign-outs are authentication first, then session (issue 11, bug 1).
+        assert_eq!(batch.categories, ["authentication", "authentication"]);
         assert_eq!(
             batch.latest_published,
             Some("2024-05-01T10:00:05Z".parse().unwrap())

@@ -78,6 +78,9 @@ enum Shape {
     Impersonation,
     /// Device lifecycle (Okta Verify / FastPass registered devices).
     Device,
+    /// Identity Threat Protection: risk detections, session context changes,
+    /// session re-evaluation, entity risk policy, security events providers.
+    Itp,
 }
 
 /// `(eventType, legacyEventType, displayMessage, relative weight, shape, failure probability)`
@@ -635,6 +638,134 @@ const SPECS: &[Spec] = &[
         Shape::Device,
         0.0,
     ),
+    (
+        "user.risk.detect",
+        None,
+        "User risk detected",
+        2,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "user.risk.change",
+        None,
+        "User risk level changed",
+        2,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "user.session.context.change",
+        None,
+        "User session context changed",
+        3,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "policy.auth_reevaluate.enforce",
+        None,
+        "Evaluation of a post auth session",
+        2,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "policy.auth_reevaluate.fail",
+        None,
+        "Auth policy re-evaluation resulted in a policy violation",
+        2,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "policy.auth_reevaluate.action",
+        None,
+        "Invocation of a post auth session action",
+        2,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "policy.continuous_access.evaluate",
+        None,
+        "Evaluation of Continuous Access Policy",
+        1,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "policy.continuous_access.action",
+        None,
+        "Continuous Access policy action invocation",
+        1,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "policy.entity_risk.evaluate",
+        None,
+        "Evaluation of Entity Risk policy",
+        2,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "policy.entity_risk.action",
+        None,
+        "Entity Risk policy action invocation",
+        2,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "security.events.provider.receive_event",
+        None,
+        "Security events provider reported a risk",
+        2,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "security.events.provider.create",
+        None,
+        "Create a security events provider",
+        1,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "security.events.provider.update",
+        None,
+        "Update a security events provider",
+        1,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "security.events.provider.activate",
+        None,
+        "Activate a security events provider",
+        1,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "security.events.provider.deactivate",
+        None,
+        "Deactivate a security events provider",
+        1,
+        Shape::Itp,
+        0.0,
+    ),
+    (
+        "security.events.provider.delete",
+        None,
+        "Delete a security events provider",
+        1,
+        Shape::Itp,
+        0.0,
+    ),
 ];
 
 const FACTORS: &[(&str, &str)] = &[
@@ -666,6 +797,8 @@ struct Parts<'a> {
     reason: Option<&'static str>,
     severity: &'static str,
     request_uri: String,
+    /// `debugData.risk` instead of the one derived from the client context.
+    risk: Option<String>,
     extra_debug: Vec<(&'static str, String)>,
     job: bool,
     targets: Vec<&'a str>,
@@ -893,6 +1026,7 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
         reason,
         severity: if failed { "WARN" } else { "INFO" },
         request_uri: String::new(),
+        risk: None,
         extra_debug: Vec::with_capacity(6),
         job: false,
         targets: Vec::with_capacity(3),
@@ -1191,8 +1325,322 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
             ));
             parts.client = Some(user_client(rng, org, user));
         }
+        Shape::Itp => itp_parts(rng, org, event_type, user, admin, &mut parts),
     }
     parts
+}
+
+/// Identity Threat Protection detections: `(detectionName, reasons, previous
+/// level, level)`. The names are Okta's (help.okta.com, ITP "Risk detections");
+/// the first row is the example of Okta's ITP event-type reference.
+const DETECTIONS: &[(&str, &str, &str, &str)] = &[
+    (
+        "Session Influenced User Risk",
+        "Associated sessionId is suspected to be hijacked",
+        "LOW",
+        "MEDIUM",
+    ),
+    (
+        "Suspected Brute Force Attack",
+        "Repeated failed sign-in attempts for the user",
+        "LOW",
+        "MEDIUM",
+    ),
+    (
+        "Okta Threat Intelligence",
+        "Sign-in from known threat actor infrastructure",
+        "MEDIUM",
+        "HIGH",
+    ),
+    (
+        "Entity Critical Action From High Threat IP",
+        "Critical action from an IP flagged by ThreatInsight",
+        "LOW",
+        "HIGH",
+    ),
+    (
+        "Admin Reported User Risk",
+        "Admin reported user risk",
+        "LOW",
+        "HIGH",
+    ),
+    (
+        "User reported suspicious activity",
+        "User reported suspicious activity",
+        "MEDIUM",
+        "HIGH",
+    ),
+];
+
+/// The Shared Signals (SSF) transmitter the simulated org receives risk from.
+const PROVIDER_ID: &str = "0sp1k9x7ZfQ3mYbT40h8";
+const PROVIDER_NAME: &str = "Example EDR";
+const PROVIDER_ISSUER: &str = "https://ssf.edr.example.com";
+const PROVIDER_ACTOR: &str = "{\"id\":\"0sp1k9x7ZfQ3mYbT40h8\",\"type\":\"SecurityEventProvider\",\"alternateId\":\"https://ssf.edr.example.com\",\"displayName\":\"Example EDR\",\"detailEntry\":null}";
+
+/// `(SSF event type, reason_admin)` a provider reports (CAEP / RISC event types).
+const PROVIDER_REPORTS: &[(&str, &str)] = &[
+    (
+        "https://schemas.openid.net/secevent/caep/event-type/session-revoked",
+        "Malware detected",
+    ),
+    (
+        "https://schemas.openid.net/secevent/caep/event-type/device-compliance-change",
+        "Device out of compliance",
+    ),
+    (
+        "https://schemas.openid.net/secevent/risc/event-type/credential-compromise",
+        "Credential found in an infostealer log",
+    ),
+];
+
+/// The session risk Okta's ITP reference shows for a re-evaluated session.
+const SESSION_RISK_HIGH: &str = "{reasons=Anomalous Geo-Distance, New Device, New ASN, New IP, New State, New Country, New City, level=HIGH}";
+
+/// `alternateId` of an actor/target JSON built by `org`.
+fn alternate_id(actor_json: &str) -> &str {
+    actor_json
+        .split_once("\"alternateId\":\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map_or("unknown", |(id, _)| id)
+}
+
+/// An OIE session id (`idx…`).
+fn idx_session(rng: &mut Rng) -> String {
+    let mut id = String::from("idx");
+    push_base62(rng, &mut id, 22);
+    id
+}
+
+/// Actor, client, targets and debugData of an Identity Threat Protection event,
+/// after Okta's ITP event-type reference (developer.okta.com, "Identity Threat
+/// Protection Event Types"): every one carries a `traceId`; risk is the
+/// `{key=value, …}` string Okta writes.
+fn itp_parts<'a>(
+    rng: &mut Rng,
+    org: &'a Org,
+    event_type: &str,
+    user: usize,
+    admin: usize,
+    parts: &mut Parts<'a>,
+) {
+    let u = &org.users[user];
+    parts.extra_debug.push(("traceId", uuid(rng)));
+    parts.targets.push(&u.actor_json);
+    // Asynchronous evaluations run as the system principal, without a client.
+    let system = |parts: &mut Parts<'a>| {
+        parts.actor = &org.system_actor_json;
+        parts.job = true;
+    };
+    match event_type {
+        "user.risk.detect" | "user.risk.change" => {
+            let (name, reasons, previous, level) = *rng.pick(DETECTIONS);
+            let from_provider = rng.chance(0.2);
+            let (name, reasons, issuer) = if from_provider {
+                let (_, reason) = *rng.pick(PROVIDER_REPORTS);
+                (
+                    "Security Events Provider Reported Risk",
+                    reason,
+                    PROVIDER_ISSUER,
+                )
+            } else {
+                (name, reasons, "OKTA")
+            };
+            parts.risk = Some(format!(
+                "{{previousLevel={previous}, level={level}, detectionName={name}, reasons={reasons}, issuer={issuer}}}"
+            ));
+            if level == "HIGH" {
+                parts.severity = "WARN";
+            }
+            if name == "Admin Reported User Risk" {
+                parts.actor = &org.users[admin].actor_json;
+                parts.request_uri = format!("/api/v1/users/{}/risk", u.id);
+                parts.client = Some(user_client(rng, org, admin));
+            } else if from_provider {
+                parts.actor = PROVIDER_ACTOR;
+                parts.request_uri = "/security/api/v1/security-events".to_string();
+            } else {
+                system(parts);
+            }
+        }
+        "user.session.context.change" => {
+            let hijack = rng.chance(0.5);
+            let client = if hijack {
+                hostile_client(rng, org)
+            } else {
+                user_client(rng, org, user)
+            };
+            let session = idx_session(rng);
+            let device_change = !hijack && rng.chance(0.4);
+            let cause = if device_change {
+                "[deviceContext.change]"
+            } else {
+                "[ipAddress.change]"
+            };
+            parts.extra_debug.push(("causes", cause.to_string()));
+            parts
+                .extra_debug
+                .push(("externalSessionId", session.clone()));
+            parts
+                .extra_debug
+                .push(("previousIpAddress", u.home_ip.clone()));
+            parts.extra_debug.push(("newIpAddress", client.ip.clone()));
+            if device_change {
+                parts.extra_debug.push((
+                    "changedDeviceSignals",
+                    "{\"device.profile.managed\":{\"oldValue\":true,\"newValue\":false}}"
+                        .to_string(),
+                ));
+            }
+            parts.extra_debug.push(("source", "OKTA".to_string()));
+            parts.risk = Some(if hijack {
+                SESSION_RISK_HIGH.to_string()
+            } else {
+                "{reasons=New IP, level=MEDIUM}".to_string()
+            });
+            if hijack {
+                parts.severity = "WARN";
+            }
+            parts.request_uri = "/idp/idx/introspect".to_string();
+            parts.owned_targets.push(simple_target(
+                &session, "Session", "unknown", "Session", None,
+            ));
+            parts.client = Some(client);
+        }
+        "policy.auth_reevaluate.enforce"
+        | "policy.auth_reevaluate.fail"
+        | "policy.auth_reevaluate.action"
+        | "policy.continuous_access.evaluate"
+        | "policy.continuous_access.action" => {
+            parts.risk = Some(SESSION_RISK_HIGH.to_string());
+            if rng.chance(0.5) {
+                parts.client = Some(hostile_client(rng, org));
+                parts.request_uri = "/idp/idx/introspect".to_string();
+            } else {
+                system(parts);
+            }
+            parts.targets.push(&org.policies[rng.below(2)]);
+            if event_type.ends_with(".action") {
+                let logout_all = rng.chance(0.7);
+                let (action, detail) = if logout_all {
+                    ("TERMINATE_SESSION", "{\"ruleAction\":\"TERMINATE_SESSION\",\"singleLogOutEnabled\":true,\"singleLogOutSelectionMode\":\"ALL\"}".to_string())
+                } else {
+                    (
+                        "RUN_WORKFLOW",
+                        "{\"ruleAction\":\"RUN_WORKFLOW\",\"workflowId\":\"572749\"}".to_string(),
+                    )
+                };
+                parts.owned_targets.push(simple_target(
+                    &okta_id(rng, "0pr"),
+                    "Rule",
+                    "unknown",
+                    "Session Protection Rule",
+                    Some(&detail),
+                ));
+                let policy_detail = format!("{{\"policyAction\":\"{action}\"}}");
+                parts.owned_targets.push(simple_target(
+                    &okta_id(rng, "00p"),
+                    "PolicyAction",
+                    "unknown",
+                    action,
+                    Some(&policy_detail),
+                ));
+            } else {
+                let deny = event_type.ends_with(".fail") && rng.chance(0.5);
+                if event_type.ends_with(".fail") {
+                    parts
+                        .extra_debug
+                        .push(("caeEnforceMode", rng.chance(0.8).to_string()));
+                }
+                parts
+                    .extra_debug
+                    .push(("serverStatus", "ACTIVE".to_string()));
+                let app = &org.apps[rng.below(org.apps.len())];
+                let detail = format!(
+                    "{{\"policyType\":\"OKTA_SIGN_ON\",\"matchedRuleAction\":\"{}\",\"matchedRuleAssuranceMet\":{},\"matchedRuleDisplayName\":\"Require phishing-resistant MFA\",\"matchedRuleId\":\"{}\",\"appInstanceIds\":[\"{}\"]}}",
+                    if deny { "DENY" } else { "ALLOW" },
+                    if deny { "null" } else { "false" },
+                    okta_id(rng, "0pr"),
+                    app.id
+                );
+                parts.owned_targets.push(simple_target(
+                    &okta_id(rng, "00p"),
+                    "PolicyEvaluation",
+                    "unknown",
+                    "Global Session Policy",
+                    Some(&detail),
+                ));
+            }
+        }
+        "policy.entity_risk.evaluate" | "policy.entity_risk.action" => {
+            let (name, reasons, _, level) = *rng.pick(DETECTIONS);
+            parts.risk = Some(format!(
+                "{{level={level}, detectionName={name}, reasons={reasons}, issuer=OKTA}}"
+            ));
+            system(parts);
+            parts.owned_targets.push(simple_target(
+                &okta_id(rng, "rst"),
+                "Policy",
+                "unknown",
+                "Entity Risk Policy",
+                None,
+            ));
+            let workflow = rng.chance(0.4);
+            let rule_detail = if workflow {
+                "{\"ruleAction\":\"RUN_WORKFLOW\",\"workflowId\":\"572749\"}"
+            } else {
+                "{\"ruleAction\":\"TERMINATE_ALL_SESSIONS\"}"
+            };
+            parts.owned_targets.push(simple_target(
+                &okta_id(rng, "0pr"),
+                "Rule",
+                "unknown",
+                "High risk users",
+                Some(rule_detail),
+            ));
+            if event_type.ends_with(".action") {
+                let action = if workflow {
+                    "RUN_WORKFLOW"
+                } else {
+                    "TERMINATE_ALL_SESSIONS"
+                };
+                let detail = format!("{{\"policyAction\":\"{action}\"}}");
+                parts.owned_targets.push(simple_target(
+                    &okta_id(rng, "rst"),
+                    "PolicyAction",
+                    "unknown",
+                    action,
+                    Some(&detail),
+                ));
+            }
+        }
+        "security.events.provider.receive_event" => {
+            let (kind, reason) = *rng.pick(PROVIDER_REPORTS);
+            let report = format!(
+                "{{\"issuer\":\"{PROVIDER_ISSUER}\",\"{kind}\":{{\"subject\":{{\"user\":{{\"format\":\"email\",\"email\":\"{}\"}},\"device\":{{\"format\":\"opaque\",\"sub\":\"{}\"}}}},\"event_timestamp\":{},\"reason_admin\":{{\"en\":\"{reason}\"}}}}}}",
+                alternate_id(&u.actor_json),
+                u.device_id,
+                1_700_000_000 + rng.below(100_000_000)
+            );
+            parts.extra_debug.push(("partnerRiskReportData", report));
+            parts.actor = PROVIDER_ACTOR;
+            parts.request_uri = "/security/api/v1/security-events".to_string();
+        }
+        // security.events.provider.{create,update,activate,deactivate,delete}
+        _ => {
+            parts.targets.clear();
+            parts.actor = &org.users[admin].actor_json;
+            parts.request_uri = "/api/v1/risk/providers".to_string();
+            parts.owned_targets.push(simple_target(
+                PROVIDER_ID,
+                "SecurityEventProvider",
+                PROVIDER_ISSUER,
+                PROVIDER_NAME,
+                None,
+            ));
+            parts.client = Some(user_client(rng, org, admin));
+        }
+    }
 }
 
 /// Writes the LogEvent in Okta's field order.
@@ -1318,7 +1766,7 @@ fn render(
         };
         w.kv("threatSuspected", if risky { "true" } else { "false" });
         w.kv("behaviors", &behaviors);
-        w.kv("risk", &risk);
+        w.kv("risk", parts.risk.as_deref().unwrap_or(&risk));
         // Okta also ships the same data as a JSON document inside a string.
         let log_only = format!(
             "{{\"risk\":{{\"level\":\"{level}\"}},\"behaviors\":{{\"New Geo-Location\":\"{}\",\"New Device\":\"{}\",\"New IP\":\"{}\"}},\"network\":{{\"ip\":\"{}\",\"version\":\"{}\"}}}}",
@@ -1329,6 +1777,8 @@ fn render(
             if c.v6 { "V6" } else { "V4" }
         );
         w.kv("logOnlySecurityData", &log_only);
+    } else if let Some(risk) = &parts.risk {
+        w.kv("risk", risk);
     }
     for (key, value) in &parts.extra_debug {
         w.kv(key, value);
@@ -1400,6 +1850,87 @@ mod tests {
         Utc.timestamp_millis_opt(1_700_000_000_000 + ms)
             .single()
             .expect("valid test timestamp")
+    }
+
+    /// Identity Threat Protection eventTypes (issue 11: the simulator emits each).
+    const ITP_TYPES: &[&str] = &[
+        "user.risk.detect",
+        "user.risk.change",
+        "user.session.context.change",
+        "policy.auth_reevaluate.enforce",
+        "policy.auth_reevaluate.fail",
+        "policy.auth_reevaluate.action",
+        "policy.continuous_access.evaluate",
+        "policy.continuous_access.action",
+        "policy.entity_risk.evaluate",
+        "policy.entity_risk.action",
+        "security.events.provider.receive_event",
+        "security.events.provider.create",
+        "security.events.provider.update",
+        "security.events.provider.activate",
+        "security.events.provider.deactivate",
+        "security.events.provider.delete",
+    ];
+
+    #[test]
+    fn itp_events_carry_their_risk_payloads() {
+        let mut g = EventGenerator::new(11);
+        let mut seen = BTreeSet::new();
+        for i in 0..20_000 {
+            let v = g.event_value(at(i));
+            let event_type = v["eventType"].as_str().expect("eventType").to_owned();
+            if !ITP_TYPES.contains(&event_type.as_str()) {
+                continue;
+            }
+            let debug = &v["debugContext"]["debugData"];
+            assert!(
+                debug["traceId"].as_str().is_some_and(|t| t.len() == 36),
+                "{event_type}: traceId"
+            );
+            let risk = debug["risk"].as_str().unwrap_or_default();
+            match event_type.as_str() {
+                "user.risk.detect" | "user.risk.change" => {
+                    for key in [
+                        "previousLevel=",
+                        "level=",
+                        "detectionName=",
+                        "reasons=",
+                        "issuer=",
+                    ] {
+                        assert!(risk.contains(key), "{event_type}: risk {risk} lacks {key}");
+                    }
+                    assert_eq!(v["target"][0]["type"], "User", "{event_type}");
+                }
+                "user.session.context.change" => {
+                    assert!(risk.contains("level="), "{event_type}: {risk}");
+                    for key in [
+                        "causes",
+                        "externalSessionId",
+                        "previousIpAddress",
+                        "newIpAddress",
+                    ] {
+                        assert!(debug[key].is_string(), "{event_type}: {key}");
+                    }
+                    assert_eq!(debug["newIpAddress"], v["client"]["ipAddress"]);
+                }
+                "security.events.provider.receive_event" => {
+                    let report: serde_json::Value = serde_json::from_str(
+                        debug["partnerRiskReportData"]
+                            .as_str()
+                            .expect("report text"),
+                    )
+                    .expect("the report is JSON text");
+                    assert_eq!(report["issuer"], "https://ssf.edr.example.com");
+                    assert_eq!(v["actor"]["type"], "SecurityEventProvider");
+                }
+                t if t.starts_with("security.events.provider.") => {
+                    assert_eq!(v["target"][0]["type"], "SecurityEventProvider", "{t}");
+                }
+                t => assert!(risk.contains("level="), "{t}: risk {risk}"),
+            }
+            seen.insert(event_type);
+        }
+        assert_eq!(seen.len(), ITP_TYPES.len(), "ITP types seen: {seen:?}");
     }
 
     #[test]
@@ -1499,6 +2030,9 @@ mod tests {
             "device.enrollment.create",
         ] {
             assert!(types.contains(family), "{family} never generated");
+        }
+        for itp in ITP_TYPES {
+            assert!(types.contains(*itp), "{itp} never generated");
         }
         assert!(
             agents.len() >= 200,
