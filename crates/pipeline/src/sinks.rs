@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use oktaflow_plumbing::{Backoff, RetryPolicy};
-use oktaflow_sink::{Ack, Document, ExistingFile, Sink, SinkError, SinkSpec};
+use oktaflow_sink::{Ack, BatchLimits, Document, ExistingFile, Sink, SinkError, SinkSpec};
 use tracing::warn;
 
 /// Backoff between attempts to recover a sink whose store is unreachable or busy at start.
@@ -103,6 +103,11 @@ impl Sink for RecoverRetry {
 
     async fn write_batch(&mut self, batch: &[Document]) -> Result<Ack, SinkError> {
         self.inner.write_batch(batch).await
+    }
+
+    /// The wrapped sink's preference (the pipeline sizes its batches from it).
+    fn preferred_batch(&self) -> BatchLimits {
+        self.inner.preferred_batch()
     }
 }
 
@@ -217,6 +222,26 @@ mod tests {
             "sink elasticsearch:http://127.0.0.1:9200: api_key: environment variable \
              OKTAFLOW_SINKS_TEST_UNSET_KEY is not set (or not UTF-8)"
         );
+    }
+
+    #[test]
+    fn built_sinks_keep_their_batch_preference() {
+        let specs: Vec<SinkSpec> = [
+            "clickhouse:http://127.0.0.1:8123",
+            "clickhouse:http://127.0.0.1:8123?table=t2&batch.max_docs=50000",
+            "elasticsearch:http://127.0.0.1:9200",
+        ]
+        .iter()
+        .map(|s| oktaflow_sink::parse_sink_spec(s).unwrap())
+        .collect();
+        let sinks = build_sinks(&specs, ExistingFile::Refuse).unwrap();
+        for (spec, sink) in specs.iter().zip(&sinks) {
+            let own = spec.build(ExistingFile::Refuse).unwrap().preferred_batch();
+            // These sinks state their own preference, so the wrapper must not hide it behind
+            // the trait's default.
+            assert_ne!(own, BatchLimits::DEFAULT_PREFERRED, "{spec}");
+            assert_eq!(sink.preferred_batch(), own, "{spec}");
+        }
     }
 
     /// Fails `recover` with a given error a number of times, then succeeds.
