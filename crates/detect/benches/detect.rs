@@ -38,7 +38,7 @@ fn events() -> Vec<Vec<u8>> {
     let start = chrono::DateTime::parse_from_rfc3339("2024-05-01T00:00:00Z").expect("time");
     (0..EVENTS)
         .map(|i| {
-            let mut ev = if rng.next() % 50 == 0 {
+            let mut ev = if rng.next().is_multiple_of(50) {
                 attack(&mut rng)
             } else {
                 templates[i % templates.len()].clone()
@@ -70,7 +70,7 @@ fn attack(rng: &mut Lcg) -> Value {
                     "actor": {"type": "User", "alternateId": user}, "client": {"ipAddress": "203.0.113.6"}})
         }
         _ => {
-            let (lat, lon) = if rng.next() % 2 == 0 {
+            let (lat, lon) = if rng.next().is_multiple_of(2) {
                 (48.85, 2.35)
             } else {
                 (-33.87, 151.21)

@@ -213,8 +213,10 @@ proptest! {
 
 #[test]
 fn state_is_bounded_and_evictions_are_counted() {
-    let mut config = RulesConfig::default();
-    config.max_keys_per_rule = 50;
+    let config = RulesConfig {
+        max_keys_per_rule: 50,
+        ..RulesConfig::default()
+    };
     let events: Vec<Ev> = (0..1_000)
         .map(|i| {
             Ev::new(&format!("f{i}"), i * 1_000, "user.session.start", "FAILURE")

@@ -616,3 +616,31 @@ fn disabled_rules_raise_nothing() {
     let times: Vec<i64> = (0..10).map(|i| i * MIN).collect();
     assert!(run(config, &fails("f", "a@x", &times)).is_empty());
 }
+
+#[test]
+fn alert_parties_come_from_the_normalized_document_when_given() {
+    let raw = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/okta/user_account_privilege_grant.json"
+    ))
+    .expect("fixture");
+    let ecs = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/ecs/user_account_privilege_grant.json"
+    ))
+    .expect("golden ECS document");
+    let mut detector = oktaflow_detect::Detector::new(RulesConfig::default()).expect("config");
+    let view =
+        oktaflow_detect::EventView::from_bytes(&raw, Some(oktaflow_detect::Ecs::Bytes(&ecs)))
+            .expect("LogEvent");
+    let alerts = detector.observe(&view);
+    assert_eq!(alerts.len(), 1);
+    let doc = &alerts[0].document;
+    // Fields only the normalizer produces (domain from the AS context, parsed user agent).
+    assert_eq!(doc["source"]["domain"], "qwest.net");
+    assert_eq!(doc["user_agent"]["name"], "Chrome");
+    assert_eq!(doc["user"]["target"]["roles"][0], "Super administrator");
+    // The alert's own fields are never taken from the event.
+    assert_eq!(doc["event"]["kind"], "alert");
+    assert_eq!(doc["event"]["id"], alerts[0].id.as_str());
+}

@@ -171,7 +171,7 @@ fn failed_sign_in_by_account(f: &Facts<'_>) -> Option<String> {
 
 /// An Okta Verify push the user rejected or let time out, keyed on the actor (the user):
 ///
-/// * Classic Engine: `user.mfa.okta_verify.deny_push` ("User rejected Okta push verify").
+/// * Classic Engine: `user.mfa.okta_verify.deny_push` (written by Classic V1 API calls).
 /// * Identity Engine: `user.authentication.auth_via_mfa`, FAILURE, with
 ///   `debugData.pushOnlyResponseType` `OV_RESPONSE_DENY` (Okta logs a denied push as a failed
 ///   authentication with reason `INVALID_CREDENTIALS`).
