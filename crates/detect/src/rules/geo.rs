@@ -1,0 +1,185 @@
+//! `okta.geo_improbable_access`: two successful sign-ins (`user.session.start`, SUCCESS) of one
+//! user (actor `alternateId`) whose Okta geolocations
+//! (`client.geographicalContext.geolocation`) imply a speed above `max_speed_kmh`: the
+//! great-circle distance over the time between them (at least one second). The first sign-in
+//! ever seen for a user raises nothing; every sign-in with a location becomes the user's last
+//! known location. Sign-ins without coordinates are skipped (they neither alert nor move the
+//! user).
+//!
+//! The alert id: rule, user, the previous and the current sign-in.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::GEO_IMPROBABLE_ACCESS;
+use crate::alert::{build, Alert, Firing, Severity, Trigger};
+use crate::config::GeoConfig;
+use crate::event::{EventView, GeoPoint};
+use crate::state::{Keyed, LastSeen};
+
+/// Mean earth radius (km), as the haversine formula uses it.
+const EARTH_RADIUS_KM: f64 = 6371.0;
+
+/// A user's last known sign-in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct LastLogin {
+    ts: i64,
+    id: String,
+    lat: f64,
+    lon: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ip: Option<String>,
+}
+
+impl LastSeen for LastLogin {
+    fn last_seen(&self) -> i64 {
+        self.ts
+    }
+}
+
+pub(crate) struct GeoImprobable {
+    max_speed_kmh: f64,
+    min_distance_km: f64,
+    max_keys: usize,
+    pub(crate) keys: Keyed<LastLogin>,
+    pub(crate) evicted: u64,
+}
+
+/// Great-circle distance between two points (haversine), km.
+pub fn distance_km(a: GeoPoint, b: GeoPoint) -> f64 {
+    let (lat1, lat2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dlat = lat2 - lat1;
+    let dlon = (b.lon - a.lon).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
+}
+
+impl GeoImprobable {
+    pub(crate) fn new(config: &GeoConfig, max_keys: usize) -> Self {
+        GeoImprobable {
+            max_speed_kmh: config.max_speed_kmh,
+            min_distance_km: config.min_distance_km,
+            max_keys,
+            keys: Keyed::default(),
+            evicted: 0,
+        }
+    }
+
+    pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
+        let f = event.facts();
+        if f.event_type != "user.session.start" || !f.outcome_is("SUCCESS") {
+            return;
+        }
+        let (Some(user), Some(here)) = (f.actor_key(), f.geo_point) else {
+            return;
+        };
+        let ts = f.published_ms;
+        let current = LastLogin {
+            ts,
+            id: f.uuid.to_string(),
+            lat: here.lat,
+            lon: here.lon,
+            city: f.geo_city.as_deref().map(str::to_owned),
+            country: f.geo_country.as_deref().map(str::to_owned),
+            ip: f.client_ip.as_deref().map(str::to_owned),
+        };
+        let Some(previous) = self.keys.get_mut(&user) else {
+            // The first sign-in seen for this user: remember it, raise nothing.
+            self.keys
+                .entry(&user, self.max_keys, &mut self.evicted, || current);
+            return;
+        };
+        let prev = std::mem::replace(previous, current);
+        let there = GeoPoint {
+            lat: prev.lat,
+            lon: prev.lon,
+        };
+        let km = distance_km(there, here);
+        // At least one second apart: two sign-ins in the same millisecond are not infinitely fast.
+        let hours = ((ts - prev.ts).abs().max(1_000)) as f64 / 3_600_000.0;
+        let speed = km / hours;
+        if km < self.min_distance_km || speed <= self.max_speed_kmh {
+            return;
+        }
+        let place = |city: Option<&str>, country: Option<&str>| match (city, country) {
+            (Some(c), Some(k)) => format!("{c}, {k}"),
+            (Some(c), None) => c.to_owned(),
+            (None, Some(k)) => k.to_owned(),
+            (None, None) => "unknown place".to_owned(),
+        };
+        let from = place(prev.city.as_deref(), prev.country.as_deref());
+        let to = place(f.geo_city.as_deref(), f.geo_country.as_deref());
+        let window = format!("{}/{}/{}/{}", prev.ts, prev.id, ts, f.uuid);
+        out.push(build(Firing {
+            rule: GEO_IMPROBABLE_ACCESS,
+            severity: Severity::High,
+            group: user.clone(),
+            window,
+            event,
+            message: format!(
+                "{user} signed in from {from} then {to}: {km:.0} km in {:.1} h ({speed:.0} km/h)",
+                hours
+            ),
+            details: json!({
+                "distance_km": (km * 10.0).round() / 10.0,
+                "hours": hours,
+                "speed_kmh": speed.round(),
+                "previous": {
+                    "@timestamp": crate::event::format_ms(prev.ts),
+                    "event_id": prev.id,
+                    "ip": prev.ip,
+                    "city_name": prev.city,
+                    "country_name": prev.country,
+                    "location": { "lat": prev.lat, "lon": prev.lon },
+                },
+            }),
+            triggers: vec![
+                Trigger {
+                    ts: prev.ts,
+                    id: prev.id.clone(),
+                },
+                Trigger {
+                    ts,
+                    id: f.uuid.to_string(),
+                },
+            ],
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn haversine_matches_known_distances() {
+        let paris = GeoPoint {
+            lat: 48.8566,
+            lon: 2.3522,
+        };
+        let new_york = GeoPoint {
+            lat: 40.7128,
+            lon: -74.0060,
+        };
+        // About 5,837 km on a 6,371 km sphere.
+        let d = distance_km(paris, new_york);
+        assert!((5_800.0..5_880.0).contains(&d), "{d}");
+        assert!(distance_km(paris, paris).abs() < 1e-9);
+        // Antipodes: half the circumference.
+        let d = distance_km(
+            GeoPoint { lat: 0.0, lon: 0.0 },
+            GeoPoint {
+                lat: 0.0,
+                lon: 180.0,
+            },
+        );
+        assert!(
+            (d - std::f64::consts::PI * EARTH_RADIUS_KM).abs() < 1e-6,
+            "{d}"
+        );
+    }
+}

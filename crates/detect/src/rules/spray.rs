@@ -1,0 +1,127 @@
+//! `okta.password_spraying`: failed sign-ins (`user.session.start`, FAILURE) from one source IP
+//! (`client.ipAddress`) against at least `threshold` distinct accounts (actor `alternateId`)
+//! within the sliding window; then the IP is quiet for `suppression`.
+//!
+//! Each IP keeps the latest failure per account; an account counts while its latest failure is
+//! at most `window` before the newest event. The triggering events are those latest failures,
+//! one per account, oldest first. Same window, quiet-period and id rules as
+//! [`super::threshold`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{millis, PASSWORD_SPRAYING};
+use crate::alert::{build, Alert, Firing, Severity, Trigger};
+use crate::config::ThresholdConfig;
+use crate::event::EventView;
+use crate::state::{Keyed, LastSeen};
+
+/// One IP's accounts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Spray {
+    /// Account → its latest failure.
+    accounts: BTreeMap<String, Trigger>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quiet_until: Option<i64>,
+    last_seen: i64,
+}
+
+impl LastSeen for Spray {
+    fn last_seen(&self) -> i64 {
+        self.last_seen
+    }
+}
+
+pub(crate) struct PasswordSpraying {
+    threshold: usize,
+    window_ms: i64,
+    suppression_ms: i64,
+    max_keys: usize,
+    max_accounts: usize,
+    pub(crate) keys: Keyed<Spray>,
+    pub(crate) evicted: u64,
+}
+
+impl PasswordSpraying {
+    pub(crate) fn new(config: &ThresholdConfig, max_keys: usize, max_accounts: usize) -> Self {
+        PasswordSpraying {
+            threshold: config.threshold,
+            window_ms: millis(config.window),
+            suppression_ms: millis(config.suppression),
+            max_keys,
+            max_accounts,
+            keys: Keyed::default(),
+            evicted: 0,
+        }
+    }
+
+    pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
+        let f = event.facts();
+        if f.event_type != "user.session.start" || !f.outcome_is("FAILURE") {
+            return;
+        }
+        let (Some(ip), Some(account)) = (f.client_ip.as_deref(), f.actor_key()) else {
+            return;
+        };
+        let ts = f.published_ms;
+        let s = self
+            .keys
+            .entry(ip, self.max_keys, &mut self.evicted, Spray::default);
+        s.last_seen = s.last_seen.max(ts);
+        s.accounts.insert(
+            account,
+            Trigger {
+                ts,
+                id: f.uuid.to_string(),
+            },
+        );
+        let oldest = ts.saturating_sub(self.window_ms);
+        s.accounts.retain(|_, t| t.ts >= oldest);
+        while s.accounts.len() > self.max_accounts {
+            // Drop the account whose latest failure is the oldest (ties: smallest account).
+            let victim = s
+                .accounts
+                .iter()
+                .min_by(|a, b| (a.1.ts, a.0).cmp(&(b.1.ts, b.0)))
+                .map(|(k, _)| k.clone());
+            if let Some(victim) = victim {
+                s.accounts.remove(&victim);
+            }
+        }
+        if s.quiet_until.is_some_and(|q| ts < q) || s.accounts.len() < self.threshold {
+            return;
+        }
+        s.quiet_until = Some(ts.saturating_add(self.suppression_ms));
+        let accounts: Vec<String> = s.accounts.keys().cloned().collect();
+        let mut triggers: Vec<Trigger> = std::mem::take(&mut s.accounts).into_values().collect();
+        triggers.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
+        let first = &triggers[0];
+        let window = format!("{}/{}/{}/{}", first.ts, first.id, ts, f.uuid);
+        let count = accounts.len();
+        out.push(build(Firing {
+            rule: PASSWORD_SPRAYING,
+            severity: Severity::High,
+            group: ip.to_owned(),
+            window,
+            event,
+            message: format!(
+                "failed sign-ins from {ip} against {count} accounts within {}",
+                minutes(self.window_ms)
+            ),
+            details: json!({ "accounts": accounts, "count": count,
+                             "threshold": self.threshold, "window_ms": self.window_ms }),
+            triggers,
+        }));
+    }
+}
+
+/// `15m`, `90s`: a window for a message.
+pub(crate) fn minutes(ms: i64) -> String {
+    if ms % 60_000 == 0 {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}s", ms / 1_000)
+    }
+}

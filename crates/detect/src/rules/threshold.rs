@@ -1,0 +1,202 @@
+//! Threshold rules: at least `threshold` matching events for one key within a sliding window
+//! raise one alert at the event that reaches it; the key is then quiet for `suppression`.
+//! `okta.brute_force_logins` and `okta.mfa_push_bombing`.
+//!
+//! * The window slides: an event counts while the newest event is at most `window` after it
+//!   (both ends included). It is never anchored at the first failure, so pacing the attempts
+//!   does not reset it.
+//! * At an alert the window is emptied: the next alert needs `threshold` new events.
+//! * During the quiet period events are still counted, never alerted on: an attack that goes on
+//!   raises its next alert at the first event after the quiet period; one that stopped does not.
+//! * The alert id: rule, key, first and last triggering event.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{millis, BRUTE_FORCE_LOGINS, MFA_PUSH_BOMBING};
+use crate::alert::{build, Alert, Firing, RuleMeta, Severity, Trigger};
+use crate::config::ThresholdConfig;
+use crate::event::{EventView, Facts};
+use crate::state::{Keyed, LastSeen};
+
+/// One key's window.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Window {
+    /// The counted events, oldest first.
+    hits: VecDeque<Trigger>,
+    /// No alert before this time (ms), after an alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quiet_until: Option<i64>,
+    last_seen: i64,
+}
+
+impl LastSeen for Window {
+    fn last_seen(&self) -> i64 {
+        self.last_seen
+    }
+}
+
+/// Which events a threshold rule counts, and for which key.
+type Matcher = fn(&Facts<'_>) -> Option<String>;
+
+pub(crate) struct Threshold {
+    meta: RuleMeta,
+    severity: Severity,
+    matcher: Matcher,
+    what: &'static str,
+    threshold: usize,
+    window_ms: i64,
+    suppression_ms: i64,
+    max_keys: usize,
+    max_events: usize,
+    pub(crate) keys: Keyed<Window>,
+    pub(crate) evicted: u64,
+}
+
+impl Threshold {
+    pub(crate) fn brute_force(
+        config: &ThresholdConfig,
+        max_keys: usize,
+        max_events: usize,
+    ) -> Self {
+        Threshold::new(
+            BRUTE_FORCE_LOGINS,
+            Severity::Medium,
+            failed_sign_in_by_account,
+            "failed sign-ins",
+            config,
+            max_keys,
+            max_events,
+        )
+    }
+
+    pub(crate) fn push_bombing(
+        config: &ThresholdConfig,
+        max_keys: usize,
+        max_events: usize,
+    ) -> Self {
+        Threshold::new(
+            MFA_PUSH_BOMBING,
+            Severity::High,
+            push_rejected_or_unanswered,
+            "rejected or unanswered Okta Verify pushes",
+            config,
+            max_keys,
+            max_events,
+        )
+    }
+
+    fn new(
+        meta: RuleMeta,
+        severity: Severity,
+        matcher: Matcher,
+        what: &'static str,
+        config: &ThresholdConfig,
+        max_keys: usize,
+        max_events: usize,
+    ) -> Self {
+        Threshold {
+            meta,
+            severity,
+            matcher,
+            what,
+            threshold: config.threshold,
+            window_ms: millis(config.window),
+            suppression_ms: millis(config.suppression),
+            max_keys,
+            max_events,
+            keys: Keyed::default(),
+            evicted: 0,
+        }
+    }
+
+    pub(crate) fn meta(&self) -> RuleMeta {
+        self.meta
+    }
+
+    pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
+        let f = event.facts();
+        let Some(key) = (self.matcher)(f) else {
+            return;
+        };
+        let ts = f.published_ms;
+        let w = self
+            .keys
+            .entry(&key, self.max_keys, &mut self.evicted, Window::default);
+        w.last_seen = w.last_seen.max(ts);
+        w.hits.push_back(Trigger {
+            ts,
+            id: f.uuid.to_string(),
+        });
+        let oldest = ts.saturating_sub(self.window_ms);
+        while w.hits.front().is_some_and(|h| h.ts < oldest) || w.hits.len() > self.max_events {
+            w.hits.pop_front();
+        }
+        if w.quiet_until.is_some_and(|q| ts < q) || w.hits.len() < self.threshold {
+            return;
+        }
+        w.quiet_until = Some(ts.saturating_add(self.suppression_ms));
+        let triggers: Vec<Trigger> = w.hits.drain(..).collect();
+        let first = &triggers[0];
+        let window = format!("{}/{}/{}/{}", first.ts, first.id, ts, f.uuid);
+        let count = triggers.len();
+        out.push(build(Firing {
+            rule: self.meta,
+            severity: self.severity,
+            group: key.clone(),
+            window,
+            event,
+            message: format!(
+                "{count} {} for {key} within {}",
+                self.what,
+                crate::rules::spray::minutes(self.window_ms)
+            ),
+            details: json!({ "count": count, "threshold": self.threshold,
+                             "window_ms": self.window_ms }),
+            triggers,
+        }));
+    }
+}
+
+/// `user.session.start` with FAILURE, whatever the reason, keyed on the actor's `alternateId`.
+fn failed_sign_in_by_account(f: &Facts<'_>) -> Option<String> {
+    if f.event_type == "user.session.start" && f.outcome_is("FAILURE") {
+        f.actor_key()
+    } else {
+        None
+    }
+}
+
+/// An Okta Verify push the user rejected or let time out, keyed on the actor (the user):
+///
+/// * Classic Engine: `user.mfa.okta_verify.deny_push` (written by Classic V1 API calls).
+/// * Identity Engine: `user.authentication.auth_via_mfa`, FAILURE, with
+///   `debugData.pushOnlyResponseType` `OV_RESPONSE_DENY` (Okta logs a denied push as a failed
+///   authentication with reason `INVALID_CREDENTIALS`).
+/// * A push that timed out: `user.authentication.auth_via_mfa` with factor `OKTA_VERIFY_PUSH`
+///   whose outcome is `UNANSWERED`, or FAILURE with a reason that says it timed out.
+fn push_rejected_or_unanswered(f: &Facts<'_>) -> Option<String> {
+    let matched = match &*f.event_type {
+        "user.mfa.okta_verify.deny_push" => true,
+        "user.authentication.auth_via_mfa" => {
+            let denied = f.outcome_is("FAILURE")
+                && f.push_only_response_type.as_deref() == Some("OV_RESPONSE_DENY");
+            let push = f.factor.as_deref() == Some("OKTA_VERIFY_PUSH");
+            let unanswered = f.outcome_is("UNANSWERED")
+                || (f.outcome_is("FAILURE")
+                    && f.outcome_reason.as_deref().is_some_and(|r| {
+                        let r = r.to_ascii_lowercase();
+                        r.contains("timeout") || r.contains("timed out")
+                    }));
+            denied || (push && unanswered)
+        }
+        _ => false,
+    };
+    if matched {
+        f.actor_key()
+    } else {
+        None
+    }
+}
