@@ -234,7 +234,7 @@ impl ClickHouseSink {
     async fn query(
         &self,
         params: &[(&str, &str)],
-        body: Vec<u8>,
+        body: reqwest::Body,
         gzipped: bool,
     ) -> Result<String, InsertError> {
         let mut request = self.client.post(self.url.clone()).query(params);
@@ -316,7 +316,7 @@ impl ClickHouseSink {
 
     async fn server_version(&self) -> Result<Version, SinkError> {
         let text = self
-            .query(&[], b"SELECT version()".to_vec(), false)
+            .query(&[], b"SELECT version()".to_vec().into(), false)
             .await
             .map_err(|e| self.error(e))?;
         Version::parse(&text).ok_or_else(|| SinkError::Refused {
@@ -342,13 +342,13 @@ impl ClickHouseSink {
         )];
         if self.database != "default" {
             let sql = format!("CREATE DATABASE IF NOT EXISTS `{}`", self.database);
-            self.query(&[], sql.into_bytes(), false)
+            self.query(&[], sql.into_bytes().into(), false)
                 .await
                 .map_err(|e| self.error(e))?;
             done.push(format!("database {} ready", self.database));
         }
         let sql = create_table_sql(&self.database, &self.table, version);
-        self.query(&[], sql.into_bytes(), false)
+        self.query(&[], sql.into_bytes().into(), false)
             .await
             .map_err(|e| self.error(e))?;
         done.push(format!(
@@ -368,7 +368,7 @@ impl ClickHouseSink {
             self.database, self.table
         );
         let columns = self
-            .query(&[], sql.into_bytes(), false)
+            .query(&[], sql.into_bytes().into(), false)
             .await
             .map_err(|e| self.error(e))?;
         let columns: Vec<&str> = columns.lines().collect();
@@ -407,7 +407,7 @@ impl ClickHouseSink {
                 continue;
             };
             // Rows are newline-terminated and contiguous in the buffer.
-            let text = &rows.text[first.1.start..last.1.end + 1];
+            let text = rows.text.slice(first.1.start..last.1.end + 1);
             let sql = format!(
                 "INSERT INTO `{}`.`{}` FORMAT JSONEachRow",
                 self.database, self.table
@@ -420,10 +420,12 @@ impl ClickHouseSink {
             if info.dedup_token {
                 params.push(("insert_deduplication_token", token.as_str()));
             }
+            // The body is never copied: sent as it is, or compressed piece by piece while
+            // it is sent, so the server parses the first rows while the rest is compressed.
             let body = if self.compression {
-                transport::gzip(text)
+                reqwest::Body::wrap_stream(transport::gzip_stream(text))
             } else {
-                text.to_vec()
+                reqwest::Body::from(text)
             };
             match self.query(&params, body, self.compression).await {
                 Ok(_) => {}
@@ -446,7 +448,7 @@ impl ClickHouseSink {
 
 /// The JSONEachRow lines of a batch: one buffer, each line followed by `\n`.
 struct Rows {
-    text: Vec<u8>,
+    text: bytes::Bytes,
     /// For each row: the index of its document in the batch, and its bytes in `text`
     /// (without the newline).
     lines: Vec<(usize, Range<usize>)>,
@@ -710,16 +712,14 @@ impl Sink for ClickHouseSink {
         let info = self.probe().await?;
         let mut rejected = Vec::new();
         let expected: usize = batch.iter().map(|d| d.json.len() * 9 / 8 + 512).sum();
-        let mut rows = Rows {
-            text: Vec::with_capacity(expected),
-            lines: Vec::with_capacity(batch.len()),
-        };
+        let mut text = Vec::with_capacity(expected);
+        let mut lines = Vec::with_capacity(batch.len());
         for (i, doc) in batch.iter().enumerate() {
-            let start = rows.text.len();
-            match write_row(doc, info.microseconds_column, &mut rows.text) {
+            let start = text.len();
+            match write_row(doc, info.microseconds_column, &mut text) {
                 Ok(()) => {
-                    rows.lines.push((i, start..rows.text.len()));
-                    rows.text.push(b'\n');
+                    lines.push((i, start..text.len()));
+                    text.push(b'\n');
                 }
                 Err(reason) => rejected.push(Rejected {
                     id: doc.id.clone(),
@@ -727,6 +727,10 @@ impl Sink for ClickHouseSink {
                 }),
             }
         }
+        let rows = Rows {
+            text: text.into(),
+            lines,
+        };
         for range in self.limits.chunks(rows.lines.iter().map(|r| r.1.len() + 1)) {
             self.insert(info, &rows, batch, range, &mut rejected)
                 .await?;
