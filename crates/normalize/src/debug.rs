@@ -122,7 +122,18 @@ pub(crate) struct DebugData<'s, 'a> {
     behaviors: Option<KeyValues<'s>>,
     /// The JSON-text members that parsed (or were objects / arrays already), by name.
     parsed: Vec<(&'static str, Json<'s>)>,
+    /// `threatSuspected`, `dtHash`, `rootSessionId`, `rootApiTokenId`, `requestApiTokenId`.
+    ids: [Option<&'s Json<'a>>; 5],
 }
+
+/// The debugData members of [`DebugData::ids`], in order.
+const ID_MEMBERS: [&str; 5] = [
+    "threatSuspected",
+    "dtHash",
+    "rootSessionId",
+    "rootApiTokenId",
+    "requestApiTokenId",
+];
 
 impl<'s, 'a> DebugData<'s, 'a> {
     /// Reads `members` (debugData's members, in order).
@@ -132,12 +143,17 @@ impl<'s, 'a> DebugData<'s, 'a> {
             risk: None,
             behaviors: None,
             parsed: Vec::new(),
+            ids: [None; 5],
         };
         for (key, value) in members {
             match key.as_ref() {
                 "risk" => data.risk = Some(key_values(value)),
                 "behaviors" => data.behaviors = Some(key_values(value)),
                 name => {
+                    if let Some(i) = ID_MEMBERS.iter().position(|m| *m == name) {
+                        data.ids[i] = Some(value);
+                        continue;
+                    }
                     if let Some(name) = JSON_TEXT_MEMBERS.iter().find(|m| **m == name) {
                         let parsed = match value {
                             Json::Str(s) => json_text(s),
@@ -171,6 +187,9 @@ impl<'s, 'a> DebugData<'s, 'a> {
     }
 
     fn member(&self, name: &str) -> Option<&'s Json<'a>> {
+        if let Some(i) = ID_MEMBERS.iter().position(|m| *m == name) {
+            return self.ids[i];
+        }
         self.members
             .iter()
             .rev()
@@ -252,18 +271,12 @@ impl<'s, 'a> DebugData<'s, 'a> {
                 .filter(|(_, v)| v.trim().eq_ignore_ascii_case("POSITIVE"))
                 .map(|(k, _)| k.as_ref()),
         );
-        w.bool(
-            k!("threat_suspected"),
-            self.member("threatSuspected").and_then(Json::as_bool),
-        );
-        for (key, name) in [
-            (k!("dt_hash"), "dtHash"),
-            (k!("root_session_id"), "rootSessionId"),
-            (k!("root_api_token_id"), "rootApiTokenId"),
-            (k!("request_api_token_id"), "requestApiTokenId"),
-        ] {
-            w.str(key, self.member(name).and_then(scalar_text).as_deref());
-        }
+        w.bool(k!("threat_suspected"), self.ids[0].and_then(Json::as_bool));
+        let id = |i: usize| self.ids[i].and_then(scalar_text);
+        w.str(k!("dt_hash"), id(1).as_deref());
+        w.str(k!("root_session_id"), id(2).as_deref());
+        w.str(k!("root_api_token_id"), id(3).as_deref());
+        w.str(k!("request_api_token_id"), id(4).as_deref());
 
         if let Some(log_only) = log_only {
             let at = At::key("debugContext.debugData.logOnlySecurityData");

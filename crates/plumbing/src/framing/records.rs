@@ -71,6 +71,8 @@ pub struct Records<R> {
     array: Option<InArray>,
     scan: ValueScan,
     buf: Vec<u8>,
+    /// Bytes of the last record still in the reader's buffer, to consume.
+    pending: usize,
 }
 
 impl<R: BufRead> Records<R> {
@@ -92,12 +94,17 @@ impl<R: BufRead> Records<R> {
             array: None,
             scan: ValueScan::default(),
             buf: Vec::with_capacity(64 * 1024),
+            pending: 0,
         })
     }
 
     /// The next record with the line it starts on (from 1), or `None` at the end of
     /// the input.
     pub fn next_record(&mut self) -> io::Result<Option<(u64, Record<'_>)>> {
+        if self.pending > 0 {
+            self.reader.consume(self.pending);
+            self.pending = 0;
+        }
         loop {
             let Some(next) = self.skip_whitespace()? else {
                 if self.array.take().is_some() {
@@ -116,7 +123,12 @@ impl<R: BufRead> Records<R> {
                     self.reader.consume(1);
                     self.array = Some(InArray::First);
                 }
-                (None, b'{') => return self.value(),
+                (None, b'{') => {
+                    if let Some(len) = self.one_line_object()? {
+                        return Ok(Some(self.take_line(len)));
+                    }
+                    return self.value();
+                }
                 (None, b']' | b'}') => {
                     let line = self.line;
                     self.buf.clear();
@@ -155,6 +167,51 @@ impl<R: BufRead> Records<R> {
                 }
             }
         }
+    }
+
+    /// The fast path for NDJSON: when the rest of the line (all in the reader's buffer)
+    /// starts with `{`, ends with `}` and has no `}` followed by another `{` or `[` (a
+    /// second value on the line), it is taken as one object without scanning its strings:
+    /// returns its length. A line that is in fact broken reaches the normalizer, which
+    /// refuses it with its reason, and costs that line only, as with the full scan. A
+    /// value whose first line both starts with `{` and ends with `}` but goes on over the
+    /// next lines is cut there (no JSON printer lays a value out that way).
+    fn one_line_object(&mut self) -> io::Result<Option<usize>> {
+        let available = loop {
+            match self.reader.fill_buf() {
+                Ok(b) => break b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        let Some(end) = memchr::memchr(b'\n', available) else {
+            return Ok(None);
+        };
+        let line = available[..end].trim_ascii_end();
+        if line.first() != Some(&b'{') || line.last() != Some(&b'}') {
+            return Ok(None);
+        }
+        let last = line.len() - 1;
+        let second_value = memchr::memchr_iter(b'}', &line[..last]).any(|i| {
+            line[i + 1..]
+                .iter()
+                .find(|b| !matches!(b, b' ' | b'\t'))
+                .is_some_and(|b| matches!(b, b'{' | b'['))
+        });
+        Ok((!second_value).then_some(end))
+    }
+
+    /// The line of `len` bytes found by [`one_line_object`](Self::one_line_object), straight
+    /// from the reader's buffer (not copied); it and its line feed are consumed at the next
+    /// call.
+    fn take_line(&mut self, len: usize) -> (u64, Record<'_>) {
+        let line = self.line;
+        self.line += 1;
+        self.pending = len + 1;
+        // `one_line_object` saw these bytes in the buffer: asking again does not read.
+        let available = self.reader.fill_buf().unwrap_or_default();
+        let record = &available[..len.min(available.len())];
+        (line, Record::Event(record.trim_ascii_end()))
     }
 
     /// Reads the object or array that starts at the next byte.
@@ -328,10 +385,17 @@ fn count_newlines(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
-    /// Collects every record as (line, kind and bytes) reading through a tiny buffer,
-    /// so records and whitespace straddle buffer boundaries.
+    /// Collects every record as (line, kind and bytes) reading through a tiny buffer, so
+    /// records and whitespace straddle buffer boundaries, and through a large one (the
+    /// NDJSON fast path), which must agree.
     fn collect(input: &[u8]) -> Vec<(u64, String)> {
-        let reader = io::BufReader::with_capacity(3, input);
+        let tiny = collect_with(input, 3);
+        assert_eq!(tiny, collect_with(input, 1 << 16), "buffer sizes disagree");
+        tiny
+    }
+
+    fn collect_with(input: &[u8], capacity: usize) -> Vec<(u64, String)> {
+        let reader = io::BufReader::with_capacity(capacity, input);
         let mut records = Records::new(reader).unwrap();
         let mut out = Vec::new();
         while let Some((n, record)) = records.next_record().unwrap() {
@@ -480,6 +544,14 @@ mod tests {
                 (6, "event not json".to_owned()),
                 (7, format!("malformed {STRAY_CLOSE}: }}")),
                 (8, "event {\"g\":5}".to_owned()),
+            ]
+        );
+        // A line that starts with `{` and ends with `}` is one record, whatever its middle.
+        assert_eq!(
+            collect_with(b"{\"a\":{\"b\":1}\n{\"c\":2}\n", 1 << 16),
+            vec![
+                (1, "event {\"a\":{\"b\":1}".to_owned()),
+                (2, "event {\"c\":2}".to_owned()),
             ]
         );
         // Cut at the end of the input.
