@@ -23,6 +23,8 @@ pub struct Metrics {
     pub events_written: IntCounterVec,
     /// `oktaflow_events_dead_lettered_total{source,reason}`.
     pub events_dead_lettered: IntCounterVec,
+    /// `oktaflow_events_published_unparsable_total{source}`.
+    pub events_published_unparsable: IntCounterVec,
     /// `oktaflow_okta_requests_total{source,status}`.
     pub requests: IntCounterVec,
     /// `oktaflow_okta_rate_limited_total{source}`.
@@ -100,6 +102,11 @@ impl Metrics {
                 "oktaflow_events_dead_lettered_total",
                 "Events written to the dead-letter file (reason: normalize or rejected).",
                 &["source", "reason"],
+            )?,
+            events_published_unparsable: counter(
+                "oktaflow_events_published_unparsable_total",
+                "Events whose published time was missing or unparsable, written with the fetch time (tag okta_published_unparsable).",
+                source,
             )?,
             requests: counter(
                 "oktaflow_okta_requests_total",

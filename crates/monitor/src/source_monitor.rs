@@ -187,16 +187,21 @@ impl SourceMonitor {
     }
 
     /// A batch was committed: `normalized` documents built, `refused` events the normalizer
-    /// refused, `written` documents per sink with the ones it `rejected`, and the latest
-    /// `published` time committed.
+    /// refused, `published_unparsable` documents written at their fetch time because their
+    /// `published` was missing or unparsable, `written` documents per sink with the ones it
+    /// `rejected`, and the latest `published` time committed.
     pub fn committed(
         &self,
         normalized: usize,
         refused: usize,
+        published_unparsable: usize,
         per_sink: &[(&str, usize, usize)],
         latest: Option<DateTime<Utc>>,
     ) {
         let m = &self.metrics;
+        m.events_published_unparsable
+            .with_label_values(&[&self.name])
+            .inc_by(published_unparsable as u64);
         m.events_normalized
             .with_label_values(&[&self.name])
             .inc_by(normalized as u64);
@@ -398,6 +403,7 @@ impl PipelineObserver for SourceMonitor {
         self.committed(
             batch.documents,
             batch.refused,
+            batch.published_unparsable,
             &per_sink,
             batch.latest_published,
         );
@@ -448,7 +454,7 @@ mod tests {
         monitor.attach(Arc::new(FetchStats::new()), &["stdout"]);
         monitor.fetched(3, Some(Duration::from_millis(5)));
         monitor.sink_ok("stdout", Duration::from_millis(1));
-        monitor.committed(3, 0, &[("stdout", 3, 1)], Some(Utc::now()));
+        monitor.committed(3, 0, 1, &[("stdout", 3, 1)], Some(Utc::now()));
         monitor.tick();
         let report = monitor.report();
         assert!(report.ready, "{report:?}");
@@ -467,6 +473,10 @@ mod tests {
             text.contains(
                 "oktaflow_events_dead_lettered_total{reason=\"rejected\",source=\"prod\"} 1"
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains("oktaflow_events_published_unparsable_total{source=\"prod\"} 1"),
             "{text}"
         );
     }

@@ -13,11 +13,11 @@ use std::net::IpAddr;
 use chrono::SubsecRound;
 
 use crate::category::{classify, Class};
+use crate::debug::DebugData;
 use crate::domain::{self, DomainParts};
 use crate::error::NormalizeError;
 use crate::geoip::{GeoFacts, GeoIp};
 use crate::json::{Json, List, OktaObject};
-use crate::kv;
 use crate::model::{
     json, text, Actor, Client, Envelope, Geo, Geolocation, IpChainEntry, LogEvent, SecurityContext,
     Target, UserAgent,
@@ -41,6 +41,7 @@ pub(crate) const OBSERVER_TYPE: &str = "iam";
 /// member with one of these names goes to `okta.system.unmapped` instead.
 const SYSTEM_KEYS: &[&str] = &[
     "version",
+    "published",
     "severity",
     "legacy_event_type",
     "actor",
@@ -67,6 +68,8 @@ pub(crate) struct Context<'n> {
     pub(crate) psl: &'n publicsuffix::List,
     pub(crate) geoip: Option<&'n GeoIp>,
     pub(crate) user_agents: &'n mut UserAgentParser,
+    /// When the event was fetched: `@timestamp` when `published` is unusable.
+    pub(crate) fetched_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The object a LogEvent arrived in, when it was not sent bare.
@@ -81,7 +84,7 @@ pub(crate) enum Outer<'s, 'a> {
 /// Where a value sits in the LogEvent, for `okta.system.unmapped.path`:
 /// `base[index].sub.<key>`; built only when something is unmapped.
 #[derive(Clone, Copy)]
-struct At {
+pub(crate) struct At {
     base: &'static str,
     index: Option<usize>,
     sub: &'static str,
@@ -90,7 +93,7 @@ struct At {
 impl At {
     const ROOT: At = At::key("");
 
-    const fn key(base: &'static str) -> At {
+    pub(crate) const fn key(base: &'static str) -> At {
         At {
             base,
             index: None,
@@ -98,7 +101,7 @@ impl At {
         }
     }
 
-    const fn index(base: &'static str, index: usize) -> At {
+    pub(crate) const fn index(base: &'static str, index: usize) -> At {
         At {
             base,
             index: Some(index),
@@ -130,17 +133,17 @@ impl At {
 
 /// Values kept verbatim under `okta.system.unmapped`, by Okta path.
 #[derive(Default)]
-struct Unmapped<'s, 'a>(Vec<(String, &'s Json<'a>)>);
+pub(crate) struct Unmapped<'s>(Vec<(String, &'s Json<'s>)>);
 
-impl<'s, 'a> Unmapped<'s, 'a> {
-    fn push(&mut self, at: At, key: &str, value: &'s Json<'a>) {
+impl<'s> Unmapped<'s> {
+    pub(crate) fn push(&mut self, at: At, key: &str, value: &'s Json<'s>) {
         if !value.is_empty() {
             self.0.push((at.join(key), value));
         }
     }
 
     /// The misfits of `obj` (see [`crate::json::Member`]).
-    fn misfits<T: OktaObject<'a>>(&mut self, at: At, obj: &'s T) {
+    fn misfits<'a: 's, T: OktaObject<'a>>(&mut self, at: At, obj: &'s T) {
         for (key, value) in obj.misfits() {
             self.push(at, key, value);
         }
@@ -157,13 +160,21 @@ pub(crate) fn write_document(
     out: &mut Vec<u8>,
 ) -> Result<EventSummary, NormalizeError> {
     let id = text(&ev.uuid).ok_or(NormalizeError::MissingField("uuid"))?;
-    let published_text = text(&ev.published).ok_or(NormalizeError::MissingField("published"))?;
-    let published =
-        timestamp::parse(published_text).map_err(|reason| NormalizeError::InvalidField {
+    let event_type = text(&ev.event_type).ok_or(NormalizeError::MissingField("eventType"))?;
+    let published_text = text(&ev.published);
+    let parsed = match published_text {
+        Some(t) => timestamp::parse(t).map_err(|reason| NormalizeError::InvalidField {
             field: "published",
             reason,
-        })?;
-    let event_type = text(&ev.event_type).ok_or(NormalizeError::MissingField("eventType"))?;
+        }),
+        None => Err(NormalizeError::MissingField("published")),
+    };
+    // Without `published` the event is kept, at the time it was fetched, when known.
+    let (published, published_error) = match (parsed, cx.fetched_at) {
+        (Ok(t), _) => (t, None),
+        (Err(e), Some(fetched_at)) => (fetched_at, Some(e)),
+        (Err(e), None) => return Err(e),
+    };
     let class = classify(event_type);
 
     let mut unmapped = Unmapped::default();
@@ -187,6 +198,7 @@ pub(crate) fn write_document(
             }
             None => &[],
         };
+    let debug = DebugData::new(debug_data);
 
     // Source address facts.
     let ip_text = client.and_then(|c| text(&c.ip_address)).map(str::trim);
@@ -223,7 +235,10 @@ pub(crate) fn write_document(
         .and_then(|a| text(&a.alternate_id))
         .map(strip_backslashes)
         .filter(|s| known(s));
-    let user_target = first_target(targets, &["User", "AppUser"]);
+    // The Okta user first: an app account (AppUser) only when no User is targeted, so
+    // `user.target.id` joins on the user whatever the order of the targets.
+    let user_target =
+        first_target(targets, &["User"]).or_else(|| first_target(targets, &["AppUser"]));
     let target_name = user_target
         .and_then(|t| text(&t.alternate_id))
         .map(strip_backslashes)
@@ -270,6 +285,14 @@ pub(crate) fn write_document(
     w.str(k!("dataset"), Some(DATASET));
     w.str(k!("original"), original);
     w.close();
+
+    if let Some(e) = &published_error {
+        w.open_object(k!("error"));
+        let message = format!("{e}; @timestamp is the time the event was fetched");
+        w.str(k!("message"), Some(&message));
+        w.close();
+        w.str_array(k!("tags"), [crate::PUBLISHED_UNPARSABLE_TAG]);
+    }
 
     w.open_object(k!("observer"));
     w.str(k!("vendor"), Some(VENDOR));
@@ -367,6 +390,9 @@ pub(crate) fn write_document(
     if let Some(outer) = outer {
         write_envelope(&mut w, outer, u);
     }
+    if debug_context.is_some() {
+        debug.write_parsed(&mut w, u);
+    }
     w.open_object(k!("system"));
     write_system(
         &mut w,
@@ -381,7 +407,8 @@ pub(crate) fn write_document(
             request,
             outcome,
             debug_context,
-            debug_data,
+            debug: &debug,
+            unparsable_published: published_text.filter(|_| published_error.is_some()),
             geo,
             geolocation,
             ip_text,
@@ -403,6 +430,7 @@ pub(crate) fn write_document(
         // The same instant as @timestamp, which has microsecond precision.
         published: published.trunc_subsecs(6),
         category: first_category(class),
+        published_fallback: published_error.is_some(),
     })
 }
 
@@ -434,10 +462,10 @@ fn device_id<'s>(device: &'s [(Cow<'_, str>, Json<'_>)]) -> Option<&'s str> {
 }
 
 /// The typed object of an optional member; a non-object value goes to `unmapped`.
-fn object<'s, 'a, T: OktaObject<'a>>(
+fn object<'s, 'a: 's, T: OktaObject<'a>>(
     value: &'s Option<T>,
     at: At,
-    unmapped: &mut Unmapped<'s, 'a>,
+    unmapped: &mut Unmapped<'s>,
 ) -> Option<&'s T> {
     let v = value.as_ref()?;
     match v.other() {
@@ -450,11 +478,7 @@ fn object<'s, 'a, T: OktaObject<'a>>(
 }
 
 /// The items of an optional array member; a non-array value goes to `unmapped`.
-fn list<'s, 'a, T>(
-    value: &'s Option<List<'a, T>>,
-    at: At,
-    unmapped: &mut Unmapped<'s, 'a>,
-) -> &'s [T] {
+fn list<'s, 'a, T>(value: &'s Option<List<'a, T>>, at: At, unmapped: &mut Unmapped<'s>) -> &'s [T] {
     match value {
         Some(list) => {
             if let Some(other) = &list.other {
@@ -474,7 +498,7 @@ fn free_form<'s, 'a>(
     value: Option<&'s Json<'a>>,
     at: At,
     okta_key: &str,
-    unmapped: &mut Unmapped<'s, 'a>,
+    unmapped: &mut Unmapped<'s>,
 ) {
     match json_opt(value) {
         Some(v) if v.is_object() => w.json(key, Some(v)),
@@ -580,20 +604,23 @@ fn write_user_agent(
     w.str(k!("name"), Some(&info.name));
     w.str(k!("version"), info.version.as_deref());
     w.open_object(k!("os"));
-    match &info.os_name {
-        Some(name) => {
-            w.str(k!("name"), Some(name));
-            w.str(k!("version"), info.os_version.as_deref());
-        }
+    let (name, version) = match &info.os_name {
+        Some(name) => (name.as_str(), info.os_version.as_deref()),
         // woothee does not know the OS: use Okta's own reading of the agent.
         None => match okta_os.filter(|os| !os.eq_ignore_ascii_case("unknown")) {
-            Some(os) => {
-                let (name, version) = os_name_and_version(os);
-                w.str(k!("name"), Some(name));
-                w.str(k!("version"), version);
-            }
-            None => w.str(k!("name"), Some("Other")),
+            Some(os) => os_name_and_version(os),
+            None => ("Other", None),
         },
+    };
+    w.str(k!("name"), Some(name));
+    w.str(k!("version"), version);
+    // ECS: the name with the version, when it is known.
+    if let Some(version) = version {
+        let mut full = String::with_capacity(name.len() + 1 + version.len());
+        full.push_str(name);
+        full.push(' ');
+        full.push_str(version);
+        w.str(k!("full"), Some(&full));
     }
     w.close();
     w.open_object(k!("device"));
@@ -613,7 +640,9 @@ struct SystemParts<'s, 'a> {
     request: Option<&'s crate::model::Request<'a>>,
     outcome: Option<&'s crate::model::Outcome<'a>>,
     debug_context: Option<&'s crate::model::DebugContext<'a>>,
-    debug_data: &'s [(Cow<'a, str>, Json<'a>)],
+    debug: &'s DebugData<'s, 'a>,
+    /// `published` when it is not the `@timestamp`.
+    unparsable_published: Option<&'s str>,
     geo: Option<&'s Geo<'a>>,
     geolocation: Option<&'s Geolocation<'a>>,
     ip_text: Option<&'s str>,
@@ -628,10 +657,12 @@ fn write_system<'s, 'a>(
     w: &mut JsonWriter<'_>,
     ev: &'s LogEvent<'a>,
     p: SystemParts<'s, 'a>,
-    u: &mut Unmapped<'s, 'a>,
+    u: &mut Unmapped<'s>,
 ) {
     w.str(k!("version"), text(&ev.version));
     w.str(k!("severity"), text(&ev.severity));
+    // Only when it did not become @timestamp (unparsable, kept for the record).
+    w.str(k!("published"), p.unparsable_published);
     w.str(k!("legacy_event_type"), text(&ev.legacy_event_type));
 
     if let Some(actor) = p.actor {
@@ -851,7 +882,7 @@ fn write_system<'s, 'a>(
     }
 
     if let Some(dc) = p.debug_context {
-        write_debug(w, p.debug_data, u);
+        p.debug.write_system(w, u);
         w.open_object(k!("debug_context"));
         rest(w, dc, &[], At::key("debugContext"), u);
         w.close();
@@ -975,12 +1006,7 @@ fn same_geo(a: &Geo<'_>, b: &Geo<'_>) -> bool {
 }
 
 /// An IP chain hop's geographicalContext, with snake_case keys.
-fn write_chain_geo<'s, 'a>(
-    w: &mut JsonWriter<'_>,
-    geo: &'s Geo<'a>,
-    at: At,
-    u: &mut Unmapped<'s, 'a>,
-) {
+fn write_chain_geo<'s, 'a>(w: &mut JsonWriter<'_>, geo: &'s Geo<'a>, at: At, u: &mut Unmapped<'s>) {
     let at_geo = at.sub("geographicalContext");
     w.open_object(k!("geographical_context"));
     w.str(k!("city"), text(&geo.city));
@@ -1014,55 +1040,9 @@ fn write_chain_geo<'s, 'a>(
     w.close();
 }
 
-/// `okta.system.debug`: debugData keys verbatim, values as strings, except
-/// `behaviors` and `risk` (`{k=v, ...}` strings → objects of strings) and
-/// `threatSuspected` (a boolean). Anything else goes to `unmapped`.
-fn write_debug<'s, 'a>(
-    w: &mut JsonWriter<'_>,
-    members: &'s [(Cow<'a, str>, Json<'a>)],
-    u: &mut Unmapped<'s, 'a>,
-) {
-    let at = At::key("debugContext.debugData");
-    w.open_object(k!("debug"));
-    for (key, value) in members {
-        match (key.as_ref(), value) {
-            ("behaviors" | "risk", Json::Str(s)) => match kv::parse(s) {
-                Some(pairs) => {
-                    w.open_object(key);
-                    for (k, v) in &pairs {
-                        w.str(k, Some(v));
-                    }
-                    w.close();
-                }
-                None if s.trim().trim_matches(|c| c == '{' || c == '}').is_empty() => {}
-                None => u.push(at, key, value),
-            },
-            ("behaviors" | "risk", Json::Obj(pairs))
-                if pairs.iter().all(|(_, v)| scalar_text(v).is_some()) =>
-            {
-                w.open_object(key);
-                for (k, v) in pairs {
-                    w.str(k, scalar_text(v).as_deref());
-                }
-                w.close();
-            }
-            ("threatSuspected", v) => match v.as_bool() {
-                Some(b) => w.bool(key, Some(b)),
-                None => u.push(at, key, v),
-            },
-            ("behaviors" | "risk", v) => u.push(at, key, v),
-            (_, v) => match scalar_text(v) {
-                Some(t) => w.str(key, Some(&t)),
-                None => u.push(at, key, v),
-            },
-        }
-    }
-    w.close();
-}
-
 /// A scalar as text (strings as they are, numbers and booleans as JSON
 /// text); `None` for containers and null.
-fn scalar_text<'s>(v: &'s Json<'_>) -> Option<Cow<'s, str>> {
+pub(crate) fn scalar_text<'s>(v: &'s Json<'_>) -> Option<Cow<'s, str>> {
     match v {
         Json::Str(s) => Some(Cow::Borrowed(s.as_ref())),
         Json::Num(n) => Some(Cow::Owned(n.to_string())),
@@ -1073,7 +1053,7 @@ fn scalar_text<'s>(v: &'s Json<'_>) -> Option<Cow<'s, str>> {
 
 /// `okta.eventbridge.*` / `okta.wrapper.*`: the members of the object the
 /// LogEvent came in (EventBridge `account` and `region` are `cloud.*`).
-fn write_envelope<'s, 'a>(w: &mut JsonWriter<'_>, outer: Outer<'s, 'a>, u: &mut Unmapped<'s, 'a>) {
+fn write_envelope<'s, 'a>(w: &mut JsonWriter<'_>, outer: Outer<'s, 'a>, u: &mut Unmapped<'s>) {
     let (key, envelope, at, at_resources) = match outer {
         Outer::EventBridge(e) => (
             "eventbridge",
@@ -1125,7 +1105,7 @@ fn write_envelope<'s, 'a>(w: &mut JsonWriter<'_>, outer: Outer<'s, 'a>, u: &mut 
 
 /// `okta.system.unmapped`: `[{path, value}]`, `value` being the compact JSON
 /// text of what was found at the Okta `path`.
-fn write_unmapped(w: &mut JsonWriter<'_>, u: &Unmapped<'_, '_>) {
+fn write_unmapped(w: &mut JsonWriter<'_>, u: &Unmapped<'_>) {
     if u.0.is_empty() {
         return;
     }
@@ -1145,12 +1125,12 @@ fn write_unmapped(w: &mut JsonWriter<'_>, u: &Unmapped<'_, '_>) {
 /// Writes `obj`'s unknown members verbatim, except names the caller writes
 /// itself at that level and values whose own fields would have more than one
 /// JSON type (`["a", [false]]`); those, and `obj`'s misfits, go to `unmapped`.
-fn rest<'s, 'a, T: OktaObject<'a>>(
+fn rest<'s, 'a: 's, T: OktaObject<'a>>(
     w: &mut JsonWriter<'_>,
     obj: &'s T,
     taken: &[&str],
     at: At,
-    u: &mut Unmapped<'s, 'a>,
+    u: &mut Unmapped<'s>,
 ) {
     for (key, value) in obj.extra() {
         if taken.contains(&key.as_ref()) || !value.has_one_type_per_field() {

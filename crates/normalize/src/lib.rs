@@ -14,9 +14,12 @@
 //! * Every output field has one JSON type in every document (no mapping
 //!   conflicts in Elasticsearch): values that parse are coerced, anything else
 //!   is kept, with its Okta path, under `okta.system.unmapped`.
-//! * Only three things fail an event: input that is not JSON or not an object,
-//!   and a missing or unusable `uuid`, `published` or `eventType`. A field of
-//!   unexpected type is normalized as far as possible, never an error.
+//! * Only a few things fail an event: input that is not JSON or not an object,
+//!   and a missing or unusable `uuid` or `eventType`. A missing or unparsable
+//!   `published` fails it too unless the caller says when the event was fetched
+//!   ([`Normalizer::normalize_fetched_into`]): then that time is `@timestamp` and
+//!   the document is marked (`error.message`, `tags`). A field of unexpected type
+//!   is normalized as far as possible, never an error.
 //! * Speed: typed borrowing deserialization, direct streaming output, user
 //!   agents parsed once per distinct string (bounded cache per [`Normalizer`]).
 //!
@@ -37,6 +40,7 @@
 
 mod cache;
 mod category;
+mod debug;
 mod domain;
 mod ecs;
 mod error;
@@ -80,7 +84,15 @@ pub struct EventSummary {
     pub published: chrono::DateTime<chrono::Utc>,
     /// First event.category value (for summaries/metrics).
     pub category: &'static str,
+    /// True when `published` was missing or unparsable and `published` above is the
+    /// fetch time given to [`Normalizer::normalize_fetched_into`] (the document has
+    /// the tag [`PUBLISHED_UNPARSABLE_TAG`]).
+    pub published_fallback: bool,
 }
+
+/// The `tags` value of a document whose `@timestamp` is the fetch time because
+/// `published` was missing or unparsable.
+pub const PUBLISHED_UNPARSABLE_TAG: &str = "okta_published_unparsable";
 
 /// Turns LogEvents into ECS documents. `Send + Sync + Clone`: shared data is
 /// behind `Arc`, the user agent cache belongs to each clone.
@@ -123,13 +135,37 @@ impl Normalizer {
         input: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<EventSummary, NormalizeError> {
+        self.normalize_at(input, None, out)
+    }
+
+    /// As [`normalize_into`](Self::normalize_into), for an event fetched at
+    /// `fetched_at`: when its `published` is missing or cannot be parsed, the event
+    /// is not refused; `@timestamp` is `fetched_at`, `error.message` says why and
+    /// `tags` holds [`PUBLISHED_UNPARSABLE_TAG`] (`EventSummary::published_fallback`
+    /// is true). Input that is not a JSON object, or has no usable `uuid` or
+    /// `eventType`, is still an error.
+    pub fn normalize_fetched_into(
+        &mut self,
+        input: &[u8],
+        fetched_at: chrono::DateTime<chrono::Utc>,
+        out: &mut Vec<u8>,
+    ) -> Result<EventSummary, NormalizeError> {
+        self.normalize_at(input, Some(fetched_at), out)
+    }
+
+    fn normalize_at(
+        &mut self,
+        input: &[u8],
+        fetched_at: Option<chrono::DateTime<chrono::Utc>>,
+        out: &mut Vec<u8>,
+    ) -> Result<EventSummary, NormalizeError> {
         let top = input::parse_top(input)?;
         let form = input::form(&top)?;
         let start = out.len();
         let result = match input::parse_inner(form) {
             None => {
                 let original = self.include_original.then(|| raw_text(input));
-                self.write(&top, None, original.as_deref(), out)
+                self.write(&top, None, original.as_deref(), fetched_at, out)
             }
             Some(inner) => {
                 let inner = inner?;
@@ -144,6 +180,7 @@ impl Normalizer {
                     &inner,
                     Some(outer),
                     self.include_original.then_some(original),
+                    fetched_at,
                     out,
                 )
             }
@@ -168,12 +205,14 @@ impl Normalizer {
         ev: &model::LogEvent<'_>,
         outer: Option<ecs::Outer<'_, '_>>,
         original: Option<&str>,
+        fetched_at: Option<chrono::DateTime<chrono::Utc>>,
         out: &mut Vec<u8>,
     ) -> Result<EventSummary, NormalizeError> {
         let mut cx = ecs::Context {
             psl: &self.psl,
             geoip: self.geoip.as_ref(),
             user_agents: &mut self.user_agents,
+            fetched_at,
         };
         ecs::write_document(&mut cx, ev, outer, original, out)
     }
@@ -255,6 +294,93 @@ mod tests {
                 {"path": "futureContext", "value": "[1,\"x\"]"}
             ])
         );
+    }
+
+    #[test]
+    fn user_target_prefers_the_okta_user_over_an_app_account() {
+        let app_user = r#"{"id":"0ua1appaccount","type":"AppUser","alternateId":"a.m@app.example","displayName":"A M (app)"}"#;
+        let user = r#"{"id":"00u1oktauser","type":"User","alternateId":"a.m@example.com","displayName":"A M"}"#;
+        let event = |targets: &str| {
+            format!(
+                r#"{{"uuid":"u3","published":"2024-05-01T10:00:00Z","eventType":"application.user_membership.add","target":[{targets}]}}"#
+            )
+        };
+        let mut normalizer = Normalizer::default();
+        for targets in [format!("{app_user},{user}"), format!("{user},{app_user}")] {
+            let doc = normalizer
+                .normalize_value(event(&targets).as_bytes())
+                .expect("normalizes");
+            assert_eq!(doc["user"]["target"]["id"], "00u1oktauser", "{targets}");
+            assert_eq!(doc["user"]["target"]["name"], "a.m@example.com");
+            assert_eq!(doc["user"]["target"]["full_name"], "A M");
+        }
+        // Without a User, the app account is the target user.
+        let doc = normalizer
+            .normalize_value(event(app_user).as_bytes())
+            .expect("normalizes");
+        assert_eq!(doc["user"]["target"]["id"], "0ua1appaccount");
+    }
+
+    #[test]
+    fn unparsable_published_falls_back_to_the_fetch_time() {
+        let fetched: chrono::DateTime<chrono::Utc> =
+            "2024-05-01T10:00:05.123456Z".parse().expect("a time");
+        let event = br#"{"uuid":"u4","published":"01/05/2024 10:00","eventType":"system.idp.lifecycle.create"}"#;
+        let mut normalizer = Normalizer::default();
+        // Without a fetch time, the event is refused (as before).
+        let mut out = Vec::new();
+        assert!(matches!(
+            normalizer.normalize_into(event, &mut out),
+            Err(NormalizeError::InvalidField {
+                field: "published",
+                ..
+            })
+        ));
+        assert!(out.is_empty());
+
+        let summary = normalizer
+            .normalize_fetched_into(event, fetched, &mut out)
+            .expect("kept with the fetch time");
+        assert!(summary.published_fallback);
+        assert_eq!(summary.published, fetched);
+        let doc: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(doc["@timestamp"], "2024-05-01T10:00:05.123456Z");
+        assert_eq!(doc["tags"], serde_json::json!([PUBLISHED_UNPARSABLE_TAG]));
+        let message = doc["error"]["message"].as_str().expect("error.message");
+        assert!(
+            message.contains("published") && message.contains("fetched"),
+            "{message}"
+        );
+        assert_eq!(doc["okta"]["system"]["published"], "01/05/2024 10:00");
+        assert_eq!(doc["event"]["action"], "system.idp.lifecycle.create");
+
+        // A missing `published` too; a usable one is unchanged and unmarked.
+        let missing = br#"{"uuid":"u5","eventType":"user.session.start"}"#;
+        let summary = normalizer
+            .normalize_fetched_into(missing, fetched, &mut Vec::new())
+            .expect("kept");
+        assert!(summary.published_fallback);
+        let good =
+            br#"{"uuid":"u6","published":"2024-05-01T09:00:00Z","eventType":"user.session.start"}"#;
+        let mut out = Vec::new();
+        let summary = normalizer
+            .normalize_fetched_into(good, fetched, &mut out)
+            .expect("normalizes");
+        assert!(!summary.published_fallback);
+        let doc: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(doc["@timestamp"], "2024-05-01T09:00:00.000000Z");
+        assert!(doc.get("tags").is_none() && doc.get("error").is_none());
+
+        // What is not an event stays refused.
+        for bad in [
+            &b"[1]"[..],
+            b"not json",
+            br#"{"published":"x","eventType":"e"}"#,
+        ] {
+            assert!(normalizer
+                .normalize_fetched_into(bad, fetched, &mut Vec::new())
+                .is_err());
+        }
     }
 
     #[test]

@@ -66,15 +66,21 @@ pub(crate) fn parse_uncached(raw: &str) -> UserAgentInfo {
             ..UserAgentInfo::default()
         };
     };
+    let app = app_os(raw);
     let (os_name, os_version) = match known(r.os) {
         Some(os) => {
             let (name, version_in_name) = os_name_and_version(os);
             let version = version_in_name
                 .map(str::to_owned)
-                .or_else(|| known(&r.os_version).map(|v| v.replace('_', ".")));
+                .or_else(|| known(&r.os_version).map(|v| v.replace('_', ".")))
+                .or_else(|| app.filter(|(n, _)| *n == name).map(|(_, v)| v));
             (Some(name.to_owned()), version)
         }
-        None => (None, None),
+        // An app's own token (`Android/14`, `iOS 17.4.1`) when woothee does not know the OS.
+        None => match app {
+            Some((name, version)) => (Some(name.to_owned()), Some(version)),
+            None => (None, None),
+        },
     };
     let device_name = match (r.os, r.category) {
         ("iPhone", _) => "iPhone",
@@ -103,6 +109,42 @@ pub(crate) fn parse_uncached(raw: &str) -> UserAgentInfo {
         os_version,
         device_name,
     }
+}
+
+/// The OS and its version from the tokens mobile apps and Okta's Device SDK put in
+/// their agents (Okta Verify: `com.okta.android.auth/9.18.0 DeviceSDK/0.19.0
+/// Android/14 ...`, `OktaVerify/9.20.1 (iPhone15,2; iOS 17.4.1; Scale/3.00)
+/// DeviceSDK/1.12.0`): `Android/<v>` or `Android <v>`, `iOS <v>`, `iPadOS <v>`,
+/// `macOS <v>`. The version is the digits, dots and underscores (as dots) that follow.
+fn app_os(raw: &str) -> Option<(&'static str, String)> {
+    const TOKENS: &[(&str, &str)] = &[
+        ("Android/", "Android"),
+        ("Android ", "Android"),
+        ("iOS ", "iOS"),
+        ("iPadOS ", "iOS"),
+        ("macOS ", "Mac OS X"),
+    ];
+    for (token, name) in TOKENS {
+        let mut from = 0;
+        while let Some(i) = raw[from..].find(token) {
+            let start = from + i;
+            from = start + token.len();
+            // A whole word: `xiOS 1` is not iOS.
+            let boundary = raw[..start]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_ascii_alphanumeric());
+            let rest = &raw[from..];
+            let len = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+                .unwrap_or(rest.len());
+            let version = rest[..len].trim_end_matches(['.', '_']);
+            if boundary && version.starts_with(|c: char| c.is_ascii_digit()) {
+                return Some((name, version.replace('_', ".")));
+            }
+        }
+    }
+    None
 }
 
 /// Splits an OS label that carries its version ("Windows 10", "Windows 8.1")
@@ -193,6 +235,33 @@ mod tests {
         assert_eq!(ua.os_name.as_deref(), Some("iOS"));
         assert_eq!(ua.os_version.as_deref(), Some("16.1"));
         assert_eq!(ua.device_name, "iPhone");
+    }
+
+    #[test]
+    fn okta_verify_and_device_sdk_agents_have_their_os_version() {
+        let android = parse_uncached(
+            "com.okta.android.auth/9.18.0 DeviceSDK/0.19.0 Android/14 samsung/SM-S911B",
+        );
+        assert_eq!(android.os_name.as_deref(), Some("Android"));
+        assert_eq!(android.os_version.as_deref(), Some("14"));
+        let ios = parse_uncached(
+            "OktaVerify/9.20.1 (iPhone15,2; iOS 17.4.1; Scale/3.00) DeviceSDK/1.12.0",
+        );
+        assert_eq!(ios.os_name.as_deref(), Some("iOS"));
+        assert_eq!(ios.os_version.as_deref(), Some("17.4.1"));
+        let pixel = parse_uncached(
+            "0123ABC.com.okta.android.auth/8.25.0 Android/16 Google/Pixel_9_Pro ABCDEF/a123/mh/Q",
+        );
+        assert_eq!(
+            (pixel.os_name.as_deref(), pixel.os_version.as_deref()),
+            (Some("Android"), Some("16"))
+        );
+        assert_eq!(
+            app_os("SomeApp/1.0 (Mac; macOS 14_4_1)"),
+            Some(("Mac OS X", "14.4.1".to_owned()))
+        );
+        assert_eq!(app_os("xiOS 12 Android/beta"), None);
+        assert_eq!(app_os("curl/8.5.0"), None);
     }
 
     #[test]

@@ -183,17 +183,25 @@ impl<'o> JsonWriter<'o> {
 
     /// Closes the innermost container, removing it if it stayed empty.
     pub(crate) fn close(&mut self) {
+        self.close_kept();
+    }
+
+    /// Closes the innermost container, removing it if it stayed empty; false when it
+    /// was removed.
+    pub(crate) fn close_kept(&mut self) -> bool {
         if self.frames.len() <= 1 {
-            return;
+            return false;
         }
         let Some(frame) = self.frames.pop() else {
-            return;
+            return false;
         };
         if frame.count == 0 {
             self.out.truncate(frame.start);
             self.top().count -= 1;
+            false
         } else {
             self.out.push(if frame.is_array { b']' } else { b'}' });
+            true
         }
     }
 

@@ -59,21 +59,26 @@ pub enum Command {
 const NORMALIZE_ABOUT: &str = "\
 Normalize Okta System Log events from a file or stdin to ECS NDJSON.
 
-Input: either NDJSON, one event per line (blank lines are skipped), or a JSON array \
-of events such as a saved page of GET /api/v1/logs (several arrays one after the \
-other are read in turn). The layout is detected from the first non-whitespace byte: \
-'[' means arrays. Each event may be a raw Okta LogEvent object, a wrapper \
+Input: any stream of JSON values: NDJSON (one event per line), objects one after \
+the other, compact or pretty-printed (jq output, a pretty-printed event), and JSON \
+arrays of events such as a saved page of GET /api/v1/logs (each element is an \
+event), in any mix. --input - (or no --input) reads stdin. Each event may be a raw \
+Okta LogEvent object, a wrapper \
 {\"message\": \"<LogEvent as a JSON string>\", ...}, or an AWS EventBridge envelope \
 (\"detail-type\": \"SystemLog\", the LogEvent under \"detail\").
 
 Output: one ECS JSON document per line, in input order. Input and output are \
 streamed: memory stays flat however large the input.
 
-Rejected inputs: an event that cannot be normalized (not JSON, not valid UTF-8, \
-missing uuid/published/eventType, ...) is not written to the output; it goes to the \
+Rejected inputs: an event that cannot be normalized (not JSON, not an object, not \
+valid UTF-8, missing uuid/eventType, ...) and input that cannot be an event (a value \
+cut off before its end, a stray comma) is not written to the output; it goes to the \
 dead-letter output as one JSON line {\"line\": N, \"error\": \"...\", \"raw\": \"...\"}, \
-where N is the line number (NDJSON) or the element number counting from 1 (arrays), \
-and the exit code is 1.";
+where N is the line it starts on, and the exit code is 1. Reading goes on at the next \
+value: a truncated line costs that line only. An event whose published time is \
+missing or unparsable is kept: its @timestamp is the time the run started, with \
+error.message and the tag okta_published_unparsable (counted on stderr with \
+--dead-letter).";
 
 const NORMALIZE_AFTER_HELP: &str = "\
 Exit codes:
@@ -88,7 +93,7 @@ Example:
 /// Arguments of `oktaflow normalize`.
 #[derive(Debug, Args)]
 pub struct NormalizeArgs {
-    /// Read events from FILE instead of stdin.
+    /// Read events from FILE instead of stdin (`-`: stdin).
     #[arg(long, short, value_name = "FILE")]
     pub input: Option<PathBuf>,
 

@@ -90,14 +90,18 @@ impl NormalizeCmdError {
 /// dead-lettered, [`Exit::Ok`] otherwise.
 pub fn run(args: &NormalizeArgs) -> Result<Exit, NormalizeCmdError> {
     check_distinct(args)?;
+    // Events are "fetched" when this run reads them: the @timestamp of an event whose
+    // `published` is missing or unparsable.
+    let read_at = chrono::Utc::now();
+    let input_path = args.input.as_deref().filter(|p| *p != Path::new("-"));
     let options = Options {
         include_original: args.include_original,
         geoip: load_geoip(args)?,
         ..Options::default()
     };
-    let input_name = describe(args.input.as_deref(), "stdin");
+    let input_name = describe(input_path, "stdin");
     let output_name = describe(args.output.as_deref(), "stdout");
-    let input: Box<dyn Read> = match &args.input {
+    let input: Box<dyn Read> = match input_path {
         Some(path) => Box::new(File::open(path).map_err(open_error("open --input", path))?),
         None => Box::new(io::stdin().lock()),
     };
@@ -121,6 +125,7 @@ pub fn run(args: &NormalizeArgs) -> Result<Exit, NormalizeCmdError> {
     };
 
     let mut normalizer = Normalizer::new(options);
+    let mut published_unparsable = 0u64;
     let mut records =
         Records::new(BufReader::with_capacity(READ_BUFFER_BYTES, input)).map_err(read_error)?;
     while let Some((number, record)) = records.next_record().map_err(read_error)? {
@@ -133,9 +138,10 @@ pub fn run(args: &NormalizeArgs) -> Result<Exit, NormalizeCmdError> {
                     ),
                     bytes,
                 )),
-                Ok(_) => match normalizer.normalize_into(bytes, &mut output.buf) {
-                    Ok(_) => {
+                Ok(_) => match normalizer.normalize_fetched_into(bytes, read_at, &mut output.buf) {
+                    Ok(summary) => {
                         output.buf.push(b'\n');
+                        published_unparsable += u64::from(summary.published_fallback);
                         None
                     }
                     Err(e) => Some((e.to_string(), bytes)),
@@ -171,6 +177,13 @@ pub fn run(args: &NormalizeArgs) -> Result<Exit, NormalizeCmdError> {
     output.drain()?;
     output.flush()?;
 
+    // Standard error holds the dead letters (NDJSON) unless they go to a file.
+    if published_unparsable > 0 && args.dead_letter.is_some() {
+        eprintln!(
+            "oktaflow: {published_unparsable} event(s) with a missing or unparsable `published` \
+             were written with @timestamp = the time this run started (tag okta_published_unparsable)"
+        );
+    }
     let rejected = dead_letters.count();
     if rejected == 0 {
         return Ok(Exit::Ok);
@@ -253,8 +266,10 @@ fn load_geoip(args: &NormalizeArgs) -> Result<Option<GeoIp>, NormalizeCmdError> 
 /// Refuses an output that is also the input or the other output: creating it would
 /// empty the file before it is read.
 fn check_distinct(args: &NormalizeArgs) -> Result<(), NormalizeCmdError> {
+    // `--input -` is stdin, not a file named `-`.
+    let input = args.input.clone().filter(|p| p != Path::new("-"));
     let named = [
-        ("--input", &args.input),
+        ("--input", &input),
         ("--output", &args.output),
         ("--dead-letter", &args.dead_letter),
     ];

@@ -208,22 +208,31 @@ fn bad_lines_are_dead_lettered_and_good_lines_still_written_in_order() {
 
     let out = normalize(&[], &input);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(event_ids(&ndjson(&out.stdout)), ids(&events));
+    // The event without `published` is kept, at the time the run read it.
+    let docs = ndjson(&out.stdout);
+    let mut expected = ids(&events);
+    expected.insert(1, "x".to_owned());
+    assert_eq!(event_ids(&docs), expected);
+    assert_eq!(docs[1]["tags"], json!(["okta_published_unparsable"]));
 
     let dead = ndjson(&out.stderr);
     let lines: Vec<u64> = dead.iter().map(|d| d["line"].as_u64().unwrap()).collect();
-    assert_eq!(lines, vec![2, 3, 4, 6]);
+    // `[1, 2]`: two elements, neither an object.
+    assert_eq!(lines, vec![2, 4, 6, 6]);
     assert_eq!(dead[0]["raw"], "this is not json");
-    assert_eq!(dead[2]["raw"], "{\"uuid\": \"caf\u{fffd}\"}");
+    assert_eq!(dead[1]["raw"], "{\"uuid\": \"caf\u{fffd}\"}");
     assert!(
-        dead[2]["error"].as_str().unwrap().contains("UTF-8"),
+        dead[1]["error"].as_str().unwrap().contains("UTF-8"),
         "{}",
-        dead[2]
+        dead[1]
     );
     assert!(
-        dead[1]["error"].as_str().unwrap().contains("published"),
-        "the missing field is named: {}",
-        dead[1]
+        dead[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a JSON object"),
+        "{}",
+        dead[2]
     );
     for letter in &dead {
         assert!(!letter["error"].as_str().unwrap().is_empty(), "{letter}");
@@ -273,7 +282,12 @@ fn output_and_dead_letters_go_to_files() {
     let dead = ndjson(&std::fs::read(&dead).unwrap());
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0]["line"], 2);
-    assert_eq!(dead[0]["raw"], "{\"truncated\": ");
+    assert_eq!(dead[0]["raw"], "{\"truncated\":");
+    assert!(
+        dead[0]["error"].as_str().unwrap().contains("incomplete"),
+        "{}",
+        dead[0]
+    );
 }
 
 #[test]
@@ -286,8 +300,96 @@ fn a_truncated_array_keeps_its_complete_elements() {
     assert_eq!(event_ids(&ndjson(&out.stdout)), ids(&events[..2]));
     let dead = ndjson(&out.stderr);
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0]["line"], 3);
+    // The line the cut element starts on (the page is one line).
+    assert_eq!(dead[0]["line"], 1);
     assert!(dead[0]["error"].as_str().unwrap().contains("truncated"));
+}
+
+#[test]
+fn pretty_printed_and_jq_output_from_stdin_dash() {
+    let events = events();
+    // `jq . page.json`: pretty objects one after the other; a pretty array; compact
+    // objects run together.
+    let mut input = String::new();
+    input.push_str(&serde_json::to_string_pretty(&events[0]).unwrap());
+    input.push('\n');
+    input.push_str(&serde_json::to_string_pretty(&Value::from(vec![events[1].clone()])).unwrap());
+    input.push_str(&events[2].to_string());
+    input.push_str(&events[0].to_string());
+    let out = normalize(&["--input", "-"], input.as_bytes());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut expected = ids(&events);
+    expected.push(expected[0].clone());
+    assert_eq!(event_ids(&ndjson(&out.stdout)), expected);
+}
+
+#[test]
+fn a_cut_pretty_event_is_dead_lettered_and_reading_resumes() {
+    let events = events();
+    let pretty = serde_json::to_string_pretty(&events[1]).unwrap();
+    // Cut inside a string: the rest of the event is lost, with a reason.
+    let cut = pretty.find("Jane Doe").unwrap() + 2;
+    let input = format!(
+        "{}\n{}\n{}\n",
+        events[0],
+        &pretty[..cut],
+        serde_json::to_string_pretty(&events[2]).unwrap()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dead_file = dir.path().join("dead.ndjson");
+    let out = normalize(&["--dead-letter", path_arg(&dead_file)], input.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        event_ids(&ndjson(&out.stdout)),
+        vec![ids(&events)[0].clone(), ids(&events)[2].clone()]
+    );
+    let dead = ndjson(&std::fs::read(&dead_file).unwrap());
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["line"], 2);
+    assert_eq!(dead[0]["raw"], pretty[..cut]);
+    assert!(
+        dead[0]["error"].as_str().unwrap().contains("incomplete"),
+        "{}",
+        dead[0]
+    );
+}
+
+#[test]
+fn an_unparsable_published_is_kept_marked_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead_file = dir.path().join("dead.ndjson");
+    let mut event = events()[0].clone();
+    event["published"] = json!("2024-13-45 25:61");
+    event["eventType"] = json!("system.idp.lifecycle.create");
+    let before = chrono::Utc::now();
+    let out = normalize(
+        &["--dead-letter", path_arg(&dead_file)],
+        format!("{event}\n").as_bytes(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = ndjson(&out.stdout);
+    assert_eq!(docs.len(), 1);
+    let doc = &docs[0];
+    assert_eq!(doc["tags"], json!(["okta_published_unparsable"]));
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("published"));
+    assert_eq!(doc["okta"]["system"]["published"], "2024-13-45 25:61");
+    let stamp: chrono::DateTime<chrono::Utc> = doc["@timestamp"].as_str().unwrap().parse().unwrap();
+    assert!(stamp >= before - chrono::Duration::seconds(1) && stamp <= chrono::Utc::now());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 event(s)"), "{stderr}");
 }
 
 #[test]

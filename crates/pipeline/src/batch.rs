@@ -25,9 +25,13 @@ pub struct Batch {
     pub documents: Vec<Document>,
     /// Events the normalizer refused.
     pub refused: Vec<Refusal>,
+    /// Documents whose `published` was missing or unparsable: their `@timestamp` is
+    /// [`received_at`](Self::received_at) and they carry the tag
+    /// `okta_published_unparsable` (they are not refused).
+    pub published_fallbacks: usize,
     /// `event.category` of each document.
     pub categories: Vec<&'static str>,
-    /// The latest `published` time among the documents.
+    /// The latest `published` time among the documents (fetch-time fallbacks left out).
     pub latest_published: Option<DateTime<Utc>>,
     /// The source state to checkpoint once the batch is durable.
     pub state_after: SourceState,
@@ -71,6 +75,7 @@ struct Part {
     origin: Vec<usize>,
     categories: Vec<&'static str>,
     refused: Vec<Refusal>,
+    published_fallbacks: usize,
     latest: Option<DateTime<Utc>>,
 }
 
@@ -98,7 +103,12 @@ impl BatchBuilder {
             .max(1);
         let run = events.len().div_ceil(threads).max(1);
         let parts: Vec<Part> = if threads == 1 {
-            vec![normalize_run(&mut self.normalizers[0], &events, 0)]
+            vec![normalize_run(
+                &mut self.normalizers[0],
+                &events,
+                0,
+                received_at,
+            )]
         } else {
             std::thread::scope(|scope| {
                 let mut normalizers = self.normalizers.iter_mut();
@@ -108,12 +118,12 @@ impl BatchBuilder {
                 let handles: Vec<_> = chunks
                     .zip(normalizers)
                     .map(|((i, chunk), normalizer)| {
-                        scope.spawn(move || normalize_run(normalizer, chunk, i * run))
+                        scope.spawn(move || normalize_run(normalizer, chunk, i * run, received_at))
                     })
                     .collect();
                 let mut parts = Vec::with_capacity(threads);
                 if let (Some((_, chunk)), Some(normalizer)) = (first, first_normalizer) {
-                    parts.push(normalize_run(normalizer, chunk, 0));
+                    parts.push(normalize_run(normalizer, chunk, 0, received_at));
                 }
                 for handle in handles {
                     // A panic in the normalizer is a bug; re-raise it on this thread.
@@ -129,6 +139,7 @@ impl BatchBuilder {
         let mut batch = Batch {
             documents: Vec::with_capacity(events.len()),
             refused: Vec::new(),
+            published_fallbacks: 0,
             categories: Vec::with_capacity(events.len()),
             latest_published: None,
             state_after,
@@ -143,6 +154,7 @@ impl BatchBuilder {
             batch.origin.extend(part.origin);
             batch.categories.extend(part.categories);
             batch.refused.extend(part.refused);
+            batch.published_fallbacks += part.published_fallbacks;
             batch.latest_published = batch.latest_published.max(part.latest);
         }
         batch.events = events;
@@ -151,8 +163,14 @@ impl BatchBuilder {
     }
 }
 
-/// Normalizes `events` (which start at index `offset` of the batch) in order.
-fn normalize_run(normalizer: &mut Normalizer, events: &[RawEvent], offset: usize) -> Part {
+/// Normalizes `events` (which start at index `offset` of the batch, received at
+/// `received_at`: the `@timestamp` of an event without a usable `published`) in order.
+fn normalize_run(
+    normalizer: &mut Normalizer,
+    events: &[RawEvent],
+    offset: usize,
+    received_at: DateTime<Utc>,
+) -> Part {
     let mut part = Part {
         documents: Vec::with_capacity(events.len()),
         origin: Vec::with_capacity(events.len()),
@@ -162,9 +180,13 @@ fn normalize_run(normalizer: &mut Normalizer, events: &[RawEvent], offset: usize
     for (index, raw) in events.iter().enumerate() {
         // Documents are a little larger than their events (ECS names, `related.*`).
         let mut json = Vec::with_capacity(raw.len() + raw.len() / 4 + 256);
-        match normalizer.normalize_into(raw.as_bytes(), &mut json) {
+        match normalizer.normalize_fetched_into(raw.as_bytes(), received_at, &mut json) {
             Ok(summary) => {
-                part.latest = part.latest.max(Some(summary.published));
+                if summary.published_fallback {
+                    part.published_fallbacks += 1;
+                } else {
+                    part.latest = part.latest.max(Some(summary.published));
+                }
                 part.categories.push(summary.category);
                 part.origin.push(offset + index);
                 part.documents.push(Document {
@@ -199,7 +221,7 @@ mod tests {
         let events = page(
             r#"[
             {"uuid":"a1","published":"2024-05-01T10:00:00.000Z","eventType":"user.session.start","outcome":{"result":"SUCCESS"}},
-            {"uuid":"b2","eventType":"user.session.start"},
+            {"eventType":"user.session.start"},
             {"uuid":"c3","published":"2024-05-01T10:00:05.000Z","eventType":"user.session.end"}
         ]"#,
         );
@@ -219,16 +241,48 @@ mod tests {
             .unwrap()
             .text()
             .contains("user.session.end"));
-        assert!(batch.raw_of("b2").is_none());
         assert_eq!(batch.refused.len(), 1);
-        assert!(batch.refused[0].event.text().contains("\"b2\""));
+        assert!(batch.refused[0]
+            .event
+            .text()
+            .contains("{\"eventType\":\"user.session.start\"}"));
         assert!(
-            batch.refused[0].reason.contains("published"),
+            batch.refused[0].reason.contains("uuid"),
             "{}",
             batch.refused[0].reason
         );
+        assert_eq!(batch.published_fallbacks, 0);
         assert!(batch.caught_up);
         assert_eq!(batch.state_after, state());
+    }
+
+    #[test]
+    fn an_unparsable_published_is_kept_at_the_receive_time_and_counted() {
+        let mut builder = BatchBuilder::new(Normalizer::default(), 1);
+        let events = page(
+            r#"[
+            {"uuid":"a1","published":"2024-05-01T10:00:00.000Z","eventType":"user.session.start"},
+            {"uuid":"i2","published":"Wed May 1 10:00:01 2024","eventType":"system.idp.lifecycle.create"},
+            {"uuid":"m3","eventType":"system.idp.lifecycle.update"}
+        ]"#,
+        );
+        let received_at: DateTime<Utc> = "2024-05-01T10:00:09Z".parse().unwrap();
+        let batch = builder.build(events, state(), true, received_at);
+        let ids: Vec<&str> = batch.documents.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["a1", "i2", "m3"]);
+        assert!(batch.refused.is_empty());
+        assert_eq!(batch.published_fallbacks, 2);
+        let doc: serde_json::Value = serde_json::from_slice(&batch.documents[1].json).unwrap();
+        assert_eq!(doc["@timestamp"], "2024-05-01T10:00:09.000000Z");
+        assert_eq!(
+            doc["tags"],
+            serde_json::json!(["okta_published_unparsable"])
+        );
+        // The receive time does not pass for a published time.
+        assert_eq!(
+            batch.latest_published,
+            Some("2024-05-01T10:00:00Z".parse().unwrap())
+        );
     }
 
     #[test]

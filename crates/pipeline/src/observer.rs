@@ -70,6 +70,9 @@ pub struct Committed<'a> {
     pub documents: usize,
     /// Events the normalizer refused (dead-lettered).
     pub refused: usize,
+    /// Documents whose `published` was missing or unparsable, written with the time
+    /// their page was received as `@timestamp` (tag `okta_published_unparsable`).
+    pub published_unparsable: usize,
     /// Dead letters written for this batch (normalizer refusals and store rejections).
     pub dead_lettered: usize,
     /// The dead-letter file.

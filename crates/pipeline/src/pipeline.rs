@@ -263,6 +263,7 @@ impl Pipeline {
                 source: &name,
                 documents: batch.documents.len(),
                 refused: batch.refused.len(),
+                published_unparsable: batch.published_fallbacks,
                 dead_lettered: outcome.dead_lettered,
                 dead_letter_path: &writer.dead_letter_path,
                 categories: &batch.categories,

@@ -10,8 +10,8 @@
 //!   `cert_file`, `key_file`, `verify_certificate`), request timeout, proxy, no redirects.
 //! * [`units`] — [`parse_duration`] (`30s`, `1h30m`) and [`parse_size`] (`5MB`, `256MiB`),
 //!   and `serde` helpers for configuration structs ([`units::de`]).
-//! * [`framing`] — JSON framing: [`split_events`] for page bodies and [`Records`] for NDJSON
-//!   or JSON-array streams.
+//! * [`framing`] — JSON framing: [`split_events`] for page bodies and [`Records`] for any
+//!   stream of JSON values (NDJSON, concatenated or pretty-printed objects, arrays).
 //! * [`error_chain`](fn@error_chain) — an error and its sources on one line.
 //!
 //! `oktaflow-fetch` and `oktaflow-sink` depend on this crate, never on each other.
@@ -38,7 +38,7 @@ pub mod secret;
 pub mod units;
 
 pub use error_chain::error_chain;
-pub use framing::{split_events, Layout, RawEvent, Record, Records, SplitError};
+pub use framing::{split_events, RawEvent, Record, Records, SplitError};
 pub use http::{build_client, check_proxy_url, ClientOptions, HttpConfigError, TlsConfig};
 pub use retry::{Backoff, RetryPolicy};
 pub use secret::{Secret, SecretError, SecretRef};

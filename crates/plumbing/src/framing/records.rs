@@ -1,13 +1,16 @@
-//! Splits an input stream into event records: NDJSON lines or the elements of JSON
-//! arrays, detected from the first non-whitespace byte, in constant memory.
+//! Splits an input stream into event records: any stream of JSON values (NDJSON,
+//! concatenated or pretty-printed objects as `jq` prints them, JSON arrays whose elements
+//! are the records, or a mix), in constant memory.
 //!
-//! Records are handed out as byte slices of one reused buffer; nothing is parsed
-//! here beyond the array structure (strings, escapes and nesting depth), so a broken
-//! record reaches the normalizer, which names what is wrong with it.
+//! Records are handed out as byte slices of one reused buffer; nothing is parsed here
+//! beyond the JSON structure (strings, escapes, brackets), so a broken record reaches the
+//! normalizer, which names what is wrong with it. A value cut off before its end (a
+//! truncated line) is noticed where the next value starts, or at the line break inside
+//! its string, and reading goes on from there: one broken line costs one record.
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead};
 
-use super::scan::ElementScan;
+use super::scan::{ValueEnd, ValueScan};
 
 /// Longest record kept in memory (a real Okta event is a few KB); a longer one is
 /// reported as [`Record::TooLong`] and skipped without being buffered.
@@ -19,7 +22,9 @@ pub const RAW_PREFIX_BYTES: usize = 4096;
 /// One record of the input.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Record<'a> {
-    /// A record to normalize (a line without its line ending, or an array element).
+    /// A record to normalize: a JSON object or array, an element of a top-level
+    /// array, or (for the normalizer to refuse with its reason) a run of text outside
+    /// any JSON value, up to the end of its line.
     Event(&'a [u8]),
     /// A record longer than [`MAX_RECORD_BYTES`]; `prefix` holds its first bytes.
     TooLong {
@@ -28,8 +33,8 @@ pub enum Record<'a> {
         /// Its full length.
         len: u64,
     },
-    /// Something in the input that cannot be an event (a stray comma, data after an
-    /// array, an array cut off by the end of the input).
+    /// Something in the input that cannot be an event: a value cut off before its end,
+    /// a stray comma or bracket, an array or value cut off by the end of the input.
     Malformed {
         /// The offending bytes (at most [`MAX_RECORD_BYTES`]).
         raw: &'a [u8],
@@ -38,211 +43,184 @@ pub enum Record<'a> {
     },
 }
 
-/// The two input layouts.
+/// Where the reader is inside a top-level JSON array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
-    /// One event per line; blank lines are skipped.
-    Ndjson,
-    /// One or more JSON arrays of events (saved `/api/v1/logs` pages), one after the other.
-    Array,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ArrayState {
-    /// Between arrays: expecting `[`, whitespace or the end of the input.
-    Outside,
+enum InArray {
     /// Just after `[`: an element or `]`.
     First,
+    /// Just after an element: `,` or `]` (another element is taken too: a missing
+    /// comma loses nothing).
+    AfterElement,
     /// Just after `,`: an element.
-    Next,
-    /// The input cannot be read further as arrays.
-    Done,
+    AfterComma,
 }
+
+const CUT_OFF: &str =
+    "incomplete JSON value: the next value starts before it ends (truncated line?)";
+const BROKEN_STRING: &str = "incomplete JSON value: a line break inside a string (truncated line?)";
+const ENDS_IN_VALUE: &str = "the input ends inside a JSON value (truncated file?)";
+const ENDS_IN_ARRAY: &str = "the input ends inside a JSON array (truncated file?)";
+const STRAY_COMMA: &str = "empty JSON array element (stray comma)";
+const STRAY_CLOSE: &str = "a closing bracket outside any JSON value";
 
 /// Reads records from a buffered reader.
 pub struct Records<R> {
     reader: R,
-    layout: Layout,
-    state: ArrayState,
-    /// Line number (NDJSON) or element number (arrays) of the last record.
-    number: u64,
+    /// Line number of the next unread byte, from 1.
+    line: u64,
+    array: Option<InArray>,
+    scan: ValueScan,
     buf: Vec<u8>,
+    /// Bytes of the last record still in the reader's buffer, to consume.
+    pending: usize,
 }
 
 impl<R: BufRead> Records<R> {
-    /// Detects the layout from the first non-whitespace byte (`[` means arrays) and
-    /// prepares to read. A UTF-8 byte order mark is skipped.
+    /// Prepares to read `reader`. A UTF-8 byte order mark at the start is skipped.
     pub fn new(mut reader: R) -> io::Result<Records<R>> {
-        let mut skipped_lines = 0;
-        let mut at_start = true;
-        let first = loop {
-            let available = match reader.fill_buf() {
-                Ok(b) => b,
+        let bom = loop {
+            match reader.fill_buf() {
+                Ok(b) => break b.starts_with(b"\xEF\xBB\xBF"),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
-            };
-            if at_start && available.starts_with(b"\xEF\xBB\xBF") {
-                reader.consume(3);
-                at_start = false;
-                continue;
-            }
-            at_start = false;
-            match available.iter().position(|b| !b.is_ascii_whitespace()) {
-                Some(i) => {
-                    skipped_lines += count_newlines(&available[..i]);
-                    let first = available[i];
-                    reader.consume(i);
-                    break Some(first);
-                }
-                None if available.is_empty() => break None,
-                None => {
-                    let n = available.len();
-                    skipped_lines += count_newlines(available);
-                    reader.consume(n);
-                }
             }
         };
-        let layout = if first == Some(b'[') {
-            Layout::Array
-        } else {
-            Layout::Ndjson
-        };
+        if bom {
+            reader.consume(3);
+        }
         Ok(Records {
             reader,
-            layout,
-            state: ArrayState::Outside,
-            number: if layout == Layout::Ndjson {
-                skipped_lines
-            } else {
-                0
-            },
+            line: 1,
+            array: None,
+            scan: ValueScan::default(),
             buf: Vec::with_capacity(64 * 1024),
+            pending: 0,
         })
     }
 
-    /// The next record with its number (line number for NDJSON, element number
-    /// counting from 1 across all arrays otherwise), or `None` at the end of the input.
+    /// The next record with the line it starts on (from 1), or `None` at the end of
+    /// the input.
     pub fn next_record(&mut self) -> io::Result<Option<(u64, Record<'_>)>> {
-        match self.layout {
-            Layout::Ndjson => self.next_line(),
-            Layout::Array => self.next_element(),
+        if self.pending > 0 {
+            self.reader.consume(self.pending);
+            self.pending = 0;
         }
-    }
-
-    fn next_line(&mut self) -> io::Result<Option<(u64, Record<'_>)>> {
         loop {
-            self.buf.clear();
-            let read = (&mut self.reader)
-                .take(MAX_RECORD_BYTES as u64 + 1)
-                .read_until(b'\n', &mut self.buf)?;
-            if read == 0 {
+            let Some(next) = self.skip_whitespace()? else {
+                if self.array.take().is_some() {
+                    return Ok(Some((
+                        self.line,
+                        Record::Malformed {
+                            raw: b"",
+                            reason: ENDS_IN_ARRAY,
+                        },
+                    )));
+                }
                 return Ok(None);
+            };
+            match (self.array, next) {
+                (None, b'[') => {
+                    self.reader.consume(1);
+                    self.array = Some(InArray::First);
+                }
+                (None, b'{') => {
+                    if let Some(len) = self.one_line_object()? {
+                        return Ok(Some(self.take_line(len)));
+                    }
+                    return self.value();
+                }
+                (None, b']' | b'}') => {
+                    let line = self.line;
+                    self.buf.clear();
+                    self.buf.push(next);
+                    self.reader.consume(1);
+                    return Ok(Some((
+                        line,
+                        Record::Malformed {
+                            raw: &self.buf,
+                            reason: STRAY_CLOSE,
+                        },
+                    )));
+                }
+                (None, _) => return self.text(false),
+                (Some(position), b']') => {
+                    self.reader.consume(1);
+                    self.array = None;
+                    if position == InArray::AfterComma {
+                        return Ok(Some((self.line, stray_comma())));
+                    }
+                }
+                (Some(position), b',') => {
+                    self.reader.consume(1);
+                    self.array = Some(InArray::AfterComma);
+                    if position != InArray::AfterElement {
+                        return Ok(Some((self.line, stray_comma())));
+                    }
+                }
+                (Some(_), b'{' | b'[') => {
+                    self.array = Some(InArray::AfterElement);
+                    return self.value();
+                }
+                (Some(_), _) => {
+                    self.array = Some(InArray::AfterElement);
+                    return self.text(true);
+                }
             }
-            self.number += 1;
-            let mut len = self.buf.len() as u64;
-            if self.buf.last() != Some(&b'\n') && self.buf.len() > MAX_RECORD_BYTES {
-                len += self.skip_line()?;
-                self.buf.truncate(RAW_PREFIX_BYTES);
-                return Ok(Some((
-                    self.number,
-                    Record::TooLong {
-                        prefix: &self.buf,
-                        len,
-                    },
-                )));
-            }
-            let line = trim_line_ending(&self.buf);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let line = line.len();
-            return Ok(Some((self.number, Record::Event(&self.buf[..line]))));
         }
     }
 
-    /// Discards the rest of an over-long line (including its newline); returns how
-    /// many bytes precede the newline.
-    fn skip_line(&mut self) -> io::Result<u64> {
-        let mut skipped = 0u64;
-        loop {
-            let available = match self.reader.fill_buf() {
-                Ok(b) => b,
+    /// The fast path for NDJSON: when the rest of the line (all in the reader's buffer)
+    /// starts with `{`, ends with `}` and has no `}` followed by another `{` or `[` (a
+    /// second value on the line), it is taken as one object without scanning its strings:
+    /// returns its length. A line that is in fact broken reaches the normalizer, which
+    /// refuses it with its reason, and costs that line only, as with the full scan. A
+    /// value whose first line both starts with `{` and ends with `}` but goes on over the
+    /// next lines is cut there (no JSON printer lays a value out that way).
+    fn one_line_object(&mut self) -> io::Result<Option<usize>> {
+        let available = loop {
+            match self.reader.fill_buf() {
+                Ok(b) => break b,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
-            };
-            if available.is_empty() {
-                return Ok(skipped);
             }
-            match available.iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    self.reader.consume(i + 1);
-                    return Ok(skipped + i as u64);
-                }
-                None => {
-                    let n = available.len();
-                    skipped += n as u64;
-                    self.reader.consume(n);
-                }
-            }
+        };
+        let Some(end) = memchr::memchr(b'\n', available) else {
+            return Ok(None);
+        };
+        let line = available[..end].trim_ascii_end();
+        if line.first() != Some(&b'{') || line.last() != Some(&b'}') {
+            return Ok(None);
         }
+        let last = line.len() - 1;
+        let second_value = memchr::memchr_iter(b'}', &line[..last]).any(|i| {
+            line[i + 1..]
+                .iter()
+                .find(|b| !matches!(b, b' ' | b'\t'))
+                .is_some_and(|b| matches!(b, b'{' | b'['))
+        });
+        Ok((!second_value).then_some(end))
     }
 
-    fn next_element(&mut self) -> io::Result<Option<(u64, Record<'_>)>> {
-        loop {
-            match self.state {
-                ArrayState::Done => return Ok(None),
-                ArrayState::Outside => match self.skip_whitespace()? {
-                    None => return Ok(None),
-                    Some(b'[') => {
-                        self.reader.consume(1);
-                        self.state = ArrayState::First;
-                    }
-                    Some(_) => {
-                        self.state = ArrayState::Done;
-                        self.buf.clear();
-                        (&mut self.reader)
-                            .take(RAW_PREFIX_BYTES as u64)
-                            .read_to_end(&mut self.buf)?;
-                        return Ok(Some((
-                            self.number + 1,
-                            Record::Malformed {
-                                raw: &self.buf,
-                                reason: "data after the end of the JSON array",
-                            },
-                        )));
-                    }
-                },
-                ArrayState::First | ArrayState::Next => {
-                    let first = self.state == ArrayState::First;
-                    match self.skip_whitespace()? {
-                        None => {
-                            self.state = ArrayState::Done;
-                            return Ok(Some((
-                                self.number + 1,
-                                Record::Malformed {
-                                    raw: b"",
-                                    reason: "the input ends inside a JSON array (truncated file?)",
-                                },
-                            )));
-                        }
-                        Some(b']') if first => {
-                            self.reader.consume(1);
-                            self.state = ArrayState::Outside;
-                        }
-                        Some(_) => return self.scan_element(),
-                    }
-                }
-            }
-        }
+    /// The line of `len` bytes found by [`one_line_object`](Self::one_line_object), straight
+    /// from the reader's buffer (not copied); it and its line feed are consumed at the next
+    /// call.
+    fn take_line(&mut self, len: usize) -> (u64, Record<'_>) {
+        let line = self.line;
+        self.line += 1;
+        self.pending = len + 1;
+        // `one_line_object` saw these bytes in the buffer: asking again does not read.
+        let available = self.reader.fill_buf().unwrap_or_default();
+        let record = &available[..len.min(available.len())];
+        (line, Record::Event(record.trim_ascii_end()))
     }
 
-    /// Reads one array element up to the `,` or `]` that ends it at depth 0.
-    fn scan_element(&mut self) -> io::Result<Option<(u64, Record<'_>)>> {
+    /// Reads the object or array that starts at the next byte.
+    fn value(&mut self) -> io::Result<Option<(u64, Record<'_>)>> {
+        let line = self.line;
         self.buf.clear();
-        self.number += 1;
-        let mut scan = ElementScan::default();
+        self.scan.reset();
         let mut len = 0u64;
-        let terminator = loop {
+        let end = loop {
             let available = match self.reader.fill_buf() {
                 Ok(b) => b,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -251,52 +229,120 @@ impl<R: BufRead> Records<R> {
             if available.is_empty() {
                 break None;
             }
-            let (taken, end) = scan.feed(available);
+            let (taken, end) = self.scan.feed(available);
             let room = MAX_RECORD_BYTES.saturating_sub(self.buf.len());
             self.buf.extend_from_slice(&available[..taken.min(room)]);
+            self.line += count_newlines(&available[..taken]);
             len += taken as u64;
-            match end {
-                Some(t) => {
-                    self.reader.consume(taken + 1);
-                    break Some(t);
-                }
-                None => self.reader.consume(taken),
+            self.reader.consume(taken);
+            if end.is_some() {
+                break end;
             }
         };
-        self.state = match terminator {
-            Some(b',') => ArrayState::Next,
-            Some(_) => ArrayState::Outside,
-            None => ArrayState::Done,
-        };
-        let number = self.number;
         if len > MAX_RECORD_BYTES as u64 {
             self.buf.truncate(RAW_PREFIX_BYTES);
             return Ok(Some((
-                number,
+                line,
                 Record::TooLong {
                     prefix: &self.buf,
                     len,
                 },
             )));
         }
-        let element = self.buf.trim_ascii_end();
-        let record = if terminator.is_none() {
-            Record::Malformed {
-                raw: element,
-                reason: "the input ends inside a JSON array (truncated file?)",
+        let raw = self.buf.trim_ascii_end();
+        let record = match end {
+            Some(ValueEnd::Complete) => Record::Event(raw),
+            Some(ValueEnd::NewValue) => Record::Malformed {
+                raw,
+                reason: CUT_OFF,
+            },
+            Some(ValueEnd::BrokenString) => Record::Malformed {
+                raw,
+                reason: BROKEN_STRING,
+            },
+            None => {
+                self.array = None;
+                Record::Malformed {
+                    raw,
+                    reason: ENDS_IN_VALUE,
+                }
             }
-        } else if element.is_empty() {
-            Record::Malformed {
-                raw: element,
-                reason: "empty JSON array element (stray comma)",
-            }
-        } else {
-            Record::Event(element)
         };
-        Ok(Some((number, record)))
+        Ok(Some((line, record)))
     }
 
-    /// Consumes whitespace; returns the next byte without consuming it.
+    /// Reads text that does not start an object or array: up to the end of its line or
+    /// the next `{` / `[` outside a string, and, in an array, up to the next `,` or `]`.
+    /// It is handed to the normalizer (a scalar is not an event; garbage is not JSON),
+    /// which says what is wrong with it.
+    fn text(&mut self, in_array: bool) -> io::Result<Option<(u64, Record<'_>)>> {
+        let line = self.line;
+        self.buf.clear();
+        let mut len = 0u64;
+        let mut in_string = false;
+        let mut escaped = false;
+        'read: loop {
+            let available = match self.reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            let mut taken = available.len();
+            let mut end = false;
+            for (i, &b) in available.iter().enumerate() {
+                if in_string {
+                    match (escaped, b) {
+                        (true, _) => escaped = false,
+                        (false, b'\\') => escaped = true,
+                        (false, b'"') => in_string = false,
+                        (false, b'\n') => {
+                            taken = i;
+                            end = true;
+                            break;
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+                let stop = match b {
+                    b'\n' | b'{' | b'[' => true,
+                    b',' | b']' => in_array,
+                    _ => false,
+                };
+                if stop && (i > 0 || len > 0) {
+                    taken = i;
+                    end = true;
+                    break;
+                }
+                if b == b'"' {
+                    in_string = true;
+                }
+            }
+            let room = MAX_RECORD_BYTES.saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&available[..taken.min(room)]);
+            len += taken as u64;
+            self.reader.consume(taken);
+            if end {
+                break 'read;
+            }
+        }
+        if len > MAX_RECORD_BYTES as u64 {
+            self.buf.truncate(RAW_PREFIX_BYTES);
+            return Ok(Some((
+                line,
+                Record::TooLong {
+                    prefix: &self.buf,
+                    len,
+                },
+            )));
+        }
+        Ok(Some((line, Record::Event(self.buf.trim_ascii_end()))))
+    }
+
+    /// Consumes whitespace (counting lines); returns the next byte without consuming it.
     fn skip_whitespace(&mut self) -> io::Result<Option<u8>> {
         loop {
             let available = match self.reader.fill_buf() {
@@ -310,11 +356,13 @@ impl<R: BufRead> Records<R> {
             match available.iter().position(|b| !b.is_ascii_whitespace()) {
                 Some(i) => {
                     let next = available[i];
+                    self.line += count_newlines(&available[..i]);
                     self.reader.consume(i);
                     return Ok(Some(next));
                 }
                 None => {
                     let n = available.len();
+                    self.line += count_newlines(available);
                     self.reader.consume(n);
                 }
             }
@@ -322,25 +370,33 @@ impl<R: BufRead> Records<R> {
     }
 }
 
-fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+fn stray_comma<'a>() -> Record<'a> {
+    Record::Malformed {
+        raw: b",",
+        reason: STRAY_COMMA,
+    }
 }
 
-fn trim_line_ending(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
+fn count_newlines(bytes: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Collects every record as (number, kind, bytes) reading through a tiny
-    /// buffer, so records and whitespace straddle buffer boundaries.
-    fn collect(input: &[u8]) -> (Layout, Vec<(u64, String)>) {
-        let reader = io::BufReader::with_capacity(3, input);
+    /// Collects every record as (line, kind and bytes) reading through a tiny buffer, so
+    /// records and whitespace straddle buffer boundaries, and through a large one (the
+    /// NDJSON fast path), which must agree.
+    fn collect(input: &[u8]) -> Vec<(u64, String)> {
+        let tiny = collect_with(input, 3);
+        assert_eq!(tiny, collect_with(input, 1 << 16), "buffer sizes disagree");
+        tiny
+    }
+
+    fn collect_with(input: &[u8], capacity: usize) -> Vec<(u64, String)> {
+        let reader = io::BufReader::with_capacity(capacity, input);
         let mut records = Records::new(reader).unwrap();
-        let layout = records.layout;
         let mut out = Vec::new();
         while let Some((n, record)) = records.next_record().unwrap() {
             let text = match record {
@@ -352,13 +408,19 @@ mod tests {
             };
             out.push((n, text));
         }
-        (layout, out)
+        out
+    }
+
+    fn events(input: &[u8]) -> Vec<String> {
+        collect(input)
+            .into_iter()
+            .map(|(_, r)| r.strip_prefix("event ").map(str::to_owned).unwrap_or(r))
+            .collect()
     }
 
     #[test]
     fn ndjson_lines_are_numbered_and_blank_lines_skipped() {
-        let (layout, records) = collect(b"\n  \n{\"a\":1}\r\n\n{\"b\":\"[\"}\n  \t\n{\"c\":3}");
-        assert_eq!(layout, Layout::Ndjson);
+        let records = collect(b"\n  \n{\"a\":1}\r\n\n{\"b\":\"[\"}\n  \t\n{\"c\":3}");
         assert_eq!(
             records,
             vec![
@@ -371,10 +433,36 @@ mod tests {
 
     #[test]
     fn empty_input_has_no_records() {
-        assert_eq!(collect(b"").1, vec![]);
-        assert_eq!(collect(b" \n\n ").1, vec![]);
-        assert_eq!(collect(b"[]").1, vec![]);
-        assert_eq!(collect(b" [ \n ] ").1, vec![]);
+        assert_eq!(collect(b""), vec![]);
+        assert_eq!(collect(b" \n\n "), vec![]);
+        assert_eq!(collect(b"[]"), vec![]);
+        assert_eq!(collect(b" [ \n ] "), vec![]);
+    }
+
+    #[test]
+    fn pretty_printed_and_concatenated_objects_are_records() {
+        // jq output: pretty objects one after the other.
+        let jq = b"{\n  \"a\": 1,\n  \"b\": {\n    \"c\": [\n      1,\n      {}\n    ]\n  }\n}\n{\n  \"d\": \"}{\"\n}\n";
+        assert_eq!(
+            collect(jq),
+            vec![
+                (
+                    1,
+                    "event {\n  \"a\": 1,\n  \"b\": {\n    \"c\": [\n      1,\n      {}\n    ]\n  }\n}"
+                        .to_owned()
+                ),
+                (10, "event {\n  \"d\": \"}{\"\n}".to_owned()),
+            ]
+        );
+        assert_eq!(
+            events(b"{\"a\":1}{\"b\":2} {\"c\":3}\n\xEF\xBB\xBF"),
+            ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}", "\u{FEFF}"]
+        );
+        assert_eq!(
+            events(b"\xEF\xBB\xBF{\"a\":1}"),
+            ["{\"a\":1}"],
+            "a byte order mark at the start is skipped"
+        );
     }
 
     #[test]
@@ -383,65 +471,97 @@ mod tests {
         [ {"a": "x,]\"y", "b": [1, {"c": 2}]} ,
           {"d": "\\"},{"e":{}}
         ]"#;
-        let (layout, records) = collect(input);
-        assert_eq!(layout, Layout::Array);
         assert_eq!(
-            records,
+            collect(input),
             vec![
-                (1, r#"event {"a": "x,]\"y", "b": [1, {"c": 2}]}"#.to_owned()),
-                (2, r#"event {"d": "\\"}"#.to_owned()),
+                (2, r#"event {"a": "x,]\"y", "b": [1, {"c": 2}]}"#.to_owned()),
+                (3, r#"event {"d": "\\"}"#.to_owned()),
                 (3, r#"event {"e":{}}"#.to_owned()),
             ]
         );
     }
 
     #[test]
-    fn concatenated_arrays_continue_the_numbering() {
-        let (_, records) = collect(b"\xEF\xBB\xBF[{\"a\":1}]\n[{\"b\":2},{\"c\":3}]\n");
-        let numbers: Vec<u64> = records.iter().map(|(n, _)| *n).collect();
-        assert_eq!(numbers, vec![1, 2, 3]);
-        assert!(records.iter().all(|(_, r)| r.starts_with("event ")));
+    fn arrays_and_objects_mix() {
+        assert_eq!(
+            events(b"\xEF\xBB\xBF[{\"a\":1}]\n{\"b\":2}\n[{\"c\":3},\n{\"d\":4}] [] {\"e\":5}"),
+            [
+                "{\"a\":1}",
+                "{\"b\":2}",
+                "{\"c\":3}",
+                "{\"d\":4}",
+                "{\"e\":5}"
+            ]
+        );
+        // A missing comma between elements loses nothing.
+        assert_eq!(events(b"[{\"a\":1} {\"b\":2}]"), ["{\"a\":1}", "{\"b\":2}"]);
+        // Scalars are records too (the normalizer refuses them, naming why).
+        assert_eq!(events(b"[1, \"x,]\", null]"), ["1", "\"x,]\"", "null"]);
     }
 
     #[test]
     fn broken_arrays_yield_malformed_records_not_errors() {
-        let (_, records) = collect(b"[{\"a\":1},,{\"b\":2},]");
         assert_eq!(
-            records,
-            vec![
-                (1, "event {\"a\":1}".to_owned()),
-                (
-                    2,
-                    "malformed empty JSON array element (stray comma): ".to_owned()
-                ),
-                (3, "event {\"b\":2}".to_owned()),
-                (
-                    4,
-                    "malformed empty JSON array element (stray comma): ".to_owned()
-                ),
+            events(b"[{\"a\":1},,{\"b\":2},]"),
+            [
+                "{\"a\":1}",
+                "malformed empty JSON array element (stray comma): ,",
+                "{\"b\":2}",
+                "malformed empty JSON array element (stray comma): ,",
             ]
         );
-        let (_, records) = collect(b"[{\"a\":1}, {\"b\": [2");
         assert_eq!(
-            records[1],
-            (
-                2,
-                "malformed the input ends inside a JSON array (truncated file?): {\"b\": [2"
-                    .to_owned()
-            )
+            events(b"[{\"a\":1}, {\"b\": [2"),
+            [
+                "{\"a\":1}",
+                "malformed the input ends inside a JSON value (truncated file?): {\"b\": [2",
+            ]
         );
-        assert_eq!(records.len(), 2);
-        let (_, records) = collect(b"[{\"a\":1}] trailing");
         assert_eq!(
-            records[1],
-            (
-                2,
-                "malformed data after the end of the JSON array: trailing".to_owned()
-            )
+            events(b"[{\"a\":1},"),
+            [
+                "{\"a\":1}",
+                "malformed the input ends inside a JSON array (truncated file?): ",
+            ]
         );
-        // A missing comma leaves two values in one element: the normalizer rejects it.
-        let (_, records) = collect(b"[{\"a\":1} {\"b\":2}]");
-        assert_eq!(records, vec![(1, "event {\"a\":1} {\"b\":2}".to_owned())]);
+        assert_eq!(
+            events(b"[{\"a\":1}] trailing\n{\"b\":2}"),
+            ["{\"a\":1}", "trailing", "{\"b\":2}"]
+        );
+    }
+
+    #[test]
+    fn a_truncated_line_costs_that_line_only() {
+        let input = b"{\"a\":1}\n{\"b\":{\"c\":2\n{\"d\":3}\n{\"e\":\"cut\n{\"f\":4}\nnot json\n}\n{\"g\":5}\n";
+        assert_eq!(
+            collect(input),
+            vec![
+                (1, "event {\"a\":1}".to_owned()),
+                (2, format!("malformed {CUT_OFF}: {{\"b\":{{\"c\":2")),
+                (3, "event {\"d\":3}".to_owned()),
+                (4, format!("malformed {BROKEN_STRING}: {{\"e\":\"cut")),
+                (5, "event {\"f\":4}".to_owned()),
+                (6, "event not json".to_owned()),
+                (7, format!("malformed {STRAY_CLOSE}: }}")),
+                (8, "event {\"g\":5}".to_owned()),
+            ]
+        );
+        // A line that starts with `{` and ends with `}` is one record, whatever its middle.
+        assert_eq!(
+            collect_with(b"{\"a\":{\"b\":1}\n{\"c\":2}\n", 1 << 16),
+            vec![
+                (1, "event {\"a\":{\"b\":1}".to_owned()),
+                (2, "event {\"c\":2}".to_owned()),
+            ]
+        );
+        // Cut at the end of the input.
+        assert_eq!(
+            events(b"{\"a\":1}\n{\"b\":"),
+            [
+                "{\"a\":1}",
+                "malformed the input ends inside a JSON value (truncated file?): {\"b\":",
+            ]
+        );
     }
 
     #[test]
@@ -450,9 +570,8 @@ mod tests {
         input.extend_from_slice(b"{\"a\":\"");
         input.resize(MAX_RECORD_BYTES + 100, b'x');
         input.extend_from_slice(b"\"}\n{\"b\":1}\n");
-        let (_, records) = collect(&input);
         assert_eq!(
-            records,
+            collect(&input),
             vec![
                 (
                     1,
@@ -464,15 +583,14 @@ mod tests {
         let mut array = b"[".to_vec();
         array.extend_from_slice(&input[..input.len() - 9]);
         array.extend_from_slice(b",{\"b\":1}]");
-        let (_, records) = collect(&array);
         assert_eq!(
-            records,
+            collect(&array),
             vec![
                 (
                     1,
                     format!("too long {} {RAW_PREFIX_BYTES}", MAX_RECORD_BYTES + 102)
                 ),
-                (2, "event {\"b\":1}".to_owned()),
+                (1, "event {\"b\":1}".to_owned()),
             ]
         );
     }

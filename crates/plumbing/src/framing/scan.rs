@@ -113,6 +113,135 @@ impl ElementScan {
     }
 }
 
+/// How a JSON object or array being scanned by [`ValueScan`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueEnd {
+    /// Its closing bracket was the last byte taken.
+    Complete,
+    /// The `{` or `[` just after the bytes taken cannot continue the value (it follows
+    /// a value, not a `:`, `,` or `[`; or it follows a `:` at the start of a line, where
+    /// no JSON printer puts a member's value): the value was cut off and a new one starts
+    /// there.
+    NewValue,
+    /// The byte just after the bytes taken is a line break inside a string, which JSON
+    /// does not allow: the value was cut off at the end of its line.
+    BrokenString,
+}
+
+/// Where a JSON object or array read from a stream ends, possibly across several chunks
+/// of input, and whether it was cut off: the lexical state (inside a string, after a
+/// backslash), the open brackets, and the last significant byte, so that a bracket that
+/// cannot continue the value (`{"a":1` then `{"b":2}`) is seen as the start of the next.
+///
+/// Only where the value ends is checked, not that it is valid JSON: that is the
+/// normalizer's job. Valid JSON is never cut.
+#[derive(Debug, Default, Clone)]
+pub struct ValueScan {
+    /// Open brackets, innermost last.
+    stack: Vec<u8>,
+    in_string: bool,
+    escaped: bool,
+    /// The last byte outside strings that is not whitespace (`"` for a string).
+    prev: u8,
+    /// The byte before the current position is a line feed.
+    line_start: bool,
+}
+
+impl ValueScan {
+    /// Prepares to scan a new value (whose first byte is `{` or `[`).
+    pub fn reset(&mut self) {
+        self.stack.clear();
+        self.in_string = false;
+        self.escaped = false;
+        self.prev = 0;
+        self.line_start = false;
+    }
+
+    /// Scans `bytes`; returns how many belong to the value and, when it ends inside
+    /// `bytes`, how.
+    pub fn feed(&mut self, bytes: &[u8]) -> (usize, Option<ValueEnd>) {
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                    i += 1;
+                    continue;
+                }
+                match memchr::memchr3(b'"', b'\\', b'\n', &bytes[i..]) {
+                    None => return (bytes.len(), None),
+                    Some(found) => {
+                        i += found;
+                        match bytes[i] {
+                            b'"' => {
+                                self.in_string = false;
+                                self.prev = b'"';
+                                self.line_start = false;
+                            }
+                            b'\\' => self.escaped = true,
+                            _ => return (i, Some(ValueEnd::BrokenString)),
+                        }
+                        i += 1;
+                        continue;
+                    }
+                }
+            }
+            let run = i;
+            match bytes[i..].iter().position(|&b| STRUCTURAL[usize::from(b)]) {
+                Some(skip) => i += skip,
+                None => {
+                    self.note(&bytes[run..]);
+                    return (bytes.len(), None);
+                }
+            }
+            self.note(&bytes[run..i]);
+            let b = bytes[i];
+            match b {
+                b'"' => {
+                    self.in_string = true;
+                    self.line_start = false;
+                }
+                b'{' | b'[' => {
+                    let fits = match self.stack.last() {
+                        None => true,
+                        // `"key":` then a line starting with `{`: a line cut after its colon.
+                        Some(b'{') => self.prev == b':' && !self.line_start,
+                        Some(_) => matches!(self.prev, b'[' | b','),
+                    };
+                    if !fits {
+                        return (i, Some(ValueEnd::NewValue));
+                    }
+                    self.stack.push(b);
+                    self.prev = b;
+                    self.line_start = false;
+                }
+                _ => {
+                    // `}` or `]`.
+                    self.stack.pop();
+                    self.prev = b;
+                    self.line_start = false;
+                    if self.stack.is_empty() {
+                        return (i + 1, Some(ValueEnd::Complete));
+                    }
+                }
+            }
+            i += 1;
+        }
+        (bytes.len(), None)
+    }
+
+    /// Remembers the last significant byte of a run outside strings, and whether the run
+    /// ends a line.
+    fn note(&mut self, run: &[u8]) {
+        if let Some(&last) = run.last() {
+            self.line_start = last == b'\n';
+        }
+        if let Some(&b) = run.iter().rev().find(|b| !b.is_ascii_whitespace()) {
+            self.prev = b;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +253,69 @@ mod tests {
         assert_eq!(scan.feed(br#""}", [1]}, {}"#), (9, Some(b',')));
         assert!(scan.is_complete());
         assert!(!scan.has_trailing_data());
+    }
+
+    fn scan_all(chunks: &[&[u8]]) -> (usize, Option<ValueEnd>) {
+        let mut scan = ValueScan::default();
+        let mut total = 0;
+        for chunk in chunks {
+            let (taken, end) = scan.feed(chunk);
+            total += taken;
+            if end.is_some() {
+                return (total, end);
+            }
+        }
+        (total, None)
+    }
+
+    #[test]
+    fn values_end_at_their_closing_bracket_across_chunks() {
+        assert_eq!(
+            scan_all(&[br#"{"a":"}\"","#, br#""b":[1,{"c":[]}]} {"d":1}"#]),
+            (28, Some(ValueEnd::Complete))
+        );
+        assert_eq!(
+            scan_all(&[b"[[], {}, [ {} ]]x"]),
+            (16, Some(ValueEnd::Complete))
+        );
+        assert_eq!(
+            scan_all(&[b"{\n  \"a\": {\n    \"b\": 1\n  }\n}\n"]).1,
+            Some(ValueEnd::Complete)
+        );
+    }
+
+    #[test]
+    fn cut_off_values_are_noticed() {
+        // A line cut short, then the next object.
+        assert_eq!(
+            scan_all(&[b"{\"a\":1\n", b"{\"b\":2}"]),
+            (7, Some(ValueEnd::NewValue))
+        );
+        assert_eq!(
+            scan_all(&[b"{\"a\":[1, 2\n{\"b\":2}"]).1,
+            Some(ValueEnd::NewValue)
+        );
+        assert_eq!(scan_all(&[b"{\"a\":1,{"]).1, Some(ValueEnd::NewValue));
+        // A line cut after a colon, then the next object at the start of a line.
+        assert_eq!(
+            scan_all(&[b"{\"a\": \n", b"{\"b\":2}"]),
+            (7, Some(ValueEnd::NewValue))
+        );
+        assert_eq!(scan_all(&[b"{\"a\":\r\n{}"]).1, Some(ValueEnd::NewValue));
+        // But a value after a colon on the same line, or indented, is a value.
+        assert_eq!(scan_all(&[b"{\"a\":\n  {}}"]).1, Some(ValueEnd::Complete));
+        // An array element at the start of a line (Python's indent=0) is an element.
+        assert_eq!(
+            scan_all(&[b"{\n\"a\": [\n{\n\"b\": 1\n},\n{}\n]\n}"]).1,
+            Some(ValueEnd::Complete)
+        );
+        // A string cut short by the end of its line.
+        assert_eq!(
+            scan_all(&[b"{\"a\":\"xy\n{}"]),
+            (8, Some(ValueEnd::BrokenString))
+        );
+        // Still open at the end of the input.
+        assert_eq!(scan_all(&[b"{\"a\":{\"b\":"]).1, None);
     }
 
     #[test]
