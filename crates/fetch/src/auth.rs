@@ -234,7 +234,7 @@ impl OAuthClient {
             };
             return Err(FetchError::OAuth {
                 org: org.label().to_string(),
-                detail: one_line(&detail),
+                detail: crate::error::server_text(&detail),
             });
         }
         let token: TokenResponse = serde_json::from_slice(&body).map_err(|e| FetchError::Body {
@@ -245,11 +245,11 @@ impl OAuthClient {
         if !token_type.eq_ignore_ascii_case("bearer") {
             return Err(FetchError::OAuth {
                 org: org.label().to_string(),
-                detail: format!("token type `{}` is not supported; turn off DPoP (Require Demonstrating Proof of Possession) for the service app", one_line(&token_type)),
+                detail: format!("token type `{}` is not supported; turn off DPoP (Require Demonstrating Proof of Possession) for the service app", crate::error::server_text(&token_type)),
             });
         }
         let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3600).max(1));
-        let access = Secret::new(token.access_token);
+        let access = Secret::unlisted(token.access_token);
         let mut header =
             HeaderValue::from_str(&format!("Bearer {}", access.expose())).map_err(|_| {
                 FetchError::OAuth {
@@ -275,10 +275,6 @@ pub(crate) fn renew_after(lifetime: Duration) -> Duration {
 fn random_jti() -> String {
     let bytes: [u8; 16] = rand::rng().random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Parses a PEM private key: RSA (PKCS#1 or PKCS#8) → RS256, EC P-256 → ES256, P-384 → ES384.

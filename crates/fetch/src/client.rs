@@ -413,7 +413,8 @@ pub(crate) fn with_limit(path: &str, page_size: u32) -> String {
     format!("{route}?{query}")
 }
 
-/// Okta's `errorSummary` (or `errorCode`) from an error response, on one line.
+/// Okta's `errorSummary` (or `errorCode`) from an error response, on one line, scrubbed of
+/// credentials ([`crate::error::server_text`]).
 async fn okta_summary(response: reqwest::Response) -> String {
     let Ok(body) = response.bytes().await else {
         return "no error body".into();
@@ -422,11 +423,11 @@ async fn okta_summary(response: reqwest::Response) -> String {
         Ok(OktaErrorBody {
             error_summary: Some(s),
             ..
-        }) => s.split_whitespace().collect::<Vec<_>>().join(" "),
+        }) => crate::error::server_text(&s),
         Ok(OktaErrorBody {
             error_code: Some(c),
             ..
-        }) => c,
+        }) => crate::error::server_text(&c),
         _ => "no error summary".into(),
     }
 }

@@ -188,6 +188,16 @@ impl FetchError {
     }
 }
 
+/// A server's error text (an `errorSummary`, an OAuth `error_description`) made safe to show:
+/// on one line, with `Authorization`-like values and every registered secret replaced
+/// ([`oktaflow_plumbing::scrub`]). A misbehaving proxy or gateway may echo the request's
+/// credentials in its error body; this keeps them out of every error, for library users too.
+pub(crate) fn server_text(text: &str) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = oktaflow_plumbing::scrub(&line);
+    oktaflow_plumbing::scrub_authorization(&line).into_owned()
+}
+
 /// Classifies a send error: a DNS failure before the org was ever reached halts; anything else
 /// is transient.
 pub(crate) fn transport_error(

@@ -1,5 +1,6 @@
 //! The fetch crate against small hostile HTTP servers: an endless body, a cursor that never
-//! advances, a 429 whose reset time lies in the past (issue 15, points 3, 6 and 9).
+//! advances, a 429 whose reset time lies in the past, an error body that echoes the
+//! credentials (issue 15, points 3, 6, 9 and 2).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -24,6 +25,10 @@ enum Behaviour {
     StuckCursor,
     /// 429 with `X-Rate-Limit-Reset` 30 s before the server's `Date`.
     RateLimitedResetInPast,
+    /// This status (400 or 403) with an Okta error body whose `errorSummary` echoes the
+    /// request's `Authorization` header, and the bare credential after it (a misbehaving
+    /// proxy or gateway).
+    EchoAuthorization(u16),
 }
 
 /// A one-behaviour HTTP/1.1 server on loopback counting requests and body bytes sent.
@@ -69,17 +74,28 @@ impl Drop for Server {
     }
 }
 
-/// Reads one request head; false when the peer closed the connection.
-async fn read_head(stream: &mut TcpStream) -> bool {
+/// Reads one request head; `None` when the peer closed the connection.
+async fn read_head(stream: &mut TcpStream) -> Option<String> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
         match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
     }
-    true
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// The value of the request's `Authorization` header.
+fn authorization(head: &str) -> &str {
+    head.lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("authorization")
+                .then_some(value.trim())
+        })
+        .unwrap_or("")
 }
 
 async fn serve(
@@ -89,7 +105,7 @@ async fn serve(
     requests: Arc<AtomicU64>,
     body_bytes: Arc<AtomicU64>,
 ) {
-    while read_head(&mut stream).await {
+    while let Some(request) = read_head(&mut stream).await {
         requests.fetch_add(1, Ordering::SeqCst);
         let date = Utc::now().format("%a, %d %b %Y %H:%M:%S GMT");
         match behaviour {
@@ -146,14 +162,37 @@ async fn serve(
                     return;
                 }
             }
+            Behaviour::EchoAuthorization(status) => {
+                let value = authorization(&request);
+                let credential = value.split_once(' ').map_or(value, |(_, c)| c);
+                let body = serde_json::json!({
+                    "errorCode": "E0000006",
+                    "errorSummary": format!("Invalid Authorization header: {value}; credential {credential} refused"),
+                })
+                .to_string();
+                let head = format!(
+                    "HTTP/1.1 {status} Refused\r\nDate: {date}\r\n\
+                     Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                if stream.write_all(head.as_bytes()).await.is_err()
+                    || stream.write_all(body.as_bytes()).await.is_err()
+                {
+                    return;
+                }
+            }
         }
     }
 }
 
 fn config(server: &Server, page_size: u32) -> ClientConfig {
+    config_with(server, page_size, Secret::new("hostile-test-token"))
+}
+
+fn config_with(server: &Server, page_size: u32, token: Secret) -> ClientConfig {
     let mut config = ClientConfig::new(
         OrgUrl::from_base_url(&server.base_url()).unwrap(),
-        Auth::ApiToken(Secret::new("hostile-test-token")),
+        Auth::ApiToken(token),
     );
     config.page_size = page_size;
     config.rate_limit_share = 1.0;
@@ -291,4 +330,50 @@ async fn rate_limit_reset_in_the_past_backs_off_growing() {
         requests <= 3,
         "{requests} requests in 5 s: the wait did not grow"
     );
+}
+
+/// Point 2: a 403 or 400 whose `errorSummary` echoes the `Authorization` header. The halt's
+/// message keeps Okta's summary but never the credential: neither after its scheme (found by
+/// pattern, even for a token this process never registered — an OAuth access token) nor
+/// bare (a registered secret, found wherever it appears).
+#[tokio::test]
+async fn an_echoed_credential_never_reaches_the_error() {
+    for status in [403, 400] {
+        let server = Server::start(Behaviour::EchoAuthorization(status)).await;
+        // Not registered: only the pattern after `SSWS` can find it; the bare copy stays
+        // (the next case covers it).
+        let unlisted = "00echoUnlistedToken1234567890abcdefghijklm";
+        let config = config_with(&server, 10, Secret::unlisted(unlisted));
+        let mut source =
+            LogSource::new(config, StartPoint::Since(Utc::now()), options()).expect("valid");
+        let error = source.next_page().await.expect_err("a 4xx halts");
+        let text = error.to_string();
+        assert!(
+            text.contains("Invalid Authorization header: SSWS [REDACTED]"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches(unlisted).count(),
+            1,
+            "only the bare copy: {text}"
+        );
+
+        // Registered (as every configured secret is): no copy at all.
+        let registered = "00echoRegisteredToken1234567890abcdefghijk";
+        let config = config_with(&server, 10, Secret::new(registered));
+        let mut source =
+            LogSource::new(config, StartPoint::Since(Utc::now()), options()).expect("valid");
+        let error = source.next_page().await.expect_err("a 4xx halts");
+        let text = error.to_string();
+        assert!(error.is_halt(), "{text}");
+        assert!(!text.contains(registered), "{text}");
+        assert!(
+            text.contains("SSWS [REDACTED]; credential [REDACTED] refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("HTTP {status}")),
+            "Okta's summary is kept: {text}"
+        );
+    }
 }

@@ -45,7 +45,7 @@ pub struct Metrics {
     pub batch_duration: HistogramVec,
     /// `oktaflow_sink_documents_rejected_total{source,sink}`.
     pub sink_rejected: IntCounterVec,
-    /// `oktaflow_sink_errors_total{source,sink}`.
+    /// `oktaflow_sink_errors_total{source,sink,kind}` (`kind`: [`oktaflow_sink::SinkError::kind`]).
     pub sink_errors: IntCounterVec,
     /// `oktaflow_sink_failing{source,sink}`.
     pub sink_failing: IntGaugeVec,
@@ -160,8 +160,8 @@ impl Metrics {
             )?,
             sink_errors: counter(
                 "oktaflow_sink_errors_total",
-                "Failed batch writes to a sink (each retry counts).",
-                source_sink,
+                "Failed writes to an output: a sink, the checkpoint or the dead-letter file (each retry counts; kind: storage_full, io, unreachable, busy, auth, refused, state).",
+                &["source", "sink", "kind"],
             )?,
             sink_failing: gauge(
                 "oktaflow_sink_failing",

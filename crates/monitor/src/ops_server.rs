@@ -5,6 +5,10 @@
 //! * `GET /ready` — readiness: `200` when every source is running, has fetched within its
 //!   interval (+ [`READY_MARGIN`](crate::source_monitor::READY_MARGIN)) and no sink of it is
 //!   failing, `503` otherwise; the body is JSON detail per source either way.
+//!
+//! The endpoint has no authentication: both bodies go through
+//! [`oktaflow_plumbing::scrub`], so no configured secret is ever served, whatever text
+//! carried it (an error quoting a server's answer, a sink name).
 
 use std::sync::Arc;
 
@@ -12,7 +16,8 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
+use oktaflow_plumbing::scrub;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
@@ -70,7 +75,11 @@ async fn metrics(State(state): State<OpsState>) -> Response {
         monitor.tick();
     }
     match state.metrics.encode() {
-        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Ok(text) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            scrub(&text).into_owned(),
+        )
+            .into_response(),
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
 }
@@ -86,5 +95,13 @@ async fn ready(State(state): State<OpsState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(report)).into_response()
+    match serde_json::to_string(&report) {
+        Ok(json) => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            scrub(&json).into_owned(),
+        )
+            .into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
 }

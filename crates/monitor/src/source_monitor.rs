@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use oktaflow_fetch::{FetchStats, FetchStatsSnapshot};
 use oktaflow_pipeline::{Committed, PipelineError, PipelineObserver, RunSummary, Started};
+use oktaflow_plumbing::scrub;
 use oktaflow_sink::SinkError;
 use serde::Serialize;
 use tracing::{error, info};
@@ -241,22 +242,27 @@ impl SourceMonitor {
         self.status().sinks.insert(sink.to_string(), None);
     }
 
-    /// A batch write to `sink` failed with `error` (it is retried or the run ends).
-    pub fn sink_failed(&self, sink: &str, error: &str) {
+    /// A write to `sink` (or to the checkpoint or the dead-letter file) failed with `error` of
+    /// `kind` ([`SinkError::kind`]: it is retried or the run ends). The error
+    /// is recorded scrubbed of every configured secret ([`oktaflow_plumbing::scrub`]).
+    pub fn sink_failed(&self, sink: &str, kind: &str, error: &str) {
         let labels = [self.name.as_str(), sink];
-        self.metrics.sink_errors.with_label_values(&labels).inc();
+        self.metrics
+            .sink_errors
+            .with_label_values(&[self.name.as_str(), sink, kind])
+            .inc();
         self.metrics.sink_failing.with_label_values(&labels).set(1);
         self.status()
             .sinks
-            .insert(sink.to_string(), Some(error.to_string()));
+            .insert(sink.to_string(), Some(scrub(error).into_owned()));
     }
 
-    /// The pipeline ended with `error`.
+    /// The pipeline ended with `error` (recorded scrubbed, like [`SourceMonitor::sink_failed`]).
     pub fn halted(&self, error: &str) {
         self.tick();
         let mut status = self.status();
         status.state = RunState::Halted;
-        status.last_error = Some(error.to_string());
+        status.last_error = Some(scrub(error).into_owned());
         self.metrics
             .source_halted
             .with_label_values(&[&self.name])
@@ -374,7 +380,7 @@ impl SourceMonitor {
             last_error: status.last_error.clone().or_else(|| {
                 sinks
                     .iter()
-                    .find_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.sink)))
+                    .find_map(|s| s.error.as_ref().map(|e| with_output(&s.sink, e)))
             }),
             sinks,
         }
@@ -414,7 +420,7 @@ impl PipelineObserver for SourceMonitor {
     }
 
     fn sink_failed(&self, sink: &str, error: &SinkError, _retry_in: Option<Duration>) {
-        SourceMonitor::sink_failed(self, sink, &error.to_string());
+        SourceMonitor::sink_failed(self, sink, error.kind(), &error.to_string());
     }
 
     fn halted(&self, _source: &str, error: &PipelineError) {
@@ -423,6 +429,16 @@ impl PipelineObserver for SourceMonitor {
 
     fn stopped(&self, _summary: &RunSummary) {
         SourceMonitor::stopped(self);
+    }
+}
+
+/// `error` prefixed with the output's name, unless it starts with it already (sink errors
+/// name their sink).
+fn with_output(output: &str, error: &str) -> String {
+    if error.starts_with(output) {
+        error.to_string()
+    } else {
+        format!("{output}: {error}")
     }
 }
 
@@ -486,7 +502,7 @@ mod tests {
         let (metrics, monitor) = monitor(None);
         monitor.attach(Arc::new(FetchStats::new()), &["stdout"]);
         monitor.fetched(1, None);
-        monitor.sink_failed("stdout", "broken pipe");
+        monitor.sink_failed("stdout", "io", "broken pipe");
         let report = monitor.report();
         assert!(!report.ready);
         assert_eq!(report.last_error.as_deref(), Some("stdout: broken pipe"));
@@ -504,8 +520,26 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("oktaflow_sink_errors_total{sink=\"stdout\",source=\"prod\"} 1"),
+            text.contains(
+                "oktaflow_sink_errors_total{kind=\"io\",sink=\"stdout\",source=\"prod\"} 1"
+            ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn recorded_errors_never_hold_a_configured_secret() {
+        let (_, monitor) = monitor(None);
+        let token = oktaflow_plumbing::Secret::new("00monitorScrubTokenZZZZZZZZZZZZZZZZZZZZZ");
+        monitor.attach(Arc::new(FetchStats::new()), &["stdout"]);
+        monitor.sink_failed("stdout", "refused", &format!("refused {}", token.expose()));
+        let report = monitor.report();
+        assert_eq!(report.sinks[0].error.as_deref(), Some("refused [REDACTED]"));
+        monitor.halted(&format!("HTTP 403: SSWS {}", token.expose()));
+        let report = monitor.report();
+        assert_eq!(
+            report.last_error.as_deref(),
+            Some("HTTP 403: SSWS [REDACTED]")
         );
     }
 

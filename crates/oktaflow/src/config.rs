@@ -50,13 +50,13 @@ pub const DEFAULT_SILENCE_ALERT: Duration = Duration::from_secs(86_400);
 // request timeout) are the fetch crate's: `SourceOptions::default()` and `ClientConfig::new`.
 
 /// The settings an environment variable can set (its name is [`env_var`] of the key), separated
-/// by white space; the first three are top-level, the others belong to the single `[source]`.
-const ENV_KEYS: &str = "state_dir sinks metrics.listen \
+/// by white space; the first four are top-level, the others belong to the single `[source]`.
+const ENV_KEYS: &str = "state_dir sinks metrics.listen output_retry_limit \
     domain okta_url api_token api_token_file oauth.client_id oauth.private_key_file oauth.key_id \
     start_from interval page_size rate_limit_share request_timeout max_response_body \
     backfill_concurrency \
     proxy_url tls.ca_file tls.cert_file tls.key_file tls.verify_certificate silence_alert";
-const TOP_KEYS: usize = 3;
+const TOP_KEYS: usize = 4;
 
 /// Earlier names of variables, still read when the new one is not set.
 const OLD_ENV_NAMES: &[(&str, &str)] = &[
@@ -142,6 +142,9 @@ pub struct RunConfig {
     pub sources: Vec<SourceConfig>,
     /// `[metrics] listen`: where `/metrics`, `/health` and `/ready` are served (off if unset).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `output_retry_limit`: `Some(None)` when `"off"`; `None` when not set (then
+    /// [`oktaflow_pipeline::ONCE_OUTPUT_RETRY_LIMIT`] with `--once`, off otherwise).
+    pub output_retry_limit: Option<Option<Duration>>,
 }
 
 /// A configuration problem; `Display` is one line per problem naming the key and where it
@@ -284,6 +287,12 @@ pub fn resolve(
             .ok()
     });
 
+    let retry = view.get::<DurationText>("output_retry_limit");
+    let output_retry_limit = match retry.map(|t| t.value.into_text()) {
+        Some(text) if text.trim().eq_ignore_ascii_case("off") => Some(None),
+        Some(_) => view.duration("output_retry_limit").map(|(l, _)| Some(l)),
+        None => None,
+    };
     let single = sections.len() == 1;
     let mut sources = Vec::with_capacity(sections.len());
     let mut names = HashSet::new();
@@ -314,6 +323,7 @@ pub fn resolve(
             sinks,
             sources,
             metrics_listen,
+            output_retry_limit,
         }),
         (1, _, _) => Err(errors.remove(0)),
         _ => Err(ConfigError::Several(errors)),
@@ -358,6 +368,7 @@ struct FileSchema {
     #[serde(skip_serializing)]
     sources: Option<Vec<SourceSchema>>,
     metrics: Option<MetricsSchema>,
+    output_retry_limit: Option<DurationText>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -675,7 +686,7 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
     // Placeholders let the other settings be checked when the org or credentials are wrong.
     let org = org(v)
         .unwrap_or_else(|| OrgUrl::from_domain("placeholder.okta.com").expect("a valid domain"));
-    let auth = auth(v).unwrap_or_else(|| Auth::ApiToken(Secret::new("placeholder")));
+    let auth = auth(v).unwrap_or_else(|| Auth::ApiToken(Secret::unlisted("placeholder")));
     let mut client = ClientConfig::new(org, auth);
     if let Some(s) = v.typed("page_size") {
         client.page_size = s.value;
@@ -1439,6 +1450,29 @@ interval = "30s"
         assert!(
             message
                 .starts_with("metrics.listen (from oktaflow.toml): `localhost` is not an address"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn output_retry_limit_is_a_duration_or_off_from_the_file_or_the_environment() {
+        let source = "[source]\ndomain = \"a.okta.com\"\n";
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let limit = |text: &str, env: &[(&str, &str)]| {
+            run(Some(text), env, &Overrides::default()).map(|c| c.output_retry_limit)
+        };
+        assert_eq!(limit(source, &env).unwrap(), None, "not set");
+        let file = format!("output_retry_limit = \"2m\"\n{source}");
+        assert_eq!(
+            limit(&file, &env).unwrap(),
+            Some(Some(Duration::from_secs(120)))
+        );
+        let off = [env[0], ("OKTAFLOW_OUTPUT_RETRY_LIMIT", "off")];
+        assert_eq!(limit(&file, &off).unwrap(), Some(None), "env over file");
+        let bad = format!("output_retry_limit = \"soon\"\n{source}");
+        let message = limit(&bad, &env).unwrap_err().to_string();
+        assert!(
+            message.starts_with("output_retry_limit (from oktaflow.toml): "),
             "{message}"
         );
     }

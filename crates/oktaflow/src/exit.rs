@@ -37,7 +37,8 @@ pub fn pipeline_exit(error: &PipelineError) -> Exit {
         PipelineError::DeadLetter(_) => Exit::Usage,
         PipelineError::Halt(e) if e.kind() == FetchErrorKind::Config => Exit::Usage,
         PipelineError::Halt(_) => Exit::OktaHalt,
-        PipelineError::Write(_) | PipelineError::Internal(_) => Exit::Io,
+        PipelineError::Write(_) | PipelineError::OutputDown { .. } => Exit::Io,
+        PipelineError::Internal(_) => Exit::Io,
     }
 }
 

@@ -12,10 +12,14 @@
 //!
 //! The format chosen on the command line is recorded once by `main` ([`set_format`]) so that
 //! code installing its own writer (the progress console) can read it with [`format`].
+//!
+//! Every line, text or JSON, goes through [`ScrubWriter`]: no configured secret is written,
+//! whatever the text's origin ([`oktaflow_plumbing::scrub`]).
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
+use oktaflow_plumbing::ScrubWriter;
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
@@ -55,8 +59,18 @@ pub fn filter(default_filter: &str) -> (EnvFilter, Option<String>) {
     }
 }
 
-/// A subscriber writing `format` lines through `writer`, filtered by `filter`; `ansi` colours
-/// text lines (ignored for JSON).
+/// Scrubs every line written by the writers of a [`MakeWriter`].
+struct Scrubbing<M>(M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Scrubbing<M> {
+    type Writer = ScrubWriter<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        ScrubWriter::new(self.0.make_writer())
+    }
+}
+
+/// A subscriber writing `format` lines through `writer` (scrubbed), filtered by `filter`;
+/// `ansi` colours text lines (ignored for JSON).
 pub fn subscriber<W>(
     format: LogFormat,
     filter: EnvFilter,
@@ -68,7 +82,7 @@ where
 {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
+        .with_writer(Scrubbing(writer));
     match format {
         LogFormat::Text => Box::new(builder.with_ansi(ansi).finish()),
         LogFormat::Json => Box::new(
@@ -230,6 +244,21 @@ mod tests {
         });
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(text.contains("shown"), "{text}");
+    }
+
+    #[test]
+    fn configured_secrets_never_reach_a_log_line() {
+        let token = oktaflow_plumbing::Secret::new("00logScrubTestTokenXXXXXXXXXXXXXXXXXXXXXX");
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let text = capture(format, "info", || {
+                let body = format!("errorSummary: SSWS {}", token.expose());
+                tracing::warn!(error = %body, "halted");
+                tracing::info!("{}", token.expose());
+            });
+            assert_eq!(text.lines().count(), 2, "{text}");
+            assert!(!text.contains(token.expose()), "{format:?}: {text}");
+            assert_eq!(text.matches("[REDACTED]").count(), 2, "{text}");
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::cli::{Cli, Command};
 use crate::logging::LogFormat;
 
 fn main() -> ExitCode {
+    oktaflow_plumbing::install_panic_hook();
     let cli = Cli::parse();
     init_logging(&cli);
     let outcome = match &cli.command {
@@ -46,6 +47,8 @@ fn main() -> ExitCode {
         Command::Man(args) => manual_cmd::man(args).map_err(|e| (e.exit(), e.to_string())),
         Command::Setup(args) => setup_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
     };
+    // Error texts may quote a server's answer: never a configured secret.
+    let outcome = outcome.map_err(|(exit, e)| (exit, oktaflow_plumbing::scrub(&e).into_owned()));
     match outcome {
         Ok(exit) => exit.into(),
         // One line per problem (a configuration may have several).

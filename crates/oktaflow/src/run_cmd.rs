@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use oktaflow_monitor::{Metrics, MetricsError, OpsState, SourceMonitor};
 use oktaflow_pipeline::{Pipeline, PipelineConfig, PipelineError, SourcesFailed, StopWhen};
@@ -137,8 +138,8 @@ struct SourcePipeline {
 fn pipeline_config(
     source: &SourceConfig,
     state_dir: &Path,
-    once: bool,
-    several: bool,
+    (once, several): (bool, bool),
+    output_retry_limit: Option<Option<Duration>>,
 ) -> PipelineConfig {
     let mut config = PipelineConfig::new(
         oktaflow_pipeline::SourceConfig {
@@ -154,6 +155,8 @@ fn pipeline_config(
     } else {
         StopWhen::Never
     };
+    config.output_retry_limit =
+        output_retry_limit.unwrap_or(once.then_some(oktaflow_pipeline::ONCE_OUTPUT_RETRY_LIMIT));
     if several {
         config.dead_letter_file = format!("dead-letter.{}.ndjson", source.name);
     }
@@ -170,6 +173,7 @@ fn build(
         state_dir,
         sinks,
         sources,
+        output_retry_limit,
         ..
     } = config;
     let several = sources.len() > 1;
@@ -191,8 +195,8 @@ fn build(
             source.silence_alert,
             metrics.clone(),
         );
-        let mut pipeline =
-            Pipeline::new(pipeline_config(&source, &state_dir, once, several), sinks)?;
+        let config = pipeline_config(&source, &state_dir, (once, several), output_retry_limit);
+        let mut pipeline = Pipeline::new(config, sinks)?;
         pipeline
             .observe(ProgressObserver::new(console))
             .observe(Arc::new(PipelineLog))

@@ -11,6 +11,10 @@ use oktaflow_sink::BatchLimits;
 /// File name of the dead-letter file in the state directory (one source).
 pub const DEAD_LETTER_FILE: &str = "dead-letter.ndjson";
 
+/// The [`PipelineConfig::output_retry_limit`] a run that ends once caught up (`oktaflow run
+/// --once`) uses when none is configured: such a run never waits for an output for ever.
+pub const ONCE_OUTPUT_RETRY_LIMIT: Duration = Duration::from_secs(60);
+
 /// The pipeline's memory bound on a batch, whatever its sinks prefer: 20,000 events or
 /// 16 MB of raw events. About three batches are in memory at once (one being normalized,
 /// one normalized and waiting, one being written, each as raw events plus their documents,
@@ -54,8 +58,14 @@ pub struct PipelineConfig {
     pub state_dir: PathBuf,
     /// When to end.
     pub stop_when: StopWhen,
-    /// Backoff between retries of a batch a sink could not write.
+    /// Backoff between retries of an output that failed with an error that may pass (a sink,
+    /// the dead-letter file or the checkpoint: a full disk, a store that is down).
     pub sink_retry: RetryPolicy,
+    /// How long such an output may keep failing before the run ends with
+    /// [`PipelineError::OutputDown`](crate::PipelineError::OutputDown) (`None`: retried until
+    /// it succeeds or a stop is requested — meanwhile nothing is fetched and nothing is
+    /// lost).
+    pub output_retry_limit: Option<Duration>,
     /// Normalizer options (GeoIP, `event.original`, ...).
     pub normalize: oktaflow_normalize::Options,
     /// The dead-letter file's name in `state_dir` (sources sharing a state directory need
@@ -68,7 +78,7 @@ pub struct PipelineConfig {
 
 impl PipelineConfig {
     /// Defaults for everything but the source and the state directory: run until stopped,
-    /// sink retries from 500 ms up to 30 s, default normalizer options,
+    /// output retries from 500 ms up to 30 s without a limit, default normalizer options,
     /// [`DEAD_LETTER_FILE`], batches bounded by [`MAX_BATCH`].
     pub fn new(source: SourceConfig, state_dir: impl Into<PathBuf>) -> PipelineConfig {
         PipelineConfig {
@@ -79,6 +89,7 @@ impl PipelineConfig {
                 base: Duration::from_millis(500),
                 cap: Duration::from_secs(30),
             },
+            output_retry_limit: None,
             normalize: oktaflow_normalize::Options::default(),
             dead_letter_file: DEAD_LETTER_FILE.to_string(),
             max_batch: MAX_BATCH,

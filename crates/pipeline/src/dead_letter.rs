@@ -155,6 +155,9 @@ pub struct DeadLetterWriter {
     pending: Vec<u8>,
     pending_letters: usize,
     written: u64,
+    /// Letters were written but their sync failed: the next commit syncs before it reports
+    /// a position (a retried commit never reports unsynced bytes as durable).
+    unsynced: bool,
 }
 
 impl DeadLetterWriter {
@@ -219,6 +222,7 @@ impl DeadLetterWriter {
             committed: 0,
             pending: Vec::new(),
             pending_letters: 0,
+            unsynced: false,
             written: 0,
         }
     }
@@ -284,9 +288,19 @@ impl DeadLetterWriter {
     pub fn commit(&mut self) -> Result<serde_json::Value, DeadLetterError> {
         if self.pending_letters > 0 {
             self.write_pending()?;
+            self.unsynced = true;
+        }
+        if self.unsynced {
             self.sync()?;
+            self.unsynced = false;
         }
         Ok(self.position())
+    }
+
+    /// Whether [`commit`](Self::commit) has anything to do: letters pushed, or written
+    /// letters whose sync failed.
+    pub fn needs_commit(&self) -> bool {
+        self.pending_letters > 0 || self.unsynced
     }
 
     /// The position of what is committed: `{"path", "offset"}` for a checkpointed file,
@@ -346,6 +360,7 @@ impl DeadLetterWriter {
     pub fn recover(&mut self, position: Option<&serde_json::Value>) -> Result<(), DeadLetterError> {
         self.pending.clear();
         self.pending_letters = 0;
+        self.unsynced = false;
         let Target::File {
             path,
             file,

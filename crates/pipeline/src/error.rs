@@ -30,6 +30,17 @@ pub enum PipelineError {
     /// The source halted on an error retrying cannot fix (or its configuration is invalid).
     #[error(transparent)]
     Halt(#[from] FetchError),
+    /// An output (a sink, the dead-letter file or the checkpoint) kept failing with an error
+    /// that may pass (a full disk, a store that is down) for the whole
+    /// [`output_retry_limit`](crate::PipelineConfig::output_retry_limit). Nothing was lost:
+    /// the batch was not committed and is fetched again on the next start.
+    #[error("{error} — still failing after {}s of retries; free space or bring the store back, then start again (nothing is lost)", .after.as_secs())]
+    OutputDown {
+        /// The output's last error.
+        error: String,
+        /// How long it had been failing.
+        after: std::time::Duration,
+    },
     /// A blocking task panicked or was cancelled.
     #[error("internal error: {0}")]
     Internal(String),

@@ -74,7 +74,9 @@ pub mod sinks;
 pub mod sources;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CHECKPOINT_VERSION};
-pub use config::{PipelineConfig, SourceConfig, StopWhen, DEAD_LETTER_FILE, MAX_BATCH};
+pub use config::{
+    PipelineConfig, SourceConfig, StopWhen, DEAD_LETTER_FILE, MAX_BATCH, ONCE_OUTPUT_RETRY_LIMIT,
+};
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER_KEY};
 pub use error::PipelineError;
 pub use observer::{Committed, PipelineObserver, SinkCommit, StageTimes, Started};

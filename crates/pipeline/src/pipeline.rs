@@ -27,15 +27,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use oktaflow_fetch::{FetchStatsSnapshot, LogSource, SourceState, StartPoint};
 use oktaflow_normalize::Normalizer;
-use oktaflow_plumbing::RetryPolicy;
-use oktaflow_sink::{BatchLimits, Sink};
+use oktaflow_sink::{io_may_pass, BatchLimits, Sink, SinkError};
 use tokio::sync::watch;
 
 use crate::batch::Batch;
-use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::config::{PipelineConfig, StopWhen};
-use crate::dead_letter::{DeadLetter, DeadLetterWriter, DEAD_LETTER_KEY};
-use crate::fanout::{write_to_all, FanOutError};
+use crate::dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER_KEY};
+use crate::fanout::{write_to_all, FanOutError, Next, OutputRetry, Retrying};
 use crate::normalize_stage::NormalizeStage;
 use crate::observer::{Committed, Observers, PipelineObserver, SinkCommit, StageTimes, Started};
 use crate::prefetch::Prefetcher;
@@ -252,7 +251,9 @@ impl Pipeline {
             };
             let waited = waiting.elapsed();
             if let Some(state) = unsaved_start.take() {
-                writer.checkpoint_start(state).await?;
+                if writer.checkpoint_start(state, &stop).await?.is_none() {
+                    break StopReason::Requested;
+                }
             }
             let Some(outcome) = writer.commit_batch(&batch, &stop).await? else {
                 break StopReason::Requested;
@@ -369,7 +370,7 @@ struct Writer {
     dead: Arc<Mutex<DeadLetterWriter>>,
     dead_letter_path: PathBuf,
     store: CheckpointStore,
-    sink_retry: RetryPolicy,
+    retry: OutputRetry,
     observers: Observers,
 }
 
@@ -400,7 +401,10 @@ impl Writer {
             dead: Arc::new(Mutex::new(dead)),
             dead_letter_path,
             store,
-            sink_retry: config.sink_retry,
+            retry: OutputRetry {
+                backoff: config.sink_retry,
+                limit: config.output_retry_limit,
+            },
             observers,
         })
     }
@@ -424,9 +428,19 @@ impl Writer {
         let positions = loaded.as_ref().map(|c| &c.sinks);
         for sink in &mut self.sinks {
             let position = positions.and_then(|p| p.get(sink.name()));
-            sink.recover(position)
-                .await
-                .map_err(PipelineError::Recover)?;
+            let name = sink.name().to_string();
+            let recovered = match self.retry.limit {
+                // A store that is down at start is waited for (`build_sinks`), within the
+                // same limit as any other output failure.
+                Some(limit) => tokio::time::timeout(limit, sink.recover(position))
+                    .await
+                    .map_err(|_| PipelineError::OutputDown {
+                        error: format!("{name}: the store is not ready at start"),
+                        after: limit,
+                    })?,
+                None => sink.recover(position).await,
+            };
+            recovered.map_err(PipelineError::Recover)?;
         }
         let dead_position = positions.and_then(|p| p.get(DEAD_LETTER_KEY)).cloned();
         let dead = self.dead.clone();
@@ -435,15 +449,21 @@ impl Writer {
     }
 
     /// A first run's starting checkpoint: `state` with every sink's (and the dead-letter
-    /// file's) position before anything is written.
-    async fn checkpoint_start(&mut self, state: SourceState) -> Result<(), PipelineError> {
+    /// file's) position before anything is written. `None` when a stop request interrupted a
+    /// retry wait (nothing was written).
+    async fn checkpoint_start(
+        &mut self,
+        state: SourceState,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Option<()>, PipelineError> {
         let mut positions = BTreeMap::new();
         for sink in &mut self.sinks {
             let ack = sink.write_batch(&[]).await.map_err(PipelineError::Write)?;
             positions.insert(sink.name().to_string(), ack.position);
         }
         positions.insert(DEAD_LETTER_KEY.to_string(), self.dead().position());
-        self.save(Checkpoint::new(state, positions)).await
+        self.save_retrying(Checkpoint::new(state, positions), stop)
+            .await
     }
 
     /// Step 2 of a run, the key rule of exactly once: makes `batch` durable everywhere, then
@@ -481,7 +501,7 @@ impl Writer {
         let acks = match write_to_all(
             &mut self.sinks,
             documents,
-            self.sink_retry,
+            self.retry,
             stop,
             &self.observers,
         )
@@ -490,6 +510,12 @@ impl Writer {
             Ok(acks) => acks,
             Err(FanOutError::Stopped) => return Ok(None),
             Err(FanOutError::Sink(error)) => return Err(PipelineError::Write(error)),
+            Err(FanOutError::GaveUp { error, after }) => {
+                return Err(PipelineError::OutputDown {
+                    error: error.to_string(),
+                    after,
+                })
+            }
         };
         let write = committing.elapsed();
         let mut positions = BTreeMap::new();
@@ -521,16 +547,17 @@ impl Writer {
             }
         }
         let dead_lettered = self.dead().pending();
-        let dead_position = if dead_lettered == 0 {
-            self.dead().position()
-        } else {
-            let dead = self.dead.clone();
-            blocking(move || lock(&dead).commit()).await??
+        let Some(dead_position) = self.commit_dead_letters(stop).await? else {
+            return Ok(None);
         };
         positions.insert(DEAD_LETTER_KEY.to_string(), dead_position);
         let checkpointing = Instant::now();
-        self.save(Checkpoint::new(batch.state_after.clone(), positions))
+        let saved = self
+            .save_retrying(Checkpoint::new(batch.state_after.clone(), positions), stop)
             .await?;
+        if saved.is_none() {
+            return Ok(None);
+        }
         Ok(Some(BatchOutcome {
             per_sink,
             refused_by_sinks,
@@ -542,6 +569,97 @@ impl Writer {
                 ..StageTimes::default()
             },
         }))
+    }
+
+    /// Makes the queued dead letters durable and returns the file's position, retrying an
+    /// I/O failure that may pass like a sink's ([`OutputRetry`], reported as the output
+    /// `dead-letter:PATH`). `None`: a stop request interrupted a retry wait.
+    async fn commit_dead_letters(
+        &mut self,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Option<serde_json::Value>, PipelineError> {
+        let mut stop = stop.clone();
+        let mut retrying = Retrying::new(self.retry);
+        loop {
+            if !self.dead().needs_commit() {
+                return Ok(Some(self.dead().position()));
+            }
+            let started = Instant::now();
+            let dead = self.dead.clone();
+            let error = match blocking(move || lock(&dead).commit()).await? {
+                Ok(position) => {
+                    let name = format!("dead-letter:{}", self.dead_letter_path.display());
+                    if retrying.failed() {
+                        self.observers.sink_ok(&name, started.elapsed());
+                    }
+                    return Ok(Some(position));
+                }
+                Err(DeadLetterError::Write { target, error }) if io_may_pass(error.kind()) => {
+                    SinkError::Io {
+                        sink: format!("dead-letter:{target}"),
+                        action: "write dead letters",
+                        error,
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let name = format!("dead-letter:{}", self.dead_letter_path.display());
+            match retrying
+                .after(&name, &error, &mut stop, &self.observers)
+                .await
+            {
+                Next::Again => {}
+                Next::Stopped => return Ok(None),
+                Next::GiveUp(after) => {
+                    let error = error.to_string();
+                    return Err(PipelineError::OutputDown { error, after });
+                }
+            }
+        }
+    }
+
+    /// Saves `checkpoint`, retrying an I/O failure that may pass like a sink's
+    /// ([`OutputRetry`], reported as the output `checkpoint:PATH`). `None`: a stop request
+    /// interrupted a retry wait (the checkpoint before stays in force).
+    async fn save_retrying(
+        &mut self,
+        checkpoint: Checkpoint,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Option<()>, PipelineError> {
+        let mut stop = stop.clone();
+        let mut retrying = Retrying::new(self.retry);
+        let name = format!("checkpoint:{}", self.store.path().display());
+        loop {
+            let started = Instant::now();
+            let error =
+                match self.save(checkpoint.clone()).await {
+                    Ok(()) => {
+                        if retrying.failed() {
+                            self.observers.sink_ok(&name, started.elapsed());
+                        }
+                        return Ok(Some(()));
+                    }
+                    Err(PipelineError::Checkpoint(CheckpointError::Io {
+                        path, source, ..
+                    })) if io_may_pass(source.kind()) => SinkError::Io {
+                        sink: format!("checkpoint:{}", path.display()),
+                        action: "save the checkpoint",
+                        error: source,
+                    },
+                    Err(error) => return Err(error),
+                };
+            match retrying
+                .after(&name, &error, &mut stop, &self.observers)
+                .await
+            {
+                Next::Again => {}
+                Next::Stopped => return Ok(None),
+                Next::GiveUp(after) => {
+                    let error = error.to_string();
+                    return Err(PipelineError::OutputDown { error, after });
+                }
+            }
+        }
     }
 
     /// Saves a checkpoint off the async threads (it fsyncs twice).

@@ -4,6 +4,9 @@
 //!
 //! * [`secret`] — [`Secret`] (a redacting, zeroed-on-drop string, on top of `secrecy`) and
 //!   [`SecretRef`] (a secret read from an environment variable or a file).
+//! * [`scrub`](mod@scrub) — the one secret-scrubbing rule: every [`Secret`] is registered and
+//!   [`scrub()`] replaces it in any text leaving the process ([`ScrubWriter`] for log lines,
+//!   [`install_panic_hook`] for panics, [`scrub_authorization`] for error bodies).
 //! * [`retry`] — [`RetryPolicy`] and [`Backoff`]: capped exponential backoff with full
 //!   jitter, the one retry rule.
 //! * [`http`] — [`build_client`]: the `reqwest` client with [`TlsConfig`] (`ca_file`,
@@ -34,6 +37,7 @@ pub mod error_chain;
 pub mod framing;
 pub mod http;
 pub mod retry;
+pub mod scrub;
 pub mod secret;
 pub mod units;
 
@@ -41,5 +45,6 @@ pub use error_chain::error_chain;
 pub use framing::{split_events, RawEvent, Record, Records, SplitError};
 pub use http::{build_client, check_proxy_url, ClientOptions, HttpConfigError, TlsConfig};
 pub use retry::{Backoff, RetryPolicy};
+pub use scrub::{install_panic_hook, scrub, scrub_authorization, ScrubWriter, REDACTED};
 pub use secret::{Secret, SecretError, SecretRef};
 pub use units::{parse_duration, parse_size};

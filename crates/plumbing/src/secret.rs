@@ -5,6 +5,8 @@
 //! [`Secret::expose`], called only where a request header or a signature is built.
 //! A [`SecretRef`] says where a secret is read from (an environment variable or a file),
 //! never the secret itself, so configurations can name credentials without holding them.
+//! Every value wrapped by [`Secret::new`] is also registered with [`crate::scrub`], so it is
+//! scrubbed from any text that leaves the process, whatever the text's origin.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,8 +22,18 @@ use secrecy::{ExposeSecret, SecretString};
 pub struct Secret(SecretString);
 
 impl Secret {
-    /// Wraps a secret value.
+    /// Wraps a secret value and registers it with [`crate::scrub`] (pieces shorter than
+    /// [`MIN_SECRET_LEN`](crate::scrub::MIN_SECRET_LEN) are not scrubbed).
     pub fn new(value: impl Into<String>) -> Secret {
+        let value = value.into();
+        crate::scrub::register(&value);
+        Secret(SecretString::from(value))
+    }
+
+    /// Wraps a short-lived secret obtained at run time (an OAuth access token) **without**
+    /// registering it with [`crate::scrub`], so that renewing it every hour does not grow
+    /// the registry. Use [`Secret::new`] for everything read from the configuration.
+    pub fn unlisted(value: impl Into<String>) -> Secret {
         Secret(SecretString::from(value.into()))
     }
 

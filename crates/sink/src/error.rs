@@ -137,15 +137,7 @@ impl SinkError {
     /// closed pipe, a permission problem) are not retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
-            SinkError::Io { error, .. } => !matches!(
-                error.kind(),
-                io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::PermissionDenied
-                    | io::ErrorKind::NotFound
-                    | io::ErrorKind::InvalidInput
-                    | io::ErrorKind::IsADirectory
-                    | io::ErrorKind::ReadOnlyFilesystem
-            ),
+            SinkError::Io { error, .. } => io_may_pass(error.kind()),
             SinkError::Unreachable { .. } | SinkError::Busy { .. } => true,
             SinkError::Auth { .. } | SinkError::Refused { .. } => false,
             SinkError::InvalidPosition { .. }
@@ -155,6 +147,56 @@ impl SinkError {
             | SinkError::UnrecordedData { .. }
             | SinkError::NotRecovered { .. } => false,
         }
+    }
+
+    /// A short stable label of the failure, for the `kind` label of
+    /// `oktaflow_sink_errors_total`: `storage_full` (disk full, quota exceeded, file too
+    /// large), `io` (another OS I/O error), `unreachable`, `busy`, `auth`, `refused`, or
+    /// `state` (a checkpoint or output that does not fit, a sink not recovered).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkError::Io { error, .. } => io_kind(error.kind()),
+            SinkError::Unreachable { .. } => "unreachable",
+            SinkError::Busy { .. } => "busy",
+            SinkError::Auth { .. } => "auth",
+            SinkError::Refused { .. } => "refused",
+            SinkError::InvalidPosition { .. }
+            | SinkError::PathMismatch { .. }
+            | SinkError::ShortFile { .. }
+            | SinkError::Segments { .. }
+            | SinkError::UnrecordedData { .. }
+            | SinkError::NotRecovered { .. } => "state",
+        }
+    }
+}
+
+/// Whether an OS I/O error on an output may pass by itself (a full disk, an exceeded quota,
+/// an interrupted or failing device), so that writing the same data again later may
+/// succeed. A broken pipe, a permission, a missing path or directory, a read-only file
+/// system need an operator. The one rule for every output: sinks, the checkpoint and the
+/// dead-letter file.
+pub fn io_may_pass(kind: io::ErrorKind) -> bool {
+    !matches!(
+        kind,
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::PermissionDenied
+            | io::ErrorKind::NotFound
+            | io::ErrorKind::InvalidInput
+            | io::ErrorKind::IsADirectory
+            | io::ErrorKind::NotADirectory
+            | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// The `kind` label of an OS I/O error on an output: `storage_full` for a full disk
+/// (`ENOSPC`), an exceeded quota (`EDQUOT`) or a file over its size limit (`EFBIG`), `io`
+/// otherwise.
+pub fn io_kind(kind: io::ErrorKind) -> &'static str {
+    match kind {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge => {
+            "storage_full"
+        }
+        _ => "io",
     }
 }
 
@@ -170,6 +212,9 @@ mod tests {
             error: io::Error::from(kind),
         };
         assert!(io(io::ErrorKind::StorageFull).is_retryable());
+        assert_eq!(io(io::ErrorKind::StorageFull).kind(), "storage_full");
+        assert_eq!(io(io::ErrorKind::FileTooLarge).kind(), "storage_full");
+        assert_eq!(io(io::ErrorKind::Interrupted).kind(), "io");
         assert!(io(io::ErrorKind::Interrupted).is_retryable());
         assert!(!io(io::ErrorKind::BrokenPipe).is_retryable());
         assert!(!io(io::ErrorKind::PermissionDenied).is_retryable());

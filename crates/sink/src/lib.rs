@@ -62,7 +62,7 @@ pub use config::{
 };
 pub use document::{Ack, Document, Rejected};
 pub use elasticsearch::{ElasticsearchConfig, ElasticsearchSink};
-pub use error::SinkError;
+pub use error::{io_kind, io_may_pass, SinkError};
 pub use file::{rotated_path, ExistingFile, FileConfig, FileSink, Rotation};
 pub use http::{HttpConfig, HttpSink};
 pub use sink::Sink;

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::io::{self, Write};
 
+use oktaflow_plumbing::scrub;
+
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -38,7 +40,8 @@ pub struct Row {
 }
 
 impl Row {
-    /// A row with the given outcome.
+    /// A row with the given outcome; no configured secret is kept in its text (a failed
+    /// check may quote a server's answer).
     pub fn new(
         subject: impl Into<String>,
         check: &'static str,
@@ -46,10 +49,10 @@ impl Row {
         detail: impl Into<String>,
     ) -> Row {
         Row {
-            subject: subject.into(),
+            subject: scrub(&subject.into()).into_owned(),
             check,
             status,
-            detail: one_line(&detail.into()),
+            detail: scrub(&one_line(&detail.into())).into_owned(),
         }
     }
 
@@ -154,6 +157,14 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_configured_secret_is_never_shown() {
+        let token = oktaflow_plumbing::Secret::new("00checkScrubTokenYYYYYYYYYYYYYYYYYYYYYY");
+        let detail = format!("HTTP 403: SSWS {}", token.expose());
+        let row = Row::fail("source prod", "system log", detail);
+        assert_eq!(row.detail, "HTTP 403: SSWS [REDACTED]");
+    }
 
     #[test]
     fn table_is_aligned_and_counts_failures() {
