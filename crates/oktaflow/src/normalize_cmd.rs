@@ -98,7 +98,11 @@ pub fn run(args: &NormalizeArgs) -> Result<Exit, NormalizeCmdError> {
     let input_name = describe(args.input.as_deref(), "stdin");
     let output_name = describe(args.output.as_deref(), "stdout");
     let input: Box<dyn Read> = match &args.input {
-        Some(path) => Box::new(File::open(path).map_err(open_error("open --input", path))?),
+        Some(path) => Box::new(
+            File::open(path)
+                .and_then(not_a_directory)
+                .map_err(open_error("open --input", path))?,
+        ),
         None => Box::new(io::stdin().lock()),
     };
     let mut dead_letters = match &args.dead_letter {
@@ -248,6 +252,14 @@ fn load_geoip(args: &NormalizeArgs) -> Result<Option<GeoIp>, NormalizeCmdError> 
                 .join(", "),
             error,
         })
+}
+
+/// A directory opens like a file but fails on the first read: refuse it at once (usage).
+fn not_a_directory(file: File) -> io::Result<File> {
+    match file.metadata()?.is_dir() {
+        true => Err(io::Error::from(io::ErrorKind::IsADirectory)),
+        false => Ok(file),
+    }
 }
 
 /// Refuses an output that is also the input or the other output: creating it would

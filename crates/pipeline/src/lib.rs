@@ -65,8 +65,10 @@ pub mod config;
 pub mod dead_letter;
 mod error;
 pub mod fanout;
+pub mod lock;
 pub mod normalize_stage;
 pub mod observer;
+pub mod outputs;
 pub mod pipeline;
 pub mod prefetch;
 pub mod preflight;
@@ -77,6 +79,7 @@ pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CHECKPOINT_VE
 pub use config::{PipelineConfig, SourceConfig, StopWhen, DEAD_LETTER_FILE, MAX_BATCH};
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER_KEY};
 pub use error::PipelineError;
+pub use lock::{LockError, StateLock, LOCK_FILE};
 pub use observer::{Committed, PipelineObserver, SinkCommit, StageTimes, Started};
 pub use pipeline::{
     batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES,

@@ -104,6 +104,10 @@ impl Sink for RecoverRetry {
     async fn write_batch(&mut self, batch: &[Document]) -> Result<Ack, SinkError> {
         self.inner.write_batch(batch).await
     }
+
+    fn file(&self) -> Option<&Path> {
+        self.inner.file()
+    }
 }
 
 /// With several sources, each source writes its own file: `PATH` becomes `STEM.SOURCE.EXT`

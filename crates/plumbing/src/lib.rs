@@ -13,6 +13,7 @@
 //! * [`framing`] — JSON framing: [`split_events`] for page bodies and [`Records`] for NDJSON
 //!   or JSON-array streams.
 //! * [`error_chain`](fn@error_chain) — an error and its sources on one line.
+//! * [`lock`] — exclusive advisory file locks that die with the process, and who holds one.
 //!
 //! `oktaflow-fetch` and `oktaflow-sink` depend on this crate, never on each other.
 //!
@@ -33,6 +34,7 @@
 pub mod error_chain;
 pub mod framing;
 pub mod http;
+pub mod lock;
 pub mod retry;
 pub mod secret;
 pub mod units;
@@ -40,6 +42,7 @@ pub mod units;
 pub use error_chain::error_chain;
 pub use framing::{split_events, Layout, RawEvent, Record, Records, SplitError};
 pub use http::{build_client, check_proxy_url, ClientOptions, HttpConfigError, TlsConfig};
+pub use lock::{lock_holder, try_lock_exclusive};
 pub use retry::{Backoff, RetryPolicy};
 pub use secret::{Secret, SecretError, SecretRef};
 pub use units::{parse_duration, parse_size};

@@ -70,14 +70,25 @@ pub enum SinkError {
     /// The output file holds data that no checkpoint accounts for.
     #[error(
         "{path} already holds {len} bytes but no checkpoint records them (state directory \
-         lost, or a different file given); restore the state directory, move the file \
-         away, or configure the file sink to append to or truncate an existing file"
+         lost, or a different file given); restore the state directory, or move the file \
+         away (or write to another file) to start a new one"
     )]
     UnrecordedData {
         /// The output file.
         path: PathBuf,
         /// Its current length.
         len: u64,
+    },
+    /// Another process (or another sink of this one) holds the lock on the output file.
+    #[error(
+        "{path} is being written by another process{}; stop it, or write to another file",
+        pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    Locked {
+        /// The output file.
+        path: PathBuf,
+        /// The holder's pid, when the operating system tells.
+        pid: Option<u32>,
     },
     /// The store could not be reached: connection refused or reset, DNS, timeout.
     #[error("{sink}: cannot reach the store: {detail}")]
@@ -153,6 +164,7 @@ impl SinkError {
             | SinkError::ShortFile { .. }
             | SinkError::Segments { .. }
             | SinkError::UnrecordedData { .. }
+            | SinkError::Locked { .. }
             | SinkError::NotRecovered { .. } => false,
         }
     }
