@@ -12,6 +12,10 @@
 //!
 //! Exactly once, across crashes at any instant:
 //!
+//! * **One process**: a run first locks its state directory ([`StateLock`]; a second process
+//!   is refused with [`LockError::Busy`]), refuses a checkpoint saved for another org
+//!   ([`CheckpointError::OtherOrg`]), and [`Pipeline::new`] refuses sinks that would write a
+//!   state file or one file twice ([`outputs`]).
 //! * **Recover**: on start every sink (and the dead-letter file) is handed the position
 //!   recorded in the checkpoint and makes its store consistent with it (the file sink
 //!   truncates what was written after it); fetching resumes from the checkpoint's

@@ -8,6 +8,15 @@
 //! the checkpointed offset, so a restart after a crash at any instant writes every event
 //! exactly once.
 //!
+//! **Lock and creation.** The active file is locked (an exclusive `flock`, held while it is
+//! open) before anything in it is read or changed: another process (or another sink) writing
+//! the same file is refused with [`SinkError::Locked`], naming the holder's pid where the
+//! operating system tells. The operating system releases the lock when the process ends, so a
+//! `kill -9` never leaves a lock behind. A file that does not exist at recovery is created
+//! (and locked) by the first batch that has documents, so a run refused or halted before its
+//! first event leaves no empty file; if it has appeared with data by then, the batch is
+//! refused ([`SinkError::UnrecordedData`]).
+//!
 //! # With rotation
 //!
 //! The configured path is always the *active* file. When a rotation is due, the active file
