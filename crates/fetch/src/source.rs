@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tracing::{debug, info};
 
 use crate::client::{OktaClient, PageRequest, RawPage};
-use crate::config::{ClientConfig, ConfigError};
+use crate::config::{ClientConfig, ConfigError, OrgUrl};
 use crate::error::FetchError;
 use crate::repeat::RepeatFilter;
 use crate::state::{last_published, BackfillState, EventKey, Page, Seam, SourceState};
@@ -104,7 +104,7 @@ impl LogSource {
         let org = client.org().label().to_string();
         let state = match start {
             StartPoint::Resume(state) => {
-                check_resumable(&state, client.org().base().host_str().unwrap_or_default())?;
+                check_resumable(&state, client.org())?;
                 state
             }
             StartPoint::Since(since) => initial_state(org, since, Utc::now(), &options),
@@ -315,28 +315,14 @@ fn initial_state(
     }
 }
 
-fn check_resumable(state: &SourceState, host: &str) -> Result<(), FetchError> {
-    let state_host = state
-        .org
-        .rsplit_once(':')
-        .map_or(state.org.as_str(), |(h, _)| h);
-    let state_host = if state.org.starts_with('[') {
-        state
-            .org
-            .split(']')
-            .next()
-            .unwrap_or("")
-            .trim_start_matches('[')
-    } else {
-        state_host
-    };
-    let host_bare = host.trim_start_matches('[').trim_end_matches(']');
-    if !state_host.eq_ignore_ascii_case(host_bare) {
+fn check_resumable(state: &SourceState, org: &OrgUrl) -> Result<(), FetchError> {
+    if !state.belongs_to(org) {
         return Err(ConfigError::new(
             "state_dir",
             format!(
-                "the checkpoint belongs to {}, not {host}; use another state_dir or source name",
-                state.org
+                "the checkpoint belongs to {}, not {}; use another state_dir or source name",
+                state.org,
+                org.label()
             ),
         )
         .into());
@@ -610,16 +596,20 @@ mod tests {
 
     #[test]
     fn resume_checks_org() {
+        let org = |url: &str| OrgUrl::from_base_url(url).unwrap();
         let state = SourceState::polling("acme.okta.com", t("2024-01-01T00:00:00Z"));
-        assert!(check_resumable(&state, "acme.okta.com").is_ok());
-        let err = check_resumable(&state, "other.okta.com").unwrap_err();
+        assert!(check_resumable(&state, &org("https://ACME.okta.com")).is_ok());
+        let err = check_resumable(&state, &org("https://other.okta.com")).unwrap_err();
         assert!(
             err.to_string().contains("belongs to acme.okta.com"),
             "{err}"
         );
         let local = SourceState::polling("127.0.0.1:8080", t("2024-01-01T00:00:00Z"));
-        assert!(check_resumable(&local, "127.0.0.1").is_ok());
+        assert!(check_resumable(&local, &org("http://127.0.0.1:8080")).is_ok());
+        // Another port is another server: two orgs (or simulators) on one host.
+        assert!(check_resumable(&local, &org("http://127.0.0.1:8081")).is_err());
+        assert!(check_resumable(&local, &org("http://127.0.0.1")).is_err());
         let v6 = SourceState::polling("[::1]:8080", t("2024-01-01T00:00:00Z"));
-        assert!(check_resumable(&v6, "[::1]").is_ok());
+        assert!(check_resumable(&v6, &org("http://[::1]:8080")).is_ok());
     }
 }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use oktaflow_plumbing::RawEvent;
 
+use crate::OrgUrl;
+
 /// Where a source is, as cursors: checkpoint it once the page it came with is durable, and
 /// resume from it with [`StartPoint::Resume`](crate::StartPoint::Resume).
 ///
@@ -97,6 +99,12 @@ impl SourceState {
             seam: None,
             repeat: None,
         }
+    }
+
+    /// Whether this state was saved for `org`: the same host and port (`org`'s
+    /// [`label`](OrgUrl::label)), letter case aside. Another port is another server.
+    pub fn belongs_to(&self, org: &OrgUrl) -> bool {
+        self.org.eq_ignore_ascii_case(org.label())
     }
 
     /// True while a backfill is in progress.

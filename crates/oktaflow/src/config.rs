@@ -836,7 +836,10 @@ fn auth(v: &mut View) -> Option<Auth> {
             None
         }
         (None, None) => {
-            let reason = "no credentials; set OKTA_API_TOKEN, api_token_file, or [oauth] client_id + private_key_file";
+            let table = v
+                .section
+                .map_or("source", |s| s.split('[').next().unwrap_or(s));
+            let reason = format!("no credentials; set OKTA_API_TOKEN, api_token_file, or [{table}.oauth] client_id + private_key_file");
             v.bad("api_token", "defaults", reason);
             None
         }
@@ -1254,7 +1257,18 @@ verify_certificate = true
             &[("OKTAFLOW_DOMAIN", "acme.okta.com")],
             &Overrides::default(),
         );
-        assert!(m.contains("no credentials"), "{m}");
+        assert_eq!(
+            m,
+            "source.api_token (from defaults): no credentials; set OKTA_API_TOKEN, \
+             api_token_file, or [source.oauth] client_id + private_key_file"
+        );
+        let text = "[[sources]]\nname = \"a\"\ndomain = \"acme.okta.com\"\n";
+        let m = err(Some(text), &[], &Overrides::default());
+        assert!(
+            m.starts_with("sources[0].api_token (from defaults): no credentials; ")
+                && m.ends_with(", or [sources.oauth] client_id + private_key_file"),
+            "{m}"
+        );
         let m = err(
             None,
             &base,

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use oktaflow_fetch::FetchErrorKind;
-use oktaflow_pipeline::{CheckpointError, PipelineError};
+use oktaflow_pipeline::{CheckpointError, LockError, PipelineError};
 
 /// How `oktaflow` ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,10 +27,13 @@ impl From<Exit> for ExitCode {
 }
 
 /// The exit code of a failed pipeline: 2 for configuration and state problems found before
-/// any work, 3 for an Okta halt, 4 for I/O failures while running.
+/// any work (a state directory in use by another process included), 3 for an Okta halt, 4
+/// for I/O failures while running.
 pub fn pipeline_exit(error: &PipelineError) -> Exit {
     match error {
         PipelineError::Config(_) | PipelineError::Recover(_) => Exit::Usage,
+        PipelineError::Lock(LockError::Io { .. }) => Exit::Io,
+        PipelineError::Lock(_) => Exit::Usage,
         PipelineError::Checkpoint(CheckpointError::Io { .. }) => Exit::Io,
         PipelineError::Checkpoint(_) => Exit::Usage,
         PipelineError::DeadLetter(e) if e.is_write() => Exit::Io,

@@ -36,15 +36,18 @@ pub fn completions(args: &CompletionsArgs) -> Result<Exit, ManualCmdError> {
     Ok(Exit::Ok)
 }
 
-/// Prints the man page on stdout, or writes one page per command into `args.dir`.
+/// Prints the man page on stdout, or writes one page per command into `args.dir` (created
+/// if missing).
 pub fn man(args: &ManArgs) -> Result<Exit, ManualCmdError> {
     let command = Cli::command();
     match &args.dir {
         Some(dir) => {
-            clap_mangen::generate_to(command, dir).map_err(|source| ManualCmdError::Write {
-                what: format!("man pages to {}", dir.display()),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .and_then(|()| clap_mangen::generate_to(command, dir))
+                .map_err(|source| ManualCmdError::Write {
+                    what: format!("man pages to {}", dir.display()),
+                    source,
+                })?;
         }
         None => {
             let mut page = Vec::new();

@@ -1,20 +1,15 @@
 //! `oktaflow normalize`: Okta System Log events from a file or stdin to ECS NDJSON.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use oktaflow_normalize::{GeoIp, Normalizer, Options};
-use oktaflow_pipeline::{DeadLetter, DeadLetterError, DeadLetterWriter};
+use oktaflow_pipeline::offline::{normalize_stream, StreamError};
+use oktaflow_pipeline::{DeadLetterError, DeadLetterWriter};
 
 use crate::cli::NormalizeArgs;
 use crate::exit::Exit;
-use oktaflow_plumbing::framing::{Record, Records, MAX_RECORD_BYTES};
-
-/// Input read buffer.
-const READ_BUFFER_BYTES: usize = 256 * 1024;
-/// Output is handed to the OS in chunks of about this size.
-const WRITE_CHUNK_BYTES: usize = 256 * 1024;
 
 /// Why `oktaflow normalize` stopped.
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +97,11 @@ pub fn run(args: &NormalizeArgs) -> Result<Exit, NormalizeCmdError> {
     let input_name = describe(input_path, "stdin");
     let output_name = describe(args.output.as_deref(), "stdout");
     let input: Box<dyn Read> = match input_path {
-        Some(path) => Box::new(File::open(path).map_err(open_error("open --input", path))?),
+        Some(path) => Box::new(
+            File::open(path)
+                .and_then(not_a_directory)
+                .map_err(open_error("open --input", path))?,
+        ),
         None => Box::new(io::stdin().lock()),
     };
     let mut dead_letters = match &args.dead_letter {
@@ -113,69 +112,20 @@ pub fn run(args: &NormalizeArgs) -> Result<Exit, NormalizeCmdError> {
         Some(path) => Box::new(File::create(path).map_err(open_error("create --output", path))?),
         None => Box::new(io::stdout().lock()),
     };
-    let mut output = Output {
-        out: output,
-        name: output_name,
-        buf: Vec::with_capacity(WRITE_CHUNK_BYTES + 64 * 1024),
-        closed: false,
-    };
-    let read_error = |error| NormalizeCmdError::Read {
-        input: input_name.clone(),
-        error,
-    };
-
     let mut normalizer = Normalizer::new(options);
-    let mut published_unparsable = 0u64;
-    let mut records =
-        Records::new(BufReader::with_capacity(READ_BUFFER_BYTES, input)).map_err(read_error)?;
-    while let Some((number, record)) = records.next_record().map_err(read_error)? {
-        let rejection = match record {
-            Record::Event(bytes) => match std::str::from_utf8(bytes) {
-                Err(e) => Some((
-                    format!(
-                        "not valid UTF-8 (invalid byte at offset {}); raw is decoded lossily",
-                        e.valid_up_to()
-                    ),
-                    bytes,
-                )),
-                Ok(_) => match normalizer.normalize_fetched_into(bytes, read_at, &mut output.buf) {
-                    Ok(summary) => {
-                        output.buf.push(b'\n');
-                        published_unparsable += u64::from(summary.published_fallback);
-                        None
-                    }
-                    Err(e) => Some((e.to_string(), bytes)),
-                },
+    let summary = normalize_stream(&mut normalizer, input, output, &mut dead_letters, read_at)
+        .map_err(|error| match error {
+            StreamError::Read(error) => NormalizeCmdError::Read {
+                input: input_name,
+                error,
             },
-            Record::TooLong { prefix, len } => Some((
-                format!(
-                    "record of {len} bytes exceeds the {MAX_RECORD_BYTES}-byte limit; \
-                     raw holds its first {} bytes",
-                    prefix.len()
-                ),
-                prefix,
-            )),
-            Record::Malformed { raw, reason } => Some((reason.to_owned(), raw)),
-        };
-        if let Some((error, raw)) = rejection {
-            dead_letters
-                .write(&DeadLetter {
-                    line: Some(number),
-                    error: &error,
-                    raw: &String::from_utf8_lossy(raw),
-                    ..DeadLetter::default()
-                })
-                .map_err(NormalizeCmdError::DeadLetterWrite)?;
-        }
-        if output.buf.len() >= WRITE_CHUNK_BYTES {
-            output.drain()?;
-            if output.closed {
-                break;
-            }
-        }
-    }
-    output.drain()?;
-    output.flush()?;
+            StreamError::Write(error) => NormalizeCmdError::Write {
+                output: output_name,
+                error,
+            },
+            StreamError::DeadLetter(error) => NormalizeCmdError::DeadLetterWrite(error),
+        })?;
+    let published_unparsable = summary.published_unparsable;
 
     // Standard error holds the dead letters (NDJSON) unless they go to a file.
     if published_unparsable > 0 && args.dead_letter.is_some() {
@@ -195,48 +145,6 @@ pub fn run(args: &NormalizeArgs) -> Result<Exit, NormalizeCmdError> {
         );
     }
     Ok(Exit::Rejected)
-}
-
-/// The output with its pending bytes. A closed pipe (`oktaflow normalize | head`)
-/// ends the run quietly, like other Unix filters.
-struct Output {
-    out: Box<dyn Write>,
-    name: String,
-    buf: Vec<u8>,
-    closed: bool,
-}
-
-impl Output {
-    fn drain(&mut self) -> Result<(), NormalizeCmdError> {
-        if !self.closed {
-            let written = self.out.write_all(&self.buf);
-            self.check(written)?;
-        }
-        self.buf.clear();
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), NormalizeCmdError> {
-        if !self.closed {
-            let flushed = self.out.flush();
-            self.check(flushed)?;
-        }
-        Ok(())
-    }
-
-    fn check(&mut self, result: io::Result<()>) -> Result<(), NormalizeCmdError> {
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Ok(())
-            }
-            Err(error) => Err(NormalizeCmdError::Write {
-                output: self.name.clone(),
-                error,
-            }),
-        }
-    }
 }
 
 fn load_geoip(args: &NormalizeArgs) -> Result<Option<GeoIp>, NormalizeCmdError> {
@@ -261,6 +169,14 @@ fn load_geoip(args: &NormalizeArgs) -> Result<Option<GeoIp>, NormalizeCmdError> 
                 .join(", "),
             error,
         })
+}
+
+/// A directory opens like a file but fails on the first read: refuse it at once (usage).
+fn not_a_directory(file: File) -> io::Result<File> {
+    match file.metadata()?.is_dir() {
+        true => Err(io::Error::from(io::ErrorKind::IsADirectory)),
+        false => Ok(file),
+    }
 }
 
 /// Refuses an output that is also the input or the other output: creating it would

@@ -83,8 +83,10 @@ fn the_man_page_is_roff_and_lists_the_subcommands() {
 
 #[test]
 fn man_dir_writes_one_page_per_command() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().to_str().expect("UTF-8 path");
+    let temp = tempfile::tempdir().expect("temp dir");
+    // The directory is created (with its parents) when missing, as `install -d` would.
+    let dir = temp.path().join("share/man/man1");
+    let path = dir.to_str().expect("UTF-8 path");
     let output = success_stdout(&["man", "--dir", path]);
     assert!(output.is_empty());
     for name in [
@@ -93,11 +95,11 @@ fn man_dir_writes_one_page_per_command() {
         "oktaflow-check.1",
         "oktaflow-man.1",
     ] {
-        let page = std::fs::read_to_string(dir.path().join(name))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let page =
+            std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(page.contains(".SH NAME"), "{name}");
     }
-    let check = std::fs::read_to_string(dir.path().join("oktaflow-check.1")).expect("check page");
+    let check = std::fs::read_to_string(dir.join("oktaflow-check.1")).expect("check page");
     assert!(
         check.contains("GET /api/v1/logs?limit=1"),
         "long help is in the page"

@@ -413,6 +413,28 @@ fn usage_errors_exit_2_with_one_line_and_touch_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("same file"));
     assert_eq!(std::fs::read_to_string(&input).unwrap(), content);
 
+    // A directory as the input is a usage error too, and no output is created for it.
+    let output = dir.path().join("out.ndjson");
+    let out = normalize(
+        &[
+            "--input",
+            path_arg(dir.path()),
+            "--output",
+            path_arg(&output),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        format!(
+            "oktaflow: error: cannot open --input {}: is a directory\n",
+            dir.path().display()
+        )
+    );
+    assert!(!output.exists());
+
     let out = normalize(&["--no-such-flag"], b"");
     assert_eq!(out.status.code(), Some(2));
 }

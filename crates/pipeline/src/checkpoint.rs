@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use oktaflow_fetch::SourceState;
+use oktaflow_fetch::{OrgUrl, SourceState};
 
 /// The checkpoint format version written by this build.
 pub const CHECKPOINT_VERSION: u32 = 1;
@@ -64,6 +64,20 @@ pub enum CheckpointError {
         path: PathBuf,
         /// The parse error.
         detail: String,
+    },
+    /// Saved for another Okta org than the source's (its cursor means nothing there).
+    #[error(
+        "checkpoint {path} belongs to {recorded}, not {configured}; to start fresh for \
+         {configured}, move {path} away (and a file sink's output file with it), or give this \
+         run another state directory"
+    )]
+    OtherOrg {
+        /// The file.
+        path: PathBuf,
+        /// The org it was saved for (host or host:port).
+        recorded: String,
+        /// The org configured now.
+        configured: String,
     },
     /// Written by a newer oktaflow.
     #[error("checkpoint {path} has version {found}, this oktaflow reads version {CHECKPOINT_VERSION}; upgrade oktaflow")]
@@ -160,6 +174,21 @@ impl CheckpointStore {
         serde_json::from_value(value)
             .map(Some)
             .map_err(|e| self.corrupt(e))
+    }
+
+    /// [`load`](Self::load), refusing a checkpoint saved for another org than `org` (before
+    /// anything uses it: its cursor would be sent to the wrong org).
+    pub fn load_for(&self, org: &OrgUrl) -> Result<Option<Checkpoint>, CheckpointError> {
+        match self.load()? {
+            Some(checkpoint) if !checkpoint.source.belongs_to(org) => {
+                Err(CheckpointError::OtherOrg {
+                    path: self.path.clone(),
+                    recorded: checkpoint.source.org,
+                    configured: org.label().to_string(),
+                })
+            }
+            loaded => Ok(loaded),
+        }
     }
 
     fn corrupt(&self, error: serde_json::Error) -> CheckpointError {
@@ -288,6 +317,30 @@ mod tests {
             store.load().unwrap_err(),
             CheckpointError::UnsupportedVersion { found: 99, .. }
         ));
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_org_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path(), "okta").unwrap();
+        let org = |url: &str| OrgUrl::from_base_url(url).unwrap();
+        assert_eq!(store.load_for(&org("https://acme.okta.com")).unwrap(), None);
+        let saved = checkpoint("/api/v1/logs?after=1");
+        store.save(&saved).unwrap();
+        assert_eq!(
+            store.load_for(&org("https://acme.okta.com")).unwrap(),
+            Some(saved)
+        );
+        let err = store.load_for(&org("https://globex.okta.com")).unwrap_err();
+        let path = store.path().display();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "checkpoint {path} belongs to acme.okta.com, not globex.okta.com; to start \
+                 fresh for globex.okta.com, move {path} away (and a file sink's output file \
+                 with it), or give this run another state directory"
+            )
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use oktaflow_sink::SinkError;
 
 use crate::checkpoint::CheckpointError;
 use crate::dead_letter::DeadLetterError;
+use crate::lock::LockError;
 
 /// Why a run failed. `Display` is one line. It carries no exit code: the caller maps each
 /// case (configuration and state problems found before any work, a halt of the source, I/O
@@ -14,6 +15,10 @@ pub enum PipelineError {
     /// The sinks or paths are configured inconsistently.
     #[error("{0}")]
     Config(String),
+    /// The state directory could not be locked: another process uses it
+    /// ([`LockError::Busy`]), or it is not a directory.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// The checkpoint could not be read or written.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),

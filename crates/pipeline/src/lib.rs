@@ -12,6 +12,10 @@
 //!
 //! Exactly once, across crashes at any instant:
 //!
+//! * **One process**: a run first locks its state directory ([`StateLock`]; a second process
+//!   is refused with [`LockError::Busy`]), refuses a checkpoint saved for another org
+//!   ([`CheckpointError::OtherOrg`]), and [`Pipeline::new`] refuses sinks that would write a
+//!   state file or one file twice ([`outputs`]).
 //! * **Recover**: on start every sink (and the dead-letter file) is handed the position
 //!   recorded in the checkpoint and makes its store consistent with it (the file sink
 //!   truncates what was written after it); fetching resumes from the checkpoint's
@@ -65,8 +69,11 @@ pub mod config;
 pub mod dead_letter;
 mod error;
 pub mod fanout;
+pub mod lock;
 pub mod normalize_stage;
 pub mod observer;
+pub mod offline;
+pub mod outputs;
 pub mod pipeline;
 pub mod prefetch;
 pub mod preflight;
@@ -79,6 +86,7 @@ pub use config::{
 };
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER_KEY};
 pub use error::PipelineError;
+pub use lock::{LockError, StateLock, LOCK_FILE};
 pub use observer::{Committed, PipelineObserver, SinkCommit, StageTimes, Started};
 pub use pipeline::{
     batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES,

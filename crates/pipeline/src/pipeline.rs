@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use oktaflow_fetch::{FetchStatsSnapshot, LogSource, SourceState, StartPoint};
+use oktaflow_fetch::{FetchStatsSnapshot, LogSource, OrgUrl, SourceState, StartPoint};
 use oktaflow_normalize::Normalizer;
 use oktaflow_sink::{io_may_pass, BatchLimits, Sink, SinkError};
 use tokio::sync::watch;
@@ -35,6 +35,7 @@ use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::config::{PipelineConfig, StopWhen};
 use crate::dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER_KEY};
 use crate::fanout::{write_to_all, FanOutError, Next, OutputRetry, Retrying};
+use crate::lock::StateLock;
 use crate::normalize_stage::NormalizeStage;
 use crate::observer::{Committed, Observers, PipelineObserver, SinkCommit, StageTimes, Started};
 use crate::prefetch::Prefetcher;
@@ -131,8 +132,10 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline from `config`'s source to `sinks`. Refuses an empty sink list and two sinks
-    /// with the same name (they would share one checkpoint position).
+    /// A pipeline from `config`'s source to `sinks`. Refuses an empty sink list, two sinks
+    /// with the same name (they would share one checkpoint position), and a sink writing one
+    /// of the state directory's files or a file another sink writes
+    /// ([`check_sink_files`](crate::outputs::check_sink_files)). Creates nothing.
     pub fn new(
         config: PipelineConfig,
         sinks: Vec<Box<dyn Sink>>,
@@ -151,6 +154,8 @@ impl Pipeline {
                 )));
             }
         }
+        crate::outputs::check_sink_files(&config.state_dir, &sinks)
+            .map_err(PipelineError::Config)?;
         Ok(Pipeline {
             config,
             sinks,
@@ -365,7 +370,10 @@ impl BatchOutcome {
 
 /// The writer stage: the sinks, the dead-letter file and the checkpoint store of one source.
 struct Writer {
+    /// Held while the writer exists: no other process uses the state directory.
+    _lock: StateLock,
     source: String,
+    org: OrgUrl,
     sinks: Vec<Box<dyn Sink>>,
     dead: Arc<Mutex<DeadLetterWriter>>,
     dead_letter_path: PathBuf,
@@ -375,28 +383,24 @@ struct Writer {
 }
 
 impl Writer {
-    /// The writer of `config`'s source; refuses a sink that is the dead-letter file.
+    /// The writer of `config`'s source: locks the state directory first (before anything
+    /// in it is read or written).
     fn open(
         config: &PipelineConfig,
         sinks: Vec<Box<dyn Sink>>,
         observers: Observers,
     ) -> Result<Writer, PipelineError> {
+        let lock = StateLock::acquire(&config.state_dir)?;
         let store = CheckpointStore::new(&config.state_dir, &config.source.name)?;
         let dead = DeadLetterWriter::checkpointed(config.state_dir.join(&config.dead_letter_file))?;
         let dead_letter_path = dead
             .path()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
-        for sink in &sinks {
-            if sink.name() == format!("file:{}", dead_letter_path.display()) {
-                return Err(PipelineError::Config(format!(
-                    "sink {} is the dead-letter file; write events to another file",
-                    sink.name()
-                )));
-            }
-        }
         Ok(Writer {
+            _lock: lock,
             source: config.source.name.clone(),
+            org: config.source.client.org.clone(),
             sinks,
             dead: Arc::new(Mutex::new(dead)),
             dead_letter_path,
@@ -417,12 +421,14 @@ impl Writer {
         lock(&self.dead)
     }
 
-    /// Step 1 of a run: loads the checkpoint (`None` on a first run) and makes every sink
-    /// and the dead-letter file consistent with it, before anything is fetched.
+    /// Step 1 of a run: loads the checkpoint (`None` on a first run; refused when it belongs
+    /// to another org) and makes every sink and the dead-letter file consistent with it,
+    /// before anything is fetched.
     async fn recover(&mut self) -> Result<Option<Checkpoint>, PipelineError> {
         let loaded = blocking({
             let store = self.store.clone();
-            move || store.load()
+            let org = self.org.clone();
+            move || store.load_for(&org)
         })
         .await??;
         let positions = loaded.as_ref().map(|c| &c.sinks);

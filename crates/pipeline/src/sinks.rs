@@ -109,6 +109,10 @@ impl Sink for RecoverRetry {
     fn preferred_batch(&self) -> BatchLimits {
         self.inner.preferred_batch()
     }
+
+    fn file(&self) -> Option<&Path> {
+        self.inner.file()
+    }
 }
 
 /// With several sources, each source writes its own file: `PATH` becomes `STEM.SOURCE.EXT`

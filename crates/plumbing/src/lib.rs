@@ -16,6 +16,7 @@
 //! * [`framing`] — JSON framing: [`split_events`] for page bodies and [`Records`] for any
 //!   stream of JSON values (NDJSON, concatenated or pretty-printed objects, arrays).
 //! * [`error_chain`](fn@error_chain) — an error and its sources on one line.
+//! * [`lock`] — exclusive advisory file locks that die with the process, and who holds one.
 //!
 //! `oktaflow-fetch` and `oktaflow-sink` depend on this crate, never on each other.
 //!
@@ -36,6 +37,7 @@
 pub mod error_chain;
 pub mod framing;
 pub mod http;
+pub mod lock;
 pub mod retry;
 pub mod scrub;
 pub mod secret;
@@ -44,6 +46,7 @@ pub mod units;
 pub use error_chain::error_chain;
 pub use framing::{split_events, RawEvent, Record, Records, SplitError};
 pub use http::{build_client, check_proxy_url, ClientOptions, HttpConfigError, TlsConfig};
+pub use lock::{lock_holder, try_lock_exclusive};
 pub use retry::{Backoff, RetryPolicy};
 pub use scrub::{install_panic_hook, scrub, scrub_authorization, ScrubWriter, REDACTED};
 pub use secret::{Secret, SecretError, SecretRef};

@@ -70,14 +70,25 @@ pub enum SinkError {
     /// The output file holds data that no checkpoint accounts for.
     #[error(
         "{path} already holds {len} bytes but no checkpoint records them (state directory \
-         lost, or a different file given); restore the state directory, move the file \
-         away, or configure the file sink to append to or truncate an existing file"
+         lost, or a different file given); restore the state directory, or move the file \
+         away (or write to another file) to start a new one"
     )]
     UnrecordedData {
         /// The output file.
         path: PathBuf,
         /// Its current length.
         len: u64,
+    },
+    /// Another process (or another sink of this one) holds the lock on the output file.
+    #[error(
+        "{path} is being written by another process{}; stop it, or write to another file",
+        pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    Locked {
+        /// The output file.
+        path: PathBuf,
+        /// The holder's pid, when the operating system tells.
+        pid: Option<u32>,
     },
     /// The store could not be reached: connection refused or reset, DNS, timeout.
     #[error("{sink}: cannot reach the store: {detail}")]
@@ -145,14 +156,15 @@ impl SinkError {
             | SinkError::ShortFile { .. }
             | SinkError::Segments { .. }
             | SinkError::UnrecordedData { .. }
+            | SinkError::Locked { .. }
             | SinkError::NotRecovered { .. } => false,
         }
     }
 
     /// A short stable label of the failure, for the `kind` label of
     /// `oktaflow_sink_errors_total`: `storage_full` (disk full, quota exceeded, file too
-    /// large), `io` (another OS I/O error), `unreachable`, `busy`, `auth`, `refused`, or
-    /// `state` (a checkpoint or output that does not fit, a sink not recovered).
+    /// large), `io` (another OS I/O error), `unreachable`, `busy`, `auth`, `refused`,
+    /// `locked` (another process writes the output file), or `state` (a checkpoint or output that does not fit, a sink not recovered).
     pub fn kind(&self) -> &'static str {
         match self {
             SinkError::Io { error, .. } => io_kind(error.kind()),
@@ -160,6 +172,7 @@ impl SinkError {
             SinkError::Busy { .. } => "busy",
             SinkError::Auth { .. } => "auth",
             SinkError::Refused { .. } => "refused",
+            SinkError::Locked { .. } => "locked",
             SinkError::InvalidPosition { .. }
             | SinkError::PathMismatch { .. }
             | SinkError::ShortFile { .. }

@@ -31,4 +31,11 @@ pub trait Sink: Send {
     fn preferred_batch(&self) -> BatchLimits {
         BatchLimits::DEFAULT_PREFERRED
     }
+
+    /// The local file this sink writes, if it writes one (the file sink's active file), so
+    /// that the pipeline can refuse two sinks writing one file, or a sink writing one of its
+    /// own state files. Default: `None`.
+    fn file(&self) -> Option<&std::path::Path> {
+        None
+    }
 }

@@ -8,6 +8,15 @@
 //! the checkpointed offset, so a restart after a crash at any instant writes every event
 //! exactly once.
 //!
+//! **Lock and creation.** The active file is locked (an exclusive `flock`, held while it is
+//! open) before anything in it is read or changed: another process (or another sink) writing
+//! the same file is refused with [`SinkError::Locked`], naming the holder's pid where the
+//! operating system tells. The operating system releases the lock when the process ends, so a
+//! `kill -9` never leaves a lock behind. A file that does not exist at recovery is created
+//! (and locked) by the first batch that has documents, so a run refused or halted before its
+//! first event leaves no empty file; if it has appeared with data by then, the batch is
+//! refused ([`SinkError::UnrecordedData`]).
+//!
 //! # With rotation
 //!
 //! The configured path is always the *active* file. When a rotation is due, the active file
@@ -77,7 +86,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use tokio::fs::{File, OpenOptions};
+use tokio::fs::File;
 use tracing::warn;
 
 use crate::{Ack, Document, Sink, SinkError};
@@ -143,9 +152,26 @@ struct Active {
     committed: u64,
     /// When its first batch was written (`None` while it is empty).
     started_at: Option<DateTime<Utc>>,
-    /// Open for appending; `None` while the file still has to be created (a rotation
-    /// renamed the previous segment but could not create this one).
+    /// Open for appending and locked; `None` while the file still has to be created (a
+    /// rotation renamed the previous segment but could not create this one, or the file did
+    /// not exist at recovery).
     file: Option<File>,
+    /// The file did not exist at recovery: it is created by the first non-empty batch (so a
+    /// run that writes nothing leaves no file), and refused if it has appeared with data.
+    missing: bool,
+}
+
+impl Active {
+    /// Segment `segment`, whose file does not exist yet and has nothing committed.
+    fn missing(segment: u64) -> Active {
+        Active {
+            segment,
+            committed: 0,
+            started_at: None,
+            file: None,
+            missing: true,
+        }
+    }
 }
 
 /// Where the sink reads the time (injected in tests).
@@ -293,35 +319,56 @@ impl FileSink {
             .map_err(self.io("list rotated output files"))
     }
 
-    /// Opens (creating if needed) the active file for appending; returns it, whether it
-    /// was created, and its current length.
-    async fn open(&self) -> Result<(File, bool, u64), SinkError> {
-        let existed = match tokio::fs::metadata(&self.path).await {
-            Ok(_) => true,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-            Err(e) => return Err(self.io("inspect output file")(e)),
-        };
-        let (file, len) = self.open_append("open output file").await?;
-        if !existed {
-            self.sync_parent_dir().await?;
+    /// Opens the active file for appending, locked, if it exists; returns it and its length.
+    async fn open_existing(&self) -> Result<Option<(File, u64)>, SinkError> {
+        match self.open_locked(false, "open output file") {
+            Ok(opened) => Ok(Some(opened)),
+            Err(SinkError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
         }
-        Ok((file, !existed, len))
     }
 
-    /// Opens the active file for appending, creating it if missing; returns it and its length.
-    async fn open_append(&self, action: &'static str) -> Result<(File, u64), SinkError> {
-        let file = OpenOptions::new()
+    /// Opens the active file for appending (creating it if `create`) and locks it before
+    /// anything else: refused with [`SinkError::Locked`] while another process (or another
+    /// sink) holds it. The lock lasts as long as the file is open. Returns it and its length.
+    fn open_locked(&self, create: bool, action: &'static str) -> Result<(File, u64), SinkError> {
+        let file = std::fs::OpenOptions::new()
             .append(true)
-            .create(true)
+            .create(create)
             .open(&self.path)
-            .await
             .map_err(self.io(action))?;
+        if !oktaflow_plumbing::try_lock_exclusive(&file).map_err(self.io("lock output file"))? {
+            return Err(SinkError::Locked {
+                path: self.path.clone(),
+                pid: oktaflow_plumbing::lock_holder(&file),
+            });
+        }
         let len = file
             .metadata()
-            .await
             .map_err(self.io("inspect output file"))?
             .len();
-        Ok((file, len))
+        Ok((File::from_std(file), len))
+    }
+
+    /// Opens the active file for appending, creating it if missing, locked; returns it and
+    /// its length.
+    async fn open_append(&self, action: &'static str) -> Result<(File, u64), SinkError> {
+        self.open_locked(true, action)
+    }
+
+    /// Creates the active file that was missing at recovery, at the first non-empty batch.
+    /// If it has appeared since, with data, that data is no one's this sink knows of:
+    /// refused like existing data without a checkpoint.
+    async fn create_missing(&self) -> Result<File, SinkError> {
+        let (file, len) = self.open_append("create output file").await?;
+        if len > 0 {
+            return Err(SinkError::UnrecordedData {
+                path: self.path.clone(),
+                len,
+            });
+        }
+        self.sync_parent_dir().await?;
+        Ok(file)
     }
 
     /// Opens the active file as a new segment with nothing committed: created if missing,
@@ -357,7 +404,8 @@ impl FileSink {
         file.sync_data().await.map_err(self.io("sync output file"))
     }
 
-    /// No checkpoint yet: start on an empty file, or follow [`ExistingFile`].
+    /// No checkpoint yet: start on an empty file (created by the first non-empty batch), or
+    /// follow [`ExistingFile`].
     async fn first_run(&self) -> Result<Active, SinkError> {
         let rotated = if self.segmented {
             self.rotated().await?
@@ -369,9 +417,12 @@ impl FileSink {
             let len = tokio::fs::metadata(&path).await.map_or(0, |m| m.len());
             return Err(SinkError::UnrecordedData { path, len });
         }
-        let (file, created, len) = self.open().await?;
+        let segment = rotated.last().map_or(1, |&n| n + 1);
+        let Some((file, len)) = self.open_existing().await? else {
+            return Ok(Active::missing(segment));
+        };
         let committed = match self.existing {
-            _ if created || len == 0 => 0,
+            _ if len == 0 => 0,
             ExistingFile::Refuse => {
                 return Err(SinkError::UnrecordedData {
                     path: self.path.clone(),
@@ -385,17 +436,28 @@ impl FileSink {
             }
         };
         Ok(Active {
-            segment: rotated.last().map_or(1, |&n| n + 1),
+            segment,
             committed,
             started_at: (committed > 0).then(|| self.clock.now()),
             file: Some(file),
+            missing: false,
         })
     }
 
     /// A checkpoint in the format without rotation, and no rotation configured: the file
-    /// is truncated to the offset (exactly the behaviour before rotation existed).
+    /// is truncated to the offset (exactly the behaviour before rotation existed). A missing
+    /// file with nothing committed is created by the first non-empty batch.
     async fn recover_single(&self, offset: u64) -> Result<Active, SinkError> {
-        let (file, _, len) = self.open().await?;
+        let Some((file, len)) = self.open_existing().await? else {
+            if offset == 0 {
+                return Ok(Active::missing(1));
+            }
+            return Err(SinkError::ShortFile {
+                path: self.path.clone(),
+                actual: 0,
+                recorded: offset,
+            });
+        };
         if len < offset {
             return Err(SinkError::ShortFile {
                 path: self.path.clone(),
@@ -411,6 +473,7 @@ impl FileSink {
             committed: offset,
             started_at: None,
             file: Some(file),
+            missing: false,
         })
     }
 
@@ -459,6 +522,7 @@ impl FileSink {
                 committed: 0,
                 started_at: None,
                 file: Some(file),
+                missing: false,
             });
         }
 
@@ -532,6 +596,7 @@ impl FileSink {
             committed: 0,
             started_at: None,
             file: None,
+            missing: false,
         };
         Ok(())
     }
@@ -571,6 +636,10 @@ impl Sink for FileSink {
         &self.name
     }
 
+    fn file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
     async fn recover(&mut self, position: Option<&Value>) -> Result<(), SinkError> {
         self.active = None;
         let recorded = position.map(|p| self.recorded(p)).transpose()?;
@@ -607,14 +676,24 @@ impl Sink for FileSink {
         }
         let file = match active.file.take() {
             Some(file) => file,
-            None => match self.open_empty_segment().await {
-                Ok(file) => file,
-                Err(error) => {
-                    // Still resumable: the next attempt creates the file again.
-                    self.active = Some(active);
-                    return Err(error);
+            None => {
+                let opened = if active.missing {
+                    self.create_missing().await
+                } else {
+                    self.open_empty_segment().await
+                };
+                match opened {
+                    Ok(file) => {
+                        active.missing = false;
+                        file
+                    }
+                    Err(error) => {
+                        // Still resumable: the next attempt creates the file again.
+                        self.active = Some(active);
+                        return Err(error);
+                    }
                 }
-            },
+            }
         };
         if rotated {
             self.apply_retention(active.segment).await;

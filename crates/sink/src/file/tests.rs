@@ -152,6 +152,7 @@ async fn recover_refuses_a_file_shorter_than_the_checkpoint() {
         .await
         .unwrap()
         .position;
+    drop(sink);
     std::fs::write(&path, b"{}\n").unwrap();
 
     let mut restarted = FileSink::new(&path, ExistingFile::Refuse).unwrap();
@@ -204,8 +205,71 @@ async fn missing_file_with_a_zero_position_is_created() {
     sink.recover(Some(&json!({"path": path, "offset": 0})))
         .await
         .unwrap();
+    sink.write_batch(&[]).await.unwrap();
+    assert!(!path.exists(), "created by the first batch with events");
     sink.write_batch(&[doc("a")]).await.unwrap();
-    assert!(path.exists());
+    assert_eq!(read(&path), ndjson(&["a"]));
+}
+
+/// A run that is refused or halts before its first event (a bad token, a wrong domain)
+/// leaves no empty output file behind.
+#[tokio::test]
+async fn the_output_file_is_created_by_the_first_batch_with_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.ndjson");
+    let mut sink = FileSink::new(&path, ExistingFile::Refuse).unwrap();
+    sink.recover(None).await.unwrap();
+    let start = sink.write_batch(&[]).await.unwrap();
+    assert_eq!(offset(&start), 0);
+    assert!(!path.exists());
+    let ack = sink.write_batch(&[doc("a")]).await.unwrap();
+    assert_eq!(read(&path), ndjson(&["a"]));
+    assert_eq!(offset(&ack), LINE);
+
+    // If the file appears meanwhile with data, that data is no one's this sink knows of.
+    let other = dir.path().join("other.ndjson");
+    let mut sink = FileSink::new(&other, ExistingFile::Refuse).unwrap();
+    sink.recover(None).await.unwrap();
+    std::fs::write(&other, b"{\"x\":1}\n").unwrap();
+    let err = sink.write_batch(&[doc("a")]).await.unwrap_err();
+    assert!(
+        matches!(err, SinkError::UnrecordedData { len: 8, .. }),
+        "{err}"
+    );
+    assert_eq!(read(&other), "{\"x\":1}\n");
+}
+
+#[tokio::test]
+async fn a_second_writer_of_one_file_is_refused_while_the_first_has_it_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.ndjson");
+    let mut first = FileSink::new(&path, ExistingFile::Refuse).unwrap();
+    first.recover(None).await.unwrap();
+    let position = first.write_batch(&[doc("a")]).await.unwrap().position;
+
+    // Through another path to the same file, as another process would.
+    let mut second = FileSink::new(dir.path().join("./out.ndjson"), ExistingFile::Refuse).unwrap();
+    let err = second.recover(Some(&position)).await.unwrap_err();
+    assert!(
+        matches!(&err, SinkError::Locked { path: p, .. } if p == &path),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} is being written by another process (pid {}); stop it, or write to another file",
+            path.display(),
+            std::process::id()
+        )
+    );
+    assert_eq!(read(&path), ndjson(&["a"]), "nothing was changed");
+
+    // Released with the file: a restart after the first is gone recovers.
+    drop(first);
+    second.recover(Some(&position)).await.unwrap();
+    second.write_batch(&[doc("b")]).await.unwrap();
+    assert_eq!(read(&path), ndjson(&["a", "b"]));
 }
 
 #[tokio::test]
@@ -221,6 +285,16 @@ async fn existing_data_without_a_checkpoint_follows_the_policy() {
         matches!(err, SinkError::UnrecordedData { len: 10, .. }),
         "{err}"
     );
+    // It recommends what exists: no setting makes `run` append to or truncate a file.
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} already holds 10 bytes but no checkpoint records them (state directory lost, \
+             or a different file given); restore the state directory, or move the file away \
+             (or write to another file) to start a new one",
+            path.display()
+        )
+    );
     assert_eq!(std::fs::read(&path).unwrap(), before);
 
     let mut append = FileSink::new(&path, ExistingFile::Append).unwrap();
@@ -228,6 +302,7 @@ async fn existing_data_without_a_checkpoint_follows_the_policy() {
     let ack = append.write_batch(&[doc("a")]).await.unwrap();
     assert_eq!(offset(&ack), std::fs::metadata(&path).unwrap().len());
     assert!(read(&path).starts_with("{\"old\":1}\n{\"event\""));
+    drop(append);
 
     let mut fresh = FileSink::new(&path, ExistingFile::Truncate).unwrap();
     fresh.recover(None).await.unwrap();

@@ -1,0 +1,150 @@
+//! Normalizing saved events, outside the live pipeline: a stream of JSON values (a file, an
+//! export, `jq` output, standard input) to ECS NDJSON, with the same normalizer and the same
+//! dead-letter lines as the pipeline. `oktaflow normalize` is this on a file or stdin.
+
+use std::io::{self, BufReader, Read, Write};
+
+use chrono::{DateTime, Utc};
+use oktaflow_normalize::Normalizer;
+use oktaflow_plumbing::framing::{Record, Records, MAX_RECORD_BYTES};
+
+use crate::dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter};
+
+/// Input read buffer.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
+/// Output is handed to the OS in chunks of about this size.
+const WRITE_CHUNK_BYTES: usize = 256 * 1024;
+
+/// What [`normalize_stream`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// Records read (events, malformed and over-long records).
+    pub records: u64,
+    /// Events kept with the read time as `@timestamp` because `published` was missing or
+    /// unparsable (tag `okta_published_unparsable`).
+    pub published_unparsable: u64,
+}
+
+/// Why [`normalize_stream`] stopped before the end of its input.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Reading the input failed.
+    #[error("cannot read the input: {0}")]
+    Read(io::Error),
+    /// Writing the output failed (a closed pipe is not an error: the run ends quietly).
+    #[error("cannot write the output: {0}")]
+    Write(io::Error),
+    /// Writing a dead letter failed.
+    #[error(transparent)]
+    DeadLetter(DeadLetterError),
+}
+
+/// Normalizes every record of `input` (any stream of JSON values: objects, arrays of
+/// objects, NDJSON, concatenated or pretty-printed) to one ECS line each on `output`.
+/// A record that cannot be normalized goes to `dead_letters` with its reason and line,
+/// never dropped. `read_at` is the `@timestamp` of an event whose `published` is
+/// unparsable. A closed output pipe (`| head`) ends the run quietly, like other filters.
+pub fn normalize_stream(
+    normalizer: &mut Normalizer,
+    input: impl Read,
+    output: impl Write,
+    dead_letters: &mut DeadLetterWriter,
+    read_at: DateTime<Utc>,
+) -> Result<StreamSummary, StreamError> {
+    let mut output = Output {
+        out: output,
+        buf: Vec::with_capacity(WRITE_CHUNK_BYTES + 64 * 1024),
+        closed: false,
+    };
+    let mut summary = StreamSummary::default();
+    let mut records = Records::new(BufReader::with_capacity(READ_BUFFER_BYTES, input))
+        .map_err(StreamError::Read)?;
+    while let Some((number, record)) = records.next_record().map_err(StreamError::Read)? {
+        summary.records += 1;
+        let rejection = match record {
+            Record::Event(bytes) => match std::str::from_utf8(bytes) {
+                Err(e) => Some((
+                    format!(
+                        "not valid UTF-8 (invalid byte at offset {}); raw is decoded lossily",
+                        e.valid_up_to()
+                    ),
+                    bytes,
+                )),
+                Ok(_) => match normalizer.normalize_fetched_into(bytes, read_at, &mut output.buf) {
+                    Ok(event) => {
+                        output.buf.push(b'\n');
+                        summary.published_unparsable += u64::from(event.published_fallback);
+                        None
+                    }
+                    Err(e) => Some((e.to_string(), bytes)),
+                },
+            },
+            Record::TooLong { prefix, len } => Some((
+                format!(
+                    "record of {len} bytes exceeds the {MAX_RECORD_BYTES}-byte limit; \
+                     raw holds its first {} bytes",
+                    prefix.len()
+                ),
+                prefix,
+            )),
+            Record::Malformed { raw, reason } => Some((reason.to_owned(), raw)),
+        };
+        if let Some((error, raw)) = rejection {
+            dead_letters
+                .write(&DeadLetter {
+                    line: Some(number),
+                    error: &error,
+                    raw: &String::from_utf8_lossy(raw),
+                    ..DeadLetter::default()
+                })
+                .map_err(StreamError::DeadLetter)?;
+        }
+        if output.buf.len() >= WRITE_CHUNK_BYTES {
+            output.drain()?;
+            if output.closed {
+                break;
+            }
+        }
+    }
+    output.drain()?;
+    output.flush()?;
+    Ok(summary)
+}
+
+/// The output with its pending bytes. A closed pipe (`oktaflow normalize | head`)
+/// ends the run quietly, like other Unix filters.
+struct Output<W> {
+    out: W,
+    buf: Vec<u8>,
+    closed: bool,
+}
+
+impl<W: Write> Output<W> {
+    fn drain(&mut self) -> Result<(), StreamError> {
+        if !self.closed {
+            let written = self.out.write_all(&self.buf);
+            self.check(written)?;
+        }
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StreamError> {
+        if !self.closed {
+            let flushed = self.out.flush();
+            self.check(flushed)?;
+        }
+        Ok(())
+    }
+
+    fn check(&mut self, result: io::Result<()>) -> Result<(), StreamError> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(error) => Err(StreamError::Write(error)),
+        }
+    }
+}
