@@ -20,6 +20,8 @@
 //!   ([`Normalizer::normalize_fetched_into`]): then that time is `@timestamp` and
 //!   the document is marked (`error.message`, `tags`). A field of unexpected type
 //!   is normalized as far as possible, never an error.
+//! * The same events also map to [OCSF](https://schema.ocsf.io/) 1.8.0, one class per
+//!   event ([`Normalizer::normalize_ocsf_into`]; table in `docs/fields.md`).
 //! * Speed: typed borrowing deserialization, direct streaming output, user
 //!   agents parsed once per distinct string (bounded cache per [`Normalizer`]).
 //!
@@ -49,6 +51,7 @@ mod input;
 mod json;
 mod kv;
 mod model;
+mod ocsf;
 mod outcome;
 mod timestamp;
 mod user_agent;
@@ -189,6 +192,64 @@ impl Normalizer {
             out.truncate(start);
         }
         result
+    }
+
+    /// As [`normalize_fetched_into`](Self::normalize_fetched_into) (or
+    /// [`normalize_into`](Self::normalize_into) when `fetched_at` is `None`), but the
+    /// document is an [OCSF 1.8.0](https://schema.ocsf.io/1.8.0/) event: one class per
+    /// eventType family (Authentication, Account Change, Authorize Session, Entity
+    /// Management, User Access Management, Group Management, Detection Finding, API
+    /// Activity as the fallback), `time` in epoch milliseconds, `metadata.uid` the Okta
+    /// `uuid`, and every Okta member without an OCSF attribute under `unmapped`. An event
+    /// whose `time` is the fetch time has `metadata.labels` [`PUBLISHED_UNPARSABLE_TAG`].
+    /// `EventSummary::category` is the ECS `event.category`, as for ECS.
+    /// On error `out` is left exactly as it was.
+    pub fn normalize_ocsf_into(
+        &mut self,
+        input: &[u8],
+        fetched_at: Option<chrono::DateTime<chrono::Utc>>,
+        out: &mut Vec<u8>,
+    ) -> Result<EventSummary, NormalizeError> {
+        let top = input::parse_top(input)?;
+        let form = input::form(&top)?;
+        let start = out.len();
+        let mut cx = ocsf::Context {
+            geoip: self.geoip.as_ref(),
+            user_agents: &mut self.user_agents,
+            fetched_at,
+        };
+        let result = match input::parse_inner(form) {
+            None => {
+                let original = self.include_original.then(|| raw_text(input));
+                ocsf::write_event(&mut cx, &top, None, original.as_deref(), out)
+            }
+            Some(inner) => {
+                let inner = inner?;
+                let envelope = input::parse_envelope(input)?;
+                let (outer, original) = match form {
+                    input::Form::EventBridge(text) => (ocsf::Outer::EventBridge(&envelope), text),
+                    input::Form::Wrapper(text) => (ocsf::Outer::Wrapper(&envelope), text),
+                    input::Form::Raw => (ocsf::Outer::Wrapper(&envelope), ""),
+                };
+                let original = self.include_original.then_some(original);
+                ocsf::write_event(&mut cx, &inner, Some(outer), original, out)
+            }
+        };
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    /// Convenience: the OCSF event (see [`normalize_ocsf_into`](Self::normalize_ocsf_into))
+    /// as a serde_json::Value.
+    pub fn normalize_ocsf_value(
+        &mut self,
+        input: &[u8],
+    ) -> Result<serde_json::Value, NormalizeError> {
+        let mut out = Vec::with_capacity(input.len() * 2);
+        self.normalize_ocsf_into(input, None, &mut out)?;
+        serde_json::from_slice(&out).map_err(NormalizeError::NotJson)
     }
 
     /// Convenience: the ECS document as a serde_json::Value.
