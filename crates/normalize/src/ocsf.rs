@@ -830,7 +830,12 @@ struct Parts<'s, 'a> {
     external_session: Option<&'s str>,
 }
 
-/// `user` from an Okta actor or target (same members).
+/// A value that is not Okta's placeholder `unknown` (such values stay under `unmapped`).
+fn known(s: &str) -> bool {
+    !s.eq_ignore_ascii_case("unknown")
+}
+
+/// `user` from an Okta actor or target (same members); placeholders left out.
 fn write_okta_user(
     w: &mut JsonWriter<'_>,
     key: Key<'_>,
@@ -839,6 +844,8 @@ fn write_okta_user(
     alternate_id: Option<&str>,
     display_name: Option<&str>,
 ) {
+    let (id, alternate_id) = (id.filter(|s| known(s)), alternate_id.filter(|s| known(s)));
+    let display_name = display_name.filter(|s| known(s));
     w.open_object(key);
     w.str(k!("uid"), id);
     w.str(k!("name"), alternate_id);
@@ -1004,8 +1011,8 @@ fn write_resources(w: &mut JsonWriter<'_>, targets: &[Target<'_>]) {
     w.open_array(k!("resources"));
     for t in targets.iter().filter(|t| t.other.is_none()) {
         w.open_object(k!(""));
-        w.str(k!("uid"), text(&t.id));
-        w.str(k!("name"), text(&t.display_name));
+        w.str(k!("uid"), text(&t.id).filter(|s| known(s)));
+        w.str(k!("name"), text(&t.display_name).filter(|s| known(s)));
         w.str(k!("type"), text(&t.kind));
         w.close();
     }
@@ -1079,6 +1086,14 @@ fn write_unmapped(
         Some(a) if a.other.is_some() => w.json(k!("actor"), a.other.as_ref()),
         Some(a) => {
             w.open_object(k!("actor"));
+            // Okta's placeholders, left out of `actor.user`.
+            for (key, value) in [
+                (k!("id"), &a.id),
+                (k!("alternateId"), &a.alternate_id),
+                (k!("displayName"), &a.display_name),
+            ] {
+                w.str(key, text(value).filter(|s| !known(s)));
+            }
             w.json(k!("detailEntry"), a.detail_entry.as_ref());
             rest(w, a);
             w.close();

@@ -230,3 +230,60 @@ fn normalize_ocsf_into_appends_one_compact_document_and_a_matching_summary() {
         assert_eq!(out, before);
     }
 }
+
+#[test]
+fn an_unparsable_published_falls_back_to_the_fetch_time_and_is_marked() {
+    let fetched: chrono::DateTime<chrono::Utc> =
+        "2024-05-01T10:00:05.123456Z".parse().expect("a time");
+    let event = br#"{"uuid":"u4","published":"01/05/2024 10:00","eventType":"system.idp.lifecycle.create"}"#;
+    let mut normalizer = Normalizer::default();
+    let mut out = Vec::new();
+    assert!(normalizer
+        .normalize_ocsf_into(event, None, &mut out)
+        .is_err());
+    assert!(out.is_empty());
+    let summary = normalizer
+        .normalize_ocsf_into(event, Some(fetched), &mut out)
+        .expect("kept with the fetch time");
+    assert!(summary.published_fallback);
+    let doc: Value = serde_json::from_slice(&out).expect("JSON");
+    assert_eq!(doc["time"], fetched.timestamp_millis());
+    assert_eq!(doc["metadata"]["original_time"], "01/05/2024 10:00");
+    assert_eq!(
+        doc["metadata"]["labels"],
+        serde_json::json!([oktaflow_normalize::PUBLISHED_UNPARSABLE_TAG])
+    );
+    // A usable `published` is the time, unmarked, whatever the fetch time.
+    let good =
+        br#"{"uuid":"u6","published":"2024-05-01T09:00:00.250Z","eventType":"user.session.start"}"#;
+    let mut out = Vec::new();
+    let summary = normalizer
+        .normalize_ocsf_into(good, Some(fetched), &mut out)
+        .expect("maps");
+    assert!(!summary.published_fallback);
+    let doc: Value = serde_json::from_slice(&out).expect("JSON");
+    assert_eq!(doc["time"], 1_714_554_000_250_i64);
+    assert!(doc["metadata"].get("labels").is_none());
+}
+
+#[test]
+fn the_raw_event_is_raw_data_when_asked_for() {
+    let event =
+        r#"{"uuid":"u7","published":"2024-05-01T09:00:00Z","eventType":"user.session.end"}"#;
+    let mut normalizer = Normalizer::new(oktaflow_normalize::Options {
+        include_original: true,
+        ..Default::default()
+    });
+    let doc = normalizer
+        .normalize_ocsf_value(event.as_bytes())
+        .expect("maps");
+    assert_eq!(doc["raw_data"], event);
+    let doc = Normalizer::default()
+        .normalize_ocsf_value(event.as_bytes())
+        .expect("maps");
+    assert!(doc.get("raw_data").is_none());
+    // Without an actor, the required user is there, of type Unknown.
+    assert_eq!(doc["user"], serde_json::json!({"type_id": 0}));
+    assert_eq!(doc["class_uid"], 3002);
+    assert_eq!(doc["type_uid"], 300202);
+}
