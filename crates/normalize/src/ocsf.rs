@@ -333,7 +333,13 @@ pub(crate) fn choose(event_type: &str, facts: Facts) -> Choice {
         return pick(OcsfClass::EntityManagement, entity_activity(verb));
     }
 
-    pick(OcsfClass::ApiActivity, api_activity(verb))
+    // The verb is the last segment, or the one before (`token.grant.access_token`).
+    let before = event_type.rsplit('.').nth(1).unwrap_or("");
+    let activity = match api_activity(verb) {
+        OTHER => api_activity(before),
+        a => a,
+    };
+    pick(OcsfClass::ApiActivity, activity)
 }
 
 /// Entity Management `activity_id` from the verb of an eventType.
