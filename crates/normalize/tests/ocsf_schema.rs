@@ -90,7 +90,8 @@ fn the_validator_rejects_what_is_not_ocsf() {
         change(&mut doc);
         schema.validate(&doc)
     };
-    let cases: [(&str, &dyn Fn(&mut Value)); 9] = [
+    type Change<'c> = &'c dyn Fn(&mut Value);
+    let cases: [(&str, Change<'_>); 9] = [
         ("unknown attribute", &|d| d["okta"] = Value::from(1)),
         ("nested unknown attribute", &|d| {
             d["user"]["nickname"] = "x".into()
