@@ -736,7 +736,8 @@ pub(crate) fn write_event(
     // The class's own attributes.
     match class {
         OcsfClass::Authentication => {
-            write_user(&mut w, user_target, actor);
+            // Who signs in is an Okta user: an app account (AppUser, the SSO target) is not.
+            write_user(&mut w, first_target(targets, &["User"]), actor);
             w.open_object(k!("session"));
             w.str(k!("uid"), external_session);
             w.close();
