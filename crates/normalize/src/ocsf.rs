@@ -804,6 +804,20 @@ pub(crate) fn write_event(
         OcsfClass::DetectionFinding => {}
     }
 
+    // The alternateId of the `user` written above, for the observables.
+    let user_alternate_id = match class {
+        OcsfClass::Authentication => user_alternate_id_of(first_target(targets, &["User"]), actor),
+        OcsfClass::AccountChange | OcsfClass::AuthorizeSession | OcsfClass::UserAccess => {
+            user_alternate_id_of(user_target, actor)
+        }
+        OcsfClass::GroupManagement => {
+            first_target(targets, &["User"]).and_then(|t| text(&t.alternate_id))
+        }
+        OcsfClass::DetectionFinding => user_target.and_then(|t| text(&t.alternate_id)),
+        OcsfClass::EntityManagement | OcsfClass::ApiActivity => None,
+    };
+    write_observables(&mut w, finding, &parts, user_alternate_id);
+
     w.open_object(k!("unmapped"));
     write_unmapped(&mut w, ev, outer, &parts);
     w.close();
@@ -842,6 +856,95 @@ fn known(s: &str) -> bool {
     !s.eq_ignore_ascii_case("unknown")
 }
 
+/// The alternateId of the `user` [`write_user`] writes for `target` and `actor`.
+fn user_alternate_id_of<'s>(
+    target: Option<&'s Target<'_>>,
+    actor: Option<&'s Actor<'_>>,
+) -> Option<&'s str> {
+    match target {
+        Some(t) => text(&t.alternate_id),
+        None => actor.and_then(|a| text(&a.alternate_id)),
+    }
+}
+
+/// `user.name` and `user.email_addr` from an Okta `alternateId`.
+fn name_and_email(alternate_id: Option<&str>) -> (Option<&str>, Option<&str>) {
+    let name = alternate_id.filter(|s| known(s));
+    let email = name.filter(|a| a.contains('@') && !a.contains(char::is_whitespace));
+    (name, email)
+}
+
+/// `observables`: the IP address, user names, email addresses and user agent of the event,
+/// each with the attribute it is at (`name`).
+fn write_observables(
+    w: &mut JsonWriter<'_>,
+    finding: bool,
+    p: &Parts<'_, '_>,
+    user_alternate_id: Option<&str>,
+) {
+    let actor_alternate_id = p.actor.and_then(|a| text(&a.alternate_id));
+    let (actor_name, actor_email) = name_and_email(actor_alternate_id);
+    let (user_name, user_email) = name_and_email(user_alternate_id);
+    let at =
+        |plain: &'static str, in_finding: &'static str| if finding { in_finding } else { plain };
+    let all = [
+        (
+            at("src_endpoint.ip", "evidences[0].src_endpoint.ip"),
+            2,
+            "IP Address",
+            p.ip.and(p.ip_text),
+        ),
+        (
+            at("actor.user.name", "evidences[0].actor.user.name"),
+            4,
+            "User Name",
+            actor_name,
+        ),
+        (
+            at(
+                "actor.user.email_addr",
+                "evidences[0].actor.user.email_addr",
+            ),
+            5,
+            "Email Address",
+            actor_email,
+        ),
+        (
+            at("user.name", "evidences[0].user.name"),
+            4,
+            "User Name",
+            user_name,
+        ),
+        (
+            at("user.email_addr", "evidences[0].user.email_addr"),
+            5,
+            "Email Address",
+            user_email,
+        ),
+        (
+            at(
+                "http_request.user_agent",
+                "evidences[0].http_request.user_agent",
+            ),
+            16,
+            "HTTP User-Agent",
+            p.raw_ua,
+        ),
+    ];
+    w.open_array(k!("observables"));
+    for (name, type_id, kind, value) in all {
+        if let Some(value) = value {
+            w.open_object(k!(""));
+            w.str(k!("name"), Some(name));
+            w.u64(k!("type_id"), Some(type_id));
+            w.str(k!("type"), Some(kind));
+            w.str(k!("value"), Some(value));
+            w.close();
+        }
+    }
+    w.close();
+}
+
 /// `user` from an Okta actor or target (same members); placeholders left out.
 fn write_okta_user(
     w: &mut JsonWriter<'_>,
@@ -851,15 +954,12 @@ fn write_okta_user(
     alternate_id: Option<&str>,
     display_name: Option<&str>,
 ) {
-    let (id, alternate_id) = (id.filter(|s| known(s)), alternate_id.filter(|s| known(s)));
-    let display_name = display_name.filter(|s| known(s));
+    let (name, email) = name_and_email(alternate_id);
     w.open_object(key);
-    w.str(k!("uid"), id);
-    w.str(k!("name"), alternate_id);
-    w.str(
-        k!("email_addr"),
-        alternate_id.filter(|a| a.contains('@') && !a.contains(char::is_whitespace)),
-    );
+    w.str(k!("uid"), id.filter(|s| known(s)));
+    w.str(k!("name"), name);
+    w.str(k!("email_addr"), email);
+    let display_name = display_name.filter(|s| known(s));
     w.str(k!("full_name"), display_name);
     w.str(k!("type"), kind);
     w.u64(k!("type_id"), Some(user_type_id(kind)));

@@ -91,7 +91,7 @@ fn the_validator_rejects_what_is_not_ocsf() {
         schema.validate(&doc)
     };
     type Change<'c> = &'c dyn Fn(&mut Value);
-    let cases: [(&str, Change<'_>); 9] = [
+    let cases: [(&str, Change<'_>); 10] = [
         ("unknown attribute", &|d| d["okta"] = Value::from(1)),
         ("nested unknown attribute", &|d| {
             d["user"]["nickname"] = "x".into()
@@ -109,6 +109,9 @@ fn the_validator_rejects_what_is_not_ocsf() {
             d["type_uid"] = 300208.into();
         }),
         ("bad type_uid", &|d| d["type_uid"] = 300202.into()),
+        ("bad observable type", &|d| {
+            d["observables"][0]["type_id"] = 98.into()
+        }),
         ("array expected", &|d| {
             d["http_request"]["x_forwarded_for"] = "192.0.2.1".into()
         }),
@@ -119,4 +122,32 @@ fn the_validator_rejects_what_is_not_ocsf() {
     let mut unknown_class = good.clone();
     unknown_class["class_uid"] = 9999.into();
     assert!(!schema.validate(&unknown_class).is_empty());
+}
+
+/// The value at an observable's `name` (`evidences[0].src_endpoint.ip`).
+fn at_path<'v>(doc: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.')
+        .try_fold(doc, |v, part| match part.split_once('[') {
+            Some((key, index)) => v
+                .get(key)?
+                .get(index.trim_end_matches(']').parse::<usize>().ok()?),
+            None => v.get(part),
+        })
+}
+
+#[test]
+fn every_observable_names_the_attribute_holding_its_value() {
+    let mut seen = 0;
+    for (name, doc) in goldens() {
+        for o in doc["observables"].as_array().into_iter().flatten() {
+            let path = o["name"].as_str().expect("observable name");
+            assert_eq!(
+                at_path(&doc, path),
+                Some(&o["value"]),
+                "{name}: observable {path}"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen > 100, "only {seen} observables in the goldens");
 }

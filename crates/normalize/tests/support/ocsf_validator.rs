@@ -126,6 +126,31 @@ impl Schema {
             let attrs = schema.compile(&chain(&objects, name));
             schema.objects.insert(name.clone(), attrs);
         }
+        // As the OCSF server does: the observable type ids are the `observable` numbers of
+        // the dictionary's types and attributes and of the objects.
+        let marks = dict["types"]["attributes"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .chain(schema.dictionary.iter())
+            .filter_map(|(_, v)| v.get("observable").and_then(Value::as_u64))
+            .chain(
+                objects
+                    .values()
+                    .filter_map(|o| o.get("observable").and_then(Value::as_u64)),
+            )
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>();
+        if let Some(type_id) = schema
+            .objects
+            .get_mut("observable")
+            .and_then(|o| o.get_mut("type_id"))
+        {
+            type_id
+                .enumeration
+                .get_or_insert_with(Vec::new)
+                .extend(marks);
+        }
         let events = by_name(&dir.join("events"));
         for (name, def) in &events {
             let Some(uid) = def.get("uid").and_then(Value::as_u64) else {
