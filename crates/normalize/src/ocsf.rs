@@ -709,13 +709,22 @@ pub(crate) fn write_event(
         os,
         raw_ua,
         ip_chain: obj(&ev.request).map_or(&[][..], |r| items(&r.ip_chain)),
+        located: client
+            .and_then(|c| obj(&c.geographical_context))
+            .is_some_and(|g| {
+                [&g.city, &g.state, &g.postal_code]
+                    .iter()
+                    .any(|t| text(t).is_some())
+            })
+            || facts.city_name.is_some()
+            || facts.region_name.is_some()
+            || facts.postal_code.is_some()
+            || facts.country_iso_code.is_some(),
         request_uri: debug_str(debug_data, "requestUri"),
         external_session,
     };
     if finding {
-        write_finding(
-            &mut w, ev, event_type, id, published, &parts, &risk, debug_data,
-        );
+        write_finding(&mut w, ev, event_type, id, published, &risk, debug_data);
         w.open_array(k!("evidences"));
         w.open_object(k!(""));
         write_actor(&mut w, &parts, true);
@@ -741,12 +750,17 @@ pub(crate) fn write_event(
             w.open_object(k!("session"));
             w.str(k!("uid"), external_session);
             w.close();
-            if let Some(app) = app_target {
-                w.open_object(k!("service"));
-                w.str(k!("uid"), text(&app.id));
-                w.str(k!("name"), text(&app.display_name));
-                w.close();
+            // What is signed in to: the app (SSO), else Okta itself (OCSF wants a service or
+            // a destination endpoint).
+            w.open_object(k!("service"));
+            match app_target {
+                Some(app) => {
+                    w.str(k!("uid"), text(&app.id));
+                    w.str(k!("name"), text(&app.display_name));
+                }
+                None => w.str(k!("name"), Some("Okta")),
             }
+            w.close();
             let mfa = event_type == "user.authentication.auth_via_mfa"
                 || auth.and_then(|a| text(&a.authentication_provider)) == Some("FACTOR_PROVIDER");
             if mfa {
@@ -847,6 +861,9 @@ struct Parts<'s, 'a> {
     os: Option<(&'s str, Option<&'s str>)>,
     raw_ua: Option<&'s str>,
     ip_chain: &'s [IpChainEntry<'a>],
+    /// The client location has a place (city, region, postal code or country): only then
+    /// are coordinates `src_endpoint.location.lat`/`long` (OCSF wants a place).
+    located: bool,
     request_uri: Option<&'s str>,
     external_session: Option<&'s str>,
 }
@@ -866,6 +883,9 @@ fn user_alternate_id_of<'s>(
         None => actor.and_then(|a| text(&a.alternate_id)),
     }
 }
+
+/// `user.name` of a user without a known name or id (Okta's own placeholder).
+const UNKNOWN_USER: &str = "unknown";
 
 /// `user.name` and `user.email_addr` from an Okta `alternateId`.
 fn name_and_email(alternate_id: Option<&str>) -> (Option<&str>, Option<&str>) {
@@ -955,8 +975,14 @@ fn write_okta_user(
     display_name: Option<&str>,
 ) {
     let (name, email) = name_and_email(alternate_id);
+    let id = id.filter(|s| known(s));
+    // OCSF wants a name or uid: a user Okta could not identify is named as Okta does.
+    let name = match (id, name) {
+        (None, None) => Some(UNKNOWN_USER),
+        (_, name) => name,
+    };
     w.open_object(key);
-    w.str(k!("uid"), id.filter(|s| known(s)));
+    w.str(k!("uid"), id);
     w.str(k!("name"), name);
     w.str(k!("email_addr"), email);
     let display_name = display_name.filter(|s| known(s));
@@ -1033,11 +1059,15 @@ fn write_src_endpoint(w: &mut JsonWriter<'_>, p: &Parts<'_, '_>, required: bool)
         Some(d) if d.eq_ignore_ascii_case("Tablet") => Some(4),
         Some(d) if d.eq_ignore_ascii_case("Unknown") => Some(0),
         Some(_) => Some(99),
-        None if required && p.ip.is_none() => Some(0),
         None => None,
     };
     w.str(k!("type"), device);
     w.u64(k!("type_id"), device_type);
+    // Required (API Activity) without a client address: the request came from Okta itself
+    // (its jobs and system principal), and OCSF wants an address or a name.
+    if required && p.ip.is_none() && p.security.and_then(|s| text(&s.domain)).is_none() {
+        w.str(k!("svc_name"), Some("Okta"));
+    }
 
     w.open_object(k!("location"));
     w.str(
@@ -1062,7 +1092,7 @@ fn write_src_endpoint(w: &mut JsonWriter<'_>, p: &Parts<'_, '_>, required: bool)
     let lat_lon = geolocation
         .and_then(|g| Some((g.lat?.0, g.lon?.0)))
         .or(facts.location);
-    if let Some((lat, lon)) = lat_lon {
+    if let Some((lat, lon)) = lat_lon.filter(|_| p.located) {
         w.f64(k!("lat"), Some(lat));
         w.f64(k!("long"), Some(lon));
     }
@@ -1127,14 +1157,12 @@ fn write_resources(w: &mut JsonWriter<'_>, targets: &[Target<'_>]) {
 }
 
 /// `finding_info` and the risk of a Detection Finding.
-#[allow(clippy::too_many_arguments)]
 fn write_finding(
     w: &mut JsonWriter<'_>,
     ev: &LogEvent<'_>,
     event_type: &str,
     id: &str,
     published: DateTime<Utc>,
-    _p: &Parts<'_, '_>,
     risk: &[(Cow<'_, str>, Cow<'_, str>)],
     debug_data: &[(Cow<'_, str>, Json<'_>)],
 ) {
@@ -1218,7 +1246,7 @@ fn write_unmapped(
                 echo_user_agent(w, ua);
             }
             if let Some(geo) = &c.geographical_context {
-                echo_geo(w, geo, true);
+                echo_geo(w, geo, true, p.located);
             }
             rest(w, c);
             w.close();
@@ -1363,9 +1391,10 @@ fn echo_user_agent(w: &mut JsonWriter<'_>, ua: &UserAgent<'_>) {
     w.close();
 }
 
-/// A geographicalContext. `mapped`: city, state, postalCode and a full lat/lon pair are
-/// `src_endpoint.location` (the client's); otherwise everything is kept.
-fn echo_geo(w: &mut JsonWriter<'_>, geo: &Geo<'_>, mapped: bool) {
+/// A geographicalContext. `mapped`: city, state and postalCode are `src_endpoint.location`
+/// (the client's), and so is a full lat/lon pair when `coords_mapped`; everything else is
+/// kept.
+fn echo_geo(w: &mut JsonWriter<'_>, geo: &Geo<'_>, mapped: bool, coords_mapped: bool) {
     if geo.other.is_some() {
         w.json(k!("geographicalContext"), geo.other.as_ref());
         return;
@@ -1378,7 +1407,7 @@ fn echo_geo(w: &mut JsonWriter<'_>, geo: &Geo<'_>, mapped: bool) {
     }
     w.str(k!("country"), text(&geo.country));
     if let Some(g) = &geo.geolocation {
-        echo_geolocation(w, g, mapped);
+        echo_geolocation(w, g, coords_mapped);
     }
     rest(w, geo);
     w.close();
@@ -1462,7 +1491,7 @@ fn echo_ip_chain_entry(w: &mut JsonWriter<'_>, entry: &IpChainEntry<'_>) {
     w.open_object(k!(""));
     w.str(k!("ip"), text(&entry.ip));
     if let Some(geo) = &entry.geographical_context {
-        echo_geo(w, geo, false);
+        echo_geo(w, geo, false, false);
     }
     w.str(k!("version"), text(&entry.version));
     w.str(k!("source"), text(&entry.source));

@@ -282,8 +282,12 @@ fn the_raw_event_is_raw_data_when_asked_for() {
         .normalize_ocsf_value(event.as_bytes())
         .expect("maps");
     assert!(doc.get("raw_data").is_none());
-    // Without an actor, the required user is there, of type Unknown.
-    assert_eq!(doc["user"], serde_json::json!({"type_id": 0}));
+    // Without an actor, the required user is there, of type Unknown, named as Okta names
+    // users it could not identify (OCSF wants a name or uid).
+    assert_eq!(
+        doc["user"],
+        serde_json::json!({"name": "unknown", "type_id": 0})
+    );
     assert_eq!(doc["class_uid"], 3002);
     assert_eq!(doc["type_uid"], 300202);
 }

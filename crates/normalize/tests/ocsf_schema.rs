@@ -4,7 +4,8 @@
 //! or, recursively, for its object; JSON types match the attribute types (string, integer,
 //! long, timestamp, float, boolean, object, array); required attributes are present;
 //! enumerated ids (`activity_id`, `severity_id`, `status_id`, every other `*_id` with an
-//! enum) hold a defined value; `type_uid` is `class_uid * 100 + activity_id`.
+//! enum) hold a defined value; `type_uid` is `class_uid * 100 + activity_id`; the classes' and
+//! objects' constraints (`at_least_one`, `just_one`) hold.
 //!
 //! A compact schema compiler: classes and objects inherit attributes along `extends`
 //! (child settings override, enums merge), every attribute takes its type and enum from
@@ -91,7 +92,7 @@ fn the_validator_rejects_what_is_not_ocsf() {
         schema.validate(&doc)
     };
     type Change<'c> = &'c dyn Fn(&mut Value);
-    let cases: [(&str, Change<'_>); 10] = [
+    let cases: [(&str, Change<'_>); 11] = [
         ("unknown attribute", &|d| d["okta"] = Value::from(1)),
         ("nested unknown attribute", &|d| {
             d["user"]["nickname"] = "x".into()

@@ -38,6 +38,9 @@ pub struct Schema {
     /// Class name -> (class_uid, category_uid, attributes).
     pub classes: BTreeMap<String, (u64, u64, Attrs)>,
     pub objects: BTreeMap<String, Attrs>,
+    /// `class:<name>` / `object:<name>` -> its constraints (`at_least_one`, `just_one`), from
+    /// the nearest definition along `extends` that has some.
+    pub constraints: BTreeMap<String, Vec<(String, Vec<String>)>>,
 }
 
 pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -88,6 +91,26 @@ fn chain<'d>(
     out
 }
 
+/// The constraints of the nearest definition along `defs` (root first) that has some.
+fn constraints(defs: &[&Map<String, Value>]) -> Vec<(String, Vec<String>)> {
+    let Some(Value::Object(found)) = defs.iter().rev().find_map(|d| d.get("constraints")) else {
+        return Vec::new();
+    };
+    found
+        .iter()
+        .map(|(kind, names)| {
+            let names = names
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            (kind.clone(), names)
+        })
+        .collect()
+}
+
 fn enum_keys(v: Option<&Value>) -> Option<Vec<String>> {
     v.and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
@@ -120,11 +143,16 @@ impl Schema {
             types,
             classes: BTreeMap::new(),
             objects: BTreeMap::new(),
+            constraints: BTreeMap::new(),
         };
         let objects = by_name(&dir.join("objects"));
         for name in objects.keys() {
-            let attrs = schema.compile(&chain(&objects, name));
+            let defs = chain(&objects, name);
+            let attrs = schema.compile(&defs);
             schema.objects.insert(name.clone(), attrs);
+            schema
+                .constraints
+                .insert(format!("object:{name}"), constraints(&defs));
         }
         // As the OCSF server does: the observable type ids are the `observable` numbers of
         // the dictionary's types and attributes and of the objects.
@@ -165,6 +193,9 @@ impl Schema {
             let category_uid = categories["attributes"][category]["uid"]
                 .as_u64()
                 .expect("category uid");
+            schema
+                .constraints
+                .insert(format!("class:{name}"), constraints(&defs));
             let mut attrs = schema.compile(&defs);
             // As the OCSF server compiles a class: its own uids are the only values of
             // class_uid and category_uid, and type_uid is class_uid * 100 + activity_id.
@@ -245,11 +276,32 @@ impl Schema {
         }
     }
 
-    fn check_attrs(&self, attrs: &Attrs, doc: &Value, path: &str, errors: &mut Vec<String>) {
+    fn check_attrs(
+        &self,
+        owner: &str,
+        attrs: &Attrs,
+        doc: &Value,
+        path: &str,
+        errors: &mut Vec<String>,
+    ) {
         let Value::Object(members) = doc else {
             errors.push(format!("{path}: not an object"));
             return;
         };
+        for (kind, names) in self.constraints.get(owner).into_iter().flatten() {
+            let present = names.iter().filter(|n| members.contains_key(*n)).count();
+            let fits = match kind.as_str() {
+                "at_least_one" => present >= 1,
+                "just_one" => present == 1,
+                other => {
+                    errors.push(format!("{path}: unknown constraint {other}"));
+                    true
+                }
+            };
+            if !fits {
+                errors.push(format!("{path}: constraint {kind} of {names:?} not met"));
+            }
+        }
         for (name, attr) in attrs {
             if attr.required && !members.contains_key(name) {
                 errors.push(format!("{path}: required `{name}` missing"));
@@ -290,7 +342,7 @@ impl Schema {
             None if attr.kind == "object" => value.is_object(),
             None => match self.objects.get(&attr.kind) {
                 Some(object) => {
-                    self.check_attrs(object, value, at, errors);
+                    self.check_attrs(&format!("object:{}", attr.kind), object, value, at, errors);
                     true
                 }
                 None => {
@@ -325,7 +377,7 @@ impl Schema {
         let Some(class_uid) = doc.get("class_uid").and_then(Value::as_u64) else {
             return vec!["class_uid missing or not an integer".to_owned()];
         };
-        let Some((_, (_, category_uid, attrs))) = self
+        let Some((class_name, (_, category_uid, attrs))) = self
             .classes
             .iter()
             .find(|(_, (uid, _, _))| *uid == class_uid)
@@ -341,7 +393,7 @@ impl Schema {
                 errors.push(format!("type_uid is not {}", class_uid * 100 + activity));
             }
         }
-        self.check_attrs(attrs, doc, "", &mut errors);
+        self.check_attrs(&format!("class:{class_name}"), attrs, doc, "", &mut errors);
         errors
     }
 }
