@@ -110,6 +110,9 @@ fn the_validator_rejects_what_is_not_ocsf() {
             d["type_uid"] = 300208.into();
         }),
         ("bad type_uid", &|d| d["type_uid"] = 300202.into()),
+        ("constraint", &|d| {
+            d["user"] = serde_json::json!({"type_id": 1})
+        }),
         ("bad observable type", &|d| {
             d["observables"][0]["type_id"] = 98.into()
         }),
