@@ -256,7 +256,15 @@ pub(crate) fn choose(event_type: &str, facts: Facts) -> Choice {
     if starts("user.authentication.") {
         return pick(OcsfClass::Authentication, 1);
     }
-    if event_type == "policy.evaluate_sign_on" || starts("user.mfa.okta_verify") {
+    match event_type {
+        "user.device_session.start" => return pick(OcsfClass::Authentication, 1),
+        "user.device_session.end" => return pick(OcsfClass::Authentication, 2),
+        _ => {}
+    }
+    if event_type == "policy.evaluate_sign_on"
+        || event_type == "user.mfa.attempt_bypass"
+        || starts("user.mfa.okta_verify")
+    {
         return pick(OcsfClass::Authentication, OTHER);
     }
 
@@ -323,10 +331,16 @@ pub(crate) fn choose(event_type: &str, facts: Facts) -> Choice {
         "application.user_membership.",
         "device.",
         "group.",
+        "iam.resourceset.",
+        "iam.role.",
+        "policy.branch.",
         "policy.lifecycle.",
+        "policy.mapping.",
         "policy.rule.",
+        "security.authenticator.lifecycle.",
+        "security.trusted_origin.",
         "system.api_token.",
-        "system.idp.lifecycle.",
+        "system.idp.",
         "zone.",
     ];
     if facts.any_target && MANAGED.iter().any(|p| starts(p)) {
@@ -1544,6 +1558,13 @@ mod tests {
             ),
             ("user.authentication.sso", OcsfClass::Authentication, 1),
             ("policy.evaluate_sign_on", OcsfClass::Authentication, 99),
+            ("user.device_session.end", OcsfClass::Authentication, 2),
+            (
+                "security.trusted_origin.deactivate",
+                OcsfClass::EntityManagement,
+                11,
+            ),
+            ("iam.role.create", OcsfClass::EntityManagement, 1),
             ("user.lifecycle.create", OcsfClass::AccountChange, 1),
             ("user.lifecycle.activate", OcsfClass::AccountChange, 2),
             ("user.account.update_password", OcsfClass::AccountChange, 3),
