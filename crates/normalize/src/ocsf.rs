@@ -12,9 +12,11 @@
 //!   JSON type does not fit its attribute, is written under `unmapped` with its Okta name
 //!   and nesting (`unmapped.client.geographicalContext.country`, `unmapped.debugContext`,
 //!   the full `unmapped.target` list, unknown members, ...).
-//! * Required attributes are always present: an event without any actor or user gets a
-//!   user of `type_id` 0 (Unknown), API Activity without a client a `src_endpoint` of
-//!   `type_id` 0.
+//! * Required attributes are always present and OCSF's constraints hold: a user Okta could
+//!   not identify is named `unknown` (as Okta names it), API Activity without a client
+//!   address has `src_endpoint.svc_name` `Okta`, a sign-in to Okta itself has `service.name`
+//!   `Okta`.
+//! * `observables` list the source IP, user names, email addresses and user agent.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -233,10 +235,12 @@ pub(crate) fn choose(event_type: &str, facts: Facts) -> Choice {
     let starts = |p: &str| event_type.starts_with(p);
 
     // Okta's own detections.
-    if starts("security.threat.")
+    // (Not their configuration: `security.threat.configuration.*`,
+    // `security.events.provider.create` ... are administration.)
+    if event_type == "security.threat.detected"
+        || event_type == "security.events.provider.receive_event"
         || starts("security.attack.")
         || starts("user.risk.")
-        || starts("security.events.provider.")
         || classify(event_type).alert
     {
         return pick(OcsfClass::DetectionFinding, 1);
@@ -254,7 +258,10 @@ pub(crate) fn choose(event_type: &str, facts: Facts) -> Choice {
         return pick(OcsfClass::Authentication, activity);
     }
     if starts("user.authentication.") {
-        return pick(OcsfClass::Authentication, 1);
+        // Single and universal logout end sessions; every other step signs in.
+        let logout =
+            verb == "slo" || event_type.starts_with("user.authentication.universal_logout");
+        return pick(OcsfClass::Authentication, if logout { 2 } else { 1 });
     }
     match event_type {
         "user.device_session.start" => return pick(OcsfClass::Authentication, 1),
@@ -1557,6 +1564,18 @@ mod tests {
                 7,
             ),
             ("user.authentication.sso", OcsfClass::Authentication, 1),
+            ("user.authentication.slo", OcsfClass::Authentication, 2),
+            (
+                "user.authentication.universal_logout.scheduled",
+                OcsfClass::Authentication,
+                2,
+            ),
+            ("security.events.provider.update", OcsfClass::ApiActivity, 3),
+            (
+                "security.threat.configuration.update",
+                OcsfClass::ApiActivity,
+                3,
+            ),
             ("policy.evaluate_sign_on", OcsfClass::Authentication, 99),
             ("user.device_session.end", OcsfClass::Authentication, 2),
             (
