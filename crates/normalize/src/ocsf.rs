@@ -294,7 +294,7 @@ pub(crate) fn choose(event_type: &str, facts: Facts) -> Choice {
     {
         let activity = if starts("user.mfa.factor.") {
             match verb {
-                "activate" | "update" => 10,
+                "activate" | "unsuspend" => 10,
                 "deactivate" | "reset_all" | "suspend" => 11,
                 _ => OTHER,
             }
