@@ -275,18 +275,17 @@ pub(crate) fn write_document(
     w.str(k!("kind"), Some("event"));
     w.str(k!("id"), Some(id));
     w.str(k!("action"), Some(event_type));
-    // The event types Elastic names get its values; every other one oktaflow's own
-    // categorization (Elastic's pipeline leaves them without category).
-    match elastic_class(event_type) {
-        Some((category, kind)) => {
-            w.str_array(k!("category"), category);
-            w.str_array(k!("type"), kind);
-        }
-        None => {
-            w.str_array(k!("category"), class.category.iter().copied());
-            w.str_array(k!("type"), class.kind.iter().copied());
-        }
+    // The event types Elastic names get its values; what it leaves without a
+    // category or type gets oktaflow's own categorization.
+    let (mut category, mut kind) = elastic_class(event_type).unwrap_or_default();
+    if category.is_empty() {
+        category = class.category.to_vec();
     }
+    if kind.is_empty() {
+        kind = class.kind.to_vec();
+    }
+    w.str_array(k!("category"), category.iter().copied());
+    w.str_array(k!("type"), kind.iter().copied());
     let result = outcome.and_then(|o| text(&o.result));
     let event_outcome = match result {
         Some(r) if r.eq_ignore_ascii_case("success") || r.eq_ignore_ascii_case("allow") => {
@@ -605,7 +604,10 @@ pub(crate) fn write_document(
     Ok(EventSummary {
         id: id.to_owned(),
         published: published.trunc_subsecs(6),
-        category: first_category(class),
+        category: category
+            .first()
+            .copied()
+            .unwrap_or_else(|| first_category(class)),
         published_fallback: published_error.is_some(),
     })
 }

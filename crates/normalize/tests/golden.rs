@@ -1,5 +1,6 @@
-//! Golden tests: every raw Okta event `fixtures/okta/<name>.json` must normalize (with
-//! `Normalizer::default()`) to the ECS document stored in `fixtures/ecs/<name>.json`.
+//! Golden tests: every raw Okta event `fixtures/okta/<name>.json` must normalize, in
+//! every schema (`Schema::ALL`, default options otherwise), to the document stored in
+//! `fixtures/<schema>/<name>.json` (`fixtures/ecs/`, `fixtures/elastic/`, ...).
 //!
 //! Documents compare as JSON values; a mismatch prints a field-by-field diff (dotted paths)
 //! for every failing fixture, and the test fails once all fixtures have been checked.
@@ -14,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use oktaflow_normalize::Normalizer;
+use oktaflow_normalize::{Normalizer, Options, Schema};
 use serde_json::Value;
 
 /// Environment variable that switches the golden test from comparing to rewriting.
@@ -30,8 +31,16 @@ fn okta_dir() -> PathBuf {
     fixtures_root().join("okta")
 }
 
-fn ecs_dir() -> PathBuf {
-    fixtures_root().join("ecs")
+/// `fixtures/<schema name>`: the expected documents of one schema.
+fn schema_dir(schema: Schema) -> PathBuf {
+    fixtures_root().join(schema.name())
+}
+
+fn normalizer(schema: Schema) -> Normalizer {
+    Normalizer::new(Options {
+        schema,
+        ..Options::default()
+    })
 }
 
 fn blessing() -> bool {
@@ -139,20 +148,34 @@ fn diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
 }
 
 #[test]
-fn every_fixture_matches_its_expected_ecs_document() {
+fn every_fixture_matches_its_expected_document_in_every_schema() {
+    let mut failures = String::new();
+    for schema in Schema::ALL {
+        failures.push_str(&check_schema(*schema));
+    }
+    assert!(
+        failures.is_empty(),
+        "golden mismatches (expected = fixtures/<schema>, got = normalizer output):\n{failures}\n\
+         If the new output is right, re-bless with `{BLESS_HINT}` and review `git diff fixtures/`."
+    );
+}
+
+/// Compares (or blesses) one schema's expected files; returns the failures.
+fn check_schema(schema: Schema) -> String {
     let bless = blessing();
-    let mut normalizer = Normalizer::default();
+    let mut normalizer = normalizer(schema);
     let mut failures = String::new();
     let mut blessed = Vec::new();
     let names = fixture_names();
+    let dir = schema_dir(schema);
 
     for name in &names {
         let raw_path = okta_dir().join(format!("{name}.json"));
-        let ecs_path = ecs_dir().join(format!("{name}.json"));
+        let ecs_path = dir.join(format!("{name}.json"));
         let actual = match normalizer.normalize_value(&read(&raw_path)) {
             Ok(value) => value,
             Err(e) => {
-                let _ = writeln!(failures, "\n{name}: normalize failed: {e}");
+                let _ = writeln!(failures, "\n{schema}/{name}: normalize failed: {e}");
                 continue;
             }
         };
@@ -160,7 +183,7 @@ fn every_fixture_matches_its_expected_ecs_document() {
         if bless {
             let text = pretty(&actual);
             if fs::read_to_string(&ecs_path).ok().as_deref() != Some(text.as_str()) {
-                fs::create_dir_all(ecs_dir()).expect("cannot create fixtures/ecs");
+                fs::create_dir_all(&dir).expect("cannot create the schema's fixture folder");
                 fs::write(&ecs_path, text)
                     .unwrap_or_else(|e| panic!("cannot write {}: {e}", ecs_path.display()));
                 blessed.push(name.as_str());
@@ -171,7 +194,7 @@ fn every_fixture_matches_its_expected_ecs_document() {
         if !ecs_path.exists() {
             let _ = writeln!(
                 failures,
-                "\n{name}: no expected file {}; create it with `{BLESS_HINT}` and review it",
+                "\n{schema}/{name}: no expected file {}; create it with `{BLESS_HINT}` and review it",
                 ecs_path.display()
             );
             continue;
@@ -186,7 +209,7 @@ fn every_fixture_matches_its_expected_ecs_document() {
         let mut lines = Vec::new();
         diff("", &expected, &actual, &mut lines);
         if !lines.is_empty() {
-            let _ = writeln!(failures, "\n{name}: {} difference(s)", lines.len());
+            let _ = writeln!(failures, "\n{schema}/{name}: {} difference(s)", lines.len());
             for line in lines {
                 let _ = writeln!(failures, "    {line}");
             }
@@ -195,27 +218,31 @@ fn every_fixture_matches_its_expected_ecs_document() {
 
     if bless {
         eprintln!(
-            "blessed {} of {} expected file(s){}{}",
+            "{schema}: blessed {} of {} expected file(s){}{}",
             blessed.len(),
             names.len(),
             if blessed.is_empty() { "" } else { ": " },
             blessed.join(", ")
         );
     }
-    assert!(
-        failures.is_empty(),
-        "golden mismatches (expected = fixtures/ecs, got = normalizer output):\n{failures}\n\
-         If the new output is right, re-bless with `{BLESS_HINT}` and review `git diff fixtures/`."
-    );
+    failures
 }
 
 #[test]
 fn every_expected_file_has_a_raw_fixture() {
     let raw = fixture_names();
-    let orphans: Vec<String> = json_stems(&ecs_dir()).difference(&raw).cloned().collect();
+    let orphans: Vec<PathBuf> = Schema::ALL
+        .iter()
+        .flat_map(|schema| {
+            let dir = schema_dir(*schema);
+            json_stems(&dir)
+                .difference(&raw)
+                .map(|name| dir.join(format!("{name}.json")))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     if blessing() {
-        for name in &orphans {
-            let path = ecs_dir().join(format!("{name}.json"));
+        for path in &orphans {
             fs::remove_file(&path)
                 .unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
             eprintln!("removed orphan expected file {}", path.display());
@@ -225,19 +252,23 @@ fn every_expected_file_has_a_raw_fixture() {
     assert!(
         orphans.is_empty(),
         "expected files without a raw fixture in fixtures/okta/ (rename or delete them; \
-         blessing removes them): {}",
-        orphans.join(", ")
+         blessing removes them): {orphans:?}"
     );
 }
 
 #[test]
 fn normalize_into_appends_the_same_document_as_normalize_value() {
     const PREFIX: &[u8] = b"previous document\n";
-    let mut normalizer = Normalizer::default();
     let mut failures = Vec::new();
 
-    for name in fixture_names() {
-        let raw = read(&okta_dir().join(format!("{name}.json")));
+    for (schema, name) in Schema::ALL
+        .iter()
+        .flat_map(|s| fixture_names().into_iter().map(move |n| (*s, n)))
+    {
+        let mut normalizer = normalizer(schema);
+        let name = format!("{schema}/{name}");
+        let name = name.as_str();
+        let raw = read(&okta_dir().join(format!("{}.json", &name[schema.name().len() + 1..])));
         let value = normalizer
             .normalize_value(&raw)
             .unwrap_or_else(|e| panic!("{name}: normalize_value failed: {e}"));
