@@ -117,6 +117,11 @@ pub struct NormalizeArgs {
     /// MaxMind GeoLite2-ASN database: fills source.as.* when Okta left it empty.
     #[arg(long, value_name = "FILE.mmdb")]
     pub geoip_asn: Option<PathBuf>,
+
+    /// Output schema: `ecs` (oktaflow's ECS layout) or `elastic` (the documents of
+    /// Elastic's Okta integration, for `logs-okta.system-*`); see docs/fields.md.
+    #[arg(long, value_name = "SCHEMA", default_value_t = oktaflow_normalize::Schema::Ecs)]
+    pub schema: oktaflow_normalize::Schema,
 }
 
 const RUN_ABOUT: &str = "\

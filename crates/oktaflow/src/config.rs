@@ -129,6 +129,8 @@ pub struct SourceConfig {
     pub options: SourceOptions,
     /// No event for this long raises the silence alert (`None`: `silence_alert = "off"`).
     pub silence_alert: Option<Duration>,
+    /// The layout of the documents written for this source (`schema = "ecs" | "elastic"`).
+    pub schema: oktaflow_normalize::Schema,
 }
 
 /// The validated configuration of `oktaflow run`.
@@ -398,6 +400,7 @@ struct SourceSchema {
     proxy_url: Option<String>,
     tls: Option<TlsSchema>,
     silence_alert: Option<DurationText>,
+    schema: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -766,12 +769,24 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
         },
         None => Some(DEFAULT_SILENCE_ALERT),
     };
+    let schema = match v.get::<String>("schema") {
+        None => oktaflow_normalize::Schema::default(),
+        Some(s) => s
+            .value
+            .trim()
+            .parse()
+            .unwrap_or_else(|e: oktaflow_normalize::SchemaError| {
+                v.bad("schema", &s.origin, e.to_string());
+                oktaflow_normalize::Schema::default()
+            }),
+    };
     SourceConfig {
         name,
         client,
         start_from,
         options,
         silence_alert,
+        schema,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use clap::{Args, Subcommand};
 use oktaflow_sink::clickhouse::{ClickHouseConfig, ClickHouseSink};
-use oktaflow_sink::elasticsearch::{ElasticsearchConfig, ElasticsearchSink, Flavor};
+use oktaflow_sink::elasticsearch::{ElasticsearchConfig, ElasticsearchSink, Flavor, Layout};
 use oktaflow_sink::{parse_sink_spec, SinkError, SinkSpec, SinkSpecError};
 
 use crate::exit::Exit;
@@ -43,6 +43,19 @@ pub struct SearchSetupArgs {
     /// Also create the data stream now (otherwise the first write creates it).
     #[arg(long)]
     pub create_data_stream: bool,
+
+    /// The schema of the documents the index will hold (`ecs` or `elastic`), which
+    /// decides the mappings installed.
+    #[arg(long, value_name = "SCHEMA", default_value_t = oktaflow_normalize::Schema::Ecs)]
+    pub schema: oktaflow_normalize::Schema,
+}
+
+/// The index mappings that fit documents of `schema`.
+fn layout(schema: oktaflow_normalize::Schema) -> Layout {
+    match schema {
+        oktaflow_normalize::Schema::Ecs => Layout::Ecs,
+        oktaflow_normalize::Schema::Elastic => Layout::Elastic,
+    }
 }
 
 /// Arguments of `oktaflow setup clickhouse`.
@@ -97,12 +110,17 @@ pub fn run(args: &SetupArgs) -> Result<Exit, SetupCmdError> {
             SetupStore::Elasticsearch(a) => {
                 let config = search_config("elasticsearch", &a.target)?;
                 let sink = ElasticsearchSink::new(Flavor::Elasticsearch, &config)?;
-                Ok::<_, SetupCmdError>(sink.setup(a.create_data_stream).await?)
+                Ok::<_, SetupCmdError>(
+                    sink.setup_for(a.create_data_stream, layout(a.schema))
+                        .await?,
+                )
             }
             SetupStore::Opensearch(a) => {
                 let config = search_config("opensearch", &a.target)?;
                 let sink = ElasticsearchSink::new(Flavor::OpenSearch, &config)?;
-                Ok(sink.setup(a.create_data_stream).await?)
+                Ok(sink
+                    .setup_for(a.create_data_stream, layout(a.schema))
+                    .await?)
             }
             SetupStore::Clickhouse(a) => {
                 let config = clickhouse_config(&a.target)?;
