@@ -1065,6 +1065,40 @@ kind = "stdout"
     }
 
     #[test]
+    fn each_source_has_its_schema_and_a_bad_name_is_one_line() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let text = format!(
+            r#"
+sinks = ["file:/tmp/okta.ndjson"]
+[[sources]]
+name = "a"
+domain = "a.okta.com"
+api_token = "{TOKEN}"
+schema = "elastic"
+[[sources]]
+name = "b"
+domain = "b.okta.com"
+api_token = "{TOKEN}"
+"#
+        );
+        let config = run(Some(&text), &[], &Overrides::default()).unwrap();
+        let schemas: Vec<_> = config.sources.iter().map(|s| s.schema).collect();
+        assert_eq!(
+            schemas,
+            [
+                oktaflow_normalize::Schema::Elastic,
+                oktaflow_normalize::Schema::Ecs
+            ]
+        );
+        let bad = "[source]\ndomain = \"a.okta.com\"\nschema = \"elk\"\n";
+        let message = err(Some(bad), &env, &Overrides::default());
+        assert_eq!(
+            message,
+            "source.schema (from oktaflow.toml [source] schema): unknown schema `elk` (expected one of: ecs, elastic)"
+        );
+    }
+
+    #[test]
     fn full_file_parses() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("key.pem");

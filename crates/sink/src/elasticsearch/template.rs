@@ -546,7 +546,10 @@ mod tests {
                 checked += 1;
             }
         }
-        assert!(missing.is_empty(), "fields without an explicit mapping: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "fields without an explicit mapping: {missing:?}"
+        );
         assert!(checked > 100, "only {checked} fields checked");
         assert_eq!(mapping(mappings, "okta.client.ip").unwrap()["type"], "ip");
         assert_eq!(
