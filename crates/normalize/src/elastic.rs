@@ -170,7 +170,7 @@ fn target_of<'s, 'a>(targets: &'s [Target<'a>], kind: &str) -> Option<&'s Target
 /// `@timestamp` as Elastic's date processor writes it: milliseconds when the
 /// time has no finer part (Okta's `published` never has), else microseconds.
 fn elastic_timestamp(t: &chrono::DateTime<chrono::Utc>) -> String {
-    if t.nanosecond() % 1_000_000 == 0 && t.nanosecond() < 1_000_000_000 {
+    if t.nanosecond().is_multiple_of(1_000_000) && t.nanosecond() < 1_000_000_000 {
         t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
     } else {
         let mut buf = [0u8; timestamp::LEN];

@@ -54,8 +54,13 @@ fn docs_path() -> PathBuf {
 /// The fields listed between the markers of docs/conformance.md
 /// (``- field: `F` | ...``).
 fn documented(doc: &str) -> BTreeSet<String> {
-    let start = doc.find(START).expect("docs/conformance.md has the start marker") + START.len();
-    let end = doc.find(END).expect("docs/conformance.md has the end marker");
+    let start = doc
+        .find(START)
+        .expect("docs/conformance.md has the start marker")
+        + START.len();
+    let end = doc
+        .find(END)
+        .expect("docs/conformance.md has the end marker");
     doc[start..end]
         .lines()
         .filter_map(|l| l.trim().strip_prefix("- field: `"))
@@ -156,10 +161,9 @@ fn the_elastic_schema_reproduces_elastics_pipeline_tests() {
         let name = expected_path.to_string_lossy();
         let input_path = PathBuf::from(name.trim_end_matches("-expected.json"));
         let inputs = inputs(&input_path);
-        let expected: Value = serde_json::from_slice(
-            &std::fs::read(expected_path).expect("expected file"),
-        )
-        .expect("expected file is JSON");
+        let expected: Value =
+            serde_json::from_slice(&std::fs::read(expected_path).expect("expected file"))
+                .expect("expected file is JSON");
         let expected = expected["expected"].as_array().expect("`expected` array");
         assert_eq!(
             inputs.len(),

@@ -243,7 +243,7 @@ fn every_expected_file_has_a_raw_fixture() {
         .collect();
     if blessing() {
         for path in &orphans {
-            fs::remove_file(&path)
+            fs::remove_file(path)
                 .unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
             eprintln!("removed orphan expected file {}", path.display());
         }
