@@ -326,10 +326,11 @@ pub(crate) fn write_document(
         w.str(k!("city_name"), text(&g.city));
         w.str(k!("region_name"), text(&g.state));
         w.str(k!("country_name"), text(&g.country));
-        if let Some(l) = geolocation {
+        // A geo_point needs both coordinates (a lone one would fail the document).
+        if let Some((lat, lon)) = geolocation.and_then(lat_lon) {
             w.open_object(k!("location"));
-            w.f64(k!("lat"), l.lat.map(|v| v.0));
-            w.f64(k!("lon"), l.lon.map(|v| v.0));
+            w.f64(k!("lat"), Some(lat));
+            w.f64(k!("lon"), Some(lon));
             w.close();
         }
         w.close();
@@ -365,16 +366,20 @@ pub(crate) fn write_document(
     w.open_object(k!("user"));
     w.str(k!("name"), user_name);
     w.str(k!("full_name"), actor_display);
+    // Not written by Elastic; its prebuilt rules read it.
+    w.str(k!("email"), actor_alternate_id.filter(|a| a.contains('@')));
     w.open_object(k!("target"));
     if let Some(t) = user_target {
         w.str(k!("id"), text(&t.id));
         w.str(k!("full_name"), target_full_name);
-        w.json(
+        // Elastic's `login`, which Okta targets rarely have; else an address-like alternateId.
+        let login = t.extra.iter().rev().find_map(|(k, v)| match v {
+            Json::Str(s) if k == "login" => Some(s.as_ref()),
+            _ => None,
+        });
+        w.str(
             k!("email"),
-            t.extra
-                .iter()
-                .rev()
-                .find_map(|(k, v)| (k == "login").then_some(v)),
+            login.or(text(&t.alternate_id).filter(|a| a.contains('@'))),
         );
     }
     if let Some(g) = group_target {

@@ -379,3 +379,70 @@ fn diff_reports_missing_extra_and_changed_fields_by_dotted_path() {
     diff("", &expected, &expected, &mut none);
     assert!(none.is_empty());
 }
+
+/// The field names of the `## Elastic schema fields` table of docs/fields.md: backticked
+/// names of the first column; `.x` continues the first name's parent, a trailing `.*`
+/// or `[]` covers everything below.
+fn elastic_documented() -> Vec<String> {
+    let path = fixtures_root().join("../docs/fields.md");
+    let doc = String::from_utf8(read(&path)).expect("docs/fields.md is UTF-8");
+    let table = doc
+        .split("\n## ")
+        .find(|s| s.starts_with("Elastic schema fields"))
+        .expect("docs/fields.md has `## Elastic schema fields`");
+    let mut names = Vec::new();
+    for line in table.lines().filter(|l| l.starts_with("| `")) {
+        let first = line.split(" | ").next().unwrap_or("");
+        let mut base = String::new();
+        for name in first.split('`').skip(1).step_by(2) {
+            if let Some(rel) = name.strip_prefix('.') {
+                names.push(format!("{base}.{rel}"));
+            } else {
+                base = name.rsplit_once('.').map_or("", |(b, _)| b).to_owned();
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Leaf paths of `v` (array items share their array's path; a `{lat, lon}` object is one leaf).
+fn leaf_paths(path: &str, v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(map) if !(map.contains_key("lat") && map.contains_key("lon")) => {
+            for (k, v) in map {
+                leaf_paths(&join(path, k), v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| leaf_paths(path, i, out)),
+        _ => {
+            out.insert(path.to_owned());
+        }
+    }
+}
+
+#[test]
+fn every_elastic_field_is_documented() {
+    let documented = elastic_documented();
+    assert!(documented.len() > 50, "too few: {documented:?}");
+    let covers = |name: &str, field: &str| {
+        let whole = name.strip_suffix(".*").or(name.strip_suffix("[]"));
+        field == name.trim_end_matches("[]")
+            || whole.is_some_and(|w| field.starts_with(&format!("{w}.")))
+    };
+    let mut fields = BTreeSet::new();
+    for name in fixture_names() {
+        let path = schema_dir(Schema::Elastic).join(format!("{name}.json"));
+        let doc = parse_json(&path, &read(&path)).unwrap_or_else(|e| panic!("{e}"));
+        leaf_paths("", &doc, &mut fields);
+    }
+    assert!(fields.contains("okta.client.ip"), "{fields:?}");
+    let missing: Vec<&String> = fields
+        .iter()
+        .filter(|f| !documented.iter().any(|d| covers(d, f)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "fields in fixtures/elastic not in docs/fields.md (`## Elastic schema fields`): {missing:?}"
+    );
+}
