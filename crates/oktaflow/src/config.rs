@@ -55,7 +55,7 @@ const ENV_KEYS: &str = "state_dir sinks metrics.listen output_retry_limit \
     domain okta_url api_token api_token_file oauth.client_id oauth.private_key_file oauth.key_id \
     start_from interval page_size rate_limit_share request_timeout max_response_body \
     backfill_concurrency \
-    proxy_url tls.ca_file tls.cert_file tls.key_file tls.verify_certificate silence_alert";
+    proxy_url tls.ca_file tls.cert_file tls.key_file tls.verify_certificate silence_alert schema";
 const TOP_KEYS: usize = 4;
 
 /// Earlier names of variables, still read when the new one is not set.
