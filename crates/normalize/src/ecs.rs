@@ -143,7 +143,7 @@ impl<'s> Unmapped<'s> {
     }
 
     /// The misfits of `obj` (see [`crate::json::Member`]).
-    fn misfits<'a: 's, T: OktaObject<'a>>(&mut self, at: At, obj: &'s T) {
+    pub(crate) fn misfits<'a: 's, T: OktaObject<'a>>(&mut self, at: At, obj: &'s T) {
         for (key, value) in obj.misfits() {
             self.push(at, key, value);
         }

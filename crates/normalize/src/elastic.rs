@@ -22,7 +22,7 @@ use crate::ecs::{
 };
 use crate::error::NormalizeError;
 use crate::geoip::GeoFacts;
-use crate::json::Json;
+use crate::json::{Json, OktaObject};
 use crate::model::{json, text, Geo, LogEvent, Target};
 use crate::timestamp;
 use crate::writer::{k, JsonWriter};
@@ -600,7 +600,27 @@ pub(crate) fn write_document(
         w.close();
     }
 
-    // What Elastic would have dropped silently: kept, with its Okta path.
+    // What Elastic would have dropped silently (members it does not know, values of
+    // the wrong JSON type): kept, with their Okta path.
+    keep_unknown(u, At::key(""), ev);
+    if let Some(a) = actor {
+        keep_unknown(u, At::key("actor"), a);
+    }
+    if let Some(c) = client {
+        keep_unknown(u, At::key("client"), c);
+    }
+    if let Some(o) = outcome {
+        keep_unknown(u, At::key("outcome"), o);
+    }
+    if let Some(ac) = auth {
+        keep_unknown(u, At::key("authenticationContext"), ac);
+    }
+    if let Some(sc) = security {
+        keep_unknown(u, At::key("securityContext"), sc);
+    }
+    if let Some(tx) = transaction {
+        keep_unknown(u, At::key("transaction"), tx);
+    }
     write_unmapped(&mut w, u);
     w.close();
     w.finish();
@@ -615,6 +635,14 @@ pub(crate) fn write_document(
             .unwrap_or_else(|| first_category(class)),
         published_fallback: published_error.is_some(),
     })
+}
+
+/// `obj`'s members the model does not know, and its misfits, into `okta.unmapped`.
+fn keep_unknown<'s, 'a: 's, T: OktaObject<'a>>(u: &mut Unmapped<'s>, at: At, obj: &'s T) {
+    for (key, value) in obj.extra() {
+        u.push(at, key, value);
+    }
+    u.misfits(at, obj);
 }
 
 /// `client.user.*` / `source.user.*`: the actor, as Elastic copies it to both.
