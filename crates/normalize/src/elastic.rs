@@ -764,7 +764,17 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
             "logOnlySecurityData" if log_only.is_some() => {
                 w.json(key, log_only.as_deref());
             }
-            "risk" if risk.is_some() => write_pairs(w, key, risk.as_ref()),
+            "risk" if risk.is_some() => {
+                write_pairs(w, key, risk.as_ref());
+                // Elastic's kv fails on an item without `=` (`reasons=A, B`) and then
+                // keeps the original text beside its own parse: the same here.
+                if let Json::Str(text) = value {
+                    let inner = text.trim().trim_start_matches('{').trim_end_matches('}');
+                    if inner.split(", ").any(|item| !item.contains('=')) {
+                        w.str(k!("risk_object"), Some(text));
+                    }
+                }
+            }
             "behaviors" if behaviors.is_some() => write_pairs(w, key, behaviors.as_ref()),
             _ => w.json(key, Some(value)),
         }
