@@ -759,27 +759,17 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
     w.open_object(k!("debug_context"));
     w.open_object(k!("debug_data"));
     w.open_object(k!("flattened"));
-    for (key, value) in members {
-        match key.as_ref() {
-            "logOnlySecurityData" if log_only.is_some() => {
-                w.json(key, log_only.as_deref());
-            }
-            "risk" if risk.is_some() => {
-                write_pairs(w, key, risk.as_ref());
-                // Elastic's kv fails on an item without `=` (`reasons=A, B`) and then
-                // keeps the original text beside its own parse: the same here.
-                if let Json::Str(text) = value {
-                    let inner = text.trim().trim_start_matches('{').trim_end_matches('}');
-                    if inner.split(", ").any(|item| !item.contains('=')) {
-                        w.str(k!("risk_object"), Some(text));
-                    }
-                }
-            }
-            "behaviors" if behaviors.is_some() => write_pairs(w, key, behaviors.as_ref()),
-            _ => w.json(key, Some(value)),
-        }
-    }
+    let parsed = Parsed {
+        log_only: log_only.as_deref(),
+        risk: risk.as_ref(),
+        behaviors: behaviors.as_ref(),
+    };
+    write_members(w, members, None, &parsed);
     w.close();
+    // Elastic's other layout (`remove_flattened_debug`, which some prebuilt rules query:
+    // `okta.debug_context.debug_data.behaviors`): the same members directly here, but
+    // the ones written under their Elastic names below.
+    write_members(w, members, Some(DEBUG_TAKEN), &parsed);
     for (from, to) in [
         ("deviceFingerprint", "device_fingerprint"),
         ("requestId", "request_id"),
@@ -813,6 +803,79 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
     );
     w.close();
     w.close();
+}
+
+/// debugData members written directly under `okta.debug_context.debug_data` by name,
+/// or under another name there (left out of the copy of the members at that level).
+const DEBUG_TAKEN: &[&str] = &[
+    "flattened",
+    "deviceFingerprint",
+    "device_fingerprint",
+    "requestId",
+    "request_id",
+    "requestUri",
+    "request_uri",
+    "threatSuspected",
+    "threat_suspected",
+    "url",
+    "dtHash",
+    "dt_hash",
+    "risk_level",
+    "risk_reasons",
+    "factor",
+    "risk_behaviors",
+];
+
+/// debugData's members, read once.
+struct Parsed<'p, 'a> {
+    log_only: Option<&'p Json<'a>>,
+    risk: Option<&'p Pairs<'p>>,
+    behaviors: Option<&'p Pairs<'p>>,
+}
+
+/// debugData's members: verbatim (`direct` is `None`: the flattened copy), with
+/// `logOnlySecurityData` parsed and `risk` / `behaviors` as objects (and `risk_object`,
+/// as Elastic keeps it). The direct copy (`Some(skip)`) leaves out the `skip` names and
+/// keeps each field's JSON type the same in every document: `risk`, `behaviors`,
+/// `logOnlySecurityData`, `originalPrincipal` only as objects, every other member only
+/// when it is a scalar, as text (the rest is in the flattened copy).
+fn write_members(
+    w: &mut JsonWriter<'_>,
+    members: &[(Cow<'_, str>, Json<'_>)],
+    direct: Option<&[&str]>,
+    p: &Parsed<'_, '_>,
+) {
+    for (key, value) in members {
+        match key.as_ref() {
+            name if direct.is_some_and(|skip| skip.contains(&name)) => {}
+            "logOnlySecurityData" if p.log_only.is_some() => w.json(key, p.log_only),
+            "risk" if p.risk.is_some() => {
+                write_pairs(w, key, p.risk);
+                // Elastic's kv fails on an item without `=` (`reasons=A, B`) and then
+                // keeps the original text beside its own parse: the same here.
+                if let Json::Str(text) = value {
+                    let inner = text.trim().trim_start_matches('{').trim_end_matches('}');
+                    if inner.split(", ").any(|item| !item.contains('=')) {
+                        w.str(k!("risk_object"), Some(text));
+                    }
+                }
+            }
+            "behaviors" if p.behaviors.is_some() => write_pairs(w, key, p.behaviors),
+            _ if direct.is_none() => w.json(key, Some(value)),
+            "originalPrincipal" => {
+                let parsed = match value {
+                    Json::Str(s) => parse_json_text(s),
+                    _ => None,
+                };
+                let principal = parsed.as_ref().unwrap_or(value);
+                if principal.is_object() {
+                    w.json(key, Some(principal));
+                }
+            }
+            "risk" | "behaviors" | "logOnlySecurityData" => {}
+            _ => w.str(key, scalar_text(value).as_deref()),
+        }
+    }
 }
 
 fn write_pairs(w: &mut JsonWriter<'_>, key: &str, pairs: Option<&Pairs<'_>>) {

@@ -247,6 +247,10 @@ fn elastic_mappings(flavor: Flavor) -> Value {
         objects(&fields)
     };
     let pseudo_user = || keywords(&["id", "name", "full_name"]);
+    let debug_leaf = |kind: &str| {
+        json!({"path_match": "okta.debug_context.debug_data.*", "match_mapping_type": kind,
+               "mapping": {"type": "keyword", "ignore_above": 1024}})
+    };
     let geo = || {
         objects(&[
             ("city_name", keyword()),
@@ -274,6 +278,13 @@ fn elastic_mappings(flavor: Flavor) -> Value {
     };
     json!({
         "dynamic_templates": [
+            // debugData's members copied as Elastic's `remove_flattened_debug` layout
+            // writes them: every leaf a keyword, whatever its JSON type (objects stay
+            // objects).
+            {"okta_debug_data_strings": debug_leaf("string")},
+            {"okta_debug_data_longs": debug_leaf("long")},
+            {"okta_debug_data_doubles": debug_leaf("double")},
+            {"okta_debug_data_booleans": debug_leaf("boolean")},
             {"strings_as_keyword": {"match_mapping_type": "string",
                                      "mapping": {"type": "keyword", "ignore_above": 1024}}}
         ],
@@ -312,6 +323,7 @@ fn elastic_mappings(flavor: Flavor) -> Value {
             "user": objects(&[
                 ("name", keyword()),
                 ("full_name", keyword()),
+                ("email", keyword()),
                 ("target", objects(&[
                     ("id", keyword()),
                     ("full_name", keyword()),
@@ -540,7 +552,9 @@ mod tests {
                     .iter()
                     .find(|w| field == **w || field.starts_with(&format!("{w}.")))
                     .map_or(field.as_str(), |w| w);
-                if mapping(mappings, mapped).is_none() {
+                // debugData's direct copy is mapped by its dynamic template.
+                let dynamic = field.starts_with("okta.debug_context.debug_data.");
+                if mapping(mappings, mapped).is_none() && !dynamic {
                     missing.insert(field);
                 }
                 checked += 1;
@@ -556,6 +570,14 @@ mod tests {
             mapping(mappings, "okta.target").unwrap()["type"],
             "flattened"
         );
+        for (i, kind) in ["string", "long", "double", "boolean"].iter().enumerate() {
+            let template = mappings["dynamic_templates"][i]
+                .as_object()
+                .and_then(|t| t.values().next())
+                .unwrap();
+            assert_eq!(template["path_match"], "okta.debug_context.debug_data.*");
+            assert_eq!(template["match_mapping_type"], *kind);
+        }
         // The ECS layout's template is unchanged.
         assert_eq!(
             index_template(Flavor::Elasticsearch, "logs-okta.system-default"),
