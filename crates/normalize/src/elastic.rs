@@ -168,14 +168,20 @@ fn target_of<'s, 'a>(targets: &'s [Target<'a>], kind: &str) -> Option<&'s Target
 }
 
 /// `@timestamp` as Elastic's date processor writes it: milliseconds when the
-/// time has no finer part (Okta's `published` never has), else microseconds.
-fn elastic_timestamp(t: &chrono::DateTime<chrono::Utc>) -> String {
-    if t.nanosecond().is_multiple_of(1_000_000) && t.nanosecond() < 1_000_000_000 {
-        t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-    } else {
-        let mut buf = [0u8; timestamp::LEN];
-        timestamp::format(t, &mut buf).into_owned()
+/// time has no finer part (Okta's `published` never has), else microseconds. Written
+/// into `buf`, without allocating.
+fn elastic_timestamp<'b>(
+    t: &chrono::DateTime<chrono::Utc>,
+    buf: &'b mut [u8; timestamp::LEN],
+) -> Cow<'b, str> {
+    let millis = t.nanosecond().is_multiple_of(1_000_000) && t.nanosecond() < 1_000_000_000;
+    let fixed = matches!(timestamp::format(t, buf), Cow::Borrowed(s) if s.len() == timestamp::LEN);
+    if millis && fixed {
+        // `YYYY-MM-DDTHH:MM:SS.mmm` + `Z`, from `YYYY-MM-DDTHH:MM:SS.mmmuuuZ`.
+        buf[23] = b'Z';
+        return String::from_utf8_lossy(&buf[..24]);
     }
+    timestamp::format(t, buf)
 }
 
 /// Maps `ev` to Elastic's document and appends it to `out`.
@@ -262,7 +268,11 @@ pub(crate) fn write_document(
 
     let start = out.len();
     let mut w = JsonWriter::new(out);
-    w.str(k!("@timestamp"), Some(&elastic_timestamp(&published)));
+    let mut stamp = [0u8; timestamp::LEN];
+    w.str(
+        k!("@timestamp"),
+        Some(&elastic_timestamp(&published, &mut stamp)),
+    );
     w.open_object(k!("ecs"));
     w.str(k!("version"), Some(ECS_VERSION));
     w.close();
@@ -920,9 +930,15 @@ mod tests {
 
     #[test]
     fn timestamps_keep_milliseconds_as_elastic_writes_them() {
-        let t = timestamp::parse("2020-02-14T22:18:51.843Z").expect("time");
-        assert_eq!(elastic_timestamp(&t), "2020-02-14T22:18:51.843Z");
-        let t = timestamp::parse("2020-02-14T22:18:51.843211Z").expect("time");
-        assert_eq!(elastic_timestamp(&t), "2020-02-14T22:18:51.843211Z");
+        let mut buf = [0u8; timestamp::LEN];
+        for (input, written) in [
+            ("2020-02-14T22:18:51.843Z", "2020-02-14T22:18:51.843Z"),
+            ("2020-02-14T22:18:51Z", "2020-02-14T22:18:51.000Z"),
+            ("2020-02-14T23:18:51.843+01:00", "2020-02-14T22:18:51.843Z"),
+            ("2020-02-14T22:18:51.843211Z", "2020-02-14T22:18:51.843211Z"),
+        ] {
+            let t = timestamp::parse(input).expect("time");
+            assert_eq!(elastic_timestamp(&t, &mut buf), written, "{input}");
+        }
     }
 }
