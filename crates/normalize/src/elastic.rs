@@ -33,9 +33,20 @@ pub(crate) const ECS_VERSION: &str = "8.11.0";
 /// `event.dataset` and `data_stream.dataset` of Elastic's Okta System Log data stream.
 pub(crate) const DATASET: &str = "okta.system";
 
+/// Elastic's categorization of one event type: `event.category`, `event.type`.
+type ElasticClass = (Vec<&'static str>, Vec<&'static str>);
+
 /// Elastic's `event.category` / `event.type` for the event types its pipeline
 /// names, in the order its `append` processors add them; `None` for the others.
-fn elastic_class(event_type: &str) -> Option<(Vec<&'static str>, Vec<&'static str>)> {
+/// Computed once.
+fn elastic_class(event_type: &str) -> Option<&'static ElasticClass> {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<&'static str, ElasticClass>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(elastic_table).get(event_type)
+}
+
+/// Every event type Elastic's pipeline names, with its categorization.
+fn elastic_table() -> std::collections::HashMap<&'static str, ElasticClass> {
     const IAM: &[&str] = &[
         "group.user_membership.add",
         "group.user_membership.remove",
@@ -136,7 +147,7 @@ fn elastic_class(event_type: &str) -> Option<(Vec<&'static str>, Vec<&'static st
         ("deletion", DELETION),
         ("info", &["policy.evaluate_sign_on"]),
     ];
-    let pick = |table: &[(&'static str, &[&str])]| {
+    let pick = |event_type: &str, table: &[(&'static str, &[&'static str])]| {
         let mut values: Vec<&'static str> = Vec::new();
         for (value, types) in table {
             // Elastic appends `network` twice for security.request.blocked: once is enough.
@@ -146,8 +157,15 @@ fn elastic_class(event_type: &str) -> Option<(Vec<&'static str>, Vec<&'static st
         }
         values
     };
-    let (category, kind) = (pick(CATEGORIES), pick(TYPES));
-    (!category.is_empty() || !kind.is_empty()).then_some((category, kind))
+    CATEGORIES
+        .iter()
+        .chain(TYPES)
+        .flat_map(|(_, types)| types.iter().copied())
+        .map(|event_type| {
+            let class = (pick(event_type, CATEGORIES), pick(event_type, TYPES));
+            (event_type, class)
+        })
+        .collect()
 }
 
 /// `%{USER}` of grok, unanchored: the first run of `[A-Za-z0-9._-]` (`jdoe` of
@@ -287,13 +305,15 @@ pub(crate) fn write_document(
     w.str(k!("action"), Some(event_type));
     // The event types Elastic names get its values; what it leaves without a
     // category or type gets oktaflow's own categorization.
-    let (mut category, mut kind) = elastic_class(event_type).unwrap_or_default();
-    if category.is_empty() {
-        category = class.category.to_vec();
-    }
-    if kind.is_empty() {
-        kind = class.kind.to_vec();
-    }
+    let elastic = elastic_class(event_type);
+    let category: &[&'static str] = match elastic {
+        Some((category, _)) if !category.is_empty() => category,
+        _ => class.category,
+    };
+    let kind: &[&'static str] = match elastic {
+        Some((_, kind)) if !kind.is_empty() => kind,
+        _ => class.kind,
+    };
     w.str_array(k!("category"), category.iter().copied());
     w.str_array(k!("type"), kind.iter().copied());
     let result = outcome.and_then(|o| text(&o.result));
@@ -913,17 +933,26 @@ mod tests {
 
     #[test]
     fn elastic_categories_follow_its_append_order() {
+        let class = |t| elastic_class(t).cloned();
         assert_eq!(
-            elastic_class("user.session.start"),
+            class("user.session.start"),
             Some((vec!["authentication", "session"], vec!["start", "info"]))
         );
         assert_eq!(
-            elastic_class("security.request.blocked"),
+            class("security.request.blocked"),
             Some((vec![], vec!["network"]))
         );
         assert_eq!(
-            elastic_class("user.lifecycle.create"),
+            class("system.org.rate_limit.warning"),
+            Some((vec![], vec!["info", "network"]))
+        );
+        assert_eq!(
+            class("user.lifecycle.create"),
             Some((vec!["iam"], vec!["info", "creation"]))
+        );
+        assert_eq!(
+            class("policy.rule.update"),
+            Some((vec!["configuration"], vec!["change"]))
         );
         assert_eq!(elastic_class("user.account.lock"), None);
     }
