@@ -1090,6 +1090,21 @@ api_token = "{TOKEN}"
                 oktaflow_normalize::Schema::Ecs
             ]
         );
+        // A single source takes it from the environment too.
+        let config = run(
+            None,
+            &[
+                ("OKTAFLOW_DOMAIN", "acme.okta.com"),
+                ("OKTA_API_TOKEN", TOKEN),
+                ("OKTAFLOW_SCHEMA", "elastic"),
+            ],
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.sources[0].schema,
+            oktaflow_normalize::Schema::Elastic
+        );
         let bad = "[source]\ndomain = \"a.okta.com\"\nschema = \"elk\"\n";
         let message = err(Some(bad), &env, &Overrides::default());
         assert_eq!(
