@@ -117,6 +117,12 @@ pub struct NormalizeArgs {
     /// MaxMind GeoLite2-ASN database: fills source.as.* when Okta left it empty.
     #[arg(long, value_name = "FILE.mmdb")]
     pub geoip_asn: Option<PathBuf>,
+
+    /// Output schema: `ecs` (oktaflow's ECS layout), `elastic` (the documents of
+    /// Elastic's Okta integration, for `logs-okta.system-*`) or `ocsf` (OCSF 1.8.0
+    /// events); see docs/fields.md.
+    #[arg(long, value_name = "SCHEMA", default_value_t = oktaflow_normalize::Schema::Ecs)]
+    pub schema: oktaflow_normalize::Schema,
 }
 
 const RUN_ABOUT: &str = "\

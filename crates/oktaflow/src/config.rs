@@ -55,7 +55,7 @@ const ENV_KEYS: &str = "state_dir sinks metrics.listen output_retry_limit \
     domain okta_url api_token api_token_file oauth.client_id oauth.private_key_file oauth.key_id \
     start_from interval page_size rate_limit_share request_timeout max_response_body \
     backfill_concurrency \
-    proxy_url tls.ca_file tls.cert_file tls.key_file tls.verify_certificate silence_alert";
+    proxy_url tls.ca_file tls.cert_file tls.key_file tls.verify_certificate silence_alert schema";
 const TOP_KEYS: usize = 4;
 
 /// Earlier names of variables, still read when the new one is not set.
@@ -129,6 +129,8 @@ pub struct SourceConfig {
     pub options: SourceOptions,
     /// No event for this long raises the silence alert (`None`: `silence_alert = "off"`).
     pub silence_alert: Option<Duration>,
+    /// The layout of the documents written for this source (`schema = "ecs" | "elastic" | "ocsf"`).
+    pub schema: oktaflow_normalize::Schema,
 }
 
 /// The validated configuration of `oktaflow run`.
@@ -308,6 +310,13 @@ pub fn resolve(
             errors: &mut errors,
         };
         let config = build_source(&mut view, now);
+        if let Some(reason) = sinks
+            .as_deref()
+            .and_then(|sinks| schema_unfit_for_sinks(config.schema, sinks))
+        {
+            let origin = view.origin("schema");
+            view.bad("schema", &origin, reason);
+        }
         if !names.insert(config.name.clone()) {
             let reason = format!(
                 "duplicate source name `{}`; give each source a unique name",
@@ -328,6 +337,29 @@ pub fn resolve(
         (1, _, _) => Err(errors.remove(0)),
         _ => Err(ConfigError::Several(errors)),
     }
+}
+
+/// Why documents of `schema` cannot go to one of `sinks`, if they cannot: OCSF events have
+/// `time` (epoch milliseconds), not the `@timestamp` that Elasticsearch/OpenSearch data
+/// streams and the ClickHouse table are keyed on.
+fn schema_unfit_for_sinks(
+    schema: oktaflow_normalize::Schema,
+    sinks: &[SinkSpec],
+) -> Option<String> {
+    if schema != oktaflow_normalize::Schema::Ocsf {
+        return None;
+    }
+    let kind = sinks.iter().find_map(|sink| match sink {
+        SinkSpec::Elasticsearch(_) => Some("elasticsearch"),
+        SinkSpec::OpenSearch(_) => Some("opensearch"),
+        SinkSpec::ClickHouse(_) => Some("clickhouse"),
+        _ => None,
+    })?;
+    Some(format!(
+        "schema \"ocsf\" cannot be written to the {kind} sink (its index or table is keyed on \
+         ECS `@timestamp`); use schema \"ecs\" or \"elastic\" there, or write OCSF to a \
+         file, stdout, http or splunk sink"
+    ))
 }
 
 fn invalid(key: &str, origin: &str, reason: &str) -> ConfigError {
@@ -398,6 +430,7 @@ struct SourceSchema {
     proxy_url: Option<String>,
     tls: Option<TlsSchema>,
     silence_alert: Option<DurationText>,
+    schema: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -766,12 +799,24 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
         },
         None => Some(DEFAULT_SILENCE_ALERT),
     };
+    let schema = match v.get::<String>("schema") {
+        None => oktaflow_normalize::Schema::default(),
+        Some(s) => s
+            .value
+            .trim()
+            .parse()
+            .unwrap_or_else(|e: oktaflow_normalize::SchemaError| {
+                v.bad("schema", &s.origin, e.to_string());
+                oktaflow_normalize::Schema::default()
+            }),
+    };
     SourceConfig {
         name,
         client,
         start_from,
         options,
         silence_alert,
+        schema,
     }
 }
 
@@ -1047,6 +1092,75 @@ kind = "stdout"
         assert!(
             matches!(&config.sinks[..], [SinkSpec::Elasticsearch(c)] if c.index == "logs-okta.system-x")
         );
+    }
+
+    #[test]
+    fn each_source_has_its_schema_and_a_bad_name_is_one_line() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let text = format!(
+            r#"
+sinks = ["file:/tmp/okta.ndjson"]
+[[sources]]
+name = "a"
+domain = "a.okta.com"
+api_token = "{TOKEN}"
+schema = "elastic"
+[[sources]]
+name = "b"
+domain = "b.okta.com"
+api_token = "{TOKEN}"
+"#
+        );
+        let config = run(Some(&text), &[], &Overrides::default()).unwrap();
+        let schemas: Vec<_> = config.sources.iter().map(|s| s.schema).collect();
+        assert_eq!(
+            schemas,
+            [
+                oktaflow_normalize::Schema::Elastic,
+                oktaflow_normalize::Schema::Ecs
+            ]
+        );
+        // A single source takes it from the environment too.
+        let config = run(
+            None,
+            &[
+                ("OKTAFLOW_DOMAIN", "acme.okta.com"),
+                ("OKTA_API_TOKEN", TOKEN),
+                ("OKTAFLOW_SCHEMA", "elastic"),
+            ],
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.sources[0].schema,
+            oktaflow_normalize::Schema::Elastic
+        );
+        let bad = "[source]\ndomain = \"a.okta.com\"\nschema = \"elk\"\n";
+        let message = err(Some(bad), &env, &Overrides::default());
+        assert_eq!(
+            message,
+            "source.schema (from oktaflow.toml [source] schema): unknown schema `elk` (expected one of: ecs, elastic, ocsf)"
+        );
+    }
+
+    #[test]
+    fn ocsf_is_refused_for_stores_keyed_on_timestamp_and_taken_for_files() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let file = "sinks = [\"file:/tmp/o.ndjson\"]\n[source]\ndomain = \"a.okta.com\"\nschema = \"ocsf\"\n";
+        let config = run(Some(file), &env, &Overrides::default()).unwrap();
+        assert_eq!(config.sources[0].schema, oktaflow_normalize::Schema::Ocsf);
+        for sink in [
+            "clickhouse:http://127.0.0.1:8123",
+            "elasticsearch:http://127.0.0.1:9200",
+        ] {
+            let text = file.replace("file:/tmp/o.ndjson", sink);
+            let message = err(Some(&text), &env, &Overrides::default());
+            assert!(message.starts_with("source.schema"), "{message}");
+            assert!(
+                message.contains("schema \"ocsf\" cannot be written"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

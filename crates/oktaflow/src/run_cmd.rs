@@ -160,6 +160,7 @@ fn pipeline_config(
     if several {
         config.dead_letter_file = format!("dead-letter.{}.ndjson", source.name);
     }
+    config.normalize.schema = source.schema;
     config
 }
 
