@@ -965,7 +965,10 @@ mod tests {
                 body = plain;
             }
             assert_eq!(body, expected, "compression {compression}");
-            assert!(pieces > expected.len() / PIECE, "{pieces} pieces");
+            // Plain: one piece per PIECE of rows; gzip: deflate may hold back a piece's output
+            // until later, but the body still comes in several pieces.
+            let least = if compression { 2 } else { expected.len() / PIECE };
+            assert!(pieces >= least, "{pieces} pieces");
             let valid: Vec<usize> = docs.iter().copied().filter(|&i| i != 5).collect();
             assert_eq!(encoder.encoded, valid);
             assert_eq!(encoder.rejected.len(), 1);
