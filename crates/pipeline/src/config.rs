@@ -22,8 +22,8 @@ pub const ONCE_OUTPUT_RETRY_LIMIT: Duration = Duration::from_secs(60);
 /// plus the raw pages grouped for the batch after: about 65 MB of a backfill's memory. The
 /// rest of the 150 MB peak RSS budget of a 1,000,000-event backfill goes to the allocator's
 /// fragmentation (measured: about 40 MB with ClickHouse's large batches), the prefetched pages
-/// and the process itself. ClickHouse's 20,000-row preference is cut here to about 4,400
-/// simulator events per insert (see docs/performance.md).
+/// and the process itself. ClickHouse's 20,000-row preference is cut here to about 4,000
+/// simulator events (four pages) per insert (see docs/performance.md).
 pub const MAX_BATCH: BatchLimits = BatchLimits {
     max_docs: 20_000,
     max_bytes: 12_000_000,

@@ -967,7 +967,11 @@ mod tests {
             assert_eq!(body, expected, "compression {compression}");
             // Plain: one piece per PIECE of rows; gzip: deflate may hold back a piece's output
             // until later, but the body still comes in several pieces.
-            let least = if compression { 2 } else { expected.len() / PIECE };
+            let least = if compression {
+                2
+            } else {
+                expected.len() / PIECE
+            };
             assert!(pieces >= least, "{pieces} pieces");
             let valid: Vec<usize> = docs.iter().copied().filter(|&i| i != 5).collect();
             assert_eq!(encoder.encoded, valid);
