@@ -27,7 +27,9 @@ use crate::pipeline::sleep_until_opt;
 use crate::prefetch::Prefetcher;
 use crate::PipelineError;
 
-/// Normalized batches waiting for the writer (besides the one being normalized).
+/// Normalized batches waiting for the writer. The next batch is normalized only when there
+/// is room for it here, so the stage holds at most this many batches with their documents
+/// besides the one being written (plus the raw pages grouped for the next one).
 const BATCHES_AHEAD: usize = 1;
 
 /// While backfilling, a batch below its size waits this long at most (from its first page)
@@ -182,6 +184,11 @@ async fn run(
             Grouped::Held(next) => held = Some(next),
             Grouped::Halt(halt) => deferred_halt = Some(halt),
         }
+        // Normalize only once the writer has taken the batch before: at most two batches
+        // with their documents are in memory (the one being written, this one), not three.
+        let Ok(permit) = tx.reserve().await else {
+            return;
+        };
         let received_at = Utc::now();
         let Some(mut working) = builder.take() else {
             return;
@@ -201,7 +208,8 @@ async fn run(
             ))),
         };
         let failed = batch.is_err();
-        if tx.send(batch).await.is_err() || failed {
+        permit.send(batch);
+        if failed {
             return;
         }
     }
