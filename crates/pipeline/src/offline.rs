@@ -240,3 +240,57 @@ impl<W: Write> Output<W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oktaflow_detect::RulesConfig;
+    use oktaflow_normalize::Options;
+
+    fn token_event(uuid: &str, minute: u32) -> String {
+        format!(
+            r#"{{"uuid":"{uuid}","published":"2024-05-01T10:{minute:02}:00.000Z",
+               "eventType":"system.api_token.create","outcome":{{"result":"SUCCESS"}},
+               "actor":{{"id":"00u1","type":"User","alternateId":"admin@example.com"}},
+               "target":[{{"id":"00T{uuid}","type":"Token","displayName":"token-{uuid}"}}]}}"#
+        )
+    }
+
+    #[test]
+    fn detect_stream_writes_one_alert_line_per_alert_and_dead_letters_the_rest() {
+        let input = format!(
+            "{}\n[1, 2]\n{}\n{{\"uuid\":\"x\",\"eventType\":\"user.session.start\",\"published\":\"not a time\"}}\n",
+            token_event("t1", 0),
+            token_event("t2", 1)
+        );
+        let mut detector = Detector::new(RulesConfig::default()).expect("default rules");
+        let mut normalizer = Normalizer::new(Options::default());
+        let mut out = Vec::new();
+        let mut dead = DeadLetterWriter::to_writer(io::sink(), "test");
+        let summary = detect_stream(
+            &mut detector,
+            &mut normalizer,
+            input.as_bytes(),
+            &mut out,
+            &mut dead,
+            Utc::now(),
+        )
+        .expect("runs");
+        let lines: Vec<serde_json::Value> = std::str::from_utf8(&out)
+            .expect("utf-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON alert per line"))
+            .collect();
+        let rules: Vec<&str> = lines
+            .iter()
+            .map(|a| a["rule"]["id"].as_str().expect("rule.id"))
+            .collect();
+        assert_eq!(rules, vec!["okta.api_key_created", "okta.api_key_created"]);
+        assert_eq!(lines[1]["oktaflow"]["alert"]["event_ids"][0], "t2");
+        // The array's two numbers are not events; the unparsable `published` is refused by
+        // the rules (the normalizer would keep it with the read time).
+        assert_eq!(dead.count(), 3);
+        assert_eq!(summary.events, 2);
+        assert_eq!(summary.alerts, 2);
+    }
+}
