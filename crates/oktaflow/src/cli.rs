@@ -54,6 +54,11 @@ pub enum Command {
     Man(ManArgs),
     /// Prepare a store: Elasticsearch/OpenSearch index template, ClickHouse table.
     Setup(crate::setup_cmd::SetupArgs),
+    /// Run the detection rules over saved events; print one alert per line (NDJSON).
+    #[command(long_about = crate::detect_cmd::ABOUT, after_help = crate::detect_cmd::AFTER_HELP)]
+    Detect(crate::detect_cmd::DetectArgs),
+    /// Work with Sigma rule files: `oktaflow rules test DIR` runs their test cases.
+    Rules(crate::rules_cmd::RulesArgs),
 }
 
 const NORMALIZE_ABOUT: &str = "\
