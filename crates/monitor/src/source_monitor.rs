@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use oktaflow_fetch::{FetchStats, FetchStatsSnapshot};
-use oktaflow_pipeline::{Committed, PipelineError, PipelineObserver, RunSummary, Started};
+use oktaflow_pipeline::{
+    AlertsCommitted, Committed, PipelineError, PipelineObserver, RunSummary, Started,
+};
 use oktaflow_plumbing::scrub;
 use oktaflow_sink::SinkError;
 use serde::Serialize;
@@ -413,6 +415,29 @@ impl PipelineObserver for SourceMonitor {
             &per_sink,
             batch.latest_published,
         );
+    }
+
+    fn alerts_committed(&self, alerts: &AlertsCommitted<'_>) {
+        self.stage("detect", alerts.detect_time);
+        let m = &self.metrics;
+        for rule in alerts.rules {
+            m.alerts
+                .with_label_values(&[self.name.as_str(), rule])
+                .inc();
+        }
+        for (rule, keys) in &alerts.stats.keys {
+            let keys = i64::try_from(*keys).unwrap_or(i64::MAX);
+            m.detect_keys
+                .with_label_values(&[self.name.as_str(), rule])
+                .set(keys);
+        }
+        // The detector counts evictions since it was built; the counter follows it.
+        for (rule, evicted) in &alerts.stats.evicted {
+            let counter = m
+                .detect_evicted
+                .with_label_values(&[self.name.as_str(), rule]);
+            counter.inc_by(evicted.saturating_sub(counter.get()));
+        }
     }
 
     fn sink_ok(&self, sink: &str, took: Duration) {

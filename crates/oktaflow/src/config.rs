@@ -145,6 +145,8 @@ pub struct RunConfig {
     /// `output_retry_limit`: `Some(None)` when `"off"`; `None` when not set (then
     /// [`oktaflow_pipeline::ONCE_OUTPUT_RETRY_LIMIT`] with `--once`, off otherwise).
     pub output_retry_limit: Option<Option<Duration>>,
+    /// `[detect]`: the detect stage's rules and where alerts go (`None`: `enabled = false`).
+    pub detect: Option<oktaflow_pipeline::DetectConfig>,
 }
 
 /// A configuration problem; `Display` is one line per problem naming the key and where it
@@ -293,6 +295,10 @@ pub fn resolve(
         Some(_) => view.duration("output_retry_limit").map(|(l, _)| Some(l)),
         None => None,
     };
+    let detect = parse_detect(raw.detect.clone().unwrap_or_default(), &path)
+        .map_err(|e| view.errors.push(e))
+        .ok()
+        .flatten();
     let single = sections.len() == 1;
     let mut sources = Vec::with_capacity(sections.len());
     let mut names = HashSet::new();
@@ -324,6 +330,7 @@ pub fn resolve(
             sources,
             metrics_listen,
             output_retry_limit,
+            detect,
         }),
         (1, _, _) => Err(errors.remove(0)),
         _ => Err(ConfigError::Several(errors)),
@@ -369,6 +376,9 @@ struct FileSchema {
     sources: Option<Vec<SourceSchema>>,
     metrics: Option<MetricsSchema>,
     output_retry_limit: Option<DurationText>,
+    /// `[detect]`: read by [`parse_detect`] (its rule tables are the detect crate's).
+    #[serde(skip_serializing)]
+    detect: Option<toml::Table>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -918,6 +928,63 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
         return Err(invalid("sinks", origin, reason));
     }
     Ok(sinks)
+}
+
+/// `[detect]`: `enabled` (default true), `alerts` (sink specs or tables, like `sinks`; default
+/// beside the event sinks) and the rules' tuning ([`oktaflow_detect::RulesConfig`]: unknown
+/// keys and bad values are refused, each in one line). `None` when `enabled = false`.
+fn parse_detect(
+    mut table: toml::Table,
+    origin: &str,
+) -> Result<Option<oktaflow_pipeline::DetectConfig>, ConfigError> {
+    let enabled = match table.remove("enabled") {
+        None => true,
+        Some(toml::Value::Boolean(on)) => on,
+        Some(other) => {
+            let reason = format!("expected true or false, got {other}");
+            return Err(invalid("detect.enabled", origin, &reason));
+        }
+    };
+    let alerts = match table.remove("alerts") {
+        None => None,
+        Some(value) => {
+            let entries: Vec<SinkEntry> = value
+                .try_into()
+                .map_err(|e: toml::de::Error| invalid("detect.alerts", origin, e.message()))?;
+            if entries.is_empty() {
+                // `alerts = []`: the alerts are raised and counted but written nowhere.
+                let rules = parse_rules(table, origin)?;
+                return Ok(enabled.then_some(oktaflow_pipeline::DetectConfig {
+                    rules,
+                    alerts: Some(Vec::new()),
+                }));
+            }
+            let specs = parse_sinks(entries, origin).map_err(|e| match e {
+                ConfigError::Invalid { origin, reason, .. } => ConfigError::Invalid {
+                    key: "detect.alerts".into(),
+                    origin,
+                    reason,
+                },
+                other => other,
+            })?;
+            Some(specs)
+        }
+    };
+    let rules = parse_rules(table, origin)?;
+    Ok(enabled.then_some(oktaflow_pipeline::DetectConfig { rules, alerts }))
+}
+
+/// The rules' keys of `[detect]`, read and checked (before any work).
+fn parse_rules(
+    table: toml::Table,
+    origin: &str,
+) -> Result<oktaflow_detect::RulesConfig, ConfigError> {
+    let rules: oktaflow_detect::RulesConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| invalid("detect", origin, &with_suggestion(e.message())))?;
+    oktaflow_detect::Detector::new(rules.clone())
+        .map_err(|e| invalid("detect", origin, &e.to_string()))?;
+    Ok(rules)
 }
 
 /// Parses `500ms`, `10s`, `2m`, `1h30m`, `7d`, `1w` (a sequence of number+unit); shared with

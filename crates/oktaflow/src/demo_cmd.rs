@@ -32,6 +32,8 @@ use crate::run_cmd::stop_on_signals;
 pub const MARKER: &str = ".oktaflow-demo";
 /// The demo's output file name.
 pub const EVENTS_FILE: &str = "events.ndjson";
+/// The demo's alert file name (beside the events, the default of `oktaflow run`).
+pub const ALERTS_FILE: &str = "alerts.ndjson";
 /// Largest backlog the demo generates.
 pub const MAX_EVENTS: usize = 5_000_000;
 /// Backfill workers in the demo.
@@ -130,6 +132,7 @@ async fn demo(
         rate_limit_per_minute: Some(RATE_LIMIT_PER_MINUTE),
         late_fraction: 0.01,
         api_token: token.clone(),
+        attacks: !args.no_attacks,
         ..SimConfig::default()
     };
     eprintln!(
@@ -164,10 +167,18 @@ async fn demo(
             path: events_path.clone(),
             reason: e.to_string(),
         })?;
+    let alerts_path = args.dir.join(ALERTS_FILE);
+    let alert_sink =
+        FileSink::new(&alerts_path, ExistingFile::Truncate).map_err(|e| DemoCmdError::Dir {
+            path: alerts_path.clone(),
+            reason: e.to_string(),
+        })?;
     let mut config = PipelineConfig::new(source, args.dir.join("state"));
     config.stop_when = StopWhen::FollowFor(follow);
+    config.detect = Some(oktaflow_detect::RulesConfig::default());
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
-    let mut pipeline = Pipeline::new(config, sinks)?;
+    let alert_sinks: Vec<Box<dyn Sink>> = vec![Box::new(alert_sink)];
+    let mut pipeline = Pipeline::new(config, sinks)?.with_alert_sinks(alert_sinks)?;
     pipeline
         .observe(ProgressObserver::new(console))
         .observe(Arc::new(PipelineLog))
@@ -192,7 +203,7 @@ fn prepare_dir(dir: &Path) -> Result<(), DemoCmdError> {
                     format!("exists and is not an oktaflow demo directory (no {MARKER} file); remove it or pass another --dir"),
                 ));
             }
-            for name in [EVENTS_FILE, "state"] {
+            for name in [EVENTS_FILE, ALERTS_FILE, "state"] {
                 let path = dir.join(name);
                 let removed = if path.is_dir() {
                     std::fs::remove_dir_all(&path)
@@ -245,6 +256,10 @@ fn report(summary: &RunSummary, by_category: &BTreeMap<&'static str, u64>, dir: 
         "  rejected (dead-lettered): {}",
         group(summary.rejected + summary.refused_by_sinks)
     );
+    let _ = writeln!(out, "  alerts raised: {}", group(summary.alerts));
+    for (rule, count) in &summary.alerts_by_rule {
+        let _ = writeln!(out, "    {rule:<30} {:>6}", group(*count));
+    }
     let _ = writeln!(
         out,
         "  requests: {} ({} retried, {} rate-limited)",
@@ -253,6 +268,7 @@ fn report(summary: &RunSummary, by_category: &BTreeMap<&'static str, u64>, dir: 
         summary.fetch.rate_limited
     );
     let _ = writeln!(out, "  ECS events:   {}", dir.join(EVENTS_FILE).display());
+    let _ = writeln!(out, "  alerts:       {}", dir.join(ALERTS_FILE).display());
     let _ = writeln!(out, "  checkpoint:   {}", summary.checkpoint_path.display());
     // The dead-letter path is absolute (it names the file in checkpoints); show it relative
     // to the current directory like the others when it lies below it.

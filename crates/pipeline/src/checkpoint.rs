@@ -25,6 +25,12 @@ pub struct Checkpoint {
     pub sinks: BTreeMap<String, serde_json::Value>,
     /// When it was written.
     pub updated_at: DateTime<Utc>,
+    /// The detectors' state after the events the checkpoint covers (windows, counters, last
+    /// known locations), saved in the same atomic write as the cursor and the sink positions.
+    /// Absent when detections are off, and in checkpoints written before they existed
+    /// (those still load: the detector then starts empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detect: Option<oktaflow_detect::DetectorState>,
 }
 
 impl Checkpoint {
@@ -35,7 +41,14 @@ impl Checkpoint {
             source,
             sinks,
             updated_at: Utc::now(),
+            detect: None,
         }
+    }
+
+    /// This checkpoint with the detectors' state after the events it covers.
+    pub fn with_detect(mut self, state: Option<oktaflow_detect::DetectorState>) -> Checkpoint {
+        self.detect = state;
+        self
     }
 }
 
