@@ -1437,6 +1437,82 @@ interval = "30s"
     }
 
     #[test]
+    fn detect_is_on_by_default_tuned_routed_or_off() {
+        let base = "[source]\ndomain = \"acme.okta.com\"\n";
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let config = run(Some(base), &env, &Overrides::default()).unwrap();
+        let detect = config.detect.expect("on by default");
+        assert_eq!(detect.rules, oktaflow_detect::RulesConfig::default());
+        assert_eq!(detect.alerts, None, "beside the events");
+
+        let text = format!(
+            "{base}[detect]\nalerts = [\"file:/tmp/alerts.ndjson\"]\nmax_keys_per_rule = 10\n\
+             [detect.brute_force_logins]\nthreshold = 8\nwindow = \"10m\"\n\
+             [detect.api_key_revoked]\nenabled = false\n"
+        );
+        let detect = run(Some(&text), &env, &Overrides::default())
+            .unwrap()
+            .detect
+            .unwrap();
+        assert_eq!(detect.rules.max_keys_per_rule, 10);
+        assert_eq!(detect.rules.brute_force_logins.threshold, 8);
+        assert_eq!(
+            detect.rules.brute_force_logins.window,
+            Duration::from_secs(600)
+        );
+        assert!(!detect.rules.api_key_revoked.enabled);
+        assert_eq!(
+            detect.alerts,
+            Some(vec![SinkSpec::File("/tmp/alerts.ndjson".into())])
+        );
+
+        let off = format!("{base}[detect]\nenabled = false\n");
+        assert!(run(Some(&off), &env, &Overrides::default())
+            .unwrap()
+            .detect
+            .is_none());
+    }
+
+    #[test]
+    fn bad_detect_keys_are_refused_in_one_line() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let base = "[source]\ndomain = \"acme.okta.com\"\n[detect]\n";
+        let cases = [
+            (
+                "[detect.brute_force_login]\nthreshold = 3\n",
+                "detect (from oktaflow.toml): unknown field `brute_force_login`",
+            ),
+            (
+                "[detect.brute_force_logins]\nthreshold = 0\n",
+                "okta.brute_force_logins",
+            ),
+            (
+                "[detect.brute_force_logins]\nwindow = 900\n",
+                "needs a unit",
+            ),
+            ("enabled = \"yes\"\n", "detect.enabled (from oktaflow.toml)"),
+            (
+                "alerts = [\"kafka:x\"]\n",
+                "detect.alerts (from oktaflow.toml)",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let message = err(Some(&format!("{base}{extra}")), &env, &Overrides::default());
+            assert!(message.contains(expected), "{extra}: {message}");
+            assert_eq!(message.lines().count(), 1, "{message}");
+        }
+        let message = err(
+            Some(&format!("{base}[detect.brute_force_login]\n")),
+            &env,
+            &Overrides::default(),
+        );
+        assert!(
+            message.contains("did you mean `brute_force_logins`?"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn example_file_is_valid() {
         let text = include_str!("../../../oktaflow.example.toml");
         let config = run(

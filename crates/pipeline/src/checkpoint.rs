@@ -287,6 +287,33 @@ mod tests {
     }
 
     #[test]
+    fn detector_state_is_saved_with_the_checkpoint_and_old_checkpoints_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path(), "okta").unwrap();
+        // A checkpoint written before detections existed: no `detect` member.
+        let old = checkpoint("/api/v1/logs?after=1");
+        let mut text = serde_json::to_value(&old).unwrap();
+        assert!(text.get("detect").is_none(), "absent when off: {text}");
+        text.as_object_mut().unwrap().remove("detect");
+        fs::write(store.path(), text.to_string()).unwrap();
+        assert_eq!(store.load().unwrap().unwrap().detect, None);
+
+        let mut state = oktaflow_detect::DetectorState {
+            version: oktaflow_detect::STATE_VERSION,
+            ..Default::default()
+        };
+        state.rules.insert(
+            "okta.brute_force_logins".into(),
+            serde_json::json!({"alice": [1, 2, 3]}),
+        );
+        let saved = checkpoint("/api/v1/logs?after=2").with_detect(Some(state.clone()));
+        store.save(&saved).unwrap();
+        let loaded = store.load().unwrap().unwrap();
+        assert_eq!(loaded.detect, Some(state));
+        assert_eq!(loaded, saved);
+    }
+
+    #[test]
     fn a_stale_temp_file_does_not_matter() {
         let dir = tempfile::tempdir().unwrap();
         let store = CheckpointStore::new(dir.path(), "okta").unwrap();
