@@ -523,6 +523,44 @@ mod tests {
     }
 
     #[test]
+    fn alerts_are_counted_per_rule_with_the_state_held_and_evicted() {
+        use oktaflow_pipeline::{AlertsCommitted, PipelineObserver};
+        let (metrics, monitor) = monitor(None);
+        let mut stats = oktaflow_detect::DetectorStats::default();
+        stats.keys.insert("okta.brute_force_logins", 7);
+        stats.evicted.insert("okta.brute_force_logins", 2);
+        let rules = [
+            "okta.brute_force_logins",
+            "okta.api_key_created",
+            "okta.brute_force_logins",
+        ];
+        let batch = |rules: &[&'static str], stats: &oktaflow_detect::DetectorStats| {
+            PipelineObserver::alerts_committed(
+                &*monitor,
+                &AlertsCommitted {
+                    source: "prod",
+                    rules,
+                    stats,
+                    sinks: &[],
+                    detect_time: Duration::from_millis(1),
+                },
+            );
+        };
+        batch(&rules, &stats);
+        stats.evicted.insert("okta.brute_force_logins", 5);
+        batch(&[], &stats);
+        let text = metrics.encode().unwrap();
+        for line in [
+            "oktaflow_alerts_total{rule=\"okta.brute_force_logins\",source=\"prod\"} 2",
+            "oktaflow_alerts_total{rule=\"okta.api_key_created\",source=\"prod\"} 1",
+            "oktaflow_detect_state_keys{rule=\"okta.brute_force_logins\",source=\"prod\"} 7",
+            "oktaflow_detect_state_evicted_total{rule=\"okta.brute_force_logins\",source=\"prod\"} 5",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+    }
+
+    #[test]
     fn a_failing_sink_or_a_halt_makes_the_source_not_ready() {
         let (metrics, monitor) = monitor(None);
         monitor.attach(Arc::new(FetchStats::new()), &["stdout"]);
