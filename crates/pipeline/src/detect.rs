@@ -32,22 +32,14 @@ use oktaflow_sink::{Document, FileConfig, SinkSpec};
 
 use crate::batch::Batch;
 
-/// The detect stage's configuration (the binary's `[detect]` section).
-#[derive(Debug, Clone, PartialEq)]
+/// The detect stage's configuration (the binary's `[detect]` section). The default: every
+/// built-in rule with its defaults, alerts beside the events.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DetectConfig {
     /// The rules and their tuning.
     pub rules: RulesConfig,
     /// Where alerts go; `None`: beside the events ([`default_alert_specs`]).
     pub alerts: Option<Vec<SinkSpec>>,
-}
-
-impl Default for DetectConfig {
-    fn default() -> Self {
-        DetectConfig {
-            rules: RulesConfig::default(),
-            alerts: None,
-        }
-    }
 }
 
 /// What the detect stage made of one batch.
