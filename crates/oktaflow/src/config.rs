@@ -267,8 +267,12 @@ pub fn resolve(
         .get::<PathBuf>("state_dir")
         .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), |v| v.value);
     let sinks = match view.get::<Vec<SinkEntry>>("sinks") {
-        Some(list) => parse_sinks(list.value, &list.origin),
-        None => parse_sinks(vec![SinkEntry::Spec(DEFAULT_SINK.into())], "defaults"),
+        Some(list) => parse_sinks(list.value, "sinks", &list.origin),
+        None => parse_sinks(
+            vec![SinkEntry::Spec(DEFAULT_SINK.into())],
+            "sinks",
+            "defaults",
+        ),
     }
     .map_err(|e| view.errors.push(e))
     .ok();
@@ -896,7 +900,11 @@ enum SinkEntry {
     Table(toml::Table),
 }
 
-fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, ConfigError> {
+fn parse_sinks(
+    entries: Vec<SinkEntry>,
+    key: &str,
+    origin: &str,
+) -> Result<Vec<SinkSpec>, ConfigError> {
     let mut sinks = Vec::with_capacity(entries.len());
     for (index, entry) in entries.into_iter().enumerate() {
         let (label, parsed) = match entry {
@@ -913,78 +921,51 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
                 (format!("sinks[{index}]"), parsed)
             }
         };
-        let sink = parsed.map_err(|reason| invalid("sinks", origin, &reason))?;
+        let sink = parsed.map_err(|reason| invalid(key, origin, &reason))?;
         if sinks.contains(&sink) {
-            return Err(invalid(
-                "sinks",
-                origin,
-                &format!("{label} is listed twice"),
-            ));
+            return Err(invalid(key, origin, &format!("{label} is listed twice")));
         }
         sinks.push(sink);
     }
     if sinks.is_empty() {
         let reason = "no sink; use file:PATH, stdout or a store such as elasticsearch:URL";
-        return Err(invalid("sinks", origin, reason));
+        return Err(invalid(key, origin, reason));
     }
     Ok(sinks)
 }
 
-/// `[detect]`: `enabled` (default true), `alerts` (sink specs or tables, like `sinks`; default
-/// beside the event sinks) and the rules' tuning ([`oktaflow_detect::RulesConfig`]: unknown
-/// keys and bad values are refused, each in one line). `None` when `enabled = false`.
+/// `[detect]`: `enabled` (default true), `alerts` (like `sinks`; default beside the event
+/// sinks, `[]` nowhere) and the rules' tuning ([`oktaflow_detect::RulesConfig`]), each checked
+/// before any work. `None` when `enabled = false`.
 fn parse_detect(
     mut table: toml::Table,
     origin: &str,
 ) -> Result<Option<oktaflow_pipeline::DetectConfig>, ConfigError> {
+    let bad = |key: &str, reason: &str| invalid(key, origin, reason);
     let enabled = match table.remove("enabled") {
         None => true,
         Some(toml::Value::Boolean(on)) => on,
         Some(other) => {
-            let reason = format!("expected true or false, got {other}");
-            return Err(invalid("detect.enabled", origin, &reason));
+            return Err(bad(
+                "detect.enabled",
+                &format!("expected true or false, got {other}"),
+            ))
         }
     };
-    let alerts = match table.remove("alerts") {
+    let alerts = match table
+        .remove("alerts")
+        .map(toml::Value::try_into::<Vec<SinkEntry>>)
+    {
         None => None,
-        Some(value) => {
-            let entries: Vec<SinkEntry> = value
-                .try_into()
-                .map_err(|e: toml::de::Error| invalid("detect.alerts", origin, e.message()))?;
-            if entries.is_empty() {
-                // `alerts = []`: the alerts are raised and counted but written nowhere.
-                let rules = parse_rules(table, origin)?;
-                return Ok(enabled.then_some(oktaflow_pipeline::DetectConfig {
-                    rules,
-                    alerts: Some(Vec::new()),
-                }));
-            }
-            let specs = parse_sinks(entries, origin).map_err(|e| match e {
-                ConfigError::Invalid { origin, reason, .. } => ConfigError::Invalid {
-                    key: "detect.alerts".into(),
-                    origin,
-                    reason,
-                },
-                other => other,
-            })?;
-            Some(specs)
-        }
+        Some(Err(e)) => return Err(bad("detect.alerts", e.message())),
+        Some(Ok(entries)) if entries.is_empty() => Some(Vec::new()),
+        Some(Ok(entries)) => Some(parse_sinks(entries, "detect.alerts", origin)?),
     };
-    let rules = parse_rules(table, origin)?;
-    Ok(enabled.then_some(oktaflow_pipeline::DetectConfig { rules, alerts }))
-}
-
-/// The rules' keys of `[detect]`, read and checked (before any work).
-fn parse_rules(
-    table: toml::Table,
-    origin: &str,
-) -> Result<oktaflow_detect::RulesConfig, ConfigError> {
     let rules: oktaflow_detect::RulesConfig = toml::Value::Table(table)
         .try_into()
-        .map_err(|e: toml::de::Error| invalid("detect", origin, &with_suggestion(e.message())))?;
-    oktaflow_detect::Detector::new(rules.clone())
-        .map_err(|e| invalid("detect", origin, &e.to_string()))?;
-    Ok(rules)
+        .map_err(|e: toml::de::Error| bad("detect", &with_suggestion(e.message())))?;
+    oktaflow_detect::Detector::new(rules.clone()).map_err(|e| bad("detect", &e.to_string()))?;
+    Ok(enabled.then_some(oktaflow_pipeline::DetectConfig { rules, alerts }))
 }
 
 /// Parses `500ms`, `10s`, `2m`, `1h30m`, `7d`, `1w` (a sequence of number+unit); shared with

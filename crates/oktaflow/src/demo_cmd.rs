@@ -161,23 +161,20 @@ async fn demo(
             settle: DEFAULT_SETTLE,
         },
     };
-    let events_path = args.dir.join(EVENTS_FILE);
-    let sink =
-        FileSink::new(&events_path, ExistingFile::Truncate).map_err(|e| DemoCmdError::Dir {
-            path: events_path.clone(),
+    // The events, and the alerts beside them (where `oktaflow run` puts them by default).
+    let file = |name: &str| -> Result<Vec<Box<dyn Sink>>, DemoCmdError> {
+        let path = args.dir.join(name);
+        let sink = FileSink::new(&path, ExistingFile::Truncate);
+        let sink = sink.map_err(|e| DemoCmdError::Dir {
+            path,
             reason: e.to_string(),
         })?;
-    let alerts_path = args.dir.join(ALERTS_FILE);
-    let alert_sink =
-        FileSink::new(&alerts_path, ExistingFile::Truncate).map_err(|e| DemoCmdError::Dir {
-            path: alerts_path.clone(),
-            reason: e.to_string(),
-        })?;
+        Ok(vec![Box::new(sink)])
+    };
+    let (sinks, alert_sinks) = (file(EVENTS_FILE)?, file(ALERTS_FILE)?);
     let mut config = PipelineConfig::new(source, args.dir.join("state"));
     config.stop_when = StopWhen::FollowFor(follow);
     config.detect = Some(oktaflow_detect::RulesConfig::default());
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
-    let alert_sinks: Vec<Box<dyn Sink>> = vec![Box::new(alert_sink)];
     let mut pipeline = Pipeline::new(config, sinks)?.with_alert_sinks(alert_sinks)?;
     pipeline
         .observe(ProgressObserver::new(console))

@@ -190,18 +190,9 @@ fn build(
             .map(|spec| oktaflow_pipeline::sinks::per_source_spec(spec, &source.name, several))
             .collect();
         let sinks = oktaflow_pipeline::sinks::build_sinks(&specs, ExistingFile::Refuse)?;
-        let alert_specs: Vec<SinkSpec> = match &detect {
-            Some(d) => match &d.alerts {
-                Some(alerts) => alerts
-                    .iter()
-                    .map(|spec| {
-                        oktaflow_pipeline::sinks::per_source_spec(spec, &source.name, several)
-                    })
-                    .collect(),
-                None => oktaflow_pipeline::detect::default_alert_specs(&specs),
-            },
-            None => Vec::new(),
-        };
+        let alert_specs = detect
+            .as_ref()
+            .map_or_else(Vec::new, |d| d.alert_specs(&specs, &source.name, several));
         let alert_sinks =
             oktaflow_pipeline::sinks::build_sinks(&alert_specs, ExistingFile::Refuse)?;
         let monitor = SourceMonitor::new(

@@ -42,6 +42,26 @@ pub struct DetectConfig {
     pub alerts: Option<Vec<SinkSpec>>,
 }
 
+impl DetectConfig {
+    /// The alert sinks of one source whose event sinks are `event_sinks` (already derived per
+    /// source): the configured ones (a file per source when `several` sources share them, like
+    /// [`per_source_spec`](crate::sinks::per_source_spec)), else [`default_alert_specs`].
+    pub fn alert_specs(
+        &self,
+        event_sinks: &[SinkSpec],
+        source: &str,
+        several: bool,
+    ) -> Vec<SinkSpec> {
+        match &self.alerts {
+            Some(alerts) => alerts
+                .iter()
+                .map(|spec| crate::sinks::per_source_spec(spec, source, several))
+                .collect(),
+            None => default_alert_specs(event_sinks),
+        }
+    }
+}
+
 /// What the detect stage made of one batch.
 #[derive(Debug, Default)]
 pub struct BatchDetections {
