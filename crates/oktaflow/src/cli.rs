@@ -261,6 +261,11 @@ pub struct DemoArgs {
     /// Seed of the simulated org (same seed, same backlog).
     #[arg(long, value_name = "S", default_value_t = 42)]
     pub seed: u64,
+
+    /// Leave out the attack scenarios (by default the simulated org holds attacks that
+    /// trigger each built-in detection rule, whose alerts go to DIR/alerts.ndjson).
+    #[arg(long)]
+    pub no_attacks: bool,
 }
 
 /// Arguments of `oktaflow sim`.
@@ -300,6 +305,11 @@ pub struct SimArgs {
     /// The accepted API token (SSWS) [default: a random one, printed].
     #[arg(long, value_name = "T")]
     pub token: Option<String>,
+
+    /// Inject attack scenarios into the backlog: events that trigger each built-in
+    /// detection rule once, plus near misses that must not (docs/detections.md).
+    #[arg(long)]
+    pub attacks: bool,
 }
 
 const CHECK_ABOUT: &str = "\

@@ -147,6 +147,8 @@ pub struct RunConfig {
     /// `output_retry_limit`: `Some(None)` when `"off"`; `None` when not set (then
     /// [`oktaflow_pipeline::ONCE_OUTPUT_RETRY_LIMIT`] with `--once`, off otherwise).
     pub output_retry_limit: Option<Option<Duration>>,
+    /// `[detect]`: the detect stage's rules and where alerts go (`None`: `enabled = false`).
+    pub detect: Option<oktaflow_pipeline::DetectConfig>,
 }
 
 /// A configuration problem; `Display` is one line per problem naming the key and where it
@@ -267,8 +269,12 @@ pub fn resolve(
         .get::<PathBuf>("state_dir")
         .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), |v| v.value);
     let sinks = match view.get::<Vec<SinkEntry>>("sinks") {
-        Some(list) => parse_sinks(list.value, &list.origin),
-        None => parse_sinks(vec![SinkEntry::Spec(DEFAULT_SINK.into())], "defaults"),
+        Some(list) => parse_sinks(list.value, "sinks", &list.origin),
+        None => parse_sinks(
+            vec![SinkEntry::Spec(DEFAULT_SINK.into())],
+            "sinks",
+            "defaults",
+        ),
     }
     .map_err(|e| view.errors.push(e))
     .ok();
@@ -295,6 +301,10 @@ pub fn resolve(
         Some(_) => view.duration("output_retry_limit").map(|(l, _)| Some(l)),
         None => None,
     };
+    let detect = parse_detect(raw.detect.clone().unwrap_or_default(), &path)
+        .map_err(|e| view.errors.push(e))
+        .ok()
+        .flatten();
     let single = sections.len() == 1;
     let mut sources = Vec::with_capacity(sections.len());
     let mut names = HashSet::new();
@@ -333,6 +343,7 @@ pub fn resolve(
             sources,
             metrics_listen,
             output_retry_limit,
+            detect,
         }),
         (1, _, _) => Err(errors.remove(0)),
         _ => Err(ConfigError::Several(errors)),
@@ -401,6 +412,9 @@ struct FileSchema {
     sources: Option<Vec<SourceSchema>>,
     metrics: Option<MetricsSchema>,
     output_retry_limit: Option<DurationText>,
+    /// `[detect]`: read by [`parse_detect`] (its rule tables are the detect crate's).
+    #[serde(skip_serializing)]
+    detect: Option<toml::Table>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -931,7 +945,11 @@ enum SinkEntry {
     Table(toml::Table),
 }
 
-fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, ConfigError> {
+fn parse_sinks(
+    entries: Vec<SinkEntry>,
+    key: &str,
+    origin: &str,
+) -> Result<Vec<SinkSpec>, ConfigError> {
     let mut sinks = Vec::with_capacity(entries.len());
     for (index, entry) in entries.into_iter().enumerate() {
         let (label, parsed) = match entry {
@@ -948,21 +966,52 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
                 (format!("sinks[{index}]"), parsed)
             }
         };
-        let sink = parsed.map_err(|reason| invalid("sinks", origin, &reason))?;
+        let sink = parsed.map_err(|reason| invalid(key, origin, &reason))?;
         if sinks.contains(&sink) {
-            return Err(invalid(
-                "sinks",
-                origin,
-                &format!("{label} is listed twice"),
-            ));
+            return Err(invalid(key, origin, &format!("{label} is listed twice")));
         }
         sinks.push(sink);
     }
     if sinks.is_empty() {
         let reason = "no sink; use file:PATH, stdout or a store such as elasticsearch:URL";
-        return Err(invalid("sinks", origin, reason));
+        return Err(invalid(key, origin, reason));
     }
     Ok(sinks)
+}
+
+/// `[detect]`: `enabled` (default true), `alerts` (like `sinks`; default beside the event
+/// sinks, `[]` nowhere) and the rules' tuning ([`oktaflow_detect::RulesConfig`]), each checked
+/// before any work. `None` when `enabled = false`.
+fn parse_detect(
+    mut table: toml::Table,
+    origin: &str,
+) -> Result<Option<oktaflow_pipeline::DetectConfig>, ConfigError> {
+    let bad = |key: &str, reason: &str| invalid(key, origin, reason);
+    let enabled = match table.remove("enabled") {
+        None => true,
+        Some(toml::Value::Boolean(on)) => on,
+        Some(other) => {
+            return Err(bad(
+                "detect.enabled",
+                &format!("expected true or false, got {other}"),
+            ))
+        }
+    };
+    let alerts = match table
+        .remove("alerts")
+        .map(toml::Value::try_into::<Vec<SinkEntry>>)
+    {
+        None => None,
+        Some(Err(e)) => return Err(bad("detect.alerts", e.message())),
+        Some(Ok(entries)) if entries.is_empty() => Some(Vec::new()),
+        Some(Ok(entries)) => Some(parse_sinks(entries, "detect.alerts", origin)?),
+    };
+    let rules: oktaflow_detect::RulesConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| bad("detect", &with_suggestion(e.message())))?;
+    // Reads the Sigma rule files now: a bad rule is refused before any work starts.
+    oktaflow_detect::Detector::load(rules.clone()).map_err(|e| bad("detect", &e.to_string()))?;
+    Ok(enabled.then_some(oktaflow_pipeline::DetectConfig { rules, alerts }))
 }
 
 /// Parses `500ms`, `10s`, `2m`, `1h30m`, `7d`, `1w` (a sequence of number+unit); shared with
@@ -1480,6 +1529,116 @@ interval = "30s"
         let both = format!("{text}\n[source]\ndomain = \"x\"\n");
         assert!(
             err(Some(&both), &[], &Overrides::default()).contains("either [source] or [[sources]]")
+        );
+    }
+
+    #[test]
+    fn detect_reads_the_configured_sigma_rules() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let shipped =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/sigma/okta");
+        let text = format!(
+            "[source]\ndomain = \"acme.okta.com\"\n[detect]\nrules = [\"{}\"]\n",
+            shipped.display()
+        );
+        let detect = run(Some(&text), &env, &Overrides::default())
+            .unwrap()
+            .detect
+            .expect("on");
+        assert_eq!(detect.rules.rules, vec![shipped]);
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.yml");
+        std::fs::write(&bad, "title: broken\ndetection: [\n").unwrap();
+        let text = format!(
+            "[source]\ndomain = \"acme.okta.com\"\n[detect]\nrules = [\"{}\"]\n",
+            bad.display()
+        );
+        let message = err(Some(&text), &env, &Overrides::default());
+        assert!(
+            message.starts_with("detect (from oktaflow.toml)"),
+            "{message}"
+        );
+        assert!(message.contains("bad.yml"), "{message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+    }
+
+    #[test]
+    fn detect_is_on_by_default_tuned_routed_or_off() {
+        let base = "[source]\ndomain = \"acme.okta.com\"\n";
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let config = run(Some(base), &env, &Overrides::default()).unwrap();
+        let detect = config.detect.expect("on by default");
+        assert_eq!(detect.rules, oktaflow_detect::RulesConfig::default());
+        assert_eq!(detect.alerts, None, "beside the events");
+
+        let text = format!(
+            "{base}[detect]\nalerts = [\"file:/tmp/alerts.ndjson\"]\nmax_keys_per_rule = 10\n\
+             [detect.brute_force_logins]\nthreshold = 8\nwindow = \"10m\"\n\
+             [detect.api_key_revoked]\nenabled = false\n"
+        );
+        let detect = run(Some(&text), &env, &Overrides::default())
+            .unwrap()
+            .detect
+            .unwrap();
+        assert_eq!(detect.rules.max_keys_per_rule, 10);
+        assert_eq!(detect.rules.brute_force_logins.threshold, 8);
+        assert_eq!(
+            detect.rules.brute_force_logins.window,
+            Duration::from_secs(600)
+        );
+        assert!(!detect.rules.api_key_revoked.enabled);
+        assert_eq!(
+            detect.alerts,
+            Some(vec![SinkSpec::File("/tmp/alerts.ndjson".into())])
+        );
+
+        let off = format!("{base}[detect]\nenabled = false\n");
+        assert!(run(Some(&off), &env, &Overrides::default())
+            .unwrap()
+            .detect
+            .is_none());
+    }
+
+    #[test]
+    fn bad_detect_keys_are_refused_in_one_line() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let base = "[source]\ndomain = \"acme.okta.com\"\n[detect]\n";
+        let cases = [
+            (
+                "[detect.brute_force_login]\nthreshold = 3\n",
+                "detect (from oktaflow.toml): unknown field `brute_force_login`",
+            ),
+            (
+                "[detect.brute_force_logins]\nthreshold = 0\n",
+                "okta.brute_force_logins",
+            ),
+            (
+                "[detect.brute_force_logins]\nwindow = 900\n",
+                "needs a unit",
+            ),
+            ("enabled = \"yes\"\n", "detect.enabled (from oktaflow.toml)"),
+            (
+                "alerts = [\"kafka:x\"]\n",
+                "detect.alerts (from oktaflow.toml)",
+            ),
+            (
+                "rules = [\"/nonexistent/sigma-rules\"]\n",
+                "/nonexistent/sigma-rules",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let message = err(Some(&format!("{base}{extra}")), &env, &Overrides::default());
+            assert!(message.contains(expected), "{extra}: {message}");
+            assert_eq!(message.lines().count(), 1, "{message}");
+        }
+        let message = err(
+            Some(&format!("{base}[detect.brute_force_login]\n")),
+            &env,
+            &Overrides::default(),
+        );
+        assert!(
+            message.contains("did you mean `brute_force_logins`?"),
+            "{message}"
         );
     }
 

@@ -78,6 +78,9 @@ pub struct PipelineConfig {
     /// The largest batch, whatever the sinks prefer (the memory bound; see
     /// [`batch_size`](crate::batch_size)).
     pub max_batch: BatchLimits,
+    /// The detect stage's rules (`None`: detections off). Where the alerts go is given to
+    /// [`Pipeline::with_alert_sinks`](crate::Pipeline::with_alert_sinks).
+    pub detect: Option<oktaflow_detect::RulesConfig>,
 }
 
 impl PipelineConfig {
@@ -97,6 +100,7 @@ impl PipelineConfig {
             normalize: oktaflow_normalize::Options::default(),
             dead_letter_file: DEAD_LETTER_FILE.to_string(),
             max_batch: MAX_BATCH,
+            detect: None,
         }
     }
 }
