@@ -20,8 +20,14 @@ use crate::rules::{
 };
 use crate::sigma::{SigmaEngine, SigmaRules, SIGMA_STATE_KEY};
 
-/// The version of [`DetectorState`] this build writes and reads.
-pub const STATE_VERSION: u32 = 1;
+/// The version of [`DetectorState`] this build writes. Version 2 writes each rule's entries
+/// with short member names and events as `[ts, "uuid"]` pairs, and saves
+/// [`DetectorState::latest`]; version 1 states (long names, `{"ts", "id"}` objects) are still
+/// read. A newer version is refused.
+pub const STATE_VERSION: u32 = 2;
+
+/// How often (in `published` time) the detector drops the keys every rule is done with.
+const EXPIRE_EVERY_MS: i64 = 60_000;
 
 /// Everything the rules remember (windows, counters, last known locations, sessions), to be
 /// saved atomically with the pipeline checkpoint that covers the same events.
@@ -35,6 +41,10 @@ pub struct DetectorState {
     /// Rule id → that rule's state.
     #[serde(default)]
     pub rules: BTreeMap<String, Value>,
+    /// The latest `published` (ms) observed: keys are expired relative to it, never to a
+    /// clock. Absent before any event, and in version 1 states.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<i64>,
 }
 
 /// Counters for metrics: keys held and keys evicted per stateful rule, events and alerts.
@@ -48,6 +58,9 @@ pub struct DetectorStats {
     pub keys: BTreeMap<&'static str, usize>,
     /// Rule id → keys evicted by the cap since this detector was built or restored.
     pub evicted: BTreeMap<&'static str, u64>,
+    /// Rule id → keys expired (not seen for longer than the rule can use them, relative to the
+    /// latest `published`) since this detector was built or restored.
+    pub expired: BTreeMap<&'static str, u64>,
 }
 
 /// Evaluates the built-in rules on a stream of events.
@@ -67,7 +80,22 @@ pub struct Detector {
     sigma: Option<SigmaEngine>,
     events: u64,
     alerts: u64,
+    /// The latest `published` observed (`i64::MIN` before any).
+    latest: i64,
+    /// Keys expired per rule, in [`BUILTIN_STATEFUL`] order.
+    expired: [u64; 5],
+    /// What restoring dropped, and why.
+    restore_notes: Vec<String>,
 }
+
+/// The stateful built-in rules, in the order of `Detector::expired`.
+const BUILTIN_STATEFUL: [&str; 5] = [
+    BRUTE_FORCE_LOGINS.id,
+    MFA_PUSH_BOMBING.id,
+    PASSWORD_SPRAYING.id,
+    GEO_IMPROBABLE_ACCESS.id,
+    STOLEN_SESSION.id,
+];
 
 impl Detector {
     /// A detector with empty state, running the built-in rules of `config`. A configuration
@@ -127,6 +155,9 @@ impl Detector {
             },
             events: 0,
             alerts: 0,
+            latest: i64::MIN,
+            expired: [0; 5],
+            restore_notes: Vec::new(),
         })
     }
 
@@ -153,28 +184,89 @@ impl Detector {
             });
         }
         let mut detector = Detector::with_sigma(config, sigma)?;
+        detector.latest = state.latest.unwrap_or(i64::MIN);
         let mut rules = state.rules;
+        let mut notes = Vec::new();
         let mut take = |id: &str| rules.remove(id);
         if let Some(rule) = &mut detector.brute_force {
-            rule.keys = decode(take(BRUTE_FORCE_LOGINS.id));
+            rule.keys = decode(
+                BRUTE_FORCE_LOGINS.id,
+                take(BRUTE_FORCE_LOGINS.id),
+                &mut notes,
+            );
         }
         if let Some(rule) = &mut detector.push_bombing {
-            rule.keys = decode(take(MFA_PUSH_BOMBING.id));
+            rule.keys = decode(MFA_PUSH_BOMBING.id, take(MFA_PUSH_BOMBING.id), &mut notes);
         }
         if let Some(rule) = &mut detector.spraying {
-            rule.keys = decode(take(PASSWORD_SPRAYING.id));
+            rule.keys = decode(PASSWORD_SPRAYING.id, take(PASSWORD_SPRAYING.id), &mut notes);
         }
         if let Some(rule) = &mut detector.geo {
-            rule.keys = decode(take(GEO_IMPROBABLE_ACCESS.id));
+            rule.keys = decode(
+                GEO_IMPROBABLE_ACCESS.id,
+                take(GEO_IMPROBABLE_ACCESS.id),
+                &mut notes,
+            );
         }
         if let Some(rule) = &mut detector.session {
-            rule.keys = decode(take(STOLEN_SESSION.id));
+            rule.keys = decode(STOLEN_SESSION.id, take(STOLEN_SESSION.id), &mut notes);
         }
         if let Some(engine) = &mut detector.sigma {
             engine.restore(take(SIGMA_STATE_KEY));
         }
         // Whatever is left in `rules` belonged to removed or disabled rules: dropped.
+        for id in rules.keys() {
+            notes.push(format!(
+                "the saved state of `{id}` was dropped: the rule is no longer enabled"
+            ));
+        }
+        detector.restore_notes = notes;
         Ok(detector)
+    }
+
+    /// What [`Detector::restore`] dropped from the saved state, and why (one sentence each;
+    /// empty when everything was restored). For the caller's log.
+    pub fn restore_notes(&self) -> &[String] {
+        &self.restore_notes
+    }
+
+    /// Drops the keys every stateful rule is done with: not seen for longer than the rule can
+    /// use them (its window or quiet period, the session TTL, the time to cross half the earth),
+    /// relative to the latest `published`. For events in `published` order, an expired key
+    /// behaves exactly as one never seen.
+    fn expire(&mut self) {
+        let latest = self.latest;
+        let cutoff = |horizon: i64| latest.saturating_sub(horizon);
+        if let Some(r) = &mut self.brute_force {
+            self.expired[0] += r.keys.expire(cutoff(r.horizon_ms()));
+        }
+        if let Some(r) = &mut self.push_bombing {
+            self.expired[1] += r.keys.expire(cutoff(r.horizon_ms()));
+        }
+        if let Some(r) = &mut self.spraying {
+            self.expired[2] += r.keys.expire(cutoff(r.horizon_ms()));
+        }
+        if let Some(r) = &mut self.geo {
+            self.expired[3] += r.keys.expire(cutoff(r.horizon_ms()));
+        }
+        if let Some(r) = &mut self.session {
+            self.expired[4] += r.keys.expire(cutoff(r.horizon_ms()));
+        }
+    }
+
+    /// Turns the Sigma pre-check on (the default) or off. The pre-check skips the Sigma engine
+    /// for events no loaded Sigma rule can match (see `docs/detections.md`, Speed); the alerts
+    /// are the same either way. Off is for differential tests and benchmarks.
+    pub fn set_sigma_gate(&mut self, on: bool) {
+        if let Some(engine) = &mut self.sigma {
+            engine.set_gated(on);
+        }
+    }
+
+    /// True when Sigma rules are loaded and the pre-check can skip events for them (false
+    /// when one rule could match any event, e.g. a keyword rule).
+    pub fn sigma_gated(&self) -> bool {
+        self.sigma.as_ref().is_some_and(SigmaEngine::is_gated)
     }
 
     /// Evaluates every enabled rule on `event`; returns the alerts it raised (usually none).
@@ -188,6 +280,17 @@ impl Detector {
     pub fn observe_into(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         let before = out.len();
         self.events += 1;
+        let ts = event.facts().published_ms;
+        if ts > self.latest {
+            // Expiry runs when the latest `published` enters a new minute: a function of the
+            // events alone, so a restored detector expires exactly as the one that saved.
+            let due = self.latest == i64::MIN
+                || ts.div_euclid(EXPIRE_EVERY_MS) != self.latest.div_euclid(EXPIRE_EVERY_MS);
+            self.latest = ts;
+            if due {
+                self.expire();
+            }
+        }
         if let Some(rule) = &self.admin_role {
             rule.observe(event, out);
         }
@@ -249,6 +352,7 @@ impl Detector {
         DetectorState {
             version: STATE_VERSION,
             rules,
+            latest: (self.latest != i64::MIN).then_some(self.latest),
         }
     }
 
@@ -282,13 +386,38 @@ impl Detector {
             // Evictions inside the Sigma engine are not counted by it.
             add(SIGMA_STATE_KEY, engine.keys(), 0);
         }
+        let enabled = [
+            self.brute_force.is_some(),
+            self.push_bombing.is_some(),
+            self.spraying.is_some(),
+            self.geo.is_some(),
+            self.session.is_some(),
+        ];
+        for (i, id) in BUILTIN_STATEFUL.iter().enumerate() {
+            if enabled[i] {
+                stats.expired.insert(id, self.expired[i]);
+            }
+        }
         stats
     }
 }
 
-/// One rule's saved state; absent or unreadable (an older layout) → empty.
-fn decode<T: serde::de::DeserializeOwned + Default>(value: Option<Value>) -> T {
-    value
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default()
+/// One rule's saved state; absent → empty; unreadable → empty, with a note saying why.
+fn decode<T: serde::de::DeserializeOwned + Default>(
+    id: &str,
+    value: Option<Value>,
+    notes: &mut Vec<String>,
+) -> T {
+    let Some(value) = value else {
+        return T::default();
+    };
+    match serde_json::from_value(value) {
+        Ok(state) => state,
+        Err(e) => {
+            notes.push(format!(
+                "the saved state of `{id}` was dropped (the rule starts empty): it does not read: {e}"
+            ));
+            T::default()
+        }
+    }
 }

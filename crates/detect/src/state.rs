@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::alert::Trigger;
 
 /// An entry that knows when its key was last seen (`published`, ms).
 pub(crate) trait LastSeen {
@@ -58,6 +60,13 @@ impl<V: LastSeen> Keyed<V> {
         self.map.get_mut(key).expect("entry present")
     }
 
+    /// Removes the keys last seen before `cutoff` (ms); returns how many went.
+    pub(crate) fn expire(&mut self, cutoff: i64) -> u64 {
+        let before = self.map.len();
+        self.map.retain(|_, v| v.last_seen() >= cutoff);
+        (before - self.map.len()) as u64
+    }
+
     /// Removes the least recently seen keys until `target` remain; returns how many went.
     pub(crate) fn evict_to(&mut self, target: usize) -> u64 {
         if self.map.len() <= target {
@@ -72,6 +81,44 @@ impl<V: LastSeen> Keyed<V> {
             self.map.remove(key);
         }
         excess as u64
+    }
+}
+
+/// An event kept in saved state, written compactly as `[ts, "uuid"]`. Version 1 of the state
+/// wrote `{"ts": .., "id": ".."}`; both are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Hit(pub(crate) Trigger);
+
+impl Hit {
+    pub(crate) fn new(ts: i64, id: &str) -> Hit {
+        Hit(Trigger {
+            ts,
+            id: id.to_owned(),
+        })
+    }
+
+    pub(crate) fn ts(&self) -> i64 {
+        self.0.ts
+    }
+}
+
+impl Serialize for Hit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.0.ts, &self.0.id).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Pair(i64, String),
+            Map { ts: i64, id: String },
+        }
+        Ok(match Repr::deserialize(d)? {
+            Repr::Pair(ts, id) | Repr::Map { ts, id } => Hit(Trigger { ts, id }),
+        })
     }
 }
 
@@ -106,6 +153,26 @@ mod tests {
         }
         assert!(keyed.get_mut("k010").is_some());
         assert!(keyed.get_mut("new").is_some());
+    }
+
+    #[test]
+    fn expire_removes_what_was_last_seen_before_the_cutoff() {
+        let mut keyed = Keyed::default();
+        let mut evicted = 0;
+        for i in 0..10 {
+            keyed.entry(&format!("k{i}"), 100, &mut evicted, || Seen(i));
+        }
+        assert_eq!(keyed.expire(4), 4);
+        assert_eq!(keyed.len(), 6);
+        assert!(keyed.get_mut("k3").is_none() && keyed.get_mut("k4").is_some());
+    }
+
+    #[test]
+    fn hits_are_pairs_and_version_1_objects_still_read() {
+        let hit = Hit::new(5, "e1");
+        assert_eq!(serde_json::to_string(&hit).unwrap(), r#"[5,"e1"]"#);
+        let old: Hit = serde_json::from_str(r#"{"ts":5,"id":"e1"}"#).unwrap();
+        assert_eq!(old, hit);
     }
 
     #[test]

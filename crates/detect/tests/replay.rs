@@ -277,6 +277,7 @@ fn state_of_a_newer_format_is_refused() {
     let state = DetectorState {
         version: oktaflow_detect::STATE_VERSION + 1,
         rules: BTreeMap::new(),
+        latest: None,
     };
     let err = Detector::restore(RulesConfig::default(), state)
         .err()

@@ -177,7 +177,13 @@ pub(crate) fn detector_for(
 ) -> Result<Detector, oktaflow_detect::DetectError> {
     let sigma = SigmaRules::load(&rules.rules)?;
     match saved {
-        Some(state) => Detector::restore_with_sigma(rules.clone(), &sigma, state),
+        Some(state) => {
+            let detector = Detector::restore_with_sigma(rules.clone(), &sigma, state)?;
+            for note in detector.restore_notes() {
+                tracing::warn!("detections: {note}");
+            }
+            Ok(detector)
+        }
         None => Detector::with_sigma(rules.clone(), &sigma),
     }
 }

@@ -123,6 +123,18 @@ async fn attacks_raise_their_alerts_once_and_the_state_is_checkpointed() {
     );
     let detect: DetectorState = checkpoint.detect.expect("detector state saved");
     assert!(detect.rules.contains_key("okta.geo_improbable_access"));
+    // The size of the state the checkpoint carries after every batch (printed, not asserted).
+    let sizes: Vec<String> = detect
+        .rules
+        .iter()
+        .map(|(rule, state)| format!("{rule} {} B", state.to_string().len()))
+        .collect();
+    eprintln!(
+        "detect state after {} events: {} bytes ({})",
+        summary.written,
+        serde_json::to_string(&detect).unwrap().len(),
+        sizes.join(", ")
+    );
 
     // More events: a second run restores the state, keeps the alert file's committed part and
     // appends only the alerts of the new events.

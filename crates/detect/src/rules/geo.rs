@@ -20,16 +20,28 @@ use crate::state::{Keyed, LastSeen};
 /// Mean earth radius (km), as the haversine formula uses it.
 const EARTH_RADIUS_KM: f64 = 6371.0;
 
-/// A user's last known sign-in.
+/// A user's last known sign-in. Saved with short names; version 1's long names are read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct LastLogin {
+    #[serde(rename = "t", alias = "ts")]
     ts: i64,
+    #[serde(rename = "i", alias = "id")]
     id: String,
     lat: f64,
     lon: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "c",
+        alias = "city",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     city: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "k",
+        alias = "country",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     country: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ip: Option<String>,
@@ -66,6 +78,20 @@ impl GeoImprobable {
             max_keys,
             keys: Keyed::default(),
             evicted: 0,
+        }
+    }
+
+    /// How long a last sign-in can matter: past the time it takes to go half around the
+    /// earth at `max_speed_kmh`, no next sign-in can be improbable, and one is then as good as
+    /// a first sign-in (it raises nothing and becomes the last known one).
+    pub(crate) fn horizon_ms(&self) -> i64 {
+        let hours = std::f64::consts::PI * EARTH_RADIUS_KM / self.max_speed_kmh;
+        // A second more, for rounding; at least a second (sign-ins in the same second).
+        let ms = (hours * 3_600_000.0).ceil() + 1_000.0;
+        if ms.is_finite() && ms < i64::MAX as f64 {
+            ms as i64
+        } else {
+            i64::MAX
         }
     }
 

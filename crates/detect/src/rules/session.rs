@@ -17,17 +17,30 @@ use super::{millis, STOLEN_SESSION};
 use crate::alert::{build, Alert, Firing, Severity, Trigger};
 use crate::config::SessionConfig;
 use crate::event::EventView;
-use crate::state::{Keyed, LastSeen};
+use crate::state::{Hit, Keyed, LastSeen};
 
-/// One session key's origin.
+/// One session key's origin. Saved with short names (`f`, `ip`, `a`, `l`, `x`); version 1's
+/// long names are read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Origin {
-    first: Trigger,
+    #[serde(rename = "f", alias = "first")]
+    first: Hit,
     ip: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "a",
+        alias = "asn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     asn: Option<i64>,
+    #[serde(rename = "l", alias = "last_seen")]
     last_seen: i64,
-    #[serde(default)]
+    #[serde(
+        rename = "x",
+        alias = "alerted",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     alerted: bool,
 }
 
@@ -60,6 +73,11 @@ impl StolenSession {
         }
     }
 
+    /// A session key not seen for `session_ttl` starts over: past it, it is as good as absent.
+    pub(crate) fn horizon_ms(&self) -> i64 {
+        self.ttl_ms
+    }
+
     pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         let f = event.facts();
         if !self.event_types.iter().any(|t| *t == f.event_type) {
@@ -86,7 +104,7 @@ impl StolenSession {
                 id: f.uuid.to_string(),
             };
             let fresh = || Origin {
-                first: this.clone(),
+                first: Hit(this.clone()),
                 ip: ip.to_owned(),
                 asn: f.as_number,
                 last_seen: ts,
@@ -113,8 +131,11 @@ impl StolenSession {
                 continue;
             }
             fired = true;
-            let window = format!("{}/{}/{}/{}", origin.first.ts, origin.first.id, ts, f.uuid);
-            let first = origin.first.clone();
+            let window = format!(
+                "{}/{}/{}/{}",
+                origin.first.0.ts, origin.first.0.id, ts, f.uuid
+            );
+            let first = origin.first.0.clone();
             let (first_ip, first_asn) = (origin.ip.clone(), origin.asn);
             let user = f.actor_alternate_id.as_deref().unwrap_or("unknown user");
             out.push(build(Firing {

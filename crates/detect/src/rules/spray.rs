@@ -16,15 +16,27 @@ use super::{millis, PASSWORD_SPRAYING};
 use crate::alert::{build, Alert, Firing, Severity, Trigger};
 use crate::config::ThresholdConfig;
 use crate::event::EventView;
-use crate::state::{Keyed, LastSeen};
+use crate::state::{Hit, Keyed, LastSeen};
 
-/// One IP's accounts.
+/// One IP's accounts. Saved with short names (`a`, `q`, `l`); version 1's long names are read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Spray {
     /// Account → its latest failure.
-    accounts: BTreeMap<String, Trigger>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "a",
+        alias = "accounts",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    accounts: BTreeMap<String, Hit>,
+    #[serde(
+        rename = "q",
+        alias = "quiet_until",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     quiet_until: Option<i64>,
+    #[serde(rename = "l", alias = "last_seen")]
     last_seen: i64,
 }
 
@@ -57,6 +69,12 @@ impl PasswordSpraying {
         }
     }
 
+    /// How long after its last failure an IP can still matter (see
+    /// [`super::threshold::Threshold::horizon_ms`]).
+    pub(crate) fn horizon_ms(&self) -> i64 {
+        self.window_ms.max(self.suppression_ms)
+    }
+
     pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         let f = event.facts();
         if f.event_type != "user.session.start" || !f.outcome_is("FAILURE") {
@@ -70,21 +88,15 @@ impl PasswordSpraying {
             .keys
             .entry(ip, self.max_keys, &mut self.evicted, Spray::default);
         s.last_seen = s.last_seen.max(ts);
-        s.accounts.insert(
-            account,
-            Trigger {
-                ts,
-                id: f.uuid.to_string(),
-            },
-        );
+        s.accounts.insert(account, Hit::new(ts, &f.uuid));
         let oldest = ts.saturating_sub(self.window_ms);
-        s.accounts.retain(|_, t| t.ts >= oldest);
+        s.accounts.retain(|_, t| t.ts() >= oldest);
         while s.accounts.len() > self.max_accounts {
             // Drop the account whose latest failure is the oldest (ties: smallest account).
             let victim = s
                 .accounts
                 .iter()
-                .min_by(|a, b| (a.1.ts, a.0).cmp(&(b.1.ts, b.0)))
+                .min_by(|a, b| (a.1.ts(), a.0).cmp(&(b.1.ts(), b.0)))
                 .map(|(k, _)| k.clone());
             if let Some(victim) = victim {
                 s.accounts.remove(&victim);
@@ -95,7 +107,10 @@ impl PasswordSpraying {
         }
         s.quiet_until = Some(ts.saturating_add(self.suppression_ms));
         let accounts: Vec<String> = s.accounts.keys().cloned().collect();
-        let mut triggers: Vec<Trigger> = std::mem::take(&mut s.accounts).into_values().collect();
+        let mut triggers: Vec<Trigger> = std::mem::take(&mut s.accounts)
+            .into_values()
+            .map(|h| h.0)
+            .collect();
         triggers.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
         let first = &triggers[0];
         let window = format!("{}/{}/{}/{}", first.ts, first.id, ts, f.uuid);

@@ -19,16 +19,28 @@ use super::{millis, BRUTE_FORCE_LOGINS, MFA_PUSH_BOMBING};
 use crate::alert::{build, Alert, Firing, RuleMeta, Severity, Trigger};
 use crate::config::ThresholdConfig;
 use crate::event::{EventView, Facts};
-use crate::state::{Keyed, LastSeen};
+use crate::state::{Hit, Keyed, LastSeen};
 
-/// One key's window.
+/// One key's window. Saved with short names (`h`, `q`, `l`); version 1's long names are read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Window {
     /// The counted events, oldest first.
-    hits: VecDeque<Trigger>,
+    #[serde(
+        rename = "h",
+        alias = "hits",
+        default,
+        skip_serializing_if = "VecDeque::is_empty"
+    )]
+    hits: VecDeque<Hit>,
     /// No alert before this time (ms), after an alert.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "q",
+        alias = "quiet_until",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     quiet_until: Option<i64>,
+    #[serde(rename = "l", alias = "last_seen")]
     last_seen: i64,
 }
 
@@ -116,6 +128,12 @@ impl Threshold {
         self.meta
     }
 
+    /// How long after its last event a key can still matter: its window, or its quiet
+    /// period. Past it, the key is as good as absent (for events in `published` order).
+    pub(crate) fn horizon_ms(&self) -> i64 {
+        self.window_ms.max(self.suppression_ms)
+    }
+
     pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         let f = event.facts();
         let Some(key) = (self.matcher)(f) else {
@@ -126,19 +144,16 @@ impl Threshold {
             .keys
             .entry(&key, self.max_keys, &mut self.evicted, Window::default);
         w.last_seen = w.last_seen.max(ts);
-        w.hits.push_back(Trigger {
-            ts,
-            id: f.uuid.to_string(),
-        });
+        w.hits.push_back(Hit::new(ts, &f.uuid));
         let oldest = ts.saturating_sub(self.window_ms);
-        while w.hits.front().is_some_and(|h| h.ts < oldest) || w.hits.len() > self.max_events {
+        while w.hits.front().is_some_and(|h| h.ts() < oldest) || w.hits.len() > self.max_events {
             w.hits.pop_front();
         }
         if w.quiet_until.is_some_and(|q| ts < q) || w.hits.len() < self.threshold {
             return;
         }
         w.quiet_until = Some(ts.saturating_add(self.suppression_ms));
-        let triggers: Vec<Trigger> = w.hits.drain(..).collect();
+        let triggers: Vec<Trigger> = w.hits.drain(..).map(|h| h.0).collect();
         let first = &triggers[0];
         let window = format!("{}/{}/{}/{}", first.ts, first.id, ts, f.uuid);
         let count = triggers.len();

@@ -14,7 +14,7 @@ use crate::event::Ecs;
 
 /// The top-level members of an Okta LogEvent: a field under one of these roots is read from
 /// the LogEvent only; any other root (`event`, `source`, `user`, ...) from the ECS document.
-const OKTA_ROOTS: [&str; 17] = [
+pub(crate) const OKTA_ROOTS: [&str; 17] = [
     "actor",
     "authenticationContext",
     "client",
@@ -205,5 +205,27 @@ mod tests {
         let wrapper = json!({ "message": inner.to_string() });
         assert!(matches!(log_event_of(&wrapper), Inner::Owned(v) if v == inner));
         assert!(matches!(log_event_of(&inner), Inner::Borrowed(v) if *v == inner));
+    }
+}
+
+/// An event with no fields: what the correlation engine is given for an event the gate let
+/// no rule see (so its state housekeeping runs exactly as for an event that matched nothing).
+pub(crate) struct NoFields;
+
+impl Event for NoFields {
+    fn get_field(&self, _path: &str) -> Option<EventValue<'_>> {
+        None
+    }
+
+    fn any_string_value(&self, _pred: &dyn Fn(&str) -> bool) -> bool {
+        false
+    }
+
+    fn all_string_values(&self) -> Vec<Cow<'_, str>> {
+        Vec::new()
+    }
+
+    fn to_json(&self) -> Value {
+        Value::Null
     }
 }

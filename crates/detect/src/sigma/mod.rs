@@ -14,6 +14,7 @@
 
 pub mod cases;
 mod event;
+mod gate;
 mod load;
 
 use std::collections::{HashMap, HashSet};
@@ -283,6 +284,13 @@ pub(crate) struct SigmaEngine {
     meta: HashMap<String, SigmaMeta>,
     /// Detection rules whose matches only feed correlations.
     quiet: HashSet<String>,
+    /// Which events some rule can match ([`gate`]); the others skip the engine.
+    gate: gate::Gate,
+    /// Whether the gate is used (off: every event goes through the engine, for differential
+    /// tests and benchmarks).
+    gated: bool,
+    /// The engine's cap on correlation state (`max_state_entries`).
+    max_state: usize,
 }
 
 impl SigmaEngine {
@@ -309,15 +317,48 @@ impl SigmaEngine {
             correlation_event_mode: CorrelationEventMode::Refs,
             max_correlation_events: max_events,
         };
+        let engine = rules.engine(config)?;
         Ok(SigmaEngine {
-            engine: rules.engine(config)?,
+            gate: gate::Gate::build(engine.engine().rules()),
+            engine,
             meta: rules.meta.clone(),
             quiet: correlation_only(&rules.collection),
+            gated: true,
+            max_state: max_keys,
         })
+    }
+
+    /// Turns the gate on (the default) or off.
+    pub(crate) fn set_gated(&mut self, gated: bool) {
+        self.gated = gated;
+    }
+
+    /// True when the gate can skip events (some rule set has no rule that matches every
+    /// event).
+    pub(crate) fn is_gated(&self) -> bool {
+        self.gated && !self.gate.is_open()
     }
 
     /// Evaluates every rule on `event`, appending the alerts.
     pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
+        if self.gated {
+            if let Raw::Bytes(bytes) = event.raw() {
+                if !self.gate.check(bytes) {
+                    // No rule can match: the engine would return nothing. At the state cap
+                    // it still evicts before an event, whatever the event: done the same.
+                    if self.engine.correlation_rule_count() > 0
+                        && self.engine.state_count() >= self.max_state
+                    {
+                        let secs = event.facts().published_ms.div_euclid(1000);
+                        let results =
+                            self.engine
+                                .process_with_detections(&event::NoFields, Vec::new(), secs);
+                        debug_assert!(results.is_empty());
+                    }
+                    return;
+                }
+            }
+        }
         let parsed;
         let raw: &Value = match event.raw() {
             Raw::Value(v) => v,

@@ -1,0 +1,588 @@
+//! A cheap pre-check in front of the Sigma engine: computed once from the compiled rules, it
+//! says, from a few fields read straight from the raw bytes, whether any rule *can* match an
+//! event. Events that no rule can match skip the Sigma path entirely (no `serde_json::Value`
+//! of the event, no engine call), which is most events: Okta's rules are gated on a handful of
+//! `eventType`, `legacyEventType` or `displayMessage` values.
+//!
+//! # Soundness
+//!
+//! The gate may only ever let too much through. For each rule a *necessary condition* is
+//! derived from its compiled detection: an item `field|modifier: value` becomes a test on the
+//! field's values (equals, contains, starts with, ends with the case-folded literal; any folded
+//! value satisfying it), `and` keeps every part, `or` needs one, and anything the analysis does
+//! not understand (negation, regular expressions, numbers, keywords, `exists: false`, `null`,
+//! field references, fields outside the LogEvent) becomes *true*. One rule whose condition
+//! reduces to *true* opens the gate for every event.
+//!
+//! The fields are read by [`Gate::check`] from the raw JSON in one pass, with every spelling the
+//! Sigma event accepts and more: names compared without regard to ASCII case at every level,
+//! arrays crossed at every level, a dotted name also as one flat top-level key, every duplicate
+//! key. Each value is projected as the engine's candidate index does (strings, numbers and
+//! booleans by their text, arrays member by member, objects and `null` not at all), and
+//! compared case-folded (`to_lowercase`, the engine's fold) with literals folded at load.
+//!
+//! An event that is not a plain LogEvent (an EventBridge envelope, a `message` wrapper) always
+//! passes.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use rsigma_eval::{CompiledDetection, CompiledDetectionItem, CompiledMatcher, CompiledRule};
+use rsigma_parser::{ConditionExpr, Quantifier};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::event::OKTA_ROOTS;
+
+/// At most this many distinct fields are gated on (a bit set); more opens the gate.
+const MAX_PATHS: usize = 64;
+
+/// A test on the folded values of one field.
+#[derive(Debug, Clone, PartialEq)]
+enum Test {
+    Exact(String),
+    Contains(String),
+    StartsWith(String),
+    EndsWith(String),
+    /// The field is present (any value, `null` included).
+    Present,
+}
+
+/// A necessary condition of a rule, over field tests.
+#[derive(Debug, Clone, PartialEq)]
+enum Cond {
+    True,
+    Leaf { path: usize, test: Test },
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+}
+
+/// The gate of a rule set; see the module documentation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Gate {
+    /// `None`: every event passes.
+    cond: Option<Cond>,
+    /// Each gated field, its segments lower case.
+    paths: Vec<Vec<String>>,
+    /// Each gated field, whole, lower case (for a flat dotted top-level key).
+    flat: Vec<String>,
+}
+
+impl Gate {
+    /// The gate that lets every event through.
+    pub(crate) fn open() -> Gate {
+        Gate {
+            cond: None,
+            paths: Vec::new(),
+            flat: Vec::new(),
+        }
+    }
+
+    /// The gate of `rules` (the engine's compiled detection rules, filters applied).
+    pub(crate) fn build(rules: &[CompiledRule]) -> Gate {
+        let mut gate = Gate::open();
+        let mut any = Vec::new();
+        for rule in rules {
+            let cond = gate.rule(rule);
+            if cond == Cond::True {
+                return Gate::open();
+            }
+            any.push(cond);
+        }
+        if gate.paths.len() > MAX_PATHS {
+            return Gate::open();
+        }
+        gate.cond = Some(Cond::Any(any));
+        gate
+    }
+
+    /// True when every event passes (nothing to gain from [`Gate::check`]).
+    pub(crate) fn is_open(&self) -> bool {
+        self.cond.is_none()
+    }
+
+    /// Whether some rule can match the event whose raw JSON text is `raw`. Unreadable input
+    /// passes (the engine decides).
+    pub(crate) fn check(&self, raw: &[u8]) -> bool {
+        let Some(cond) = &self.cond else {
+            return true;
+        };
+        let mut found = Found::default();
+        let mut de = serde_json::Deserializer::from_slice(raw);
+        let seed = Node {
+            gate: self,
+            active: Active::Top,
+            found: &mut found,
+        };
+        if seed.deserialize(&mut de).is_err() || !found.plain {
+            return true;
+        }
+        found.eval(cond)
+    }
+
+    fn path(&mut self, field: &str) -> Option<usize> {
+        let segments: Vec<String> = field.split('.').map(str::to_ascii_lowercase).collect();
+        let plain = segments
+            .iter()
+            .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        // Only LogEvent fields: any other root is read from the ECS document.
+        if !plain
+            || !OKTA_ROOTS
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(&segments[0]))
+        {
+            return None;
+        }
+        if let Some(i) = self.paths.iter().position(|p| *p == segments) {
+            return Some(i);
+        }
+        self.flat.push(field.to_ascii_lowercase());
+        self.paths.push(segments);
+        Some(self.paths.len() - 1)
+    }
+
+    fn rule(&mut self, rule: &CompiledRule) -> Cond {
+        if rule.conditions.is_empty() {
+            return Cond::True;
+        }
+        any(rule
+            .conditions
+            .iter()
+            .map(|c| self.condition(c, rule))
+            .collect())
+    }
+
+    fn condition(&mut self, cond: &ConditionExpr, rule: &CompiledRule) -> Cond {
+        match cond {
+            ConditionExpr::Identifier(name) => match rule.detections.get(name) {
+                Some(d) => self.detection(d),
+                None => Cond::True,
+            },
+            ConditionExpr::And(parts) => {
+                all(parts.iter().map(|p| self.condition(p, rule)).collect())
+            }
+            ConditionExpr::Or(parts) => {
+                any(parts.iter().map(|p| self.condition(p, rule)).collect())
+            }
+            ConditionExpr::Not(_) => Cond::True,
+            ConditionExpr::Selector {
+                quantifier,
+                pattern,
+            } => {
+                let mut names: Vec<&String> = rule
+                    .detections
+                    .keys()
+                    .filter(|n| pattern.matches_detection_name(n))
+                    .collect();
+                names.sort();
+                let parts: Vec<Cond> = names
+                    .into_iter()
+                    .filter_map(|n| rule.detections.get(n))
+                    .map(|d| self.detection(d))
+                    .collect();
+                match quantifier {
+                    _ if parts.is_empty() => Cond::True,
+                    Quantifier::Count(0) => Cond::True,
+                    Quantifier::All => all(parts),
+                    Quantifier::Any | Quantifier::Count(_) => any(parts),
+                }
+            }
+        }
+    }
+
+    fn detection(&mut self, detection: &CompiledDetection) -> Cond {
+        match detection {
+            CompiledDetection::AllOf(items) if items.is_empty() => Cond::True,
+            CompiledDetection::AllOf(items) => all(items.iter().map(|i| self.item(i)).collect()),
+            CompiledDetection::AnyOf(subs) if subs.is_empty() => Cond::True,
+            CompiledDetection::AnyOf(subs) => any(subs.iter().map(|d| self.detection(d)).collect()),
+            CompiledDetection::And(subs) if subs.is_empty() => Cond::True,
+            CompiledDetection::And(subs) => all(subs.iter().map(|d| self.detection(d)).collect()),
+            // Keywords (every string of the event), array scopes, element bodies: not gated.
+            _ => Cond::True,
+        }
+    }
+
+    fn item(&mut self, item: &CompiledDetectionItem) -> Cond {
+        let Some(field) = item.field.as_deref() else {
+            return Cond::True;
+        };
+        match item.exists {
+            Some(false) => return Cond::True,
+            Some(true) => {
+                return match self.path(field) {
+                    Some(path) => Cond::Leaf {
+                        path,
+                        test: Test::Present,
+                    },
+                    None => Cond::True,
+                };
+            }
+            None => {}
+        }
+        if matches!(item.matcher, CompiledMatcher::Null) {
+            return Cond::True;
+        }
+        let Some(path) = self.path(field) else {
+            return Cond::True;
+        };
+        match self.matcher(&item.matcher, path) {
+            // A field item is false on an absent field (its matcher is not `Null`).
+            Cond::True => Cond::Leaf {
+                path,
+                test: Test::Present,
+            },
+            cond => cond,
+        }
+    }
+
+    fn matcher(&mut self, matcher: &CompiledMatcher, path: usize) -> Cond {
+        let leaf =
+            |value: &str, case_insensitive: bool, make: fn(String) -> Test| match fold_literal(
+                value,
+                case_insensitive,
+            ) {
+                Some(v) => Cond::Leaf {
+                    path,
+                    test: make(v),
+                },
+                None => Cond::True,
+            };
+        match matcher {
+            CompiledMatcher::Exact {
+                value,
+                case_insensitive,
+            } => leaf(value, *case_insensitive, Test::Exact),
+            CompiledMatcher::Contains {
+                value,
+                case_insensitive,
+            } => leaf(value, *case_insensitive, Test::Contains),
+            CompiledMatcher::StartsWith {
+                value,
+                case_insensitive,
+            } => leaf(value, *case_insensitive, Test::StartsWith),
+            CompiledMatcher::EndsWith {
+                value,
+                case_insensitive,
+            } => leaf(value, *case_insensitive, Test::EndsWith),
+            CompiledMatcher::AhoCorasickSet {
+                needles,
+                case_insensitive,
+                ..
+            } => any(needles
+                .iter()
+                .map(|n| leaf(n, *case_insensitive, Test::Contains))
+                .collect()),
+            CompiledMatcher::AnyOf(children) => {
+                any(children.iter().map(|c| self.matcher(c, path)).collect())
+            }
+            CompiledMatcher::AllOf(children) => {
+                all(children.iter().map(|c| self.matcher(c, path)).collect())
+            }
+            CompiledMatcher::CaseInsensitiveGroup { children, mode } => {
+                let parts = children.iter().map(|c| self.matcher(c, path)).collect();
+                match mode {
+                    rsigma_eval::matcher::GroupMode::Any => any(parts),
+                    rsigma_eval::matcher::GroupMode::All => all(parts),
+                }
+            }
+            _ => Cond::True,
+        }
+    }
+}
+
+/// `and`: true parts drop out; all true is true.
+fn all(parts: Vec<Cond>) -> Cond {
+    let mut parts: Vec<Cond> = parts.into_iter().filter(|p| *p != Cond::True).collect();
+    match parts.len() {
+        0 => Cond::True,
+        1 => parts.pop().unwrap_or(Cond::True),
+        _ => Cond::All(parts),
+    }
+}
+
+/// `or`: one true part makes it true.
+fn any(mut parts: Vec<Cond>) -> Cond {
+    if parts.is_empty() || parts.contains(&Cond::True) {
+        return Cond::True;
+    }
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or(Cond::True);
+    }
+    Cond::Any(parts)
+}
+
+/// A matcher literal in the folded form event values are compared in, or `None` when it cannot
+/// be folded faithfully (the engine's own rule: a case-sensitive non-ASCII literal).
+fn fold_literal(value: &str, case_insensitive: bool) -> Option<String> {
+    if value.is_empty() {
+        // Contains "" holds for every value: only presence is left.
+        return None;
+    }
+    if case_insensitive {
+        Some(value.to_owned())
+    } else if value.is_ascii() {
+        Some(value.to_ascii_lowercase())
+    } else {
+        None
+    }
+}
+
+/// What the scan found of the gated fields.
+#[derive(Default)]
+struct Found<'a> {
+    /// Bit `i`: field `i` is present.
+    present: u64,
+    /// (field, folded value) of every projection.
+    values: Vec<(usize, Cow<'a, str>)>,
+    /// A plain LogEvent: a top-level `eventType` or `uuid`.
+    plain: bool,
+}
+
+impl<'a> Found<'a> {
+    fn add(&mut self, path: usize, text: Cow<'a, str>) {
+        self.present |= 1 << path;
+        let folded = match text {
+            Cow::Borrowed(s) => fold(s),
+            Cow::Owned(s) => Cow::Owned(fold(&s).into_owned()),
+        };
+        self.values.push((path, folded));
+    }
+
+    fn eval(&self, cond: &Cond) -> bool {
+        match cond {
+            Cond::True => true,
+            Cond::All(parts) => parts.iter().all(|p| self.eval(p)),
+            Cond::Any(parts) => parts.iter().any(|p| self.eval(p)),
+            Cond::Leaf { path, test } => {
+                if self.present & (1 << path) == 0 {
+                    return false;
+                }
+                let mut values = self
+                    .values
+                    .iter()
+                    .filter(|(p, _)| p == path)
+                    .map(|(_, v)| v.as_ref());
+                match test {
+                    Test::Present => true,
+                    Test::Exact(lit) => values.any(|v| v == lit),
+                    Test::Contains(lit) => values.any(|v| v.contains(lit.as_str())),
+                    Test::StartsWith(lit) => values.any(|v| v.starts_with(lit.as_str())),
+                    Test::EndsWith(lit) => values.any(|v| v.ends_with(lit.as_str())),
+                }
+            }
+        }
+    }
+}
+
+/// The engine's fold (`to_lowercase`), without allocating for lower-case ASCII.
+fn fold(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(s)
+    } else if s.is_ascii() {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Owned(s.to_lowercase())
+    }
+}
+
+/// Where the scan is in the gated paths.
+#[derive(Clone)]
+enum Active {
+    /// The top-level object.
+    Top,
+    /// (field, segments matched so far) pairs; `matched == len` is the field's value.
+    At(Vec<(usize, usize)>),
+}
+
+/// The scan of one JSON value.
+struct Node<'g, 'f, 'a> {
+    gate: &'g Gate,
+    active: Active,
+    found: &'f mut Found<'a>,
+}
+
+impl<'g, 'f, 'a> Node<'g, 'f, 'a> {
+    fn terminals(&self) -> impl Iterator<Item = usize> + '_ {
+        let pairs: &[(usize, usize)] = match &self.active {
+            Active::Top => &[],
+            Active::At(pairs) => pairs,
+        };
+        pairs
+            .iter()
+            .filter(|(p, m)| *m == self.gate.paths[*p].len())
+            .map(|(p, _)| *p)
+    }
+
+    fn scalar(self, text: Option<Cow<'a, str>>) {
+        let paths: Vec<usize> = self.terminals().collect();
+        for p in paths {
+            match &text {
+                Some(t) => self.found.add(p, t.clone()),
+                None => self.found.present |= 1 << p,
+            }
+        }
+    }
+}
+
+impl<'de: 'a, 'g, 'f, 'a> DeserializeSeed<'de> for Node<'g, 'f, 'a> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de: 'a, 'g, 'f, 'a> Visitor<'de> for Node<'g, 'f, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.scalar(Some(Cow::Borrowed(if v { "true" } else { "false" })));
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.scalar(Some(Cow::Owned(v.to_string())));
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        if i64::try_from(v).is_err() {
+            // The engine may see it as a float: both texts.
+            let paths: Vec<usize> = self.terminals().collect();
+            for p in paths {
+                self.found.add(p, Cow::Owned((v as f64).to_string()));
+            }
+        }
+        self.scalar(Some(Cow::Owned(v.to_string())));
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.scalar(Some(Cow::Owned(v.to_string())));
+        Ok(())
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        self.scalar(Some(Cow::Borrowed(v)));
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.scalar(Some(Cow::Owned(v.to_owned())));
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.scalar(None);
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.scalar(None);
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // Arrays are crossed: every member is at the same place in every path.
+        let Node {
+            gate,
+            active,
+            found,
+        } = self;
+        if matches!(active, Active::Top) {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
+        while seq
+            .next_element_seed(Node {
+                gate,
+                active: active.clone(),
+                found,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Node {
+            gate,
+            active,
+            found,
+        } = self;
+        // An object at the end of a path: present, no value.
+        if let Active::At(pairs) = &active {
+            for (p, m) in pairs {
+                if *m == gate.paths[*p].len() {
+                    found.present |= 1 << p;
+                }
+            }
+        }
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let mut next = Vec::new();
+            match &active {
+                Active::Top => {
+                    if key == "eventType" || key == "uuid" {
+                        found.plain = true;
+                    }
+                    for (p, segments) in gate.paths.iter().enumerate() {
+                        if segments[0].eq_ignore_ascii_case(&key) {
+                            next.push((p, 1));
+                        } else if gate.flat[p].eq_ignore_ascii_case(&key) {
+                            next.push((p, segments.len()));
+                        }
+                    }
+                }
+                Active::At(pairs) => {
+                    for &(p, m) in pairs {
+                        if let Some(segment) = gate.paths[p].get(m) {
+                            if segment.eq_ignore_ascii_case(&key) {
+                                next.push((p, m + 1));
+                            }
+                        }
+                    }
+                }
+            }
+            if next.is_empty() {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                map.next_value_seed(Node {
+                    gate,
+                    active: Active::At(next),
+                    found,
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
