@@ -435,7 +435,13 @@ impl SigmaEngine {
                     "Sigma rule \"{}\": {} by {actor}",
                     meta.meta.name, facts.event_type
                 ),
-                json!({ "matched_selections": d.matched_selections }),
+                {
+                    // The engine lists them in hash-map order: sorted, the document is the
+                    // same in every run.
+                    let mut selections = d.matched_selections;
+                    selections.sort();
+                    json!({ "matched_selections": selections })
+                },
             ),
             ResultBody::Correlation(c) => {
                 let group: Vec<String> = c
