@@ -53,6 +53,7 @@ mod kv;
 mod model;
 mod ocsf;
 mod outcome;
+mod profile;
 mod timestamp;
 mod user_agent;
 mod writer;
@@ -61,6 +62,7 @@ use std::sync::Arc;
 
 pub use error::{GeoIpError, NormalizeError};
 pub use geoip::GeoIp;
+pub use profile::{DeviceProfile, Profiles, UserProfile};
 
 /// User agent cache size when [`Options::user_agent_cache_capacity`] is 0.
 pub const DEFAULT_USER_AGENT_CACHE_CAPACITY: usize = 4096;
@@ -76,6 +78,9 @@ pub struct Options {
     pub public_suffix_list: Option<Arc<publicsuffix::List>>,
     /// Distinct user agent strings cached per Normalizer; 0 = [`DEFAULT_USER_AGENT_CACHE_CAPACITY`].
     pub user_agent_cache_capacity: usize,
+    /// User and device profiles joined onto every event (identity enrichment); `None`
+    /// writes no enrichment field at all. Replace later with [`Normalizer::set_profiles`].
+    pub profiles: Option<Arc<Profiles>>,
 }
 
 /// What the pipeline needs to know about an event without re-parsing the output.
@@ -105,6 +110,7 @@ pub struct Normalizer {
     geoip: Option<GeoIp>,
     psl: Arc<publicsuffix::List>,
     user_agents: user_agent::UserAgentParser,
+    profiles: Option<Arc<Profiles>>,
 }
 
 impl Default for Normalizer {
@@ -127,7 +133,19 @@ impl Normalizer {
                 .public_suffix_list
                 .unwrap_or_else(domain::default_list),
             user_agents: user_agent::UserAgentParser::new(capacity),
+            profiles: options.profiles,
         }
+    }
+
+    /// Joins `profiles` onto the events normalized from now on (`None`: no enrichment).
+    /// The snapshot is read-only; a newer one replaces it (cheap: an `Arc`).
+    pub fn set_profiles(&mut self, profiles: Option<Arc<Profiles>>) {
+        self.profiles = profiles;
+    }
+
+    /// The profiles joined onto events, if any.
+    pub fn profiles(&self) -> Option<&Arc<Profiles>> {
+        self.profiles.as_ref()
     }
 
     /// Normalize one input (raw LogEvent, {"message": "<LogEvent JSON text>"} wrapper, or EventBridge
@@ -217,6 +235,7 @@ impl Normalizer {
             geoip: self.geoip.as_ref(),
             user_agents: &mut self.user_agents,
             fetched_at,
+            profiles: self.profiles.as_deref(),
         };
         let result = match input::parse_inner(form) {
             None => {
@@ -274,6 +293,7 @@ impl Normalizer {
             geoip: self.geoip.as_ref(),
             user_agents: &mut self.user_agents,
             fetched_at,
+            profiles: self.profiles.as_deref(),
         };
         ecs::write_document(&mut cx, ev, outer, original, out)
     }
