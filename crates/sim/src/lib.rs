@@ -82,6 +82,7 @@
 
 mod config;
 mod cursor;
+mod directory;
 mod error;
 pub mod generate;
 mod generate_ids;
