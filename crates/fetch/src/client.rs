@@ -262,12 +262,21 @@ impl OktaClient {
             if matches!(target, Target::Logs) {
                 self.stats.record_request();
             }
-            debug!(
-                org = self.config.org.label(),
-                path = url.path(),
-                query = url.query().unwrap_or(""),
-                "GET"
-            );
+            match target {
+                Target::Logs => debug!(
+                    org = self.config.org.label(),
+                    path = url.path(),
+                    query = url.query().unwrap_or(""),
+                    "GET System Log page"
+                ),
+                Target::Api { endpoint, .. } => debug!(
+                    org = self.config.org.label(),
+                    path = url.path(),
+                    query = url.query().unwrap_or(""),
+                    what = endpoint.what,
+                    "GET Okta API page"
+                ),
+            }
             let response = self
                 .http
                 .get(url.clone())
