@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, SubsecRound, Utc};
 use serde_json::{json, Value};
 
 use crate::generate::Org;
@@ -85,7 +85,8 @@ fn stamp(t: DateTime<Utc>) -> String {
 impl Directory {
     /// The directory of `org`, last updated around `now` minus a month.
     pub(crate) fn new(org: &Org, now: DateTime<Utc>) -> Directory {
-        let base = now - ChronoDuration::days(30);
+        // Okta's timestamps have millisecond precision.
+        let base = now.trunc_subsecs(3) - ChronoDuration::days(30);
         let users: Vec<DirUser> = org
             .users
             .iter()

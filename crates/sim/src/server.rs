@@ -1162,7 +1162,8 @@ impl SimHandle {
             return false;
         };
         // Strictly later than any earlier lastUpdated, even within one millisecond.
-        let now = Utc::now().max(dir.users[i].last_updated + chrono::Duration::milliseconds(1));
+        let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3)
+            .max(dir.users[i].last_updated + chrono::Duration::milliseconds(1));
         change(&mut dir.users[i]);
         dir.users[i].last_updated = now;
         true
