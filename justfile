@@ -19,7 +19,7 @@ lint:
 
 # Re-bless the golden ECS files after an intended mapping change; review `git diff fixtures/`.
 bless:
-    OKTAFLOW_BLESS=1 cargo test -p oktaflow-normalize --test golden
+    OKTAFLOW_BLESS=1 cargo test -p oktaflow-normalize --test golden --test ocsf_catalog
 
 # Benchmarks: the library on the fixture mix (criterion), then `oktaflow normalize`
 # on 200,000 generated events against a serde_json Value round trip (the bench crate

@@ -10,13 +10,16 @@
 //! Targets (issue 5): ≥ 50,000 events/s end to end, RSS < 200 MB (issue 10: < 150 MB).
 //!
 //! ClickHouse is also compared with a **direct insert** of the same rows (issue 10: oktaflow
-//! end to end ≥ 80 % of its rows/s): the rows oktaflow stored are exported
-//! (`SELECT * … FORMAT JSONEachRow`), then POSTed one request after the other to a fresh
-//! `CREATE TABLE … AS` copy, in chunks of the sink's preferred batch (`Sink::preferred_batch`,
-//! rows and bytes) with the same compression; only the requests are timed (reading and
-//! gzipping a chunk are not). The two sides alternate which goes first over
-//! `OKTAFLOW_BENCH_RUNS` rounds; the ratio oktaflow ÷ direct is printed per round and as a
-//! median. The server's INSERT count (`system.events`) and CPU time are shown for both.
+//! end to end ≥ 80 % of its rows/s): the rows oktaflow stored are exported in event order
+//! (`SELECT * … ORDER BY timestamp … FORMAT JSONEachRow`), then POSTed one request after the
+//! other to a fresh `CREATE TABLE … AS` copy, in chunks of exactly the rows of oktaflow's
+//! batches (read from its `batch committed` debug log, in order) with the same compression.
+//! Timed: each request, including the gzip (level 1, 256 KB pieces compressed while the body
+//! is sent, as the sink does); not timed: reading a chunk from the file. oktaflow's time also
+//! includes fetching, normalizing and encoding the rows as JSONEachRow, which the direct insert
+//! gets for free. The two sides alternate which goes first over `OKTAFLOW_BENCH_RUNS` rounds;
+//! the ratio oktaflow ÷ direct is printed per round and as a median. The server's INSERT count
+//! (`system.events`) and CPU time are shown for both.
 //!
 //! Run: `cargo bench -p oktaflow-benches --bench sinks_backfill`.
 //! Environment: `OKTAFLOW_BENCH_EVENTS` (default 1000000), `OKTAFLOW_BENCH_SEED` (default 42),
@@ -32,7 +35,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use oktaflow_sim::{SimConfig, SimHandle, Simulator};
-use oktaflow_sink::{parse_sink_spec, BatchLimits, ClickHouseSink, Sink, SinkSpec};
+use oktaflow_sink::{parse_sink_spec, ClickHouseSink, Sink, SinkSpec};
 use oktaflow_store_emulators::elasticsearch::EsEmulator;
 use support::{count_lines, env_number, load_average, report, timed};
 
@@ -299,7 +302,8 @@ fn clickhouse_rounds(
         .request
         .compression(oktaflow_sink::clickhouse::DEFAULTS.request);
     println!(
-        "ClickHouse ({}): preferred batch {} rows / {} bytes, gzip {compression}; {} rounds",
+        "ClickHouse ({}): preferred batch {} rows / {} bytes, gzip {compression}; {} rounds; \
+         the direct insert uses oktaflow's batches",
         bench.label, limits.max_docs, limits.max_bytes, bench.rounds
     );
     let prefix = format!("oktaflow_bench_{}_{}", std::process::id(), name.len());
@@ -309,7 +313,10 @@ fn clickhouse_rounds(
     let rows_file = dir.join(format!("{name}-rows.ndjson"));
     let mut ratios = Vec::new();
     let mut result = Ok(());
+    // The rows of each batch of the latest oktaflow run, in order: the direct insert's chunks.
+    let mut batches: Vec<usize> = Vec::new();
     for round in 1..=bench.rounds {
+        // Round 1 runs oktaflow first: its batches cut the direct insert of round 2.
         let direct_first = round % 2 == 0;
         let mut direct = None;
         if direct_first {
@@ -319,7 +326,7 @@ fn clickhouse_rounds(
                 &template,
                 round,
                 &rows_file,
-                limits,
+                &batches,
                 compression,
             ) {
                 Ok(side) => direct = Some(side),
@@ -330,7 +337,10 @@ fn clickhouse_rounds(
             }
         }
         let oktaflow = match oktaflow_side(runtime, sim, dir, bench, round, &rows_file) {
-            Ok(side) => side,
+            Ok((side, cut)) => {
+                batches = cut;
+                side
+            }
             Err(e) => {
                 result = Err(e);
                 break;
@@ -344,7 +354,7 @@ fn clickhouse_rounds(
                 &template,
                 round,
                 &rows_file,
-                limits,
+                &batches,
                 compression,
             ) {
                 Ok(side) => side,
@@ -391,7 +401,8 @@ fn setup_table(url: &str, table: &str) -> Result<(), Box<dyn Error>> {
 }
 
 /// `oktaflow run --once` into a fresh table; its rows are exported to `rows_file` when that
-/// does not exist yet. The table is dropped afterwards.
+/// does not exist yet. The table is dropped afterwards. Also returns the documents of each
+/// batch oktaflow committed, in order (from its JSON debug log).
 fn oktaflow_side(
     runtime: &tokio::runtime::Runtime,
     sim: &SimHandle,
@@ -399,7 +410,7 @@ fn oktaflow_side(
     bench: &ClickHouseBench<'_>,
     round: usize,
     rows_file: &std::path::Path,
-) -> Result<Side, Box<dyn Error>> {
+) -> Result<(Side, Vec<usize>), Box<dyn Error>> {
     let (url, name) = (&bench.url, bench.name);
     let table = format!(
         "oktaflow_bench_{}_{}_{round}",
@@ -409,15 +420,22 @@ fn oktaflow_side(
     setup_table(url, &table)?;
     let counters_before = runtime.block_on(insert_counters(url))?;
     let server_before = server_cpu("clickhouse-serv");
-    let run = timed(&mut run_command(
-        sim,
-        &dir.join(format!("state-{name}-{round}")),
-        &format!("clickhouse:{url}?table={table}{}", bench.options),
-    ));
+    let log = dir.join(format!("{name}-{round}.log"));
+    let run = timed(
+        run_command(
+            sim,
+            &dir.join(format!("state-{name}-{round}")),
+            &format!("clickhouse:{url}?table={table}{}", bench.options),
+        )
+        .env("RUST_LOG", "warn,oktaflow::pipeline_log=debug")
+        .env("OKTAFLOW_LOG_FORMAT", "json")
+        .stderr(std::fs::File::create(&log)?),
+    );
     let server_after = server_cpu("clickhouse-serv");
     let counters_after = runtime.block_on(insert_counters(url))?;
-    let outcome = (|| -> Result<Side, Box<dyn Error>> {
+    let outcome = (|| -> Result<(Side, Vec<usize>), Box<dyn Error>> {
         let run = run?;
+        let batches = committed_batches(&log)?;
         let stored = runtime
             .block_on(sql(url, &format!("SELECT count() FROM {table}")))?
             .parse::<usize>()?;
@@ -439,19 +457,46 @@ fn oktaflow_side(
                 std::fs::metadata(rows_file)?.len() as f64 / (1024.0 * 1024.0)
             );
         }
-        Ok(Side {
+        check(batches.iter().sum(), bench.events, "oktaflow's batch log")?;
+        let side = Side {
             rows: stored,
             elapsed: run.elapsed,
             server_cpu: server_after
                 .zip(server_before)
                 .map(|(a, b)| a.saturating_sub(b)),
             inserts: counters_after.saturating_sub(counters_before),
-        })
+        };
+        Ok((side, batches))
     })();
     runtime.block_on(sql(url, &format!("DROP TABLE IF EXISTS {table}")))?;
-    let side = outcome?;
+    let _ = std::fs::remove_file(&log);
+    let (side, batches) = outcome?;
+    let largest = batches.iter().max().copied().unwrap_or(0);
+    println!(
+        "  {} batches, {:.0} documents each on average, {largest} at most",
+        batches.len(),
+        side.rows as f64 / batches.len().max(1) as f64
+    );
     side.print_server();
-    Ok(side)
+    Ok((side, batches))
+}
+
+/// The `events` of each `batch committed` line of oktaflow's JSON log, in order.
+fn committed_batches(log: &std::path::Path) -> Result<Vec<usize>, Box<dyn Error>> {
+    let mut batches = Vec::new();
+    for line in std::fs::read_to_string(log)?.lines() {
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let fields = entry.get("fields").unwrap_or(&entry);
+        if fields["message"] == "batch committed" {
+            let events = fields["events"]
+                .as_u64()
+                .ok_or_else(|| format!("no event count in {line}"))?;
+            batches.push(events as usize);
+        }
+    }
+    Ok(batches)
 }
 
 /// The direct insert of `rows_file` into a fresh copy of `template`, dropped afterwards.
@@ -461,7 +506,7 @@ fn direct_side(
     template: &str,
     round: usize,
     rows_file: &std::path::Path,
-    limits: BatchLimits,
+    batches: &[usize],
     compression: bool,
 ) -> Result<Side, Box<dyn Error>> {
     let url = &bench.url;
@@ -469,7 +514,7 @@ fn direct_side(
     runtime.block_on(sql(url, &format!("CREATE TABLE {table} AS {template}")))?;
     let counters_before = runtime.block_on(insert_counters(url))?;
     let server_before = server_cpu("clickhouse-serv");
-    let inserted = runtime.block_on(direct_insert(url, &table, rows_file, limits, compression));
+    let inserted = runtime.block_on(direct_insert(url, &table, rows_file, batches, compression));
     let server_after = server_cpu("clickhouse-serv");
     let counters_after = runtime.block_on(insert_counters(url))?;
     let counted = runtime.block_on(sql(url, &format!("SELECT count() FROM {table}")));
@@ -479,7 +524,7 @@ fn direct_side(
     check(stored, bench.events, "the direct insert's table")?;
     check(rows, bench.events, "the exported rows")?;
     println!(
-        "  round {round}: direct insert ({}, sequential POSTs, timed alone): {stored} rows in {:.2} s = {:.0} rows/s",
+        "  round {round}: direct insert ({}, sequential POSTs of oktaflow's batches, compression timed): {stored} rows in {:.2} s = {:.0} rows/s",
         bench.label,
         elapsed.as_secs_f64(),
         stored as f64 / elapsed.as_secs_f64()
@@ -497,85 +542,153 @@ fn direct_side(
 }
 
 /// POSTs the JSONEachRow lines of `rows_file` to `INSERT INTO table` one request after the
-/// other, in chunks cut as the sink cuts its batch (`limits`: a new chunk when it holds
-/// `max_docs` rows or the next line would pass `max_bytes`), gzipped (level 1, as the sink)
-/// when `compression`. Reading and compressing a chunk are not timed: the answer is the sum
-/// of the requests' wall times, and the rows sent.
+/// other, `batches[i]` lines in the i-th, gzipped (level 1, in 256 KB pieces while the body is
+/// sent, as the sink does) when `compression`. Reading a chunk is not timed; the answer is the
+/// sum of the requests' wall times (compression included), and the rows sent.
 async fn direct_insert(
     url: &str,
     table: &str,
     rows_file: &std::path::Path,
-    limits: BatchLimits,
+    batches: &[usize],
     compression: bool,
 ) -> Result<(Duration, usize), Box<dyn Error>> {
     use std::io::BufRead;
     let client = reqwest::Client::new();
     let query = format!("INSERT INTO {table} FORMAT JSONEachRow");
     let mut reader = std::io::BufReader::new(std::fs::File::open(rows_file)?);
-    let (mut chunk, mut docs, mut rows) = (Vec::new(), 0, 0);
-    let mut line = Vec::new();
+    let mut rows = 0;
     let mut elapsed = Duration::ZERO;
-    loop {
-        line.clear();
-        let end = reader.read_until(b'\n', &mut line)? == 0;
-        if !end && !line.ends_with(b"\n") {
-            line.push(b'\n');
-        }
-        let full =
-            docs > 0 && (docs == limits.max_docs || chunk.len() + line.len() > limits.max_bytes);
-        if docs > 0 && (end || full) {
-            let body = if compression {
-                let mut encoder = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(chunk.len() / 6 + 64),
-                    flate2::Compression::fast(),
-                );
-                std::io::Write::write_all(&mut encoder, &chunk)?;
-                chunk.clear();
-                encoder.finish()?
-            } else {
-                std::mem::take(&mut chunk)
-            };
-            let mut request = client.post(url).query(&[("query", query.as_str())]);
-            if compression {
-                request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
+    for &docs in batches {
+        let mut chunk = Vec::new();
+        for _ in 0..docs {
+            let before = chunk.len();
+            if reader.read_until(b'\n', &mut chunk)? == 0 {
+                return Err(format!("{} ends before row {}", rows_file.display(), rows).into());
             }
-            let started = Instant::now();
-            let response = request.body(body).send().await?;
-            let status = response.status();
-            let text = response.text().await?;
-            elapsed += started.elapsed();
-            if !status.is_success() {
-                return Err(format!("{query}: HTTP {status}: {}", text.trim()).into());
+            if chunk.len() > before && !chunk.ends_with(b"\n") {
+                chunk.push(b'\n');
             }
-            rows += docs;
-            docs = 0;
+            rows += 1;
         }
-        if end {
-            return Ok((elapsed, rows));
+        let chunk = bytes::Bytes::from(chunk);
+        let mut request = client.post(url).query(&[("query", query.as_str())]);
+        let started = Instant::now();
+        if compression {
+            request = request
+                .header(reqwest::header::CONTENT_ENCODING, "gzip")
+                .body(reqwest::Body::wrap_stream(gzip_stream(chunk)));
+        } else {
+            request = request.body(chunk);
         }
-        chunk.extend_from_slice(&line);
-        docs += 1;
+        let response = request.send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        elapsed += started.elapsed();
+        if !status.is_success() {
+            return Err(format!("{query}: HTTP {status}: {}", text.trim()).into());
+        }
     }
+    Ok((elapsed, rows))
 }
 
-/// `SELECT * FROM table FORMAT JSONEachRow` into `path`, streamed.
+/// `body` gzipped (level 1) in 256 KB pieces as the request is sent.
+fn gzip_stream(
+    body: bytes::Bytes,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    const PIECE: usize = 256 * 1024;
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    futures_util::stream::unfold(Some((body, 0, encoder)), |state| async move {
+        use std::io::Write;
+        let (body, mut offset, mut encoder) = state?;
+        loop {
+            if offset >= body.len() {
+                return Some((encoder.finish().map(bytes::Bytes::from), None));
+            }
+            let end = (offset + PIECE).min(body.len());
+            if let Err(error) = encoder.write_all(&body[offset..end]) {
+                return Some((Err(error), None));
+            }
+            offset = end;
+            let out = std::mem::take(encoder.get_mut());
+            if !out.is_empty() {
+                return Some((Ok(bytes::Bytes::from(out)), Some((body, offset, encoder))));
+            }
+        }
+    })
+}
+
+/// `SELECT * FROM table … ORDER BY` the event time and id `FORMAT JSONEachRow` into `path`:
+/// the order oktaflow wrote the rows in, up to events of the same microsecond. Exported one
+/// window of about 40,000 rows at a time (a sort of the whole table would pass the server's
+/// memory limit).
 async fn export(url: &str, table: &str, path: &std::path::Path) -> Result<(), Box<dyn Error>> {
-    use std::io::Write;
+    let micros = sql(
+        url,
+        &format!(
+            "SELECT count() FROM system.columns WHERE table = '{table}' AND name = 'timestamp_us'"
+        ),
+    )
+    .await?;
+    let order = if micros == "1" {
+        "timestamp, timestamp_us, id"
+    } else {
+        "timestamp, id"
+    };
+    let range = sql(
+        url,
+        &format!(
+            "SELECT toUInt32(min(timestamp)), toUInt32(max(timestamp)), count() FROM {table} FORMAT TSV"
+        ),
+    )
+    .await?;
+    let numbers: Vec<u64> = range
+        .split('\t')
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("time range of {table}: {range:?}: {e}"))?;
+    let [first, last, rows] = numbers[..] else {
+        return Err(format!("time range of {table}: {range:?}").into());
+    };
+    // Windows of about 40,000 rows: each sorted in memory by the server.
+    let window = ((last - first + 1) * 40_000 / rows.max(1)).max(1);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut start = first;
+    while start <= last {
+        let end = start + window;
+        export_query(
+            url,
+            &format!(
+                "SELECT * FROM {table} WHERE toUInt32(timestamp) >= {start} \
+                 AND toUInt32(timestamp) < {end} ORDER BY {order} FORMAT JSONEachRow"
+            ),
+            &mut out,
+        )
+        .await?;
+        start = end;
+    }
+    std::io::Write::flush(&mut out)?;
+    Ok(())
+}
+
+/// Streams the answer of `query` into `out`.
+async fn export_query(
+    url: &str,
+    query: &str,
+    out: &mut impl std::io::Write,
+) -> Result<(), Box<dyn Error>> {
     let mut response = reqwest::Client::new()
         .post(url)
-        .body(format!("SELECT * FROM {table} FORMAT JSONEachRow"))
+        .body(query.to_owned())
         .send()
         .await?;
     let status = response.status();
     if !status.is_success() {
         let text = response.text().await?;
-        return Err(format!("export of {table}: HTTP {status}: {}", text.trim()).into());
+        return Err(format!("{query}: HTTP {status}: {}", text.trim()).into());
     }
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     while let Some(bytes) = response.chunk().await? {
         out.write_all(&bytes)?;
     }
-    out.flush()?;
     Ok(())
 }
 

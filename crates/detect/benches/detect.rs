@@ -4,10 +4,12 @@
 //! (failed sign-ins, push denials, far-apart logins). Each iteration reads the event from its
 //! raw bytes (`EventView::from_bytes`) and observes it, as the pipeline stage will.
 //!
+//! A second case adds the shipped SigmaHQ Okta rules (`rules/sigma/okta/`, 21 rules).
+//!
 //! `cargo bench -p oktaflow-detect --bench detect`; the target is ≥ 100,000 events/s on one core.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use oktaflow_detect::{Detector, EventView, RulesConfig};
+use oktaflow_detect::{Detector, EventView, RulesConfig, SigmaRules};
 use serde_json::{json, Value};
 
 const EVENTS: usize = 20_000;
@@ -89,25 +91,33 @@ fn detect(c: &mut Criterion) {
     let mut group = c.benchmark_group("detect");
     group.throughput(Throughput::Elements(events.len() as u64));
     group.sample_size(20);
-    group.bench_function(
-        format!(
-            "{} events ({} bytes avg), all built-in rules",
-            events.len(),
-            bytes / events.len()
-        ),
-        |b| {
-            b.iter(|| {
-                let mut detector = Detector::new(RulesConfig::default()).expect("config");
-                let mut alerts = Vec::new();
-                for raw in &events {
-                    let view = EventView::from_bytes(raw, None).expect("valid event");
-                    detector.observe_into(&view, &mut alerts);
-                }
-                assert!(!alerts.is_empty(), "the attack traffic raises alerts");
-                alerts.len()
-            })
-        },
-    );
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/sigma/okta");
+    let sigma = SigmaRules::load(&[shipped]).expect("the shipped Sigma rules load");
+    for (label, rules) in [
+        ("all built-in rules", SigmaRules::default()),
+        ("all built-in rules + shipped Sigma rules", sigma),
+    ] {
+        group.bench_function(
+            format!(
+                "{} events ({} bytes avg), {label}",
+                events.len(),
+                bytes / events.len()
+            ),
+            |b| {
+                b.iter(|| {
+                    let mut detector =
+                        Detector::with_sigma(RulesConfig::default(), &rules).expect("config");
+                    let mut alerts = Vec::new();
+                    for raw in &events {
+                        let view = EventView::from_bytes(raw, None).expect("valid event");
+                        detector.observe_into(&view, &mut alerts);
+                    }
+                    assert!(!alerts.is_empty(), "the attack traffic raises alerts");
+                    alerts.len()
+                })
+            },
+        );
+    }
     group.finish();
 }
 

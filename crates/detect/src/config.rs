@@ -13,6 +13,7 @@
 //! enabled = false
 //! ```
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use oktaflow_plumbing::units::de as units;
@@ -48,6 +49,9 @@ pub struct RulesConfig {
     pub mfa_push_bombing: ThresholdConfig,
     /// `okta.stolen_session`.
     pub stolen_session: SessionConfig,
+    /// Sigma rule files or folders (every `.yml` / `.yaml` under a folder), read by
+    /// [`crate::SigmaRules::load`] (or [`crate::Detector::load`]); default none.
+    pub rules: Vec<PathBuf>,
 }
 
 impl Default for RulesConfig {
@@ -63,6 +67,7 @@ impl Default for RulesConfig {
             password_spraying: ThresholdConfig::new(10, 15 * 60, 60 * 60),
             mfa_push_bombing: ThresholdConfig::new(5, 10 * 60, 60 * 60),
             stolen_session: SessionConfig::default(),
+            rules: Vec::new(),
         }
     }
 }

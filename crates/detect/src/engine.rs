@@ -18,6 +18,7 @@ use crate::rules::threshold::Threshold;
 use crate::rules::{
     BRUTE_FORCE_LOGINS, GEO_IMPROBABLE_ACCESS, MFA_PUSH_BOMBING, PASSWORD_SPRAYING, STOLEN_SESSION,
 };
+use crate::sigma::{SigmaEngine, SigmaRules, SIGMA_STATE_KEY};
 
 /// The version of [`DetectorState`] this build writes and reads.
 pub const STATE_VERSION: u32 = 1;
@@ -63,13 +64,32 @@ pub struct Detector {
     spraying: Option<PasswordSpraying>,
     push_bombing: Option<Threshold>,
     session: Option<StolenSession>,
+    sigma: Option<SigmaEngine>,
     events: u64,
     alerts: u64,
 }
 
 impl Detector {
-    /// A detector with empty state.
+    /// A detector with empty state, running the built-in rules of `config`. A configuration
+    /// that names Sigma rule files (`rules`) is refused ([`DetectError::SigmaNotLoaded`]): use
+    /// [`Detector::load`] or [`Detector::with_sigma`].
     pub fn new(config: RulesConfig) -> Result<Detector, DetectError> {
+        if !config.rules.is_empty() {
+            return Err(DetectError::SigmaNotLoaded);
+        }
+        Detector::with_sigma(config, &SigmaRules::default())
+    }
+
+    /// A detector with empty state that reads the Sigma rule files and folders of
+    /// `config.rules` (file I/O) and runs them beside the built-in rules.
+    pub fn load(config: RulesConfig) -> Result<Detector, DetectError> {
+        let sigma = SigmaRules::load(&config.rules)?;
+        Detector::with_sigma(config, &sigma)
+    }
+
+    /// A detector with empty state running the built-in rules of `config` and the Sigma rules
+    /// `sigma` (`config.rules` is not read: `sigma` is the loaded set).
+    pub fn with_sigma(config: RulesConfig, sigma: &SigmaRules) -> Result<Detector, DetectError> {
         config.validate()?;
         let max_keys = config.max_keys_per_rule;
         let max_events = config.max_events_per_key;
@@ -100,6 +120,11 @@ impl Detector {
                 .stolen_session
                 .enabled
                 .then(|| StolenSession::new(&config.stolen_session, max_keys)),
+            sigma: if sigma.is_empty() {
+                None
+            } else {
+                Some(SigmaEngine::new(sigma, max_keys, max_events)?)
+            },
             events: 0,
             alerts: 0,
         })
@@ -108,13 +133,26 @@ impl Detector {
     /// A detector that goes on from saved `state`. The state of rules that are gone or
     /// disabled is dropped; a rule whose saved state no longer reads starts empty.
     pub fn restore(config: RulesConfig, state: DetectorState) -> Result<Detector, DetectError> {
+        if !config.rules.is_empty() {
+            return Err(DetectError::SigmaNotLoaded);
+        }
+        Detector::restore_with_sigma(config, &SigmaRules::default(), state)
+    }
+
+    /// Like [`Detector::restore`], with the Sigma rules `sigma`. The correlation state of a
+    /// Sigma correlation no longer in `sigma` is dropped.
+    pub fn restore_with_sigma(
+        config: RulesConfig,
+        sigma: &SigmaRules,
+        state: DetectorState,
+    ) -> Result<Detector, DetectError> {
         if state.version > STATE_VERSION {
             return Err(DetectError::StateVersion {
                 found: state.version,
                 supported: STATE_VERSION,
             });
         }
-        let mut detector = Detector::new(config)?;
+        let mut detector = Detector::with_sigma(config, sigma)?;
         let mut rules = state.rules;
         let mut take = |id: &str| rules.remove(id);
         if let Some(rule) = &mut detector.brute_force {
@@ -131,6 +169,9 @@ impl Detector {
         }
         if let Some(rule) = &mut detector.session {
             rule.keys = decode(take(STOLEN_SESSION.id));
+        }
+        if let Some(engine) = &mut detector.sigma {
+            engine.restore(take(SIGMA_STATE_KEY));
         }
         // Whatever is left in `rules` belonged to removed or disabled rules: dropped.
         Ok(detector)
@@ -171,6 +212,9 @@ impl Detector {
         if let Some(rule) = &mut self.session {
             rule.observe(event, out);
         }
+        if let Some(engine) = &mut self.sigma {
+            engine.observe(event, out);
+        }
         self.alerts += (out.len() - before) as u64;
     }
 
@@ -198,6 +242,9 @@ impl Detector {
         }
         if let Some(rule) = &self.session {
             put(STOLEN_SESSION.id, serde_json::to_value(&rule.keys));
+        }
+        if let Some(value) = self.sigma.as_ref().and_then(SigmaEngine::state) {
+            rules.insert(SIGMA_STATE_KEY.to_owned(), value);
         }
         DetectorState {
             version: STATE_VERSION,
@@ -230,6 +277,10 @@ impl Detector {
         }
         if let Some(r) = &self.session {
             add(STOLEN_SESSION.id, r.keys.len(), r.evicted);
+        }
+        if let Some(engine) = &self.sigma {
+            // Evictions inside the Sigma engine are not counted by it.
+            add(SIGMA_STATE_KEY, engine.keys(), 0);
         }
         stats
     }

@@ -34,4 +34,29 @@ pub enum DetectError {
         /// The version this build writes and reads.
         supported: u32,
     },
+    /// A Sigma rule file (or rule set) could not be read as Sigma, or a rule in it does not
+    /// compile.
+    #[error("Sigma rules {origin}: {reason}")]
+    Sigma {
+        /// The rule file(s), or the name given to the YAML text.
+        origin: String,
+        /// What the parser or the engine said.
+        reason: String,
+    },
+    /// A rule file or folder could not be read.
+    #[error("cannot read Sigma rules {path}: {error}")]
+    RuleFile {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        #[source]
+        error: std::io::Error,
+    },
+    /// The configuration names Sigma rule files, but they were not loaded: build the detector
+    /// with `Detector::load` (reads them) or `Detector::with_sigma`.
+    #[error(
+        "the configuration names Sigma rules (`rules`) but they were not loaded: build the \
+         detector with Detector::load or Detector::with_sigma"
+    )]
+    SigmaNotLoaded,
 }

@@ -17,7 +17,11 @@
 //!   checkpoint that covers the same events; [`Detector::restore`] goes on from it. State is
 //!   bounded: each stateful rule keeps at most `max_keys_per_rule` keys and evicts the least
 //!   recently seen ones beyond it ([`DetectorStats`] counts them for a metric).
-//! * No I/O and no clock: every time a rule uses is an event's `published`.
+//! * Sigma rules ([`SigmaRules`], module [`sigma`]): detection and correlation rules on the
+//!   raw Okta fields, evaluated by `rsigma-eval`; their correlation state is part of
+//!   [`DetectorState`]. [`Detector::with_sigma`] takes a loaded set; [`SigmaRules::load`]
+//!   reads rule files and folders (the only file I/O of this crate).
+//! * No I/O (but the Sigma loader) and no clock: every time a rule uses is an event's `published`.
 //!
 //! ```
 //! use oktaflow_detect::{Detector, EventView, RulesConfig};
@@ -40,6 +44,7 @@ mod engine;
 mod error;
 mod event;
 pub mod rules;
+pub mod sigma;
 mod state;
 
 pub use alert::{alert_id, Alert, RuleMeta, Severity, Trigger, BUILTIN_RULESET};
@@ -51,3 +56,4 @@ pub use engine::{Detector, DetectorState, DetectorStats, STATE_VERSION};
 pub use error::DetectError;
 pub use event::{Ecs, EventView, Facts, GeoPoint, Party, Raw};
 pub use rules::geo::distance_km;
+pub use sigma::{SigmaRules, SigmaSource, SIGMA_RULESET};

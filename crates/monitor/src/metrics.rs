@@ -51,6 +51,12 @@ pub struct Metrics {
     pub sink_failing: IntGaugeVec,
     /// `oktaflow_sink_write_duration_seconds{source,sink}`.
     pub sink_write_duration: HistogramVec,
+    /// `oktaflow_alerts_total{source,rule}`.
+    pub alerts: IntCounterVec,
+    /// `oktaflow_detect_state_keys{source,rule}`.
+    pub detect_keys: IntGaugeVec,
+    /// `oktaflow_detect_state_evicted_total{source,rule}`.
+    pub detect_evicted: IntCounterVec,
 }
 
 impl Metrics {
@@ -172,6 +178,21 @@ impl Metrics {
                 "oktaflow_sink_write_duration_seconds",
                 "Time per successful batch write to a sink.",
                 source_sink,
+            )?,
+            alerts: counter(
+                "oktaflow_alerts_total",
+                "Alerts raised by the detect stage and committed, per rule.",
+                &["source", "rule"],
+            )?,
+            detect_keys: gauge(
+                "oktaflow_detect_state_keys",
+                "Keys (accounts, IPs, sessions) a stateful detection rule holds.",
+                &["source", "rule"],
+            )?,
+            detect_evicted: counter(
+                "oktaflow_detect_state_evicted_total",
+                "Keys a stateful detection rule evicted at its max_keys_per_rule cap.",
+                &["source", "rule"],
             )?,
             registry,
         })

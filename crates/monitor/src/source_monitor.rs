@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use oktaflow_fetch::{FetchStats, FetchStatsSnapshot};
-use oktaflow_pipeline::{Committed, PipelineError, PipelineObserver, RunSummary, Started};
+use oktaflow_pipeline::{
+    AlertsCommitted, Committed, PipelineError, PipelineObserver, RunSummary, Started,
+};
 use oktaflow_plumbing::scrub;
 use oktaflow_sink::SinkError;
 use serde::Serialize;
@@ -415,6 +417,29 @@ impl PipelineObserver for SourceMonitor {
         );
     }
 
+    fn alerts_committed(&self, alerts: &AlertsCommitted<'_>) {
+        self.stage("detect", alerts.detect_time);
+        let m = &self.metrics;
+        for rule in alerts.rules {
+            m.alerts
+                .with_label_values(&[self.name.as_str(), rule])
+                .inc();
+        }
+        for (rule, keys) in &alerts.stats.keys {
+            let keys = i64::try_from(*keys).unwrap_or(i64::MAX);
+            m.detect_keys
+                .with_label_values(&[self.name.as_str(), rule])
+                .set(keys);
+        }
+        // The detector counts evictions since it was built; the counter follows it.
+        for (rule, evicted) in &alerts.stats.evicted {
+            let counter = m
+                .detect_evicted
+                .with_label_values(&[self.name.as_str(), rule]);
+            counter.inc_by(evicted.saturating_sub(counter.get()));
+        }
+    }
+
     fn sink_ok(&self, sink: &str, took: Duration) {
         SourceMonitor::sink_ok(self, sink, took);
     }
@@ -495,6 +520,44 @@ mod tests {
             text.contains("oktaflow_events_published_unparsable_total{source=\"prod\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn alerts_are_counted_per_rule_with_the_state_held_and_evicted() {
+        use oktaflow_pipeline::{AlertsCommitted, PipelineObserver};
+        let (metrics, monitor) = monitor(None);
+        let mut stats = oktaflow_detect::DetectorStats::default();
+        stats.keys.insert("okta.brute_force_logins", 7);
+        stats.evicted.insert("okta.brute_force_logins", 2);
+        let rules = [
+            "okta.brute_force_logins",
+            "okta.api_key_created",
+            "okta.brute_force_logins",
+        ];
+        let batch = |rules: &[&'static str], stats: &oktaflow_detect::DetectorStats| {
+            PipelineObserver::alerts_committed(
+                &*monitor,
+                &AlertsCommitted {
+                    source: "prod",
+                    rules,
+                    stats,
+                    sinks: &[],
+                    detect_time: Duration::from_millis(1),
+                },
+            );
+        };
+        batch(&rules, &stats);
+        stats.evicted.insert("okta.brute_force_logins", 5);
+        batch(&[], &stats);
+        let text = metrics.encode().unwrap();
+        for line in [
+            "oktaflow_alerts_total{rule=\"okta.brute_force_logins\",source=\"prod\"} 2",
+            "oktaflow_alerts_total{rule=\"okta.api_key_created\",source=\"prod\"} 1",
+            "oktaflow_detect_state_keys{rule=\"okta.brute_force_logins\",source=\"prod\"} 7",
+            "oktaflow_detect_state_evicted_total{rule=\"okta.brute_force_logins\",source=\"prod\"} 5",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     #[test]

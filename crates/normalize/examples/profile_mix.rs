@@ -1,8 +1,8 @@
 //! Runs the fixture mix many times, for instruction counting with callgrind.
 //!
-//! `profile_mix <normalize|value> <rounds>`: `normalize` runs
+//! `profile_mix <normalize|elastic|value> <rounds>`: `normalize` runs
 //! `Normalizer::normalize_into` on every `fixtures/okta/*.json` (compact form)
-//! `rounds` times; `value` does a `serde_json::Value` parse + re-serialize of
+//! `rounds` times (`elastic`: the same with `Schema::Elastic`); `value` does a `serde_json::Value` parse + re-serialize of
 //! the same inputs instead (the comparison pass of the criterion bench). Run it
 //! twice under `valgrind --tool=callgrind`, with `rounds` = 0 and N, and divide
 //! the difference in instructions by N × events: that removes the start-up cost
@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use oktaflow_normalize::Normalizer;
+use oktaflow_normalize::{Normalizer, Options, Schema};
 use serde_json::Value;
 
 fn main() -> ExitCode {
@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         args.get(1),
         args.get(2).and_then(|r| r.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: profile_mix <normalize|value> <rounds>");
+        eprintln!("usage: profile_mix <normalize|elastic|value> <rounds>");
         return ExitCode::from(2);
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/okta");
@@ -50,14 +50,22 @@ fn main() -> ExitCode {
             }
         }
     }
-    let mut normalizer = Normalizer::default();
+    let schema = if mode == "elastic" {
+        Schema::Elastic
+    } else {
+        Schema::Ecs
+    };
+    let mut normalizer = Normalizer::new(Options {
+        schema,
+        ..Options::default()
+    });
     let mut out = Vec::with_capacity(64 * 1024);
     let mut bytes = 0usize;
     for _ in 0..rounds {
         for input in &inputs {
             out.clear();
             match mode.as_str() {
-                "normalize" => {
+                "normalize" | "elastic" => {
                     let _ = normalizer.normalize_into(input, &mut out);
                 }
                 "value" => {
@@ -66,7 +74,7 @@ fn main() -> ExitCode {
                     }
                 }
                 other => {
-                    eprintln!("unknown mode {other:?} (normalize or value)");
+                    eprintln!("unknown mode {other:?} (normalize, elastic or value)");
                     return ExitCode::from(2);
                 }
             }

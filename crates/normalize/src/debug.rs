@@ -23,7 +23,7 @@ use crate::writer::{k, JsonWriter, Key};
 const JSON_TEXT_MEMBERS: &[&str] = &["logOnlySecurityData", "tunnels", "originalPrincipal"];
 
 /// `{key=value}` pairs of `risk` / `behaviors`.
-type Pairs<'s> = Vec<(Cow<'s, str>, Cow<'s, str>)>;
+pub(crate) type Pairs<'s> = Vec<(Cow<'s, str>, Cow<'s, str>)>;
 
 /// What a `risk` or `behaviors` value holds.
 enum KeyValues<'s> {
@@ -78,6 +78,20 @@ fn object_pairs<'s>(value: &'s Json<'_>) -> Option<Pairs<'s>> {
         }
     }
     Some(pairs)
+}
+
+/// The `{key=value}` pairs of a `risk` / `behaviors` value (text or object), when it
+/// has some (for the `elastic` schema's flattened view).
+pub(crate) fn pairs<'s>(value: &'s Json<'_>) -> Option<Pairs<'s>> {
+    match key_values(value) {
+        KeyValues::Pairs(p) => Some(p),
+        KeyValues::Empty | KeyValues::Misfit => None,
+    }
+}
+
+/// JSON text holding an object or an array, parsed (for `logOnlySecurityData`).
+pub(crate) fn parse_json_text(s: &str) -> Option<Json<'_>> {
+    json_text(s)
 }
 
 /// `{"...` (after whitespace): JSON object text rather than `{k=v}`.

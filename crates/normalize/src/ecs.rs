@@ -114,7 +114,7 @@ impl At {
         }
     }
 
-    const fn sub(self, sub: &'static str) -> At {
+    pub(crate) const fn sub(self, sub: &'static str) -> At {
         At { sub, ..self }
     }
 
@@ -148,11 +148,51 @@ impl<'s> Unmapped<'s> {
     }
 
     /// The misfits of `obj` (see [`crate::json::Member`]).
-    fn misfits<'a: 's, T: OktaObject<'a>>(&mut self, at: At, obj: &'s T) {
+    pub(crate) fn misfits<'a: 's, T: OktaObject<'a>>(&mut self, at: At, obj: &'s T) {
         for (key, value) in obj.misfits() {
             self.push(at, key, value);
         }
     }
+}
+
+/// What every schema needs first: the event's id, type and time.
+pub(crate) struct Essentials<'s> {
+    pub(crate) id: &'s str,
+    pub(crate) event_type: &'s str,
+    pub(crate) published_text: Option<&'s str>,
+    /// `published`, or the fetch time when it is unusable (then `published_error` says why).
+    pub(crate) published: chrono::DateTime<chrono::Utc>,
+    pub(crate) published_error: Option<NormalizeError>,
+}
+
+/// Reads `uuid`, `eventType` and `published`; without a usable `published` the
+/// event is kept at `fetched_at`, when known.
+pub(crate) fn essentials<'s>(
+    ev: &'s LogEvent<'_>,
+    fetched_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Essentials<'s>, NormalizeError> {
+    let id = text(&ev.uuid).ok_or(NormalizeError::MissingField("uuid"))?;
+    let event_type = text(&ev.event_type).ok_or(NormalizeError::MissingField("eventType"))?;
+    let published_text = text(&ev.published);
+    let parsed = match published_text {
+        Some(t) => timestamp::parse(t).map_err(|reason| NormalizeError::InvalidField {
+            field: "published",
+            reason,
+        }),
+        None => Err(NormalizeError::MissingField("published")),
+    };
+    let (published, published_error) = match (parsed, fetched_at) {
+        (Ok(t), _) => (t, None),
+        (Err(e), Some(fetched_at)) => (fetched_at, Some(e)),
+        (Err(e), None) => return Err(e),
+    };
+    Ok(Essentials {
+        id,
+        event_type,
+        published_text,
+        published,
+        published_error,
+    })
 }
 
 /// Maps `ev` and appends its document to `out`. `original` is the raw LogEvent
@@ -164,22 +204,13 @@ pub(crate) fn write_document(
     original: Option<&str>,
     out: &mut Vec<u8>,
 ) -> Result<EventSummary, NormalizeError> {
-    let id = text(&ev.uuid).ok_or(NormalizeError::MissingField("uuid"))?;
-    let event_type = text(&ev.event_type).ok_or(NormalizeError::MissingField("eventType"))?;
-    let published_text = text(&ev.published);
-    let parsed = match published_text {
-        Some(t) => timestamp::parse(t).map_err(|reason| NormalizeError::InvalidField {
-            field: "published",
-            reason,
-        }),
-        None => Err(NormalizeError::MissingField("published")),
-    };
-    // Without `published` the event is kept, at the time it was fetched, when known.
-    let (published, published_error) = match (parsed, cx.fetched_at) {
-        (Ok(t), _) => (t, None),
-        (Err(e), Some(fetched_at)) => (fetched_at, Some(e)),
-        (Err(e), None) => return Err(e),
-    };
+    let Essentials {
+        id,
+        event_type,
+        published_text,
+        published,
+        published_error,
+    } = essentials(ev, cx.fetched_at)?;
     let class = classify(event_type);
 
     let mut unmapped = Unmapped::default();
@@ -508,12 +539,12 @@ pub(crate) fn write_document(
     })
 }
 
-fn first_category(class: Class) -> &'static str {
+pub(crate) fn first_category(class: Class) -> &'static str {
     class.category.first().copied().unwrap_or("iam")
 }
 
 /// A value that is not Okta's "unknown" placeholder (nor empty).
-fn known(s: &str) -> bool {
+pub(crate) fn known(s: &str) -> bool {
     !s.is_empty() && !s.eq_ignore_ascii_case(PLACEHOLDER)
 }
 
@@ -525,7 +556,7 @@ fn first_target<'s, 'a>(targets: &'s [Target<'a>], kinds: &[&str]) -> Option<&'s
 }
 
 /// `device.id`: Okta's device `id`, when it is a string.
-fn device_id<'s>(device: &'s [(Cow<'_, str>, Json<'_>)]) -> Option<&'s str> {
+pub(crate) fn device_id<'s>(device: &'s [(Cow<'_, str>, Json<'_>)]) -> Option<&'s str> {
     device
         .iter()
         .rev()
@@ -536,7 +567,7 @@ fn device_id<'s>(device: &'s [(Cow<'_, str>, Json<'_>)]) -> Option<&'s str> {
 }
 
 /// The typed object of an optional member; a non-object value goes to `unmapped`.
-fn object<'s, 'a: 's, T: OktaObject<'a>>(
+pub(crate) fn object<'s, 'a: 's, T: OktaObject<'a>>(
     value: &'s Option<T>,
     at: At,
     unmapped: &mut Unmapped<'s>,
@@ -552,7 +583,11 @@ fn object<'s, 'a: 's, T: OktaObject<'a>>(
 }
 
 /// The items of an optional array member; a non-array value goes to `unmapped`.
-fn list<'s, 'a, T>(value: &'s Option<List<'a, T>>, at: At, unmapped: &mut Unmapped<'s>) -> &'s [T] {
+pub(crate) fn list<'s, 'a, T>(
+    value: &'s Option<List<'a, T>>,
+    at: At,
+    unmapped: &mut Unmapped<'s>,
+) -> &'s [T] {
     match value {
         Some(list) => {
             if let Some(other) = &list.other {
@@ -663,11 +698,11 @@ fn write_source(
 }
 
 /// `{lat, lon}` when both are there.
-fn lat_lon(g: &Geolocation<'_>) -> Option<(f64, f64)> {
+pub(crate) fn lat_lon(g: &Geolocation<'_>) -> Option<(f64, f64)> {
     Some((g.lat?.0, g.lon?.0))
 }
 
-fn write_user_agent(
+pub(crate) fn write_user_agent(
     w: &mut JsonWriter<'_>,
     raw: &str,
     info: &UserAgentInfo,
@@ -1179,7 +1214,7 @@ fn write_envelope<'s, 'a>(w: &mut JsonWriter<'_>, outer: Outer<'s, 'a>, u: &mut 
 
 /// `okta.system.unmapped`: `[{path, value}]`, `value` being the compact JSON
 /// text of what was found at the Okta `path`.
-fn write_unmapped(w: &mut JsonWriter<'_>, u: &Unmapped<'_>) {
+pub(crate) fn write_unmapped(w: &mut JsonWriter<'_>, u: &Unmapped<'_>) {
     if u.0.is_empty() {
         return;
     }
@@ -1199,7 +1234,7 @@ fn write_unmapped(w: &mut JsonWriter<'_>, u: &Unmapped<'_>) {
 /// Writes `obj`'s unknown members verbatim, except names the caller writes
 /// itself at that level and values whose own fields would have more than one
 /// JSON type (`["a", [false]]`); those, and `obj`'s misfits, go to `unmapped`.
-fn rest<'s, 'a: 's, T: OktaObject<'a>>(
+pub(crate) fn rest<'s, 'a: 's, T: OktaObject<'a>>(
     w: &mut JsonWriter<'_>,
     obj: &'s T,
     taken: &[&str],
@@ -1221,14 +1256,14 @@ fn strip_backslashes(s: &str) -> &str {
     s.trim_end_matches('\\')
 }
 
-fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+pub(crate) fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     haystack
         .as_bytes()
         .windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
-fn sorted_unique(mut values: Vec<&str>) -> Vec<&str> {
+pub(crate) fn sorted_unique(mut values: Vec<&str>) -> Vec<&str> {
     values.retain(|v| !v.is_empty());
     values.sort_unstable();
     values.dedup();

@@ -48,3 +48,13 @@ pub enum GeoIpError {
         source: maxminddb::MaxMindDbError,
     },
 }
+
+/// A schema name that is not one of [`crate::Schema::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown schema `{name}` (expected one of: {known})")]
+pub struct SchemaError {
+    /// The name given.
+    pub name: String,
+    /// The known names, comma-separated.
+    pub known: String,
+}

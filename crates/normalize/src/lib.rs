@@ -45,6 +45,7 @@ mod category;
 mod debug;
 mod domain;
 mod ecs;
+mod elastic;
 mod error;
 mod geoip;
 mod input;
@@ -60,7 +61,7 @@ mod writer;
 
 use std::sync::Arc;
 
-pub use error::{GeoIpError, NormalizeError};
+pub use error::{GeoIpError, NormalizeError, SchemaError};
 pub use geoip::GeoIp;
 pub use profile::{DeviceProfile, Profiles, UserProfile};
 
@@ -81,6 +82,69 @@ pub struct Options {
     /// User and device profiles joined onto every event (identity enrichment); `None`
     /// writes no enrichment field at all. Replace later with [`Normalizer::set_profiles`].
     pub profiles: Option<Arc<Profiles>>,
+    /// The layout of the documents written (default [`Schema::Ecs`]).
+    pub schema: Schema,
+}
+
+/// The layout of the output documents (`docs/fields.md` has a table per schema).
+/// Adding one: a variant, its entry in [`Schema::ALL`] and [`Schema::name`], and
+/// its arm in `Normalizer::write`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Schema {
+    /// Elastic Common Schema in oktaflow's own layout (Sekoia.io's where it has a
+    /// field), every Okta member kept under `okta.system.*`.
+    #[default]
+    Ecs,
+    /// The document Elastic's Okta integration (`okta` package, `system` data
+    /// stream) writes: its ECS fields and `okta.*` layout, `event.dataset: okta.system`.
+    Elastic,
+    /// An [OCSF 1.8.0](https://schema.ocsf.io/1.8.0/) event, as
+    /// [`Normalizer::normalize_ocsf_into`] writes it.
+    Ocsf,
+}
+
+impl Schema {
+    /// Every schema, in the order they are listed to users.
+    pub const ALL: &'static [Schema] = &[Schema::Ecs, Schema::Elastic, Schema::Ocsf];
+
+    /// The schema's name, as `--schema` and `schema = "..."` take it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Schema::Ecs => "ecs",
+            Schema::Elastic => "elastic",
+            Schema::Ocsf => "ocsf",
+        }
+    }
+
+    /// The names of every schema, comma-separated (for messages).
+    pub fn names() -> String {
+        Schema::ALL
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl std::fmt::Display for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Schema {
+    type Err = SchemaError;
+
+    fn from_str(s: &str) -> Result<Schema, SchemaError> {
+        Schema::ALL
+            .iter()
+            .copied()
+            .find(|schema| schema.name() == s)
+            .ok_or_else(|| SchemaError {
+                name: s.to_owned(),
+                known: Schema::names(),
+            })
+    }
 }
 
 /// What the pipeline needs to know about an event without re-parsing the output.
@@ -111,6 +175,7 @@ pub struct Normalizer {
     psl: Arc<publicsuffix::List>,
     user_agents: user_agent::UserAgentParser,
     profiles: Option<Arc<Profiles>>,
+    schema: Schema,
 }
 
 impl Default for Normalizer {
@@ -134,7 +199,13 @@ impl Normalizer {
                 .unwrap_or_else(domain::default_list),
             user_agents: user_agent::UserAgentParser::new(capacity),
             profiles: options.profiles,
+            schema: options.schema,
         }
+    }
+
+    /// The schema this normalizer writes.
+    pub fn schema(&self) -> Schema {
+        self.schema
     }
 
     /// Joins `profiles` onto the events normalized from now on (`None`: no enrichment).
@@ -288,6 +359,19 @@ impl Normalizer {
         fetched_at: Option<chrono::DateTime<chrono::Utc>>,
         out: &mut Vec<u8>,
     ) -> Result<EventSummary, NormalizeError> {
+        if self.schema == Schema::Ocsf {
+            let mut cx = ocsf::Context {
+                geoip: self.geoip.as_ref(),
+                user_agents: &mut self.user_agents,
+                fetched_at,
+                profiles: self.profiles.as_deref(),
+            };
+            let outer = outer.map(|outer| match outer {
+                ecs::Outer::Wrapper(envelope) => ocsf::Outer::Wrapper(envelope),
+                ecs::Outer::EventBridge(envelope) => ocsf::Outer::EventBridge(envelope),
+            });
+            return ocsf::write_event(&mut cx, ev, outer, original, out);
+        }
         let mut cx = ecs::Context {
             psl: &self.psl,
             geoip: self.geoip.as_ref(),
@@ -295,7 +379,10 @@ impl Normalizer {
             fetched_at,
             profiles: self.profiles.as_deref(),
         };
-        ecs::write_document(&mut cx, ev, outer, original, out)
+        match self.schema {
+            Schema::Elastic => elastic::write_document(&mut cx, ev, outer, original, out),
+            Schema::Ecs | Schema::Ocsf => ecs::write_document(&mut cx, ev, outer, original, out),
+        }
     }
 }
 
@@ -307,6 +394,60 @@ fn raw_text(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_names_round_trip_and_bad_names_are_refused() {
+        for schema in Schema::ALL {
+            assert_eq!(schema.name().parse::<Schema>().ok(), Some(*schema));
+            assert_eq!(schema.to_string(), schema.name());
+        }
+        assert_eq!(Schema::default(), Schema::Ecs);
+        let err = "ESC".parse::<Schema>().expect_err("not a schema");
+        assert_eq!(
+            err.to_string(),
+            "unknown schema `ESC` (expected one of: ecs, elastic, ocsf)"
+        );
+    }
+
+    #[test]
+    fn the_elastic_schema_writes_elastics_layout_from_the_same_event() {
+        let event = br#"{"uuid":"u7","published":"2024-05-01T10:00:00.123Z","eventType":"user.session.start",
+            "actor":{"id":"00u1","type":"User","alternateId":"jdoe@example.com","displayName":"J Doe"},
+            "client":{"ipAddress":"81.2.69.142","zone":"null"},"outcome":{"result":"FAILURE","reason":"INVALID_CREDENTIALS"},
+            "debugContext":{"debugData":{"risk":"{reasons=Anomalous Device, Anomalous Location, level=MEDIUM}","threatSuspected":"false"}}}"#;
+        let mut elastic = Normalizer::new(Options {
+            schema: Schema::Elastic,
+            ..Options::default()
+        });
+        assert_eq!(elastic.schema(), Schema::Elastic);
+        let doc = elastic.normalize_value(event).expect("normalizes");
+        assert_eq!(doc["@timestamp"], "2024-05-01T10:00:00.123Z");
+        assert_eq!(doc["event"]["dataset"], "okta.system");
+        assert_eq!(
+            doc["event"]["category"],
+            serde_json::json!(["authentication", "session"])
+        );
+        assert_eq!(doc["event"]["outcome"], "failure");
+        assert_eq!(doc["user"]["name"], "jdoe");
+        assert_eq!(doc["source"]["user"]["id"], "00u1");
+        assert_eq!(doc["okta"]["actor"]["alternate_id"], "jdoe@example.com");
+        assert_eq!(doc["okta"]["client"]["ip"], "81.2.69.142");
+        assert_eq!(doc["okta"]["outcome"]["reason"], "INVALID_CREDENTIALS");
+        let debug = &doc["okta"]["debug_context"]["debug_data"];
+        assert_eq!(debug["risk_level"], "MEDIUM");
+        assert_eq!(
+            debug["risk_reasons"],
+            serde_json::json!(["Anomalous Device", "Anomalous Location"])
+        );
+        assert_eq!(debug["threat_suspected"], "false");
+        assert_eq!(debug["flattened"]["risk"]["level"], "MEDIUM");
+        // The default schema is unchanged by the option's existence.
+        let ecs = Normalizer::default()
+            .normalize_value(event)
+            .expect("normalizes");
+        assert_eq!(ecs["event"]["dataset"], "system-log");
+        assert!(ecs["okta"].get("actor").is_none());
+    }
 
     #[test]
     fn normalizer_is_send_sync_clone() {

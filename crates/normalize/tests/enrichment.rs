@@ -112,3 +112,21 @@ fn without_profiles_nothing_is_added() {
     assert!(doc["okta"]["profile"].get("actor").is_none());
     assert_eq!(doc["okta"]["profile"]["device"]["known"], true);
 }
+
+#[test]
+fn elastic_document_carries_the_profiles() {
+    let mut n = Normalizer::new(Options {
+        profiles: Some(profiles()),
+        schema: oktaflow_normalize::Schema::Elastic,
+        ..Options::default()
+    });
+    let doc = n.normalize_value(LOGIN.as_bytes()).expect("normalizes");
+    assert_eq!(doc["user"]["roles"], json!(["SUPER_ADMIN"]));
+    assert_eq!(doc["user"]["group"]["name"], json!(["Finance", "Everyone"]));
+    assert_eq!(doc["okta"]["profile"]["actor"]["department"], "Finance");
+    assert_eq!(doc["okta"]["profile"]["target"]["known"], false);
+    assert_eq!(doc["device"]["manufacturer"], "Dell");
+    assert_eq!(doc["okta"]["enrichment"]["version"], 3);
+    // Okta's own device object stays where Elastic keeps it.
+    assert_eq!(doc["okta"]["device"]["id"], "guo1laptop");
+}

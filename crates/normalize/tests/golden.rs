@@ -1,5 +1,6 @@
-//! Golden tests: every raw Okta event `fixtures/okta/<name>.json` must normalize (with
-//! `Normalizer::default()`) to the ECS document stored in `fixtures/ecs/<name>.json`.
+//! Golden tests: every raw Okta event `fixtures/okta/<name>.json` must normalize, in
+//! every schema (`Schema::ALL`, default options otherwise), to the document stored in
+//! `fixtures/<schema>/<name>.json` (`fixtures/ecs/`, `fixtures/elastic/`, ...).
 //!
 //! Documents compare as JSON values; a mismatch prints a field-by-field diff (dotted paths)
 //! for every failing fixture, and the test fails once all fixtures have been checked.
@@ -14,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use oktaflow_normalize::Normalizer;
+use oktaflow_normalize::{Normalizer, Options, Schema};
 use serde_json::Value;
 
 /// Environment variable that switches the golden test from comparing to rewriting.
@@ -30,8 +31,16 @@ fn okta_dir() -> PathBuf {
     fixtures_root().join("okta")
 }
 
-fn ecs_dir() -> PathBuf {
-    fixtures_root().join("ecs")
+/// `fixtures/<schema name>`: the expected documents of one schema.
+fn schema_dir(schema: Schema) -> PathBuf {
+    fixtures_root().join(schema.name())
+}
+
+fn normalizer(schema: Schema) -> Normalizer {
+    Normalizer::new(Options {
+        schema,
+        ..Options::default()
+    })
 }
 
 fn blessing() -> bool {
@@ -139,20 +148,34 @@ fn diff(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
 }
 
 #[test]
-fn every_fixture_matches_its_expected_ecs_document() {
+fn every_fixture_matches_its_expected_document_in_every_schema() {
+    let mut failures = String::new();
+    for schema in Schema::ALL {
+        failures.push_str(&check_schema(*schema));
+    }
+    assert!(
+        failures.is_empty(),
+        "golden mismatches (expected = fixtures/<schema>, got = normalizer output):\n{failures}\n\
+         If the new output is right, re-bless with `{BLESS_HINT}` and review `git diff fixtures/`."
+    );
+}
+
+/// Compares (or blesses) one schema's expected files; returns the failures.
+fn check_schema(schema: Schema) -> String {
     let bless = blessing();
-    let mut normalizer = Normalizer::default();
+    let mut normalizer = normalizer(schema);
     let mut failures = String::new();
     let mut blessed = Vec::new();
     let names = fixture_names();
+    let dir = schema_dir(schema);
 
     for name in &names {
         let raw_path = okta_dir().join(format!("{name}.json"));
-        let ecs_path = ecs_dir().join(format!("{name}.json"));
+        let ecs_path = dir.join(format!("{name}.json"));
         let actual = match normalizer.normalize_value(&read(&raw_path)) {
             Ok(value) => value,
             Err(e) => {
-                let _ = writeln!(failures, "\n{name}: normalize failed: {e}");
+                let _ = writeln!(failures, "\n{schema}/{name}: normalize failed: {e}");
                 continue;
             }
         };
@@ -160,7 +183,7 @@ fn every_fixture_matches_its_expected_ecs_document() {
         if bless {
             let text = pretty(&actual);
             if fs::read_to_string(&ecs_path).ok().as_deref() != Some(text.as_str()) {
-                fs::create_dir_all(ecs_dir()).expect("cannot create fixtures/ecs");
+                fs::create_dir_all(&dir).expect("cannot create the schema's fixture folder");
                 fs::write(&ecs_path, text)
                     .unwrap_or_else(|e| panic!("cannot write {}: {e}", ecs_path.display()));
                 blessed.push(name.as_str());
@@ -171,7 +194,7 @@ fn every_fixture_matches_its_expected_ecs_document() {
         if !ecs_path.exists() {
             let _ = writeln!(
                 failures,
-                "\n{name}: no expected file {}; create it with `{BLESS_HINT}` and review it",
+                "\n{schema}/{name}: no expected file {}; create it with `{BLESS_HINT}` and review it",
                 ecs_path.display()
             );
             continue;
@@ -186,7 +209,7 @@ fn every_fixture_matches_its_expected_ecs_document() {
         let mut lines = Vec::new();
         diff("", &expected, &actual, &mut lines);
         if !lines.is_empty() {
-            let _ = writeln!(failures, "\n{name}: {} difference(s)", lines.len());
+            let _ = writeln!(failures, "\n{schema}/{name}: {} difference(s)", lines.len());
             for line in lines {
                 let _ = writeln!(failures, "    {line}");
             }
@@ -195,28 +218,32 @@ fn every_fixture_matches_its_expected_ecs_document() {
 
     if bless {
         eprintln!(
-            "blessed {} of {} expected file(s){}{}",
+            "{schema}: blessed {} of {} expected file(s){}{}",
             blessed.len(),
             names.len(),
             if blessed.is_empty() { "" } else { ": " },
             blessed.join(", ")
         );
     }
-    assert!(
-        failures.is_empty(),
-        "golden mismatches (expected = fixtures/ecs, got = normalizer output):\n{failures}\n\
-         If the new output is right, re-bless with `{BLESS_HINT}` and review `git diff fixtures/`."
-    );
+    failures
 }
 
 #[test]
 fn every_expected_file_has_a_raw_fixture() {
     let raw = fixture_names();
-    let orphans: Vec<String> = json_stems(&ecs_dir()).difference(&raw).cloned().collect();
+    let orphans: Vec<PathBuf> = Schema::ALL
+        .iter()
+        .flat_map(|schema| {
+            let dir = schema_dir(*schema);
+            json_stems(&dir)
+                .difference(&raw)
+                .map(|name| dir.join(format!("{name}.json")))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     if blessing() {
-        for name in &orphans {
-            let path = ecs_dir().join(format!("{name}.json"));
-            fs::remove_file(&path)
+        for path in &orphans {
+            fs::remove_file(path)
                 .unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
             eprintln!("removed orphan expected file {}", path.display());
         }
@@ -225,19 +252,23 @@ fn every_expected_file_has_a_raw_fixture() {
     assert!(
         orphans.is_empty(),
         "expected files without a raw fixture in fixtures/okta/ (rename or delete them; \
-         blessing removes them): {}",
-        orphans.join(", ")
+         blessing removes them): {orphans:?}"
     );
 }
 
 #[test]
 fn normalize_into_appends_the_same_document_as_normalize_value() {
     const PREFIX: &[u8] = b"previous document\n";
-    let mut normalizer = Normalizer::default();
     let mut failures = Vec::new();
 
-    for name in fixture_names() {
-        let raw = read(&okta_dir().join(format!("{name}.json")));
+    for (schema, name) in Schema::ALL
+        .iter()
+        .flat_map(|s| fixture_names().into_iter().map(move |n| (*s, n)))
+    {
+        let mut normalizer = normalizer(schema);
+        let name = format!("{schema}/{name}");
+        let name = name.as_str();
+        let raw = read(&okta_dir().join(format!("{}.json", &name[schema.name().len() + 1..])));
         let value = normalizer
             .normalize_value(&raw)
             .unwrap_or_else(|e| panic!("{name}: normalize_value failed: {e}"));
@@ -272,25 +303,50 @@ fn normalize_into_appends_the_same_document_as_normalize_value() {
         }
 
         // The summary must agree with the document it describes.
-        if value.pointer("/event/id").and_then(Value::as_str) != Some(summary.id.as_str()) {
-            failures.push(format!("{name}: summary.id {:?} != event.id", summary.id));
+        let (id, category, timestamp) = match schema {
+            // OCSF: `metadata.uid`, `time` in epoch milliseconds; `EventSummary::category`
+            // is the ECS category, which the OCSF event does not carry.
+            Schema::Ocsf => (
+                value.pointer("/metadata/uid").and_then(Value::as_str),
+                Some(summary.category),
+                value
+                    .get("time")
+                    .and_then(Value::as_i64)
+                    .and_then(DateTime::<Utc>::from_timestamp_millis),
+            ),
+            Schema::Ecs | Schema::Elastic => (
+                value.pointer("/event/id").and_then(Value::as_str),
+                value.pointer("/event/category/0").and_then(Value::as_str),
+                value
+                    .get("@timestamp")
+                    .and_then(Value::as_str)
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc)),
+            ),
+        };
+        if id != Some(summary.id.as_str()) {
+            failures.push(format!(
+                "{name}: summary.id {:?} != the document's id {id:?}",
+                summary.id
+            ));
         }
-        if value.pointer("/event/category/0").and_then(Value::as_str) != Some(summary.category) {
+        if category != Some(summary.category) {
             failures.push(format!(
                 "{name}: summary.category {:?} != event.category[0]",
                 summary.category
             ));
         }
-        let timestamp = value
-            .get("@timestamp")
-            .and_then(Value::as_str)
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc));
-        if timestamp != Some(summary.published) {
+        // OCSF `time` has millisecond precision.
+        let published = match schema {
+            Schema::Ocsf => {
+                DateTime::<Utc>::from_timestamp_millis(summary.published.timestamp_millis())
+            }
+            Schema::Ecs | Schema::Elastic => Some(summary.published),
+        };
+        if timestamp != published {
             failures.push(format!(
-                "{name}: summary.published {} != @timestamp {:?}",
-                summary.published,
-                value.get("@timestamp")
+                "{name}: summary.published {} != the document's time {timestamp:?}",
+                summary.published
             ));
         }
     }
@@ -347,4 +403,71 @@ fn diff_reports_missing_extra_and_changed_fields_by_dotted_path() {
     let mut none = Vec::new();
     diff("", &expected, &expected, &mut none);
     assert!(none.is_empty());
+}
+
+/// The field names of the `## Elastic schema fields` table of docs/fields.md: backticked
+/// names of the first column; `.x` continues the first name's parent, a trailing `.*`
+/// or `[]` covers everything below.
+fn elastic_documented() -> Vec<String> {
+    let path = fixtures_root().join("../docs/fields.md");
+    let doc = String::from_utf8(read(&path)).expect("docs/fields.md is UTF-8");
+    let table = doc
+        .split("\n## ")
+        .find(|s| s.starts_with("Elastic schema fields"))
+        .expect("docs/fields.md has `## Elastic schema fields`");
+    let mut names = Vec::new();
+    for line in table.lines().filter(|l| l.starts_with("| `")) {
+        let first = line.split(" | ").next().unwrap_or("");
+        let mut base = String::new();
+        for name in first.split('`').skip(1).step_by(2) {
+            if let Some(rel) = name.strip_prefix('.') {
+                names.push(format!("{base}.{rel}"));
+            } else {
+                base = name.rsplit_once('.').map_or("", |(b, _)| b).to_owned();
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Leaf paths of `v` (array items share their array's path; a `{lat, lon}` object is one leaf).
+fn leaf_paths(path: &str, v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(map) if !(map.contains_key("lat") && map.contains_key("lon")) => {
+            for (k, v) in map {
+                leaf_paths(&join(path, k), v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| leaf_paths(path, i, out)),
+        _ => {
+            out.insert(path.to_owned());
+        }
+    }
+}
+
+#[test]
+fn every_elastic_field_is_documented() {
+    let documented = elastic_documented();
+    assert!(documented.len() > 50, "too few: {documented:?}");
+    let covers = |name: &str, field: &str| {
+        let whole = name.strip_suffix(".*").or(name.strip_suffix("[]"));
+        field == name.trim_end_matches("[]")
+            || whole.is_some_and(|w| field.starts_with(&format!("{w}.")))
+    };
+    let mut fields = BTreeSet::new();
+    for name in fixture_names() {
+        let path = schema_dir(Schema::Elastic).join(format!("{name}.json"));
+        let doc = parse_json(&path, &read(&path)).unwrap_or_else(|e| panic!("{e}"));
+        leaf_paths("", &doc, &mut fields);
+    }
+    assert!(fields.contains("okta.client.ip"), "{fields:?}");
+    let missing: Vec<&String> = fields
+        .iter()
+        .filter(|f| !documented.iter().any(|d| covers(d, f)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "fields in fixtures/elastic not in docs/fields.md (`## Elastic schema fields`): {missing:?}"
+    );
 }

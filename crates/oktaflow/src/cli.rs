@@ -54,6 +54,11 @@ pub enum Command {
     Man(ManArgs),
     /// Prepare a store: Elasticsearch/OpenSearch index template, ClickHouse table.
     Setup(crate::setup_cmd::SetupArgs),
+    /// Run the detection rules over saved events; print one alert per line (NDJSON).
+    #[command(long_about = crate::detect_cmd::ABOUT, after_help = crate::detect_cmd::AFTER_HELP)]
+    Detect(crate::detect_cmd::DetectArgs),
+    /// Work with Sigma rule files: `oktaflow rules test DIR` runs their test cases.
+    Rules(crate::rules_cmd::RulesArgs),
 }
 
 const NORMALIZE_ABOUT: &str = "\
@@ -117,6 +122,12 @@ pub struct NormalizeArgs {
     /// MaxMind GeoLite2-ASN database: fills source.as.* when Okta left it empty.
     #[arg(long, value_name = "FILE.mmdb")]
     pub geoip_asn: Option<PathBuf>,
+
+    /// Output schema: `ecs` (oktaflow's ECS layout), `elastic` (the documents of
+    /// Elastic's Okta integration, for `logs-okta.system-*`) or `ocsf` (OCSF 1.8.0
+    /// events); see docs/fields.md.
+    #[arg(long, value_name = "SCHEMA", default_value_t = oktaflow_normalize::Schema::Ecs)]
+    pub schema: oktaflow_normalize::Schema,
 }
 
 const RUN_ABOUT: &str = "\
@@ -250,6 +261,11 @@ pub struct DemoArgs {
     /// Seed of the simulated org (same seed, same backlog).
     #[arg(long, value_name = "S", default_value_t = 42)]
     pub seed: u64,
+
+    /// Leave out the attack scenarios (by default the simulated org holds attacks that
+    /// trigger each built-in detection rule, whose alerts go to DIR/alerts.ndjson).
+    #[arg(long)]
+    pub no_attacks: bool,
 }
 
 /// Arguments of `oktaflow sim`.
@@ -289,6 +305,11 @@ pub struct SimArgs {
     /// The accepted API token (SSWS) [default: a random one, printed].
     #[arg(long, value_name = "T")]
     pub token: Option<String>,
+
+    /// Inject attack scenarios into the backlog: events that trigger each built-in
+    /// detection rule once, plus near misses that must not (docs/detections.md).
+    #[arg(long)]
+    pub attacks: bool,
 }
 
 const CHECK_ABOUT: &str = "\

@@ -55,7 +55,7 @@ const ENV_KEYS: &str = "state_dir sinks metrics.listen output_retry_limit \
     domain okta_url api_token api_token_file oauth.client_id oauth.private_key_file oauth.key_id \
     start_from interval page_size rate_limit_share request_timeout max_response_body \
     backfill_concurrency \
-    proxy_url tls.ca_file tls.cert_file tls.key_file tls.verify_certificate silence_alert";
+    proxy_url tls.ca_file tls.cert_file tls.key_file tls.verify_certificate silence_alert schema";
 const TOP_KEYS: usize = 4;
 
 /// Earlier names of variables, still read when the new one is not set.
@@ -129,6 +129,8 @@ pub struct SourceConfig {
     pub options: SourceOptions,
     /// No event for this long raises the silence alert (`None`: `silence_alert = "off"`).
     pub silence_alert: Option<Duration>,
+    /// The layout of the documents written for this source (`schema = "ecs" | "elastic" | "ocsf"`).
+    pub schema: oktaflow_normalize::Schema,
 }
 
 /// The validated configuration of `oktaflow run`.
@@ -145,6 +147,8 @@ pub struct RunConfig {
     /// `output_retry_limit`: `Some(None)` when `"off"`; `None` when not set (then
     /// [`oktaflow_pipeline::ONCE_OUTPUT_RETRY_LIMIT`] with `--once`, off otherwise).
     pub output_retry_limit: Option<Option<Duration>>,
+    /// `[detect]`: the detect stage's rules and where alerts go (`None`: `enabled = false`).
+    pub detect: Option<oktaflow_pipeline::DetectConfig>,
 }
 
 /// A configuration problem; `Display` is one line per problem naming the key and where it
@@ -265,8 +269,12 @@ pub fn resolve(
         .get::<PathBuf>("state_dir")
         .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), |v| v.value);
     let sinks = match view.get::<Vec<SinkEntry>>("sinks") {
-        Some(list) => parse_sinks(list.value, &list.origin),
-        None => parse_sinks(vec![SinkEntry::Spec(DEFAULT_SINK.into())], "defaults"),
+        Some(list) => parse_sinks(list.value, "sinks", &list.origin),
+        None => parse_sinks(
+            vec![SinkEntry::Spec(DEFAULT_SINK.into())],
+            "sinks",
+            "defaults",
+        ),
     }
     .map_err(|e| view.errors.push(e))
     .ok();
@@ -293,6 +301,10 @@ pub fn resolve(
         Some(_) => view.duration("output_retry_limit").map(|(l, _)| Some(l)),
         None => None,
     };
+    let detect = parse_detect(raw.detect.clone().unwrap_or_default(), &path)
+        .map_err(|e| view.errors.push(e))
+        .ok()
+        .flatten();
     let single = sections.len() == 1;
     let mut sources = Vec::with_capacity(sections.len());
     let mut names = HashSet::new();
@@ -308,6 +320,13 @@ pub fn resolve(
             errors: &mut errors,
         };
         let config = build_source(&mut view, now);
+        if let Some(reason) = sinks
+            .as_deref()
+            .and_then(|sinks| schema_unfit_for_sinks(config.schema, sinks))
+        {
+            let origin = view.origin("schema");
+            view.bad("schema", &origin, reason);
+        }
         if !names.insert(config.name.clone()) {
             let reason = format!(
                 "duplicate source name `{}`; give each source a unique name",
@@ -324,10 +343,34 @@ pub fn resolve(
             sources,
             metrics_listen,
             output_retry_limit,
+            detect,
         }),
         (1, _, _) => Err(errors.remove(0)),
         _ => Err(ConfigError::Several(errors)),
     }
+}
+
+/// Why documents of `schema` cannot go to one of `sinks`, if they cannot: OCSF events have
+/// `time` (epoch milliseconds), not the `@timestamp` that Elasticsearch/OpenSearch data
+/// streams and the ClickHouse table are keyed on.
+fn schema_unfit_for_sinks(
+    schema: oktaflow_normalize::Schema,
+    sinks: &[SinkSpec],
+) -> Option<String> {
+    if schema != oktaflow_normalize::Schema::Ocsf {
+        return None;
+    }
+    let kind = sinks.iter().find_map(|sink| match sink {
+        SinkSpec::Elasticsearch(_) => Some("elasticsearch"),
+        SinkSpec::OpenSearch(_) => Some("opensearch"),
+        SinkSpec::ClickHouse(_) => Some("clickhouse"),
+        _ => None,
+    })?;
+    Some(format!(
+        "schema \"ocsf\" cannot be written to the {kind} sink (its index or table is keyed on \
+         ECS `@timestamp`); use schema \"ecs\" or \"elastic\" there, or write OCSF to a \
+         file, stdout, http or splunk sink"
+    ))
 }
 
 fn invalid(key: &str, origin: &str, reason: &str) -> ConfigError {
@@ -369,6 +412,9 @@ struct FileSchema {
     sources: Option<Vec<SourceSchema>>,
     metrics: Option<MetricsSchema>,
     output_retry_limit: Option<DurationText>,
+    /// `[detect]`: read by [`parse_detect`] (its rule tables are the detect crate's).
+    #[serde(skip_serializing)]
+    detect: Option<toml::Table>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -398,6 +444,7 @@ struct SourceSchema {
     proxy_url: Option<String>,
     tls: Option<TlsSchema>,
     silence_alert: Option<DurationText>,
+    schema: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -766,12 +813,24 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
         },
         None => Some(DEFAULT_SILENCE_ALERT),
     };
+    let schema = match v.get::<String>("schema") {
+        None => oktaflow_normalize::Schema::default(),
+        Some(s) => s
+            .value
+            .trim()
+            .parse()
+            .unwrap_or_else(|e: oktaflow_normalize::SchemaError| {
+                v.bad("schema", &s.origin, e.to_string());
+                oktaflow_normalize::Schema::default()
+            }),
+    };
     SourceConfig {
         name,
         client,
         start_from,
         options,
         silence_alert,
+        schema,
     }
 }
 
@@ -886,7 +945,11 @@ enum SinkEntry {
     Table(toml::Table),
 }
 
-fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, ConfigError> {
+fn parse_sinks(
+    entries: Vec<SinkEntry>,
+    key: &str,
+    origin: &str,
+) -> Result<Vec<SinkSpec>, ConfigError> {
     let mut sinks = Vec::with_capacity(entries.len());
     for (index, entry) in entries.into_iter().enumerate() {
         let (label, parsed) = match entry {
@@ -903,21 +966,52 @@ fn parse_sinks(entries: Vec<SinkEntry>, origin: &str) -> Result<Vec<SinkSpec>, C
                 (format!("sinks[{index}]"), parsed)
             }
         };
-        let sink = parsed.map_err(|reason| invalid("sinks", origin, &reason))?;
+        let sink = parsed.map_err(|reason| invalid(key, origin, &reason))?;
         if sinks.contains(&sink) {
-            return Err(invalid(
-                "sinks",
-                origin,
-                &format!("{label} is listed twice"),
-            ));
+            return Err(invalid(key, origin, &format!("{label} is listed twice")));
         }
         sinks.push(sink);
     }
     if sinks.is_empty() {
         let reason = "no sink; use file:PATH, stdout or a store such as elasticsearch:URL";
-        return Err(invalid("sinks", origin, reason));
+        return Err(invalid(key, origin, reason));
     }
     Ok(sinks)
+}
+
+/// `[detect]`: `enabled` (default true), `alerts` (like `sinks`; default beside the event
+/// sinks, `[]` nowhere) and the rules' tuning ([`oktaflow_detect::RulesConfig`]), each checked
+/// before any work. `None` when `enabled = false`.
+fn parse_detect(
+    mut table: toml::Table,
+    origin: &str,
+) -> Result<Option<oktaflow_pipeline::DetectConfig>, ConfigError> {
+    let bad = |key: &str, reason: &str| invalid(key, origin, reason);
+    let enabled = match table.remove("enabled") {
+        None => true,
+        Some(toml::Value::Boolean(on)) => on,
+        Some(other) => {
+            return Err(bad(
+                "detect.enabled",
+                &format!("expected true or false, got {other}"),
+            ))
+        }
+    };
+    let alerts = match table
+        .remove("alerts")
+        .map(toml::Value::try_into::<Vec<SinkEntry>>)
+    {
+        None => None,
+        Some(Err(e)) => return Err(bad("detect.alerts", e.message())),
+        Some(Ok(entries)) if entries.is_empty() => Some(Vec::new()),
+        Some(Ok(entries)) => Some(parse_sinks(entries, "detect.alerts", origin)?),
+    };
+    let rules: oktaflow_detect::RulesConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| bad("detect", &with_suggestion(e.message())))?;
+    // Reads the Sigma rule files now: a bad rule is refused before any work starts.
+    oktaflow_detect::Detector::load(rules.clone()).map_err(|e| bad("detect", &e.to_string()))?;
+    Ok(enabled.then_some(oktaflow_pipeline::DetectConfig { rules, alerts }))
 }
 
 /// Parses `500ms`, `10s`, `2m`, `1h30m`, `7d`, `1w` (a sequence of number+unit); shared with
@@ -1047,6 +1141,75 @@ kind = "stdout"
         assert!(
             matches!(&config.sinks[..], [SinkSpec::Elasticsearch(c)] if c.index == "logs-okta.system-x")
         );
+    }
+
+    #[test]
+    fn each_source_has_its_schema_and_a_bad_name_is_one_line() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let text = format!(
+            r#"
+sinks = ["file:/tmp/okta.ndjson"]
+[[sources]]
+name = "a"
+domain = "a.okta.com"
+api_token = "{TOKEN}"
+schema = "elastic"
+[[sources]]
+name = "b"
+domain = "b.okta.com"
+api_token = "{TOKEN}"
+"#
+        );
+        let config = run(Some(&text), &[], &Overrides::default()).unwrap();
+        let schemas: Vec<_> = config.sources.iter().map(|s| s.schema).collect();
+        assert_eq!(
+            schemas,
+            [
+                oktaflow_normalize::Schema::Elastic,
+                oktaflow_normalize::Schema::Ecs
+            ]
+        );
+        // A single source takes it from the environment too.
+        let config = run(
+            None,
+            &[
+                ("OKTAFLOW_DOMAIN", "acme.okta.com"),
+                ("OKTA_API_TOKEN", TOKEN),
+                ("OKTAFLOW_SCHEMA", "elastic"),
+            ],
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.sources[0].schema,
+            oktaflow_normalize::Schema::Elastic
+        );
+        let bad = "[source]\ndomain = \"a.okta.com\"\nschema = \"elk\"\n";
+        let message = err(Some(bad), &env, &Overrides::default());
+        assert_eq!(
+            message,
+            "source.schema (from oktaflow.toml [source] schema): unknown schema `elk` (expected one of: ecs, elastic, ocsf)"
+        );
+    }
+
+    #[test]
+    fn ocsf_is_refused_for_stores_keyed_on_timestamp_and_taken_for_files() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let file = "sinks = [\"file:/tmp/o.ndjson\"]\n[source]\ndomain = \"a.okta.com\"\nschema = \"ocsf\"\n";
+        let config = run(Some(file), &env, &Overrides::default()).unwrap();
+        assert_eq!(config.sources[0].schema, oktaflow_normalize::Schema::Ocsf);
+        for sink in [
+            "clickhouse:http://127.0.0.1:8123",
+            "elasticsearch:http://127.0.0.1:9200",
+        ] {
+            let text = file.replace("file:/tmp/o.ndjson", sink);
+            let message = err(Some(&text), &env, &Overrides::default());
+            assert!(message.starts_with("source.schema"), "{message}");
+            assert!(
+                message.contains("schema \"ocsf\" cannot be written"),
+                "{message}"
+            );
+        }
     }
 
     #[test]
@@ -1366,6 +1529,116 @@ interval = "30s"
         let both = format!("{text}\n[source]\ndomain = \"x\"\n");
         assert!(
             err(Some(&both), &[], &Overrides::default()).contains("either [source] or [[sources]]")
+        );
+    }
+
+    #[test]
+    fn detect_reads_the_configured_sigma_rules() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let shipped =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/sigma/okta");
+        let text = format!(
+            "[source]\ndomain = \"acme.okta.com\"\n[detect]\nrules = [\"{}\"]\n",
+            shipped.display()
+        );
+        let detect = run(Some(&text), &env, &Overrides::default())
+            .unwrap()
+            .detect
+            .expect("on");
+        assert_eq!(detect.rules.rules, vec![shipped]);
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.yml");
+        std::fs::write(&bad, "title: broken\ndetection: [\n").unwrap();
+        let text = format!(
+            "[source]\ndomain = \"acme.okta.com\"\n[detect]\nrules = [\"{}\"]\n",
+            bad.display()
+        );
+        let message = err(Some(&text), &env, &Overrides::default());
+        assert!(
+            message.starts_with("detect (from oktaflow.toml)"),
+            "{message}"
+        );
+        assert!(message.contains("bad.yml"), "{message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+    }
+
+    #[test]
+    fn detect_is_on_by_default_tuned_routed_or_off() {
+        let base = "[source]\ndomain = \"acme.okta.com\"\n";
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let config = run(Some(base), &env, &Overrides::default()).unwrap();
+        let detect = config.detect.expect("on by default");
+        assert_eq!(detect.rules, oktaflow_detect::RulesConfig::default());
+        assert_eq!(detect.alerts, None, "beside the events");
+
+        let text = format!(
+            "{base}[detect]\nalerts = [\"file:/tmp/alerts.ndjson\"]\nmax_keys_per_rule = 10\n\
+             [detect.brute_force_logins]\nthreshold = 8\nwindow = \"10m\"\n\
+             [detect.api_key_revoked]\nenabled = false\n"
+        );
+        let detect = run(Some(&text), &env, &Overrides::default())
+            .unwrap()
+            .detect
+            .unwrap();
+        assert_eq!(detect.rules.max_keys_per_rule, 10);
+        assert_eq!(detect.rules.brute_force_logins.threshold, 8);
+        assert_eq!(
+            detect.rules.brute_force_logins.window,
+            Duration::from_secs(600)
+        );
+        assert!(!detect.rules.api_key_revoked.enabled);
+        assert_eq!(
+            detect.alerts,
+            Some(vec![SinkSpec::File("/tmp/alerts.ndjson".into())])
+        );
+
+        let off = format!("{base}[detect]\nenabled = false\n");
+        assert!(run(Some(&off), &env, &Overrides::default())
+            .unwrap()
+            .detect
+            .is_none());
+    }
+
+    #[test]
+    fn bad_detect_keys_are_refused_in_one_line() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let base = "[source]\ndomain = \"acme.okta.com\"\n[detect]\n";
+        let cases = [
+            (
+                "[detect.brute_force_login]\nthreshold = 3\n",
+                "detect (from oktaflow.toml): unknown field `brute_force_login`",
+            ),
+            (
+                "[detect.brute_force_logins]\nthreshold = 0\n",
+                "okta.brute_force_logins",
+            ),
+            (
+                "[detect.brute_force_logins]\nwindow = 900\n",
+                "needs a unit",
+            ),
+            ("enabled = \"yes\"\n", "detect.enabled (from oktaflow.toml)"),
+            (
+                "alerts = [\"kafka:x\"]\n",
+                "detect.alerts (from oktaflow.toml)",
+            ),
+            (
+                "rules = [\"/nonexistent/sigma-rules\"]\n",
+                "/nonexistent/sigma-rules",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let message = err(Some(&format!("{base}{extra}")), &env, &Overrides::default());
+            assert!(message.contains(expected), "{extra}: {message}");
+            assert_eq!(message.lines().count(), 1, "{message}");
+        }
+        let message = err(
+            Some(&format!("{base}[detect.brute_force_login]\n")),
+            &env,
+            &Overrides::default(),
+        );
+        assert!(
+            message.contains("did you mean `brute_force_logins`?"),
+            "{message}"
         );
     }
 

@@ -32,6 +32,8 @@ use crate::run_cmd::stop_on_signals;
 pub const MARKER: &str = ".oktaflow-demo";
 /// The demo's output file name.
 pub const EVENTS_FILE: &str = "events.ndjson";
+/// The demo's alert file name (beside the events, the default of `oktaflow run`).
+pub const ALERTS_FILE: &str = "alerts.ndjson";
 /// Largest backlog the demo generates.
 pub const MAX_EVENTS: usize = 5_000_000;
 /// Backfill workers in the demo.
@@ -130,6 +132,7 @@ async fn demo(
         rate_limit_per_minute: Some(RATE_LIMIT_PER_MINUTE),
         late_fraction: 0.01,
         api_token: token.clone(),
+        attacks: !args.no_attacks,
         ..SimConfig::default()
     };
     eprintln!(
@@ -158,16 +161,21 @@ async fn demo(
             settle: DEFAULT_SETTLE,
         },
     };
-    let events_path = args.dir.join(EVENTS_FILE);
-    let sink =
-        FileSink::new(&events_path, ExistingFile::Truncate).map_err(|e| DemoCmdError::Dir {
-            path: events_path.clone(),
+    // The events, and the alerts beside them (where `oktaflow run` puts them by default).
+    let file = |name: &str| -> Result<Vec<Box<dyn Sink>>, DemoCmdError> {
+        let path = args.dir.join(name);
+        let sink = FileSink::new(&path, ExistingFile::Truncate);
+        let sink = sink.map_err(|e| DemoCmdError::Dir {
+            path,
             reason: e.to_string(),
         })?;
+        Ok(vec![Box::new(sink)])
+    };
+    let (sinks, alert_sinks) = (file(EVENTS_FILE)?, file(ALERTS_FILE)?);
     let mut config = PipelineConfig::new(source, args.dir.join("state"));
     config.stop_when = StopWhen::FollowFor(follow);
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
-    let mut pipeline = Pipeline::new(config, sinks)?;
+    config.detect = Some(oktaflow_detect::RulesConfig::default());
+    let mut pipeline = Pipeline::new(config, sinks)?.with_alert_sinks(alert_sinks)?;
     pipeline
         .observe(ProgressObserver::new(console))
         .observe(Arc::new(PipelineLog))
@@ -192,7 +200,7 @@ fn prepare_dir(dir: &Path) -> Result<(), DemoCmdError> {
                     format!("exists and is not an oktaflow demo directory (no {MARKER} file); remove it or pass another --dir"),
                 ));
             }
-            for name in [EVENTS_FILE, "state"] {
+            for name in [EVENTS_FILE, ALERTS_FILE, "state"] {
                 let path = dir.join(name);
                 let removed = if path.is_dir() {
                     std::fs::remove_dir_all(&path)
@@ -245,6 +253,10 @@ fn report(summary: &RunSummary, by_category: &BTreeMap<&'static str, u64>, dir: 
         "  rejected (dead-lettered): {}",
         group(summary.rejected + summary.refused_by_sinks)
     );
+    let _ = writeln!(out, "  alerts raised: {}", group(summary.alerts));
+    for (rule, count) in &summary.alerts_by_rule {
+        let _ = writeln!(out, "    {rule:<30} {:>6}", group(*count));
+    }
     let _ = writeln!(
         out,
         "  requests: {} ({} retried, {} rate-limited)",
@@ -253,6 +265,7 @@ fn report(summary: &RunSummary, by_category: &BTreeMap<&'static str, u64>, dir: 
         summary.fetch.rate_limited
     );
     let _ = writeln!(out, "  ECS events:   {}", dir.join(EVENTS_FILE).display());
+    let _ = writeln!(out, "  alerts:       {}", dir.join(ALERTS_FILE).display());
     let _ = writeln!(out, "  checkpoint:   {}", summary.checkpoint_path.display());
     // The dead-letter path is absolute (it names the file in checkpoints); show it relative
     // to the current directory like the others when it lies below it.

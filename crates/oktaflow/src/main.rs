@@ -11,12 +11,14 @@ mod cli;
 mod config;
 #[cfg(feature = "sim")]
 mod demo_cmd;
+mod detect_cmd;
 mod exit;
 mod logging;
 mod manual_cmd;
 mod normalize_cmd;
 mod pipeline_log;
 mod progress;
+mod rules_cmd;
 mod run_cmd;
 mod setup_cmd;
 #[cfg(feature = "sim")]
@@ -46,6 +48,8 @@ fn main() -> ExitCode {
         }
         Command::Man(args) => manual_cmd::man(args).map_err(|e| (e.exit(), e.to_string())),
         Command::Setup(args) => setup_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
+        Command::Detect(args) => detect_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
+        Command::Rules(args) => rules_cmd::run(args).map_err(|e| (e.exit(), e.to_string())),
     };
     // Error texts may quote a server's answer: never a configured secret.
     let outcome = outcome.map_err(|(exit, e)| (exit, oktaflow_plumbing::scrub(&e).into_owned()));

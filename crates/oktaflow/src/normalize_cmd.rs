@@ -92,6 +92,7 @@ pub fn run(args: &NormalizeArgs) -> Result<Exit, NormalizeCmdError> {
     let options = Options {
         include_original: args.include_original,
         geoip: load_geoip(args)?,
+        schema: args.schema,
         ..Options::default()
     };
     let input_name = describe(input_path, "stdin");

@@ -160,6 +160,7 @@ fn pipeline_config(
     if several {
         config.dead_letter_file = format!("dead-letter.{}.ndjson", source.name);
     }
+    config.normalize.schema = source.schema;
     config
 }
 
@@ -174,6 +175,7 @@ fn build(
         sinks,
         sources,
         output_retry_limit,
+        detect,
         ..
     } = config;
     let several = sources.len() > 1;
@@ -189,14 +191,20 @@ fn build(
             .map(|spec| oktaflow_pipeline::sinks::per_source_spec(spec, &source.name, several))
             .collect();
         let sinks = oktaflow_pipeline::sinks::build_sinks(&specs, ExistingFile::Refuse)?;
+        let alert_specs = detect
+            .as_ref()
+            .map_or_else(Vec::new, |d| d.alert_specs(&specs, &source.name, several));
+        let alert_sinks =
+            oktaflow_pipeline::sinks::build_sinks(&alert_specs, ExistingFile::Refuse)?;
         let monitor = SourceMonitor::new(
             &source.name,
             source.options.poll_interval,
             source.silence_alert,
             metrics.clone(),
         );
-        let config = pipeline_config(&source, &state_dir, (once, several), output_retry_limit);
-        let mut pipeline = Pipeline::new(config, sinks)?;
+        let mut config = pipeline_config(&source, &state_dir, (once, several), output_retry_limit);
+        config.detect = detect.as_ref().map(|d| d.rules.clone());
+        let mut pipeline = Pipeline::new(config, sinks)?.with_alert_sinks(alert_sinks)?;
         pipeline
             .observe(ProgressObserver::new(console))
             .observe(Arc::new(PipelineLog))

@@ -4,7 +4,7 @@
 
 use clap::{Args, Subcommand};
 use oktaflow_sink::clickhouse::{ClickHouseConfig, ClickHouseSink};
-use oktaflow_sink::elasticsearch::{ElasticsearchConfig, ElasticsearchSink, Flavor};
+use oktaflow_sink::elasticsearch::{ElasticsearchConfig, ElasticsearchSink, Flavor, Layout};
 use oktaflow_sink::{parse_sink_spec, SinkError, SinkSpec, SinkSpecError};
 
 use crate::exit::Exit;
@@ -43,6 +43,21 @@ pub struct SearchSetupArgs {
     /// Also create the data stream now (otherwise the first write creates it).
     #[arg(long)]
     pub create_data_stream: bool,
+
+    /// The schema of the documents the index will hold (`ecs` or `elastic`; `ocsf`
+    /// is refused: its events have no `@timestamp` for a data stream), which decides
+    /// the mappings installed.
+    #[arg(long, value_name = "SCHEMA", default_value_t = oktaflow_normalize::Schema::Ecs)]
+    pub schema: oktaflow_normalize::Schema,
+}
+
+/// The index mappings that fit documents of `schema`.
+fn layout(schema: oktaflow_normalize::Schema) -> Result<Layout, SetupCmdError> {
+    match schema {
+        oktaflow_normalize::Schema::Ecs => Ok(Layout::Ecs),
+        oktaflow_normalize::Schema::Elastic => Ok(Layout::Elastic),
+        oktaflow_normalize::Schema::Ocsf => Err(SetupCmdError::SchemaUnfit(schema)),
+    }
 }
 
 /// Arguments of `oktaflow setup clickhouse`.
@@ -74,13 +89,21 @@ pub enum SetupCmdError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// The schema's documents cannot go to this store.
+    #[error(
+        "--schema {0}: no index template for it (OCSF events have no `@timestamp` for a data \
+         stream); use --schema ecs or elastic"
+    )]
+    SchemaUnfit(oktaflow_normalize::Schema),
 }
 
 impl SetupCmdError {
     /// The exit code: 2 for a bad target or setting, 4 when the store failed.
     pub fn exit(&self) -> Exit {
         match self {
-            SetupCmdError::Spec(_) | SetupCmdError::Config(_) => Exit::Usage,
+            SetupCmdError::Spec(_) | SetupCmdError::Config(_) | SetupCmdError::SchemaUnfit(_) => {
+                Exit::Usage
+            }
             SetupCmdError::Store(_) | SetupCmdError::Runtime(_) => Exit::Io,
         }
     }
@@ -97,12 +120,17 @@ pub fn run(args: &SetupArgs) -> Result<Exit, SetupCmdError> {
             SetupStore::Elasticsearch(a) => {
                 let config = search_config("elasticsearch", &a.target)?;
                 let sink = ElasticsearchSink::new(Flavor::Elasticsearch, &config)?;
-                Ok::<_, SetupCmdError>(sink.setup(a.create_data_stream).await?)
+                Ok::<_, SetupCmdError>(
+                    sink.setup_for(a.create_data_stream, layout(a.schema)?)
+                        .await?,
+                )
             }
             SetupStore::Opensearch(a) => {
                 let config = search_config("opensearch", &a.target)?;
                 let sink = ElasticsearchSink::new(Flavor::OpenSearch, &config)?;
-                Ok(sink.setup(a.create_data_stream).await?)
+                Ok(sink
+                    .setup_for(a.create_data_stream, layout(a.schema)?)
+                    .await?)
             }
             SetupStore::Clickhouse(a) => {
                 let config = clickhouse_config(&a.target)?;

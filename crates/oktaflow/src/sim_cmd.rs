@@ -39,6 +39,7 @@ pub fn sim_config(args: &SimArgs) -> Result<SimConfig, SimCmdError> {
         rate_limit_per_minute: args.rate_limit,
         fault_rate: args.fault_rate,
         late_fraction: args.late_fraction,
+        attacks: args.attacks,
         api_token: args
             .token
             .clone()

@@ -33,7 +33,11 @@ fn rotated_files(active: &Path) -> Vec<PathBuf> {
         .filter(|entry| {
             let name = entry.as_ref().expect("entry").file_name();
             let name = name.to_string_lossy();
-            name != "out.ndjson" && name.starts_with("out.") && name.ends_with(".ndjson")
+            // `out.alerts.ndjson` is the detect stage's alert file beside the events.
+            name != "out.ndjson"
+                && name != "out.alerts.ndjson"
+                && name.starts_with("out.")
+                && name.ends_with(".ndjson")
         })
         .count();
     let files: Vec<PathBuf> = (1..=count as u64)

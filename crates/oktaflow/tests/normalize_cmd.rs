@@ -472,3 +472,61 @@ fn help_documents_formats_dead_letters_and_exit_codes() {
         "{top}"
     );
 }
+
+#[test]
+fn schema_elastic_writes_elastics_layout_and_a_bad_schema_is_refused_first() {
+    let input: Vec<u8> = events()
+        .iter()
+        .flat_map(|e| format!("{e}\n").into_bytes())
+        .collect();
+    let out = normalize(&["--schema", "elastic"], &input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = ndjson(&out.stdout);
+    assert_eq!(docs.len(), events().len());
+    for doc in &docs {
+        assert_eq!(doc["event"]["dataset"], "okta.system");
+        assert_eq!(doc["okta"]["uuid"], doc["event"]["id"]);
+        assert_eq!(doc["okta"]["actor"]["alternate_id"], "jane.doe@example.com");
+    }
+    // The default is ECS.
+    let out = normalize(&[], &input);
+    assert_eq!(ndjson(&out.stdout)[0]["event"]["dataset"], "system-log");
+
+    // A bad name: exit 2, one line naming the choices, nothing read or written.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = dir.path().join("out.ndjson");
+    let out = normalize(&["--schema", "elk", "--output", path_arg(&output)], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown schema `elk` (expected one of: ecs, elastic, ocsf)"),
+        "{stderr}"
+    );
+    assert!(!output.exists());
+}
+
+#[test]
+fn schema_ocsf_writes_one_ocsf_event_per_input() {
+    let input: Vec<u8> = events()
+        .iter()
+        .flat_map(|e| format!("{e}\n").into_bytes())
+        .collect();
+    let out = normalize(&["--schema", "ocsf"], &input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = ndjson(&out.stdout);
+    assert_eq!(docs.len(), events().len());
+    for doc in &docs {
+        assert_eq!(doc["metadata"]["version"], "1.8.0");
+        assert!(doc["class_uid"].as_u64().is_some(), "{doc}");
+        assert!(doc["time"].as_i64().is_some(), "{doc}");
+        assert!(doc.get("@timestamp").is_none(), "{doc}");
+    }
+}

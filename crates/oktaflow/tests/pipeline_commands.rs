@@ -29,6 +29,23 @@ async fn demo_backfills_follows_and_summarizes() {
     assert!(stdout.contains("by event.category:"), "{stdout}");
     assert!(stdout.contains("authentication"), "{stdout}");
     assert!(stdout.contains("rejected (dead-lettered): 0"), "{stdout}");
+    // The attack scenarios are on by default: every built-in rule fires, the alerts are in
+    // alerts.ndjson beside the events, each once.
+    assert!(stdout.contains("alerts raised: "), "{stdout}");
+    let alerts = ids(&dir.join("alerts.ndjson"));
+    assert_unique(&alerts);
+    for rule in [
+        "okta.admin_role_assigned",
+        "okta.api_key_created",
+        "okta.api_key_revoked",
+        "okta.brute_force_logins",
+        "okta.geo_improbable_access",
+        "okta.password_spraying",
+        "okta.mfa_push_bombing",
+        "okta.stolen_session",
+    ] {
+        assert!(stdout.contains(rule), "{rule} in the summary: {stdout}");
+    }
     let checkpoint: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("state/demo.checkpoint.json")).expect("checkpoint"),
     )

@@ -704,6 +704,17 @@ async fn fan_out_to_a_file_and_elasticsearch_delivers_to_both_exactly_once() {
     let positions = checkpoint["sinks"].as_object().expect("sink positions");
     assert!(positions.keys().any(|k| k.starts_with("elasticsearch:")));
     assert_eq!(work.committed_offset(), file_len(&work.out));
+    // The detect stage's alerts go beside the events in each store: `out.alerts.ndjson` and
+    // the index `logs-okta.alert-default`, the same alerts once each.
+    if let Store::Emulator(es) = &store {
+        let mut in_file = ids(&work.dir.path().join("out.alerts.ndjson"));
+        assert!(!in_file.is_empty(), "the org's traffic raises alerts");
+        assert_unique(&in_file);
+        let mut in_es = es.ids("logs-okta.alert-default");
+        in_file.sort();
+        in_es.sort();
+        assert_eq!(in_es, in_file);
+    }
     sim.shutdown().await;
     store.cleanup().await;
 }

@@ -41,6 +41,8 @@ pub struct Batch {
     pub received_at: DateTime<Utc>,
     /// Time spent normalizing.
     pub normalize_time: Duration,
+    /// What the detect stage made of the batch (`None`: detections are off).
+    pub detect: Option<crate::detect::BatchDetections>,
     /// The raw events of the pages (for the dead letters of documents a store refuses).
     events: Vec<RawEvent>,
     /// For each document, the index of its raw event in `events`.
@@ -54,6 +56,16 @@ impl Batch {
             .iter()
             .position(|doc| doc.id == id)
             .and_then(|i| self.events.get(self.origin[i]))
+    }
+
+    /// The raw event behind the batch's `index`-th document.
+    pub fn raw_at(&self, index: usize) -> Option<&RawEvent> {
+        self.origin.get(index).and_then(|&i| self.events.get(i))
+    }
+
+    /// The alert documents of the batch (none when detections are off).
+    pub fn alerts(&self) -> &[Document] {
+        self.detect.as_ref().map_or(&[], |d| &d.alerts)
     }
 }
 
@@ -146,6 +158,7 @@ impl BatchBuilder {
             caught_up,
             received_at,
             normalize_time: Duration::ZERO,
+            detect: None,
             events: Vec::new(),
             origin: Vec::with_capacity(events.len()),
         };

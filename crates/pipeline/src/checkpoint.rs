@@ -25,6 +25,12 @@ pub struct Checkpoint {
     pub sinks: BTreeMap<String, serde_json::Value>,
     /// When it was written.
     pub updated_at: DateTime<Utc>,
+    /// The detectors' state after the events the checkpoint covers (windows, counters, last
+    /// known locations), saved in the same atomic write as the cursor and the sink positions.
+    /// Absent when detections are off, and in checkpoints written before they existed
+    /// (those still load: the detector then starts empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detect: Option<oktaflow_detect::DetectorState>,
 }
 
 impl Checkpoint {
@@ -35,7 +41,14 @@ impl Checkpoint {
             source,
             sinks,
             updated_at: Utc::now(),
+            detect: None,
         }
+    }
+
+    /// This checkpoint with the detectors' state after the events it covers.
+    pub fn with_detect(mut self, state: Option<oktaflow_detect::DetectorState>) -> Checkpoint {
+        self.detect = state;
+        self
     }
 }
 
@@ -271,6 +284,33 @@ mod tests {
             vec!["okta.checkpoint.json"],
             "no temporary file left behind"
         );
+    }
+
+    #[test]
+    fn detector_state_is_saved_with_the_checkpoint_and_old_checkpoints_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(dir.path(), "okta").unwrap();
+        // A checkpoint written before detections existed: no `detect` member.
+        let old = checkpoint("/api/v1/logs?after=1");
+        let mut text = serde_json::to_value(&old).unwrap();
+        assert!(text.get("detect").is_none(), "absent when off: {text}");
+        text.as_object_mut().unwrap().remove("detect");
+        fs::write(store.path(), text.to_string()).unwrap();
+        assert_eq!(store.load().unwrap().unwrap().detect, None);
+
+        let mut state = oktaflow_detect::DetectorState {
+            version: oktaflow_detect::STATE_VERSION,
+            ..Default::default()
+        };
+        state.rules.insert(
+            "okta.brute_force_logins".into(),
+            serde_json::json!({"alice": [1, 2, 3]}),
+        );
+        let saved = checkpoint("/api/v1/logs?after=2").with_detect(Some(state.clone()));
+        store.save(&saved).unwrap();
+        let loaded = store.load().unwrap().unwrap();
+        assert_eq!(loaded.detect, Some(state));
+        assert_eq!(loaded, saved);
     }
 
     #[test]

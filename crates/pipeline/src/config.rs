@@ -16,13 +16,17 @@ pub const DEAD_LETTER_FILE: &str = "dead-letter.ndjson";
 pub const ONCE_OUTPUT_RETRY_LIMIT: Duration = Duration::from_secs(60);
 
 /// The pipeline's memory bound on a batch, whatever its sinks prefer: 20,000 events or
-/// 16 MB of raw events. About three batches are in memory at once (one being normalized,
-/// one normalized and waiting, one being written, each as raw events plus their documents,
-/// about 2.2 times the raw bytes), so this bounds batches to roughly 110 MB of a backfill's
-/// memory, within the 150 MB peak RSS budget of a 1,000,000-event backfill.
+/// 12 MB of raw events. At most two batches are in memory with their documents (one being
+/// written, the next one normalized; the normalize stage starts a batch only when the writer
+/// took the one before), each as raw events plus documents (about 2.2 times the raw bytes),
+/// plus the raw pages grouped for the batch after: about 65 MB of a backfill's memory. The
+/// rest of the 150 MB peak RSS budget of a 1,000,000-event backfill goes to the allocator's
+/// fragmentation (measured: about 40 MB with ClickHouse's large batches), the prefetched pages
+/// and the process itself. ClickHouse's 20,000-row preference is cut here to about 4,000
+/// simulator events (four pages) per insert (see docs/performance.md).
 pub const MAX_BATCH: BatchLimits = BatchLimits {
     max_docs: 20_000,
-    max_bytes: 16_000_000,
+    max_bytes: 12_000_000,
 };
 
 /// One Okta org to read.
@@ -74,6 +78,9 @@ pub struct PipelineConfig {
     /// The largest batch, whatever the sinks prefer (the memory bound; see
     /// [`batch_size`](crate::batch_size)).
     pub max_batch: BatchLimits,
+    /// The detect stage's rules (`None`: detections off). Where the alerts go is given to
+    /// [`Pipeline::with_alert_sinks`](crate::Pipeline::with_alert_sinks).
+    pub detect: Option<oktaflow_detect::RulesConfig>,
 }
 
 impl PipelineConfig {
@@ -93,6 +100,7 @@ impl PipelineConfig {
             normalize: oktaflow_normalize::Options::default(),
             dead_letter_file: DEAD_LETTER_FILE.to_string(),
             max_batch: MAX_BATCH,
+            detect: None,
         }
     }
 }

@@ -67,6 +67,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
+pub mod detect;
 mod error;
 pub mod fanout;
 pub mod lock;
@@ -85,9 +86,10 @@ pub use config::{
     PipelineConfig, SourceConfig, StopWhen, DEAD_LETTER_FILE, MAX_BATCH, ONCE_OUTPUT_RETRY_LIMIT,
 };
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER_KEY};
+pub use detect::DetectConfig;
 pub use error::PipelineError;
 pub use lock::{LockError, StateLock, LOCK_FILE};
-pub use observer::{Committed, PipelineObserver, SinkCommit, StageTimes, Started};
+pub use observer::{AlertsCommitted, Committed, PipelineObserver, SinkCommit, StageTimes, Started};
 pub use pipeline::{
     batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES,
 };

@@ -22,12 +22,17 @@ use oktaflow_sink::BatchLimits;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use oktaflow_detect::Detector;
+
 use crate::batch::{Batch, BatchBuilder};
+use crate::detect::detect_batch;
 use crate::pipeline::sleep_until_opt;
 use crate::prefetch::Prefetcher;
 use crate::PipelineError;
 
-/// Normalized batches waiting for the writer (besides the one being normalized).
+/// Normalized batches waiting for the writer. The next batch is normalized only when there
+/// is room for it here, so the stage holds at most this many batches with their documents
+/// besides the one being written (plus the raw pages grouped for the next one).
 const BATCHES_AHEAD: usize = 1;
 
 /// While backfilling, a batch below its size waits this long at most (from its first page)
@@ -57,10 +62,23 @@ impl NormalizeStage {
         threads: usize,
         limits: BatchLimits,
     ) -> NormalizeStage {
+        NormalizeStage::start_detecting(pages, normalizer, threads, limits, None)
+    }
+
+    /// [`start`](Self::start), with `detector` run over each batch in order after it is
+    /// normalized ([`detect_batch`]): each batch carries its alerts and the detector's state
+    /// after it.
+    pub fn start_detecting(
+        pages: Prefetcher,
+        normalizer: Normalizer,
+        threads: usize,
+        limits: BatchLimits,
+        detector: Option<Detector>,
+    ) -> NormalizeStage {
         let stats = pages.stats().clone();
         let (tx, batches) = mpsc::channel(BATCHES_AHEAD);
         let builder = BatchBuilder::new(normalizer, threads);
-        let task = tokio::spawn(run(pages, builder, limits, tx));
+        let task = tokio::spawn(run(pages, (builder, detector), limits, tx));
         NormalizeStage {
             batches,
             task,
@@ -149,7 +167,7 @@ async fn group(
 
 async fn run(
     mut pages: Prefetcher,
-    builder: BatchBuilder,
+    builder: (BatchBuilder, Option<Detector>),
     limits: BatchLimits,
     tx: mpsc::Sender<Result<Batch, PipelineError>>,
 ) {
@@ -182,13 +200,22 @@ async fn run(
             Grouped::Held(next) => held = Some(next),
             Grouped::Halt(halt) => deferred_halt = Some(halt),
         }
+        // Normalize only once the writer has taken the batch before: at most two batches
+        // with their documents are in memory (the one being written, this one), not three.
+        let Ok(permit) = tx.reserve().await else {
+            return;
+        };
         let received_at = Utc::now();
-        let Some(mut working) = builder.take() else {
+        let Some((mut working, mut detector)) = builder.take() else {
             return;
         };
         let built = tokio::task::spawn_blocking(move || {
-            let batch = working.build(page.events, page.state_after, page.caught_up, received_at);
-            (working, batch)
+            let mut batch =
+                working.build(page.events, page.state_after, page.caught_up, received_at);
+            if let Some(detector) = &mut detector {
+                detect_batch(detector, &mut batch);
+            }
+            ((working, detector), batch)
         })
         .await;
         let batch = match built {
@@ -201,7 +228,8 @@ async fn run(
             ))),
         };
         let failed = batch.is_err();
-        if tx.send(batch).await.is_err() || failed {
+        permit.send(batch);
+        if failed {
             return;
         }
     }

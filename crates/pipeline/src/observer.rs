@@ -91,6 +91,22 @@ pub struct Committed<'a> {
     pub times: StageTimes,
 }
 
+/// The alerts committed with a batch (only when detections are on; after
+/// [`PipelineObserver::batch_committed`] of the same batch).
+#[derive(Debug)]
+pub struct AlertsCommitted<'a> {
+    /// The source's name.
+    pub source: &'a str,
+    /// `rule.id` of each alert committed with the batch (empty: none raised).
+    pub rules: &'a [&'static str],
+    /// Keys held and evicted per stateful rule after the batch.
+    pub stats: &'a oktaflow_detect::DetectorStats,
+    /// The alert sinks written (empty: the alerts are routed nowhere).
+    pub sinks: &'a [&'a str],
+    /// Time the detect stage spent on the batch (overlapped with writing the previous one).
+    pub detect_time: Duration,
+}
+
 /// Receives what a pipeline does. Every method has a no-op default.
 pub trait PipelineObserver: Send + Sync {
     /// Recovery is done and fetching starts.
@@ -102,6 +118,9 @@ pub trait PipelineObserver: Send + Sync {
 
     /// A batch was committed (its checkpoint is saved).
     fn batch_committed(&self, _batch: &Committed<'_>) {}
+
+    /// The alerts of a committed batch (detections on).
+    fn alerts_committed(&self, _alerts: &AlertsCommitted<'_>) {}
 
     /// A write of a batch to `sink` succeeded after `took`.
     fn sink_ok(&self, _sink: &str, _took: Duration) {}
@@ -145,6 +164,9 @@ impl PipelineObserver for Observers {
     }
     fn batch_committed(&self, batch: &Committed<'_>) {
         self.0.iter().for_each(|o| o.batch_committed(batch));
+    }
+    fn alerts_committed(&self, alerts: &AlertsCommitted<'_>) {
+        self.0.iter().for_each(|o| o.alerts_committed(alerts));
     }
     fn sink_ok(&self, sink: &str, took: Duration) {
         self.0.iter().for_each(|o| o.sink_ok(sink, took));

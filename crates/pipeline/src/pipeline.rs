@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use oktaflow_detect::DetectorState;
 use oktaflow_fetch::{FetchStatsSnapshot, LogSource, OrgUrl, SourceState, StartPoint};
 use oktaflow_normalize::Normalizer;
 use oktaflow_sink::{io_may_pass, BatchLimits, Sink, SinkError};
@@ -37,7 +38,9 @@ use crate::dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LET
 use crate::fanout::{write_to_all, FanOutError, Next, OutputRetry, Retrying};
 use crate::lock::StateLock;
 use crate::normalize_stage::NormalizeStage;
-use crate::observer::{Committed, Observers, PipelineObserver, SinkCommit, StageTimes, Started};
+use crate::observer::{
+    AlertsCommitted, Committed, Observers, PipelineObserver, SinkCommit, StageTimes, Started,
+};
 use crate::prefetch::Prefetcher;
 use crate::PipelineError;
 
@@ -71,6 +74,10 @@ pub struct RunSummary {
     pub refused_by_sinks: u64,
     /// Batches committed.
     pub pages: u64,
+    /// Alerts the detect stage raised and committed (by this process).
+    pub alerts: u64,
+    /// Alerts committed by this process per `rule.id`.
+    pub alerts_by_rule: BTreeMap<String, u64>,
     /// Latest `published` time written.
     pub position: Option<DateTime<Utc>>,
     /// Wall time of the run.
@@ -117,6 +124,7 @@ pub fn batch_size(
 pub struct Pipeline {
     config: PipelineConfig,
     sinks: Vec<Box<dyn Sink>>,
+    alert_sinks: Vec<Box<dyn Sink>>,
     observers: Observers,
 }
 
@@ -159,8 +167,36 @@ impl Pipeline {
         Ok(Pipeline {
             config,
             sinks,
+            alert_sinks: Vec::new(),
             observers: Observers::default(),
         })
+    }
+
+    /// Routes the detect stage's alerts ([`PipelineConfig::detect`]) to `alert_sinks`: they
+    /// are written with each batch and their positions saved in its checkpoint, like the
+    /// event sinks'. Refuses a name used twice (among all sinks) and a file written twice or
+    /// in the state directory, like [`Pipeline::new`].
+    pub fn with_alert_sinks(
+        mut self,
+        alert_sinks: Vec<Box<dyn Sink>>,
+    ) -> Result<Pipeline, PipelineError> {
+        let mut names: std::collections::HashSet<String> =
+            self.sinks.iter().map(|s| s.name().to_string()).collect();
+        for sink in &alert_sinks {
+            if !names.insert(sink.name().to_string()) {
+                return Err(PipelineError::Config(format!(
+                    "sink {} is configured both for events and for alerts (or twice for \
+                     alerts); give the alerts their own file or index",
+                    sink.name()
+                )));
+            }
+        }
+        let events = self.sinks.len();
+        self.sinks.extend(alert_sinks);
+        let checked = crate::outputs::check_sink_files(&self.config.state_dir, &self.sinks);
+        self.alert_sinks = self.sinks.split_off(events);
+        checked.map_err(PipelineError::Config)?;
+        Ok(self)
     }
 
     /// Adds an observer: it is told what the run does (observers are called in the order
@@ -203,11 +239,19 @@ impl Pipeline {
         let Pipeline {
             config,
             sinks,
+            alert_sinks,
             observers,
         } = self;
         let name = config.source.name.clone();
-        let mut writer = Writer::open(&config, sinks, observers.clone())?;
-        let (source, mut unsaved_start) = recover(&config, &mut writer).await?;
+        let mut writer = Writer::open(&config, sinks, alert_sinks, observers.clone())?;
+        let (source, mut unsaved_start, saved_detect) = recover(&config, &mut writer).await?;
+        let detector = match &config.detect {
+            Some(rules) => Some(
+                crate::detect::detector_for(rules, saved_detect)
+                    .map_err(|e| PipelineError::Config(format!("detections: {e}")))?,
+            ),
+            None => None,
+        };
         {
             let sink_names = writer.sink_names();
             observers.started(&Started {
@@ -220,11 +264,12 @@ impl Pipeline {
             });
         }
         let prefetcher = Prefetcher::start(source, PREFETCH_PAGES, Arc::new(observers.clone()));
-        let mut batches = NormalizeStage::start(
+        let mut batches = NormalizeStage::start_detecting(
             prefetcher,
             Normalizer::new(config.normalize.clone()),
             normalize_threads(),
             limits,
+            detector,
         );
 
         let mut summary = RunSummary {
@@ -233,6 +278,8 @@ impl Pipeline {
             rejected: 0,
             refused_by_sinks: 0,
             pages: 0,
+            alerts: 0,
+            alerts_by_rule: BTreeMap::new(),
             position: None,
             elapsed: Duration::ZERO,
             stopped: StopReason::Requested,
@@ -283,6 +330,16 @@ impl Pipeline {
                     ..outcome.times
                 },
             });
+            if let Some(detect) = &batch.detect {
+                let alert_sinks = writer.alert_sink_names();
+                observers.alerts_committed(&AlertsCommitted {
+                    source: &name,
+                    rules: &detect.rules,
+                    stats: &detect.stats,
+                    sinks: &alert_sinks,
+                    detect_time: detect.time,
+                });
+            }
 
             if batch.caught_up {
                 match config.stop_when {
@@ -312,10 +369,14 @@ impl Pipeline {
 async fn recover(
     config: &PipelineConfig,
     writer: &mut Writer,
-) -> Result<(LogSource, Option<SourceState>), PipelineError> {
+) -> Result<(LogSource, Option<SourceState>, Option<DetectorState>), PipelineError> {
     let loaded = writer.recover().await?;
+    let mut saved_detect = None;
     let start = match loaded {
-        Some(checkpoint) => StartPoint::Resume(checkpoint.source),
+        Some(checkpoint) => {
+            saved_detect = checkpoint.detect;
+            StartPoint::Resume(checkpoint.source)
+        }
         None => StartPoint::Since(config.source.start_from),
     };
     let first_run = matches!(start, StartPoint::Since(_));
@@ -326,7 +387,7 @@ async fn recover(
     )?;
     // A first run checkpoints its starting point before its first write.
     let unsaved_start = first_run.then(|| source.state().clone());
-    Ok((source, unsaved_start))
+    Ok((source, unsaved_start, saved_detect))
 }
 
 impl RunSummary {
@@ -334,6 +395,12 @@ impl RunSummary {
     fn record(&mut self, batch: &Batch, outcome: &BatchOutcome) {
         self.pages += 1;
         self.written += batch.documents.len() as u64;
+        if let Some(detect) = &batch.detect {
+            self.alerts += detect.rules.len() as u64;
+            for rule in &detect.rules {
+                *self.alerts_by_rule.entry((*rule).to_string()).or_default() += 1;
+            }
+        }
         self.rejected += batch.refused.len() as u64;
         self.refused_by_sinks += outcome.refused_by_sinks;
         if let Some(latest) = batch.latest_published {
@@ -375,6 +442,8 @@ struct Writer {
     source: String,
     org: OrgUrl,
     sinks: Vec<Box<dyn Sink>>,
+    /// Where the detect stage's alerts go (empty when detections are off or routed nowhere).
+    alert_sinks: Vec<Box<dyn Sink>>,
     dead: Arc<Mutex<DeadLetterWriter>>,
     dead_letter_path: PathBuf,
     store: CheckpointStore,
@@ -388,6 +457,7 @@ impl Writer {
     fn open(
         config: &PipelineConfig,
         sinks: Vec<Box<dyn Sink>>,
+        alert_sinks: Vec<Box<dyn Sink>>,
         observers: Observers,
     ) -> Result<Writer, PipelineError> {
         let lock = StateLock::acquire(&config.state_dir)?;
@@ -402,6 +472,7 @@ impl Writer {
             source: config.source.name.clone(),
             org: config.source.client.org.clone(),
             sinks,
+            alert_sinks,
             dead: Arc::new(Mutex::new(dead)),
             dead_letter_path,
             store,
@@ -414,7 +485,15 @@ impl Writer {
     }
 
     fn sink_names(&self) -> Vec<&str> {
-        self.sinks.iter().map(|s| s.name()).collect()
+        self.sinks
+            .iter()
+            .chain(&self.alert_sinks)
+            .map(|s| s.name())
+            .collect()
+    }
+
+    fn alert_sink_names(&self) -> Vec<&str> {
+        self.alert_sinks.iter().map(|s| s.name()).collect()
     }
 
     fn dead(&self) -> MutexGuard<'_, DeadLetterWriter> {
@@ -432,7 +511,7 @@ impl Writer {
         })
         .await??;
         let positions = loaded.as_ref().map(|c| &c.sinks);
-        for sink in &mut self.sinks {
+        for sink in self.sinks.iter_mut().chain(self.alert_sinks.iter_mut()) {
             let position = positions.and_then(|p| p.get(sink.name()));
             let name = sink.name().to_string();
             let recovered = match self.retry.limit {
@@ -463,7 +542,7 @@ impl Writer {
         stop: &watch::Receiver<bool>,
     ) -> Result<Option<()>, PipelineError> {
         let mut positions = BTreeMap::new();
-        for sink in &mut self.sinks {
+        for sink in self.sinks.iter_mut().chain(self.alert_sinks.iter_mut()) {
             let ack = sink.write_batch(&[]).await.map_err(PipelineError::Write)?;
             positions.insert(sink.name().to_string(), ack.position);
         }
@@ -504,15 +583,25 @@ impl Writer {
             }
         }
         let documents = &batch.documents;
-        let acks = match write_to_all(
-            &mut self.sinks,
-            documents,
-            self.retry,
-            stop,
-            &self.observers,
-        )
-        .await
-        {
+        let alerts = batch.alerts();
+        // Events and alerts are written at once; both are durable before the checkpoint.
+        let (acks, alert_acks) = tokio::join!(
+            write_to_all(
+                &mut self.sinks,
+                documents,
+                self.retry,
+                stop,
+                &self.observers,
+            ),
+            write_to_all(
+                &mut self.alert_sinks,
+                alerts,
+                self.retry,
+                stop,
+                &self.observers,
+            )
+        );
+        let acks = match acks.and_then(|acks| alert_acks.map(|alert_acks| (acks, alert_acks))) {
             Ok(acks) => acks,
             Err(FanOutError::Stopped) => return Ok(None),
             Err(FanOutError::Sink(error)) => return Err(PipelineError::Write(error)),
@@ -523,6 +612,7 @@ impl Writer {
                 })
             }
         };
+        let (acks, alert_acks) = acks;
         let write = committing.elapsed();
         let mut positions = BTreeMap::new();
         let mut per_sink = Vec::with_capacity(self.sinks.len());
@@ -551,6 +641,31 @@ impl Writer {
                 per_sink.push((sink.name().to_string(), ack.rejected.len()));
                 positions.insert(sink.name().to_string(), ack.position);
             }
+            for (sink, ack) in self.alert_sinks.iter().zip(alert_acks) {
+                for rejected in &ack.rejected {
+                    let raw = alerts
+                        .iter()
+                        .find(|a| a.id == rejected.id)
+                        .map(|a| String::from_utf8_lossy(&a.json).into_owned())
+                        .unwrap_or_default();
+                    let error = format!(
+                        "{} refused the alert document: {}",
+                        sink.name(),
+                        rejected.reason
+                    );
+                    dead.push(&DeadLetter {
+                        error: &error,
+                        raw: &raw,
+                        source: Some(&self.source),
+                        received_at: Some(batch.received_at),
+                        id: Some(&rejected.id),
+                        sink: Some(sink.name()),
+                        ..DeadLetter::default()
+                    });
+                    refused_by_sinks += 1;
+                }
+                positions.insert(sink.name().to_string(), ack.position);
+            }
         }
         let dead_lettered = self.dead().pending();
         let Some(dead_position) = self.commit_dead_letters(stop).await? else {
@@ -559,7 +674,11 @@ impl Writer {
         positions.insert(DEAD_LETTER_KEY.to_string(), dead_position);
         let checkpointing = Instant::now();
         let saved = self
-            .save_retrying(Checkpoint::new(batch.state_after.clone(), positions), stop)
+            .save_retrying(
+                Checkpoint::new(batch.state_after.clone(), positions)
+                    .with_detect(batch.detect.as_ref().map(|d| d.state.clone())),
+                stop,
+            )
             .await?;
         if saved.is_none() {
             return Ok(None);

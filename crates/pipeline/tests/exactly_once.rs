@@ -261,7 +261,7 @@ async fn batches_never_exceed_the_largest_preference_of_the_sinks() {
         pipeline.batch_limits(),
         BatchLimits {
             max_docs: 3_000,
-            max_bytes: 16_000_000
+            max_bytes: oktaflow_pipeline::MAX_BATCH.max_bytes
         },
         "the file sink's 3,000 events win over 500; 64 MB is capped by the memory bound"
     );

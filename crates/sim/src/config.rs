@@ -52,6 +52,10 @@ pub struct SimConfig {
     pub oauth: Option<OAuthClientConfig>,
     /// If set, requests whose `Host` (name, or name:port) differs get 404, like a wrong Okta domain.
     pub expected_host: Option<String>,
+    /// Inject the attack scenarios of [`crate::attacks`] into the backlog (each built-in
+    /// detection rule triggered once, plus controls that must not fire); needs a
+    /// `backlog_span` of at least 3 hours.
+    pub attacks: bool,
 }
 
 impl Default for SimConfig {
@@ -74,6 +78,7 @@ impl Default for SimConfig {
             api_token: "sim-api-token".to_string(),
             oauth: None,
             expected_host: None,
+            attacks: false,
         }
     }
 }
@@ -112,6 +117,12 @@ impl SimConfig {
             return bad(format!(
                 "rate_limit_window must be at least 1s, got {:?}",
                 self.rate_limit_window
+            ));
+        }
+        if self.attacks && self.backlog_span < Duration::from_secs(3 * 3600) {
+            return bad(format!(
+                "attack scenarios need a backlog span of at least 3h, got {:?}",
+                self.backlog_span
             ));
         }
         if self.api_token.is_empty() {

@@ -80,6 +80,7 @@
 //! 401 `E0000011`, 403 `E0000006`, 404 `E0000007`, 429 `E0000047`,
 //! 500 `E0000009`, 503 `E0000010`.
 
+pub mod attacks;
 mod config;
 mod cursor;
 mod directory;
@@ -94,6 +95,7 @@ mod server;
 mod stats;
 mod store;
 
+pub use attacks::{AttackScenarios, Control, ExpectedAlert};
 pub use config::{FaultKind, FaultKinds, SimConfig};
 pub use error::SimError;
 pub use oauth::{OAuthClientConfig, ASSERTION_TYPE, LOGS_SCOPE};

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
+use crate::attacks::AttackScenarios;
 use crate::config::{FaultKind, SimConfig};
 use crate::cursor::{Cursor, CursorCodec};
 use crate::directory::{parse_last_updated_search, Directory};
@@ -70,6 +71,7 @@ struct LiveSource {
 /// State shared by the handlers, the live task and the handle.
 struct Shared {
     config: SimConfig,
+    attacks: AttackScenarios,
     store: RwLock<EventStore>,
     live: Mutex<LiveSource>,
     codec: CursorCodec,
@@ -622,8 +624,8 @@ async fn fallback(uri: Uri) -> Response<Body> {
     not_found(&uri)
 }
 
-/// Generates the backlog (blocking work).
-fn build_backlog(config: &SimConfig) -> (EventStore, LiveSource) {
+/// Generates the backlog (blocking work), with the attack scenarios when configured.
+fn build_backlog(config: &SimConfig) -> (EventStore, LiveSource, AttackScenarios) {
     let now = now_ms();
     let end = config.backlog_end.map_or(now, |t| t.timestamp_millis());
     let span = i64::try_from(config.backlog_span.as_millis()).unwrap_or(i64::MAX / 4);
@@ -652,6 +654,25 @@ fn build_backlog(config: &SimConfig) -> (EventStore, LiveSource) {
             },
         ));
     }
+    let attacks = if config.attacks {
+        crate::attacks::scenarios(config.seed, start, end)
+    } else {
+        AttackScenarios::default()
+    };
+    if !attacks.events.is_empty() {
+        // Merged in `published` order (stable: a background event first on a tie), visible
+        // at once: a scenario is never late.
+        let mut merged = Vec::with_capacity(events.len() + attacks.events.len());
+        let mut injected = attacks.events.iter().peekable();
+        for (visible_at, event) in events {
+            while let Some(a) = injected.next_if(|a| a.published_ms < event.published_ms) {
+                merged.push(stored(a));
+            }
+            merged.push((visible_at, event));
+        }
+        merged.extend(injected.map(stored));
+        events = merged;
+    }
     let store = EventStore::new(events, now);
     let live = LiveSource {
         generator,
@@ -660,7 +681,19 @@ fn build_backlog(config: &SimConfig) -> (EventStore, LiveSource) {
         produced: 0,
         last_ms: now,
     };
-    (store, live)
+    (store, live, attacks)
+}
+
+/// A scenario event as the store keeps it (visible at its `published`).
+fn stored(event: &crate::attacks::ScenarioEvent) -> (i64, StoredEvent) {
+    (
+        event.published_ms,
+        StoredEvent {
+            published_ms: event.published_ms,
+            uuid: event.uuid.as_str().into(),
+            json: event.json.as_str().into(),
+        },
+    )
 }
 
 /// Default and largest page size of the directory endpoints.
@@ -903,9 +936,10 @@ impl Simulator {
             .local_addr()
             .map_err(|source| SimError::Bind { addr, source })?;
         let backlog_config = config.clone();
-        let (store, live) = tokio::task::spawn_blocking(move || build_backlog(&backlog_config))
-            .await
-            .map_err(|e| SimError::Generation(e.to_string()))?;
+        let (store, live, attacks) =
+            tokio::task::spawn_blocking(move || build_backlog(&backlog_config))
+                .await
+                .map_err(|e| SimError::Generation(e.to_string()))?;
         let shared = Arc::new(Shared {
             rate: config.rate_limit_per_minute.map(|limit| {
                 Mutex::new(RateLimiter::new(
@@ -918,6 +952,7 @@ impl Simulator {
             fault_rng: Mutex::new(Rng::new(config.seed ^ 0x6661_756c_7473)),
             oauth: Mutex::new(oauth),
             store: RwLock::new(store),
+            attacks,
             live: Mutex::new(live),
             stats: StatsCounters::default(),
             local_addr,
@@ -1167,6 +1202,24 @@ impl SimHandle {
         change(&mut dir.users[i]);
         dir.users[i].last_updated = now;
         true
+    }
+
+    /// The attack scenarios injected into the backlog and the alerts they must raise (empty
+    /// unless [`SimConfig::attacks`]).
+    pub fn attacks(&self) -> &AttackScenarios {
+        &self.shared.attacks
+    }
+
+    /// The JSON text of every event visible so far, in the order of
+    /// [`SimHandle::delivered_order`].
+    pub fn delivered_events(&self) -> Vec<String> {
+        match self.shared.store.write() {
+            Ok(mut store) => {
+                store.promote(now_ms());
+                store.visible_json()
+            }
+            Err(_) => Vec::new(),
+        }
     }
 
     /// The configuration the simulator runs with.

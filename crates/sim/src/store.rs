@@ -156,6 +156,11 @@ impl EventStore {
         self.visible.iter().map(|e| e.uuid.to_string()).collect()
     }
 
+    /// The JSON text of every visible event, in visibility order.
+    pub(crate) fn visible_json(&self) -> Vec<String> {
+        self.visible.iter().map(|e| e.json.to_string()).collect()
+    }
+
     /// Smallest `published` of any event, visible or pending.
     pub(crate) fn oldest_published_ms(&self) -> Option<i64> {
         let visible = self

@@ -23,7 +23,7 @@
 //! [`Ack::rejected`] with the server's message and stores the rest.
 
 use std::borrow::Cow;
-use std::ops::Range;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -390,78 +390,212 @@ impl ClickHouseSink {
         Ok(info)
     }
 
-    /// Inserts `rows.lines[range]`, splitting on data errors. Refused rows go to
-    /// `rejected`.
+    /// Inserts the documents `docs` (indices into `batch`, in order), splitting on data
+    /// errors. Documents that cannot be encoded and rows the server refuses go to `rejected`.
     async fn insert(
         &self,
         info: TableInfo,
-        rows: &Rows,
         batch: &[Document],
-        range: Range<usize>,
+        docs: Vec<usize>,
         rejected: &mut Vec<Rejected>,
     ) -> Result<(), SinkError> {
-        let mut pending = vec![range];
-        while let Some(range) = pending.pop() {
-            let lines = &rows.lines[range.clone()];
-            let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
-                continue;
-            };
-            // Rows are newline-terminated and contiguous in the buffer.
-            let text = rows.text.slice(first.1.start..last.1.end + 1);
-            let sql = format!(
-                "INSERT INTO `{}`.`{}` FORMAT JSONEachRow",
-                self.database, self.table
-            );
-            let token = dedup_token(batch, lines);
-            let mut params = vec![
-                ("query", sql.as_str()),
-                ("input_format_skip_unknown_fields", "1"),
-            ];
-            if info.dedup_token {
-                params.push(("insert_deduplication_token", token.as_str()));
-            }
-            // The body is never copied: sent as it is, or compressed piece by piece while
-            // it is sent, so the server parses the first rows while the rest is compressed.
-            let body = if self.compression {
-                reqwest::Body::wrap_stream(transport::gzip_stream(text))
-            } else {
-                reqwest::Body::from(text)
-            };
-            match self.query(&params, body, self.compression).await {
-                Ok(_) => {}
-                Err(InsertError::Data(detail)) if range.len() == 1 => rejected.push(Rejected {
-                    id: batch[first.0].id.clone(),
+        let mut pending = vec![docs];
+        while let Some(docs) = pending.pop() {
+            let mut encoder =
+                RowEncoder::new(batch, &docs, info.microseconds_column, self.compression);
+            let result = self.send_rows(info, &mut encoder).await;
+            // Rows that could not be encoded are left out of the halves below, so each is
+            // reported once.
+            rejected.append(&mut encoder.rejected);
+            let encoded = encoder.encoded;
+            match result {
+                Ok(()) => {}
+                Err(InsertError::Data(detail)) if encoded.len() == 1 => rejected.push(Rejected {
+                    id: batch[encoded[0]].id.clone(),
                     reason: format!("ClickHouse refused the row: {detail}"),
                 }),
                 Err(InsertError::Data(_)) => {
-                    let mid = range.start + range.len() / 2;
+                    let (first, second) = encoded.split_at(encoded.len() / 2);
                     // Second half pushed first so the first half is inserted first.
-                    pending.push(mid..range.end);
-                    pending.push(range.start..mid);
+                    pending.push(second.to_vec());
+                    pending.push(first.to_vec());
                 }
                 Err(InsertError::Other(e)) => return Err(e),
             }
         }
         Ok(())
     }
+
+    /// One `INSERT` of the rows of `encoder`, encoded (and gzipped) piece by piece while the
+    /// request is sent: the server parses the first rows while the next ones are encoded, and
+    /// at most [`PIECES_AHEAD`] pieces of the body are held, never the whole insert. No request
+    /// when none of the documents can be encoded.
+    async fn send_rows(
+        &self,
+        info: TableInfo,
+        encoder: &mut RowEncoder<'_>,
+    ) -> Result<(), InsertError> {
+        let io = |e: std::io::Error| {
+            InsertError::Other(SinkError::Io {
+                sink: self.name.clone(),
+                action: "compress the insert",
+                error: e,
+            })
+        };
+        // The first piece is encoded before the request is made: it says whether any row is
+        // left to insert.
+        let first = encoder.next_piece().map_err(io)?;
+        if encoder.encoded.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO `{}`.`{}` FORMAT JSONEachRow",
+            self.database, self.table
+        );
+        let token = dedup_token(encoder.batch, encoder.docs);
+        let mut params = vec![
+            ("query", sql.as_str()),
+            ("input_format_skip_unknown_fields", "1"),
+        ];
+        if info.dedup_token {
+            params.push(("insert_deduplication_token", token.as_str()));
+        }
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(PIECES_AHEAD);
+        let body =
+            reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|piece| (piece, rx))
+            }));
+        let feed = async move {
+            let mut piece = first;
+            while let Some(bytes) = piece {
+                // An error: the request ended (its answer says why).
+                if tx.send(Ok(bytes)).await.is_err() {
+                    return;
+                }
+                piece = match encoder.next_piece() {
+                    Ok(next) => next,
+                    Err(error) => {
+                        let _ = tx.send(Err(error)).await;
+                        return;
+                    }
+                };
+            }
+        };
+        let (answer, ()) = tokio::join!(self.query(&params, body, self.compression), feed);
+        answer.map(|_| ())
+    }
 }
 
-/// The JSONEachRow lines of a batch: one buffer, each line followed by `\n`.
-struct Rows {
-    text: bytes::Bytes,
-    /// For each row: the index of its document in the batch, and its bytes in `text`
-    /// (without the newline).
-    lines: Vec<(usize, Range<usize>)>,
+/// Rows of an insert are encoded (and gzipped) about this many bytes at a time, while the
+/// request is sent.
+const PIECE: usize = 256 * 1024;
+
+/// Encoded pieces of an insert waiting to be sent (with [`PIECE`], the memory of an insert
+/// in flight: about 1 MB, whatever the batch size).
+const PIECES_AHEAD: usize = 2;
+
+/// The estimated JSONEachRow line of `doc` (the document escaped into a string column plus
+/// the typed columns), to cut a batch into inserts of about `max_bytes` before it is encoded.
+fn estimated_row_len(doc: &Document) -> usize {
+    doc.json.len() + doc.json.len() / 8 + 512
+}
+
+/// The JSONEachRow body of one insert, made piece by piece ([`RowEncoder::next_piece`]).
+struct RowEncoder<'a> {
+    batch: &'a [Document],
+    /// The documents of the insert (indices into `batch`).
+    docs: &'a [usize],
+    /// How many of `docs` were encoded so far.
+    next: usize,
+    microseconds_column: bool,
+    /// The uncompressed rows of the current piece (reused).
+    rows: Vec<u8>,
+    /// Present when the body is gzipped.
+    gzip: Option<flate2::write::GzEncoder<Vec<u8>>>,
+    /// The documents encoded so far, in order (the rows of the body).
+    encoded: Vec<usize>,
+    /// Documents that cannot be stored, with the reason (left out of the body).
+    rejected: Vec<Rejected>,
+}
+
+impl<'a> RowEncoder<'a> {
+    fn new(
+        batch: &'a [Document],
+        docs: &'a [usize],
+        microseconds_column: bool,
+        compression: bool,
+    ) -> RowEncoder<'a> {
+        RowEncoder {
+            batch,
+            docs,
+            next: 0,
+            microseconds_column,
+            rows: Vec::new(),
+            gzip: compression
+                .then(|| flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast())),
+            encoded: Vec::with_capacity(docs.len()),
+            rejected: Vec::new(),
+        }
+    }
+
+    /// Encodes rows until they reach [`PIECE`] bytes or the documents end; the next bytes of
+    /// the body (gzipped when compressing, never empty), or `None` after the last.
+    fn next_piece(&mut self) -> Result<Option<bytes::Bytes>, std::io::Error> {
+        loop {
+            if self.gzip.is_none() && self.next == self.docs.len() {
+                return Ok(None);
+            }
+            let mut rows = std::mem::take(&mut self.rows);
+            rows.clear();
+            // A piece ends with the row that passes PIECE.
+            rows.reserve(PIECE + PIECE / 4);
+            while rows.len() < PIECE && self.next < self.docs.len() {
+                let index = self.docs[self.next];
+                self.next += 1;
+                let doc = &self.batch[index];
+                match write_row(doc, self.microseconds_column, &mut rows) {
+                    Ok(()) => {
+                        rows.push(b'\n');
+                        self.encoded.push(index);
+                    }
+                    Err(reason) => self.rejected.push(Rejected {
+                        id: doc.id.clone(),
+                        reason,
+                    }),
+                }
+            }
+            let Some(gzip) = &mut self.gzip else {
+                if rows.is_empty() {
+                    return Ok(None);
+                }
+                // Plain: the piece is the rows themselves (no copy).
+                return Ok(Some(bytes::Bytes::from(rows)));
+            };
+            gzip.write_all(&rows)?;
+            self.rows = rows;
+            if self.next == self.docs.len() {
+                let Some(gzip) = self.gzip.take() else {
+                    return Ok(None);
+                };
+                return gzip.finish().map(|tail| Some(bytes::Bytes::from(tail)));
+            }
+            let out = std::mem::take(gzip.get_mut());
+            if !out.is_empty() {
+                return Ok(Some(bytes::Bytes::from(out)));
+            }
+        }
+    }
 }
 
 /// A token that is the same whenever the same documents are inserted together.
-fn dedup_token(batch: &[Document], rows: &[(usize, Range<usize>)]) -> String {
-    match (rows.first(), rows.last()) {
-        (Some(first), Some(last)) => format!(
+fn dedup_token(batch: &[Document], docs: &[usize]) -> String {
+    match (docs.first(), docs.last()) {
+        (Some(&first), Some(&last)) => format!(
             "oktaflow:{}:{}:{}",
-            batch[first.0].id,
-            batch[last.0].id,
-            rows.len()
+            batch[first].id,
+            batch[last].id,
+            docs.len()
         ),
         _ => String::new(),
     }
@@ -711,28 +845,8 @@ impl Sink for ClickHouseSink {
     async fn write_batch(&mut self, batch: &[Document]) -> Result<Ack, SinkError> {
         let info = self.probe().await?;
         let mut rejected = Vec::new();
-        let expected: usize = batch.iter().map(|d| d.json.len() * 9 / 8 + 512).sum();
-        let mut text = Vec::with_capacity(expected);
-        let mut lines = Vec::with_capacity(batch.len());
-        for (i, doc) in batch.iter().enumerate() {
-            let start = text.len();
-            match write_row(doc, info.microseconds_column, &mut text) {
-                Ok(()) => {
-                    lines.push((i, start..text.len()));
-                    text.push(b'\n');
-                }
-                Err(reason) => rejected.push(Rejected {
-                    id: doc.id.clone(),
-                    reason,
-                }),
-            }
-        }
-        let rows = Rows {
-            text: text.into(),
-            lines,
-        };
-        for range in self.limits.chunks(rows.lines.iter().map(|r| r.1.len() + 1)) {
-            self.insert(info, &rows, batch, range, &mut rejected)
+        for range in self.limits.chunks(batch.iter().map(estimated_row_len)) {
+            self.insert(info, batch, range.collect(), &mut rejected)
                 .await?;
         }
         Ok(Ack {
@@ -803,6 +917,72 @@ mod tests {
         assert!(bad(string_category).starts_with("document is not an ECS JSON object"));
         assert_eq!(bad("{}"), "document has no @timestamp");
         assert!(bad(r#"{"@timestamp":"yesterday"}"#).contains("is not RFC 3339"));
+    }
+
+    #[test]
+    fn an_insert_body_is_made_in_bounded_pieces_of_the_encodable_rows() {
+        use std::io::Read;
+        let batch: Vec<Document> = (0..300)
+            .map(|i| Document {
+                id: format!("e{i}"),
+                json: if i == 5 {
+                    b"{}".to_vec()
+                } else {
+                    format!(
+                        r#"{{"@timestamp":"2024-04-22T07:58:12.{i:06}Z","event":{{"action":"a{i}"}},"message":"{}"}}"#,
+                        "x\\\"y".repeat(300 + i * 7)
+                    )
+                    .into_bytes()
+                },
+            })
+            .collect();
+        let docs: Vec<usize> = (0..batch.len()).collect();
+        let mut expected = Vec::new();
+        let mut longest = 0;
+        for doc in batch.iter().filter(|d| d.id != "e5") {
+            let start = expected.len();
+            write_row(doc, true, &mut expected).unwrap();
+            longest = longest.max(expected.len() - start + 1);
+            expected.push(b'\n');
+        }
+        for compression in [false, true] {
+            let mut encoder = RowEncoder::new(&batch, &docs, true, compression);
+            let mut body = Vec::new();
+            let mut pieces = 0;
+            while let Some(piece) = encoder.next_piece().unwrap() {
+                assert!(!piece.is_empty());
+                if !compression {
+                    assert!(piece.len() < PIECE + longest, "{} bytes", piece.len());
+                }
+                body.extend_from_slice(&piece);
+                pieces += 1;
+            }
+            if compression {
+                let mut plain = Vec::new();
+                flate2::read::GzDecoder::new(&body[..])
+                    .read_to_end(&mut plain)
+                    .unwrap();
+                body = plain;
+            }
+            assert_eq!(body, expected, "compression {compression}");
+            // Plain: one piece per PIECE of rows; gzip: deflate may hold back a piece's output
+            // until later, but the body still comes in several pieces.
+            let least = if compression {
+                2
+            } else {
+                expected.len() / PIECE
+            };
+            assert!(pieces >= least, "{pieces} pieces");
+            let valid: Vec<usize> = docs.iter().copied().filter(|&i| i != 5).collect();
+            assert_eq!(encoder.encoded, valid);
+            assert_eq!(encoder.rejected.len(), 1);
+            assert_eq!(encoder.rejected[0].id, "e5");
+            assert_eq!(encoder.rejected[0].reason, "document has no @timestamp");
+        }
+        // Nothing encodable: no body at all.
+        let mut empty = RowEncoder::new(&batch, &[5], true, false);
+        assert!(empty.next_piece().unwrap().is_none());
+        assert!(empty.encoded.is_empty());
     }
 
     #[test]

@@ -94,38 +94,6 @@ pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
-/// How much of a body [`gzip_stream`] compresses at a time.
-const GZIP_PIECE: usize = 256 * 1024;
-
-/// `body` gzipped piece by piece as the stream is polled (as the request is sent), so the
-/// receiver parses the first rows while the rest is compressed and the whole compressed body
-/// is never held. The same bytes as [`gzip`] of the whole body.
-pub(crate) fn gzip_stream(
-    body: bytes::Bytes,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
-    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    futures_util::stream::unfold(Some((body, 0, encoder)), |state| async move {
-        let (body, mut offset, mut encoder) = state?;
-        loop {
-            if offset >= body.len() {
-                return match encoder.finish() {
-                    Ok(tail) => Some((Ok(bytes::Bytes::from(tail)), None)),
-                    Err(error) => Some((Err(error), None)),
-                };
-            }
-            let end = (offset + GZIP_PIECE).min(body.len());
-            if let Err(error) = encoder.write_all(&body[offset..end]) {
-                return Some((Err(error), None));
-            }
-            offset = end;
-            let out = std::mem::take(encoder.get_mut());
-            if !out.is_empty() {
-                return Some((Ok(bytes::Bytes::from(out)), Some((body, offset, encoder))));
-            }
-        }
-    })
-}
-
 /// A failed request that got no HTTP answer: always retryable.
 pub(crate) fn transport_error(sink: &str, error: reqwest::Error) -> SinkError {
     let error = error.without_url();
@@ -180,33 +148,6 @@ pub(crate) fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn a_streamed_gzip_body_decompresses_to_the_body() {
-        use futures_util::StreamExt;
-        use std::io::Read;
-        for len in [0, 1, 1000, GZIP_PIECE, GZIP_PIECE * 3 + 17] {
-            let body: Vec<u8> = (0..len).map(|i| (i * 7919 % 251) as u8).collect();
-            let mut compressed = Vec::new();
-            let mut pieces = 0;
-            let mut stream = std::pin::pin!(gzip_stream(bytes::Bytes::from(body.clone())));
-            while let Some(piece) = stream.next().await {
-                let piece = piece.unwrap();
-                assert!(!piece.is_empty(), "no empty piece is sent");
-                compressed.extend_from_slice(&piece);
-                pieces += 1;
-            }
-            let mut plain = Vec::new();
-            flate2::read::GzDecoder::new(&compressed[..])
-                .read_to_end(&mut plain)
-                .unwrap();
-            assert_eq!(plain, body, "{len} bytes");
-            assert!(
-                pieces > len / (GZIP_PIECE * 2),
-                "{len} bytes in {pieces} pieces"
-            );
-        }
-    }
 
     #[test]
     fn base_urls_are_checked() {

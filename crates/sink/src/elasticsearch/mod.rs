@@ -29,7 +29,7 @@ use crate::transport;
 use crate::{Ack, BatchLimits, Document, Rejected, Sink, SinkConfigError, SinkError};
 
 pub use config::{ElasticsearchConfig, DEFAULTS, DEFAULT_INDEX};
-pub use template::index_template;
+pub use template::{index_template, index_template_for, Layout};
 
 /// Which product the sink talks to: the bulk API is the same; the index template
 /// differs (`flattened` vs OpenSearch's `flat_object`).
@@ -163,7 +163,16 @@ impl ElasticsearchSink {
     /// Idempotent: the template is replaced by the same one, an existing data stream
     /// is kept. Returns one line per step done, for the operator.
     pub async fn setup(&self, create_data_stream: bool) -> Result<Vec<String>, SinkError> {
-        let (name, body) = index_template(self.flavor, &self.index);
+        self.setup_for(create_data_stream, Layout::Ecs).await
+    }
+
+    /// As [`setup`](Self::setup), with the mappings of documents of `layout`.
+    pub async fn setup_for(
+        &self,
+        create_data_stream: bool,
+        layout: Layout,
+    ) -> Result<Vec<String>, SinkError> {
+        let (name, body) = index_template_for(self.flavor, &self.index, layout);
         let url = transport::endpoint(&self.base, &format!("_index_template/{name}"));
         let body = serde_json::to_vec(&body).map_err(|e| SinkError::Refused {
             sink: self.name.clone(),

@@ -23,7 +23,41 @@ pub(crate) fn template_name_and_pattern(index: &str) -> (String, String) {
 /// (`flat_object` on OpenSearch): every leaf is searchable as a keyword without a
 /// mapping explosion. Unknown fields added later are mapped as keywords.
 pub fn index_template(flavor: Flavor, index: &str) -> (String, Value) {
+    index_template_for(flavor, index, Layout::Ecs)
+}
+
+/// The layout of the documents an index holds (the normalizer's output schema), which
+/// decides the mappings of its template.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// oktaflow's ECS layout (`--schema ecs`).
+    #[default]
+    Ecs,
+    /// The layout of Elastic's Okta integration (`--schema elastic`): its ECS fields
+    /// and `okta.*` fields, typed as in the integration's `fields.yml`.
+    Elastic,
+}
+
+/// As [`index_template`], for documents of `layout`.
+pub fn index_template_for(flavor: Flavor, index: &str, layout: Layout) -> (String, Value) {
     let (name, pattern) = template_name_and_pattern(index);
+    if layout == Layout::Elastic {
+        let mut mappings = elastic_mappings(flavor);
+        if flavor == Flavor::OpenSearch {
+            replace_match_only_text(&mut mappings);
+        }
+        let body = json!({
+            "index_patterns": [pattern],
+            "data_stream": {},
+            "priority": 200,
+            "_meta": {"managed_by": "oktaflow", "description": "Okta System Log in the layout of Elastic's Okta integration, written by oktaflow"},
+            "template": {
+                "settings": {"index": {"codec": "best_compression"}},
+                "mappings": mappings,
+            }
+        });
+        return (name, body);
+    }
     let keyword = || json!({"type": "keyword", "ignore_above": 1024});
     let keyword_text = || {
         json!({"type": "keyword", "ignore_above": 1024,
@@ -187,6 +221,213 @@ pub fn index_template(flavor: Flavor, index: &str) -> (String, Value) {
     (name, body)
 }
 
+/// Mappings for the `elastic` schema: the ECS fields Elastic's Okta integration writes
+/// and its `okta.*` fields with the integration's types (`okta.target`,
+/// `okta.request.ip_chain` and the whole debugData flattened).
+fn elastic_mappings(flavor: Flavor) -> Value {
+    let keyword = || json!({"type": "keyword", "ignore_above": 1024});
+    let flattened = || match flavor {
+        Flavor::Elasticsearch => {
+            json!({"type": "flattened", "ignore_above": 1024, "depth_limit": 30})
+        }
+        Flavor::OpenSearch => json!({"type": "flat_object"}),
+    };
+    let ip = || json!({"type": "ip"});
+    let long = || json!({"type": "long"});
+    let boolean = || json!({"type": "boolean"});
+    let objects = |fields: &[(&str, Value)]| -> Value {
+        let props: serde_json::Map<String, Value> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        json!({"properties": props})
+    };
+    let keywords = |names: &[&str]| -> Value {
+        let fields: Vec<(&str, Value)> = names.iter().map(|n| (*n, keyword())).collect();
+        objects(&fields)
+    };
+    let pseudo_user = || keywords(&["id", "name", "full_name"]);
+    let debug_leaf = |kind: &str| {
+        json!({"path_match": "okta.debug_context.debug_data.*", "match_mapping_type": kind,
+               "mapping": {"type": "keyword", "ignore_above": 1024}})
+    };
+    let geo = || {
+        objects(&[
+            ("city_name", keyword()),
+            ("region_name", keyword()),
+            ("region_iso_code", keyword()),
+            ("country_name", keyword()),
+            ("country_iso_code", keyword()),
+            ("continent_name", keyword()),
+            ("postal_code", keyword()),
+            ("timezone", keyword()),
+            ("location", json!({"type": "geo_point"})),
+        ])
+    };
+    let as_ = || {
+        objects(&[
+            ("number", long()),
+            (
+                "organization",
+                objects(&[(
+                    "name",
+                    json!({"type": "keyword", "ignore_above": 1024, "fields": {"text": {"type": "match_only_text"}}}),
+                )]),
+            ),
+        ])
+    };
+    json!({
+        "dynamic_templates": [
+            // debugData's members copied as Elastic's `remove_flattened_debug` layout
+            // writes them: every leaf a keyword, whatever its JSON type (objects stay
+            // objects).
+            {"okta_debug_data_strings": debug_leaf("string")},
+            {"okta_debug_data_longs": debug_leaf("long")},
+            {"okta_debug_data_doubles": debug_leaf("double")},
+            {"okta_debug_data_booleans": debug_leaf("boolean")},
+            {"strings_as_keyword": {"match_mapping_type": "string",
+                                     "mapping": {"type": "keyword", "ignore_above": 1024}}}
+        ],
+        "properties": {
+            "@timestamp": {"type": "date"},
+            "ecs": keywords(&["version"]),
+            "data_stream": objects(&[
+                ("type", json!({"type": "constant_keyword"})),
+                ("dataset", json!({"type": "constant_keyword"})),
+                ("namespace", json!({"type": "constant_keyword"})),
+            ]),
+            "event": objects(&[
+                ("kind", keyword()),
+                ("id", keyword()),
+                ("action", keyword()),
+                ("category", keyword()),
+                ("type", keyword()),
+                ("outcome", keyword()),
+                ("dataset", keyword()),
+                ("original", json!({"type": "keyword", "index": false, "doc_values": false})),
+            ]),
+            "client": objects(&[
+                ("ip", ip()),
+                ("domain", keyword()),
+                ("geo", geo()),
+                ("as", as_()),
+                ("user", pseudo_user()),
+            ]),
+            "source": objects(&[
+                ("ip", ip()),
+                ("domain", keyword()),
+                ("geo", geo()),
+                ("as", as_()),
+                ("user", pseudo_user()),
+            ]),
+            "user": objects(&[
+                ("name", keyword()),
+                ("full_name", keyword()),
+                ("email", keyword()),
+                ("target", objects(&[
+                    ("id", keyword()),
+                    ("full_name", keyword()),
+                    ("email", keyword()),
+                    ("group", keywords(&["id", "name"])),
+                ])),
+            ]),
+            "user_agent": objects(&[
+                ("original", keyword()),
+                ("name", keyword()),
+                ("version", keyword()),
+                ("device", keywords(&["name"])),
+                ("os", keywords(&["name", "full", "version"])),
+            ]),
+            "related": objects(&[("ip", ip()), ("user", keyword())]),
+            "cloud": objects(&[
+                ("provider", keyword()),
+                ("region", keyword()),
+                ("account", keywords(&["id"])),
+            ]),
+            "error": objects(&[("message", json!({"type": "match_only_text"}))]),
+            "tags": keyword(),
+            "okta": objects(&[
+                ("uuid", keyword()),
+                ("event_type", keyword()),
+                ("version", keyword()),
+                ("severity", keyword()),
+                ("display_message", keyword()),
+                ("legacy_event_type", keyword()),
+                ("published", keyword()),
+                ("actor", objects(&[
+                    ("id", keyword()),
+                    ("type", keyword()),
+                    ("alternate_id", keyword()),
+                    ("display_name", keyword()),
+                    ("detail_entry", flattened()),
+                ])),
+                ("client", objects(&[
+                    ("ip", ip()),
+                    ("id", keyword()),
+                    ("zone", keyword()),
+                    ("device", keyword()),
+                    ("user_agent", keywords(&["raw_user_agent", "os", "browser"])),
+                ])),
+                ("device", objects(&[
+                    ("device_integrator", flattened()),
+                    ("disk_encryption_type", keyword()),
+                    ("id", keyword()),
+                    ("jailbreak", boolean()),
+                    ("managed", boolean()),
+                    ("name", keyword()),
+                    ("os_platform", keyword()),
+                    ("os_version", keyword()),
+                    ("registered", boolean()),
+                    ("screen_lock_type", keyword()),
+                    ("secure_hardware_present", boolean()),
+                ])),
+                ("outcome", keywords(&["reason", "result"])),
+                ("target", flattened()),
+                ("transaction", objects(&[
+                    ("id", keyword()),
+                    ("type", keyword()),
+                    ("detail", keywords(&["request_api_token_id"])),
+                ])),
+                ("debug_context", objects(&[("debug_data", objects(&[
+                    ("authn_request_id", keyword()),
+                    ("device_fingerprint", keyword()),
+                    ("dt_hash", keyword()),
+                    ("factor", keyword()),
+                    ("request_id", keyword()),
+                    ("request_uri", keyword()),
+                    ("threat_suspected", keyword()),
+                    ("risk_behaviors", keyword()),
+                    ("risk_level", keyword()),
+                    ("risk_reasons", keyword()),
+                    ("url", keyword()),
+                    ("flattened", flattened()),
+                ]))])),
+                ("authentication_context", objects(&[
+                    ("authentication_provider", keyword()),
+                    ("authentication_step", long()),
+                    ("credential_provider", keyword()),
+                    ("credential_type", keyword()),
+                    ("external_session_id", keyword()),
+                    ("root_session_id", keyword()),
+                    ("interface", keyword()),
+                    ("issuer", keywords(&["id", "type"])),
+                ])),
+                ("security_context", objects(&[
+                    ("as", objects(&[
+                        ("number", long()),
+                        ("organization", keywords(&["name"])),
+                    ])),
+                    ("isp", keyword()),
+                    ("domain", keyword()),
+                    ("is_proxy", boolean()),
+                ])),
+                ("request", objects(&[("ip_chain", flattened())])),
+                ("unmapped", objects(&[("path", keyword()), ("value", json!({"type": "keyword", "index": false, "doc_values": false}))])),
+            ]),
+        }
+    })
+}
+
 fn replace_match_only_text(value: &mut Value) {
     match value {
         Value::Object(map) => {
@@ -277,6 +518,74 @@ mod tests {
         assert_eq!(
             mapping(mappings, "source.geo.location").unwrap()["type"],
             "geo_point"
+        );
+    }
+
+    #[test]
+    fn the_elastic_layout_maps_every_field_of_the_elastic_fixtures() {
+        let (name, template) = index_template_for(
+            Flavor::Elasticsearch,
+            "logs-okta.system-default",
+            Layout::Elastic,
+        );
+        assert_eq!(name, "logs-okta.system");
+        let mappings = &template["template"]["mappings"];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/elastic");
+        let whole = [
+            "okta.target",
+            "okta.request.ip_chain",
+            "okta.debug_context.debug_data.flattened",
+            "okta.device.device_integrator",
+            "okta.actor.detail_entry",
+            "source.geo.location",
+            "client.geo.location",
+        ];
+        let mut checked = 0;
+        let mut missing = std::collections::BTreeSet::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let mut paths = Vec::new();
+            leaves("", &doc, &mut paths);
+            for field in paths {
+                let mapped = whole
+                    .iter()
+                    .find(|w| field == **w || field.starts_with(&format!("{w}.")))
+                    .map_or(field.as_str(), |w| w);
+                // debugData's direct copy is mapped by its dynamic template.
+                let dynamic = field.starts_with("okta.debug_context.debug_data.");
+                if mapping(mappings, mapped).is_none() && !dynamic {
+                    missing.insert(field);
+                }
+                checked += 1;
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "fields without an explicit mapping: {missing:?}"
+        );
+        assert!(checked > 100, "only {checked} fields checked");
+        assert_eq!(mapping(mappings, "okta.client.ip").unwrap()["type"], "ip");
+        assert_eq!(
+            mapping(mappings, "okta.target").unwrap()["type"],
+            "flattened"
+        );
+        for (i, kind) in ["string", "long", "double", "boolean"].iter().enumerate() {
+            let template = mappings["dynamic_templates"][i]
+                .as_object()
+                .and_then(|t| t.values().next())
+                .unwrap();
+            assert_eq!(template["path_match"], "okta.debug_context.debug_data.*");
+            assert_eq!(template["match_mapping_type"], *kind);
+        }
+        // The ECS layout's template is unchanged.
+        assert_eq!(
+            index_template(Flavor::Elasticsearch, "logs-okta.system-default"),
+            index_template_for(
+                Flavor::Elasticsearch,
+                "logs-okta.system-default",
+                Layout::Ecs
+            )
         );
     }
 
