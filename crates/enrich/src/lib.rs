@@ -6,7 +6,7 @@
 //! [`Profiles`](oktaflow_normalize::Profiles) snapshot that the normalizer joins onto every
 //! event (see `docs/enrichment.md`).
 //!
-//! * [`ProfileStore`]: the [redb](https://docs.rs/redb) file `profiles.redb`; one refresh is
+//! * [`ProfileStore`]: the [redb](https://docs.rs/redb) file `profiles-<source>.redb`; one refresh is
 //!   one atomic transaction, sync cursors included, so a crash keeps the last good snapshot
 //!   and a restart continues incrementally.
 //! * [`Enricher`]: the sync (users incrementally by `lastUpdated`, groups and members, admin
@@ -26,7 +26,7 @@ mod sync;
 pub use document::{profile_documents, ProfileDocument};
 pub use error::EnrichError;
 pub use record::{DeviceRecord, GroupRecord, UserRecord};
-pub use store::{Committed, ProfileStore, Refresh, SyncState, STORE_FILE};
+pub use store::{store_file_name, Committed, ProfileStore, Refresh, SyncState, STORE_FILE};
 pub use sync::{
     required_scopes, EnrichOptions, Enricher, ProfileHandle, RefreshReport,
     DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REFRESH, DEVICES, GROUPS, ROLE_ASSIGNEES, USERS, USER_ROLES,

@@ -20,8 +20,14 @@ use serde::Serialize;
 use crate::error::EnrichError;
 use crate::record::{DeviceRecord, GroupRecord, UserRecord};
 
-/// The store's file name in the state directory.
+/// The store's file name in the state directory when there is one source.
 pub const STORE_FILE: &str = "profiles.redb";
+
+/// The store file of source `source` in a state directory: `profiles-<source>.redb`
+/// (sources share a state directory; source names are file-name safe).
+pub fn store_file_name(source: &str) -> String {
+    format!("profiles-{source}.redb")
+}
 
 /// redb's page cache: small, the snapshot in memory is what lookups use.
 const CACHE_BYTES: usize = 16 * 1024 * 1024;
@@ -103,9 +109,9 @@ fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 impl ProfileStore {
-    /// Opens (or creates) `<state_dir>/profiles.redb`.
-    pub fn open(state_dir: &Path) -> Result<ProfileStore, EnrichError> {
-        let path = state_dir.join(STORE_FILE);
+    /// Opens (or creates) the store file `path` (see [`store_file_name`]).
+    pub fn open(path: &Path) -> Result<ProfileStore, EnrichError> {
+        let path = path.to_path_buf();
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
             .create(&path)
@@ -436,7 +442,7 @@ mod tests {
     fn commits_survive_reopening_and_report_changes() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
-            let store = ProfileStore::open(dir.path()).expect("open");
+            let store = ProfileStore::open(&dir.path().join(STORE_FILE)).expect("open");
             let committed = store
                 .commit(&Refresh {
                     users: vec![user("00u1", "Sales"), user("00u2", "IT")],
@@ -457,7 +463,7 @@ mod tests {
             assert_eq!(committed.version, 1);
             assert_eq!(committed.changed_users, ["00u1", "00u2"]);
         }
-        let store = ProfileStore::open(dir.path()).expect("reopen");
+        let store = ProfileStore::open(&dir.path().join(STORE_FILE)).expect("reopen");
         let state = store.sync_state().expect("state");
         assert_eq!(state.version, 1);
         assert_eq!(
@@ -490,7 +496,7 @@ mod tests {
     #[test]
     fn an_uncommitted_refresh_leaves_the_last_one() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = ProfileStore::open(dir.path()).expect("open");
+        let store = ProfileStore::open(&dir.path().join(STORE_FILE)).expect("open");
         store
             .commit(&Refresh {
                 users: vec![user("00u1", "Sales")],
@@ -506,7 +512,7 @@ mod tests {
                 .expect("insert");
         }
         drop(store);
-        let store = ProfileStore::open(dir.path()).expect("reopen");
+        let store = ProfileStore::open(&dir.path().join(STORE_FILE)).expect("reopen");
         assert_eq!(
             store.user("00u1").expect("read").and_then(|u| u.department),
             Some("Sales".into())

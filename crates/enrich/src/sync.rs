@@ -200,17 +200,20 @@ fn link_path(href: &str) -> String {
 }
 
 impl Enricher {
-    /// Opens the store in `state_dir` and publishes what it holds at once (a restart joins
-    /// the last snapshot without downloading anything).
+    /// Opens the store file `store` and publishes what it holds at once (a restart joins
+    /// the last snapshot without downloading anything; before the first sync an empty
+    /// snapshot of version 0, so events say their user is not known yet).
     pub fn open(
-        state_dir: &Path,
+        store: &Path,
         client: Arc<OktaClient>,
         options: EnrichOptions,
     ) -> Result<Enricher, EnrichError> {
-        let store = Arc::new(ProfileStore::open(state_dir)?);
+        let store = Arc::new(ProfileStore::open(store)?);
         let handle = ProfileHandle::default();
         if store.sync_state()?.version > 0 {
             handle.publish(store.snapshot(options.users, options.devices)?);
+        } else {
+            handle.publish(Profiles::new(options.users, options.devices));
         }
         let share = options.rate_limit_share;
         Ok(Enricher {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use oktaflow_enrich::{EnrichOptions, Enricher};
+use oktaflow_enrich::{EnrichOptions, Enricher, STORE_FILE};
 use oktaflow_fetch::{Auth, ClientConfig, OktaClient, OrgUrl, RetryPolicy, Secret};
 use oktaflow_normalize::{Normalizer, Options};
 use oktaflow_sim::{SimConfig, SimHandle, Simulator};
@@ -61,7 +61,8 @@ fn login(enricher: &Enricher, user: &str, published: &str) -> Value {
 async fn changes_in_okta_show_on_later_events_after_a_refresh() {
     let sim = sim().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let enricher = Enricher::open(dir.path(), client(&sim), options()).expect("open");
+    let enricher =
+        Enricher::open(&dir.path().join(STORE_FILE), client(&sim), options()).expect("open");
     assert!(
         enricher.handle().current().is_none(),
         "nothing before the first sync"
@@ -118,13 +119,15 @@ async fn a_restart_keeps_the_store_and_reads_only_changes() {
     let sim = sim().await;
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let enricher = Enricher::open(dir.path(), client(&sim), options()).expect("open");
+        let enricher =
+            Enricher::open(&dir.path().join(STORE_FILE), client(&sim), options()).expect("open");
         enricher.refresh().await.expect("first refresh");
     }
     let users_before = sim.directory_requests("users");
     let devices_before = sim.directory_requests("devices");
     // Restarted: the last snapshot is joined before any request.
-    let enricher = Enricher::open(dir.path(), client(&sim), options()).expect("reopen");
+    let enricher =
+        Enricher::open(&dir.path().join(STORE_FILE), client(&sim), options()).expect("reopen");
     let ids = sim.directory_user_ids();
     let doc = login(&enricher, &ids[1], "2024-05-01T10:00:00Z");
     assert_eq!(doc["okta"]["profile"]["actor"]["known"], true);
