@@ -63,8 +63,10 @@ async fn changes_in_okta_show_on_later_events_after_a_refresh() {
     let dir = tempfile::tempdir().expect("tempdir");
     let enricher =
         Enricher::open(&dir.path().join(STORE_FILE), client(&sim), options()).expect("open");
-    assert!(
-        enricher.handle().current().is_none(),
+    let empty = enricher.handle().current().expect("an empty snapshot");
+    assert_eq!(
+        (empty.version, empty.user_count()),
+        (0, 0),
         "nothing before the first sync"
     );
     let first = enricher.refresh().await.expect("first refresh");
@@ -147,7 +149,7 @@ async fn profile_documents_for_changed_users() {
     let sim = sim().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let enricher = Enricher::open(
-        dir.path(),
+        &dir.path().join(STORE_FILE),
         client(&sim),
         EnrichOptions {
             devices: false,
