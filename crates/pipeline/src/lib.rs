@@ -89,6 +89,8 @@ pub use config::{
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER_KEY};
 pub use detect::DetectConfig;
 pub use error::PipelineError;
+/// Identity enrichment settings and the OAuth scopes they need (from `oktaflow-enrich`).
+pub use oktaflow_enrich::{required_scopes, EnrichOptions, DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REFRESH};
 pub use lock::{LockError, StateLock, LOCK_FILE};
 pub use observer::{AlertsCommitted, Committed, PipelineObserver, SinkCommit, StageTimes, Started};
 pub use pipeline::{
