@@ -514,3 +514,39 @@ mod tests {
         assert_eq!(required_scopes(true, false).len(), 3);
     }
 }
+
+/// One endpoint checked by [`probe`]: what it reads, the scope, and the outcome.
+#[derive(Debug)]
+pub struct ScopeCheck {
+    /// The endpoint.
+    pub endpoint: ApiEndpoint,
+    /// `Ok` when one page could be read; else the one-line error (a 403 names the scope).
+    pub outcome: Result<(), EnrichError>,
+}
+
+/// Reads one small page of every endpoint `options` needs (users, groups, admin role
+/// assignments, devices), so `oktaflow check` can say which scope is missing before a run.
+pub async fn probe(client: &OktaClient, options: &EnrichOptions) -> Vec<ScopeCheck> {
+    let mut endpoints = Vec::new();
+    if options.users {
+        endpoints.extend([
+            (USERS, format!("{}?limit=1", USERS.path)),
+            (GROUPS, format!("{}?limit=1", GROUPS.path)),
+            (ROLE_ASSIGNEES, format!("{}?limit=1", ROLE_ASSIGNEES.path)),
+        ]);
+    }
+    if options.devices {
+        endpoints.push((DEVICES, format!("{}?limit=1", DEVICES.path)));
+    }
+    let mut checks = Vec::new();
+    for (endpoint, path) in endpoints {
+        let pacer = Pacer::new(options.rate_limit_share);
+        let outcome = client
+            .fetch_api(&endpoint, &path, &pacer)
+            .await
+            .map(|_| ())
+            .map_err(EnrichError::from);
+        checks.push(ScopeCheck { endpoint, outcome });
+    }
+    checks
+}

@@ -887,11 +887,10 @@ fn enrichment(v: &mut View, client: &ClientConfig) -> Option<oktaflow_pipeline::
         return None;
     }
     if let Auth::OAuth { scopes, .. } = &client.auth {
-        let missing: Vec<&str> =
-            oktaflow_pipeline::required_scopes(options.users, options.devices)
-                .into_iter()
-                .filter(|needed| !scopes.iter().any(|s| s == needed))
-                .collect();
+        let missing: Vec<&str> = oktaflow_pipeline::required_scopes(options.users, options.devices)
+            .into_iter()
+            .filter(|needed| !scopes.iter().any(|s| s == needed))
+            .collect();
         if !missing.is_empty() {
             let origin = v.origin("enrichment");
             let reason = format!(
@@ -1130,7 +1129,9 @@ mod tests {
         let base = "[source]\ndomain = \"acme.okta.com\"\n";
         let off = run(Some(base), &env, &Overrides::default()).unwrap();
         assert_eq!(off.sources[0].enrichment, None);
-        let text = format!("{base}[source.enrichment]\nusers = true\ndevices = false\nrefresh = \"30m\"\n");
+        let text = format!(
+            "{base}[source.enrichment]\nusers = true\ndevices = false\nrefresh = \"30m\"\n"
+        );
         let on = run(Some(&text), &env, &Overrides::default()).unwrap();
         let options = on.sources[0].enrichment.clone().expect("on");
         assert!(options.users && !options.devices);
@@ -1139,7 +1140,10 @@ mod tests {
         let bad = format!("{base}[source.enrichment]\nrefresh = \"5s\"\nrate_limit_share = 2.0\n");
         let message = err(Some(&bad), &env, &Overrides::default());
         assert!(message.contains("source.enrichment.refresh"), "{message}");
-        assert!(message.contains("source.enrichment.rate_limit_share"), "{message}");
+        assert!(
+            message.contains("source.enrichment.rate_limit_share"),
+            "{message}"
+        );
         let typo = format!("{base}[source.enrichment]\nuser = true\n");
         assert!(err(Some(&typo), &env, &Overrides::default()).contains("user"));
     }

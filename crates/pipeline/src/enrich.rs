@@ -12,7 +12,9 @@ use oktaflow_enrich::{store_file_name, EnrichOptions, Enricher, ProfileHandle};
 use oktaflow_fetch::OktaClient;
 use tokio::task::JoinHandle;
 
-use crate::config::PipelineConfig;
+use tracing::warn;
+
+use crate::config::{PipelineConfig, StopWhen};
 use crate::PipelineError;
 
 /// The running sync; aborted when dropped (with the run). An interrupted refresh leaves the
@@ -28,8 +30,10 @@ impl Drop for EnrichTask {
 
 /// Opens the source's profile store (`profiles-<source>.redb` in the state directory) and
 /// starts its sync; the handle gives the normalize stage the latest snapshot at once (the
-/// stored one after a restart).
-pub fn start(
+/// stored one after a restart). A run that ends when caught up (`--once`) on a store never
+/// synced syncs it first (otherwise it would end before the first refresh); a continuous
+/// run never waits.
+pub async fn start(
     config: &PipelineConfig,
     options: &EnrichOptions,
 ) -> Result<(ProfileHandle, EnrichTask), PipelineError> {
@@ -39,5 +43,11 @@ pub fn start(
     let enricher = Enricher::open(&path, Arc::new(client), options.clone())
         .map_err(|e| PipelineError::Config(format!("enrichment: {e}")))?;
     let handle = enricher.handle();
+    let never_synced = handle.current().is_none_or(|p| p.version == 0);
+    if config.stop_when == StopWhen::CaughtUp && never_synced {
+        if let Err(e) = enricher.refresh().await {
+            warn!(error = %e, "first profile refresh failed; events are not enriched");
+        }
+    }
     Ok((handle, EnrichTask(tokio::spawn(enricher.run()))))
 }

@@ -266,7 +266,7 @@ impl Pipeline {
         // Identity enrichment: its sync runs beside the pipeline and stops with it.
         let (profiles, _enrich_task) = match &config.enrich {
             Some(options) => {
-                let (handle, task) = crate::enrich::start(&config, options)?;
+                let (handle, task) = crate::enrich::start(&config, options).await?;
                 (Some(handle), Some(task))
             }
             None => (None, None),
