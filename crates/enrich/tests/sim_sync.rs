@@ -170,3 +170,62 @@ async fn profile_documents_for_changed_users() {
     assert_eq!(doc["event"]["dataset"], "okta.users");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_scope_is_one_line_naming_it() {
+    // An OAuth app granted the System Log and users, but not devices.
+    let mut oauth = oktaflow_sim::OAuthClientConfig::new(
+        "0oa-enrich",
+        include_str!("../../fetch/tests/data/test_rsa_pub.pem"),
+    );
+    oauth.granted_scopes = vec![
+        "okta.logs.read".into(),
+        "okta.users.read".into(),
+        "okta.groups.read".into(),
+        "okta.roles.read".into(),
+    ];
+    let sim = Simulator::start(
+        SimConfig {
+            events: 10,
+            oauth: Some(oauth),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().expect("address"),
+    )
+    .await
+    .expect("simulator starts");
+    let scopes: Vec<String> = [
+        "okta.logs.read",
+        "okta.users.read",
+        "okta.groups.read",
+        "okta.roles.read",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut config = ClientConfig::new(
+        OrgUrl::from_base_url(&sim.base_url()).expect("url"),
+        Auth::OAuth {
+            client_id: "0oa-enrich".into(),
+            private_key: Secret::new(include_str!("../../fetch/tests/data/test_rsa_key.pem")),
+            key_id: None,
+            scopes,
+        },
+    );
+    config.request_timeout = Duration::from_secs(5);
+    let client = Arc::new(OktaClient::new(config).expect("client"));
+    let checks = oktaflow_enrich::probe(&client, &options()).await;
+    let failed: Vec<String> = checks
+        .iter()
+        .filter_map(|c| c.outcome.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    assert_eq!(checks.len(), 4);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("okta.devices.read"), "{}", failed[0]);
+    assert!(!failed[0].contains('\n'));
+    // The refresh fails the same way; the store keeps its last snapshot.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let enricher = Enricher::open(&dir.path().join(STORE_FILE), client, options()).expect("open");
+    let error = enricher.refresh().await.expect_err("devices are refused");
+    assert!(error.to_string().contains("okta.devices.read"), "{error}");
+    sim.shutdown().await;
+}
