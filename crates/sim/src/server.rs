@@ -86,6 +86,8 @@ struct Shared {
     directory_rate: Mutex<HashMap<&'static str, RateLimiter>>,
     /// Requests served per directory endpoint family.
     directory_requests: Mutex<HashMap<&'static str, u64>>,
+    /// Most requests counted in one rate-limit window, per directory endpoint family.
+    directory_peak: Mutex<HashMap<&'static str, u32>>,
 }
 
 fn now_ms() -> i64 {
@@ -962,6 +964,7 @@ impl Simulator {
             )),
             directory_rate: Mutex::new(HashMap::new()),
             directory_requests: Mutex::new(HashMap::new()),
+            directory_peak: Mutex::new(HashMap::new()),
             config,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -1186,6 +1189,17 @@ impl SimHandle {
             .lock()
             .ok()
             .and_then(|c| c.get(family).copied())
+            .unwrap_or(0)
+    }
+
+    /// The most requests of directory endpoint `family` counted in one rate-limit window
+    /// (with [`SimConfig::directory_rate_limit_per_minute`] set).
+    pub fn directory_peak_per_window(&self, family: &str) -> u32 {
+        self.shared
+            .directory_peak
+            .lock()
+            .ok()
+            .and_then(|p| p.get(family).copied())
             .unwrap_or(0)
     }
 
