@@ -486,9 +486,9 @@ mod tests {
         let snapshot = store.snapshot(true, true).expect("snapshot");
         let u2 = snapshot.user("00u2").expect("u2");
         assert!(u2.privileged());
-        assert_eq!(&*u2.groups[0], "Everyone");
+        assert_eq!(&*u2.groups()[0], "Everyone");
         assert_eq!(
-            snapshot.user("00u1").and_then(|u| u.department.as_deref()),
+            snapshot.user("00u1").and_then(|u| u.department()),
             Some("Finance")
         );
     }

@@ -398,19 +398,19 @@ pub(crate) fn write_document(
             k!("email"),
             actor_name
                 .filter(|n| n.contains('@'))
-                .or(actor_found.and_then(|p| p.email.as_deref())),
+                .or(actor_found.and_then(|p| p.email())),
         );
         w.str(
             k!("full_name"),
             text(&a.display_name)
                 .filter(|s| known(s))
-                .or(actor_found.and_then(|p| p.display_name.as_deref())),
+                .or(actor_found.and_then(|p| p.display_name())),
         );
     }
     if let Some(p) = actor_found {
-        w.str_array(k!("roles"), p.roles.iter().map(|r| r.as_ref()));
+        w.str_array(k!("roles"), p.roles().iter().map(|r| r.as_ref()));
         w.open_object(k!("group"));
-        w.str_array(k!("name"), p.groups.iter().map(|g| g.as_ref()));
+        w.str_array(k!("name"), p.groups().iter().map(|g| g.as_ref()));
         w.close();
     }
     w.open_object(k!("target"));
@@ -421,13 +421,13 @@ pub(crate) fn write_document(
             k!("email"),
             target_name
                 .filter(|n| n.contains('@'))
-                .or(target_found.and_then(|p| p.email.as_deref())),
+                .or(target_found.and_then(|p| p.email())),
         );
         w.str(
             k!("full_name"),
             text(&t.display_name)
                 .filter(|s| known(s))
-                .or(target_found.and_then(|p| p.display_name.as_deref())),
+                .or(target_found.and_then(|p| p.display_name())),
         );
         if let Some(g) = group_target {
             w.open_object(k!("group"));
@@ -454,9 +454,9 @@ pub(crate) fn write_document(
         w.open_object(k!("device"));
         w.str(k!("id"), device_id(device));
         if let DeviceLookup::Found(d) = &device_profile {
-            w.str(k!("manufacturer"), d.manufacturer.as_deref());
+            w.str(k!("manufacturer"), d.manufacturer());
             w.open_object(k!("model"));
-            w.str(k!("identifier"), d.model.as_deref());
+            w.str(k!("identifier"), d.model());
             w.close();
         }
         w.close();

@@ -429,12 +429,12 @@ pub(crate) fn write_document(
         k!("email"),
         actor_alternate_id
             .filter(|a| a.contains('@'))
-            .or(actor_found.and_then(|p| p.email.as_deref())),
+            .or(actor_found.and_then(|p| p.email())),
     );
     if let Some(p) = actor_found {
-        w.str_array(k!("roles"), p.roles.iter().map(|r| r.as_ref()));
+        w.str_array(k!("roles"), p.roles().iter().map(|r| r.as_ref()));
         w.open_object(k!("group"));
-        w.str_array(k!("name"), p.groups.iter().map(|g| g.as_ref()));
+        w.str_array(k!("name"), p.groups().iter().map(|g| g.as_ref()));
         w.close();
     }
     w.open_object(k!("target"));
@@ -484,10 +484,10 @@ pub(crate) fn write_document(
 
     if let DeviceLookup::Found(d) = &device_profile {
         w.open_object(k!("device"));
-        w.str(k!("id"), Some(&d.id));
-        w.str(k!("manufacturer"), d.manufacturer.as_deref());
+        w.str(k!("id"), Some(d.id()));
+        w.str(k!("manufacturer"), d.manufacturer());
         w.open_object(k!("model"));
-        w.str(k!("identifier"), d.model.as_deref());
+        w.str(k!("identifier"), d.model());
         w.close();
         w.close();
     }

@@ -40,7 +40,7 @@ use crate::profile::{
 use crate::timestamp;
 use crate::user_agent::{os_name_and_version, UserAgentParser};
 use crate::writer::{k, JsonWriter, Key};
-use crate::{EventSummary, UserProfile};
+use crate::{EventSummary, User};
 
 /// The OCSF schema version written in `metadata.version`.
 pub(crate) const OCSF_VERSION: &str = "1.8.0";
@@ -931,9 +931,9 @@ struct Enrichment<'p> {
 }
 
 impl Parts<'_, '_> {
-    fn actor_profile(&self) -> Option<&UserProfile> {
+    fn actor_profile(&self) -> Option<User<'_>> {
         match self.enrichment.as_ref().map(|e| &e.actor) {
-            Some(UserLookup::Found(p)) => Some(p),
+            Some(UserLookup::Found(p)) => Some(*p),
             _ => None,
         }
     }
@@ -1044,10 +1044,10 @@ fn write_okta_user(
     kind: Option<&str>,
     alternate_id: Option<&str>,
     display_name: Option<&str>,
-    profile: Option<&UserProfile>,
+    profile: Option<User<'_>>,
 ) {
     let (name, email) = name_and_email(alternate_id);
-    let email = email.or(profile.and_then(|p| p.email.as_deref()));
+    let email = email.or(profile.and_then(|p| p.email()));
     let id = id.filter(|s| known(s));
     // OCSF wants a name or uid: a user Okta could not identify is named as Okta does.
     let name = match (id, name) {
@@ -1064,21 +1064,21 @@ fn write_okta_user(
     w.u64(k!("type_id"), Some(user_type_id(kind)));
     if let Some(p) = profile {
         w.open_array(k!("groups"));
-        for group in &p.groups {
+        for group in p.groups() {
             w.open_object(k!(""));
             w.str(k!("name"), Some(group));
             w.close();
         }
         w.close();
         w.open_object(k!("org"));
-        w.str(k!("name"), p.organization.as_deref());
-        w.str(k!("ou_name"), p.department.as_deref());
+        w.str(k!("name"), p.organization());
+        w.str(k!("ou_name"), p.department());
         w.close();
         w.open_object(k!("ldap_person"));
-        w.str(k!("job_title"), p.title.as_deref());
-        w.str(k!("employee_uid"), p.employee_number.as_deref());
-        w.str(k!("given_name"), p.first_name.as_deref());
-        w.str(k!("surname"), p.last_name.as_deref());
+        w.str(k!("job_title"), p.title());
+        w.str(k!("employee_uid"), p.employee_number());
+        w.str(k!("given_name"), p.first_name());
+        w.str(k!("surname"), p.last_name());
         w.close();
     }
     w.close();
@@ -1100,7 +1100,7 @@ fn write_actor_user(
     w: &mut JsonWriter<'_>,
     key: Key<'_>,
     a: &Actor<'_>,
-    profile: Option<&UserProfile>,
+    profile: Option<User<'_>>,
 ) {
     write_okta_user(
         w,

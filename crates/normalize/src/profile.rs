@@ -94,8 +94,177 @@ pub struct Profiles {
     pub users_enabled: bool,
     /// Whether devices are enriched (an unknown device is only reported when true).
     pub devices_enabled: bool,
-    users: HashMap<Box<str>, UserProfile>,
-    devices: HashMap<Box<str>, DeviceProfile>,
+    users: HashMap<Box<str>, PackedUser>,
+    devices: HashMap<Box<str>, PackedDevice>,
+}
+
+/// The text fields of a user, in [`PackedUser::text`] order.
+const USER_FIELDS: usize = 13;
+/// The text fields of a device, in [`PackedDevice::text`] order (the last: user ids, `,`-joined).
+const DEVICE_FIELDS: usize = 9;
+
+/// A user as the snapshot keeps it: every text field in one allocation (a lookup touches a
+/// few cache lines instead of one allocation per field), group and role names shared.
+#[derive(Debug, Clone)]
+struct PackedUser {
+    text: Box<str>,
+    ends: [u32; USER_FIELDS],
+    groups: Box<[Arc<str>]>,
+    roles: Box<[Arc<str>]>,
+}
+
+/// A device as the snapshot keeps it (see [`PackedUser`]).
+#[derive(Debug, Clone)]
+struct PackedDevice {
+    text: Box<str>,
+    ends: [u32; DEVICE_FIELDS],
+    managed: Option<bool>,
+    registered: Option<bool>,
+}
+
+/// Concatenates `fields` (`None` and empty alike: absent) and their end offsets.
+fn pack<const N: usize>(fields: [Option<&str>; N]) -> (Box<str>, [u32; N]) {
+    let mut text = String::with_capacity(fields.iter().flatten().map(|f| f.len()).sum());
+    let mut ends = [0u32; N];
+    for (i, field) in fields.iter().enumerate() {
+        text.push_str(field.unwrap_or(""));
+        ends[i] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+    }
+    (text.into_boxed_str(), ends)
+}
+
+/// Field `i` of a packed text (`None` when empty).
+fn field<'t>(text: &'t str, ends: &[u32], i: usize) -> Option<&'t str> {
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    text.get(start..ends[i] as usize).filter(|f| !f.is_empty())
+}
+
+/// A user of a [`Profiles`] snapshot (read-only view).
+#[derive(Debug, Clone, Copy)]
+pub struct User<'p>(&'p PackedUser);
+
+impl<'p> User<'p> {
+    fn get(&self, i: usize) -> Option<&'p str> {
+        field(&self.0.text, &self.0.ends, i)
+    }
+    /// Okta user id.
+    pub fn id(&self) -> &'p str {
+        self.get(0).unwrap_or("")
+    }
+    /// `profile.login`.
+    pub fn login(&self) -> Option<&'p str> {
+        self.get(1)
+    }
+    /// `profile.email`.
+    pub fn email(&self) -> Option<&'p str> {
+        self.get(2)
+    }
+    /// `profile.firstName`.
+    pub fn first_name(&self) -> Option<&'p str> {
+        self.get(3)
+    }
+    /// `profile.lastName`.
+    pub fn last_name(&self) -> Option<&'p str> {
+        self.get(4)
+    }
+    /// `profile.displayName`.
+    pub fn display_name(&self) -> Option<&'p str> {
+        self.get(5)
+    }
+    /// Lifecycle status.
+    pub fn status(&self) -> Option<&'p str> {
+        self.get(6)
+    }
+    /// `profile.department`.
+    pub fn department(&self) -> Option<&'p str> {
+        self.get(7)
+    }
+    /// `profile.title`.
+    pub fn title(&self) -> Option<&'p str> {
+        self.get(8)
+    }
+    /// `profile.manager`.
+    pub fn manager(&self) -> Option<&'p str> {
+        self.get(9)
+    }
+    /// `profile.employeeNumber`.
+    pub fn employee_number(&self) -> Option<&'p str> {
+        self.get(10)
+    }
+    /// `profile.organization`.
+    pub fn organization(&self) -> Option<&'p str> {
+        self.get(11)
+    }
+    /// `lastUpdated`.
+    pub fn last_updated(&self) -> Option<&'p str> {
+        self.get(12)
+    }
+    /// Group names.
+    pub fn groups(&self) -> &'p [Arc<str>] {
+        &self.0.groups
+    }
+    /// Admin roles.
+    pub fn roles(&self) -> &'p [Arc<str>] {
+        &self.0.roles
+    }
+    /// True when the user holds at least one admin role.
+    pub fn privileged(&self) -> bool {
+        !self.0.roles.is_empty()
+    }
+}
+
+/// A device of a [`Profiles`] snapshot (read-only view).
+#[derive(Debug, Clone, Copy)]
+pub struct Device<'p>(&'p PackedDevice);
+
+impl<'p> Device<'p> {
+    fn get(&self, i: usize) -> Option<&'p str> {
+        field(&self.0.text, &self.0.ends, i)
+    }
+    /// Okta device id.
+    pub fn id(&self) -> &'p str {
+        self.get(0).unwrap_or("")
+    }
+    /// `profile.displayName`.
+    pub fn name(&self) -> Option<&'p str> {
+        self.get(1)
+    }
+    /// `profile.platform`.
+    pub fn platform(&self) -> Option<&'p str> {
+        self.get(2)
+    }
+    /// `profile.model`.
+    pub fn model(&self) -> Option<&'p str> {
+        self.get(3)
+    }
+    /// `profile.manufacturer`.
+    pub fn manufacturer(&self) -> Option<&'p str> {
+        self.get(4)
+    }
+    /// `profile.osVersion`.
+    pub fn os_version(&self) -> Option<&'p str> {
+        self.get(5)
+    }
+    /// Lifecycle status.
+    pub fn status(&self) -> Option<&'p str> {
+        self.get(6)
+    }
+    /// `lastUpdated`.
+    pub fn last_updated(&self) -> Option<&'p str> {
+        self.get(7)
+    }
+    /// Ids of its users.
+    pub fn users(&self) -> impl Iterator<Item = &'p str> {
+        self.get(8).into_iter().flat_map(|u| u.split(','))
+    }
+    /// Managed for any of its users.
+    pub fn managed(&self) -> Option<bool> {
+        self.0.managed
+    }
+    /// `profile.registered`.
+    pub fn registered(&self) -> Option<bool> {
+        self.0.registered
+    }
 }
 
 impl Profiles {
@@ -110,22 +279,61 @@ impl Profiles {
 
     /// Adds (or replaces) a user.
     pub fn insert_user(&mut self, user: UserProfile) {
-        self.users.insert(user.id.clone(), user);
+        let (text, ends) = pack([
+            Some(&*user.id),
+            user.login.as_deref(),
+            user.email.as_deref(),
+            user.first_name.as_deref(),
+            user.last_name.as_deref(),
+            user.display_name.as_deref(),
+            user.status.as_deref(),
+            user.department.as_deref(),
+            user.title.as_deref(),
+            user.manager.as_deref(),
+            user.employee_number.as_deref(),
+            user.organization.as_deref(),
+            user.last_updated.as_deref(),
+        ]);
+        let packed = PackedUser {
+            text,
+            ends,
+            groups: user.groups.into_boxed_slice(),
+            roles: user.roles.into_boxed_slice(),
+        };
+        self.users.insert(user.id, packed);
     }
 
     /// Adds (or replaces) a device.
     pub fn insert_device(&mut self, device: DeviceProfile) {
-        self.devices.insert(device.id.clone(), device);
+        let users = device.users.join(",");
+        let (text, ends) = pack([
+            Some(&*device.id),
+            device.name.as_deref(),
+            device.platform.as_deref(),
+            device.model.as_deref(),
+            device.manufacturer.as_deref(),
+            device.os_version.as_deref(),
+            device.status.as_deref(),
+            device.last_updated.as_deref(),
+            Some(users.as_str()),
+        ]);
+        let packed = PackedDevice {
+            text,
+            ends,
+            managed: device.managed,
+            registered: device.registered,
+        };
+        self.devices.insert(device.id, packed);
     }
 
     /// The user with Okta id `id`.
-    pub fn user(&self, id: &str) -> Option<&UserProfile> {
-        self.users.get(id)
+    pub fn user(&self, id: &str) -> Option<User<'_>> {
+        self.users.get(id).map(User)
     }
 
     /// The device with Okta id `id`.
-    pub fn device(&self, id: &str) -> Option<&DeviceProfile> {
-        self.devices.get(id)
+    pub fn device(&self, id: &str) -> Option<Device<'_>> {
+        self.devices.get(id).map(Device)
     }
 
     /// Number of users.
@@ -151,7 +359,7 @@ pub(crate) enum UserLookup<'p> {
     /// Enrichment off (or no id): write nothing.
     Off,
     /// Known user.
-    Found(&'p UserProfile),
+    Found(User<'p>),
     /// Enrichment on, user not in the store.
     Unknown,
 }
@@ -183,21 +391,21 @@ pub(crate) fn write_user_details(w: &mut JsonWriter<'_>, key: Key<'_>, lookup: &
         UserLookup::Found(p) => {
             w.open_object(key);
             w.bool(k!("known"), Some(true));
-            w.str(k!("id"), Some(&p.id));
-            w.str(k!("login"), p.login.as_deref());
-            w.str(k!("email"), p.email.as_deref());
-            w.str(k!("first_name"), p.first_name.as_deref());
-            w.str(k!("last_name"), p.last_name.as_deref());
-            w.str(k!("display_name"), p.display_name.as_deref());
-            w.str(k!("status"), p.status.as_deref());
-            w.str(k!("department"), p.department.as_deref());
-            w.str(k!("title"), p.title.as_deref());
-            w.str(k!("manager"), p.manager.as_deref());
-            w.str(k!("employee_number"), p.employee_number.as_deref());
-            w.str(k!("organization"), p.organization.as_deref());
-            w.str(k!("last_updated"), p.last_updated.as_deref());
-            w.str_array(k!("groups"), p.groups.iter().map(|g| g.as_ref()));
-            w.str_array(k!("roles"), p.roles.iter().map(|r| r.as_ref()));
+            w.str(k!("id"), Some(p.id()));
+            w.str(k!("login"), p.login());
+            w.str(k!("email"), p.email());
+            w.str(k!("first_name"), p.first_name());
+            w.str(k!("last_name"), p.last_name());
+            w.str(k!("display_name"), p.display_name());
+            w.str(k!("status"), p.status());
+            w.str(k!("department"), p.department());
+            w.str(k!("title"), p.title());
+            w.str(k!("manager"), p.manager());
+            w.str(k!("employee_number"), p.employee_number());
+            w.str(k!("organization"), p.organization());
+            w.str(k!("last_updated"), p.last_updated());
+            w.str_array(k!("groups"), p.groups().iter().map(|g| g.as_ref()));
+            w.str_array(k!("roles"), p.roles().iter().map(|r| r.as_ref()));
             w.bool(k!("privileged"), Some(p.privileged()));
             w.close();
         }
@@ -209,7 +417,7 @@ pub(crate) enum DeviceLookup<'p> {
     /// Enrichment off (or no id).
     Off,
     /// Known device.
-    Found(&'p DeviceProfile),
+    Found(Device<'p>),
     /// Enrichment on, device not in the store.
     Unknown,
 }
@@ -242,17 +450,17 @@ pub(crate) fn write_device_details(
         DeviceLookup::Found(d) => {
             w.open_object(key);
             w.bool(k!("known"), Some(true));
-            w.str(k!("id"), Some(&d.id));
-            w.str(k!("name"), d.name.as_deref());
-            w.str(k!("platform"), d.platform.as_deref());
-            w.str(k!("model"), d.model.as_deref());
-            w.str(k!("manufacturer"), d.manufacturer.as_deref());
-            w.str(k!("os_version"), d.os_version.as_deref());
-            w.str(k!("status"), d.status.as_deref());
-            w.bool(k!("managed"), d.managed);
-            w.bool(k!("registered"), d.registered);
-            w.str_array(k!("users"), d.users.iter().map(|u| u.as_ref()));
-            w.str(k!("last_updated"), d.last_updated.as_deref());
+            w.str(k!("id"), Some(d.id()));
+            w.str(k!("name"), d.name());
+            w.str(k!("platform"), d.platform());
+            w.str(k!("model"), d.model());
+            w.str(k!("manufacturer"), d.manufacturer());
+            w.str(k!("os_version"), d.os_version());
+            w.str(k!("status"), d.status());
+            w.bool(k!("managed"), d.managed());
+            w.bool(k!("registered"), d.registered());
+            w.str_array(k!("users"), d.users());
+            w.str(k!("last_updated"), d.last_updated());
             w.close();
         }
     }

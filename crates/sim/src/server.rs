@@ -746,7 +746,12 @@ async fn directory_api(
             let limiter = limiters
                 .entry(family)
                 .or_insert_with(|| RateLimiter::new(limit, 0, shared.config.rate_limit_window));
-            Some(limiter.check(Instant::now()))
+            let status = limiter.check(Instant::now());
+            if let Ok(mut peaks) = shared.directory_peak.lock() {
+                let peak = peaks.entry(family).or_default();
+                *peak = (*peak).max(limiter.used());
+            }
+            Some(status)
         });
     let mut response = if rate.is_some_and(|r| r.exceeded) {
         okta_error(
