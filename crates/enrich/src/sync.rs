@@ -93,6 +93,9 @@ pub struct EnrichOptions {
     pub refresh: Duration,
     /// Share (0, 1] of each endpoint's rate limit the sync may use.
     pub rate_limit_share: f64,
+    /// Where to append one NDJSON document per changed profile after each refresh
+    /// ([`profile_documents`](crate::profile_documents)); `None`: no profile stream.
+    pub profiles_file: Option<std::path::PathBuf>,
 }
 
 impl Default for EnrichOptions {
@@ -102,6 +105,7 @@ impl Default for EnrichOptions {
             devices: true,
             refresh: DEFAULT_REFRESH,
             rate_limit_share: DEFAULT_RATE_LIMIT_SHARE,
+            profiles_file: None,
         }
     }
 }
@@ -438,6 +442,13 @@ impl Enricher {
                 }
             }
         }
+        if let (Some(path), Some(snapshot)) = (&self.options.profiles_file, self.handle.current()) {
+            let documents = crate::profile_documents(&committed, &snapshot);
+            if !documents.is_empty() {
+                let path = path.clone();
+                blocking(move || append_documents(&path, &documents)).await?;
+            }
+        }
         report.committed = committed;
         Ok(report)
     }
@@ -473,6 +484,27 @@ impl Enricher {
             tokio::time::sleep(self.options.refresh).await;
         }
     }
+}
+
+/// Appends `documents` as NDJSON lines to `path` (created when missing) and syncs it.
+fn append_documents(path: &Path, documents: &[crate::ProfileDocument]) -> Result<(), EnrichError> {
+    use std::io::Write;
+    let mut text = String::new();
+    for d in documents {
+        text.push_str(&d.json);
+        text.push('\n');
+    }
+    let io = |e: std::io::Error| EnrichError::Store {
+        path: path.to_path_buf(),
+        detail: format!("writing the profile documents: {e}"),
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_data().map_err(io)
 }
 
 async fn blocking<T: Send + 'static>(

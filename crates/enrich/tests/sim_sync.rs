@@ -168,6 +168,26 @@ async fn profile_documents_for_changed_users() {
     let doc: Value = serde_json::from_str(&docs[0].json).expect("JSON");
     assert_eq!(doc["okta"]["profile"]["department"], "Legal");
     assert_eq!(doc["event"]["dataset"], "okta.users");
+    // The same documents appended to the profile stream of the options.
+    let stream = dir.path().join("okta-users.ndjson");
+    let enricher = {
+        drop(enricher);
+        Enricher::open(
+            &dir.path().join(STORE_FILE),
+            client(&sim),
+            EnrichOptions {
+                devices: false,
+                profiles_file: Some(stream.clone()),
+                ..options()
+            },
+        )
+        .expect("reopen")
+    };
+    sim.set_user_department(&user, "Finance");
+    enricher.refresh().await.expect("third");
+    let lines = std::fs::read_to_string(&stream).expect("stream");
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    assert!(lines.contains("\"department\":\"Finance\""), "{lines}");
     sim.shutdown().await;
 }
 

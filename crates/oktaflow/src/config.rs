@@ -458,6 +458,7 @@ struct EnrichmentSchema {
     devices: Option<bool>,
     refresh: Option<DurationText>,
     rate_limit_share: Option<f64>,
+    profiles_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -883,6 +884,9 @@ fn enrichment(v: &mut View, client: &ClientConfig) -> Option<oktaflow_pipeline::
             v.bad("enrichment.rate_limit_share", &share.origin, reason);
         }
     }
+    options.profiles_file = v
+        .get::<PathBuf>("enrichment.profiles_file")
+        .map(|p| p.value);
     if !options.users && !options.devices {
         return None;
     }
@@ -1130,13 +1134,17 @@ mod tests {
         let off = run(Some(base), &env, &Overrides::default()).unwrap();
         assert_eq!(off.sources[0].enrichment, None);
         let text = format!(
-            "{base}[source.enrichment]\nusers = true\ndevices = false\nrefresh = \"30m\"\n"
+            "{base}[source.enrichment]\nusers = true\ndevices = false\nrefresh = \"30m\"\nprofiles_file = \"okta-users.ndjson\"\n"
         );
         let on = run(Some(&text), &env, &Overrides::default()).unwrap();
         let options = on.sources[0].enrichment.clone().expect("on");
         assert!(options.users && !options.devices);
         assert_eq!(options.refresh, Duration::from_secs(1800));
         assert_eq!(options.rate_limit_share, 0.2);
+        assert_eq!(
+            options.profiles_file.as_deref(),
+            Some(Path::new("okta-users.ndjson"))
+        );
         let bad = format!("{base}[source.enrichment]\nrefresh = \"5s\"\nrate_limit_share = 2.0\n");
         let message = err(Some(&bad), &env, &Overrides::default());
         assert!(message.contains("source.enrichment.refresh"), "{message}");
