@@ -5,7 +5,9 @@
 //! ([`Normalizer::set_profiles`](crate::Normalizer::set_profiles)). The normalizer only reads
 //! it: looking a user or device up is a hash-map probe, never a wait.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -94,8 +96,10 @@ pub struct Profiles {
     pub users_enabled: bool,
     /// Whether devices are enriched (an unknown device is only reported when true).
     pub devices_enabled: bool,
-    users: HashMap<Box<str>, PackedUser>,
-    devices: HashMap<Box<str>, PackedDevice>,
+    // Sets keyed by the id at the start of each packed text: a lookup reads the profile's
+    // own text, no separate key allocation.
+    users: HashSet<PackedUser>,
+    devices: HashSet<PackedDevice>,
 }
 
 /// The text fields of a user, in [`PackedUser::text`] order.
@@ -121,6 +125,42 @@ struct PackedDevice {
     managed: Option<bool>,
     registered: Option<bool>,
 }
+
+impl PackedUser {
+    fn id(&self) -> &str {
+        field(&self.text, &self.ends, 0).unwrap_or("")
+    }
+}
+
+impl PackedDevice {
+    fn id(&self) -> &str {
+        field(&self.text, &self.ends, 0).unwrap_or("")
+    }
+}
+
+macro_rules! keyed_by_id {
+    ($t:ty) => {
+        impl Borrow<str> for $t {
+            fn borrow(&self) -> &str {
+                self.id()
+            }
+        }
+        impl PartialEq for $t {
+            fn eq(&self, other: &Self) -> bool {
+                self.id() == other.id()
+            }
+        }
+        impl Eq for $t {}
+        impl Hash for $t {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                // As `str` hashes, so that lookups by `&str` find it.
+                self.id().hash(state)
+            }
+        }
+    };
+}
+keyed_by_id!(PackedUser);
+keyed_by_id!(PackedDevice);
 
 /// Concatenates `fields` (`None` and empty alike: absent) and their end offsets.
 fn pack<const N: usize>(fields: [Option<&str>; N]) -> (Box<str>, [u32; N]) {
@@ -300,7 +340,7 @@ impl Profiles {
             groups: user.groups.into_boxed_slice(),
             roles: user.roles.into_boxed_slice(),
         };
-        self.users.insert(user.id, packed);
+        self.users.replace(packed);
     }
 
     /// Adds (or replaces) a device.
@@ -323,7 +363,7 @@ impl Profiles {
             managed: device.managed,
             registered: device.registered,
         };
-        self.devices.insert(device.id, packed);
+        self.devices.replace(packed);
     }
 
     /// The user with Okta id `id`.
