@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use oktaflow_plumbing::http::{build_client, ClientOptions};
 use oktaflow_plumbing::{error_chain, split_events, Backoff, RawEvent};
@@ -51,6 +52,38 @@ pub enum PageRequest {
     },
     /// Follow a stored `rel="next"` link (its path and query).
     Next(String),
+}
+
+/// An Okta management API endpoint read by the identity enrichment: its path (requests and
+/// `next` links must stay under it), what it holds and the OAuth scope that reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiEndpoint {
+    /// Path prefix, e.g. `/api/v1/users`.
+    pub path: &'static str,
+    /// What it lists, for messages (`users`, `devices`).
+    pub what: &'static str,
+    /// The OAuth 2.0 scope that reads it, e.g. `okta.users.read`.
+    pub scope: &'static str,
+}
+
+/// One successful answer of an [`ApiEndpoint`].
+#[derive(Debug)]
+pub struct ApiPage {
+    /// The response body (a JSON array or object).
+    pub body: Bytes,
+    /// Path and query of the `rel="next"` link, if any.
+    pub next: Option<String>,
+}
+
+/// Whose request this is: the System Log (the client's pacer and stats) or an API endpoint
+/// with its own pacer (no System Log stats).
+#[derive(Clone, Copy)]
+enum Target<'t> {
+    Logs,
+    Api {
+        endpoint: &'t ApiEndpoint,
+        pacer: &'t Pacer,
+    },
 }
 
 /// One successful response.
@@ -197,20 +230,53 @@ impl OktaClient {
 
     /// One request; a 401 with OAuth renews the access token once.
     async fn attempt(&self, url: &Url, retries: &mut Retries) -> Result<RawPage, FetchError> {
+        let (body, next) = self.send(url, Target::Logs, retries).await?;
+        let org = self.config.org.label().to_string();
+        let events = split_events(&body).map_err(|e| FetchError::Body {
+            org,
+            detail: format!("not a JSON array of events ({e})"),
+        })?;
+        self.stats.record_page(events.len());
+        Ok(RawPage { events, next })
+    }
+
+    /// One GET of `url` for `target`: the body of a successful answer and the path of its
+    /// `rel="next"` link; every error status mapped to its one-line [`FetchError`].
+    async fn send(
+        &self,
+        url: &Url,
+        target: Target<'_>,
+        retries: &mut Retries,
+    ) -> Result<(Bytes, Option<String>), FetchError> {
         let mut renewed = false;
+        let pacer = match target {
+            Target::Logs => &self.pacer,
+            Target::Api { pacer, .. } => pacer,
+        };
         loop {
-            self.pacer.acquire().await;
+            pacer.acquire().await;
             let authorization = self
                 .auth
                 .header(&self.http, &self.config.org, &self.stats)
                 .await?;
-            self.stats.record_request();
-            debug!(
-                org = self.config.org.label(),
-                path = url.path(),
-                query = url.query().unwrap_or(""),
-                "GET System Log page"
-            );
+            if matches!(target, Target::Logs) {
+                self.stats.record_request();
+            }
+            match target {
+                Target::Logs => debug!(
+                    org = self.config.org.label(),
+                    path = url.path(),
+                    query = url.query().unwrap_or(""),
+                    "GET System Log page"
+                ),
+                Target::Api { endpoint, .. } => debug!(
+                    org = self.config.org.label(),
+                    path = url.path(),
+                    query = url.query().unwrap_or(""),
+                    what = endpoint.what,
+                    "GET Okta API page"
+                ),
+            }
             let response = self
                 .http
                 .get(url.clone())
@@ -223,9 +289,11 @@ impl OktaClient {
                     transport_error(&self.config.org, e, !self.reached.load(Ordering::Relaxed))
                 })?;
             let status = response.status();
-            self.stats.record_status(status.as_u16());
+            if matches!(target, Target::Logs) {
+                self.stats.record_status(status.as_u16());
+            }
             let headers = response.headers().clone();
-            let wait_429 = self.observe_rate_limit(&headers);
+            let wait_429 = self.observe_rate_limit(&headers, target);
             if status == StatusCode::UNAUTHORIZED && self.auth.is_oauth() && !renewed {
                 renewed = true;
                 self.auth.invalidate().await;
@@ -248,16 +316,11 @@ impl OktaClient {
                         return Err(self.over_cap(org, retries.over_cap));
                     }
                 };
-                let events = split_events(&body).map_err(|e| FetchError::Body {
-                    org: org.clone(),
-                    detail: format!("not a JSON array of events ({e})"),
-                })?;
                 let next = match find_link(&headers, "next") {
-                    Some(link) => Some(self.link_path(url, &link)?),
+                    Some(link) => Some(self.link_path(url, &link, target)?),
                     None => None,
                 };
-                self.stats.record_page(events.len());
-                return Ok(RawPage { events, next });
+                return Ok((body, next));
             }
             return Err(match status.as_u16() {
                 429 => {
@@ -269,42 +332,114 @@ impl OktaClient {
                         }
                     };
                     let wait = wait + Duration::from_millis(rand::rng().random_range(0..=1000));
-                    self.pacer.hold_until(tokio::time::Instant::now() + wait);
+                    pacer.hold_until(tokio::time::Instant::now() + wait);
                     FetchError::RateLimited { org, wait }
                 }
                 500..=599 | 408 => FetchError::Server {
                     org,
                     status: status.as_u16(),
                 },
-                400 => FetchError::BadRequest {
-                    org,
-                    summary: okta_summary(response).await,
-                },
                 401 => FetchError::Unauthorized {
                     org,
                     hint: self.config.auth.fix_hint(),
                 },
-                403 => FetchError::Forbidden {
-                    org,
-                    summary: okta_summary(response).await,
-                },
-                404 => FetchError::NotFound { org },
-                other => FetchError::Protocol {
-                    org,
-                    detail: format!("HTTP {other} from {LOGS_PATH}"),
+                code => match target {
+                    Target::Logs => match code {
+                        400 => FetchError::BadRequest {
+                            org,
+                            summary: okta_summary(response).await,
+                        },
+                        403 => FetchError::Forbidden {
+                            org,
+                            summary: okta_summary(response).await,
+                        },
+                        404 => FetchError::NotFound { org },
+                        other => FetchError::Protocol {
+                            org,
+                            detail: format!("HTTP {other} from {LOGS_PATH}"),
+                        },
+                    },
+                    Target::Api { endpoint, .. } => match code {
+                        403 => FetchError::ApiForbidden {
+                            org,
+                            what: endpoint.what,
+                            scope: endpoint.scope,
+                            summary: okta_summary(response).await,
+                        },
+                        other => FetchError::ApiRefused {
+                            org,
+                            path: url.path().to_string(),
+                            status: other,
+                            summary: okta_summary(response).await,
+                        },
+                    },
                 },
             });
         }
     }
 
-    /// The path and query of a next link, which must point to the System Log of this org.
-    fn link_path(&self, request_url: &Url, link: &str) -> Result<String, FetchError> {
+    /// One page of an Okta management API endpoint (users, groups, roles, devices): `path`
+    /// is the path and query (a first request or a stored `next` link) and must lie under
+    /// `endpoint.path`. Paced by `pacer` (one per endpoint, with its own share of that
+    /// endpoint's rate limit), retried like a System Log page on transient failures; a
+    /// halt says what was refused and, for a 403, which OAuth scope is missing.
+    pub async fn fetch_api(
+        &self,
+        endpoint: &ApiEndpoint,
+        path: &str,
+        pacer: &Pacer,
+    ) -> Result<ApiPage, FetchError> {
+        if !path.starts_with(endpoint.path) {
+            return Err(self.protocol(&format!(
+                "`{path}` is not under the {} endpoint {}",
+                endpoint.what, endpoint.path
+            )));
+        }
+        let url = self
+            .config
+            .org
+            .join(path)
+            .ok_or_else(|| self.protocol(&format!("`{path}` is not a valid path")))?;
+        let target = Target::Api { endpoint, pacer };
+        let mut backoff = Backoff::new(self.config.retry);
+        let mut retries = Retries::default();
+        loop {
+            let error = match self.send(&url, target, &mut retries).await {
+                Ok((body, next)) => return Ok(ApiPage { body, next }),
+                Err(error) if error.is_halt() => return Err(error),
+                Err(error) => error,
+            };
+            let delay = match &error {
+                FetchError::RateLimited { wait, .. } => *wait,
+                _ => backoff.next_delay(&mut rand::rng()),
+            };
+            warn!(org = self.config.org.label(), endpoint = endpoint.path, error = %error, retry_in_ms = delay.as_millis() as u64, "retrying Okta API request");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// The path and query of a next link, which must point to the same endpoint of this
+    /// org (the System Log, or the API endpoint asked).
+    fn link_path(
+        &self,
+        request_url: &Url,
+        link: &str,
+        target: Target<'_>,
+    ) -> Result<String, FetchError> {
         let resolved = request_url
             .join(link)
             .map_err(|_| self.protocol(&format!("rel=\"next\" link `{link}` is not a URL")))?;
-        if resolved.path() != LOGS_PATH {
+        let expected = match target {
+            Target::Logs => LOGS_PATH,
+            Target::Api { endpoint, .. } => endpoint.path,
+        };
+        let same_endpoint = match target {
+            Target::Logs => resolved.path() == LOGS_PATH,
+            Target::Api { .. } => resolved.path().starts_with(expected),
+        };
+        if !same_endpoint || resolved.host_str() != request_url.host_str() {
             return Err(self.protocol(&format!(
-                "rel=\"next\" link points to `{}`, not {LOGS_PATH}",
+                "rel=\"next\" link points to `{}`, not {expected}",
                 resolved.path()
             )));
         }
@@ -337,7 +472,7 @@ impl OktaClient {
     /// Feeds the rate-limit headers to the pacer and stats; returns the wait until the window
     /// resets (used after a 429): 60 s without `X-Rate-Limit-Reset`, `None` when the reset time
     /// is not in the future (the caller then backs off with a growing wait instead).
-    fn observe_rate_limit(&self, headers: &HeaderMap) -> Option<Duration> {
+    fn observe_rate_limit(&self, headers: &HeaderMap, target: Target<'_>) -> Option<Duration> {
         let number =
             |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
         let limit = number("x-rate-limit-limit");
@@ -354,10 +489,15 @@ impl OktaClient {
                 .saturating_sub(server_now)
         });
         let reset_in = reset_secs.map(|secs| Duration::from_secs(secs.clamp(0, 120) as u64));
-        if let Some(remaining) = remaining {
-            self.stats.record_remaining(remaining);
+        match target {
+            Target::Logs => {
+                if let Some(remaining) = remaining {
+                    self.stats.record_remaining(remaining);
+                }
+                self.pacer.observe(limit, remaining, reset_in);
+            }
+            Target::Api { pacer, .. } => pacer.observe(limit, remaining, reset_in),
         }
-        self.pacer.observe(limit, remaining, reset_in);
         match reset_secs {
             None => Some(Duration::from_secs(60)),
             Some(secs) if secs <= 0 => None,

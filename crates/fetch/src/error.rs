@@ -36,6 +36,30 @@ pub enum FetchError {
         /// Okta's `errorSummary`.
         summary: String,
     },
+    /// HTTP 403 from a management API endpoint (identity enrichment): a missing scope.
+    #[error("reading the {what} of {org} denied (HTTP 403: {summary}) — grant the OAuth app the {scope} scope (or give the API token's admin a read-only admin role), or turn {what} enrichment off")]
+    ApiForbidden {
+        /// The org label.
+        org: String,
+        /// What was read (`users`, `devices`, ...).
+        what: &'static str,
+        /// The OAuth scope that reads it.
+        scope: &'static str,
+        /// Okta's `errorSummary`.
+        summary: String,
+    },
+    /// HTTP 400, 404 or another unexpected status from a management API endpoint.
+    #[error("Okta refused {path} for {org} (HTTP {status}: {summary})")]
+    ApiRefused {
+        /// The org label.
+        org: String,
+        /// The request path (no query).
+        path: String,
+        /// The status code.
+        status: u16,
+        /// Okta's `errorSummary`.
+        summary: String,
+    },
     /// HTTP 404: this host has no System Log API (wrong domain).
     #[error(
         "{org} has no Okta System Log API (HTTP 404) — check the Okta domain (like acme.okta.com)"
@@ -162,7 +186,10 @@ impl FetchError {
         match self {
             FetchError::BadRequest { .. } => FetchErrorKind::BadRequest,
             FetchError::Unauthorized { .. } => FetchErrorKind::Unauthorized,
-            FetchError::Forbidden { .. } => FetchErrorKind::Forbidden,
+            FetchError::Forbidden { .. } | FetchError::ApiForbidden { .. } => {
+                FetchErrorKind::Forbidden
+            }
+            FetchError::ApiRefused { .. } => FetchErrorKind::Protocol,
             FetchError::NotFound { .. } => FetchErrorKind::NotFound,
             FetchError::Unresolvable { .. } => FetchErrorKind::Unresolvable,
             FetchError::OAuth { .. } => FetchErrorKind::OAuth,

@@ -55,7 +55,7 @@ mod start_from;
 mod state;
 mod stats;
 
-pub use client::{OktaClient, PageRequest, RawPage, LOGS_PATH};
+pub use client::{ApiEndpoint, ApiPage, OktaClient, PageRequest, RawPage, LOGS_PATH};
 pub use config::{
     Auth, ClientConfig, ConfigError, OrgUrl, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_RATE_LIMIT_SHARE,
     DEFAULT_REQUEST_TIMEOUT, LOGS_SCOPE, MAX_PAGE_SIZE, MIN_MAX_RESPONSE_BODY,

@@ -23,6 +23,9 @@ use crate::model::{
     Target, UserAgent,
 };
 use crate::outcome::{event_outcome, event_severity};
+use crate::profile::{
+    write_device_details, write_stamp, write_user_details, DeviceLookup, Profiles, UserLookup,
+};
 use crate::timestamp;
 use crate::user_agent::{os_name_and_version, UserAgentInfo, UserAgentParser};
 use crate::writer::{k, write_json, JsonWriter, Key};
@@ -70,6 +73,8 @@ pub(crate) struct Context<'n> {
     pub(crate) user_agents: &'n mut UserAgentParser,
     /// When the event was fetched: `@timestamp` when `published` is unusable.
     pub(crate) fetched_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Identity enrichment, when on.
+    pub(crate) profiles: Option<&'n Profiles>,
 }
 
 /// The object a LogEvent arrived in, when it was not sent bare.
@@ -283,6 +288,35 @@ pub(crate) fn write_document(
             _ => None,
         });
 
+    // Identity enrichment: the actor's, the target user's and the device's profiles.
+    let actor_id = actor.and_then(|a| text(&a.id)).filter(|s| known(s));
+    let target_id = user_target
+        .filter(|t| text(&t.kind) == Some("User"))
+        .and_then(|t| text(&t.id))
+        .filter(|s| known(s));
+    let event_device_id = match json(&ev.device) {
+        Some(Json::Obj(device)) => device_id(device),
+        _ => None,
+    };
+    let (actor_profile, target_profile, device_profile) = match cx.profiles {
+        Some(p) => (
+            p.lookup_user(
+                actor_id.filter(|_| actor.is_some_and(|a| text(&a.kind) == Some("User"))),
+            ),
+            p.lookup_user(target_id),
+            p.lookup_device(event_device_id),
+        ),
+        None => (UserLookup::Off, UserLookup::Off, DeviceLookup::Off),
+    };
+    let actor_found = match &actor_profile {
+        UserLookup::Found(p) => Some(*p),
+        _ => None,
+    };
+    let target_found = match &target_profile {
+        UserLookup::Found(p) => Some(*p),
+        _ => None,
+    };
+
     let start = out.len();
     let mut w = JsonWriter::new(out);
     let mut stamp = [0u8; timestamp::LEN];
@@ -360,15 +394,41 @@ pub(crate) fn write_document(
     if let Some(a) = actor {
         w.str(k!("id"), text(&a.id).filter(|s| known(s)));
         w.str(k!("name"), actor_name);
-        w.str(k!("email"), actor_name.filter(|n| n.contains('@')));
-        w.str(k!("full_name"), text(&a.display_name).filter(|s| known(s)));
+        w.str(
+            k!("email"),
+            actor_name
+                .filter(|n| n.contains('@'))
+                .or(actor_found.and_then(|p| p.email())),
+        );
+        w.str(
+            k!("full_name"),
+            text(&a.display_name)
+                .filter(|s| known(s))
+                .or(actor_found.and_then(|p| p.display_name())),
+        );
+    }
+    if let Some(p) = actor_found {
+        w.str_array(k!("roles"), p.roles().iter().map(|r| r.as_ref()));
+        w.open_object(k!("group"));
+        w.str_array(k!("name"), p.groups().iter().map(|g| g.as_ref()));
+        w.close();
     }
     w.open_object(k!("target"));
     if let Some(t) = user_target {
         w.str(k!("id"), text(&t.id).filter(|s| known(s)));
         w.str(k!("name"), target_name);
-        w.str(k!("email"), target_name.filter(|n| n.contains('@')));
-        w.str(k!("full_name"), text(&t.display_name).filter(|s| known(s)));
+        w.str(
+            k!("email"),
+            target_name
+                .filter(|n| n.contains('@'))
+                .or(target_found.and_then(|p| p.email())),
+        );
+        w.str(
+            k!("full_name"),
+            text(&t.display_name)
+                .filter(|s| known(s))
+                .or(target_found.and_then(|p| p.display_name())),
+        );
         if let Some(g) = group_target {
             w.open_object(k!("group"));
             w.str(k!("id"), text(&g.id));
@@ -393,6 +453,12 @@ pub(crate) fn write_document(
     if let Some(Json::Obj(device)) = json(&ev.device) {
         w.open_object(k!("device"));
         w.str(k!("id"), device_id(device));
+        if let DeviceLookup::Found(d) = &device_profile {
+            w.str(k!("manufacturer"), d.manufacturer());
+            w.open_object(k!("model"));
+            w.str(k!("identifier"), d.model());
+            w.close();
+        }
         w.close();
     }
 
@@ -423,6 +489,14 @@ pub(crate) fn write_document(
     }
     if debug_context.is_some() {
         debug.write_parsed(&mut w, u);
+    }
+    if let Some(profiles) = cx.profiles {
+        w.open_object(k!("profile"));
+        write_user_details(&mut w, k!("actor"), &actor_profile);
+        write_user_details(&mut w, k!("target"), &target_profile);
+        write_device_details(&mut w, k!("device"), &device_profile);
+        w.close();
+        write_stamp(&mut w, k!("enrichment"), profiles, published);
     }
     w.open_object(k!("system"));
     write_system(
@@ -482,7 +556,7 @@ fn first_target<'s, 'a>(targets: &'s [Target<'a>], kinds: &[&str]) -> Option<&'s
 }
 
 /// `device.id`: Okta's device `id`, when it is a string.
-fn device_id<'s>(device: &'s [(Cow<'_, str>, Json<'_>)]) -> Option<&'s str> {
+pub(crate) fn device_id<'s>(device: &'s [(Cow<'_, str>, Json<'_>)]) -> Option<&'s str> {
     device
         .iter()
         .rev()

@@ -24,6 +24,9 @@ use crate::error::NormalizeError;
 use crate::geoip::GeoFacts;
 use crate::json::{Json, OktaObject};
 use crate::model::{json, text, Geo, LogEvent, Target};
+use crate::profile::{
+    write_device_details, write_stamp, write_user_details, DeviceLookup, UserLookup,
+};
 use crate::timestamp;
 use crate::writer::{k, JsonWriter};
 use crate::EventSummary;
@@ -393,11 +396,47 @@ pub(crate) fn write_document(
     write_pseudo_user(&mut w, user_name, actor_id, actor_display);
     w.close();
 
+    // Identity enrichment: the actor's, the User target's and the device's profiles.
+    let (actor_profile, target_profile, device_profile) = match cx.profiles {
+        Some(p) => (
+            p.lookup_user(
+                actor
+                    .filter(|a| text(&a.kind) == Some("User"))
+                    .and(actor_id),
+            ),
+            p.lookup_user(
+                user_target
+                    .filter(|t| text(&t.kind) == Some("User"))
+                    .and_then(|t| text(&t.id)),
+            ),
+            p.lookup_device(match json(&ev.device) {
+                Some(Json::Obj(device)) => ecs::device_id(device),
+                _ => None,
+            }),
+        ),
+        None => (UserLookup::Off, UserLookup::Off, DeviceLookup::Off),
+    };
+    let actor_found = match &actor_profile {
+        UserLookup::Found(p) => Some(*p),
+        _ => None,
+    };
+
     w.open_object(k!("user"));
     w.str(k!("name"), user_name);
     w.str(k!("full_name"), actor_display);
     // Not written by Elastic; its prebuilt rules read it.
-    w.str(k!("email"), actor_alternate_id.filter(|a| a.contains('@')));
+    w.str(
+        k!("email"),
+        actor_alternate_id
+            .filter(|a| a.contains('@'))
+            .or(actor_found.and_then(|p| p.email())),
+    );
+    if let Some(p) = actor_found {
+        w.str_array(k!("roles"), p.roles().iter().map(|r| r.as_ref()));
+        w.open_object(k!("group"));
+        w.str_array(k!("name"), p.groups().iter().map(|g| g.as_ref()));
+        w.close();
+    }
     w.open_object(k!("target"));
     if let Some(t) = user_target {
         w.str(k!("id"), text(&t.id));
@@ -443,8 +482,26 @@ pub(crate) fn write_document(
     w.str_array(k!("user"), users);
     w.close();
 
+    if let DeviceLookup::Found(d) = &device_profile {
+        w.open_object(k!("device"));
+        w.str(k!("id"), Some(d.id()));
+        w.str(k!("manufacturer"), d.manufacturer());
+        w.open_object(k!("model"));
+        w.str(k!("identifier"), d.model());
+        w.close();
+        w.close();
+    }
+
     // okta.*
     w.open_object(k!("okta"));
+    if let Some(profiles) = cx.profiles {
+        w.open_object(k!("profile"));
+        write_user_details(&mut w, k!("actor"), &actor_profile);
+        write_user_details(&mut w, k!("target"), &target_profile);
+        write_device_details(&mut w, k!("device"), &device_profile);
+        w.close();
+        write_stamp(&mut w, k!("enrichment"), profiles, published);
+    }
     w.str(k!("uuid"), Some(id));
     w.str(k!("event_type"), Some(event_type));
     w.str(k!("display_message"), text(&ev.display_message));

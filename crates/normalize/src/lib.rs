@@ -54,6 +54,7 @@ mod kv;
 mod model;
 mod ocsf;
 mod outcome;
+mod profile;
 mod timestamp;
 mod user_agent;
 mod writer;
@@ -62,6 +63,7 @@ use std::sync::Arc;
 
 pub use error::{GeoIpError, NormalizeError, SchemaError};
 pub use geoip::GeoIp;
+pub use profile::{Device, DeviceProfile, Profiles, User, UserProfile};
 
 /// User agent cache size when [`Options::user_agent_cache_capacity`] is 0.
 pub const DEFAULT_USER_AGENT_CACHE_CAPACITY: usize = 4096;
@@ -77,6 +79,9 @@ pub struct Options {
     pub public_suffix_list: Option<Arc<publicsuffix::List>>,
     /// Distinct user agent strings cached per Normalizer; 0 = [`DEFAULT_USER_AGENT_CACHE_CAPACITY`].
     pub user_agent_cache_capacity: usize,
+    /// User and device profiles joined onto every event (identity enrichment); `None`
+    /// writes no enrichment field at all. Replace later with [`Normalizer::set_profiles`].
+    pub profiles: Option<Arc<Profiles>>,
     /// The layout of the documents written (default [`Schema::Ecs`]).
     pub schema: Schema,
 }
@@ -169,6 +174,7 @@ pub struct Normalizer {
     geoip: Option<GeoIp>,
     psl: Arc<publicsuffix::List>,
     user_agents: user_agent::UserAgentParser,
+    profiles: Option<Arc<Profiles>>,
     schema: Schema,
 }
 
@@ -192,6 +198,7 @@ impl Normalizer {
                 .public_suffix_list
                 .unwrap_or_else(domain::default_list),
             user_agents: user_agent::UserAgentParser::new(capacity),
+            profiles: options.profiles,
             schema: options.schema,
         }
     }
@@ -199,6 +206,17 @@ impl Normalizer {
     /// The schema this normalizer writes.
     pub fn schema(&self) -> Schema {
         self.schema
+    }
+
+    /// Joins `profiles` onto the events normalized from now on (`None`: no enrichment).
+    /// The snapshot is read-only; a newer one replaces it (cheap: an `Arc`).
+    pub fn set_profiles(&mut self, profiles: Option<Arc<Profiles>>) {
+        self.profiles = profiles;
+    }
+
+    /// The profiles joined onto events, if any.
+    pub fn profiles(&self) -> Option<&Arc<Profiles>> {
+        self.profiles.as_ref()
     }
 
     /// Normalize one input (raw LogEvent, {"message": "<LogEvent JSON text>"} wrapper, or EventBridge
@@ -288,6 +306,7 @@ impl Normalizer {
             geoip: self.geoip.as_ref(),
             user_agents: &mut self.user_agents,
             fetched_at,
+            profiles: self.profiles.as_deref(),
         };
         let result = match input::parse_inner(form) {
             None => {
@@ -345,6 +364,7 @@ impl Normalizer {
                 geoip: self.geoip.as_ref(),
                 user_agents: &mut self.user_agents,
                 fetched_at,
+                profiles: self.profiles.as_deref(),
             };
             let outer = outer.map(|outer| match outer {
                 ecs::Outer::Wrapper(envelope) => ocsf::Outer::Wrapper(envelope),
@@ -357,6 +377,7 @@ impl Normalizer {
             geoip: self.geoip.as_ref(),
             user_agents: &mut self.user_agents,
             fetched_at,
+            profiles: self.profiles.as_deref(),
         };
         match self.schema {
             Schema::Elastic => elastic::write_document(&mut cx, ev, outer, original, out),

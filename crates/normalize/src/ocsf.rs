@@ -34,10 +34,13 @@ use crate::model::{
     LogEvent, SecurityContext, Target, Transaction, UserAgent,
 };
 use crate::outcome::event_outcome;
+use crate::profile::{
+    write_device_details, write_stamp, write_user_details, DeviceLookup, Profiles, UserLookup,
+};
 use crate::timestamp;
 use crate::user_agent::{os_name_and_version, UserAgentParser};
 use crate::writer::{k, JsonWriter, Key};
-use crate::EventSummary;
+use crate::{EventSummary, User};
 
 /// The OCSF schema version written in `metadata.version`.
 pub(crate) const OCSF_VERSION: &str = "1.8.0";
@@ -54,6 +57,8 @@ pub(crate) struct Context<'n> {
     pub(crate) user_agents: &'n mut UserAgentParser,
     /// When the event was fetched: `time` when `published` is unusable.
     pub(crate) fetched_at: Option<DateTime<Utc>>,
+    /// Identity enrichment, when on.
+    pub(crate) profiles: Option<&'n Profiles>,
 }
 
 /// The object a LogEvent arrived in, when it was not sent bare.
@@ -743,6 +748,31 @@ pub(crate) fn write_event(
             || facts.country_iso_code.is_some(),
         request_uri: debug_str(debug_data, "requestUri"),
         external_session,
+        enrichment: cx.profiles.map(|profiles| {
+            let actor_id = actor
+                .filter(|a| text(&a.kind) == Some("User"))
+                .and_then(|a| text(&a.id));
+            let target_id = first_target(targets, &["User"]).and_then(|t| text(&t.id));
+            let device_id = match ev.device.as_ref() {
+                Some(Json::Obj(members)) => {
+                    members
+                        .iter()
+                        .rev()
+                        .find_map(|(k, v)| match (k.as_ref(), v) {
+                            ("id", Json::Str(id)) => Some(id.as_ref()),
+                            _ => None,
+                        })
+                }
+                _ => None,
+            };
+            Enrichment {
+                profiles,
+                actor: profiles.lookup_user(actor_id),
+                target: profiles.lookup_user(target_id),
+                device: profiles.lookup_device(device_id),
+                published,
+            }
+        }),
     };
     if finding {
         write_finding(&mut w, ev, event_type, id, published, &risk, debug_data);
@@ -887,6 +917,26 @@ struct Parts<'s, 'a> {
     located: bool,
     request_uri: Option<&'s str>,
     external_session: Option<&'s str>,
+    /// Identity enrichment of this event, when on.
+    enrichment: Option<Enrichment<'s>>,
+}
+
+/// The profiles joined onto one event.
+struct Enrichment<'p> {
+    profiles: &'p Profiles,
+    actor: UserLookup<'p>,
+    target: UserLookup<'p>,
+    device: DeviceLookup<'p>,
+    published: DateTime<Utc>,
+}
+
+impl Parts<'_, '_> {
+    fn actor_profile(&self) -> Option<User<'_>> {
+        match self.enrichment.as_ref().map(|e| &e.actor) {
+            Some(UserLookup::Found(p)) => Some(*p),
+            _ => None,
+        }
+    }
 }
 
 /// A value that is not Okta's placeholder `unknown` (such values stay under `unmapped`).
@@ -994,8 +1044,10 @@ fn write_okta_user(
     kind: Option<&str>,
     alternate_id: Option<&str>,
     display_name: Option<&str>,
+    profile: Option<User<'_>>,
 ) {
     let (name, email) = name_and_email(alternate_id);
+    let email = email.or(profile.and_then(|p| p.email()));
     let id = id.filter(|s| known(s));
     // OCSF wants a name or uid: a user Okta could not identify is named as Okta does.
     let name = match (id, name) {
@@ -1010,6 +1062,25 @@ fn write_okta_user(
     w.str(k!("full_name"), display_name);
     w.str(k!("type"), kind);
     w.u64(k!("type_id"), Some(user_type_id(kind)));
+    if let Some(p) = profile {
+        w.open_array(k!("groups"));
+        for group in p.groups() {
+            w.open_object(k!(""));
+            w.str(k!("name"), Some(group));
+            w.close();
+        }
+        w.close();
+        w.open_object(k!("org"));
+        w.str(k!("name"), p.organization());
+        w.str(k!("ou_name"), p.department());
+        w.close();
+        w.open_object(k!("ldap_person"));
+        w.str(k!("job_title"), p.title());
+        w.str(k!("employee_uid"), p.employee_number());
+        w.str(k!("given_name"), p.first_name());
+        w.str(k!("surname"), p.last_name());
+        w.close();
+    }
     w.close();
 }
 
@@ -1021,10 +1092,16 @@ fn write_target_user(w: &mut JsonWriter<'_>, key: Key<'_>, t: &Target<'_>) {
         text(&t.kind),
         text(&t.alternate_id),
         text(&t.display_name),
+        None,
     );
 }
 
-fn write_actor_user(w: &mut JsonWriter<'_>, key: Key<'_>, a: &Actor<'_>) {
+fn write_actor_user(
+    w: &mut JsonWriter<'_>,
+    key: Key<'_>,
+    a: &Actor<'_>,
+    profile: Option<User<'_>>,
+) {
     write_okta_user(
         w,
         key,
@@ -1032,6 +1109,7 @@ fn write_actor_user(w: &mut JsonWriter<'_>, key: Key<'_>, a: &Actor<'_>) {
         text(&a.kind),
         text(&a.alternate_id),
         text(&a.display_name),
+        profile,
     );
 }
 
@@ -1040,16 +1118,16 @@ fn write_actor_user(w: &mut JsonWriter<'_>, key: Key<'_>, a: &Actor<'_>) {
 fn write_user(w: &mut JsonWriter<'_>, target: Option<&Target<'_>>, actor: Option<&Actor<'_>>) {
     match (target, actor) {
         (Some(t), _) => write_target_user(w, k!("user"), t),
-        (None, Some(a)) => write_actor_user(w, k!("user"), a),
-        (None, None) => write_okta_user(w, k!("user"), None, None, None, None),
+        (None, Some(a)) => write_actor_user(w, k!("user"), a, None),
+        (None, None) => write_okta_user(w, k!("user"), None, None, None, None, None),
     }
 }
 
 fn write_actor(w: &mut JsonWriter<'_>, p: &Parts<'_, '_>, with_session: bool) {
     w.open_object(k!("actor"));
     match p.actor {
-        Some(a) => write_actor_user(w, k!("user"), a),
-        None => write_okta_user(w, k!("user"), None, None, None, None),
+        Some(a) => write_actor_user(w, k!("user"), a, p.actor_profile()),
+        None => write_okta_user(w, k!("user"), None, None, None, None, None),
     }
     w.str(k!("app_uid"), p.client.and_then(|c| text(&c.id)));
     if with_session {
@@ -1236,6 +1314,14 @@ fn write_unmapped(
     p: &Parts<'_, '_>,
 ) {
     w.str(k!("legacyEventType"), text(&ev.legacy_event_type));
+    if let Some(e) = &p.enrichment {
+        w.open_object(k!("okta_profile"));
+        write_user_details(w, k!("actor"), &e.actor);
+        write_user_details(w, k!("target"), &e.target);
+        write_device_details(w, k!("device"), &e.device);
+        write_stamp(w, k!("enrichment"), e.profiles, e.published);
+        w.close();
+    }
 
     // actor: detailEntry and whatever else it carries.
     match &ev.actor {

@@ -128,6 +128,12 @@ pub struct NormalizeArgs {
     /// events); see docs/fields.md.
     #[arg(long, value_name = "SCHEMA", default_value_t = oktaflow_normalize::Schema::Ecs)]
     pub schema: oktaflow_normalize::Schema,
+
+    /// Join the user and device profiles of this profile store (a source's
+    /// `profiles-<source>.redb` in the state directory) onto every event; see
+    /// docs/enrichment.md.
+    #[arg(long, value_name = "FILE.redb")]
+    pub profiles: Option<PathBuf>,
 }
 
 const RUN_ABOUT: &str = "\

@@ -131,6 +131,8 @@ pub struct SourceConfig {
     pub silence_alert: Option<Duration>,
     /// The layout of the documents written for this source (`schema = "ecs" | "elastic" | "ocsf"`).
     pub schema: oktaflow_normalize::Schema,
+    /// `[source.enrichment]`: user and device profiles joined onto events (`None`: off).
+    pub enrichment: Option<oktaflow_pipeline::EnrichOptions>,
 }
 
 /// The validated configuration of `oktaflow run`.
@@ -445,6 +447,18 @@ struct SourceSchema {
     tls: Option<TlsSchema>,
     silence_alert: Option<DurationText>,
     schema: Option<String>,
+    enrichment: Option<EnrichmentSchema>,
+}
+
+/// `[source.enrichment]`.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct EnrichmentSchema {
+    users: Option<bool>,
+    devices: Option<bool>,
+    refresh: Option<DurationText>,
+    rate_limit_share: Option<f64>,
+    profiles_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -824,6 +838,7 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
                 oktaflow_normalize::Schema::default()
             }),
     };
+    let enrichment = enrichment(v, &client);
     SourceConfig {
         name,
         client,
@@ -831,7 +846,65 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
         options,
         silence_alert,
         schema,
+        enrichment,
     }
+}
+
+/// Shortest and longest enrichment refresh period.
+const ENRICH_REFRESH_RANGE: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(7 * 86_400));
+
+/// `[source.enrichment]`: present means on, users and devices each on unless set to false;
+/// with OAuth, `oauth.scopes` must list the scopes enrichment reads with.
+fn enrichment(v: &mut View, client: &ClientConfig) -> Option<oktaflow_pipeline::EnrichOptions> {
+    if !v.present("enrichment") {
+        return None;
+    }
+    let mut options = oktaflow_pipeline::EnrichOptions::default();
+    if let Some(users) = v.typed::<bool>("enrichment.users") {
+        options.users = users.value;
+    }
+    if let Some(devices) = v.typed::<bool>("enrichment.devices") {
+        options.devices = devices.value;
+    }
+    if let Some((refresh, text)) = v.duration("enrichment.refresh") {
+        let (min, max) = ENRICH_REFRESH_RANGE;
+        if (min..=max).contains(&refresh) {
+            options.refresh = refresh;
+        } else {
+            let reason = format!("`{}` is out of range; use 1m..7d", text.value);
+            v.bad("enrichment.refresh", &text.origin, reason);
+        }
+    }
+    if let Some(share) = v.typed::<f64>("enrichment.rate_limit_share") {
+        if share.value > 0.0 && share.value <= 1.0 {
+            options.rate_limit_share = share.value;
+        } else {
+            let reason = format!("{} is out of range; use a share in (0, 1]", share.value);
+            v.bad("enrichment.rate_limit_share", &share.origin, reason);
+        }
+    }
+    options.profiles_file = v
+        .get::<PathBuf>("enrichment.profiles_file")
+        .map(|p| p.value);
+    if !options.users && !options.devices {
+        return None;
+    }
+    if let Auth::OAuth { scopes, .. } = &client.auth {
+        let missing: Vec<&str> = oktaflow_pipeline::required_scopes(options.users, options.devices)
+            .into_iter()
+            .filter(|needed| !scopes.iter().any(|s| s == needed))
+            .collect();
+        if !missing.is_empty() {
+            let origin = v.origin("enrichment");
+            let reason = format!(
+                "enrichment reads with the OAuth scopes {}: add them to oauth.scopes (with okta.logs.read) and grant them to the service app",
+                missing.join(", ")
+            );
+            v.bad("enrichment", &origin, reason);
+        }
+    }
+    Some(options)
 }
 
 /// Records every field the fetch crate refuses: its check names the first bad field, which is
@@ -1052,6 +1125,35 @@ mod tests {
             Ok(config) => panic!("expected an error, got {config:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn enrichment_is_read_per_source_and_checked() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let base = "[source]\ndomain = \"acme.okta.com\"\n";
+        let off = run(Some(base), &env, &Overrides::default()).unwrap();
+        assert_eq!(off.sources[0].enrichment, None);
+        let text = format!(
+            "{base}[source.enrichment]\nusers = true\ndevices = false\nrefresh = \"30m\"\nprofiles_file = \"okta-users.ndjson\"\n"
+        );
+        let on = run(Some(&text), &env, &Overrides::default()).unwrap();
+        let options = on.sources[0].enrichment.clone().expect("on");
+        assert!(options.users && !options.devices);
+        assert_eq!(options.refresh, Duration::from_secs(1800));
+        assert_eq!(options.rate_limit_share, 0.2);
+        assert_eq!(
+            options.profiles_file.as_deref(),
+            Some(Path::new("okta-users.ndjson"))
+        );
+        let bad = format!("{base}[source.enrichment]\nrefresh = \"5s\"\nrate_limit_share = 2.0\n");
+        let message = err(Some(&bad), &env, &Overrides::default());
+        assert!(message.contains("source.enrichment.refresh"), "{message}");
+        assert!(
+            message.contains("source.enrichment.rate_limit_share"),
+            "{message}"
+        );
+        let typo = format!("{base}[source.enrichment]\nuser = true\n");
+        assert!(err(Some(&typo), &env, &Overrides::default()).contains("user"));
     }
 
     #[test]

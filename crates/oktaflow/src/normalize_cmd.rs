@@ -42,6 +42,9 @@ pub enum NormalizeCmdError {
         /// What the reader said.
         error: oktaflow_normalize::GeoIpError,
     },
+    /// The profile store could not be read.
+    #[error("--profiles: {0}")]
+    Profiles(#[from] oktaflow_enrich::EnrichError),
     /// The dead-letter file could not be opened.
     #[error(transparent)]
     DeadLetterOpen(DeadLetterError),
@@ -73,12 +76,20 @@ impl NormalizeCmdError {
             NormalizeCmdError::Open { .. }
             | NormalizeCmdError::SameFile { .. }
             | NormalizeCmdError::GeoIp { .. }
+            | NormalizeCmdError::Profiles(_)
             | NormalizeCmdError::DeadLetterOpen(_) => Exit::Usage,
             NormalizeCmdError::Read { .. }
             | NormalizeCmdError::Write { .. }
             | NormalizeCmdError::DeadLetterWrite(_) => Exit::Io,
         }
     }
+}
+
+/// The snapshot of the profile store `path` (which must exist: it is never created here).
+fn load_profiles(path: &Path) -> Result<oktaflow_normalize::Profiles, NormalizeCmdError> {
+    std::fs::metadata(path).map_err(open_error("open --profiles", path))?;
+    let store = oktaflow_enrich::ProfileStore::open(path)?;
+    Ok(store.snapshot(true, true)?)
 }
 
 /// Runs `oktaflow normalize`; returns [`Exit::Rejected`] when some inputs were
@@ -93,6 +104,10 @@ pub fn run(args: &NormalizeArgs) -> Result<Exit, NormalizeCmdError> {
         include_original: args.include_original,
         geoip: load_geoip(args)?,
         schema: args.schema,
+        profiles: match &args.profiles {
+            Some(path) => Some(std::sync::Arc::new(load_profiles(path)?)),
+            None => None,
+        },
         ..Options::default()
     };
     let input_name = describe(input_path, "stdin");

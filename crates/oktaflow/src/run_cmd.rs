@@ -161,6 +161,7 @@ fn pipeline_config(
         config.dead_letter_file = format!("dead-letter.{}.ndjson", source.name);
     }
     config.normalize.schema = source.schema;
+    config.enrich = source.enrichment.clone();
     config
 }
 

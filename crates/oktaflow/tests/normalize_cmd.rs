@@ -530,3 +530,56 @@ fn schema_ocsf_writes_one_ocsf_event_per_input() {
         assert!(doc.get("@timestamp").is_none(), "{doc}");
     }
 }
+
+#[test]
+fn profiles_of_a_store_are_joined_and_a_missing_store_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_path = dir.path().join("profiles-okta.redb");
+    {
+        let store = oktaflow_enrich::ProfileStore::open(&store_path).expect("store");
+        let user = oktaflow_enrich::UserRecord {
+            id: "00u1jane".into(),
+            login: Some("jane@example.com".into()),
+            email: Some("jane@example.com".into()),
+            first_name: Some("Jane".into()),
+            last_name: Some("Doe".into()),
+            display_name: Some("Jane Doe".into()),
+            status: Some("SUSPENDED".into()),
+            department: Some("Finance".into()),
+            title: None,
+            manager: None,
+            employee_number: None,
+            organization: None,
+            last_updated: None,
+        };
+        store
+            .commit(&oktaflow_enrich::Refresh {
+                users: vec![user],
+                roles: Some(
+                    [("00u1jane".to_string(), vec!["SUPER_ADMIN".to_string()])]
+                        .into_iter()
+                        .collect(),
+                ),
+                ..oktaflow_enrich::Refresh::default()
+            })
+            .expect("commit");
+    }
+    let mut event = log_event("p1", "2024-05-01T10:00:00Z", "user.session.start");
+    event["actor"] = json!({"id": "00u1jane", "type": "User", "alternateId": "jane@example.com"});
+    let output = normalize(
+        &["--profiles", path_arg(&store_path)],
+        event.to_string().as_bytes(),
+    );
+    assert!(output.status.success(), "{output:?}");
+    let docs = ndjson(&output.stdout);
+    assert_eq!(docs[0]["user"]["roles"], json!(["SUPER_ADMIN"]));
+    assert_eq!(docs[0]["okta"]["profile"]["actor"]["status"], "SUSPENDED");
+    assert_eq!(docs[0]["okta"]["profile"]["actor"]["department"], "Finance");
+
+    let missing = dir.path().join("nope.redb");
+    let output = normalize(&["--profiles", path_arg(&missing)], b"");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--profiles"), "{stderr}");
+    assert!(!missing.exists(), "a missing store is not created");
+}

@@ -99,6 +99,13 @@ impl BatchBuilder {
         }
     }
 
+    /// Joins `profiles` onto the events of the next batches (identity enrichment).
+    pub fn set_profiles(&mut self, profiles: Option<std::sync::Arc<oktaflow_normalize::Profiles>>) {
+        for normalizer in &mut self.normalizers {
+            normalizer.set_profiles(profiles.clone());
+        }
+    }
+
     /// Normalizes `events` in order; an event the normalizer refuses becomes a [`Refusal`].
     pub fn build(
         &mut self,

@@ -81,6 +81,10 @@ pub struct PipelineConfig {
     /// The detect stage's rules (`None`: detections off). Where the alerts go is given to
     /// [`Pipeline::with_alert_sinks`](crate::Pipeline::with_alert_sinks).
     pub detect: Option<oktaflow_detect::RulesConfig>,
+    /// Identity enrichment (`None`: off): user and device profiles synced into
+    /// `profiles-<source>.redb` in `state_dir` by a background task and joined onto every
+    /// event at normalize time.
+    pub enrich: Option<oktaflow_enrich::EnrichOptions>,
 }
 
 impl PipelineConfig {
@@ -101,6 +105,7 @@ impl PipelineConfig {
             dead_letter_file: DEAD_LETTER_FILE.to_string(),
             max_batch: MAX_BATCH,
             detect: None,
+            enrich: None,
         }
     }
 }

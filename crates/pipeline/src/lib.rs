@@ -68,6 +68,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
 pub mod detect;
+pub mod enrich;
 mod error;
 pub mod fanout;
 pub mod lock;
@@ -90,6 +91,10 @@ pub use detect::DetectConfig;
 pub use error::PipelineError;
 pub use lock::{LockError, StateLock, LOCK_FILE};
 pub use observer::{AlertsCommitted, Committed, PipelineObserver, SinkCommit, StageTimes, Started};
+/// Identity enrichment settings and the OAuth scopes they need (from `oktaflow-enrich`).
+pub use oktaflow_enrich::{
+    required_scopes, EnrichOptions, DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REFRESH,
+};
 pub use pipeline::{
     batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES,
 };

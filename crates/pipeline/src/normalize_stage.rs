@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use oktaflow_detect::Detector;
+use oktaflow_enrich::ProfileHandle;
 
 use crate::batch::{Batch, BatchBuilder};
 use crate::detect::detect_batch;
@@ -75,10 +76,24 @@ impl NormalizeStage {
         limits: BatchLimits,
         detector: Option<Detector>,
     ) -> NormalizeStage {
+        NormalizeStage::start_with(pages, normalizer, threads, limits, detector, None)
+    }
+
+    /// [`start_detecting`](Self::start_detecting), joining the latest snapshot of `profiles`
+    /// (identity enrichment) onto each batch: the snapshot is taken when the batch is
+    /// normalized, never waited for.
+    pub fn start_with(
+        pages: Prefetcher,
+        normalizer: Normalizer,
+        threads: usize,
+        limits: BatchLimits,
+        detector: Option<Detector>,
+        profiles: Option<ProfileHandle>,
+    ) -> NormalizeStage {
         let stats = pages.stats().clone();
         let (tx, batches) = mpsc::channel(BATCHES_AHEAD);
         let builder = BatchBuilder::new(normalizer, threads);
-        let task = tokio::spawn(run(pages, (builder, detector), limits, tx));
+        let task = tokio::spawn(run(pages, (builder, detector), limits, tx, profiles));
         NormalizeStage {
             batches,
             task,
@@ -170,6 +185,7 @@ async fn run(
     builder: (BatchBuilder, Option<Detector>),
     limits: BatchLimits,
     tx: mpsc::Sender<Result<Batch, PipelineError>>,
+    profiles: Option<ProfileHandle>,
 ) {
     let mut builder = Some(builder);
     // A page that did not fit the previous batch: it starts the next one.
@@ -209,6 +225,9 @@ async fn run(
         let Some((mut working, mut detector)) = builder.take() else {
             return;
         };
+        if let Some(profiles) = &profiles {
+            working.set_profiles(profiles.current());
+        }
         let built = tokio::task::spawn_blocking(move || {
             let mut batch =
                 working.build(page.events, page.state_after, page.caught_up, received_at);

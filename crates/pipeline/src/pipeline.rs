@@ -263,13 +263,22 @@ impl Pipeline {
                 batch: limits,
             });
         }
+        // Identity enrichment: its sync runs beside the pipeline and stops with it.
+        let (profiles, _enrich_task) = match &config.enrich {
+            Some(options) => {
+                let (handle, task) = crate::enrich::start(&config, options).await?;
+                (Some(handle), Some(task))
+            }
+            None => (None, None),
+        };
         let prefetcher = Prefetcher::start(source, PREFETCH_PAGES, Arc::new(observers.clone()));
-        let mut batches = NormalizeStage::start_detecting(
+        let mut batches = NormalizeStage::start_with(
             prefetcher,
             Normalizer::new(config.normalize.clone()),
             normalize_threads(),
             limits,
             detector,
+            profiles,
         );
 
         let mut summary = RunSummary {

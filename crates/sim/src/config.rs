@@ -25,6 +25,10 @@ pub struct SimConfig {
     /// Requests per minute allowed on `/api/v1/logs`; `None` = unlimited and no
     /// `X-Rate-Limit-*` headers.
     pub rate_limit_per_minute: Option<u32>,
+    /// Per-minute rate limit of each directory endpoint family (`/api/v1/users`,
+    /// `/api/v1/groups`, `/api/v1/iam`, `/api/v1/devices`), each counted alone as Okta does;
+    /// `None`: no limit and no rate-limit headers on them.
+    pub directory_rate_limit_per_minute: Option<u32>,
     /// Requests per minute that "other integrations" of the org spend from the
     /// same budget, spread evenly over the window (0 = none).
     pub other_integrations_per_minute: u32,
@@ -63,6 +67,7 @@ impl Default for SimConfig {
             backlog_end: None,
             live_events_per_sec: 0.0,
             rate_limit_per_minute: None,
+            directory_rate_limit_per_minute: None,
             other_integrations_per_minute: 0,
             rate_limit_window: Duration::from_secs(60),
             fault_rate: 0.0,

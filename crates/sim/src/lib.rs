@@ -83,6 +83,7 @@
 pub mod attacks;
 mod config;
 mod cursor;
+mod directory;
 mod error;
 pub mod generate;
 mod generate_ids;

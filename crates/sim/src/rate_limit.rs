@@ -44,6 +44,11 @@ impl RateLimiter {
         }
     }
 
+    /// Requests counted in the current window.
+    pub(crate) fn used(&self) -> u32 {
+        self.used
+    }
+
     /// Counts one request (unless refused) and reports the budget left.
     pub(crate) fn check(&mut self, now: Instant) -> RateStatus {
         let (start, reset_epoch) = match self.window {

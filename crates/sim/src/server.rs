@@ -22,6 +22,7 @@ use tower::ServiceExt;
 use crate::attacks::AttackScenarios;
 use crate::config::{FaultKind, SimConfig};
 use crate::cursor::{Cursor, CursorCodec};
+use crate::directory::{parse_last_updated_search, Directory};
 use crate::error::SimError;
 use crate::generate::EventGenerator;
 use crate::oauth::{BearerCheck, OAuthServer, LOGS_SCOPE};
@@ -79,6 +80,14 @@ struct Shared {
     oauth: Mutex<OAuthServer>,
     stats: StatsCounters,
     local_addr: SocketAddr,
+    /// Users, groups, admin roles and devices of the org.
+    directory: RwLock<Directory>,
+    /// Rate limiters of the directory endpoint families, when limited.
+    directory_rate: Mutex<HashMap<&'static str, RateLimiter>>,
+    /// Requests served per directory endpoint family.
+    directory_requests: Mutex<HashMap<&'static str, u64>>,
+    /// Most requests counted in one rate-limit window, per directory endpoint family.
+    directory_peak: Mutex<HashMap<&'static str, u32>>,
 }
 
 fn now_ms() -> i64 {
@@ -309,7 +318,12 @@ fn draw_fault(shared: &Shared) -> Option<FaultKind> {
 }
 
 /// Authenticates a `/api/v1/logs` request; `Err` is the 401/403 to send.
-fn authenticate(shared: &Shared, headers: &HeaderMap, base_url: &str) -> Result<(), Reject> {
+fn authenticate(
+    shared: &Shared,
+    headers: &HeaderMap,
+    base_url: &str,
+    scope: &str,
+) -> Result<(), Reject> {
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -324,7 +338,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, base_url: &str) -> Result<
     };
     let challenge = |error: &str, description: &str| {
         format!(
-            "Bearer authorization_uri=\"{base_url}/oauth2/v1/authorize\", realm=\"IdpRealm\", scope=\"{LOGS_SCOPE}\", error=\"{error}\", error_description=\"{description}\", resource=\"/api/v1/logs\""
+            "Bearer authorization_uri=\"{base_url}/oauth2/v1/authorize\", realm=\"IdpRealm\", scope=\"{scope}\", error=\"{error}\", error_description=\"{description}\", resource=\"/api/v1/logs\""
         )
     };
     if let Some(token) = value.strip_prefix("SSWS ") {
@@ -336,7 +350,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, base_url: &str) -> Result<
     }
     if let Some(token) = value.strip_prefix("Bearer ") {
         let check = match shared.oauth.lock() {
-            Ok(oauth) => oauth.check_bearer(token.trim(), LOGS_SCOPE, Instant::now()),
+            Ok(oauth) => oauth.check_bearer(token.trim(), scope, Instant::now()),
             Err(_) => BearerCheck::Invalid,
         };
         let (mut response, www) = match check {
@@ -376,7 +390,7 @@ async fn list_logs(
         return not_found(&uri);
     }
     let base = shared.base_url(&headers);
-    if let Err(response) = authenticate(&shared, &headers, &base) {
+    if let Err(response) = authenticate(&shared, &headers, &base, LOGS_SCOPE) {
         return *response;
     }
     let rate = match &shared.rate {
@@ -684,6 +698,235 @@ fn stored(event: &crate::attacks::ScenarioEvent) -> (i64, StoredEvent) {
     )
 }
 
+/// Default and largest page size of the directory endpoints.
+const DIRECTORY_LIMIT: usize = 200;
+
+/// One directory request: family (rate-limit bucket), OAuth scope.
+fn directory_family(path: &str) -> Option<(&'static str, &'static str)> {
+    if path.ends_with("/roles") {
+        Some(("roles", "okta.roles.read"))
+    } else if path.starts_with("/api/v1/users") {
+        Some(("users", "okta.users.read"))
+    } else if path.starts_with("/api/v1/groups") {
+        Some(("groups", "okta.groups.read"))
+    } else if path.starts_with("/api/v1/iam") {
+        Some(("iam", "okta.roles.read"))
+    } else if path.starts_with("/api/v1/devices") {
+        Some(("devices", "okta.devices.read"))
+    } else {
+        None
+    }
+}
+
+async fn directory_api(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+) -> Response<Body> {
+    if !shared.host_ok(&headers) {
+        return not_found(&uri);
+    }
+    let path = uri.path().to_string();
+    let Some((family, scope)) = directory_family(&path) else {
+        return not_found(&uri);
+    };
+    let base = shared.base_url(&headers);
+    if let Err(response) = authenticate(&shared, &headers, &base, scope) {
+        return *response;
+    }
+    if let Ok(mut counts) = shared.directory_requests.lock() {
+        *counts.entry(family).or_default() += 1;
+    }
+    let rate = shared
+        .config
+        .directory_rate_limit_per_minute
+        .and_then(|limit| {
+            let mut limiters = shared.directory_rate.lock().ok()?;
+            let limiter = limiters
+                .entry(family)
+                .or_insert_with(|| RateLimiter::new(limit, 0, shared.config.rate_limit_window));
+            let status = limiter.check(Instant::now());
+            if let Ok(mut peaks) = shared.directory_peak.lock() {
+                let peak = peaks.entry(family).or_default();
+                *peak = (*peak).max(limiter.used());
+            }
+            Some(status)
+        });
+    let mut response = if rate.is_some_and(|r| r.exceeded) {
+        okta_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            codes::RATE_LIMIT,
+            "API call exceeded rate limit due to too many requests.",
+            &[],
+        )
+    } else {
+        match directory_page(&shared, &base, &path, raw.as_deref()) {
+            Ok(response) => response,
+            Err(reject) => *reject,
+        }
+    };
+    add_rate_headers(&mut response, rate);
+    response
+}
+
+/// The page of a directory listing asked by `path` and `raw` (query).
+fn directory_page(
+    shared: &Shared,
+    base: &str,
+    path: &str,
+    raw: Option<&str>,
+) -> Result<Response<Body>, Reject> {
+    let query: HashMap<String, String> = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| invalid_param(format!("query: {e}")))?;
+    let limit = match query.get("limit") {
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=DIRECTORY_LIMIT).contains(l))
+            .ok_or_else(|| invalid_param(format!("limit: {l}")))?,
+        None => DIRECTORY_LIMIT,
+    };
+    let after: usize = match query.get("after") {
+        Some(a) => a
+            .parse()
+            .map_err(|_| invalid_param(format!("after: {a}")))?,
+        None => 0,
+    };
+    let since = match query.get("search") {
+        Some(search) => Some(
+            parse_last_updated_search(search)
+                .ok_or_else(|| invalid_param(format!("search: {search}")))?,
+        ),
+        None => None,
+    };
+    let dir = shared
+        .directory
+        .read()
+        .map_err(|_| Box::new(not_found(&Uri::from_static("/"))))?;
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let no_such = || {
+        Box::new(okta_error(
+            StatusCode::NOT_FOUND,
+            codes::NOT_FOUND,
+            &format!("Not found: Resource not found: {path} (User)"),
+            &[],
+        ))
+    };
+    // (all items, whether the listing is paged as a JSON array with Link headers)
+    let items: Vec<serde_json::Value> = match segments.as_slice() {
+        ["api", "v1", "users"] => (0..dir.users.len())
+            .filter(|&i| match since {
+                Some(t) => dir.users[i].last_updated > t,
+                // Okta lists every user but the deprovisioned ones without a search.
+                None => dir.users[i].status != "DEPROVISIONED",
+            })
+            .map(|i| dir.user_json(i))
+            .collect(),
+        ["api", "v1", "users", id, "roles"] => {
+            let i = dir.user_index(id).ok_or_else(no_such)?;
+            return Ok(json_response(dir.roles_json(i), None, base, path, &query));
+        }
+        ["api", "v1", "groups"] => (0..dir.groups.len()).map(|g| dir.group_json(g)).collect(),
+        ["api", "v1", "groups", id, "users"] => {
+            let group = dir
+                .groups
+                .iter()
+                .find(|g| g.id == *id)
+                .ok_or_else(no_such)?;
+            group.members.iter().map(|&i| dir.user_json(i)).collect()
+        }
+        ["api", "v1", "iam", "assignees", "users"] => {
+            let ids: Vec<usize> = dir
+                .roles
+                .iter()
+                .filter(|(_, r)| !r.is_empty())
+                .map(|(&i, _)| i)
+                .collect();
+            let end = (after + limit).min(ids.len());
+            let value: Vec<serde_json::Value> = ids[after.min(end)..end]
+                .iter()
+                .map(|&i| {
+                    let id = &dir.users[i].id;
+                    serde_json::json!({
+                        "id": id,
+                        "orn": format!("orn:okta:directory:sim:users:{id}"),
+                        "_links": {"self": {"href": format!("{base}/api/v1/users/{id}")},
+                                   "roles": {"href": format!("{base}/api/v1/users/{id}/roles")}},
+                    })
+                })
+                .collect();
+            let mut links = serde_json::json!({"self": {"href": format!("{base}{path}")}});
+            if end < ids.len() {
+                links["next"] =
+                    serde_json::json!({"href": format!("{base}{path}?limit={limit}&after={end}")});
+            }
+            return Ok(json_response(
+                serde_json::json!({"value": value, "_links": links}),
+                None,
+                base,
+                path,
+                &query,
+            ));
+        }
+        ["api", "v1", "devices"] => (0..dir.devices.len())
+            .filter(|&d| since.is_none_or(|t| dir.devices[d].last_updated > t))
+            .map(|d| dir.device_json(d))
+            .collect(),
+        _ => return Err(no_such()),
+    };
+    let end = (after + limit).min(items.len());
+    let page = items[after.min(end)..end].to_vec();
+    let next = (end < items.len()).then_some(end);
+    Ok(json_response(
+        serde_json::Value::Array(page),
+        next,
+        base,
+        path,
+        &query,
+    ))
+}
+
+/// A 200 with `body`, a `rel="self"` link and, when `next` is set, a `rel="next"` link
+/// to the same listing from offset `next`.
+fn json_response(
+    body: serde_json::Value,
+    next: Option<usize>,
+    base: &str,
+    path: &str,
+    query: &HashMap<String, String>,
+) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.to_string()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let mut pairs: Vec<(&str, String)> = query
+        .iter()
+        .filter(|(k, _)| k.as_str() != "after")
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    pairs.sort();
+    let link = |pairs: &[(&str, String)]| {
+        let q = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        if q.is_empty() {
+            format!("{base}{path}")
+        } else {
+            format!("{base}{path}?{q}")
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>; rel=\"self\"", link(&pairs))) {
+        response.headers_mut().append(header::LINK, v);
+    }
+    if let Some(next) = next {
+        pairs.push(("after", next.to_string()));
+        if let Ok(v) = HeaderValue::from_str(&format!("<{}>; rel=\"next\"", link(&pairs))) {
+            response.headers_mut().append(header::LINK, v);
+        }
+    }
+    response
+}
+
 /// Entry point: starts simulators.
 pub struct Simulator;
 
@@ -720,12 +963,25 @@ impl Simulator {
             live: Mutex::new(live),
             stats: StatsCounters::default(),
             local_addr,
+            directory: RwLock::new(Directory::new(
+                EventGenerator::new(config.seed).org(),
+                Utc::now(),
+            )),
+            directory_rate: Mutex::new(HashMap::new()),
+            directory_requests: Mutex::new(HashMap::new()),
+            directory_peak: Mutex::new(HashMap::new()),
             config,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let router = Router::new()
             .route("/api/v1/logs", get(list_logs))
             .route("/oauth2/v1/token", post(token))
+            .route("/api/v1/users", get(directory_api))
+            .route("/api/v1/users/{id}/roles", get(directory_api))
+            .route("/api/v1/groups", get(directory_api))
+            .route("/api/v1/groups/{id}/users", get(directory_api))
+            .route("/api/v1/iam/assignees/users", get(directory_api))
+            .route("/api/v1/devices", get(directory_api))
             .fallback(fallback)
             .with_state(Arc::clone(&shared));
         let server = tokio::spawn(serve(
@@ -895,6 +1151,76 @@ impl SimHandle {
             .ok()
             .and_then(|s| s.oldest_published_ms())
             .map(ms_to_datetime)
+    }
+
+    /// Moves user `id` to `department` (its `lastUpdated` becomes now); false when unknown.
+    pub fn set_user_department(&self, id: &str, department: &str) -> bool {
+        self.change_user(id, |u| u.department = department.to_string())
+    }
+
+    /// Sets user `id`'s lifecycle status (`DEPROVISIONED` for a deactivated user, `SUSPENDED`,
+    /// `ACTIVE`; its `lastUpdated` becomes now); false when unknown.
+    pub fn set_user_status(&self, id: &str, status: &str) -> bool {
+        self.change_user(id, |u| u.status = status.to_string())
+    }
+
+    /// Assigns the admin role `role_type` (`SUPER_ADMIN`, `ORG_ADMIN`, ...) to user `id`.
+    /// As in Okta, the user's `lastUpdated` does not change. False when unknown.
+    pub fn grant_admin_role(&self, id: &str, role_type: &str) -> bool {
+        let Ok(mut dir) = self.shared.directory.write() else {
+            return false;
+        };
+        let Some(i) = dir.user_index(id) else {
+            return false;
+        };
+        dir.roles.entry(i).or_default().push(role_type.to_string());
+        true
+    }
+
+    /// Ids of the directory's users, in order (the actors of the generated events).
+    pub fn directory_user_ids(&self) -> Vec<String> {
+        self.shared
+            .directory
+            .read()
+            .map(|d| d.users.iter().map(|u| u.id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Requests served so far by directory endpoint family: `users`, `roles`
+    /// (`/api/v1/users/{id}/roles`), `groups`, `iam`, `devices`.
+    pub fn directory_requests(&self, family: &str) -> u64 {
+        self.shared
+            .directory_requests
+            .lock()
+            .ok()
+            .and_then(|c| c.get(family).copied())
+            .unwrap_or(0)
+    }
+
+    /// The most requests of directory endpoint `family` counted in one rate-limit window
+    /// (with [`SimConfig::directory_rate_limit_per_minute`] set).
+    pub fn directory_peak_per_window(&self, family: &str) -> u32 {
+        self.shared
+            .directory_peak
+            .lock()
+            .ok()
+            .and_then(|p| p.get(family).copied())
+            .unwrap_or(0)
+    }
+
+    fn change_user(&self, id: &str, change: impl FnOnce(&mut crate::directory::DirUser)) -> bool {
+        let Ok(mut dir) = self.shared.directory.write() else {
+            return false;
+        };
+        let Some(i) = dir.user_index(id) else {
+            return false;
+        };
+        // Strictly later than any earlier lastUpdated, even within one millisecond.
+        let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3)
+            .max(dir.users[i].last_updated + chrono::Duration::milliseconds(1));
+        change(&mut dir.users[i]);
+        dir.users[i].last_updated = now;
+        true
     }
 
     /// The attack scenarios injected into the backlog and the alerts they must raise (empty

@@ -15,16 +15,59 @@ pub async fn check_source(source: &SourceConfig) -> Vec<Row> {
     async {
         debug!(org = source.client.org.label(), "checking source");
         let subject = format!("source {}", source.name);
-        oktaflow_fetch::probe(&source.client, source.start_from)
+        let mut reached = true;
+        let mut rows: Vec<Row> = oktaflow_fetch::probe(&source.client, source.start_from)
             .await
             .into_iter()
             .map(|step| match step.outcome {
                 ProbeOutcome::Ok(detail) => Row::ok(&subject, step.check, detail),
-                ProbeOutcome::Fail(detail) => Row::fail(&subject, step.check, detail),
-                ProbeOutcome::Skipped(detail) => Row::skipped(&subject, step.check, detail),
+                ProbeOutcome::Fail(detail) => {
+                    reached = false;
+                    Row::fail(&subject, step.check, detail)
+                }
+                ProbeOutcome::Skipped(detail) => {
+                    reached = false;
+                    Row::skipped(&subject, step.check, detail)
+                }
             })
-            .collect()
+            .collect();
+        if let Some(options) = &source.enrichment {
+            rows.extend(check_enrichment(source, options, reached).await);
+        }
+        rows
     }
     .instrument(span)
     .await
+}
+
+/// One row per endpoint identity enrichment reads, with its OAuth scope: read, refused (the
+/// one-line error names the missing scope) or skipped when the org was not reached.
+async fn check_enrichment(
+    source: &SourceConfig,
+    options: &oktaflow_pipeline::EnrichOptions,
+    reached: bool,
+) -> Vec<Row> {
+    let subject = format!("source {}", source.name);
+    let client = match oktaflow_fetch::OktaClient::new(source.client.clone()) {
+        Ok(client) if reached => client,
+        Ok(_) => {
+            return vec![Row::skipped(
+                &subject,
+                "enrichment",
+                "the org was not reached",
+            )]
+        }
+        Err(e) => return vec![Row::fail(&subject, "enrichment", e.to_string())],
+    };
+    oktaflow_enrich::probe(&client, options)
+        .await
+        .into_iter()
+        .map(|check| {
+            let label = format!("{} ({})", check.endpoint.what, check.endpoint.scope);
+            match check.outcome {
+                Ok(()) => Row::ok(&subject, "enrichment", format!("{label}: readable")),
+                Err(e) => Row::fail(&subject, "enrichment", format!("{label}: {e}")),
+            }
+        })
+        .collect()
 }

@@ -21,7 +21,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::rng::Rng;
 use json::{fragment, JsonWriter};
-use org::{okta_id, push_base62, write_ip_chain_entry, Org};
+pub(crate) use org::Org;
+use org::{okta_id, push_base62, write_ip_chain_entry};
 
 /// One generated event: its uuid and its compact JSON text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -824,6 +825,11 @@ const NULL_SECURITY: &str =
 const CORPORATE_EGRESS_GEO: &str = "{\"city\":\"San Francisco\",\"state\":\"California\",\"country\":\"United States\",\"postalCode\":\"94107\",\"geolocation\":{\"lat\":37.7697,\"lon\":-122.3933}}";
 
 impl EventGenerator {
+    /// The simulated organization's people, groups and admins (for the directory API).
+    pub(crate) fn org(&self) -> &Org {
+        &self.org
+    }
+
     /// A generator whose organization and event stream are fixed by `seed`.
     pub fn new(seed: u64) -> Self {
         let mut org_rng = Rng::new(seed ^ 0x6f6b_7461_666c_6f77);

@@ -851,6 +851,12 @@ pub(crate) struct User {
     pub(crate) app_user_json: String,
     /// Okta user id (`00u...`).
     pub(crate) id: String,
+    /// `profile.login` (also the email).
+    pub(crate) login: String,
+    /// `profile.firstName`.
+    pub(crate) first: &'static str,
+    /// `profile.lastName`.
+    pub(crate) last: &'static str,
     /// Index of the user's usual location.
     pub(crate) home: usize,
     /// Indexes of the user agents this user usually has.
@@ -879,6 +885,10 @@ pub(crate) struct App {
 pub(crate) struct Group {
     /// `{"id":..,"type":"UserGroup","alternateId":"unknown","displayName":..,"detailEntry":null}`
     pub(crate) target_json: String,
+    /// Okta group id (`00g...`).
+    pub(crate) id: String,
+    /// `profile.name`.
+    pub(crate) name: &'static str,
 }
 
 /// The whole simulated organization.
@@ -1153,6 +1163,9 @@ impl Org {
                 actor_json: actor(&id, "User", &login, &name, None),
                 app_user_json: actor(&id, "AppUser", &login, &name, None),
                 id,
+                login,
+                first,
+                last,
                 home,
                 agents,
                 device_id: okta_id(rng, "guo"),
@@ -1177,8 +1190,13 @@ impl Org {
             .collect();
         let groups = GROUPS
             .iter()
-            .map(|name| Group {
-                target_json: actor(&okta_id(rng, "00g"), "UserGroup", "unknown", name, None),
+            .map(|name| {
+                let id = okta_id(rng, "00g");
+                Group {
+                    target_json: actor(&id, "UserGroup", "unknown", name, None),
+                    id,
+                    name,
+                }
             })
             .collect();
         let policies = POLICIES

@@ -1,0 +1,36 @@
+//! [`EnrichError`]: what can go wrong keeping the profile store.
+
+use std::path::PathBuf;
+
+/// An error of the profile store or its sync. `Display` is one line naming the fix; it
+/// never contains a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    /// The store file could not be opened or created.
+    #[error("cannot open the profile store {path}: {detail} — check the state directory")]
+    Open {
+        /// The store file.
+        path: PathBuf,
+        /// The store's message.
+        detail: String,
+    },
+    /// Reading or writing the store failed.
+    #[error("profile store {path}: {detail}")]
+    Store {
+        /// The store file.
+        path: PathBuf,
+        /// The store's message.
+        detail: String,
+    },
+    /// Okta refused or failed a request (the same one-line errors as the System Log).
+    #[error(transparent)]
+    Fetch(#[from] oktaflow_fetch::FetchError),
+    /// An Okta answer that is not the JSON expected.
+    #[error("unexpected {what} answer from Okta: {detail}")]
+    Parse {
+        /// Which listing.
+        what: &'static str,
+        /// The JSON error.
+        detail: String,
+    },
+}

@@ -1,0 +1,521 @@
+//! [`ProfileStore`]: the users, groups, admin roles and devices of one org in an embedded
+//! [redb](https://docs.rs/redb) file in the state directory.
+//!
+//! One refresh is one write transaction ([`ProfileStore::commit`]): redb commits
+//! copy-on-write with a checksummed root swap, so a crash or `kill -9` during a refresh
+//! leaves the previous refresh intact, and the sync cursors (`lastUpdated` of the newest user
+//! and device) are committed with the data, so a restart continues incrementally instead of
+//! downloading the org again.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use oktaflow_normalize::{DeviceProfile, Profiles, UserProfile};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::EnrichError;
+use crate::record::{DeviceRecord, GroupRecord, UserRecord};
+
+/// The store's file name in the state directory when there is one source.
+pub const STORE_FILE: &str = "profiles.redb";
+
+/// The store file of source `source` in a state directory: `profiles-<source>.redb`
+/// (sources share a state directory; source names are file-name safe).
+pub fn store_file_name(source: &str) -> String {
+    format!("profiles-{source}.redb")
+}
+
+/// redb's page cache: small, the snapshot in memory is what lookups use.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
+const ROLES: TableDefinition<&str, &[u8]> = TableDefinition::new("roles");
+const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+
+const META_VERSION: &str = "version";
+const META_SYNCED_AT: &str = "synced_at";
+const META_USERS_CURSOR: &str = "users_cursor";
+const META_DEVICES_CURSOR: &str = "devices_cursor";
+
+/// What one refresh read from Okta, committed at once by [`ProfileStore::commit`].
+#[derive(Debug, Default, Clone)]
+pub struct Refresh {
+    /// Users new or changed since the users cursor (all of them on the first pull).
+    pub users: Vec<UserRecord>,
+    /// The newest `lastUpdated` seen (the next incremental pull starts after it).
+    pub users_cursor: Option<String>,
+    /// Every group with its members, when groups were read (replaces the stored ones).
+    pub groups: Option<Vec<GroupRecord>>,
+    /// Every user holding an admin role with the roles, when roles were read (replaces).
+    pub roles: Option<BTreeMap<String, Vec<String>>>,
+    /// Devices new or changed since the devices cursor (all of them on the first pull).
+    pub devices: Vec<DeviceRecord>,
+    /// The newest device `lastUpdated` seen.
+    pub devices_cursor: Option<String>,
+    /// When this refresh started reading.
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+/// The outcome of a commit: the store's new version and the profiles that changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The store version after the commit (one more per refresh).
+    pub version: u64,
+    /// Ids of users whose profile, groups or roles changed.
+    pub changed_users: Vec<String>,
+    /// Ids of devices that changed.
+    pub changed_devices: Vec<String>,
+}
+
+/// Where the sync resumes: what the last committed refresh left.
+#[derive(Debug, Default, Clone)]
+pub struct SyncState {
+    /// Store version (0: never synced).
+    pub version: u64,
+    /// When the last refresh started.
+    pub synced_at: Option<DateTime<Utc>>,
+    /// `lastUpdated` of the newest user.
+    pub users_cursor: Option<String>,
+    /// `lastUpdated` of the newest device.
+    pub devices_cursor: Option<String>,
+    /// Stored groups by id (their members are read again only when
+    /// `lastMembershipUpdated` changed).
+    pub groups: HashMap<String, GroupRecord>,
+}
+
+/// The embedded profile store of one source.
+pub struct ProfileStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for ProfileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProfileStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing these plain records to a Vec cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+impl ProfileStore {
+    /// Opens (or creates) the store file `path` (see [`store_file_name`]).
+    pub fn open(path: &Path) -> Result<ProfileStore, EnrichError> {
+        let path = path.to_path_buf();
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| EnrichError::Open {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+        let store = ProfileStore { db, path };
+        // Create the tables once so readers never meet a missing table.
+        store.write(|tx| {
+            tx.open_table(USERS)?;
+            tx.open_table(GROUPS)?;
+            tx.open_table(ROLES)?;
+            tx.open_table(DEVICES)?;
+            tx.open_table(META)?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> EnrichError {
+        EnrichError::Store {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, EnrichError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let value = f(&tx).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(value)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, EnrichError> {
+        serde_json::from_slice(bytes).map_err(|e| self.err(format!("corrupt record: {e}")))
+    }
+
+    /// Where the next refresh resumes.
+    pub fn sync_state(&self) -> Result<SyncState, EnrichError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let meta = tx.open_table(META).map_err(|e| self.err(e))?;
+        let get = |key: &str| -> Result<Option<String>, EnrichError> {
+            Ok(meta
+                .get(key)
+                .map_err(|e| self.err(e))?
+                .map(|v| v.value().to_string()))
+        };
+        let version = get(META_VERSION)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let synced_at = get(META_SYNCED_AT)?.and_then(|t| t.parse().ok());
+        let users_cursor = get(META_USERS_CURSOR)?;
+        let devices_cursor = get(META_DEVICES_CURSOR)?;
+        let groups_table = tx.open_table(GROUPS).map_err(|e| self.err(e))?;
+        let mut groups = HashMap::new();
+        for entry in groups_table.iter().map_err(|e| self.err(e))? {
+            let (id, value) = entry.map_err(|e| self.err(e))?;
+            let group: GroupRecord = self.decode(value.value())?;
+            groups.insert(id.value().to_string(), group);
+        }
+        Ok(SyncState {
+            version,
+            synced_at,
+            users_cursor,
+            devices_cursor,
+            groups,
+        })
+    }
+
+    /// Commits one refresh atomically and says what changed.
+    pub fn commit(&self, refresh: &Refresh) -> Result<Committed, EnrichError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let mut changed_users = BTreeSet::new();
+        let mut changed_devices = Vec::new();
+        let version;
+        {
+            let mut users = tx.open_table(USERS).map_err(|e| self.err(e))?;
+            for user in &refresh.users {
+                let bytes = to_json(user);
+                let old = users
+                    .insert(user.id.as_str(), bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
+                if old.is_none_or(|old| old.value() != bytes.as_slice()) {
+                    changed_users.insert(user.id.clone());
+                }
+            }
+            if let Some(groups) = &refresh.groups {
+                let mut table = tx.open_table(GROUPS).map_err(|e| self.err(e))?;
+                let mut old_members: HashMap<String, BTreeSet<String>> = HashMap::new();
+                for entry in table.iter().map_err(|e| self.err(e))? {
+                    let (_, value) = entry.map_err(|e| self.err(e))?;
+                    let group: GroupRecord = self.decode(value.value())?;
+                    for m in group.members {
+                        old_members.entry(m).or_default().insert(group.name.clone());
+                    }
+                }
+                table.retain(|_, _| false).map_err(|e| self.err(e))?;
+                let mut new_members: HashMap<String, BTreeSet<String>> = HashMap::new();
+                for group in groups {
+                    table
+                        .insert(group.id.as_str(), to_json(group).as_slice())
+                        .map_err(|e| self.err(e))?;
+                    for m in &group.members {
+                        new_members
+                            .entry(m.clone())
+                            .or_default()
+                            .insert(group.name.clone());
+                    }
+                }
+                for (user, names) in &new_members {
+                    if old_members.get(user) != Some(names) {
+                        changed_users.insert(user.clone());
+                    }
+                }
+                for user in old_members.keys() {
+                    if !new_members.contains_key(user) {
+                        changed_users.insert(user.clone());
+                    }
+                }
+            }
+            if let Some(roles) = &refresh.roles {
+                let mut table = tx.open_table(ROLES).map_err(|e| self.err(e))?;
+                let mut old: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for entry in table.iter().map_err(|e| self.err(e))? {
+                    let (id, value) = entry.map_err(|e| self.err(e))?;
+                    old.insert(id.value().to_string(), self.decode(value.value())?);
+                }
+                table.retain(|_, _| false).map_err(|e| self.err(e))?;
+                for (user, names) in roles {
+                    table
+                        .insert(user.as_str(), to_json(names).as_slice())
+                        .map_err(|e| self.err(e))?;
+                    if old.get(user) != Some(names) {
+                        changed_users.insert(user.clone());
+                    }
+                }
+                changed_users.extend(old.into_keys().filter(|u| !roles.contains_key(u)));
+            }
+            let mut devices = tx.open_table(DEVICES).map_err(|e| self.err(e))?;
+            for device in &refresh.devices {
+                let bytes = to_json(device);
+                let old = devices
+                    .insert(device.id.as_str(), bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
+                if old.is_none_or(|old| old.value() != bytes.as_slice()) {
+                    changed_devices.push(device.id.clone());
+                }
+            }
+            let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
+            let previous = meta
+                .get(META_VERSION)
+                .map_err(|e| self.err(e))?
+                .and_then(|v| v.value().parse::<u64>().ok())
+                .unwrap_or(0);
+            version = previous + 1;
+            meta.insert(META_VERSION, version.to_string().as_str())
+                .map_err(|e| self.err(e))?;
+            if let Some(t) = refresh.synced_at {
+                meta.insert(
+                    META_SYNCED_AT,
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                        .as_str(),
+                )
+                .map_err(|e| self.err(e))?;
+            }
+            if let Some(c) = &refresh.users_cursor {
+                meta.insert(META_USERS_CURSOR, c.as_str())
+                    .map_err(|e| self.err(e))?;
+            }
+            if let Some(c) = &refresh.devices_cursor {
+                meta.insert(META_DEVICES_CURSOR, c.as_str())
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(Committed {
+            version,
+            changed_users: changed_users.into_iter().collect(),
+            changed_devices,
+        })
+    }
+
+    /// One stored user.
+    pub fn user(&self, id: &str) -> Result<Option<UserRecord>, EnrichError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = tx.open_table(USERS).map_err(|e| self.err(e))?;
+        match table.get(id).map_err(|e| self.err(e))? {
+            Some(v) => Ok(Some(self.decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Numbers of stored users and devices.
+    pub fn counts(&self) -> Result<(u64, u64), EnrichError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let users = tx.open_table(USERS).map_err(|e| self.err(e))?;
+        let devices = tx.open_table(DEVICES).map_err(|e| self.err(e))?;
+        Ok((
+            users.len().map_err(|e| self.err(e))?,
+            devices.len().map_err(|e| self.err(e))?,
+        ))
+    }
+
+    /// The in-memory snapshot the normalizer joins: every user with its group names
+    /// (shared strings) and roles, every device. `users`/`devices` say what is enabled.
+    pub fn snapshot(&self, users: bool, devices: bool) -> Result<Profiles, EnrichError> {
+        let state_tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let mut profiles = Profiles::new(users, devices);
+        let meta = state_tx.open_table(META).map_err(|e| self.err(e))?;
+        profiles.version = meta
+            .get(META_VERSION)
+            .map_err(|e| self.err(e))?
+            .and_then(|v| v.value().parse().ok())
+            .unwrap_or(0);
+        profiles.as_of = meta
+            .get(META_SYNCED_AT)
+            .map_err(|e| self.err(e))?
+            .and_then(|v| v.value().parse().ok());
+        if users {
+            let mut groups_of: HashMap<String, Vec<Arc<str>>> = HashMap::new();
+            let groups = state_tx.open_table(GROUPS).map_err(|e| self.err(e))?;
+            for entry in groups.iter().map_err(|e| self.err(e))? {
+                let (_, value) = entry.map_err(|e| self.err(e))?;
+                let group: GroupRecord = self.decode(value.value())?;
+                let name: Arc<str> = Arc::from(group.name.as_str());
+                for m in group.members {
+                    groups_of.entry(m).or_default().push(Arc::clone(&name));
+                }
+            }
+            let mut role_names: HashMap<String, Arc<str>> = HashMap::new();
+            let mut roles_of: HashMap<String, Vec<Arc<str>>> = HashMap::new();
+            let roles = state_tx.open_table(ROLES).map_err(|e| self.err(e))?;
+            for entry in roles.iter().map_err(|e| self.err(e))? {
+                let (id, value) = entry.map_err(|e| self.err(e))?;
+                let names: Vec<String> = self.decode(value.value())?;
+                let shared = names
+                    .into_iter()
+                    .map(|n| {
+                        Arc::clone(
+                            role_names
+                                .entry(n.clone())
+                                .or_insert_with(|| Arc::from(n.as_str())),
+                        )
+                    })
+                    .collect();
+                roles_of.insert(id.value().to_string(), shared);
+            }
+            let table = state_tx.open_table(USERS).map_err(|e| self.err(e))?;
+            for entry in table.iter().map_err(|e| self.err(e))? {
+                let (_, value) = entry.map_err(|e| self.err(e))?;
+                let u: UserRecord = self.decode(value.value())?;
+                let mut groups = groups_of.remove(&u.id).unwrap_or_default();
+                groups.shrink_to_fit();
+                let roles = roles_of.remove(&u.id).unwrap_or_default();
+                profiles.insert_user(UserProfile {
+                    id: u.id.into(),
+                    login: u.login.map(Into::into),
+                    email: u.email.map(Into::into),
+                    first_name: u.first_name.map(Into::into),
+                    last_name: u.last_name.map(Into::into),
+                    display_name: u.display_name.map(Into::into),
+                    status: u.status.map(Into::into),
+                    department: u.department.map(Into::into),
+                    title: u.title.map(Into::into),
+                    manager: u.manager.map(Into::into),
+                    employee_number: u.employee_number.map(Into::into),
+                    organization: u.organization.map(Into::into),
+                    last_updated: u.last_updated.map(Into::into),
+                    groups,
+                    roles,
+                });
+            }
+        }
+        if devices {
+            let table = state_tx.open_table(DEVICES).map_err(|e| self.err(e))?;
+            for entry in table.iter().map_err(|e| self.err(e))? {
+                let (_, value) = entry.map_err(|e| self.err(e))?;
+                let d: DeviceRecord = self.decode(value.value())?;
+                profiles.insert_device(DeviceProfile {
+                    id: d.id.into(),
+                    name: d.name.map(Into::into),
+                    platform: d.platform.map(Into::into),
+                    model: d.model.map(Into::into),
+                    manufacturer: d.manufacturer.map(Into::into),
+                    os_version: d.os_version.map(Into::into),
+                    status: d.status.map(Into::into),
+                    managed: d.managed,
+                    registered: d.registered,
+                    users: d.users.into_iter().map(Into::into).collect(),
+                    last_updated: d.last_updated.map(Into::into),
+                });
+            }
+        }
+        Ok(profiles)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str, department: &str) -> UserRecord {
+        UserRecord {
+            id: id.into(),
+            login: Some(format!("{id}@example.com")),
+            email: None,
+            first_name: None,
+            last_name: None,
+            display_name: None,
+            status: Some("ACTIVE".into()),
+            department: Some(department.into()),
+            title: None,
+            manager: None,
+            employee_number: None,
+            organization: None,
+            last_updated: Some("2024-05-01T10:00:00.000Z".into()),
+        }
+    }
+
+    #[test]
+    fn commits_survive_reopening_and_report_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = ProfileStore::open(&dir.path().join(STORE_FILE)).expect("open");
+            let committed = store
+                .commit(&Refresh {
+                    users: vec![user("00u1", "Sales"), user("00u2", "IT")],
+                    users_cursor: Some("2024-05-01T10:00:00.000Z".into()),
+                    groups: Some(vec![GroupRecord {
+                        id: "00g1".into(),
+                        name: "Everyone".into(),
+                        last_membership_updated: None,
+                        members: vec!["00u1".into(), "00u2".into()],
+                    }]),
+                    roles: Some(BTreeMap::from([(
+                        "00u2".to_string(),
+                        vec!["SUPER_ADMIN".to_string()],
+                    )])),
+                    ..Refresh::default()
+                })
+                .expect("commit");
+            assert_eq!(committed.version, 1);
+            assert_eq!(committed.changed_users, ["00u1", "00u2"]);
+        }
+        let store = ProfileStore::open(&dir.path().join(STORE_FILE)).expect("reopen");
+        let state = store.sync_state().expect("state");
+        assert_eq!(state.version, 1);
+        assert_eq!(
+            state.users_cursor.as_deref(),
+            Some("2024-05-01T10:00:00.000Z")
+        );
+        // Same data again: nothing changed but the department of one user.
+        let committed = store
+            .commit(&Refresh {
+                users: vec![user("00u1", "Finance"), user("00u2", "IT")],
+                roles: Some(BTreeMap::from([(
+                    "00u2".to_string(),
+                    vec!["SUPER_ADMIN".to_string()],
+                )])),
+                ..Refresh::default()
+            })
+            .expect("commit");
+        assert_eq!(committed.version, 2);
+        assert_eq!(committed.changed_users, ["00u1"]);
+        let snapshot = store.snapshot(true, true).expect("snapshot");
+        let u2 = snapshot.user("00u2").expect("u2");
+        assert!(u2.privileged());
+        assert_eq!(&*u2.groups()[0], "Everyone");
+        assert_eq!(
+            snapshot.user("00u1").and_then(|u| u.department()),
+            Some("Finance")
+        );
+    }
+
+    #[test]
+    fn an_uncommitted_refresh_leaves_the_last_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ProfileStore::open(&dir.path().join(STORE_FILE)).expect("open");
+        store
+            .commit(&Refresh {
+                users: vec![user("00u1", "Sales")],
+                ..Refresh::default()
+            })
+            .expect("commit");
+        // A write transaction dropped without commit (what a kill leaves) changes nothing.
+        {
+            let tx = store.db.begin_write().expect("tx");
+            let mut users = tx.open_table(USERS).expect("table");
+            users
+                .insert("00u1", to_json(&user("00u1", "Legal")).as_slice())
+                .expect("insert");
+        }
+        drop(store);
+        let store = ProfileStore::open(&dir.path().join(STORE_FILE)).expect("reopen");
+        assert_eq!(
+            store.user("00u1").expect("read").and_then(|u| u.department),
+            Some("Sales".into())
+        );
+    }
+}

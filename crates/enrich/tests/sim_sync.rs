@@ -1,0 +1,251 @@
+//! The sync against the simulator's directory API, joined onto events by the normalizer:
+//! the issue's "done when" cases (role grant, department change, deactivation), a restart
+//! that does not download the org again, and the profile documents.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oktaflow_enrich::{EnrichOptions, Enricher, STORE_FILE};
+use oktaflow_fetch::{Auth, ClientConfig, OktaClient, OrgUrl, RetryPolicy, Secret};
+use oktaflow_normalize::{Normalizer, Options};
+use oktaflow_sim::{SimConfig, SimHandle, Simulator};
+use serde_json::Value;
+
+async fn sim() -> SimHandle {
+    let config = SimConfig {
+        events: 10,
+        ..SimConfig::default()
+    };
+    Simulator::start(config, "127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("simulator starts")
+}
+
+fn client(sim: &SimHandle) -> Arc<OktaClient> {
+    let mut config = ClientConfig::new(
+        OrgUrl::from_base_url(&sim.base_url()).expect("url"),
+        Auth::ApiToken(Secret::new(&sim.config().api_token)),
+    );
+    config.request_timeout = Duration::from_secs(5);
+    config.retry = RetryPolicy {
+        base: Duration::from_millis(5),
+        cap: Duration::from_millis(50),
+    };
+    Arc::new(OktaClient::new(config).expect("client"))
+}
+
+fn options() -> EnrichOptions {
+    EnrichOptions {
+        rate_limit_share: 1.0,
+        ..EnrichOptions::default()
+    }
+}
+
+/// A login of `user` at `published`, normalized to ECS with the current profiles.
+fn login(enricher: &Enricher, user: &str, published: &str) -> Value {
+    let event = format!(
+        r#"{{"uuid":"ev-{user}-{published}","published":"{published}","eventType":"user.session.start",
+        "actor":{{"id":"{user}","type":"User","alternateId":"someone@acme.com","displayName":"Someone"}},
+        "outcome":{{"result":"SUCCESS"}}}}"#
+    );
+    let mut normalizer = Normalizer::new(Options {
+        profiles: enricher.handle().current(),
+        ..Options::default()
+    });
+    normalizer
+        .normalize_value(event.as_bytes())
+        .expect("normalizes")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_in_okta_show_on_later_events_after_a_refresh() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let enricher =
+        Enricher::open(&dir.path().join(STORE_FILE), client(&sim), options()).expect("open");
+    let empty = enricher.handle().current().expect("an empty snapshot");
+    assert_eq!(
+        (empty.version, empty.user_count()),
+        (0, 0),
+        "nothing before the first sync"
+    );
+    let first = enricher.refresh().await.expect("first refresh");
+    assert_eq!(first.users_read, 600);
+    assert_eq!(first.devices_read, 600);
+    let ids = sim.directory_user_ids();
+    // Not an admin in the generated org (admins are users 0, 37, 74, ...).
+    let user = ids[5].as_str();
+
+    let before = login(&enricher, user, "2024-05-01T10:00:00Z");
+    let profile = &before["okta"]["profile"]["actor"];
+    assert_eq!(profile["known"], true, "{before}");
+    assert_eq!(profile["privileged"], false);
+    assert!(before["user"].get("roles").is_none());
+    let department = profile["department"]
+        .as_str()
+        .expect("department")
+        .to_string();
+
+    // A role grant, a department change and a deactivation in Okta...
+    assert!(sim.grant_admin_role(user, "SUPER_ADMIN"));
+    assert!(sim.set_user_department(user, "Security"));
+    assert!(sim.set_user_status(&ids[6], "DEPROVISIONED"));
+    // ...are not there before the next refresh...
+    let stale = login(&enricher, user, "2024-05-01T10:01:00Z");
+    assert_eq!(stale["okta"]["profile"]["actor"]["department"], department);
+
+    // ...and are after it, read incrementally.
+    let second = enricher.refresh().await.expect("second refresh");
+    assert_eq!(
+        second.users_read, 2,
+        "only the changed users are read again"
+    );
+    assert_eq!(second.devices_read, 0);
+    assert!(second.committed.changed_users.contains(&user.to_string()));
+    let after = login(&enricher, user, "2024-05-01T10:02:00Z");
+    assert_eq!(after["user"]["roles"], serde_json::json!(["SUPER_ADMIN"]));
+    let profile = &after["okta"]["profile"]["actor"];
+    assert_eq!(profile["privileged"], true);
+    assert_eq!(profile["department"], "Security");
+    assert_eq!(after["okta"]["enrichment"]["version"], 2);
+    let gone = login(&enricher, &ids[6], "2024-05-01T10:03:00Z");
+    assert_eq!(gone["okta"]["profile"]["actor"]["status"], "DEPROVISIONED");
+    // An unknown user never blocks: the document says so.
+    let unknown = login(&enricher, "00unobody", "2024-05-01T10:04:00Z");
+    assert_eq!(unknown["okta"]["profile"]["actor"]["known"], false);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_the_store_and_reads_only_changes() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let enricher =
+            Enricher::open(&dir.path().join(STORE_FILE), client(&sim), options()).expect("open");
+        enricher.refresh().await.expect("first refresh");
+    }
+    let users_before = sim.directory_requests("users");
+    let devices_before = sim.directory_requests("devices");
+    // Restarted: the last snapshot is joined before any request.
+    let enricher =
+        Enricher::open(&dir.path().join(STORE_FILE), client(&sim), options()).expect("reopen");
+    let ids = sim.directory_user_ids();
+    let doc = login(&enricher, &ids[1], "2024-05-01T10:00:00Z");
+    assert_eq!(doc["okta"]["profile"]["actor"]["known"], true);
+    assert_eq!(sim.directory_requests("users"), users_before);
+    // The next refresh reads one page of (no) changes per listing, not the org.
+    let report = enricher.refresh().await.expect("refresh");
+    assert_eq!(report.users_read, 0);
+    assert_eq!(report.devices_read, 0);
+    assert_eq!(sim.directory_requests("users"), users_before + 1);
+    assert_eq!(sim.directory_requests("devices"), devices_before + 1);
+    assert!(report.committed.changed_users.is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_documents_for_changed_users() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let enricher = Enricher::open(
+        &dir.path().join(STORE_FILE),
+        client(&sim),
+        EnrichOptions {
+            devices: false,
+            ..options()
+        },
+    )
+    .expect("open");
+    enricher.refresh().await.expect("first");
+    let user = sim.directory_user_ids()[3].clone();
+    sim.set_user_department(&user, "Legal");
+    let report = enricher.refresh().await.expect("second");
+    let snapshot = enricher.handle().current().expect("snapshot");
+    let docs = oktaflow_enrich::profile_documents(&report.committed, &snapshot);
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].id, format!("{user}@2"));
+    let doc: Value = serde_json::from_str(&docs[0].json).expect("JSON");
+    assert_eq!(doc["okta"]["profile"]["department"], "Legal");
+    assert_eq!(doc["event"]["dataset"], "okta.users");
+    // The same documents appended to the profile stream of the options.
+    let stream = dir.path().join("okta-users.ndjson");
+    let enricher = {
+        drop(enricher);
+        Enricher::open(
+            &dir.path().join(STORE_FILE),
+            client(&sim),
+            EnrichOptions {
+                devices: false,
+                profiles_file: Some(stream.clone()),
+                ..options()
+            },
+        )
+        .expect("reopen")
+    };
+    sim.set_user_department(&user, "Finance");
+    enricher.refresh().await.expect("third");
+    let lines = std::fs::read_to_string(&stream).expect("stream");
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    assert!(lines.contains("\"department\":\"Finance\""), "{lines}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_scope_is_one_line_naming_it() {
+    // An OAuth app granted the System Log and users, but not devices.
+    let mut oauth = oktaflow_sim::OAuthClientConfig::new(
+        "0oa-enrich",
+        include_str!("../../fetch/tests/data/test_rsa_pub.pem"),
+    );
+    oauth.granted_scopes = vec![
+        "okta.logs.read".into(),
+        "okta.users.read".into(),
+        "okta.groups.read".into(),
+        "okta.roles.read".into(),
+    ];
+    let sim = Simulator::start(
+        SimConfig {
+            events: 10,
+            oauth: Some(oauth),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().expect("address"),
+    )
+    .await
+    .expect("simulator starts");
+    let scopes: Vec<String> = [
+        "okta.logs.read",
+        "okta.users.read",
+        "okta.groups.read",
+        "okta.roles.read",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut config = ClientConfig::new(
+        OrgUrl::from_base_url(&sim.base_url()).expect("url"),
+        Auth::OAuth {
+            client_id: "0oa-enrich".into(),
+            private_key: Secret::new(include_str!("../../fetch/tests/data/test_rsa_key.pem")),
+            key_id: None,
+            scopes,
+        },
+    );
+    config.request_timeout = Duration::from_secs(5);
+    let client = Arc::new(OktaClient::new(config).expect("client"));
+    let checks = oktaflow_enrich::probe(&client, &options()).await;
+    let failed: Vec<String> = checks
+        .iter()
+        .filter_map(|c| c.outcome.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    assert_eq!(checks.len(), 4);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("okta.devices.read"), "{}", failed[0]);
+    assert!(!failed[0].contains('\n'));
+    // The refresh fails the same way; the store keeps its last snapshot.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let enricher = Enricher::open(&dir.path().join(STORE_FILE), client, options()).expect("open");
+    let error = enricher.refresh().await.expect_err("devices are refused");
+    assert!(error.to_string().contains("okta.devices.read"), "{error}");
+    sim.shutdown().await;
+}

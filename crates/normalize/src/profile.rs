@@ -1,0 +1,525 @@
+//! Identity enrichment data: the user and device profiles joined onto events.
+//!
+//! Pure data, no I/O: whoever owns a profile store (the `oktaflow-enrich` crate) builds a
+//! [`Profiles`] snapshot and hands it to the [`Normalizer`](crate::Normalizer)
+//! ([`Normalizer::set_profiles`](crate::Normalizer::set_profiles)). The normalizer only reads
+//! it: looking a user or device up is a hash-map probe, never a wait.
+
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+/// An Okta user's profile as the enrichment knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserProfile {
+    /// Okta user id (`00u...`).
+    pub id: Box<str>,
+    /// `profile.login`.
+    pub login: Option<Box<str>>,
+    /// `profile.email`.
+    pub email: Option<Box<str>>,
+    /// `profile.firstName`.
+    pub first_name: Option<Box<str>>,
+    /// `profile.lastName`.
+    pub last_name: Option<Box<str>>,
+    /// `profile.displayName`, else first and last name.
+    pub display_name: Option<Box<str>>,
+    /// The user's lifecycle `status` (`ACTIVE`, `SUSPENDED`, `DEPROVISIONED`, ...).
+    pub status: Option<Box<str>>,
+    /// `profile.department`.
+    pub department: Option<Box<str>>,
+    /// `profile.title`.
+    pub title: Option<Box<str>>,
+    /// `profile.manager` (a name) or `profile.managerId`.
+    pub manager: Option<Box<str>>,
+    /// `profile.employeeNumber`.
+    pub employee_number: Option<Box<str>>,
+    /// `profile.organization`.
+    pub organization: Option<Box<str>>,
+    /// `lastUpdated` as Okta sent it (RFC 3339).
+    pub last_updated: Option<Box<str>>,
+    /// Names of the groups the user is a member of (shared strings).
+    pub groups: Vec<Arc<str>>,
+    /// Admin role labels or types assigned to the user (directly or through a group).
+    pub roles: Vec<Arc<str>>,
+}
+
+impl UserProfile {
+    /// True when the user holds at least one admin role.
+    pub fn privileged(&self) -> bool {
+        !self.roles.is_empty()
+    }
+}
+
+/// An Okta device's profile as the enrichment knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceProfile {
+    /// Okta device id (`guo...`).
+    pub id: Box<str>,
+    /// `profile.displayName`.
+    pub name: Option<Box<str>>,
+    /// `profile.platform` (`WINDOWS`, `MACOS`, `IOS`, `ANDROID`, ...).
+    pub platform: Option<Box<str>>,
+    /// `profile.model`.
+    pub model: Option<Box<str>>,
+    /// `profile.manufacturer`.
+    pub manufacturer: Option<Box<str>>,
+    /// `profile.osVersion`.
+    pub os_version: Option<Box<str>>,
+    /// The device's lifecycle `status` (`ACTIVE`, `SUSPENDED`, ...).
+    pub status: Option<Box<str>>,
+    /// True when any of its users has `managementStatus` `MANAGED`.
+    pub managed: Option<bool>,
+    /// `profile.registered`.
+    pub registered: Option<bool>,
+    /// Ids of the users the device belongs to (`_embedded.users[].user.id`).
+    pub users: Vec<Box<str>>,
+    /// `lastUpdated` as Okta sent it (RFC 3339).
+    pub last_updated: Option<Box<str>>,
+}
+
+/// A read-only snapshot of every known profile: what the normalizer joins onto events.
+///
+/// Built once per refresh by the profile store's owner and shared behind an `Arc`;
+/// `version` counts the refreshes of the store and `as_of` is when the snapshot's data was
+/// read from Okta, so every enriched document says how old its profiles were.
+#[derive(Debug, Clone, Default)]
+pub struct Profiles {
+    /// Refresh generation of the store this snapshot was taken from.
+    pub version: u64,
+    /// When the data of this snapshot was last synced from Okta.
+    pub as_of: Option<DateTime<Utc>>,
+    /// Whether users are enriched (an unknown user is only reported when true).
+    pub users_enabled: bool,
+    /// Whether devices are enriched (an unknown device is only reported when true).
+    pub devices_enabled: bool,
+    // Sets keyed by the id at the start of each packed text: a lookup reads the profile's
+    // own text, no separate key allocation.
+    users: HashSet<PackedUser>,
+    devices: HashSet<PackedDevice>,
+}
+
+/// The text fields of a user, in [`PackedUser::text`] order.
+const USER_FIELDS: usize = 13;
+/// The text fields of a device, in [`PackedDevice::text`] order (the last: user ids, `,`-joined).
+const DEVICE_FIELDS: usize = 9;
+
+/// A user as the snapshot keeps it: every text field in one allocation (a lookup touches a
+/// few cache lines instead of one allocation per field), group and role names shared.
+#[derive(Debug, Clone)]
+struct PackedUser {
+    text: Box<str>,
+    ends: [u32; USER_FIELDS],
+    groups: Box<[Arc<str>]>,
+    roles: Box<[Arc<str>]>,
+}
+
+/// A device as the snapshot keeps it (see [`PackedUser`]).
+#[derive(Debug, Clone)]
+struct PackedDevice {
+    text: Box<str>,
+    ends: [u32; DEVICE_FIELDS],
+    managed: Option<bool>,
+    registered: Option<bool>,
+}
+
+impl PackedUser {
+    fn id(&self) -> &str {
+        field(&self.text, &self.ends, 0).unwrap_or("")
+    }
+}
+
+impl PackedDevice {
+    fn id(&self) -> &str {
+        field(&self.text, &self.ends, 0).unwrap_or("")
+    }
+}
+
+macro_rules! keyed_by_id {
+    ($t:ty) => {
+        impl Borrow<str> for $t {
+            fn borrow(&self) -> &str {
+                self.id()
+            }
+        }
+        impl PartialEq for $t {
+            fn eq(&self, other: &Self) -> bool {
+                self.id() == other.id()
+            }
+        }
+        impl Eq for $t {}
+        impl Hash for $t {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                // As `str` hashes, so that lookups by `&str` find it.
+                self.id().hash(state)
+            }
+        }
+    };
+}
+keyed_by_id!(PackedUser);
+keyed_by_id!(PackedDevice);
+
+/// Concatenates `fields` (`None` and empty alike: absent) and their end offsets.
+fn pack<const N: usize>(fields: [Option<&str>; N]) -> (Box<str>, [u32; N]) {
+    let mut text = String::with_capacity(fields.iter().flatten().map(|f| f.len()).sum());
+    let mut ends = [0u32; N];
+    for (i, field) in fields.iter().enumerate() {
+        text.push_str(field.unwrap_or(""));
+        ends[i] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+    }
+    (text.into_boxed_str(), ends)
+}
+
+/// Field `i` of a packed text (`None` when empty).
+fn field<'t>(text: &'t str, ends: &[u32], i: usize) -> Option<&'t str> {
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    text.get(start..ends[i] as usize).filter(|f| !f.is_empty())
+}
+
+/// A user of a [`Profiles`] snapshot (read-only view).
+#[derive(Debug, Clone, Copy)]
+pub struct User<'p>(&'p PackedUser);
+
+impl<'p> User<'p> {
+    fn get(&self, i: usize) -> Option<&'p str> {
+        field(&self.0.text, &self.0.ends, i)
+    }
+    /// Okta user id.
+    pub fn id(&self) -> &'p str {
+        self.get(0).unwrap_or("")
+    }
+    /// `profile.login`.
+    pub fn login(&self) -> Option<&'p str> {
+        self.get(1)
+    }
+    /// `profile.email`.
+    pub fn email(&self) -> Option<&'p str> {
+        self.get(2)
+    }
+    /// `profile.firstName`.
+    pub fn first_name(&self) -> Option<&'p str> {
+        self.get(3)
+    }
+    /// `profile.lastName`.
+    pub fn last_name(&self) -> Option<&'p str> {
+        self.get(4)
+    }
+    /// `profile.displayName`.
+    pub fn display_name(&self) -> Option<&'p str> {
+        self.get(5)
+    }
+    /// Lifecycle status.
+    pub fn status(&self) -> Option<&'p str> {
+        self.get(6)
+    }
+    /// `profile.department`.
+    pub fn department(&self) -> Option<&'p str> {
+        self.get(7)
+    }
+    /// `profile.title`.
+    pub fn title(&self) -> Option<&'p str> {
+        self.get(8)
+    }
+    /// `profile.manager`.
+    pub fn manager(&self) -> Option<&'p str> {
+        self.get(9)
+    }
+    /// `profile.employeeNumber`.
+    pub fn employee_number(&self) -> Option<&'p str> {
+        self.get(10)
+    }
+    /// `profile.organization`.
+    pub fn organization(&self) -> Option<&'p str> {
+        self.get(11)
+    }
+    /// `lastUpdated`.
+    pub fn last_updated(&self) -> Option<&'p str> {
+        self.get(12)
+    }
+    /// Group names.
+    pub fn groups(&self) -> &'p [Arc<str>] {
+        &self.0.groups
+    }
+    /// Admin roles.
+    pub fn roles(&self) -> &'p [Arc<str>] {
+        &self.0.roles
+    }
+    /// True when the user holds at least one admin role.
+    pub fn privileged(&self) -> bool {
+        !self.0.roles.is_empty()
+    }
+}
+
+/// A device of a [`Profiles`] snapshot (read-only view).
+#[derive(Debug, Clone, Copy)]
+pub struct Device<'p>(&'p PackedDevice);
+
+impl<'p> Device<'p> {
+    fn get(&self, i: usize) -> Option<&'p str> {
+        field(&self.0.text, &self.0.ends, i)
+    }
+    /// Okta device id.
+    pub fn id(&self) -> &'p str {
+        self.get(0).unwrap_or("")
+    }
+    /// `profile.displayName`.
+    pub fn name(&self) -> Option<&'p str> {
+        self.get(1)
+    }
+    /// `profile.platform`.
+    pub fn platform(&self) -> Option<&'p str> {
+        self.get(2)
+    }
+    /// `profile.model`.
+    pub fn model(&self) -> Option<&'p str> {
+        self.get(3)
+    }
+    /// `profile.manufacturer`.
+    pub fn manufacturer(&self) -> Option<&'p str> {
+        self.get(4)
+    }
+    /// `profile.osVersion`.
+    pub fn os_version(&self) -> Option<&'p str> {
+        self.get(5)
+    }
+    /// Lifecycle status.
+    pub fn status(&self) -> Option<&'p str> {
+        self.get(6)
+    }
+    /// `lastUpdated`.
+    pub fn last_updated(&self) -> Option<&'p str> {
+        self.get(7)
+    }
+    /// Ids of its users.
+    pub fn users(&self) -> impl Iterator<Item = &'p str> {
+        self.get(8).into_iter().flat_map(|u| u.split(','))
+    }
+    /// Managed for any of its users.
+    pub fn managed(&self) -> Option<bool> {
+        self.0.managed
+    }
+    /// `profile.registered`.
+    pub fn registered(&self) -> Option<bool> {
+        self.0.registered
+    }
+}
+
+impl Profiles {
+    /// An empty snapshot with users and/or devices enabled.
+    pub fn new(users_enabled: bool, devices_enabled: bool) -> Profiles {
+        Profiles {
+            users_enabled,
+            devices_enabled,
+            ..Profiles::default()
+        }
+    }
+
+    /// Adds (or replaces) a user.
+    pub fn insert_user(&mut self, user: UserProfile) {
+        let (text, ends) = pack([
+            Some(&*user.id),
+            user.login.as_deref(),
+            user.email.as_deref(),
+            user.first_name.as_deref(),
+            user.last_name.as_deref(),
+            user.display_name.as_deref(),
+            user.status.as_deref(),
+            user.department.as_deref(),
+            user.title.as_deref(),
+            user.manager.as_deref(),
+            user.employee_number.as_deref(),
+            user.organization.as_deref(),
+            user.last_updated.as_deref(),
+        ]);
+        let packed = PackedUser {
+            text,
+            ends,
+            groups: user.groups.into_boxed_slice(),
+            roles: user.roles.into_boxed_slice(),
+        };
+        self.users.replace(packed);
+    }
+
+    /// Adds (or replaces) a device.
+    pub fn insert_device(&mut self, device: DeviceProfile) {
+        let users = device.users.join(",");
+        let (text, ends) = pack([
+            Some(&*device.id),
+            device.name.as_deref(),
+            device.platform.as_deref(),
+            device.model.as_deref(),
+            device.manufacturer.as_deref(),
+            device.os_version.as_deref(),
+            device.status.as_deref(),
+            device.last_updated.as_deref(),
+            Some(users.as_str()),
+        ]);
+        let packed = PackedDevice {
+            text,
+            ends,
+            managed: device.managed,
+            registered: device.registered,
+        };
+        self.devices.replace(packed);
+    }
+
+    /// The user with Okta id `id`.
+    pub fn user(&self, id: &str) -> Option<User<'_>> {
+        self.users.get(id).map(User)
+    }
+
+    /// The device with Okta id `id`.
+    pub fn device(&self, id: &str) -> Option<Device<'_>> {
+        self.devices.get(id).map(Device)
+    }
+
+    /// Number of users.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Number of devices.
+    pub fn device_count(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// Age of the snapshot at `at` in whole seconds; `None` without `as_of` or when `at` is
+    /// earlier than the snapshot (an old event joined with newer profiles).
+    pub fn age_at(&self, at: DateTime<Utc>) -> Option<u64> {
+        self.as_of
+            .and_then(|t| u64::try_from((at - t).num_seconds()).ok())
+    }
+}
+
+/// How a user id resolved against the snapshot.
+pub(crate) enum UserLookup<'p> {
+    /// Enrichment off (or no id): write nothing.
+    Off,
+    /// Known user.
+    Found(User<'p>),
+    /// Enrichment on, user not in the store.
+    Unknown,
+}
+
+impl Profiles {
+    pub(crate) fn lookup_user(&self, id: Option<&str>) -> UserLookup<'_> {
+        match id {
+            Some(id) if self.users_enabled => match self.user(id) {
+                Some(p) => UserLookup::Found(p),
+                None => UserLookup::Unknown,
+            },
+            _ => UserLookup::Off,
+        }
+    }
+}
+
+use crate::writer::{k, JsonWriter, Key};
+
+/// Writes the profile of one user as an object at `key`: `known`, and when known every
+/// profile member (used by ECS `okta.profile.*` and OCSF `unmapped.okta_profile.*`).
+pub(crate) fn write_user_details(w: &mut JsonWriter<'_>, key: Key<'_>, lookup: &UserLookup<'_>) {
+    match lookup {
+        UserLookup::Off => {}
+        UserLookup::Unknown => {
+            w.open_object(key);
+            w.bool(k!("known"), Some(false));
+            w.close();
+        }
+        UserLookup::Found(p) => {
+            w.open_object(key);
+            w.bool(k!("known"), Some(true));
+            w.str(k!("id"), Some(p.id()));
+            w.str(k!("login"), p.login());
+            w.str(k!("email"), p.email());
+            w.str(k!("first_name"), p.first_name());
+            w.str(k!("last_name"), p.last_name());
+            w.str(k!("display_name"), p.display_name());
+            w.str(k!("status"), p.status());
+            w.str(k!("department"), p.department());
+            w.str(k!("title"), p.title());
+            w.str(k!("manager"), p.manager());
+            w.str(k!("employee_number"), p.employee_number());
+            w.str(k!("organization"), p.organization());
+            w.str(k!("last_updated"), p.last_updated());
+            w.str_array(k!("groups"), p.groups().iter().map(|g| g.as_ref()));
+            w.str_array(k!("roles"), p.roles().iter().map(|r| r.as_ref()));
+            w.bool(k!("privileged"), Some(p.privileged()));
+            w.close();
+        }
+    }
+}
+
+/// How a device id resolved against the snapshot.
+pub(crate) enum DeviceLookup<'p> {
+    /// Enrichment off (or no id).
+    Off,
+    /// Known device.
+    Found(Device<'p>),
+    /// Enrichment on, device not in the store.
+    Unknown,
+}
+
+impl Profiles {
+    pub(crate) fn lookup_device(&self, id: Option<&str>) -> DeviceLookup<'_> {
+        match id {
+            Some(id) if self.devices_enabled => match self.device(id) {
+                Some(p) => DeviceLookup::Found(p),
+                None => DeviceLookup::Unknown,
+            },
+            _ => DeviceLookup::Off,
+        }
+    }
+}
+
+/// Writes one device's profile as an object at `key` (`known`, then every member).
+pub(crate) fn write_device_details(
+    w: &mut JsonWriter<'_>,
+    key: Key<'_>,
+    lookup: &DeviceLookup<'_>,
+) {
+    match lookup {
+        DeviceLookup::Off => {}
+        DeviceLookup::Unknown => {
+            w.open_object(key);
+            w.bool(k!("known"), Some(false));
+            w.close();
+        }
+        DeviceLookup::Found(d) => {
+            w.open_object(key);
+            w.bool(k!("known"), Some(true));
+            w.str(k!("id"), Some(d.id()));
+            w.str(k!("name"), d.name());
+            w.str(k!("platform"), d.platform());
+            w.str(k!("model"), d.model());
+            w.str(k!("manufacturer"), d.manufacturer());
+            w.str(k!("os_version"), d.os_version());
+            w.str(k!("status"), d.status());
+            w.bool(k!("managed"), d.managed());
+            w.bool(k!("registered"), d.registered());
+            w.str_array(k!("users"), d.users());
+            w.str(k!("last_updated"), d.last_updated());
+            w.close();
+        }
+    }
+}
+
+/// Writes the snapshot's version stamp at `key`: `version`, `as_of` and, when the event is
+/// later than the snapshot, `age_s` (how old the profiles were when the event happened).
+pub(crate) fn write_stamp(
+    w: &mut JsonWriter<'_>,
+    key: Key<'_>,
+    profiles: &Profiles,
+    event_time: DateTime<Utc>,
+) {
+    w.open_object(key);
+    w.u64(k!("version"), Some(profiles.version));
+    let as_of = profiles
+        .as_of
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    w.str(k!("as_of"), as_of.as_deref());
+    w.u64(k!("age_s"), profiles.age_at(event_time));
+    w.close();
+}

@@ -1,0 +1,132 @@
+//! Identity enrichment: user and device profiles joined onto ECS and OCSF documents.
+
+use std::sync::Arc;
+
+use oktaflow_normalize::{DeviceProfile, Normalizer, Options, Profiles, UserProfile};
+use serde_json::{json, Value};
+
+fn profiles() -> Arc<Profiles> {
+    let mut p = Profiles::new(true, true);
+    p.version = 3;
+    p.as_of = Some("2024-05-01T09:00:00Z".parse().expect("time"));
+    let finance: Arc<str> = Arc::from("Finance");
+    p.insert_user(UserProfile {
+        id: "00u1jane".into(),
+        login: Some("jane.doe@example.com".into()),
+        email: Some("jane.doe@example.com".into()),
+        first_name: Some("Jane".into()),
+        last_name: Some("Doe".into()),
+        display_name: Some("Jane Doe".into()),
+        status: Some("ACTIVE".into()),
+        department: Some("Finance".into()),
+        title: Some("Controller".into()),
+        manager: Some("John Smith".into()),
+        employee_number: Some("4711".into()),
+        organization: Some("Acme".into()),
+        last_updated: Some("2024-04-30T08:00:00.000Z".into()),
+        groups: vec![finance, Arc::from("Everyone")],
+        roles: vec![Arc::from("SUPER_ADMIN")],
+    });
+    p.insert_device(DeviceProfile {
+        id: "guo1laptop".into(),
+        name: Some("Jane's laptop".into()),
+        platform: Some("WINDOWS".into()),
+        model: Some("Latitude 7440".into()),
+        manufacturer: Some("Dell".into()),
+        os_version: Some("10.0.22631".into()),
+        status: Some("ACTIVE".into()),
+        managed: Some(false),
+        registered: Some(true),
+        users: vec!["00u1jane".into()],
+        last_updated: None,
+    });
+    Arc::new(p)
+}
+
+const LOGIN: &str = r#"{"uuid":"e1","published":"2024-05-01T10:00:00Z","eventType":"user.session.start",
+  "actor":{"id":"00u1jane","type":"User","alternateId":"jane.doe@example.com","displayName":"Jane Doe"},
+  "device":{"id":"guo1laptop","name":"laptop"},
+  "target":[{"id":"00u2nobody","type":"User","alternateId":"x@example.com"}],
+  "outcome":{"result":"SUCCESS"}}"#;
+
+#[test]
+fn ecs_document_carries_the_profiles() {
+    let mut n = Normalizer::new(Options {
+        profiles: Some(profiles()),
+        ..Options::default()
+    });
+    let doc = n.normalize_value(LOGIN.as_bytes()).expect("normalizes");
+    assert_eq!(doc["user"]["roles"], json!(["SUPER_ADMIN"]));
+    assert_eq!(doc["user"]["group"]["name"], json!(["Finance", "Everyone"]));
+    let actor = &doc["okta"]["profile"]["actor"];
+    assert_eq!(actor["known"], true);
+    assert_eq!(actor["department"], "Finance");
+    assert_eq!(actor["status"], "ACTIVE");
+    assert_eq!(actor["privileged"], true);
+    assert_eq!(actor["manager"], "John Smith");
+    // The target is not in the store: the document says so.
+    assert_eq!(doc["okta"]["profile"]["target"], json!({"known": false}));
+    assert_eq!(doc["device"]["manufacturer"], "Dell");
+    assert_eq!(doc["device"]["model"]["identifier"], "Latitude 7440");
+    assert_eq!(doc["okta"]["profile"]["device"]["managed"], false);
+    assert_eq!(
+        doc["okta"]["enrichment"],
+        json!({"version": 3, "as_of": "2024-05-01T09:00:00.000Z", "age_s": 3600})
+    );
+}
+
+#[test]
+fn ocsf_event_carries_the_profiles() {
+    let mut n = Normalizer::new(Options {
+        profiles: Some(profiles()),
+        ..Options::default()
+    });
+    let doc = n
+        .normalize_ocsf_value(LOGIN.as_bytes())
+        .expect("normalizes");
+    let user = &doc["actor"]["user"];
+    assert_eq!(user["groups"][0]["name"], "Finance");
+    assert_eq!(user["org"]["ou_name"], "Finance");
+    assert_eq!(user["ldap_person"]["job_title"], "Controller");
+    let profile = &doc["unmapped"]["okta_profile"];
+    assert_eq!(profile["actor"]["roles"], json!(["SUPER_ADMIN"]));
+    assert_eq!(profile["target"]["known"], false);
+    assert_eq!(profile["device"]["platform"], "WINDOWS");
+    assert_eq!(profile["enrichment"]["version"], 3);
+}
+
+#[test]
+fn without_profiles_nothing_is_added() {
+    let plain: Value = Normalizer::default()
+        .normalize_value(LOGIN.as_bytes())
+        .expect("normalizes");
+    assert!(plain["okta"].get("profile").is_none());
+    assert!(plain["okta"].get("enrichment").is_none());
+    assert!(plain["user"].get("roles").is_none());
+    // Users off: no user field, devices still joined.
+    let mut p = (*profiles()).clone();
+    p.users_enabled = false;
+    let mut n = Normalizer::default();
+    n.set_profiles(Some(Arc::new(p)));
+    let doc = n.normalize_value(LOGIN.as_bytes()).expect("normalizes");
+    assert!(doc["okta"]["profile"].get("actor").is_none());
+    assert_eq!(doc["okta"]["profile"]["device"]["known"], true);
+}
+
+#[test]
+fn elastic_document_carries_the_profiles() {
+    let mut n = Normalizer::new(Options {
+        profiles: Some(profiles()),
+        schema: oktaflow_normalize::Schema::Elastic,
+        ..Options::default()
+    });
+    let doc = n.normalize_value(LOGIN.as_bytes()).expect("normalizes");
+    assert_eq!(doc["user"]["roles"], json!(["SUPER_ADMIN"]));
+    assert_eq!(doc["user"]["group"]["name"], json!(["Finance", "Everyone"]));
+    assert_eq!(doc["okta"]["profile"]["actor"]["department"], "Finance");
+    assert_eq!(doc["okta"]["profile"]["target"]["known"], false);
+    assert_eq!(doc["device"]["manufacturer"], "Dell");
+    assert_eq!(doc["okta"]["enrichment"]["version"], 3);
+    // Okta's own device object stays where Elastic keeps it.
+    assert_eq!(doc["okta"]["device"]["id"], "guo1laptop");
+}
