@@ -15,7 +15,7 @@ use tokio::process::{Child, Command};
 pub const TOKEN: &str = "pipeline-test-SECRET-7f3a91";
 
 /// Longest any single `oktaflow` run may take before the test fails instead of hanging.
-pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A quiet org: no late events, a generous rate limit (so the pacer learns it at once).
 pub fn quiet(events: usize) -> SimConfig {
