@@ -90,8 +90,10 @@ fn state_stays_bounded_over_a_long_stream_of_distinct_users_and_sessions() {
 
 #[test]
 fn the_cap_bounds_what_expiry_does_not_and_counts_it() {
-    let mut config = RulesConfig::default();
-    config.max_keys_per_rule = 500;
+    let config = RulesConfig {
+        max_keys_per_rule: 500,
+        ..RulesConfig::default()
+    };
     let events = distinct_stream(3, 5 * SEC);
     let mut detector = Detector::new(config).expect("config");
     feed(&mut detector, &events);

@@ -154,6 +154,28 @@ fn collect_ignore_case<'v>(value: &'v Value, segments: &[&str], out: &mut Vec<Ev
     }
 }
 
+/// An event with no fields: what the correlation engine is given for an event the gate let
+/// no rule see (so its state housekeeping runs exactly as for an event that matched nothing).
+pub(crate) struct NoFields;
+
+impl Event for NoFields {
+    fn get_field(&self, _path: &str) -> Option<EventValue<'_>> {
+        None
+    }
+
+    fn any_string_value(&self, _pred: &dyn Fn(&str) -> bool) -> bool {
+        false
+    }
+
+    fn all_string_values(&self) -> Vec<Cow<'_, str>> {
+        Vec::new()
+    }
+
+    fn to_json(&self) -> Value {
+        Value::Null
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,27 +227,5 @@ mod tests {
         let wrapper = json!({ "message": inner.to_string() });
         assert!(matches!(log_event_of(&wrapper), Inner::Owned(v) if v == inner));
         assert!(matches!(log_event_of(&inner), Inner::Borrowed(v) if *v == inner));
-    }
-}
-
-/// An event with no fields: what the correlation engine is given for an event the gate let
-/// no rule see (so its state housekeeping runs exactly as for an event that matched nothing).
-pub(crate) struct NoFields;
-
-impl Event for NoFields {
-    fn get_field(&self, _path: &str) -> Option<EventValue<'_>> {
-        None
-    }
-
-    fn any_string_value(&self, _pred: &dyn Fn(&str) -> bool) -> bool {
-        false
-    }
-
-    fn all_string_values(&self) -> Vec<Cow<'_, str>> {
-        Vec::new()
-    }
-
-    fn to_json(&self) -> Value {
-        Value::Null
     }
 }
