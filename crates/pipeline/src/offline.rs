@@ -81,25 +81,11 @@ pub fn normalize_stream(
                     Err(e) => Some((e.to_string(), bytes)),
                 },
             },
-            Record::TooLong { prefix, len } => Some((
-                format!(
-                    "record of {len} bytes exceeds the {MAX_RECORD_BYTES}-byte limit; \
-                     raw holds its first {} bytes",
-                    prefix.len()
-                ),
-                prefix,
-            )),
+            Record::TooLong { prefix, len } => Some((too_long_reason(prefix, len), prefix)),
             Record::Malformed { raw, reason } => Some((reason.to_owned(), raw)),
         };
         if let Some((error, raw)) = rejection {
-            dead_letters
-                .write(&DeadLetter {
-                    line: Some(number),
-                    error: &error,
-                    raw: &String::from_utf8_lossy(raw),
-                    ..DeadLetter::default()
-                })
-                .map_err(StreamError::DeadLetter)?;
+            reject(dead_letters, number, &error, raw)?;
         }
         if output.buf.len() >= WRITE_CHUNK_BYTES {
             output.drain()?;
@@ -122,6 +108,32 @@ pub struct DetectSummary {
     pub events: u64,
     /// Alerts written.
     pub alerts: u64,
+}
+
+/// The dead-letter reason of a record longer than [`MAX_RECORD_BYTES`].
+fn too_long_reason(prefix: &[u8], len: u64) -> String {
+    format!(
+        "record of {len} bytes exceeds the {MAX_RECORD_BYTES}-byte limit; raw holds its first {} \
+         bytes",
+        prefix.len()
+    )
+}
+
+/// Keeps the rejected record `number` in the dead-letter file with its reason.
+fn reject(
+    dead_letters: &mut DeadLetterWriter,
+    number: u64,
+    error: &str,
+    raw: &[u8],
+) -> Result<(), StreamError> {
+    dead_letters
+        .write(&DeadLetter {
+            line: Some(number),
+            error,
+            raw: &String::from_utf8_lossy(raw),
+            ..DeadLetter::default()
+        })
+        .map_err(StreamError::DeadLetter)
 }
 
 /// Runs `detector` over every record of `input` (the same inputs as [`normalize_stream`]),
@@ -170,25 +182,11 @@ pub fn detect_stream(
                     },
                 }
             }
-            Record::TooLong { prefix, len } => Some((
-                format!(
-                    "record of {len} bytes exceeds the {MAX_RECORD_BYTES}-byte limit; \
-                     raw holds its first {} bytes",
-                    prefix.len()
-                ),
-                prefix,
-            )),
+            Record::TooLong { prefix, len } => Some((too_long_reason(prefix, len), prefix)),
             Record::Malformed { raw, reason } => Some((reason.to_owned(), raw)),
         };
         if let Some((error, raw)) = rejection {
-            dead_letters
-                .write(&DeadLetter {
-                    line: Some(number),
-                    error: &error,
-                    raw: &String::from_utf8_lossy(raw),
-                    ..DeadLetter::default()
-                })
-                .map_err(StreamError::DeadLetter)?;
+            reject(dead_letters, number, &error, raw)?;
         }
         if !output.buf.is_empty() {
             // Alerts are few: each goes out at once (a back-test watched with `| head`).
