@@ -47,6 +47,76 @@ pub struct DetectorState {
     pub latest: Option<i64>,
 }
 
+/// What changed in a [`Detector`]'s state since its changes were last taken
+/// ([`Detector::take_changes`]): the entries of the keys each rule created, touched, expired
+/// or evicted (`None`: removed), the Sigma correlations' whole state, and the latest
+/// `published`. Applied in order to the [`DetectorState`] taken before them
+/// ([`DetectorState::apply`]) it gives the state after them: the pipeline journals one per
+/// committed batch instead of rewriting every key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateChanges {
+    /// The latest `published` (ms) observed, when any was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<i64>,
+    /// Rule id → changed key → its entry now (`None`: the key was removed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, BTreeMap<String, Option<Value>>>,
+    /// The Sigma correlations' whole state, when Sigma rules run (`Null`: empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<Value>,
+}
+
+impl StateChanges {
+    /// Changed keys, over all rules (the Sigma state counts as one).
+    pub fn len(&self) -> usize {
+        self.rules.values().map(BTreeMap::len).sum::<usize>() + usize::from(self.sigma.is_some())
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl DetectorState {
+    /// This state with `changes` (taken after it) applied: the state after them.
+    pub fn apply(&mut self, changes: StateChanges) {
+        if changes.latest.is_some() {
+            self.latest = changes.latest;
+        }
+        for (rule, keys) in changes.rules {
+            let entry = self
+                .rules
+                .entry(rule)
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(serde_json::Map::new());
+            }
+            if let Value::Object(map) = entry {
+                for (key, value) in keys {
+                    match value {
+                        Some(value) => {
+                            map.insert(key, value);
+                        }
+                        None => {
+                            map.remove(&key);
+                        }
+                    }
+                }
+            }
+        }
+        match changes.sigma {
+            Some(Value::Null) => {
+                self.rules.remove(SIGMA_STATE_KEY);
+            }
+            Some(value) => {
+                self.rules.insert(SIGMA_STATE_KEY.to_owned(), value);
+            }
+            None => {}
+        }
+    }
+}
+
 /// Counters for metrics: keys held and keys evicted per stateful rule, events and alerts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DetectorStats {
@@ -354,6 +424,113 @@ impl Detector {
             rules,
             latest: (self.latest != i64::MIN).then_some(self.latest),
         }
+    }
+
+    /// The changes to the state since the detector was built or restored, or since the last
+    /// call (or [`Detector::clear_changes`]); the list of changes starts over.
+    pub fn take_changes(&mut self) -> StateChanges {
+        let mut rules = BTreeMap::new();
+        let mut put = |id: &str, changes: Vec<(String, Option<Value>)>| {
+            if !changes.is_empty() {
+                rules.insert(id.to_owned(), changes.into_iter().collect());
+            }
+        };
+        if let Some(rule) = &mut self.brute_force {
+            put(BRUTE_FORCE_LOGINS.id, rule.keys.take_changes());
+        }
+        if let Some(rule) = &mut self.push_bombing {
+            put(MFA_PUSH_BOMBING.id, rule.keys.take_changes());
+        }
+        if let Some(rule) = &mut self.spraying {
+            put(PASSWORD_SPRAYING.id, rule.keys.take_changes());
+        }
+        if let Some(rule) = &mut self.geo {
+            put(GEO_IMPROBABLE_ACCESS.id, rule.keys.take_changes());
+        }
+        if let Some(rule) = &mut self.session {
+            put(STOLEN_SESSION.id, rule.keys.take_changes());
+        }
+        let sigma = self
+            .sigma
+            .as_ref()
+            .map(|engine| engine.state().unwrap_or(Value::Null));
+        StateChanges {
+            latest: (self.latest != i64::MIN).then_some(self.latest),
+            rules,
+            sigma,
+        }
+    }
+
+    /// Forgets the changes made so far (after [`Detector::write_state`] saved all of it).
+    pub fn clear_changes(&mut self) {
+        if let Some(rule) = &mut self.brute_force {
+            rule.keys.clear_changes();
+        }
+        if let Some(rule) = &mut self.push_bombing {
+            rule.keys.clear_changes();
+        }
+        if let Some(rule) = &mut self.spraying {
+            rule.keys.clear_changes();
+        }
+        if let Some(rule) = &mut self.geo {
+            rule.keys.clear_changes();
+        }
+        if let Some(rule) = &mut self.session {
+            rule.keys.clear_changes();
+        }
+    }
+
+    /// Writes [`Detector::state`] as JSON to `out` straight from the rules' maps (no
+    /// intermediate JSON tree: a state of millions of keys is written with little memory).
+    /// It reads back as a [`DetectorState`].
+    pub fn write_state(&self, out: &mut impl std::io::Write) -> Result<(), serde_json::Error> {
+        use serde::ser::{SerializeMap, Serializer as _};
+        /// One rule's entries, serialized in place.
+        enum RuleKeys<'a> {
+            Window(&'a crate::state::Keyed<crate::rules::threshold::Window>),
+            Spray(&'a crate::state::Keyed<crate::rules::spray::Spray>),
+            Geo(&'a crate::state::Keyed<crate::rules::geo::LastLogin>),
+            Session(&'a crate::state::Keyed<crate::rules::session::Origin>),
+            Sigma(Value),
+        }
+        impl Serialize for RuleKeys<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    RuleKeys::Window(k) => k.serialize(s),
+                    RuleKeys::Spray(k) => k.serialize(s),
+                    RuleKeys::Geo(k) => k.serialize(s),
+                    RuleKeys::Session(k) => k.serialize(s),
+                    RuleKeys::Sigma(v) => v.serialize(s),
+                }
+            }
+        }
+        let mut rules: BTreeMap<&str, RuleKeys<'_>> = BTreeMap::new();
+        if let Some(rule) = &self.brute_force {
+            rules.insert(BRUTE_FORCE_LOGINS.id, RuleKeys::Window(&rule.keys));
+        }
+        if let Some(rule) = &self.push_bombing {
+            rules.insert(MFA_PUSH_BOMBING.id, RuleKeys::Window(&rule.keys));
+        }
+        if let Some(rule) = &self.spraying {
+            rules.insert(PASSWORD_SPRAYING.id, RuleKeys::Spray(&rule.keys));
+        }
+        if let Some(rule) = &self.geo {
+            rules.insert(GEO_IMPROBABLE_ACCESS.id, RuleKeys::Geo(&rule.keys));
+        }
+        if let Some(rule) = &self.session {
+            rules.insert(STOLEN_SESSION.id, RuleKeys::Session(&rule.keys));
+        }
+        if let Some(value) = self.sigma.as_ref().and_then(SigmaEngine::state) {
+            rules.insert(SIGMA_STATE_KEY, RuleKeys::Sigma(value));
+        }
+        let mut ser = serde_json::Serializer::new(out);
+        let mut map = (&mut ser).serialize_map(None)?;
+        map.serialize_entry("version", &STATE_VERSION)?;
+        map.serialize_entry("rules", &rules)?;
+        if self.latest != i64::MIN {
+            map.serialize_entry("latest", &self.latest)?;
+        }
+        map.end()
     }
 
     /// Counters for metrics (keys held and evicted per stateful rule).

@@ -52,7 +52,7 @@ pub use config::{
     AdminRoleConfig, GeoConfig, RulesConfig, SessionConfig, ThresholdConfig, Toggle,
     DEFAULT_MAX_KEYS_PER_RULE,
 };
-pub use engine::{Detector, DetectorState, DetectorStats, STATE_VERSION};
+pub use engine::{Detector, DetectorState, DetectorStats, StateChanges, STATE_VERSION};
 pub use error::DetectError;
 pub use event::{Ecs, EventView, Facts, GeoPoint, Party, Raw};
 pub use rules::geo::distance_km;

@@ -6,7 +6,7 @@
 //! key), never on the iteration order of the hash map or on when it last ran, so a detector
 //! restored from saved state evolves exactly as the one that saved it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -17,18 +17,63 @@ pub(crate) trait LastSeen {
     fn last_seen(&self) -> i64;
 }
 
-/// A capped map from key to entry.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// A capped map from key to entry. It remembers which keys changed (created, touched,
+/// expired or evicted) since [`Keyed::take_changes`] last ran, so that only those are written
+/// to the state journal after each batch (not the whole map).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(transparent)]
 pub(crate) struct Keyed<V> {
     map: HashMap<String, V>,
+    /// Keys changed since the last [`Keyed::take_changes`] (not saved).
+    #[serde(skip)]
+    dirty: HashSet<String>,
 }
 
 impl<V> Default for Keyed<V> {
     fn default() -> Self {
         Keyed {
             map: HashMap::new(),
+            dirty: HashSet::new(),
         }
+    }
+}
+
+/// Two maps are equal when they hold the same entries (whatever changed since the last save).
+impl<V: PartialEq> PartialEq for Keyed<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.map == other.map
+    }
+}
+
+impl<V> Keyed<V> {
+    fn touch(&mut self, key: &str) {
+        if !self.dirty.contains(key) {
+            self.dirty.insert(key.to_owned());
+        }
+    }
+
+    /// Forgets which keys changed (after a full state was taken).
+    pub(crate) fn clear_changes(&mut self) {
+        self.dirty.clear();
+    }
+}
+
+impl<V: Serialize> Keyed<V> {
+    /// The keys changed since the last call, each with its entry now (`None`: removed), in
+    /// key order; the list of changes starts over.
+    pub(crate) fn take_changes(&mut self) -> Vec<(String, Option<serde_json::Value>)> {
+        let mut keys: Vec<String> = self.dirty.drain().collect();
+        keys.sort_unstable();
+        keys.into_iter()
+            .map(|key| {
+                // Entries are maps of strings and numbers: serializing them cannot fail.
+                let value = self
+                    .map
+                    .get(&key)
+                    .and_then(|v| serde_json::to_value(v).ok());
+                (key, value)
+            })
+            .collect()
     }
 }
 
@@ -38,6 +83,9 @@ impl<V: LastSeen> Keyed<V> {
     }
 
     pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        if self.map.contains_key(key) {
+            self.touch(key);
+        }
         self.map.get_mut(key)
     }
 
@@ -56,6 +104,7 @@ impl<V: LastSeen> Keyed<V> {
             }
             self.map.insert(key.to_owned(), make());
         }
+        self.touch(key);
         // Present: inserted above or found.
         self.map.get_mut(key).expect("entry present")
     }
@@ -63,7 +112,14 @@ impl<V: LastSeen> Keyed<V> {
     /// Removes the keys last seen before `cutoff` (ms); returns how many went.
     pub(crate) fn expire(&mut self, cutoff: i64) -> u64 {
         let before = self.map.len();
-        self.map.retain(|_, v| v.last_seen() >= cutoff);
+        let dirty = &mut self.dirty;
+        self.map.retain(|k, v| {
+            let keep = v.last_seen() >= cutoff;
+            if !keep && !dirty.contains(k) {
+                dirty.insert(k.clone());
+            }
+            keep
+        });
         (before - self.map.len()) as u64
     }
 
@@ -77,8 +133,9 @@ impl<V: LastSeen> Keyed<V> {
             self.map.iter().map(|(k, v)| (v.last_seen(), k)).collect();
         order.select_nth_unstable(excess - 1);
         let victims: Vec<String> = order[..excess].iter().map(|(_, k)| (*k).clone()).collect();
-        for key in &victims {
-            self.map.remove(key);
+        for key in victims {
+            self.map.remove(&key);
+            self.dirty.insert(key);
         }
         excess as u64
     }

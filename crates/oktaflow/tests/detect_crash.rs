@@ -75,11 +75,21 @@ async fn kill_9_during_detection_raises_every_alert_exactly_once() {
     let mut rng = StdRng::seed_from_u64(0x6465_7465_6374);
     let mut kills = 0;
     let mut runs = 0;
+    let mut generations = std::collections::BTreeSet::new();
     while kills < 22 && runs < 40 {
         runs += 1;
         let delay = Duration::from_millis(rng.random_range(100..1_300));
-        if kill_after(work.run_cmd(Some(TOKEN), &[]), delay).await {
+        let mut run = work.run_cmd(Some(TOKEN), &[]);
+        // A small journal: the whole state is written again every few batches, so kills
+        // also land around the switch to a new generation of state files.
+        run.env("OKTAFLOW_DETECT_JOURNAL_MIN_BYTES", "2000");
+        if kill_after(run, delay).await {
             kills += 1;
+        }
+        if work.checkpoint_path().exists() {
+            if let Some(generation) = work.checkpoint()["detect_files"]["generation"].as_u64() {
+                generations.insert(generation);
+            }
         }
         // Whole lines or not (a kill may tear the last one): only counted here.
         let count = |path: &std::path::Path| {
@@ -109,8 +119,14 @@ async fn kill_9_during_detection_raises_every_alert_exactly_once() {
         );
     }
     assert!(kills >= 20, "{kills} kills landed");
+    assert!(
+        generations.len() >= 3,
+        "the state was written whole again between kills: generations {generations:?}"
+    );
 
-    let output = finish(work.run_cmd(Some(TOKEN), &["--once"])).await;
+    let mut last = work.run_cmd(Some(TOKEN), &["--once"]);
+    last.env("OKTAFLOW_DETECT_JOURNAL_MIN_BYTES", "2000");
+    let output = finish(last).await;
     assert_success(&output);
 
     // The events: exactly the org's, once each, in its order.
@@ -139,9 +155,23 @@ async fn kill_9_during_detection_raises_every_alert_exactly_once() {
             .expect("the alert file's offset in the checkpoint"),
         "the checkpoint covers the whole alert file"
     );
-    assert!(
-        work.checkpoint()["detect"]["rules"].is_object(),
-        "the detector state is in the checkpoint"
+    // The detector state is in files beside the checkpoint, which names them.
+    let files = &work.checkpoint()["detect_files"];
+    let generation = files["generation"]
+        .as_u64()
+        .expect("the checkpoint names the state");
+    let state_dir = work
+        .checkpoint_path()
+        .parent()
+        .expect("state dir")
+        .to_path_buf();
+    let full = state_dir.join(format!("okta.detect-{generation}.json"));
+    let journal = state_dir.join(format!("okta.detect-{generation}.journal"));
+    assert!(full.exists(), "{} exists", full.display());
+    assert_eq!(
+        std::fs::metadata(&journal).expect("journal").len(),
+        files["journal_bytes"].as_u64().expect("journal_bytes"),
+        "the journal holds exactly what the checkpoint covers"
     );
 
     // The simulator's ground truth: each attack's alert exactly once with its triggering

@@ -31,6 +31,12 @@ pub struct Checkpoint {
     /// (those still load: the detector then starts empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detect: Option<oktaflow_detect::DetectorState>,
+    /// The detectors' state kept in files beside the checkpoint (a whole state and a journal
+    /// of changes, [`crate::detect_store`]): the generation and the journal length this
+    /// checkpoint covers. What the pipeline writes since the state grew beyond what can be
+    /// rewritten with every batch; `detect` above is still read from older checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detect_files: Option<crate::detect_store::DetectStateRef>,
 }
 
 impl Checkpoint {
@@ -42,12 +48,23 @@ impl Checkpoint {
             sinks,
             updated_at: Utc::now(),
             detect: None,
+            detect_files: None,
         }
     }
 
     /// This checkpoint with the detectors' state after the events it covers.
     pub fn with_detect(mut self, state: Option<oktaflow_detect::DetectorState>) -> Checkpoint {
         self.detect = state;
+        self
+    }
+
+    /// This checkpoint naming the detectors' state files that hold the state after the
+    /// events it covers.
+    pub fn with_detect_files(
+        mut self,
+        files: Option<crate::detect_store::DetectStateRef>,
+    ) -> Checkpoint {
+        self.detect_files = files;
         self
     }
 }

@@ -9,10 +9,13 @@
 //! Exactly once with state:
 //!
 //! * the stage runs in the normalize task, one batch ahead of the writer; each [`Batch`]
-//!   carries the alerts of its events and the [`DetectorState`] after them
-//!   ([`Batch::detect`]), like it carries the source state after them;
-//! * the writer writes the alerts to the alert sinks with the events, then saves the state in
-//!   the same atomic checkpoint as the cursor and every sink's position (alert sinks included);
+//!   carries the alerts of its events and what the state became after them
+//!   ([`Batch::detect`]: the changes since the batch before, or now and then the whole state,
+//!   see [`DetectStage`]), like it carries the source state after them;
+//! * the writer writes the alerts to the alert sinks with the events, then makes the state
+//!   update durable in the state directory ([`crate::detect_store`]) and saves the checkpoint
+//!   naming it, with the cursor and every sink's position (alert sinks included): the
+//!   checkpoint is the commit point of the state too;
 //! * on start the detector is restored from the checkpoint ([`Detector::restore_with_sigma`]:
 //!   the configured Sigma rules are read again; the state of
 //!   a removed or disabled rule is dropped), and the alert sinks recover to their checkpointed
@@ -28,12 +31,91 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use oktaflow_detect::{
     Detector, DetectorState, DetectorStats, Ecs, EventView, RulesConfig, SigmaRules,
 };
 use oktaflow_sink::{Document, FileConfig, SinkSpec};
 
 use crate::batch::Batch;
+use crate::detect_store::{SavedSizes, StateUpdate};
+
+/// The journal grows to at least this many bytes before the whole state is written again
+/// (`OKTAFLOW_DETECT_JOURNAL_MIN_BYTES` overrides it: the crash tests make it small so that
+/// kills land around new generations too).
+const MIN_JOURNAL_BYTES: u64 = 4 << 20;
+
+/// The detector of one run, with the policy that decides what each batch saves of its state:
+/// the changes since the batch before (a journal line, in proportion to what the batch
+/// touched), or the whole state (a new generation) when there is none saved yet or when the
+/// journal has grown past the whole state's size (and [`MIN_JOURNAL_BYTES`]). A restart then
+/// replays at most about twice the state, and each change is written about twice on average.
+pub struct DetectStage {
+    detector: Detector,
+    /// Whether a whole state was saved (or loaded) this generation.
+    has_full: bool,
+    /// Bytes of the generation's whole state.
+    full_bytes: u64,
+    /// Journal bytes of the generation so far.
+    journal_bytes: u64,
+    /// [`MIN_JOURNAL_BYTES`] or its override.
+    min_journal_bytes: u64,
+}
+
+impl std::fmt::Debug for DetectStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetectStage")
+            .field("has_full", &self.has_full)
+            .field("full_bytes", &self.full_bytes)
+            .field("journal_bytes", &self.journal_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DetectStage {
+    /// The stage for `detector`, restored from files of `saved` sizes (`None`: nothing saved
+    /// in the state directory: the first batch saves the whole state).
+    pub fn new(detector: Detector, saved: Option<SavedSizes>) -> DetectStage {
+        DetectStage {
+            detector,
+            has_full: saved.is_some(),
+            full_bytes: saved.map_or(0, |s| s.full_bytes),
+            journal_bytes: saved.map_or(0, |s| s.journal_bytes),
+            min_journal_bytes: std::env::var("OKTAFLOW_DETECT_JOURNAL_MIN_BYTES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(MIN_JOURNAL_BYTES),
+        }
+    }
+
+    /// The detector.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// What to save of the state after the events observed so far.
+    fn update(&mut self) -> StateUpdate {
+        let compact = self.journal_bytes > self.full_bytes.max(self.min_journal_bytes);
+        if !self.has_full || compact {
+            let mut bytes = Vec::with_capacity(self.full_bytes as usize + 1024);
+            // Maps of strings and numbers serialize without error; should one not, the
+            // changes are journaled instead (nothing is lost either way).
+            if self.detector.write_state(&mut bytes).is_ok() {
+                self.detector.clear_changes();
+                self.has_full = true;
+                self.full_bytes = bytes.len() as u64;
+                self.journal_bytes = 0;
+                return StateUpdate::Full(Arc::new(bytes));
+            }
+        }
+        let changes = self.detector.take_changes();
+        let mut line = serde_json::to_vec(&changes).unwrap_or_else(|_| b"{}".to_vec());
+        line.push(b'\n');
+        self.journal_bytes += line.len() as u64;
+        StateUpdate::Changes(Arc::new(line))
+    }
+}
 
 /// The detect stage's configuration (the binary's `[detect]` section). The default: every
 /// built-in rule with its defaults, alerts beside the events.
@@ -72,8 +154,9 @@ pub struct BatchDetections {
     pub alerts: Vec<Document>,
     /// `rule.id` of each alert, in the same order.
     pub rules: Vec<&'static str>,
-    /// The detector's state after the batch's events: saved with the batch's checkpoint.
-    pub state: DetectorState,
+    /// What to save of the detector's state after the batch's events: made durable with the
+    /// batch's checkpoint.
+    pub state: StateUpdate,
     /// Keys held and evicted per rule after the batch.
     pub stats: DetectorStats,
     /// Time spent detecting.
@@ -83,8 +166,9 @@ pub struct BatchDetections {
 /// Runs `detector` over `batch`'s documents in order (each with its raw event and its ECS
 /// document) and stores the alerts and the state after them in [`Batch::detect`]. Events the
 /// normalizer refused are not seen (they are dead-lettered).
-pub fn detect_batch(detector: &mut Detector, batch: &mut Batch) {
+pub fn detect_batch(stage: &mut DetectStage, batch: &mut Batch) {
     let started = Instant::now();
+    let detector = &mut stage.detector;
     let mut raised = Vec::new();
     for (index, doc) in batch.documents.iter().enumerate() {
         let Some(raw) = batch.raw_at(index) else {
@@ -99,8 +183,8 @@ pub fn detect_batch(detector: &mut Detector, batch: &mut Batch) {
     let mut detections = BatchDetections {
         alerts: Vec::with_capacity(raised.len()),
         rules: Vec::with_capacity(raised.len()),
-        state: detector.state(),
         stats: detector.stats(),
+        state: stage.update(),
         time: std::time::Duration::ZERO,
     };
     for alert in raised {

@@ -68,6 +68,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
 pub mod detect;
+pub mod detect_store;
 pub mod enrich;
 mod error;
 pub mod fanout;

@@ -22,7 +22,7 @@ use oktaflow_sink::BatchLimits;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use oktaflow_detect::Detector;
+use crate::detect::DetectStage;
 use oktaflow_enrich::ProfileHandle;
 
 use crate::batch::{Batch, BatchBuilder};
@@ -74,7 +74,7 @@ impl NormalizeStage {
         normalizer: Normalizer,
         threads: usize,
         limits: BatchLimits,
-        detector: Option<Detector>,
+        detector: Option<DetectStage>,
     ) -> NormalizeStage {
         NormalizeStage::start_with(pages, normalizer, threads, limits, detector, None)
     }
@@ -87,7 +87,7 @@ impl NormalizeStage {
         normalizer: Normalizer,
         threads: usize,
         limits: BatchLimits,
-        detector: Option<Detector>,
+        detector: Option<DetectStage>,
         profiles: Option<ProfileHandle>,
     ) -> NormalizeStage {
         let stats = pages.stats().clone();
@@ -182,7 +182,7 @@ async fn group(
 
 async fn run(
     mut pages: Prefetcher,
-    builder: (BatchBuilder, Option<Detector>),
+    builder: (BatchBuilder, Option<DetectStage>),
     limits: BatchLimits,
     tx: mpsc::Sender<Result<Batch, PipelineError>>,
     profiles: Option<ProfileHandle>,

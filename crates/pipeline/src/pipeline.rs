@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use oktaflow_detect::DetectorState;
+
+use crate::detect_store::{DetectStateRef, DetectStateStore, SavedSizes, StateUpdate};
 use oktaflow_fetch::{FetchStatsSnapshot, LogSource, OrgUrl, SourceState, StartPoint};
 use oktaflow_normalize::Normalizer;
 use oktaflow_sink::{io_may_pass, BatchLimits, Sink, SinkError};
@@ -246,10 +248,12 @@ impl Pipeline {
         let mut writer = Writer::open(&config, sinks, alert_sinks, observers.clone())?;
         let (source, mut unsaved_start, saved_detect) = recover(&config, &mut writer).await?;
         let detector = match &config.detect {
-            Some(rules) => Some(
-                crate::detect::detector_for(rules, saved_detect)
-                    .map_err(|e| PipelineError::Config(format!("detections: {e}")))?,
-            ),
+            Some(rules) => {
+                let (state, sizes) = saved_detect.map_or((None, None), |(s, z)| (Some(s), z));
+                let detector = crate::detect::detector_for(rules, state)
+                    .map_err(|e| PipelineError::Config(format!("detections: {e}")))?;
+                Some(crate::detect::DetectStage::new(detector, sizes))
+            }
             None => None,
         };
         {
@@ -371,22 +375,43 @@ impl Pipeline {
     }
 }
 
+/// The detectors' state a checkpoint covers, with the sizes of its files (`None`: it was
+/// saved inside an older checkpoint).
+type SavedDetect = Option<(DetectorState, Option<SavedSizes>)>;
+
 /// Step 1 of a run: makes the writer's stores consistent with the checkpoint
 /// (`Writer::recover`) and opens the source where the checkpoint left it (at
-/// `start_from` on a first run). Returns the source and, on a first run, the starting state
-/// to checkpoint before the first write.
+/// `start_from` on a first run). Returns the source, on a first run the starting state
+/// to checkpoint before the first write, and the detectors' saved state (read only when
+/// detections are on).
 async fn recover(
     config: &PipelineConfig,
     writer: &mut Writer,
-) -> Result<(LogSource, Option<SourceState>, Option<DetectorState>), PipelineError> {
+) -> Result<(LogSource, Option<SourceState>, SavedDetect), PipelineError> {
     let loaded = writer.recover().await?;
     let mut saved_detect = None;
     let start = match loaded {
         Some(checkpoint) => {
-            saved_detect = checkpoint.detect;
+            if config.detect.is_some() {
+                saved_detect = match checkpoint.detect_files {
+                    Some(files) => writer
+                        .load_detect(Some(files))
+                        .await?
+                        .map(|(state, sizes)| (state, Some(sizes))),
+                    None => {
+                        writer.load_detect(None).await?;
+                        checkpoint.detect.map(|state| (state, None))
+                    }
+                };
+            }
             StartPoint::Resume(checkpoint.source)
         }
-        None => StartPoint::Since(config.source.start_from),
+        None => {
+            if config.detect.is_some() {
+                writer.load_detect(None).await?;
+            }
+            StartPoint::Since(config.source.start_from)
+        }
     };
     let first_run = matches!(start, StartPoint::Since(_));
     let source = LogSource::new(
@@ -456,6 +481,8 @@ struct Writer {
     dead: Arc<Mutex<DeadLetterWriter>>,
     dead_letter_path: PathBuf,
     store: CheckpointStore,
+    /// The detectors' state files beside the checkpoint.
+    detect_store: Arc<Mutex<DetectStateStore>>,
     retry: OutputRetry,
     observers: Observers,
 }
@@ -484,6 +511,10 @@ impl Writer {
             alert_sinks,
             dead: Arc::new(Mutex::new(dead)),
             dead_letter_path,
+            detect_store: Arc::new(Mutex::new(DetectStateStore::new(
+                &config.state_dir,
+                &config.source.name,
+            ))),
             store,
             retry: OutputRetry {
                 backoff: config.sink_retry,
@@ -507,6 +538,16 @@ impl Writer {
 
     fn dead(&self) -> MutexGuard<'_, DeadLetterWriter> {
         lock(&self.dead)
+    }
+
+    /// Loads the detectors' state files the checkpoint names (`None`: it names none; stray
+    /// files are deleted either way).
+    async fn load_detect(
+        &mut self,
+        files: Option<DetectStateRef>,
+    ) -> Result<Option<(DetectorState, SavedSizes)>, PipelineError> {
+        let store = self.detect_store.clone();
+        Ok(blocking(move || lock_detect(&store).load(files)).await??)
     }
 
     /// Step 1 of a run: loads the checkpoint (`None` on a first run; refused when it belongs
@@ -556,7 +597,7 @@ impl Writer {
             positions.insert(sink.name().to_string(), ack.position);
         }
         positions.insert(DEAD_LETTER_KEY.to_string(), self.dead().position());
-        self.save_retrying(Checkpoint::new(state, positions), stop)
+        self.save_retrying(Checkpoint::new(state, positions), None, stop)
             .await
     }
 
@@ -684,8 +725,8 @@ impl Writer {
         let checkpointing = Instant::now();
         let saved = self
             .save_retrying(
-                Checkpoint::new(batch.state_after.clone(), positions)
-                    .with_detect(batch.detect.as_ref().map(|d| d.state.clone())),
+                Checkpoint::new(batch.state_after.clone(), positions),
+                batch.detect.as_ref().map(|d| d.state.clone()),
                 stop,
             )
             .await?;
@@ -757,7 +798,8 @@ impl Writer {
     /// interrupted a retry wait (the checkpoint before stays in force).
     async fn save_retrying(
         &mut self,
-        checkpoint: Checkpoint,
+        mut checkpoint: Checkpoint,
+        detect: Option<StateUpdate>,
         stop: &watch::Receiver<bool>,
     ) -> Result<Option<()>, PipelineError> {
         let mut stop = stop.clone();
@@ -766,7 +808,10 @@ impl Writer {
         loop {
             let started = Instant::now();
             let error =
-                match self.save(checkpoint.clone()).await {
+                match self
+                    .save_with_detect(&mut checkpoint, detect.as_ref())
+                    .await
+                {
                     Ok(()) => {
                         if retrying.failed() {
                             self.observers.sink_ok(&name, started.elapsed());
@@ -797,6 +842,28 @@ impl Writer {
     }
 
     /// Saves a checkpoint off the async threads (it fsyncs twice).
+    /// Makes the detectors' state `update` durable (when there is one), then saves
+    /// `checkpoint` naming it: the checkpoint is the commit point of both. Called again after
+    /// a failure, it writes the same update at the same place.
+    async fn save_with_detect(
+        &mut self,
+        checkpoint: &mut Checkpoint,
+        update: Option<&StateUpdate>,
+    ) -> Result<(), PipelineError> {
+        if let Some(update) = update {
+            let store = self.detect_store.clone();
+            let update = update.clone();
+            let files = blocking(move || lock_detect(&store).write(&update)).await??;
+            checkpoint.detect_files = Some(files);
+        }
+        self.save(checkpoint.clone()).await?;
+        if let Some(files) = checkpoint.detect_files.filter(|_| update.is_some()) {
+            let store = self.detect_store.clone();
+            blocking(move || lock_detect(&store).committed(files)).await??;
+        }
+        Ok(())
+    }
+
     fn save(
         &self,
         checkpoint: Checkpoint,
@@ -807,6 +874,11 @@ impl Writer {
             Ok(())
         }
     }
+}
+
+fn lock_detect(store: &Mutex<DetectStateStore>) -> MutexGuard<'_, DetectStateStore> {
+    // The store's fields change only after its files did: a panic leaves it usable.
+    store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn lock(dead: &Mutex<DeadLetterWriter>) -> MutexGuard<'_, DeadLetterWriter> {

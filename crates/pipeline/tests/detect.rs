@@ -9,6 +9,7 @@ use std::path::Path;
 use chrono::TimeDelta;
 use oktaflow_detect::{DetectorState, RulesConfig};
 use oktaflow_fetch::{Auth, ClientConfig, OrgUrl, Secret, SourceOptions};
+use oktaflow_pipeline::detect_store::DetectStateStore;
 use oktaflow_pipeline::{CheckpointStore, Pipeline, PipelineConfig, SourceConfig, StopWhen};
 use oktaflow_sim::{SimConfig, SimHandle, Simulator};
 use oktaflow_sink::{BatchLimits, ExistingFile, FileSink, Sink};
@@ -121,9 +122,24 @@ async fn attacks_raise_their_alerts_once_and_the_state_is_checkpointed() {
         checkpoint.sinks[&format!("file:{}", alerts_abs.display())]["offset"].as_u64(),
         Some(std::fs::metadata(&alerts).unwrap().len())
     );
-    let detect: DetectorState = checkpoint.detect.expect("detector state saved");
+    // The state is in files beside the checkpoint (a whole state and a journal of changes),
+    // which the checkpoint names; the checkpoint itself stays small.
+    assert!(checkpoint.detect.is_none(), "not inline any more");
+    let files = checkpoint.detect_files.expect("detector state saved");
+    let checkpoint_bytes = std::fs::metadata(state.join("okta.checkpoint.json"))
+        .unwrap()
+        .len();
+    assert!(checkpoint_bytes < 4096, "{checkpoint_bytes} bytes");
+    let (detect, sizes): (DetectorState, _) = DetectStateStore::new(&state, "okta")
+        .load(Some(files))
+        .unwrap()
+        .expect("the files the checkpoint names");
     assert!(detect.rules.contains_key("okta.geo_improbable_access"));
-    // The size of the state the checkpoint carries after every batch (printed, not asserted).
+    assert!(
+        sizes.journal_bytes > 0,
+        "batches after the first journal their changes: {sizes:?}"
+    );
+    // The size of the state after every batch (printed, not asserted).
     let sizes: Vec<String> = detect
         .rules
         .iter()
@@ -258,6 +274,6 @@ async fn configured_sigma_rules_run_in_the_stage() {
         .load()
         .unwrap()
         .unwrap();
-    assert!(checkpoint.detect.is_some());
+    assert!(checkpoint.detect_files.is_some());
     sim.shutdown().await;
 }
