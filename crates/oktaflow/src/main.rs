@@ -26,6 +26,12 @@ mod sim_cmd;
 
 use std::process::ExitCode;
 
+/// jemalloc instead of glibc's malloc: the pipeline frees batches on other threads than the
+/// ones that allocated them, and glibc's per-thread arenas kept that memory (1,000,000-event
+/// backfill with detections: peak RSS 167 -> 134 MB, CPU 39 -> 33 s; docs/performance.md).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
