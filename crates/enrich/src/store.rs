@@ -42,12 +42,16 @@ const META_VERSION: &str = "version";
 const META_SYNCED_AT: &str = "synced_at";
 const META_USERS_CURSOR: &str = "users_cursor";
 const META_DEVICES_CURSOR: &str = "devices_cursor";
+const META_FULL_SYNCED_AT: &str = "full_synced_at";
 
 /// What one refresh read from Okta, committed at once by [`ProfileStore::commit`].
 #[derive(Debug, Default, Clone)]
 pub struct Refresh {
     /// Users new or changed since the users cursor (all of them on the first pull).
     pub users: Vec<UserRecord>,
+    /// `users` is every user of the org (a full pull): stored users not in it were deleted
+    /// in Okta and are removed.
+    pub users_complete: bool,
     /// The newest `lastUpdated` seen (the next incremental pull starts after it).
     pub users_cursor: Option<String>,
     /// Every group with its members, when groups were read (replaces the stored ones).
@@ -56,6 +60,8 @@ pub struct Refresh {
     pub roles: Option<BTreeMap<String, Vec<String>>>,
     /// Devices new or changed since the devices cursor (all of them on the first pull).
     pub devices: Vec<DeviceRecord>,
+    /// `devices` is every device of the org: stored devices not in it are removed.
+    pub devices_complete: bool,
     /// The newest device `lastUpdated` seen.
     pub devices_cursor: Option<String>,
     /// When this refresh started reading.
@@ -71,6 +77,20 @@ pub struct Committed {
     pub changed_users: Vec<String>,
     /// Ids of devices that changed.
     pub changed_devices: Vec<String>,
+    /// Ids of users removed (deleted in Okta: missing from a full pull).
+    pub removed_users: Vec<String>,
+    /// Ids of devices removed (missing from a full pull).
+    pub removed_devices: Vec<String>,
+}
+
+impl Committed {
+    /// True when a profile changed, appeared or was removed.
+    pub fn changed(&self) -> bool {
+        !self.changed_users.is_empty()
+            || !self.changed_devices.is_empty()
+            || !self.removed_users.is_empty()
+            || !self.removed_devices.is_empty()
+    }
 }
 
 /// Where the sync resumes: what the last committed refresh left.
@@ -84,6 +104,8 @@ pub struct SyncState {
     pub users_cursor: Option<String>,
     /// `lastUpdated` of the newest device.
     pub devices_cursor: Option<String>,
+    /// When the last full pull (every user and device, deletions found) started.
+    pub full_synced_at: Option<DateTime<Utc>>,
     /// Stored groups by id (their members are read again only when
     /// `lastMembershipUpdated` changed).
     pub groups: HashMap<String, GroupRecord>,
@@ -172,6 +194,7 @@ impl ProfileStore {
         let synced_at = get(META_SYNCED_AT)?.and_then(|t| t.parse().ok());
         let users_cursor = get(META_USERS_CURSOR)?;
         let devices_cursor = get(META_DEVICES_CURSOR)?;
+        let full_synced_at = get(META_FULL_SYNCED_AT)?.and_then(|t| t.parse().ok());
         let groups_table = tx.open_table(GROUPS).map_err(|e| self.err(e))?;
         let mut groups = HashMap::new();
         for entry in groups_table.iter().map_err(|e| self.err(e))? {
@@ -184,6 +207,7 @@ impl ProfileStore {
             synced_at,
             users_cursor,
             devices_cursor,
+            full_synced_at,
             groups,
         })
     }
@@ -193,9 +217,18 @@ impl ProfileStore {
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
         let mut changed_users = BTreeSet::new();
         let mut changed_devices = Vec::new();
+        let mut removed_users = Vec::new();
+        let mut removed_devices = Vec::new();
         let version;
         {
             let mut users = tx.open_table(USERS).map_err(|e| self.err(e))?;
+            if refresh.users_complete {
+                removed_users =
+                    self.missing(&users, refresh.users.iter().map(|u| u.id.as_str()))?;
+                for id in &removed_users {
+                    users.remove(id.as_str()).map_err(|e| self.err(e))?;
+                }
+            }
             for user in &refresh.users {
                 let bytes = to_json(user);
                 let old = users
@@ -258,6 +291,13 @@ impl ProfileStore {
                 changed_users.extend(old.into_keys().filter(|u| !roles.contains_key(u)));
             }
             let mut devices = tx.open_table(DEVICES).map_err(|e| self.err(e))?;
+            if refresh.devices_complete {
+                removed_devices =
+                    self.missing(&devices, refresh.devices.iter().map(|d| d.id.as_str()))?;
+                for id in &removed_devices {
+                    devices.remove(id.as_str()).map_err(|e| self.err(e))?;
+                }
+            }
             for device in &refresh.devices {
                 let bytes = to_json(device);
                 let old = devices
@@ -284,6 +324,16 @@ impl ProfileStore {
                 )
                 .map_err(|e| self.err(e))?;
             }
+            if refresh.users_complete || refresh.devices_complete {
+                if let Some(t) = refresh.synced_at {
+                    meta.insert(
+                        META_FULL_SYNCED_AT,
+                        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                            .as_str(),
+                    )
+                    .map_err(|e| self.err(e))?;
+                }
+            }
             if let Some(c) = &refresh.users_cursor {
                 meta.insert(META_USERS_CURSOR, c.as_str())
                     .map_err(|e| self.err(e))?;
@@ -296,9 +346,32 @@ impl ProfileStore {
         tx.commit().map_err(|e| self.err(e))?;
         Ok(Committed {
             version,
-            changed_users: changed_users.into_iter().collect(),
+            changed_users: changed_users
+                .into_iter()
+                .filter(|u| removed_users.binary_search(u).is_err())
+                .collect(),
             changed_devices,
+            removed_users,
+            removed_devices,
         })
+    }
+
+    /// The sorted keys of `table` that are not in `listed`.
+    fn missing<'l>(
+        &self,
+        table: &impl ReadableTable<&'static str, &'static [u8]>,
+        listed: impl Iterator<Item = &'l str>,
+    ) -> Result<Vec<String>, EnrichError> {
+        let listed: std::collections::HashSet<&str> = listed.collect();
+        let mut missing = Vec::new();
+        for entry in table.iter().map_err(|e| self.err(e))? {
+            let (id, _) = entry.map_err(|e| self.err(e))?;
+            if !listed.contains(id.value()) {
+                missing.push(id.value().to_string());
+            }
+        }
+        // redb iterates in key order: sorted.
+        Ok(missing)
     }
 
     /// One stored user.

@@ -86,7 +86,7 @@ pub struct DeviceProfile {
 /// Built once per refresh by the profile store's owner and shared behind an `Arc`;
 /// `version` counts the refreshes of the store and `as_of` is when the snapshot's data was
 /// read from Okta, so every enriched document says how old its profiles were.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Profiles {
     /// Refresh generation of the store this snapshot was taken from.
     pub version: u64,
@@ -102,6 +102,22 @@ pub struct Profiles {
     devices: HashSet<PackedDevice, IdHash>,
     /// `as_of` as written into documents, formatted once (with the value it was made from).
     as_of_text: OnceLock<(Option<DateTime<Utc>>, Box<str>)>,
+}
+
+impl Clone for Profiles {
+    /// A copy to change (e.g. a new `version`/`as_of` for the same profiles): its `as_of` is
+    /// formatted again on first use.
+    fn clone(&self) -> Profiles {
+        Profiles {
+            version: self.version,
+            as_of: self.as_of,
+            users_enabled: self.users_enabled,
+            devices_enabled: self.devices_enabled,
+            users: self.users.clone(),
+            devices: self.devices.clone(),
+            as_of_text: OnceLock::new(),
+        }
+    }
 }
 
 /// Okta ids are short, random and come from Okta itself: a multiply-rotate hash (as

@@ -226,3 +226,28 @@ fn a_profile_is_written_the_same_every_time() {
         .expect("normalizes");
     assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
 }
+
+#[test]
+fn a_restamped_copy_writes_its_own_as_of() {
+    // The sync republishes unchanged profiles with a new version and time (a clone): the
+    // stamp formatted for the old snapshot must not leak into the new one.
+    let old = profiles();
+    let mut n = Normalizer::new(Options {
+        profiles: Some(old.clone()),
+        ..Options::default()
+    });
+    let doc = n.normalize_value(LOGIN.as_bytes()).expect("normalizes");
+    assert_eq!(
+        doc["okta"]["enrichment"]["as_of"],
+        "2024-05-01T09:00:00.000Z"
+    );
+    let mut new = (*old).clone();
+    new.version = 4;
+    new.as_of = Some("2024-05-01T09:30:00Z".parse().expect("time"));
+    n.set_profiles(Some(Arc::new(new)));
+    let doc = n.normalize_value(LOGIN.as_bytes()).expect("normalizes");
+    assert_eq!(
+        doc["okta"]["enrichment"],
+        json!({"version": 4, "as_of": "2024-05-01T09:30:00.000Z", "age_s": 1800})
+    );
+}

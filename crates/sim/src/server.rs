@@ -816,6 +816,7 @@ fn directory_page(
     // (all items, whether the listing is paged as a JSON array with Link headers)
     let items: Vec<serde_json::Value> = match segments.as_slice() {
         ["api", "v1", "users"] => (0..dir.users.len())
+            .filter(|&i| !dir.users[i].deleted)
             .filter(|&i| match since {
                 Some(t) => dir.users[i].last_updated > t,
                 // Okta lists every user but the deprovisioned ones without a search.
@@ -870,6 +871,7 @@ fn directory_page(
             ));
         }
         ["api", "v1", "devices"] => (0..dir.devices.len())
+            .filter(|&d| !dir.devices[d].deleted)
             .filter(|&d| since.is_none_or(|t| dir.devices[d].last_updated > t))
             .map(|d| dir.device_json(d))
             .collect(),
@@ -1175,6 +1177,44 @@ impl SimHandle {
         };
         dir.roles.entry(i).or_default().push(role_type.to_string());
         true
+    }
+
+    /// Deletes user `id` (a deactivated user deleted in Okta): it leaves every listing, its
+    /// groups (their `lastMembershipUpdated` becomes now) and admin roles; its devices stay,
+    /// without it. False when unknown (or deleted already).
+    pub fn delete_user(&self, id: &str) -> bool {
+        let Ok(mut dir) = self.shared.directory.write() else {
+            return false;
+        };
+        let Some(i) = dir.user_index(id) else {
+            return false;
+        };
+        let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
+        dir.delete_user(i, now);
+        true
+    }
+
+    /// Deletes device `id` from the directory; false when unknown (or deleted already).
+    pub fn delete_device(&self, id: &str) -> bool {
+        let Ok(mut dir) = self.shared.directory.write() else {
+            return false;
+        };
+        match dir.devices.iter_mut().find(|d| d.id == id && !d.deleted) {
+            Some(device) => {
+                device.deleted = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ids of the directory's devices, in order (the devices of the generated events).
+    pub fn directory_device_ids(&self) -> Vec<String> {
+        self.shared
+            .directory
+            .read()
+            .map(|d| d.devices.iter().map(|x| x.id.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Ids of the directory's users, in order (the actors of the generated events).
