@@ -377,26 +377,41 @@ impl Profiles {
 
     /// Adds (or replaces) a user.
     pub fn insert_user(&mut self, user: UserProfile) {
-        let (text, ends) = pack([
-            Some(&*user.id),
-            user.login.as_deref(),
-            user.email.as_deref(),
-            user.first_name.as_deref(),
-            user.last_name.as_deref(),
-            user.display_name.as_deref(),
-            user.status.as_deref(),
-            user.department.as_deref(),
-            user.title.as_deref(),
-            user.manager.as_deref(),
-            user.employee_number.as_deref(),
-            user.organization.as_deref(),
-            user.last_updated.as_deref(),
-        ]);
+        self.insert_user_text(
+            [
+                Some(&*user.id),
+                user.login.as_deref(),
+                user.email.as_deref(),
+                user.first_name.as_deref(),
+                user.last_name.as_deref(),
+                user.display_name.as_deref(),
+                user.status.as_deref(),
+                user.department.as_deref(),
+                user.title.as_deref(),
+                user.manager.as_deref(),
+                user.employee_number.as_deref(),
+                user.organization.as_deref(),
+                user.last_updated.as_deref(),
+            ],
+            user.groups,
+            user.roles,
+        );
+    }
+
+    /// Adds (or replaces) a user from borrowed text (no copy but the snapshot's own):
+    /// `fields` in [`UserProfile`] order, `id` first, `login` ... `last_updated`.
+    pub fn insert_user_text(
+        &mut self,
+        fields: [Option<&str>; 13],
+        groups: Vec<Arc<str>>,
+        roles: Vec<Arc<str>>,
+    ) {
+        let (text, ends) = pack(fields);
         let packed = PackedUser {
             text,
             ends,
-            groups: user.groups.into_boxed_slice(),
-            roles: user.roles.into_boxed_slice(),
+            groups: groups.into_boxed_slice(),
+            roles: roles.into_boxed_slice(),
             rendered: OnceLock::new(),
         };
         self.users.replace(packed);
@@ -404,23 +419,52 @@ impl Profiles {
 
     /// Adds (or replaces) a device.
     pub fn insert_device(&mut self, device: DeviceProfile) {
-        let users = device.users.join(",");
+        let users: Vec<&str> = device.users.iter().map(|u| &**u).collect();
+        self.insert_device_text(
+            [
+                Some(&*device.id),
+                device.name.as_deref(),
+                device.platform.as_deref(),
+                device.model.as_deref(),
+                device.manufacturer.as_deref(),
+                device.os_version.as_deref(),
+                device.status.as_deref(),
+                device.last_updated.as_deref(),
+            ],
+            &users,
+            device.managed,
+            device.registered,
+        );
+    }
+
+    /// Adds (or replaces) a device from borrowed text: `fields` in [`DeviceProfile`] order
+    /// (`id`, `name`, `platform`, `model`, `manufacturer`, `os_version`, `status`,
+    /// `last_updated`), then its users' ids.
+    pub fn insert_device_text(
+        &mut self,
+        fields: [Option<&str>; 8],
+        users: &[&str],
+        managed: Option<bool>,
+        registered: Option<bool>,
+    ) {
+        let users = users.join(",");
+        let [id, name, platform, model, manufacturer, os_version, status, last_updated] = fields;
         let (text, ends) = pack([
-            Some(&*device.id),
-            device.name.as_deref(),
-            device.platform.as_deref(),
-            device.model.as_deref(),
-            device.manufacturer.as_deref(),
-            device.os_version.as_deref(),
-            device.status.as_deref(),
-            device.last_updated.as_deref(),
+            id,
+            name,
+            platform,
+            model,
+            manufacturer,
+            os_version,
+            status,
+            last_updated,
             Some(users.as_str()),
         ]);
         let packed = PackedDevice {
             text,
             ends,
-            managed: device.managed,
-            registered: device.registered,
+            managed,
+            registered,
             rendered: OnceLock::new(),
         };
         self.devices.replace(packed);
