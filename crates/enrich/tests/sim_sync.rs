@@ -349,3 +349,98 @@ async fn a_full_resync_drops_deleted_users_and_devices_and_keeps_deactivated_one
     assert!(again.committed.removed_devices.is_empty());
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_directory_gets_at_most_its_share_while_logs_keep_polling() {
+    // Every directory endpoint allows 600 requests a minute; at the default share (20 %) the
+    // sync may send 120 a minute, 0.5 s apart. Counted by the simulator on its own clock: in
+    // any 3 s, at most 6 requests of one endpoint (+2 for requests that a loaded machine
+    // delivers closer together than they were sent). Unpaced, the 17 admin-role reads
+    // (`roles`) and the group member reads (`groups`) would arrive within a fraction of a
+    // second. A load can only delay requests, so the bound does not flake.
+    const LIMIT: u32 = 600;
+    let sim = Simulator::start(
+        SimConfig {
+            events: 10,
+            directory_rate_limit_per_minute: Some(LIMIT),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().expect("address"),
+    )
+    .await
+    .expect("simulator starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let enricher = Enricher::open(
+        &dir.path().join(STORE_FILE),
+        client(&sim),
+        EnrichOptions {
+            devices: false,
+            ..EnrichOptions::default()
+        },
+    )
+    .expect("open");
+    assert_eq!(enricher.options().rate_limit_share, 0.2);
+
+    // Log polling meanwhile, through its own client and pacer.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (stop, logs) = (Arc::clone(&stop), client(&sim));
+        tokio::spawn(async move {
+            let mut polls = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let request = oktaflow_fetch::PageRequest::Start {
+                    since: chrono::Utc::now() - chrono::Duration::hours(1),
+                    until: None,
+                };
+                logs.fetch(&request).await.expect("log page");
+                polls += 1;
+            }
+            polls
+        })
+    };
+    let report = enricher.refresh().await.expect("refresh");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let polls = poller.await.expect("poller");
+
+    let window = Duration::from_secs(3);
+    let allowed = (0.2 * f64::from(LIMIT) * 3.0 / 60.0) as usize + 2;
+    let mut counted = 0;
+    for family in ["users", "roles", "groups", "iam"] {
+        let peak = sim.peak_within(family, window);
+        assert!(
+            peak <= allowed,
+            "{family}: {peak} requests within 3 s, the share allows {allowed}"
+        );
+        counted += sim.directory_requests(family);
+        // The simulator's own 60 s windows never came near the limit (no 429).
+        assert!(sim.directory_peak_per_window(family) <= LIMIT / 5 + 1);
+    }
+    assert_eq!(counted, report.requests, "every request counted");
+    let busiest = ["users", "roles", "groups", "iam"]
+        .map(|f| (sim.directory_requests(f), f))
+        .into_iter()
+        .max()
+        .expect("families");
+    assert!(
+        busiest.0 > allowed as u64,
+        "enough requests of one endpoint to exceed the bound when unpaced: {busiest:?}"
+    );
+    // Log polling kept going while the sync ran: System Log requests arrived between the
+    // sync's first and last request, interleaved with it (never held behind the sync).
+    let order = sim.arrival_order();
+    let first = order
+        .iter()
+        .position(|f| *f != "logs")
+        .expect("a directory request");
+    let last = order
+        .iter()
+        .rposition(|f| *f != "logs")
+        .expect("a directory request");
+    let during = order[first..last].iter().filter(|f| **f == "logs").count();
+    let directory = order[first..=last].iter().filter(|f| **f != "logs").count();
+    assert!(
+        during >= directory,
+        "only {during} log requests during {directory} directory requests ({polls} polls in all)"
+    );
+    sim.shutdown().await;
+}
