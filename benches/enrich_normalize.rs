@@ -13,7 +13,9 @@
 //! Run: `cargo bench -p oktaflow-benches --bench enrich_normalize` (builds the release
 //! `oktaflow` binary first, or set `OKTAFLOW_BIN`). Environment: `OKTAFLOW_BENCH_EVENTS`
 //! (default 200000), `OKTAFLOW_BENCH_USERS` (100000), `OKTAFLOW_BENCH_DEVICES` (50000),
-//! `OKTAFLOW_BENCH_RUNS` (3), `OKTAFLOW_BENCH_SEED` (42).
+//! `OKTAFLOW_BENCH_RUNS` (3), `OKTAFLOW_BENCH_SEED` (42), `OKTAFLOW_BENCH_DIR` (write the
+//! events and stores there and keep them, e.g. to count instructions with callgrind; default:
+//! a temporary directory).
 
 mod support;
 
@@ -38,7 +40,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let runs = env_number("OKTAFLOW_BENCH_RUNS", 3)?.max(1);
     let seed = env_number("OKTAFLOW_BENCH_SEED", 42)?;
 
-    let dir = tempfile::tempdir()?;
+    let temp = tempfile::tempdir()?;
+    let kept = std::env::var_os("OKTAFLOW_BENCH_DIR").map(std::path::PathBuf::from);
+    if let Some(kept) = &kept {
+        std::fs::create_dir_all(kept)?;
+    }
+    let dir = Dir(kept.as_deref().unwrap_or(temp.path()));
     let input = dir.path().join("events.ndjson");
     let (actors, device_ids) = generate(&input, events, seed)?;
     println!(
@@ -134,6 +141,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// Where the bench writes its files (`path()` as `tempfile::TempDir` has it).
+struct Dir<'p>(&'p Path);
+
+impl Dir<'_> {
+    fn path(&self) -> &Path {
+        self.0
+    }
+}
+
 /// Writes `count` generated events; returns the actor ids and device ids they mention.
 fn generate(
     path: &Path,
@@ -176,6 +192,10 @@ fn fill_store(
     devices: usize,
 ) -> Result<(), Box<dyn Error>> {
     const DEPARTMENTS: &[&str] = &["Engineering", "Finance", "Sales", "Support", "Legal", "IT"];
+    if path.exists() {
+        // A kept directory (OKTAFLOW_BENCH_DIR) of an earlier run: one fresh first pull.
+        std::fs::remove_file(path)?;
+    }
     for i in actors.len()..users {
         actors.push(format!("00ubench{i:012}"));
     }

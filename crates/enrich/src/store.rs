@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use oktaflow_normalize::{DeviceProfile, Profiles, UserProfile};
+use oktaflow_normalize::Profiles;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -42,12 +42,16 @@ const META_VERSION: &str = "version";
 const META_SYNCED_AT: &str = "synced_at";
 const META_USERS_CURSOR: &str = "users_cursor";
 const META_DEVICES_CURSOR: &str = "devices_cursor";
+const META_FULL_SYNCED_AT: &str = "full_synced_at";
 
 /// What one refresh read from Okta, committed at once by [`ProfileStore::commit`].
 #[derive(Debug, Default, Clone)]
 pub struct Refresh {
     /// Users new or changed since the users cursor (all of them on the first pull).
     pub users: Vec<UserRecord>,
+    /// `users` is every user of the org (a full pull): stored users not in it were deleted
+    /// in Okta and are removed.
+    pub users_complete: bool,
     /// The newest `lastUpdated` seen (the next incremental pull starts after it).
     pub users_cursor: Option<String>,
     /// Every group with its members, when groups were read (replaces the stored ones).
@@ -56,6 +60,8 @@ pub struct Refresh {
     pub roles: Option<BTreeMap<String, Vec<String>>>,
     /// Devices new or changed since the devices cursor (all of them on the first pull).
     pub devices: Vec<DeviceRecord>,
+    /// `devices` is every device of the org: stored devices not in it are removed.
+    pub devices_complete: bool,
     /// The newest device `lastUpdated` seen.
     pub devices_cursor: Option<String>,
     /// When this refresh started reading.
@@ -71,6 +77,20 @@ pub struct Committed {
     pub changed_users: Vec<String>,
     /// Ids of devices that changed.
     pub changed_devices: Vec<String>,
+    /// Ids of users removed (deleted in Okta: missing from a full pull).
+    pub removed_users: Vec<String>,
+    /// Ids of devices removed (missing from a full pull).
+    pub removed_devices: Vec<String>,
+}
+
+impl Committed {
+    /// True when a profile changed, appeared or was removed.
+    pub fn changed(&self) -> bool {
+        !self.changed_users.is_empty()
+            || !self.changed_devices.is_empty()
+            || !self.removed_users.is_empty()
+            || !self.removed_devices.is_empty()
+    }
 }
 
 /// Where the sync resumes: what the last committed refresh left.
@@ -84,6 +104,8 @@ pub struct SyncState {
     pub users_cursor: Option<String>,
     /// `lastUpdated` of the newest device.
     pub devices_cursor: Option<String>,
+    /// When the last full pull (every user and device, deletions found) started.
+    pub full_synced_at: Option<DateTime<Utc>>,
     /// Stored groups by id (their members are read again only when
     /// `lastMembershipUpdated` changed).
     pub groups: HashMap<String, GroupRecord>,
@@ -172,6 +194,7 @@ impl ProfileStore {
         let synced_at = get(META_SYNCED_AT)?.and_then(|t| t.parse().ok());
         let users_cursor = get(META_USERS_CURSOR)?;
         let devices_cursor = get(META_DEVICES_CURSOR)?;
+        let full_synced_at = get(META_FULL_SYNCED_AT)?.and_then(|t| t.parse().ok());
         let groups_table = tx.open_table(GROUPS).map_err(|e| self.err(e))?;
         let mut groups = HashMap::new();
         for entry in groups_table.iter().map_err(|e| self.err(e))? {
@@ -184,6 +207,7 @@ impl ProfileStore {
             synced_at,
             users_cursor,
             devices_cursor,
+            full_synced_at,
             groups,
         })
     }
@@ -193,9 +217,18 @@ impl ProfileStore {
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
         let mut changed_users = BTreeSet::new();
         let mut changed_devices = Vec::new();
+        let mut removed_users = Vec::new();
+        let mut removed_devices = Vec::new();
         let version;
         {
             let mut users = tx.open_table(USERS).map_err(|e| self.err(e))?;
+            if refresh.users_complete {
+                removed_users =
+                    self.missing(&users, refresh.users.iter().map(|u| u.id.as_str()))?;
+                for id in &removed_users {
+                    users.remove(id.as_str()).map_err(|e| self.err(e))?;
+                }
+            }
             for user in &refresh.users {
                 let bytes = to_json(user);
                 let old = users
@@ -258,6 +291,13 @@ impl ProfileStore {
                 changed_users.extend(old.into_keys().filter(|u| !roles.contains_key(u)));
             }
             let mut devices = tx.open_table(DEVICES).map_err(|e| self.err(e))?;
+            if refresh.devices_complete {
+                removed_devices =
+                    self.missing(&devices, refresh.devices.iter().map(|d| d.id.as_str()))?;
+                for id in &removed_devices {
+                    devices.remove(id.as_str()).map_err(|e| self.err(e))?;
+                }
+            }
             for device in &refresh.devices {
                 let bytes = to_json(device);
                 let old = devices
@@ -284,6 +324,16 @@ impl ProfileStore {
                 )
                 .map_err(|e| self.err(e))?;
             }
+            if refresh.users_complete || refresh.devices_complete {
+                if let Some(t) = refresh.synced_at {
+                    meta.insert(
+                        META_FULL_SYNCED_AT,
+                        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                            .as_str(),
+                    )
+                    .map_err(|e| self.err(e))?;
+                }
+            }
             if let Some(c) = &refresh.users_cursor {
                 meta.insert(META_USERS_CURSOR, c.as_str())
                     .map_err(|e| self.err(e))?;
@@ -296,9 +346,32 @@ impl ProfileStore {
         tx.commit().map_err(|e| self.err(e))?;
         Ok(Committed {
             version,
-            changed_users: changed_users.into_iter().collect(),
+            changed_users: changed_users
+                .into_iter()
+                .filter(|u| removed_users.binary_search(u).is_err())
+                .collect(),
             changed_devices,
+            removed_users,
+            removed_devices,
         })
+    }
+
+    /// The sorted keys of `table` that are not in `listed`.
+    fn missing<'l>(
+        &self,
+        table: &impl ReadableTable<&'static str, &'static [u8]>,
+        listed: impl Iterator<Item = &'l str>,
+    ) -> Result<Vec<String>, EnrichError> {
+        let listed: std::collections::HashSet<&str> = listed.collect();
+        let mut missing = Vec::new();
+        for entry in table.iter().map_err(|e| self.err(e))? {
+            let (id, _) = entry.map_err(|e| self.err(e))?;
+            if !listed.contains(id.value()) {
+                missing.push(id.value().to_string());
+            }
+        }
+        // redb iterates in key order: sorted.
+        Ok(missing)
     }
 
     /// One stored user.
@@ -368,51 +441,166 @@ impl ProfileStore {
             }
             let table = state_tx.open_table(USERS).map_err(|e| self.err(e))?;
             for entry in table.iter().map_err(|e| self.err(e))? {
-                let (_, value) = entry.map_err(|e| self.err(e))?;
-                let u: UserRecord = self.decode(value.value())?;
-                let mut groups = groups_of.remove(&u.id).unwrap_or_default();
+                let (id, value) = entry.map_err(|e| self.err(e))?;
+                let mut groups = groups_of.remove(id.value()).unwrap_or_default();
                 groups.shrink_to_fit();
-                let roles = roles_of.remove(&u.id).unwrap_or_default();
-                profiles.insert_user(UserProfile {
-                    id: u.id.into(),
-                    login: u.login.map(Into::into),
-                    email: u.email.map(Into::into),
-                    first_name: u.first_name.map(Into::into),
-                    last_name: u.last_name.map(Into::into),
-                    display_name: u.display_name.map(Into::into),
-                    status: u.status.map(Into::into),
-                    department: u.department.map(Into::into),
-                    title: u.title.map(Into::into),
-                    manager: u.manager.map(Into::into),
-                    employee_number: u.employee_number.map(Into::into),
-                    organization: u.organization.map(Into::into),
-                    last_updated: u.last_updated.map(Into::into),
-                    groups,
-                    roles,
-                });
+                let roles = roles_of.remove(id.value()).unwrap_or_default();
+                // Borrowed from the stored bytes (no string copied twice); a value with an
+                // escaped character cannot borrow and is decoded owned.
+                match serde_json::from_slice::<UserText<'_>>(value.value()) {
+                    Ok(u) => profiles.insert_user_text(u.fields(), groups, roles),
+                    Err(_) => {
+                        let u: UserRecord = self.decode(value.value())?;
+                        profiles.insert_user_text(UserText::from(&u).fields(), groups, roles);
+                    }
+                }
             }
         }
         if devices {
             let table = state_tx.open_table(DEVICES).map_err(|e| self.err(e))?;
             for entry in table.iter().map_err(|e| self.err(e))? {
                 let (_, value) = entry.map_err(|e| self.err(e))?;
-                let d: DeviceRecord = self.decode(value.value())?;
-                profiles.insert_device(DeviceProfile {
-                    id: d.id.into(),
-                    name: d.name.map(Into::into),
-                    platform: d.platform.map(Into::into),
-                    model: d.model.map(Into::into),
-                    manufacturer: d.manufacturer.map(Into::into),
-                    os_version: d.os_version.map(Into::into),
-                    status: d.status.map(Into::into),
-                    managed: d.managed,
-                    registered: d.registered,
-                    users: d.users.into_iter().map(Into::into).collect(),
-                    last_updated: d.last_updated.map(Into::into),
-                });
+                let owned: DeviceRecord;
+                let d = match serde_json::from_slice::<DeviceText<'_>>(value.value()) {
+                    Ok(d) => d,
+                    Err(_) => {
+                        owned = self.decode(value.value())?;
+                        DeviceText::from(&owned)
+                    }
+                };
+                profiles.insert_device_text(
+                    [
+                        Some(d.id),
+                        d.name,
+                        d.platform,
+                        d.model,
+                        d.manufacturer,
+                        d.os_version,
+                        d.status,
+                        d.last_updated,
+                    ],
+                    &d.users,
+                    d.managed,
+                    d.registered,
+                );
             }
         }
         Ok(profiles)
+    }
+}
+
+/// A stored [`UserRecord`] borrowed from its bytes (what the snapshot reads).
+#[derive(serde::Deserialize)]
+struct UserText<'a> {
+    id: &'a str,
+    #[serde(default)]
+    login: Option<&'a str>,
+    #[serde(default)]
+    email: Option<&'a str>,
+    #[serde(default)]
+    first_name: Option<&'a str>,
+    #[serde(default)]
+    last_name: Option<&'a str>,
+    #[serde(default)]
+    display_name: Option<&'a str>,
+    #[serde(default)]
+    status: Option<&'a str>,
+    #[serde(default)]
+    department: Option<&'a str>,
+    #[serde(default)]
+    title: Option<&'a str>,
+    #[serde(default)]
+    manager: Option<&'a str>,
+    #[serde(default)]
+    employee_number: Option<&'a str>,
+    #[serde(default)]
+    organization: Option<&'a str>,
+    #[serde(default)]
+    last_updated: Option<&'a str>,
+}
+
+impl<'a> UserText<'a> {
+    /// The fields in the order of [`Profiles::insert_user_text`].
+    fn fields(&self) -> [Option<&'a str>; 13] {
+        [
+            Some(self.id),
+            self.login,
+            self.email,
+            self.first_name,
+            self.last_name,
+            self.display_name,
+            self.status,
+            self.department,
+            self.title,
+            self.manager,
+            self.employee_number,
+            self.organization,
+            self.last_updated,
+        ]
+    }
+}
+
+impl<'a> From<&'a UserRecord> for UserText<'a> {
+    fn from(u: &'a UserRecord) -> Self {
+        UserText {
+            id: &u.id,
+            login: u.login.as_deref(),
+            email: u.email.as_deref(),
+            first_name: u.first_name.as_deref(),
+            last_name: u.last_name.as_deref(),
+            display_name: u.display_name.as_deref(),
+            status: u.status.as_deref(),
+            department: u.department.as_deref(),
+            title: u.title.as_deref(),
+            manager: u.manager.as_deref(),
+            employee_number: u.employee_number.as_deref(),
+            organization: u.organization.as_deref(),
+            last_updated: u.last_updated.as_deref(),
+        }
+    }
+}
+
+/// A stored [`DeviceRecord`] borrowed from its bytes.
+#[derive(serde::Deserialize)]
+struct DeviceText<'a> {
+    id: &'a str,
+    #[serde(default)]
+    name: Option<&'a str>,
+    #[serde(default)]
+    platform: Option<&'a str>,
+    #[serde(default)]
+    model: Option<&'a str>,
+    #[serde(default)]
+    manufacturer: Option<&'a str>,
+    #[serde(default)]
+    os_version: Option<&'a str>,
+    #[serde(default)]
+    status: Option<&'a str>,
+    #[serde(default)]
+    managed: Option<bool>,
+    #[serde(default)]
+    registered: Option<bool>,
+    #[serde(default)]
+    users: Vec<&'a str>,
+    #[serde(default)]
+    last_updated: Option<&'a str>,
+}
+
+impl<'a> From<&'a DeviceRecord> for DeviceText<'a> {
+    fn from(d: &'a DeviceRecord) -> Self {
+        DeviceText {
+            id: &d.id,
+            name: d.name.as_deref(),
+            platform: d.platform.as_deref(),
+            model: d.model.as_deref(),
+            manufacturer: d.manufacturer.as_deref(),
+            os_version: d.os_version.as_deref(),
+            status: d.status.as_deref(),
+            managed: d.managed,
+            registered: d.registered,
+            users: d.users.iter().map(String::as_str).collect(),
+            last_updated: d.last_updated.as_deref(),
+        }
     }
 }
 
@@ -516,6 +704,49 @@ mod tests {
         assert_eq!(
             store.user("00u1").expect("read").and_then(|u| u.department),
             Some("Sales".into())
+        );
+    }
+
+    #[test]
+    fn the_snapshot_reads_escaped_and_plain_values_alike() {
+        // Values with an escaped character cannot be borrowed from the stored bytes: they
+        // take the owned path, and the snapshot holds the same text.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ProfileStore::open(&dir.path().join(STORE_FILE)).expect("open");
+        let device = |id: &str, name: &str| DeviceRecord {
+            id: id.into(),
+            name: Some(name.into()),
+            platform: Some("WINDOWS".into()),
+            model: None,
+            manufacturer: None,
+            os_version: None,
+            status: Some("ACTIVE".into()),
+            managed: Some(true),
+            registered: None,
+            users: vec!["00u1".into(), "00u2".into()],
+            last_updated: None,
+        };
+        store
+            .commit(&Refresh {
+                users: vec![user("00u1", "R\"&\"D \\ Labs"), user("00u2", "Zoë's team")],
+                devices: vec![
+                    device("guo1", "Jane\u{1}\"s laptop"),
+                    device("guo2", "plain"),
+                ],
+                ..Refresh::default()
+            })
+            .expect("commit");
+        let snapshot = store.snapshot(true, true).expect("snapshot");
+        let department = |id: &str| snapshot.user(id).and_then(|u| u.department());
+        assert_eq!(department("00u1"), Some("R\"&\"D \\ Labs"));
+        assert_eq!(department("00u2"), Some("Zoë's team"));
+        let escaped = snapshot.device("guo1").expect("guo1");
+        assert_eq!(escaped.name(), Some("Jane\u{1}\"s laptop"));
+        assert_eq!(escaped.users().collect::<Vec<_>>(), ["00u1", "00u2"]);
+        assert_eq!(escaped.managed(), Some(true));
+        assert_eq!(
+            snapshot.device("guo2").and_then(|d| d.name()),
+            Some("plain")
         );
     }
 }

@@ -76,6 +76,8 @@ pub fn required_scopes(users: bool, devices: bool) -> Vec<&'static str> {
 pub const DEFAULT_RATE_LIMIT_SHARE: f64 = 0.2;
 /// Default refresh period.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(60 * 60);
+/// Default period of the full pull that finds deleted users and devices.
+pub const DEFAULT_FULL_RESYNC: Duration = Duration::from_secs(24 * 60 * 60);
 /// Page size asked of the listings (Okta's maximum for users is 200).
 const PAGE_SIZE: u32 = 200;
 /// The first full pull of users is a search from the epoch (a search also returns
@@ -96,6 +98,10 @@ pub struct EnrichOptions {
     /// Where to append one NDJSON document per changed profile after each refresh
     /// ([`profile_documents`](crate::profile_documents)); `None`: no profile stream.
     pub profiles_file: Option<std::path::PathBuf>,
+    /// How often a refresh reads every user and device instead of only the changed ones:
+    /// Okta lists no deletions, so a full pull is what removes the users and devices deleted
+    /// in Okta from the store.
+    pub full_resync: Duration,
 }
 
 impl Default for EnrichOptions {
@@ -106,6 +112,7 @@ impl Default for EnrichOptions {
             refresh: DEFAULT_REFRESH,
             rate_limit_share: DEFAULT_RATE_LIMIT_SHARE,
             profiles_file: None,
+            full_resync: DEFAULT_FULL_RESYNC,
         }
     }
 }
@@ -142,6 +149,8 @@ pub struct RefreshReport {
     pub groups_read: usize,
     /// Devices read.
     pub devices_read: usize,
+    /// A full pull (every user and device read; the ones not listed were removed).
+    pub full: bool,
 }
 
 struct Pacers {
@@ -295,8 +304,16 @@ impl Enricher {
             ..Refresh::default()
         };
         let requests = &mut report.requests;
+        // Every user and device (deletions found) on the first pull and every `full_resync`.
+        let full = state.full_synced_at.is_none_or(|t| {
+            (Utc::now() - t).to_std().unwrap_or_default() >= self.options.full_resync
+        });
+        report.full = full;
         if self.options.users {
-            let since = state.users_cursor.clone().unwrap_or_else(|| EPOCH.into());
+            let since = match &state.users_cursor {
+                Some(cursor) if !full => cursor.clone(),
+                _ => EPOCH.into(),
+            };
             let first = format!(
                 "{}?limit={PAGE_SIZE}&search={}",
                 USERS.path,
@@ -317,6 +334,7 @@ impl Enricher {
             .await?;
             report.users_read = users.len();
             refresh.users = users;
+            refresh.users_complete = full;
             refresh.users_cursor = cursor;
 
             let mut listed = Vec::new();
@@ -394,7 +412,7 @@ impl Enricher {
         }
         if self.options.devices {
             let mut first = format!("{}?limit={PAGE_SIZE}&expand=user", DEVICES.path);
-            if let Some(since) = &state.devices_cursor {
+            if let Some(since) = state.devices_cursor.as_ref().filter(|_| !full) {
                 first.push_str("&search=");
                 first.push_str(&encode(&format!("lastUpdated gt \"{since}\"")));
             }
@@ -413,15 +431,14 @@ impl Enricher {
             .await?;
             report.devices_read = devices.len();
             refresh.devices = devices;
+            refresh.devices_complete = full;
             refresh.devices_cursor = cursor;
         }
         let store = Arc::clone(&self.store);
         let (users, devices) = (self.options.users, self.options.devices);
         let (committed, snapshot) = blocking(move || {
             let committed = store.commit(&refresh)?;
-            let changed = !committed.changed_users.is_empty()
-                || !committed.changed_devices.is_empty()
-                || committed.version == 1;
+            let changed = committed.changed() || committed.version == 1;
             let snapshot = if changed {
                 Some(store.snapshot(users, devices)?)
             } else {

@@ -24,7 +24,8 @@ use crate::model::{
 };
 use crate::outcome::{event_outcome, event_severity};
 use crate::profile::{
-    write_device_details, write_stamp, write_user_details, DeviceLookup, Profiles, UserLookup,
+    write_device_details, write_stamp, write_user_details, write_users_details, DeviceLookup,
+    Profiles, UserLookup,
 };
 use crate::timestamp;
 use crate::user_agent::{os_name_and_version, UserAgentInfo, UserAgentParser};
@@ -494,6 +495,7 @@ pub(crate) fn write_document(
         w.open_object(k!("profile"));
         write_user_details(&mut w, k!("actor"), &actor_profile);
         write_user_details(&mut w, k!("target"), &target_profile);
+        write_users_details(&mut w, k!("targets"), profiles, user_target_ids(targets));
         write_device_details(&mut w, k!("device"), &device_profile);
         w.close();
         write_stamp(&mut w, k!("enrichment"), profiles, published);
@@ -553,6 +555,15 @@ fn first_target<'s, 'a>(targets: &'s [Target<'a>], kinds: &[&str]) -> Option<&'s
     targets
         .iter()
         .find(|t| t.other.is_none() && text(&t.kind).is_some_and(|k| kinds.contains(&k)))
+}
+
+/// The ids of every `User` target, in the event's order (what `okta.profile.targets` joins).
+pub(crate) fn user_target_ids<'s>(targets: &'s [Target<'_>]) -> impl Iterator<Item = &'s str> {
+    targets
+        .iter()
+        .filter(|t| t.other.is_none() && text(&t.kind) == Some("User"))
+        .filter_map(|t| text(&t.id))
+        .filter(|s| known(s))
 }
 
 /// `device.id`: Okta's device `id`, when it is a string.

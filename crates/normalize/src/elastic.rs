@@ -25,7 +25,8 @@ use crate::geoip::GeoFacts;
 use crate::json::{Json, OktaObject};
 use crate::model::{json, text, Geo, LogEvent, Target};
 use crate::profile::{
-    write_device_details, write_stamp, write_user_details, DeviceLookup, UserLookup,
+    write_device_details, write_stamp, write_user_details, write_users_details, DeviceLookup,
+    UserLookup,
 };
 use crate::timestamp;
 use crate::writer::{k, JsonWriter};
@@ -498,6 +499,12 @@ pub(crate) fn write_document(
         w.open_object(k!("profile"));
         write_user_details(&mut w, k!("actor"), &actor_profile);
         write_user_details(&mut w, k!("target"), &target_profile);
+        write_users_details(
+            &mut w,
+            k!("targets"),
+            profiles,
+            ecs::user_target_ids(targets),
+        );
         write_device_details(&mut w, k!("device"), &device_profile);
         w.close();
         write_stamp(&mut w, k!("enrichment"), profiles, published);

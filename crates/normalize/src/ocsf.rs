@@ -35,7 +35,8 @@ use crate::model::{
 };
 use crate::outcome::event_outcome;
 use crate::profile::{
-    write_device_details, write_stamp, write_user_details, DeviceLookup, Profiles, UserLookup,
+    write_device_details, write_stamp, write_user_details, write_users_details, DeviceLookup,
+    Profiles, UserLookup,
 };
 use crate::timestamp;
 use crate::user_agent::{os_name_and_version, UserAgentParser};
@@ -1318,6 +1319,12 @@ fn write_unmapped(
         w.open_object(k!("okta_profile"));
         write_user_details(w, k!("actor"), &e.actor);
         write_user_details(w, k!("target"), &e.target);
+        write_users_details(
+            w,
+            k!("targets"),
+            e.profiles,
+            crate::ecs::user_target_ids(items(&ev.target)),
+        );
         write_device_details(w, k!("device"), &e.device);
         write_stamp(w, k!("enrichment"), e.profiles, e.published);
         w.close();

@@ -7,8 +7,8 @@
 
 use std::borrow::Borrow;
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 
@@ -86,7 +86,7 @@ pub struct DeviceProfile {
 /// Built once per refresh by the profile store's owner and shared behind an `Arc`;
 /// `version` counts the refreshes of the store and `as_of` is when the snapshot's data was
 /// read from Okta, so every enriched document says how old its profiles were.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Profiles {
     /// Refresh generation of the store this snapshot was taken from.
     pub version: u64,
@@ -98,8 +98,61 @@ pub struct Profiles {
     pub devices_enabled: bool,
     // Sets keyed by the id at the start of each packed text: a lookup reads the profile's
     // own text, no separate key allocation.
-    users: HashSet<PackedUser>,
-    devices: HashSet<PackedDevice>,
+    users: HashSet<PackedUser, IdHash>,
+    devices: HashSet<PackedDevice, IdHash>,
+    /// `as_of` as written into documents, formatted once (with the value it was made from).
+    as_of_text: OnceLock<(Option<DateTime<Utc>>, Box<str>)>,
+}
+
+impl Clone for Profiles {
+    /// A copy to change (e.g. a new `version`/`as_of` for the same profiles): its `as_of` is
+    /// formatted again on first use.
+    fn clone(&self) -> Profiles {
+        Profiles {
+            version: self.version,
+            as_of: self.as_of,
+            users_enabled: self.users_enabled,
+            devices_enabled: self.devices_enabled,
+            users: self.users.clone(),
+            devices: self.devices.clone(),
+            as_of_text: OnceLock::new(),
+        }
+    }
+}
+
+/// Okta ids are short, random and come from Okta itself: a multiply-rotate hash (as
+/// rustc's `FxHasher`) costs a fraction of the default SipHash per lookup.
+type IdHash = BuildHasherDefault<IdHasher>;
+
+/// The hasher of [`IdHash`].
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        // hashbrown takes its control byte from the top bits: fold the low ones in.
+        self.0 ^ (self.0 >> 29)
+    }
 }
 
 /// The text fields of a user, in [`PackedUser::text`] order.
@@ -115,6 +168,9 @@ struct PackedUser {
     ends: [u32; USER_FIELDS],
     groups: Box<[Arc<str>]>,
     roles: Box<[Arc<str>]>,
+    /// The details object as documents carry it, rendered the first time an event needs it
+    /// (only users that occur in events pay its memory).
+    rendered: OnceLock<Box<str>>,
 }
 
 /// A device as the snapshot keeps it (see [`PackedUser`]).
@@ -124,6 +180,8 @@ struct PackedDevice {
     ends: [u32; DEVICE_FIELDS],
     managed: Option<bool>,
     registered: Option<bool>,
+    /// As [`PackedUser::rendered`].
+    rendered: OnceLock<Box<str>>,
 }
 
 impl PackedUser {
@@ -319,49 +377,95 @@ impl Profiles {
 
     /// Adds (or replaces) a user.
     pub fn insert_user(&mut self, user: UserProfile) {
-        let (text, ends) = pack([
-            Some(&*user.id),
-            user.login.as_deref(),
-            user.email.as_deref(),
-            user.first_name.as_deref(),
-            user.last_name.as_deref(),
-            user.display_name.as_deref(),
-            user.status.as_deref(),
-            user.department.as_deref(),
-            user.title.as_deref(),
-            user.manager.as_deref(),
-            user.employee_number.as_deref(),
-            user.organization.as_deref(),
-            user.last_updated.as_deref(),
-        ]);
+        self.insert_user_text(
+            [
+                Some(&*user.id),
+                user.login.as_deref(),
+                user.email.as_deref(),
+                user.first_name.as_deref(),
+                user.last_name.as_deref(),
+                user.display_name.as_deref(),
+                user.status.as_deref(),
+                user.department.as_deref(),
+                user.title.as_deref(),
+                user.manager.as_deref(),
+                user.employee_number.as_deref(),
+                user.organization.as_deref(),
+                user.last_updated.as_deref(),
+            ],
+            user.groups,
+            user.roles,
+        );
+    }
+
+    /// Adds (or replaces) a user from borrowed text (no copy but the snapshot's own):
+    /// `fields` in [`UserProfile`] order, `id` first, `login` ... `last_updated`.
+    pub fn insert_user_text(
+        &mut self,
+        fields: [Option<&str>; 13],
+        groups: Vec<Arc<str>>,
+        roles: Vec<Arc<str>>,
+    ) {
+        let (text, ends) = pack(fields);
         let packed = PackedUser {
             text,
             ends,
-            groups: user.groups.into_boxed_slice(),
-            roles: user.roles.into_boxed_slice(),
+            groups: groups.into_boxed_slice(),
+            roles: roles.into_boxed_slice(),
+            rendered: OnceLock::new(),
         };
         self.users.replace(packed);
     }
 
     /// Adds (or replaces) a device.
     pub fn insert_device(&mut self, device: DeviceProfile) {
-        let users = device.users.join(",");
+        let users: Vec<&str> = device.users.iter().map(|u| &**u).collect();
+        self.insert_device_text(
+            [
+                Some(&*device.id),
+                device.name.as_deref(),
+                device.platform.as_deref(),
+                device.model.as_deref(),
+                device.manufacturer.as_deref(),
+                device.os_version.as_deref(),
+                device.status.as_deref(),
+                device.last_updated.as_deref(),
+            ],
+            &users,
+            device.managed,
+            device.registered,
+        );
+    }
+
+    /// Adds (or replaces) a device from borrowed text: `fields` in [`DeviceProfile`] order
+    /// (`id`, `name`, `platform`, `model`, `manufacturer`, `os_version`, `status`,
+    /// `last_updated`), then its users' ids.
+    pub fn insert_device_text(
+        &mut self,
+        fields: [Option<&str>; 8],
+        users: &[&str],
+        managed: Option<bool>,
+        registered: Option<bool>,
+    ) {
+        let users = users.join(",");
+        let [id, name, platform, model, manufacturer, os_version, status, last_updated] = fields;
         let (text, ends) = pack([
-            Some(&*device.id),
-            device.name.as_deref(),
-            device.platform.as_deref(),
-            device.model.as_deref(),
-            device.manufacturer.as_deref(),
-            device.os_version.as_deref(),
-            device.status.as_deref(),
-            device.last_updated.as_deref(),
+            id,
+            name,
+            platform,
+            model,
+            manufacturer,
+            os_version,
+            status,
+            last_updated,
             Some(users.as_str()),
         ]);
         let packed = PackedDevice {
             text,
             ends,
-            managed: device.managed,
-            registered: device.registered,
+            managed,
+            registered,
+            rendered: OnceLock::new(),
         };
         self.devices.replace(packed);
     }
@@ -384,6 +488,21 @@ impl Profiles {
     /// Number of devices.
     pub fn device_count(&self) -> usize {
         self.devices.len()
+    }
+
+    /// `as_of` as documents carry it (RFC 3339, milliseconds), formatted once per snapshot.
+    fn as_of_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let format = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let as_of = self.as_of?;
+        let (from, text) = self
+            .as_of_text
+            .get_or_init(|| (Some(as_of), format(as_of).into_boxed_str()));
+        Some(if *from == Some(as_of) {
+            std::borrow::Cow::Borrowed(&**text)
+        } else {
+            // `as_of` was changed after the first document: format it each time.
+            std::borrow::Cow::Owned(format(as_of))
+        })
     }
 
     /// Age of the snapshot at `at` in whole seconds; `None` without `as_of` or when `at` is
@@ -429,27 +548,62 @@ pub(crate) fn write_user_details(w: &mut JsonWriter<'_>, key: Key<'_>, lookup: &
             w.close();
         }
         UserLookup::Found(p) => {
-            w.open_object(key);
-            w.bool(k!("known"), Some(true));
-            w.str(k!("id"), Some(p.id()));
-            w.str(k!("login"), p.login());
-            w.str(k!("email"), p.email());
-            w.str(k!("first_name"), p.first_name());
-            w.str(k!("last_name"), p.last_name());
-            w.str(k!("display_name"), p.display_name());
-            w.str(k!("status"), p.status());
-            w.str(k!("department"), p.department());
-            w.str(k!("title"), p.title());
-            w.str(k!("manager"), p.manager());
-            w.str(k!("employee_number"), p.employee_number());
-            w.str(k!("organization"), p.organization());
-            w.str(k!("last_updated"), p.last_updated());
-            w.str_array(k!("groups"), p.groups().iter().map(|g| g.as_ref()));
-            w.str_array(k!("roles"), p.roles().iter().map(|r| r.as_ref()));
-            w.bool(k!("privileged"), Some(p.privileged()));
-            w.close();
+            let rendered =
+                p.0.rendered
+                    .get_or_init(|| render(|w| write_user_members(w, *p)));
+            w.raw_object(key, rendered);
         }
     }
+}
+
+/// Writes an array at `key` with the details of every user in `ids` (an event's `User`
+/// targets, in the event's order; an unknown one as `{"known":false}`); nothing when users
+/// are not enriched or `ids` is empty.
+pub(crate) fn write_users_details<'i>(
+    w: &mut JsonWriter<'_>,
+    key: Key<'_>,
+    profiles: &Profiles,
+    ids: impl IntoIterator<Item = &'i str>,
+) {
+    if !profiles.users_enabled {
+        return;
+    }
+    w.open_array(key);
+    for id in ids {
+        write_user_details(w, k!(""), &profiles.lookup_user(Some(id)));
+    }
+    w.close();
+}
+
+/// Renders one details object (`{...}`) with `members`.
+fn render(members: impl FnOnce(&mut JsonWriter<'_>)) -> Box<str> {
+    let mut out = Vec::with_capacity(512);
+    let mut w = JsonWriter::new(&mut out);
+    members(&mut w);
+    w.finish();
+    // The writer only writes UTF-8 (keys are literals, values `&str`s escaped).
+    String::from_utf8(out).unwrap_or_default().into_boxed_str()
+}
+
+/// The members of a known user's details object.
+fn write_user_members(w: &mut JsonWriter<'_>, p: User<'_>) {
+    w.bool(k!("known"), Some(true));
+    w.str(k!("id"), Some(p.id()));
+    w.str(k!("login"), p.login());
+    w.str(k!("email"), p.email());
+    w.str(k!("first_name"), p.first_name());
+    w.str(k!("last_name"), p.last_name());
+    w.str(k!("display_name"), p.display_name());
+    w.str(k!("status"), p.status());
+    w.str(k!("department"), p.department());
+    w.str(k!("title"), p.title());
+    w.str(k!("manager"), p.manager());
+    w.str(k!("employee_number"), p.employee_number());
+    w.str(k!("organization"), p.organization());
+    w.str(k!("last_updated"), p.last_updated());
+    w.str_array(k!("groups"), p.groups().iter().map(|g| g.as_ref()));
+    w.str_array(k!("roles"), p.roles().iter().map(|r| r.as_ref()));
+    w.bool(k!("privileged"), Some(p.privileged()));
 }
 
 /// How a device id resolved against the snapshot.
@@ -488,22 +642,28 @@ pub(crate) fn write_device_details(
             w.close();
         }
         DeviceLookup::Found(d) => {
-            w.open_object(key);
-            w.bool(k!("known"), Some(true));
-            w.str(k!("id"), Some(d.id()));
-            w.str(k!("name"), d.name());
-            w.str(k!("platform"), d.platform());
-            w.str(k!("model"), d.model());
-            w.str(k!("manufacturer"), d.manufacturer());
-            w.str(k!("os_version"), d.os_version());
-            w.str(k!("status"), d.status());
-            w.bool(k!("managed"), d.managed());
-            w.bool(k!("registered"), d.registered());
-            w.str_array(k!("users"), d.users());
-            w.str(k!("last_updated"), d.last_updated());
-            w.close();
+            let rendered =
+                d.0.rendered
+                    .get_or_init(|| render(|w| write_device_members(w, *d)));
+            w.raw_object(key, rendered);
         }
     }
+}
+
+/// The members of a known device's details object.
+fn write_device_members(w: &mut JsonWriter<'_>, d: Device<'_>) {
+    w.bool(k!("known"), Some(true));
+    w.str(k!("id"), Some(d.id()));
+    w.str(k!("name"), d.name());
+    w.str(k!("platform"), d.platform());
+    w.str(k!("model"), d.model());
+    w.str(k!("manufacturer"), d.manufacturer());
+    w.str(k!("os_version"), d.os_version());
+    w.str(k!("status"), d.status());
+    w.bool(k!("managed"), d.managed());
+    w.bool(k!("registered"), d.registered());
+    w.str_array(k!("users"), d.users());
+    w.str(k!("last_updated"), d.last_updated());
 }
 
 /// Writes the snapshot's version stamp at `key`: `version`, `as_of` and, when the event is
@@ -516,10 +676,7 @@ pub(crate) fn write_stamp(
 ) {
     w.open_object(key);
     w.u64(k!("version"), Some(profiles.version));
-    let as_of = profiles
-        .as_of
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-    w.str(k!("as_of"), as_of.as_deref());
+    w.str(k!("as_of"), profiles.as_of_text().as_deref());
     w.u64(k!("age_s"), profiles.age_at(event_time));
     w.close();
 }

@@ -147,6 +147,14 @@ impl<'o> JsonWriter<'o> {
         }
     }
 
+    /// A member whose value is `object`, an already rendered, non-empty JSON object
+    /// (`{...}`), copied as it is.
+    pub(crate) fn raw_object<'k>(&mut self, key: impl Into<Key<'k>>, object: &str) {
+        debug_assert!(object.len() > 2 && object.starts_with('{') && object.ends_with('}'));
+        self.member(key.into());
+        self.out.extend_from_slice(object.as_bytes());
+    }
+
     /// An array of strings (empty strings dropped), left out when empty.
     pub(crate) fn str_array<'s, 'k>(
         &mut self,

@@ -130,3 +130,124 @@ fn elastic_document_carries_the_profiles() {
     // Okta's own device object stays where Elastic keeps it.
     assert_eq!(doc["okta"]["device"]["id"], "guo1laptop");
 }
+
+/// An admin grants a role to two users and adds a group: three targets, two of them users
+/// (one known, one not), in between a group.
+const TWO_TARGET_USERS: &str = r#"{"uuid":"e2","published":"2024-05-01T10:00:00Z","eventType":"user.account.privilege.grant",
+  "actor":{"id":"00u2nobody","type":"User","alternateId":"admin@example.com"},
+  "target":[{"id":"00u9gone","type":"User","alternateId":"gone@example.com"},
+            {"id":"00g1finance","type":"UserGroup","displayName":"Finance"},
+            {"id":"00u1jane","type":"User","alternateId":"jane.doe@example.com"}],
+  "outcome":{"result":"SUCCESS"}}"#;
+
+/// Every schema: `target` is the first User target, `targets` every User target in order.
+fn assert_every_target_user(profile: &Value) {
+    assert_eq!(profile["actor"], json!({"known": false}));
+    assert_eq!(profile["target"], json!({"known": false}));
+    let targets = profile["targets"].as_array().expect("targets is an array");
+    assert_eq!(targets.len(), 2, "{profile}");
+    assert_eq!(targets[0], json!({"known": false}));
+    assert_eq!(targets[1]["known"], true);
+    assert_eq!(targets[1]["id"], "00u1jane");
+    assert_eq!(targets[1]["department"], "Finance");
+    assert_eq!(targets[1]["roles"], json!(["SUPER_ADMIN"]));
+    assert_eq!(targets[1]["privileged"], true);
+}
+
+#[test]
+fn every_target_user_is_joined_in_every_schema() {
+    for schema in [
+        oktaflow_normalize::Schema::Ecs,
+        oktaflow_normalize::Schema::Elastic,
+    ] {
+        let mut n = Normalizer::new(Options {
+            profiles: Some(profiles()),
+            schema,
+            ..Options::default()
+        });
+        let doc = n
+            .normalize_value(TWO_TARGET_USERS.as_bytes())
+            .expect("normalizes");
+        assert_every_target_user(&doc["okta"]["profile"]);
+    }
+    let mut n = Normalizer::new(Options {
+        profiles: Some(profiles()),
+        ..Options::default()
+    });
+    let doc = n
+        .normalize_ocsf_value(TWO_TARGET_USERS.as_bytes())
+        .expect("normalizes");
+    assert_every_target_user(&doc["unmapped"]["okta_profile"]);
+    // One User target: `targets` holds it too (the same object as `target`).
+    let doc = n.normalize_value(LOGIN.as_bytes()).expect("normalizes");
+    assert_eq!(
+        doc["okta"]["profile"]["targets"],
+        json!([doc["okta"]["profile"]["target"]])
+    );
+    // No User target: no `targets`.
+    let no_target = LOGIN.replace(
+        r#""type":"User","alternateId":"x@"#,
+        r#""type":"AppUser","alternateId":"x@"#,
+    );
+    let doc = n.normalize_value(no_target.as_bytes()).expect("normalizes");
+    assert!(doc["okta"]["profile"].get("targets").is_none(), "{doc}");
+}
+
+#[test]
+fn a_profile_is_written_the_same_every_time() {
+    // The first document renders a profile's details once; later ones copy that text: the
+    // bytes must not change, whichever schema or position (actor, target, targets) used it.
+    let profiles = profiles();
+    let mut n = Normalizer::new(Options {
+        profiles: Some(profiles.clone()),
+        ..Options::default()
+    });
+    let first = n.normalize_value(LOGIN.as_bytes()).expect("normalizes");
+    let again = n.normalize_value(LOGIN.as_bytes()).expect("normalizes");
+    assert_eq!(first, again);
+    let as_target = n
+        .normalize_value(TWO_TARGET_USERS.as_bytes())
+        .expect("normalizes");
+    assert_eq!(
+        first["okta"]["profile"]["actor"],
+        as_target["okta"]["profile"]["targets"][1]
+    );
+    // A fresh snapshot (nothing rendered yet) writes the same document, byte for byte.
+    let mut fresh = Normalizer::new(Options {
+        profiles: Some(Arc::new((*profiles).clone())),
+        ..Options::default()
+    });
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    n.normalize_into(LOGIN.as_bytes(), &mut a)
+        .expect("normalizes");
+    fresh
+        .normalize_into(LOGIN.as_bytes(), &mut b)
+        .expect("normalizes");
+    assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+}
+
+#[test]
+fn a_restamped_copy_writes_its_own_as_of() {
+    // The sync republishes unchanged profiles with a new version and time (a clone): the
+    // stamp formatted for the old snapshot must not leak into the new one.
+    let old = profiles();
+    let mut n = Normalizer::new(Options {
+        profiles: Some(old.clone()),
+        ..Options::default()
+    });
+    let doc = n.normalize_value(LOGIN.as_bytes()).expect("normalizes");
+    assert_eq!(
+        doc["okta"]["enrichment"]["as_of"],
+        "2024-05-01T09:00:00.000Z"
+    );
+    let mut new = (*old).clone();
+    new.version = 4;
+    new.as_of = Some("2024-05-01T09:30:00Z".parse().expect("time"));
+    n.set_profiles(Some(Arc::new(new)));
+    let doc = n.normalize_value(LOGIN.as_bytes()).expect("normalizes");
+    assert_eq!(
+        doc["okta"]["enrichment"],
+        json!({"version": 4, "as_of": "2024-05-01T09:30:00.000Z", "age_s": 1800})
+    );
+}

@@ -155,3 +155,113 @@ fn every_observable_names_the_attribute_holding_its_value() {
     }
     assert!(seen > 100, "only {seen} observables in the goldens");
 }
+
+/// A snapshot knowing every user (actor and `User` targets) and device of `events`.
+fn profiles_for(events: &[Value]) -> oktaflow_normalize::Profiles {
+    use oktaflow_normalize::{DeviceProfile, UserProfile};
+    use std::sync::Arc;
+    let mut p = oktaflow_normalize::Profiles::new(true, true);
+    p.version = 7;
+    p.as_of = Some("2020-01-01T00:00:00Z".parse().expect("time"));
+    let group: Arc<str> = Arc::from("Finance");
+    let mut user_ids: Vec<&str> = Vec::new();
+    for ev in events {
+        user_ids.extend(ev["actor"]["id"].as_str());
+        if let Some(targets) = ev["target"].as_array() {
+            user_ids.extend(
+                targets
+                    .iter()
+                    .filter(|t| t["type"] == "User")
+                    .filter_map(|t| t["id"].as_str()),
+            );
+        }
+        if let Some(id) = ev["device"]["id"].as_str() {
+            p.insert_device(DeviceProfile {
+                id: id.into(),
+                name: Some("Jane's \"laptop\"".into()),
+                platform: Some("WINDOWS".into()),
+                model: Some("Latitude 7440".into()),
+                manufacturer: Some("Dell".into()),
+                os_version: Some("10.0.22631".into()),
+                status: Some("ACTIVE".into()),
+                managed: Some(true),
+                registered: Some(true),
+                users: vec!["00u1jane".into()],
+                last_updated: Some("2019-12-01T00:00:00.000Z".into()),
+            });
+        }
+    }
+    for (i, id) in user_ids.into_iter().enumerate() {
+        p.insert_user(UserProfile {
+            id: id.into(),
+            login: Some(format!("user{i}@example.com").into()),
+            email: Some(format!("user{i}@example.com").into()),
+            first_name: Some("Jane".into()),
+            last_name: Some("Doe".into()),
+            display_name: Some("Jane Doe".into()),
+            status: Some(
+                if i % 2 == 0 {
+                    "ACTIVE"
+                } else {
+                    "DEPROVISIONED"
+                }
+                .into(),
+            ),
+            department: Some("Finance".into()),
+            title: Some("Controller".into()),
+            manager: Some("John Smith".into()),
+            employee_number: Some("4711".into()),
+            organization: Some("Acme".into()),
+            last_updated: Some("2019-12-01T00:00:00.000Z".into()),
+            groups: vec![group.clone(), Arc::from("Everyone")],
+            roles: if i % 3 == 0 {
+                vec![Arc::from("SUPER_ADMIN")]
+            } else {
+                Vec::new()
+            },
+        });
+    }
+    p
+}
+
+#[test]
+fn enriched_ocsf_validates_against_the_schema() {
+    // Every Okta fixture, normalized to OCSF with every actor, target user and device known
+    // (groups, department, title, roles: what enrichment adds to `actor.user` and
+    // `unmapped`), validates like the goldens.
+    let schema = Schema::load();
+    let mut files = Vec::new();
+    files_under(&root().join("okta"), &mut files);
+    files.retain(|p| p.extension().is_some_and(|x| x == "json"));
+    files.sort();
+    let events: Vec<Value> = files.iter().map(|p| read_json(p)).collect();
+    let profiles = std::sync::Arc::new(profiles_for(&events));
+    let mut n = oktaflow_normalize::Normalizer::new(oktaflow_normalize::Options {
+        profiles: Some(profiles),
+        ..oktaflow_normalize::Options::default()
+    });
+    let mut failures = Vec::new();
+    let mut enriched_actors = 0;
+    for (path, event) in files.iter().zip(&events) {
+        let doc = n
+            .normalize_ocsf_value(event.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if doc["actor"]["user"]["groups"].is_array() {
+            enriched_actors += 1;
+        }
+        assert!(
+            doc["unmapped"]["okta_profile"]["enrichment"]["version"] == 7,
+            "{}: no enrichment stamp",
+            path.display()
+        );
+        for error in schema.validate(&doc) {
+            failures.push(format!("{}: {error}", path.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        enriched_actors * 2 > files.len(),
+        "only {enriched_actors} of {} documents got the actor's profile",
+        files.len()
+    );
+}

@@ -457,6 +457,7 @@ struct EnrichmentSchema {
     users: Option<bool>,
     devices: Option<bool>,
     refresh: Option<DurationText>,
+    full_resync: Option<DurationText>,
     rate_limit_share: Option<f64>,
     profiles_file: Option<PathBuf>,
 }
@@ -854,6 +855,10 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
 const ENRICH_REFRESH_RANGE: (Duration, Duration) =
     (Duration::from_secs(60), Duration::from_secs(7 * 86_400));
 
+/// The range of `enrichment.full_resync`.
+const ENRICH_FULL_RESYNC_RANGE: (Duration, Duration) =
+    (Duration::from_secs(3600), Duration::from_secs(30 * 86_400));
+
 /// `[source.enrichment]`: present means on, users and devices each on unless set to false;
 /// with OAuth, `oauth.scopes` must list the scopes enrichment reads with.
 fn enrichment(v: &mut View, client: &ClientConfig) -> Option<oktaflow_pipeline::EnrichOptions> {
@@ -874,6 +879,15 @@ fn enrichment(v: &mut View, client: &ClientConfig) -> Option<oktaflow_pipeline::
         } else {
             let reason = format!("`{}` is out of range; use 1m..7d", text.value);
             v.bad("enrichment.refresh", &text.origin, reason);
+        }
+    }
+    if let Some((full, text)) = v.duration("enrichment.full_resync") {
+        let (min, max) = ENRICH_FULL_RESYNC_RANGE;
+        if (min..=max).contains(&full) {
+            options.full_resync = full;
+        } else {
+            let reason = format!("`{}` is out of range; use 1h..30d", text.value);
+            v.bad("enrichment.full_resync", &text.origin, reason);
         }
     }
     if let Some(share) = v.typed::<f64>("enrichment.rate_limit_share") {
@@ -1134,20 +1148,27 @@ mod tests {
         let off = run(Some(base), &env, &Overrides::default()).unwrap();
         assert_eq!(off.sources[0].enrichment, None);
         let text = format!(
-            "{base}[source.enrichment]\nusers = true\ndevices = false\nrefresh = \"30m\"\nprofiles_file = \"okta-users.ndjson\"\n"
+            "{base}[source.enrichment]\nusers = true\ndevices = false\nrefresh = \"30m\"\nfull_resync = \"12h\"\nprofiles_file = \"okta-users.ndjson\"\n"
         );
         let on = run(Some(&text), &env, &Overrides::default()).unwrap();
         let options = on.sources[0].enrichment.clone().expect("on");
         assert!(options.users && !options.devices);
         assert_eq!(options.refresh, Duration::from_secs(1800));
         assert_eq!(options.rate_limit_share, 0.2);
+        assert_eq!(options.full_resync, Duration::from_secs(12 * 3600));
         assert_eq!(
             options.profiles_file.as_deref(),
             Some(Path::new("okta-users.ndjson"))
         );
-        let bad = format!("{base}[source.enrichment]\nrefresh = \"5s\"\nrate_limit_share = 2.0\n");
+        let bad = format!(
+            "{base}[source.enrichment]\nrefresh = \"5s\"\nfull_resync = \"1m\"\nrate_limit_share = 2.0\n"
+        );
         let message = err(Some(&bad), &env, &Overrides::default());
         assert!(message.contains("source.enrichment.refresh"), "{message}");
+        assert!(
+            message.contains("source.enrichment.full_resync"),
+            "{message}"
+        );
         assert!(
             message.contains("source.enrichment.rate_limit_share"),
             "{message}"

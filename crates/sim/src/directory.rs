@@ -46,6 +46,8 @@ pub(crate) struct DirUser {
     pub(crate) manager: Option<String>,
     pub(crate) employee_number: String,
     pub(crate) last_updated: DateTime<Utc>,
+    /// Deleted in Okta: in no listing any more (kept so that indexes stay valid).
+    pub(crate) deleted: bool,
 }
 
 /// One group and its members (user indexes).
@@ -66,6 +68,8 @@ pub(crate) struct DirDevice {
     pub(crate) managed: bool,
     pub(crate) status: String,
     pub(crate) last_updated: DateTime<Utc>,
+    /// Deleted in Okta: in no listing any more.
+    pub(crate) deleted: bool,
 }
 
 /// The whole directory.
@@ -105,6 +109,7 @@ impl Directory {
                 }),
                 employee_number: format!("{}", 10_000 + i),
                 last_updated: base + ChronoDuration::seconds(i as i64),
+                deleted: false,
             })
             .collect();
         let n = users.len();
@@ -141,6 +146,7 @@ impl Directory {
                 managed: i % 3 != 0,
                 status: "ACTIVE".into(),
                 last_updated: base + ChronoDuration::seconds(i as i64),
+                deleted: false,
             })
             .collect();
         Directory {
@@ -153,7 +159,7 @@ impl Directory {
 
     /// The index of user `id`.
     pub(crate) fn user_index(&self, id: &str) -> Option<usize> {
-        self.users.iter().position(|u| u.id == id)
+        self.users.iter().position(|u| u.id == id && !u.deleted)
     }
 
     /// Okta's User object.
@@ -222,11 +228,33 @@ impl Directory {
         )
     }
 
-    /// Okta's Device object with `_embedded.users` (`expand=user`).
+    /// Deletes user `i` as Okta does: gone from every listing, its group memberships
+    /// (`lastMembershipUpdated` of those groups becomes `now`) and admin roles.
+    pub(crate) fn delete_user(&mut self, i: usize, now: DateTime<Utc>) {
+        self.users[i].deleted = true;
+        for group in &mut self.groups {
+            if group.members.contains(&i) {
+                group.members.retain(|&m| m != i);
+                group.last_membership_updated = now.max(group.last_membership_updated);
+            }
+        }
+        self.roles.remove(&i);
+    }
+
+    /// Okta's Device object with `_embedded.users` (`expand=user`; a deleted user left out).
     pub(crate) fn device_json(&self, d: usize) -> Value {
         let device = &self.devices[d];
         let (platform, model, manufacturer, os) = DEVICES[device.kind];
-        let user = self.user_json(device.user);
+        let users: Vec<Value> = if self.users[device.user].deleted {
+            Vec::new()
+        } else {
+            vec![json!({
+                "created": stamp(device.last_updated),
+                "managementStatus": if device.managed { "MANAGED" } else { "NOT_MANAGED" },
+                "screenLockType": "BIOMETRIC",
+                "user": self.user_json(device.user),
+            })]
+        };
         json!({
             "id": device.id,
             "status": device.status,
@@ -244,12 +272,7 @@ impl Directory {
             },
             "resourceType": "UDDevice",
             "resourceDisplayName": {"value": model, "sensitive": false},
-            "_embedded": {"users": [{
-                "created": stamp(device.last_updated),
-                "managementStatus": if device.managed { "MANAGED" } else { "NOT_MANAGED" },
-                "screenLockType": "BIOMETRIC",
-                "user": user,
-            }]},
+            "_embedded": {"users": users},
         })
     }
 }

@@ -88,6 +88,9 @@ struct Shared {
     directory_requests: Mutex<HashMap<&'static str, u64>>,
     /// Most requests counted in one rate-limit window, per directory endpoint family.
     directory_peak: Mutex<HashMap<&'static str, u32>>,
+    /// Every authenticated System Log and directory request in arrival order: its family
+    /// (`logs`, or a directory family) and when it arrived.
+    arrivals: Mutex<Vec<(&'static str, Instant)>>,
 }
 
 fn now_ms() -> i64 {
@@ -102,7 +105,20 @@ fn format_ms(ms: i64) -> String {
     ms_to_datetime(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Requests [`Shared::arrived`] keeps (24 MB at most).
+const MAX_ARRIVALS: usize = 1 << 20;
+
 impl Shared {
+    /// Records one request of `family` (see [`SimHandle::peak_within`]).
+    fn arrived(&self, family: &'static str) {
+        if let Ok(mut arrivals) = self.arrivals.lock() {
+            // Bounded for long `oktaflow sim` runs: tests look at the first million requests.
+            if arrivals.len() < MAX_ARRIVALS {
+                arrivals.push((family, Instant::now()));
+            }
+        }
+    }
+
     /// Adds `n` events published between the last addition and now (late ones
     /// `late_delay` earlier) and reveals pending events whose time has come.
     fn add_live(&self, n: usize) {
@@ -393,6 +409,7 @@ async fn list_logs(
     if let Err(response) = authenticate(&shared, &headers, &base, LOGS_SCOPE) {
         return *response;
     }
+    shared.arrived("logs");
     let rate = match &shared.rate {
         Some(limiter) => match limiter.lock() {
             Ok(mut limiter) => Some(limiter.check(Instant::now())),
@@ -738,6 +755,7 @@ async fn directory_api(
     if let Ok(mut counts) = shared.directory_requests.lock() {
         *counts.entry(family).or_default() += 1;
     }
+    shared.arrived(family);
     let rate = shared
         .config
         .directory_rate_limit_per_minute
@@ -816,6 +834,7 @@ fn directory_page(
     // (all items, whether the listing is paged as a JSON array with Link headers)
     let items: Vec<serde_json::Value> = match segments.as_slice() {
         ["api", "v1", "users"] => (0..dir.users.len())
+            .filter(|&i| !dir.users[i].deleted)
             .filter(|&i| match since {
                 Some(t) => dir.users[i].last_updated > t,
                 // Okta lists every user but the deprovisioned ones without a search.
@@ -870,6 +889,7 @@ fn directory_page(
             ));
         }
         ["api", "v1", "devices"] => (0..dir.devices.len())
+            .filter(|&d| !dir.devices[d].deleted)
             .filter(|&d| since.is_none_or(|t| dir.devices[d].last_updated > t))
             .map(|d| dir.device_json(d))
             .collect(),
@@ -970,6 +990,7 @@ impl Simulator {
             directory_rate: Mutex::new(HashMap::new()),
             directory_requests: Mutex::new(HashMap::new()),
             directory_peak: Mutex::new(HashMap::new()),
+            arrivals: Mutex::new(Vec::new()),
             config,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -1177,6 +1198,44 @@ impl SimHandle {
         true
     }
 
+    /// Deletes user `id` (a deactivated user deleted in Okta): it leaves every listing, its
+    /// groups (their `lastMembershipUpdated` becomes now) and admin roles; its devices stay,
+    /// without it. False when unknown (or deleted already).
+    pub fn delete_user(&self, id: &str) -> bool {
+        let Ok(mut dir) = self.shared.directory.write() else {
+            return false;
+        };
+        let Some(i) = dir.user_index(id) else {
+            return false;
+        };
+        let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
+        dir.delete_user(i, now);
+        true
+    }
+
+    /// Deletes device `id` from the directory; false when unknown (or deleted already).
+    pub fn delete_device(&self, id: &str) -> bool {
+        let Ok(mut dir) = self.shared.directory.write() else {
+            return false;
+        };
+        match dir.devices.iter_mut().find(|d| d.id == id && !d.deleted) {
+            Some(device) => {
+                device.deleted = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ids of the directory's devices, in order (the devices of the generated events).
+    pub fn directory_device_ids(&self) -> Vec<String> {
+        self.shared
+            .directory
+            .read()
+            .map(|d| d.devices.iter().map(|x| x.id.clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// Ids of the directory's users, in order (the actors of the generated events).
     pub fn directory_user_ids(&self) -> Vec<String> {
         self.shared
@@ -1206,6 +1265,42 @@ impl SimHandle {
             .ok()
             .and_then(|p| p.get(family).copied())
             .unwrap_or(0)
+    }
+
+    /// The most requests of `family` (`logs`, `users`, `roles`, `groups`, `iam`, `devices`)
+    /// that arrived within any interval of length `window`, by the simulator's clock: what a
+    /// rate limit counting over `window` would have counted at its worst.
+    pub fn peak_within(&self, family: &str, window: std::time::Duration) -> usize {
+        let times: Vec<Instant> = self
+            .shared
+            .arrivals
+            .lock()
+            .map(|a| {
+                a.iter()
+                    .filter(|(f, _)| *f == family)
+                    .map(|(_, t)| *t)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut peak = 0;
+        let mut first = 0;
+        for (last, t) in times.iter().enumerate() {
+            while t.duration_since(times[first]) >= window {
+                first += 1;
+            }
+            peak = peak.max(last - first + 1);
+        }
+        peak
+    }
+
+    /// The families of the System Log and directory requests in arrival order (`logs`,
+    /// `users`, `roles`, `groups`, `iam`, `devices`).
+    pub fn arrival_order(&self) -> Vec<&'static str> {
+        self.shared
+            .arrivals
+            .lock()
+            .map(|a| a.iter().map(|(f, _)| *f).collect())
+            .unwrap_or_default()
     }
 
     fn change_user(&self, id: &str, change: impl FnOnce(&mut crate::directory::DirUser)) -> bool {
