@@ -122,10 +122,10 @@ pub fn batch_size(
 
 /// One source delivering to its sinks (see the [module documentation](self)).
 pub struct Pipeline {
-    config: PipelineConfig,
-    sinks: Vec<Box<dyn Sink>>,
-    alert_sinks: Vec<Box<dyn Sink>>,
-    observers: Observers,
+    pub(crate) config: PipelineConfig,
+    pub(crate) sinks: Vec<Box<dyn Sink>>,
+    pub(crate) alert_sinks: Vec<Box<dyn Sink>>,
+    pub(crate) observers: Observers,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -401,7 +401,7 @@ async fn recover(
 
 impl RunSummary {
     /// Counts a committed batch.
-    fn record(&mut self, batch: &Batch, outcome: &BatchOutcome) {
+    pub(crate) fn record(&mut self, batch: &Batch, outcome: &BatchOutcome) {
         self.pages += 1;
         self.written += batch.documents.len() as u64;
         if let Some(detect) = &batch.detect {
@@ -419,20 +419,20 @@ impl RunSummary {
 }
 
 /// What committing one batch did, besides the batch itself.
-struct BatchOutcome {
+pub(crate) struct BatchOutcome {
     /// Each sink's name and how many documents its store refused, in sink order.
     per_sink: Vec<(String, usize)>,
     /// Documents the stores refused for good.
     refused_by_sinks: u64,
     /// Dead letters written for the batch.
-    dead_lettered: usize,
+    pub(crate) dead_lettered: usize,
     /// Write, checkpoint and commit times (the others are filled in by the caller).
-    times: StageTimes,
+    pub(crate) times: StageTimes,
 }
 
 impl BatchOutcome {
     /// Each sink's part of a batch of `documents` documents, for the observers.
-    fn sink_commits(&self, documents: usize) -> Vec<SinkCommit<'_>> {
+    pub(crate) fn sink_commits(&self, documents: usize) -> Vec<SinkCommit<'_>> {
         self.per_sink
             .iter()
             .map(|(sink, rejected)| SinkCommit {
@@ -445,7 +445,7 @@ impl BatchOutcome {
 }
 
 /// The writer stage: the sinks, the dead-letter file and the checkpoint store of one source.
-struct Writer {
+pub(crate) struct Writer {
     /// Held while the writer exists: no other process uses the state directory.
     _lock: StateLock,
     source: String,
@@ -454,16 +454,19 @@ struct Writer {
     /// Where the detect stage's alerts go (empty when detections are off or routed nowhere).
     alert_sinks: Vec<Box<dyn Sink>>,
     dead: Arc<Mutex<DeadLetterWriter>>,
-    dead_letter_path: PathBuf,
-    store: CheckpointStore,
+    pub(crate) dead_letter_path: PathBuf,
+    pub(crate) store: CheckpointStore,
     retry: OutputRetry,
     observers: Observers,
+    /// The push source's de-duplication window, saved with every checkpoint (`None`: a
+    /// polling source).
+    pub(crate) push: Option<crate::checkpoint::PushState>,
 }
 
 impl Writer {
     /// The writer of `config`'s source: locks the state directory first (before anything
     /// in it is read or written).
-    fn open(
+    pub(crate) fn open(
         config: &PipelineConfig,
         sinks: Vec<Box<dyn Sink>>,
         alert_sinks: Vec<Box<dyn Sink>>,
@@ -490,10 +493,11 @@ impl Writer {
                 limit: config.output_retry_limit,
             },
             observers,
+            push: None,
         })
     }
 
-    fn sink_names(&self) -> Vec<&str> {
+    pub(crate) fn sink_names(&self) -> Vec<&str> {
         self.sinks
             .iter()
             .chain(&self.alert_sinks)
@@ -501,7 +505,7 @@ impl Writer {
             .collect()
     }
 
-    fn alert_sink_names(&self) -> Vec<&str> {
+    pub(crate) fn alert_sink_names(&self) -> Vec<&str> {
         self.alert_sinks.iter().map(|s| s.name()).collect()
     }
 
@@ -512,7 +516,7 @@ impl Writer {
     /// Step 1 of a run: loads the checkpoint (`None` on a first run; refused when it belongs
     /// to another org) and makes every sink and the dead-letter file consistent with it,
     /// before anything is fetched.
-    async fn recover(&mut self) -> Result<Option<Checkpoint>, PipelineError> {
+    pub(crate) async fn recover(&mut self) -> Result<Option<Checkpoint>, PipelineError> {
         let loaded = blocking({
             let store = self.store.clone();
             let org = self.org.clone();
@@ -545,7 +549,7 @@ impl Writer {
     /// A first run's starting checkpoint: `state` with every sink's (and the dead-letter
     /// file's) position before anything is written. `None` when a stop request interrupted a
     /// retry wait (nothing was written).
-    async fn checkpoint_start(
+    pub(crate) async fn checkpoint_start(
         &mut self,
         state: SourceState,
         stop: &watch::Receiver<bool>,
@@ -556,8 +560,11 @@ impl Writer {
             positions.insert(sink.name().to_string(), ack.position);
         }
         positions.insert(DEAD_LETTER_KEY.to_string(), self.dead().position());
-        self.save_retrying(Checkpoint::new(state, positions), stop)
-            .await
+        self.save_retrying(
+            Checkpoint::new(state, positions).with_push(self.push.clone()),
+            stop,
+        )
+        .await
     }
 
     /// Step 2 of a run, the key rule of exactly once: makes `batch` durable everywhere, then
@@ -573,7 +580,7 @@ impl Writer {
     /// `{batch.state_after, every sink's position, the dead-letter position}` is saved
     /// atomically. Returns `None` when a stop request interrupted a retry wait: nothing of
     /// the batch is committed (the dead letters queued for it are dropped on the next start).
-    async fn commit_batch(
+    pub(crate) async fn commit_batch(
         &mut self,
         batch: &Batch,
         stop: &watch::Receiver<bool>,
@@ -685,7 +692,8 @@ impl Writer {
         let saved = self
             .save_retrying(
                 Checkpoint::new(batch.state_after.clone(), positions)
-                    .with_detect(batch.detect.as_ref().map(|d| d.state.clone())),
+                    .with_detect(batch.detect.as_ref().map(|d| d.state.clone()))
+                    .with_push(self.push.clone()),
                 stop,
             )
             .await?;
@@ -817,7 +825,7 @@ fn lock(dead: &Mutex<DeadLetterWriter>) -> MutexGuard<'_, DeadLetterWriter> {
 
 /// Threads that normalize a batch: one per core, at most [`MAX_NORMALIZE_THREADS`]. While
 /// the writer waits for fsyncs or a store, the other cores would otherwise sit idle.
-fn normalize_threads() -> usize {
+pub(crate) fn normalize_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, usize::from)
         .clamp(1, MAX_NORMALIZE_THREADS)
@@ -831,7 +839,7 @@ pub(crate) async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PipelineError> {
     tokio::task::spawn_blocking(f)
