@@ -126,6 +126,8 @@ pub struct Pipeline {
     pub(crate) sinks: Vec<Box<dyn Sink>>,
     pub(crate) alert_sinks: Vec<Box<dyn Sink>>,
     pub(crate) observers: Observers,
+    /// A push source: its receiver and options ([`Pipeline::with_push`]); `None` polls.
+    pub(crate) push: Option<(oktaflow_push::ReceiverConfig, crate::push::PushOptions)>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -169,6 +171,7 @@ impl Pipeline {
             sinks,
             alert_sinks: Vec::new(),
             observers: Observers::default(),
+            push: None,
         })
     }
 
@@ -222,7 +225,13 @@ impl Pipeline {
     /// Runs until the stop condition, a stop request (`stop` turns `true`) or a failure; the
     /// outcome is reported to the observers ([`PipelineObserver::stopped`] or
     /// [`PipelineObserver::halted`]).
-    pub async fn run(self, stop: watch::Receiver<bool>) -> Result<RunSummary, PipelineError> {
+    ///
+    /// A push source ([`Pipeline::with_push`]) binds its receiver, serves it until the stop
+    /// request and runs [`Pipeline::run_push`] on its deliveries.
+    pub async fn run(mut self, stop: watch::Receiver<bool>) -> Result<RunSummary, PipelineError> {
+        if let Some((receiver, options)) = self.push.take() {
+            return self.run_receiver(receiver, options, stop).await;
+        }
         let observers = self.observers.clone();
         let source = self.config.source.name.clone();
         let result = self.run_to_end(stop).await;
@@ -241,6 +250,7 @@ impl Pipeline {
             sinks,
             alert_sinks,
             observers,
+            push: _,
         } = self;
         let name = config.source.name.clone();
         let mut writer = Writer::open(&config, sinks, alert_sinks, observers.clone())?;

@@ -164,6 +164,44 @@ fn peek(body: &[u8]) -> (Option<String>, Option<DateTime<Utc>>) {
 }
 
 impl Pipeline {
+    /// Makes this pipeline a push source: [`Pipeline::run`] then binds `receiver` and runs
+    /// [`Pipeline::run_push`] on what it receives, with `options`.
+    pub fn with_push(
+        mut self,
+        receiver: oktaflow_push::ReceiverConfig,
+        options: PushOptions,
+    ) -> Pipeline {
+        self.push = Some((receiver, options));
+        self
+    }
+
+    /// Binds the receiver (a bad setting or a taken address is a one-line
+    /// [`PipelineError::Config`]), serves it until `stop` turns true, and runs the push loop.
+    pub(crate) async fn run_receiver(
+        self,
+        receiver: oktaflow_push::ReceiverConfig,
+        options: PushOptions,
+        stop: watch::Receiver<bool>,
+    ) -> Result<RunSummary, PipelineError> {
+        let (receiver, deliveries) = oktaflow_push::Receiver::bind(receiver)
+            .await
+            .map_err(|e| PipelineError::Config(format!("eventbridge receiver: {e}")))?;
+        if let Ok(addr) = receiver.local_addr() {
+            tracing::info!(source = %self.config.source.name, listen = %addr, "push receiver listening");
+        }
+        let mut until_stop = stop.clone();
+        let server = tokio::spawn(receiver.serve(async move {
+            while !*until_stop.borrow() {
+                if until_stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        }));
+        let result = self.run_push(deliveries, options, stop).await;
+        server.abort();
+        result
+    }
+
     /// Runs the push source: takes the receiver's deliveries and commits them batch after
     /// batch (see the [module documentation](crate::push)) until a stop request, the end of
     /// the queue (the receiver stopped) or a failure. Recovery is a polling run's: every sink
@@ -202,6 +240,7 @@ impl Pipeline {
             sinks,
             alert_sinks,
             observers,
+            push: _,
         } = self;
         let name = config.source.name.clone();
         let mut writer = Writer::open(&config, sinks, alert_sinks, observers.clone())?;
