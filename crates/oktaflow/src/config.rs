@@ -133,6 +133,20 @@ pub struct SourceConfig {
     pub schema: oktaflow_normalize::Schema,
     /// `[source.enrichment]`: user and device profiles joined onto events (`None`: off).
     pub enrichment: Option<oktaflow_pipeline::EnrichOptions>,
+    /// `kind = "eventbridge"`: the push receiver and its options (`None`: the source polls).
+    pub push: Option<PushSource>,
+}
+
+/// A push source's settings (`kind = "eventbridge"`, table `eventbridge`).
+#[derive(Debug, Clone)]
+pub struct PushSource {
+    /// The receiver: address, TLS files, credential, limits.
+    pub receiver: oktaflow_push::ReceiverConfig,
+    /// De-duplication window and batch linger.
+    pub options: oktaflow_pipeline::PushOptions,
+    /// True when the source also has API credentials (`api_token`, `api_token_file` or
+    /// `oauth`); without them `check` does not probe the org.
+    pub api_credentials: bool,
 }
 
 /// The validated configuration of `oktaflow run`.
@@ -448,6 +462,28 @@ struct SourceSchema {
     silence_alert: Option<DurationText>,
     schema: Option<String>,
     enrichment: Option<EnrichmentSchema>,
+    /// `api` (the default: poll the System Log API) or `eventbridge` (push).
+    kind: Option<String>,
+    eventbridge: Option<EventBridgeSchema>,
+}
+
+/// `[sources.eventbridge]`: the receiver of a `kind = "eventbridge"` source.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct EventBridgeSchema {
+    listen: Option<String>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    api_key_header: Option<String>,
+    api_key_file: Option<PathBuf>,
+    api_key_env: Option<String>,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+    max_body: Option<DurationText>,
+    max_in_flight: Option<usize>,
+    ack_timeout: Option<DurationText>,
+    dedup_window: Option<usize>,
 }
 
 /// `[source.enrichment]`.
@@ -748,7 +784,44 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
     // Placeholders let the other settings be checked when the org or credentials are wrong.
     let org = org(v)
         .unwrap_or_else(|| OrgUrl::from_domain("placeholder.okta.com").expect("a valid domain"));
-    let auth = auth(v).unwrap_or_else(|| Auth::ApiToken(Secret::unlisted("placeholder")));
+    let kind = v.get::<String>("kind");
+    let push_kind = match kind.as_ref().map(|k| k.value.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(k) if k == "api" => false,
+        Some(k) if k == "eventbridge" => true,
+        Some(k) => {
+            let origin = kind.as_ref().map(|k| k.origin.clone()).unwrap_or_default();
+            let reason = if k == "sqs" {
+                "kind \"sqs\" is not available yet; use \"eventbridge\" (an API destination) or \"api\"".to_string()
+            } else {
+                format!("`{k}` is not a source kind; use \"api\" or \"eventbridge\"")
+            };
+            v.bad("kind", &origin, reason);
+            false
+        }
+    };
+    let has_credentials = ["api_token", "api_token_file", "oauth"]
+        .into_iter()
+        .any(|k| v.present(k));
+    // A push source needs API credentials only to fill gaps; without them it only receives.
+    let auth = if push_kind && !has_credentials {
+        Auth::ApiToken(Secret::unlisted("placeholder"))
+    } else {
+        auth(v).unwrap_or_else(|| Auth::ApiToken(Secret::unlisted("placeholder")))
+    };
+    if !push_kind && v.present("eventbridge") {
+        let origin = v.origin("eventbridge");
+        v.bad(
+            "eventbridge",
+            &origin,
+            "applies only to a source with kind = \"eventbridge\"",
+        );
+    }
+    let push = if push_kind {
+        push_source(v, has_credentials)
+    } else {
+        None
+    };
     let mut client = ClientConfig::new(org, auth);
     if let Some(s) = v.typed("page_size") {
         client.page_size = s.value;
@@ -840,6 +913,7 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
             }),
     };
     let enrichment = enrichment(v, &client);
+    let push = push;
     SourceConfig {
         name,
         client,
@@ -848,7 +922,195 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
         silence_alert,
         schema,
         enrichment,
+        push,
     }
+}
+
+/// `[sources.eventbridge]` of a `kind = "eventbridge"` source, checked.
+fn push_source(v: &mut View, api_credentials: bool) -> Option<PushSource> {
+    use oktaflow_push::{Auth as PushAuth, ReceiverConfig, TlsFiles};
+
+    let Some(listen) = v.get::<String>("eventbridge.listen") else {
+        v.bad(
+            "eventbridge.listen",
+            "defaults",
+            "a kind = \"eventbridge\" source needs eventbridge.listen, e.g. \"0.0.0.0:8443\"",
+        );
+        return None;
+    };
+    let addr: Option<std::net::SocketAddr> = listen.value.trim().parse().ok();
+    if addr.is_none() {
+        let reason = format!(
+            "`{}` is not an address; use IP:PORT, e.g. \"0.0.0.0:8443\"",
+            listen.value
+        );
+        v.bad("eventbridge.listen", &listen.origin, reason);
+    }
+    let cert = v.get::<PathBuf>("eventbridge.tls_cert_file");
+    let key = v.get::<PathBuf>("eventbridge.tls_key_file");
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => {
+            for (name, path) in [
+                ("eventbridge.tls_cert_file", &cert),
+                ("eventbridge.tls_key_file", &key),
+            ] {
+                if let Err(e) = std::fs::metadata(&path.value) {
+                    let reason = format!("cannot read {}: {e}", path.value.display());
+                    v.bad(name, &path.origin, reason);
+                }
+            }
+            Some(TlsFiles {
+                cert_file: cert.value,
+                key_file: key.value,
+            })
+        }
+        (None, None) => None,
+        (Some(one), None) | (None, Some(one)) => {
+            v.bad(
+                "eventbridge.tls_cert_file",
+                &one.origin,
+                "give both eventbridge.tls_cert_file and eventbridge.tls_key_file",
+            );
+            None
+        }
+    };
+    let secret = |v: &mut View, file_key: &'static str, env_key: &'static str| {
+        let file = v.get::<PathBuf>(file_key);
+        let env = v.get::<String>(env_key);
+        match (file, env) {
+            (Some(f), Some(e)) => {
+                let origin = format!("{} and {}", f.origin, e.origin);
+                v.bad(
+                    file_key,
+                    &origin,
+                    format!("both {file_key} and {env_key} are set; keep one"),
+                );
+                None
+            }
+            (Some(_), None) => v
+                .read_file(file_key)
+                .map(|s| Secret::new(s.expose().trim())),
+            (None, Some(e)) => match std::env::var(&e.value) {
+                Ok(value) if !value.trim().is_empty() => Some(Secret::new(value.trim())),
+                _ => {
+                    let reason = format!("environment variable {} is not set or empty", e.value);
+                    v.bad(env_key, &e.origin, reason);
+                    None
+                }
+            },
+            (None, None) => None,
+        }
+    };
+    let has_key = v.present("eventbridge.api_key_file") || v.present("eventbridge.api_key_env");
+    let has_basic = v.present("eventbridge.username")
+        || v.present("eventbridge.password_file")
+        || v.present("eventbridge.password_env");
+    let auth = match (has_key, has_basic) {
+        (true, true) => {
+            let origin = v.origin("eventbridge");
+            v.bad(
+                "eventbridge.api_key_file",
+                &origin,
+                "both an API key and Basic credentials are set; an EventBridge connection sends one",
+            );
+            None
+        }
+        (false, false) => {
+            let origin = v.origin("eventbridge");
+            v.bad(
+                "eventbridge.api_key_file",
+                &origin,
+                "no credential; set api_key_file or api_key_env (with api_key_header), or username with password_file or password_env",
+            );
+            None
+        }
+        (true, false) => {
+            let header = v
+                .get::<String>("eventbridge.api_key_header")
+                .unwrap_or_else(|| Sourced {
+                    value: "x-api-key".to_string(),
+                    origin: "defaults".to_string(),
+                    rank: 0,
+                });
+            let name = oktaflow_push::HeaderName::from_bytes(header.value.trim().as_bytes());
+            let value = secret(v, "eventbridge.api_key_file", "eventbridge.api_key_env");
+            match (name, value) {
+                (Ok(header), Some(value)) => Some(PushAuth::ApiKey { header, value }),
+                (Err(_), _) => {
+                    let reason = format!("`{}` is not a header name", header.value);
+                    v.bad("eventbridge.api_key_header", &header.origin, reason);
+                    None
+                }
+                _ => None,
+            }
+        }
+        (false, true) => {
+            let username = v.get::<String>("eventbridge.username").map(|u| u.value);
+            let password = secret(v, "eventbridge.password_file", "eventbridge.password_env");
+            match (username, password) {
+                (Some(username), Some(password)) => Some(PushAuth::Basic { username, password }),
+                (None, _) => {
+                    let origin = v.origin("eventbridge");
+                    v.bad("eventbridge.username", &origin, "Basic needs a username");
+                    None
+                }
+                _ => {
+                    let origin = v.origin("eventbridge");
+                    v.bad(
+                        "eventbridge.password_file",
+                        &origin,
+                        "Basic needs password_file or password_env",
+                    );
+                    None
+                }
+            }
+        }
+    };
+    let (addr, auth) = (addr?, auth?);
+    let mut receiver = ReceiverConfig::new(addr, tls, auth);
+    if let Some(text) = v.get::<DurationText>("eventbridge.max_body").map(|s| {
+        s.map(|size| match size {
+            DurationText::Seconds(bytes) => bytes.to_string(),
+            DurationText::Text(text) => text,
+        })
+    }) {
+        match oktaflow_plumbing::parse_size(&text.value) {
+            Ok(bytes) => receiver.max_body = bytes as usize,
+            Err(reason) => v.bad("eventbridge.max_body", &text.origin, reason),
+        }
+    }
+    if let Some(n) = v.typed::<usize>("eventbridge.max_in_flight") {
+        receiver.max_in_flight = n.value;
+    }
+    if let Some((timeout, _)) = v.duration("eventbridge.ack_timeout") {
+        receiver.ack_timeout = timeout;
+    }
+    let mut options = oktaflow_pipeline::PushOptions::default();
+    if let Some(n) = v.typed::<usize>("eventbridge.dedup_window") {
+        options.dedup_window = n.value;
+    }
+    if let Err(e) = receiver.check() {
+        let origin = v.origin("eventbridge");
+        let key = match e.key {
+            "tls" => "eventbridge.tls_cert_file",
+            "max_in_flight" => "eventbridge.max_in_flight",
+            "max_body" => "eventbridge.max_body",
+            "ack_timeout" => "eventbridge.ack_timeout",
+            _ => "eventbridge",
+        };
+        v.bad(key, &origin, e.reason);
+        return None;
+    }
+    if options.dedup_window == 0 {
+        let origin = v.origin("eventbridge.dedup_window");
+        v.bad("eventbridge.dedup_window", &origin, "must be at least 1");
+        return None;
+    }
+    Some(PushSource {
+        receiver,
+        options,
+        api_credentials,
+    })
 }
 
 /// Shortest and longest enrichment refresh period.
@@ -1138,6 +1400,67 @@ mod tests {
         match run(file, env, flags) {
             Ok(config) => panic!("expected an error, got {config:?}"),
             Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_eventbridge_source_needs_no_api_token_and_reads_its_key_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key");
+        std::fs::write(&key, "eventbridge-key-0123456789\n").unwrap();
+        let text = format!(
+            "[[sources]]\nname = \"push\"\nkind = \"eventbridge\"\ndomain = \"acme.okta.com\"\n\
+             [sources.eventbridge]\nlisten = \"127.0.0.1:8088\"\napi_key_header = \"x-oktaflow-key\"\n\
+             api_key_file = \"{}\"\nmax_body = \"64KiB\"\nmax_in_flight = 100\nack_timeout = \"3s\"\n\
+             dedup_window = 5000\n",
+            key.display()
+        );
+        let config = run(Some(&text), &[], &Overrides::default()).unwrap();
+        let push = config.sources[0].push.clone().expect("a push source");
+        assert!(!push.api_credentials);
+        assert_eq!(push.receiver.listen, "127.0.0.1:8088".parse().unwrap());
+        assert_eq!(push.receiver.max_body, 64 * 1024);
+        assert_eq!(push.receiver.max_in_flight, 100);
+        assert_eq!(push.receiver.ack_timeout, Duration::from_secs(3));
+        assert_eq!(push.options.dedup_window, 5000);
+        match &push.receiver.auth {
+            oktaflow_push::Auth::ApiKey { header, value } => {
+                assert_eq!(header.as_str(), "x-oktaflow-key");
+                assert_eq!(value.expose(), "eventbridge-key-0123456789");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{config:?}").contains("eventbridge-key-0123456789"));
+    }
+
+    #[test]
+    fn eventbridge_problems_are_one_line_each() {
+        let base =
+            "[[sources]]\nname = \"push\"\nkind = \"eventbridge\"\ndomain = \"acme.okta.com\"\n";
+        let open = format!(
+            "{base}[sources.eventbridge]\nlisten = \"0.0.0.0:8443\"\nusername = \"eb\"\npassword_env = \"OKTAFLOW_TEST_SURELY_UNSET_PW\"\n"
+        );
+        let e = err(Some(&open), &[], &Overrides::default());
+        assert!(
+            e.contains("eventbridge.password_env") && e.contains("OKTAFLOW_TEST_SURELY_UNSET_PW"),
+            "{e}"
+        );
+        let no_auth = format!("{base}[sources.eventbridge]\nlisten = \"127.0.0.1:1\"\n");
+        let e = err(Some(&no_auth), &[], &Overrides::default());
+        assert!(e.contains("no credential"), "{e}");
+        let no_listen = base.to_string();
+        let e = err(Some(&no_listen), &[], &Overrides::default());
+        assert!(e.contains("eventbridge.listen"), "{e}");
+        let sqs = base.replace("eventbridge", "sqs");
+        let e = err(Some(&sqs), &[], &Overrides::default());
+        assert!(e.contains("not available yet"), "{e}");
+        let stray = format!(
+            "[[sources]]\nname = \"a\"\ndomain = \"acme.okta.com\"\napi_token = \"{TOKEN}\"\n[sources.eventbridge]\nlisten = \"127.0.0.1:1\"\n"
+        );
+        let e = err(Some(&stray), &[], &Overrides::default());
+        assert!(e.contains("applies only to a source with kind"), "{e}");
+        for line in e.lines() {
+            assert!(!line.is_empty());
         }
     }
 

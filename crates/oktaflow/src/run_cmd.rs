@@ -206,6 +206,9 @@ fn build(
         let mut config = pipeline_config(&source, &state_dir, (once, several), output_retry_limit);
         config.detect = detect.as_ref().map(|d| d.rules.clone());
         let mut pipeline = Pipeline::new(config, sinks)?.with_alert_sinks(alert_sinks)?;
+        if let Some(push) = &source.push {
+            pipeline = pipeline.with_push(push.receiver.clone(), push.options);
+        }
         pipeline
             .observe(ProgressObserver::new(console))
             .observe(Arc::new(PipelineLog))

@@ -37,6 +37,20 @@ pub struct Checkpoint {
     /// rewritten with every batch; `detect` above is still read from older checkpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detect_files: Option<crate::detect_store::DetectStateRef>,
+    /// A push source's de-duplication window: the ids of the events it made durable most
+    /// recently, saved in the same atomic write, so a redelivery after a crash is dropped.
+    /// Absent for polling sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushState>,
+}
+
+/// What a push source keeps in its checkpoint.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PushState {
+    /// Event ids (Okta `uuid`) already made durable, oldest first (bounded by the source's
+    /// window).
+    pub seen: Vec<String>,
 }
 
 impl Checkpoint {
@@ -49,7 +63,14 @@ impl Checkpoint {
             updated_at: Utc::now(),
             detect: None,
             detect_files: None,
+            push: None,
         }
+    }
+
+    /// This checkpoint with a push source's de-duplication window.
+    pub fn with_push(mut self, push: Option<PushState>) -> Checkpoint {
+        self.push = push;
+        self
     }
 
     /// This checkpoint with the detectors' state after the events it covers.

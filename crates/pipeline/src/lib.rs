@@ -80,10 +80,11 @@ pub mod outputs;
 pub mod pipeline;
 pub mod prefetch;
 pub mod preflight;
+pub mod push;
 pub mod sinks;
 pub mod sources;
 
-pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CHECKPOINT_VERSION};
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, PushState, CHECKPOINT_VERSION};
 pub use config::{
     PipelineConfig, SourceConfig, StopWhen, DEAD_LETTER_FILE, MAX_BATCH, ONCE_OUTPUT_RETRY_LIMIT,
 };
@@ -99,5 +100,6 @@ pub use oktaflow_enrich::{
 pub use pipeline::{
     batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES,
 };
+pub use push::{DedupWindow, PushOptions, DEFAULT_DEDUP_WINDOW, DEFAULT_PUSH_LINGER};
 pub use sinks::{build_sinks, SinksError};
 pub use sources::{run_sources, SourcesFailed};

@@ -124,10 +124,12 @@ pub fn batch_size(
 
 /// One source delivering to its sinks (see the [module documentation](self)).
 pub struct Pipeline {
-    config: PipelineConfig,
-    sinks: Vec<Box<dyn Sink>>,
-    alert_sinks: Vec<Box<dyn Sink>>,
-    observers: Observers,
+    pub(crate) config: PipelineConfig,
+    pub(crate) sinks: Vec<Box<dyn Sink>>,
+    pub(crate) alert_sinks: Vec<Box<dyn Sink>>,
+    pub(crate) observers: Observers,
+    /// A push source: its receiver and options ([`Pipeline::with_push`]); `None` polls.
+    pub(crate) push: Option<(oktaflow_push::ReceiverConfig, crate::push::PushOptions)>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -171,6 +173,7 @@ impl Pipeline {
             sinks,
             alert_sinks: Vec::new(),
             observers: Observers::default(),
+            push: None,
         })
     }
 
@@ -224,7 +227,13 @@ impl Pipeline {
     /// Runs until the stop condition, a stop request (`stop` turns `true`) or a failure; the
     /// outcome is reported to the observers ([`PipelineObserver::stopped`] or
     /// [`PipelineObserver::halted`]).
-    pub async fn run(self, stop: watch::Receiver<bool>) -> Result<RunSummary, PipelineError> {
+    ///
+    /// A push source ([`Pipeline::with_push`]) binds its receiver, serves it until the stop
+    /// request and runs [`Pipeline::run_push`] on its deliveries.
+    pub async fn run(mut self, stop: watch::Receiver<bool>) -> Result<RunSummary, PipelineError> {
+        if let Some((receiver, options)) = self.push.take() {
+            return self.run_receiver(receiver, options, stop).await;
+        }
         let observers = self.observers.clone();
         let source = self.config.source.name.clone();
         let result = self.run_to_end(stop).await;
@@ -243,19 +252,12 @@ impl Pipeline {
             sinks,
             alert_sinks,
             observers,
+            push: _,
         } = self;
         let name = config.source.name.clone();
         let mut writer = Writer::open(&config, sinks, alert_sinks, observers.clone())?;
         let (source, mut unsaved_start, saved_detect) = recover(&config, &mut writer).await?;
-        let detector = match &config.detect {
-            Some(rules) => {
-                let (state, sizes) = saved_detect.map_or((None, None), |(s, z)| (Some(s), z));
-                let detector = crate::detect::detector_for(rules, state)
-                    .map_err(|e| PipelineError::Config(format!("detections: {e}")))?;
-                Some(crate::detect::DetectStage::new(detector, sizes))
-            }
-            None => None,
-        };
+        let detector = detect_stage(&config, saved_detect)?;
         {
             let sink_names = writer.sink_names();
             observers.started(&Started {
@@ -375,9 +377,23 @@ impl Pipeline {
     }
 }
 
+/// The detect stage of a run (`None` when detections are off), restored from `saved`.
+pub(crate) fn detect_stage(
+    config: &PipelineConfig,
+    saved: SavedDetect,
+) -> Result<Option<crate::detect::DetectStage>, PipelineError> {
+    let Some(rules) = &config.detect else {
+        return Ok(None);
+    };
+    let (state, sizes) = saved.map_or((None, None), |(s, z)| (Some(s), z));
+    let detector = crate::detect::detector_for(rules, state)
+        .map_err(|e| PipelineError::Config(format!("detections: {e}")))?;
+    Ok(Some(crate::detect::DetectStage::new(detector, sizes)))
+}
+
 /// The detectors' state a checkpoint covers, with the sizes of its files (`None`: it was
 /// saved inside an older checkpoint).
-type SavedDetect = Option<(DetectorState, Option<SavedSizes>)>;
+pub(crate) type SavedDetect = Option<(DetectorState, Option<SavedSizes>)>;
 
 /// Step 1 of a run: makes the writer's stores consistent with the checkpoint
 /// (`Writer::recover`) and opens the source where the checkpoint left it (at
@@ -392,24 +408,13 @@ async fn recover(
     let mut saved_detect = None;
     let start = match loaded {
         Some(checkpoint) => {
-            if config.detect.is_some() {
-                saved_detect = match checkpoint.detect_files {
-                    Some(files) => writer
-                        .load_detect(Some(files))
-                        .await?
-                        .map(|(state, sizes)| (state, Some(sizes))),
-                    None => {
-                        writer.load_detect(None).await?;
-                        checkpoint.detect.map(|state| (state, None))
-                    }
-                };
-            }
+            saved_detect = writer
+                .saved_detect(config, checkpoint.detect_files, checkpoint.detect)
+                .await?;
             StartPoint::Resume(checkpoint.source)
         }
         None => {
-            if config.detect.is_some() {
-                writer.load_detect(None).await?;
-            }
+            writer.saved_detect(config, None, None).await?;
             StartPoint::Since(config.source.start_from)
         }
     };
@@ -426,7 +431,7 @@ async fn recover(
 
 impl RunSummary {
     /// Counts a committed batch.
-    fn record(&mut self, batch: &Batch, outcome: &BatchOutcome) {
+    pub(crate) fn record(&mut self, batch: &Batch, outcome: &BatchOutcome) {
         self.pages += 1;
         self.written += batch.documents.len() as u64;
         if let Some(detect) = &batch.detect {
@@ -444,20 +449,20 @@ impl RunSummary {
 }
 
 /// What committing one batch did, besides the batch itself.
-struct BatchOutcome {
+pub(crate) struct BatchOutcome {
     /// Each sink's name and how many documents its store refused, in sink order.
     per_sink: Vec<(String, usize)>,
     /// Documents the stores refused for good.
     refused_by_sinks: u64,
     /// Dead letters written for the batch.
-    dead_lettered: usize,
+    pub(crate) dead_lettered: usize,
     /// Write, checkpoint and commit times (the others are filled in by the caller).
-    times: StageTimes,
+    pub(crate) times: StageTimes,
 }
 
 impl BatchOutcome {
     /// Each sink's part of a batch of `documents` documents, for the observers.
-    fn sink_commits(&self, documents: usize) -> Vec<SinkCommit<'_>> {
+    pub(crate) fn sink_commits(&self, documents: usize) -> Vec<SinkCommit<'_>> {
         self.per_sink
             .iter()
             .map(|(sink, rejected)| SinkCommit {
@@ -470,7 +475,7 @@ impl BatchOutcome {
 }
 
 /// The writer stage: the sinks, the dead-letter file and the checkpoint store of one source.
-struct Writer {
+pub(crate) struct Writer {
     /// Held while the writer exists: no other process uses the state directory.
     _lock: StateLock,
     source: String,
@@ -479,18 +484,21 @@ struct Writer {
     /// Where the detect stage's alerts go (empty when detections are off or routed nowhere).
     alert_sinks: Vec<Box<dyn Sink>>,
     dead: Arc<Mutex<DeadLetterWriter>>,
-    dead_letter_path: PathBuf,
-    store: CheckpointStore,
+    pub(crate) dead_letter_path: PathBuf,
+    pub(crate) store: CheckpointStore,
     /// The detectors' state files beside the checkpoint.
     detect_store: Arc<Mutex<DetectStateStore>>,
     retry: OutputRetry,
     observers: Observers,
+    /// The push source's de-duplication window, saved with every checkpoint (`None`: a
+    /// polling source).
+    pub(crate) push: Option<crate::checkpoint::PushState>,
 }
 
 impl Writer {
     /// The writer of `config`'s source: locks the state directory first (before anything
     /// in it is read or written).
-    fn open(
+    pub(crate) fn open(
         config: &PipelineConfig,
         sinks: Vec<Box<dyn Sink>>,
         alert_sinks: Vec<Box<dyn Sink>>,
@@ -521,10 +529,11 @@ impl Writer {
                 limit: config.output_retry_limit,
             },
             observers,
+            push: None,
         })
     }
 
-    fn sink_names(&self) -> Vec<&str> {
+    pub(crate) fn sink_names(&self) -> Vec<&str> {
         self.sinks
             .iter()
             .chain(&self.alert_sinks)
@@ -532,12 +541,36 @@ impl Writer {
             .collect()
     }
 
-    fn alert_sink_names(&self) -> Vec<&str> {
+    pub(crate) fn alert_sink_names(&self) -> Vec<&str> {
         self.alert_sinks.iter().map(|s| s.name()).collect()
     }
 
     fn dead(&self) -> MutexGuard<'_, DeadLetterWriter> {
         lock(&self.dead)
+    }
+
+    /// The detectors' saved state when detections are on (`None` when off: the files are
+    /// left alone): from the files the checkpoint names (`files`), else from the state an
+    /// older checkpoint held inline (`inline`). Stray state files are deleted.
+    pub(crate) async fn saved_detect(
+        &mut self,
+        config: &PipelineConfig,
+        files: Option<DetectStateRef>,
+        inline: Option<DetectorState>,
+    ) -> Result<SavedDetect, PipelineError> {
+        if config.detect.is_none() {
+            return Ok(None);
+        }
+        Ok(match files {
+            Some(files) => self
+                .load_detect(Some(files))
+                .await?
+                .map(|(state, sizes)| (state, Some(sizes))),
+            None => {
+                self.load_detect(None).await?;
+                inline.map(|state| (state, None))
+            }
+        })
     }
 
     /// Loads the detectors' state files the checkpoint names (`None`: it names none; stray
@@ -553,7 +586,7 @@ impl Writer {
     /// Step 1 of a run: loads the checkpoint (`None` on a first run; refused when it belongs
     /// to another org) and makes every sink and the dead-letter file consistent with it,
     /// before anything is fetched.
-    async fn recover(&mut self) -> Result<Option<Checkpoint>, PipelineError> {
+    pub(crate) async fn recover(&mut self) -> Result<Option<Checkpoint>, PipelineError> {
         let loaded = blocking({
             let store = self.store.clone();
             let org = self.org.clone();
@@ -586,7 +619,7 @@ impl Writer {
     /// A first run's starting checkpoint: `state` with every sink's (and the dead-letter
     /// file's) position before anything is written. `None` when a stop request interrupted a
     /// retry wait (nothing was written).
-    async fn checkpoint_start(
+    pub(crate) async fn checkpoint_start(
         &mut self,
         state: SourceState,
         stop: &watch::Receiver<bool>,
@@ -597,8 +630,12 @@ impl Writer {
             positions.insert(sink.name().to_string(), ack.position);
         }
         positions.insert(DEAD_LETTER_KEY.to_string(), self.dead().position());
-        self.save_retrying(Checkpoint::new(state, positions), None, stop)
-            .await
+        self.save_retrying(
+            Checkpoint::new(state, positions).with_push(self.push.clone()),
+            None,
+            stop,
+        )
+        .await
     }
 
     /// Step 2 of a run, the key rule of exactly once: makes `batch` durable everywhere, then
@@ -614,7 +651,7 @@ impl Writer {
     /// `{batch.state_after, every sink's position, the dead-letter position}` is saved
     /// atomically. Returns `None` when a stop request interrupted a retry wait: nothing of
     /// the batch is committed (the dead letters queued for it are dropped on the next start).
-    async fn commit_batch(
+    pub(crate) async fn commit_batch(
         &mut self,
         batch: &Batch,
         stop: &watch::Receiver<bool>,
@@ -725,7 +762,7 @@ impl Writer {
         let checkpointing = Instant::now();
         let saved = self
             .save_retrying(
-                Checkpoint::new(batch.state_after.clone(), positions),
+                Checkpoint::new(batch.state_after.clone(), positions).with_push(self.push.clone()),
                 batch.detect.as_ref().map(|d| d.state.clone()),
                 stop,
             )
@@ -889,7 +926,7 @@ fn lock(dead: &Mutex<DeadLetterWriter>) -> MutexGuard<'_, DeadLetterWriter> {
 
 /// Threads that normalize a batch: one per core, at most [`MAX_NORMALIZE_THREADS`]. While
 /// the writer waits for fsyncs or a store, the other cores would otherwise sit idle.
-fn normalize_threads() -> usize {
+pub(crate) fn normalize_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, usize::from)
         .clamp(1, MAX_NORMALIZE_THREADS)
@@ -903,7 +940,7 @@ pub(crate) async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PipelineError> {
     tokio::task::spawn_blocking(f)

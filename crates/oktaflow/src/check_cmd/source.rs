@@ -16,7 +16,19 @@ pub async fn check_source(source: &SourceConfig) -> Vec<Row> {
         debug!(org = source.client.org.label(), "checking source");
         let subject = format!("source {}", source.name);
         let mut reached = true;
-        let mut rows: Vec<Row> = oktaflow_fetch::probe(&source.client, source.start_from)
+        let mut rows = Vec::new();
+        if let Some(push) = &source.push {
+            rows.push(check_receiver(&subject, push).await);
+            if !push.api_credentials {
+                rows.push(Row::skipped(
+                    &subject,
+                    "org",
+                    "no API credentials: the source only receives (no gap filling)",
+                ));
+                return rows;
+            }
+        }
+        let mut probed: Vec<Row> = oktaflow_fetch::probe(&source.client, source.start_from)
             .await
             .into_iter()
             .map(|step| match step.outcome {
@@ -31,6 +43,7 @@ pub async fn check_source(source: &SourceConfig) -> Vec<Row> {
                 }
             })
             .collect();
+        rows.append(&mut probed);
         if let Some(options) = &source.enrichment {
             rows.extend(check_enrichment(source, options, reached).await);
         }
@@ -70,4 +83,32 @@ async fn check_enrichment(
             }
         })
         .collect()
+}
+
+/// The push receiver of a `kind = "eventbridge"` source: its certificate and key load and
+/// its address can be listened on (bound, then released at once).
+async fn check_receiver(subject: &str, push: &crate::config::PushSource) -> Row {
+    let config = &push.receiver;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "plain http (loopback)"
+    };
+    let auth = match &config.auth {
+        oktaflow_push::Auth::ApiKey { header, .. } => format!("API key in header {header}"),
+        oktaflow_push::Auth::Basic { username, .. } => format!("Basic as {username}"),
+    };
+    match oktaflow_push::Receiver::bind(config.clone()).await {
+        Ok((receiver, _deliveries)) => {
+            let addr = receiver
+                .local_addr()
+                .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
+            Row::ok(
+                subject,
+                "receiver",
+                format!("{scheme} on {addr} can listen; {auth}"),
+            )
+        }
+        Err(error) => Row::fail(subject, "receiver", error.to_string()),
+    }
 }

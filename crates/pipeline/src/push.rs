@@ -1,0 +1,487 @@
+//! The push run ([`Pipeline::run_push`]): events that an EventBridge API destination posted
+//! to the receiver (`oktaflow-push`) go through the same normalize stage, detect stage,
+//! sinks and checkpoint as fetched pages, exactly once.
+//!
+//! * **Batches.** The run takes the first queued delivery, then whatever arrives within
+//!   [`PushOptions::linger`], up to the sinks' batch size; the batch is committed by the one
+//!   commit function of the pipeline (`Writer::commit_batch`): documents in every sink, dead
+//!   letters fsynced, then the checkpoint. Only then is every delivery of the batch
+//!   acknowledged (its request answered `200`); a batch that fails fails its deliveries
+//!   (`503`, EventBridge retries) and ends the run. Batch N's checkpoint is saved before
+//!   batch N+1 is written, as for polling.
+//! * **Duplicates.** Log Streaming is at least once. Every event's `uuid` is looked up in a
+//!   bounded window of the ids made durable most recently ([`PushOptions::dedup_window`],
+//!   default 200,000), saved in the checkpoint in the same atomic write as the sink
+//!   positions ([`PushState`](crate::checkpoint::PushState)): a redelivery of an event
+//!   already durable, also after a crash, is acknowledged without being written again; two
+//!   copies in one batch are written once.
+//! * **Order.** Within a batch, events are handed to the normalizer and the detectors in
+//!   `published` order (a stable sort: events without a readable `published` keep their
+//!   arrival order, first). The batch is the reorder buffer: it never holds a request longer
+//!   than the linger plus one commit, well inside EventBridge's 5 s.
+//! * **Malformed bodies** (not an envelope, no `detail`, not JSON) go through the normalizer
+//!   like any event, which refuses them: they are dead-lettered with the reason, then
+//!   acknowledged (retrying them would never succeed).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use oktaflow_fetch::{FetchStatsSnapshot, RawEvent, SourceState};
+use oktaflow_normalize::Normalizer;
+use oktaflow_push::{Deliveries, Delivery};
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use crate::batch::BatchBuilder;
+use crate::checkpoint::PushState;
+use crate::observer::{AlertsCommitted, Committed, PipelineObserver, StageTimes, Started};
+use crate::pipeline::{blocking, normalize_threads, Pipeline, RunSummary, StopReason, Writer};
+use crate::PipelineError;
+
+/// The default de-duplication window: the last 200,000 event ids.
+pub const DEFAULT_DEDUP_WINDOW: usize = 200_000;
+
+/// The default time a push batch waits for more deliveries after its first.
+pub const DEFAULT_PUSH_LINGER: Duration = Duration::from_millis(50);
+
+/// Settings of a push run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushOptions {
+    /// How many of the most recent event ids are remembered to drop redeliveries.
+    pub dedup_window: usize,
+    /// How long a batch waits for more deliveries after its first.
+    pub linger: Duration,
+}
+
+impl Default for PushOptions {
+    fn default() -> PushOptions {
+        PushOptions {
+            dedup_window: DEFAULT_DEDUP_WINDOW,
+            linger: DEFAULT_PUSH_LINGER,
+        }
+    }
+}
+
+/// The ids of the events made durable most recently, at most `capacity`, oldest evicted
+/// first.
+#[derive(Debug, Clone)]
+pub struct DedupWindow {
+    capacity: usize,
+    set: HashSet<Arc<str>>,
+    order: VecDeque<Arc<str>>,
+}
+
+impl DedupWindow {
+    /// An empty window of `capacity` ids (at least one).
+    pub fn new(capacity: usize) -> DedupWindow {
+        DedupWindow {
+            capacity: capacity.max(1),
+            set: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// The window saved in a checkpoint (its newest `capacity` ids).
+    pub fn restore(capacity: usize, state: Option<&PushState>) -> DedupWindow {
+        let mut window = DedupWindow::new(capacity);
+        for id in state.map(|s| s.seen.as_slice()).unwrap_or_default() {
+            window.insert(id);
+        }
+        window
+    }
+
+    /// True when `id` is in the window.
+    pub fn contains(&self, id: &str) -> bool {
+        self.set.contains(id)
+    }
+
+    /// Adds `id` (evicting the oldest when full); false when it was already there.
+    pub fn insert(&mut self, id: &str) -> bool {
+        if self.set.contains(id) {
+            return false;
+        }
+        let id: Arc<str> = Arc::from(id);
+        self.set.insert(Arc::clone(&id));
+        self.order.push_back(id);
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+
+    /// How many ids it holds.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// True when it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// What goes into the checkpoint.
+    pub fn state(&self) -> PushState {
+        PushState {
+            seen: self.order.iter().map(|id| id.to_string()).collect(),
+        }
+    }
+}
+
+/// The two fields of an envelope the run reads itself (the normalizer reads the rest).
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    detail: Option<Detail<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Detail<'a> {
+    #[serde(borrow)]
+    uuid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    published: Option<Cow<'a, str>>,
+}
+
+/// The event id and `published` time of a body, when it has them.
+fn peek(body: &[u8]) -> (Option<String>, Option<DateTime<Utc>>) {
+    match serde_json::from_slice::<Envelope<'_>>(body) {
+        Ok(Envelope {
+            detail: Some(detail),
+        }) => (
+            detail.uuid.map(Cow::into_owned),
+            detail
+                .published
+                .and_then(|p| DateTime::parse_from_rfc3339(&p).ok())
+                .map(|t| t.with_timezone(&Utc)),
+        ),
+        _ => (None, None),
+    }
+}
+
+impl Pipeline {
+    /// Makes this pipeline a push source: [`Pipeline::run`] then binds `receiver` and runs
+    /// [`Pipeline::run_push`] on what it receives, with `options`.
+    pub fn with_push(
+        mut self,
+        receiver: oktaflow_push::ReceiverConfig,
+        options: PushOptions,
+    ) -> Pipeline {
+        self.push = Some((receiver, options));
+        self
+    }
+
+    /// Binds the receiver (a bad setting or a taken address is a one-line
+    /// [`PipelineError::Config`]), serves it until `stop` turns true, and runs the push loop.
+    pub(crate) async fn run_receiver(
+        self,
+        receiver: oktaflow_push::ReceiverConfig,
+        options: PushOptions,
+        stop: watch::Receiver<bool>,
+    ) -> Result<RunSummary, PipelineError> {
+        let (receiver, deliveries) = oktaflow_push::Receiver::bind(receiver)
+            .await
+            .map_err(|e| PipelineError::Config(format!("eventbridge receiver: {e}")))?;
+        if let Ok(addr) = receiver.local_addr() {
+            tracing::info!(source = %self.config.source.name, listen = %addr, "push receiver listening");
+        }
+        let mut until_stop = stop.clone();
+        let server = tokio::spawn(receiver.serve(async move {
+            while !*until_stop.borrow() {
+                if until_stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        }));
+        let result = self.run_push(deliveries, options, stop).await;
+        server.abort();
+        result
+    }
+
+    /// Runs the push source: takes the receiver's deliveries and commits them batch after
+    /// batch (see the [module documentation](crate::push)) until a stop request, the end of
+    /// the queue (the receiver stopped) or a failure. Recovery is a polling run's: every sink
+    /// and the dead-letter file go back to the checkpoint's positions, and the
+    /// de-duplication window is the checkpoint's.
+    pub async fn run_push(
+        self,
+        mut deliveries: Deliveries,
+        options: PushOptions,
+        stop: watch::Receiver<bool>,
+    ) -> Result<RunSummary, PipelineError> {
+        let observers = self.observers.clone();
+        let source = self.config.source.name.clone();
+        let result = self.push_to_end(&mut deliveries, options, stop).await;
+        // Whatever is still queued was never committed: its senders retry.
+        while let Some(delivery) = deliveries.try_recv() {
+            delivery.fail("the push source stopped before the event was written");
+        }
+        match &result {
+            Ok(summary) => observers.stopped(summary),
+            Err(error) => observers.halted(&source, error),
+        }
+        result
+    }
+
+    async fn push_to_end(
+        self,
+        deliveries: &mut Deliveries,
+        options: PushOptions,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<RunSummary, PipelineError> {
+        let started = Instant::now();
+        let limits = self.batch_limits();
+        let Pipeline {
+            config,
+            sinks,
+            alert_sinks,
+            observers,
+            push: _,
+        } = self;
+        let name = config.source.name.clone();
+        let mut writer = Writer::open(&config, sinks, alert_sinks, observers.clone())?;
+        let loaded = writer.recover().await?;
+        let resumed = loaded.is_some();
+        let (state, detect_files, inline_detect, saved_push) = match loaded {
+            Some(checkpoint) => (
+                checkpoint.source,
+                checkpoint.detect_files,
+                checkpoint.detect,
+                checkpoint.push,
+            ),
+            None => (
+                SourceState::polling(config.source.client.org.label(), Utc::now()),
+                None,
+                None,
+                None,
+            ),
+        };
+        let saved_detect = writer
+            .saved_detect(&config, detect_files, inline_detect)
+            .await?;
+        let mut window = DedupWindow::restore(options.dedup_window, saved_push.as_ref());
+        writer.push = Some(window.state());
+        let mut detector = crate::pipeline::detect_stage(&config, saved_detect)?;
+        {
+            let sink_names = writer.sink_names();
+            observers.started(&Started {
+                source: &name,
+                org: config.source.client.org.label(),
+                resumed,
+                sinks: &sink_names,
+                stats: Arc::new(oktaflow_fetch::FetchStats::default()),
+                batch: limits,
+            });
+        }
+        if !resumed
+            && writer
+                .checkpoint_start(state.clone(), &stop)
+                .await?
+                .is_none()
+        {
+            return Ok(summary_of(&name, &writer, started, StopReason::Requested));
+        }
+        let mut builder = Some(BatchBuilder::new(
+            Normalizer::new(config.normalize.clone()),
+            normalize_threads(),
+        ));
+        let mut summary = summary_of(&name, &writer, started, StopReason::Requested);
+
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let waiting = Instant::now();
+            let first = tokio::select! {
+                delivery = deliveries.recv() => match delivery {
+                    Some(delivery) => delivery,
+                    None => break,
+                },
+                Ok(()) = stop.changed() => break,
+            };
+            let mut taken = vec![first];
+            let mut bytes = taken[0].body.len();
+            let linger = tokio::time::sleep(options.linger);
+            tokio::pin!(linger);
+            while taken.len() < limits.max_docs && bytes < limits.max_bytes {
+                tokio::select! {
+                    delivery = deliveries.recv() => match delivery {
+                        Some(delivery) => {
+                            bytes += delivery.body.len();
+                            taken.push(delivery);
+                        }
+                        None => break,
+                    },
+                    () = &mut linger => break,
+                }
+            }
+            let waited = waiting.elapsed();
+
+            // Already durable: acknowledged at once. New: into the batch, in `published`
+            // order. A second copy within the batch waits for the batch.
+            let mut fresh: Vec<(Option<DateTime<Utc>>, Option<String>, Delivery)> = Vec::new();
+            let mut in_batch: HashSet<String> = HashSet::new();
+            let mut copies: Vec<Delivery> = Vec::new();
+            for delivery in taken {
+                let (id, published) = peek(&delivery.body);
+                match &id {
+                    Some(id) if window.contains(id) => delivery.ack(),
+                    Some(id) if !in_batch.insert(id.clone()) => copies.push(delivery),
+                    _ => fresh.push((published, id, delivery)),
+                }
+            }
+            if fresh.is_empty() {
+                // Only copies of events in flight within this batch: impossible without
+                // fresh ones, but answer them rather than hold them.
+                for copy in copies {
+                    copy.ack();
+                }
+                continue;
+            }
+            fresh.sort_by_key(|(published, _, _)| *published);
+            let events: Vec<RawEvent> = fresh
+                .iter()
+                .map(|(_, _, d)| RawEvent::new(d.body.clone()))
+                .collect();
+            let mut working = builder
+                .take()
+                .ok_or_else(|| PipelineError::Internal("push batch builder lost".into()))?;
+            let state_after = state.clone();
+            let received_at = Utc::now();
+            let (working, mut batch) = blocking(move || {
+                let batch = working.build(events, state_after, true, received_at);
+                (working, batch)
+            })
+            .await?;
+            builder = Some(working);
+            if let Some(detector) = &mut detector {
+                crate::detect::detect_batch(detector, &mut batch);
+            }
+            let mut next_window = window.clone();
+            for (_, id, _) in &fresh {
+                if let Some(id) = id {
+                    next_window.insert(id);
+                }
+            }
+            writer.push = Some(next_window.state());
+            let outcome = match writer.commit_batch(&batch, &stop).await {
+                Ok(Some(outcome)) => outcome,
+                Ok(None) => {
+                    for (_, _, delivery) in fresh {
+                        delivery.fail("stopped before the batch was committed");
+                    }
+                    for copy in copies {
+                        copy.fail("stopped before the batch was committed");
+                    }
+                    break;
+                }
+                Err(error) => {
+                    let reason = error.to_string();
+                    for (_, _, delivery) in fresh {
+                        delivery.fail(reason.clone());
+                    }
+                    for copy in copies {
+                        copy.fail(reason.clone());
+                    }
+                    return Err(error);
+                }
+            };
+            window = next_window;
+            for (_, _, delivery) in fresh {
+                delivery.ack();
+            }
+            for copy in copies {
+                copy.ack();
+            }
+
+            summary.record(&batch, &outcome);
+            observers.batch_committed(&Committed {
+                source: &name,
+                documents: batch.documents.len(),
+                refused: batch.refused.len(),
+                published_unparsable: batch.published_fallbacks,
+                dead_lettered: outcome.dead_lettered,
+                dead_letter_path: &writer.dead_letter_path,
+                categories: &batch.categories,
+                sinks: &outcome.sink_commits(batch.documents.len()),
+                latest_published: batch.latest_published,
+                caught_up: true,
+                written_total: summary.written,
+                times: StageTimes {
+                    waited,
+                    normalize: batch.normalize_time,
+                    ..outcome.times
+                },
+            });
+            if let Some(detect) = &batch.detect {
+                let alert_sinks = writer.alert_sink_names();
+                observers.alerts_committed(&AlertsCommitted {
+                    source: &name,
+                    rules: &detect.rules,
+                    stats: &detect.stats,
+                    sinks: &alert_sinks,
+                    detect_time: detect.time,
+                });
+            }
+        }
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+}
+
+fn summary_of(name: &str, writer: &Writer, started: Instant, stopped: StopReason) -> RunSummary {
+    RunSummary {
+        source: name.to_string(),
+        written: 0,
+        rejected: 0,
+        refused_by_sinks: 0,
+        pages: 0,
+        alerts: 0,
+        alerts_by_rule: BTreeMap::new(),
+        position: None,
+        elapsed: started.elapsed(),
+        stopped,
+        fetch: FetchStatsSnapshot::default(),
+        dead_letter_path: writer.dead_letter_path.clone(),
+        checkpoint_path: writer.store.path().to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_keeps_the_newest_ids_and_survives_its_state() {
+        let mut window = DedupWindow::new(3);
+        assert!(window.insert("a"));
+        assert!(!window.insert("a"));
+        for id in ["b", "c", "d"] {
+            window.insert(id);
+        }
+        assert_eq!(window.len(), 3);
+        assert!(!window.contains("a"));
+        assert!(window.contains("d"));
+        let state = window.state();
+        assert_eq!(state.seen, ["b", "c", "d"]);
+        let smaller = DedupWindow::restore(2, Some(&state));
+        assert!(!smaller.contains("b") && smaller.contains("c") && smaller.contains("d"));
+    }
+
+    #[test]
+    fn peek_reads_the_id_and_published_of_an_envelope_only() {
+        let body = br#"{"version":"0","detail-type":"SystemLog","detail":{"uuid":"u-1","published":"2026-12-05T10:00:00.123Z","actor":{"id":"x"}}}"#;
+        let (id, published) = peek(body);
+        assert_eq!(id.as_deref(), Some("u-1"));
+        assert_eq!(
+            published.map(|p| p.to_rfc3339()),
+            Some("2026-12-05T10:00:00.123+00:00".to_string())
+        );
+        assert_eq!(peek(b"not json"), (None, None));
+        assert_eq!(peek(br#"{"uuid":"bare-event"}"#), (None, None));
+    }
+}

@@ -1,0 +1,186 @@
+//! The push run in-process: the receiver (`oktaflow-push`) on loopback, the pipeline's push
+//! loop, the file sink. Every event is written once whatever the duplicates, a request is
+//! answered 200 only once its event is durable, a redelivery after a restart is dropped, a
+//! batch is in `published` order and a malformed body is dead-lettered.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::http::HeaderName;
+use chrono::{TimeDelta, TimeZone, Utc};
+use oktaflow_fetch::{Auth, ClientConfig, OrgUrl, Secret, SourceOptions};
+use oktaflow_pipeline::{Pipeline, PipelineConfig, PushOptions, RunSummary, SourceConfig};
+use oktaflow_push::{Receiver, ReceiverConfig};
+use oktaflow_sink::{ExistingFile, FileSink, Sink};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+const KEY: &str = "push-pipeline-test-key";
+
+fn config(state: &Path) -> PipelineConfig {
+    let client = ClientConfig::new(
+        OrgUrl::from_domain("acme.okta.com").unwrap(),
+        Auth::ApiToken(Secret::new("unused-token")),
+    );
+    let source = SourceConfig {
+        name: "okta".into(),
+        client,
+        start_from: Utc::now(),
+        options: SourceOptions::default(),
+    };
+    PipelineConfig::new(source, state)
+}
+
+fn file_sink(path: &Path) -> Box<dyn Sink> {
+    Box::new(FileSink::new(path, ExistingFile::Refuse).unwrap())
+}
+
+/// The envelope of event `n`, published `n` seconds after a fixed instant.
+fn envelope(n: u64) -> String {
+    let published =
+        Utc.with_ymd_and_hms(2026, 12, 5, 10, 0, 0).unwrap() + TimeDelta::seconds(n as i64);
+    let event = format!(
+        r#"{{"uuid":"uuid-{n:06}","published":"{}","eventType":"user.session.start","severity":"INFO","displayMessage":"User login to Okta","actor":{{"id":"00u{n}","type":"User","alternateId":"user{n}@example.com"}},"outcome":{{"result":"SUCCESS"}}}}"#,
+        published.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+    );
+    format!(
+        r#"{{"version":"0","id":"eb-{n}","detail-type":"SystemLog","source":"aws.partner/okta.com/acme/stream","account":"123456789012","time":"{}","region":"eu-west-1","resources":[],"detail":{event}}}"#,
+        published.format("%Y-%m-%dT%H:%M:%SZ")
+    )
+}
+
+struct Running {
+    url: String,
+    stop: watch::Sender<bool>,
+    run: JoinHandle<Result<RunSummary, oktaflow_pipeline::PipelineError>>,
+    _receiver_stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start(state: &Path, out: &Path, options: PushOptions) -> Running {
+    let auth = oktaflow_push::Auth::ApiKey {
+        header: HeaderName::from_static("x-key"),
+        value: Secret::new(KEY),
+    };
+    let (receiver, deliveries) = Receiver::bind(ReceiverConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        None,
+        auth,
+    ))
+    .await
+    .unwrap();
+    let url = format!("http://{}/", receiver.local_addr().unwrap());
+    let (receiver_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(receiver.serve(async {
+        let _ = stopped.await;
+    }));
+    let pipeline = Pipeline::new(config(state), vec![file_sink(out)]).unwrap();
+    let (stop, stop_rx) = watch::channel(false);
+    let run = tokio::spawn(pipeline.run_push(deliveries, options, stop_rx));
+    Running {
+        url,
+        stop,
+        run,
+        _receiver_stop: receiver_stop,
+    }
+}
+
+impl Running {
+    async fn finish(self) -> RunSummary {
+        self.stop.send(true).unwrap();
+        self.run.await.unwrap().unwrap()
+    }
+}
+
+/// Posts every body, 32 at a time; returns the status of each.
+async fn post_all(url: &str, bodies: Vec<String>) -> Vec<u16> {
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for chunk in bodies.chunks(32) {
+        let requests = chunk.iter().map(|body| {
+            client
+                .post(url)
+                .header("x-key", KEY)
+                .body(body.clone())
+                .send()
+        });
+        for response in futures_util::future::join_all(requests).await {
+            statuses.push(response.unwrap().status().as_u16());
+        }
+    }
+    statuses
+}
+
+/// The `event.id` of every line of the file sink's output, in order.
+fn ids_in(path: &PathBuf) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+            doc["event"]["id"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_event_once_through_duplicates_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = dir.path().join("out.ndjson");
+
+    // 300 events, every 10th posted twice, in an order that is not `published` order.
+    let mut bodies: Vec<String> = (0..300u64).rev().map(envelope).collect();
+    let copies: Vec<String> = (0..300u64).step_by(10).map(envelope).collect();
+    bodies.extend(copies);
+    let running = start(&state, &out, PushOptions::default()).await;
+    let statuses = post_all(&running.url, bodies).await;
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    // Answered 200 means durable: the file already holds every event, once.
+    let ids = ids_in(&out);
+    assert_eq!(ids.len(), 300);
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 300);
+    let summary = running.finish().await;
+    assert_eq!(summary.written, 300);
+
+    // A restart on the same state: redeliveries of durable events are acknowledged and
+    // dropped (the window was saved with the checkpoint); new events are written.
+    let running = start(&state, &out, PushOptions::default()).await;
+    let mut again: Vec<String> = (250..300u64).map(envelope).collect();
+    again.extend((300..310u64).map(envelope));
+    let statuses = post_all(&running.url, again).await;
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    let summary = running.finish().await;
+    assert_eq!(summary.written, 10);
+    let ids = ids_in(&out);
+    assert_eq!(ids.len(), 310);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 310);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_in_published_order_and_a_malformed_body_is_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = dir.path().join("out.ndjson");
+    let options = PushOptions {
+        linger: Duration::from_secs(1),
+        ..PushOptions::default()
+    };
+    let running = start(&state, &out, options).await;
+    let bodies = vec![
+        envelope(3),
+        envelope(1),
+        "this is not an envelope".to_string(),
+        envelope(2),
+    ];
+    let statuses = post_all(&running.url, bodies).await;
+    assert_eq!(statuses, [200, 200, 200, 200]);
+    assert_eq!(ids_in(&out), ["uuid-000001", "uuid-000002", "uuid-000003"]);
+    let dead = std::fs::read_to_string(state.join("dead-letter.ndjson")).unwrap();
+    assert_eq!(dead.lines().count(), 1, "{dead}");
+    assert!(dead.contains("this is not an envelope"), "{dead}");
+    let summary = running.finish().await;
+    assert_eq!(summary.written, 3);
+    assert_eq!(summary.rejected, 1);
+}
