@@ -595,18 +595,28 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 ///
 /// # Soundness
 ///
-/// It may only answer "no" when [`Gate::check`] would. It answers only for input with no
-/// backslash: there every JSON string's value is its bytes as written (no escape), so a field
-/// value whose fold equals, contains, starts or ends with a folded literal makes that literal
-/// occur in the bytes, ASCII case ignored, whatever the key or nesting (the prefilter does not
-/// look at keys at all). Non-ASCII input is answered too, unless it holds one of the two
-/// non-ASCII characters whose lower case holds an ASCII character ([`FOLDS_TO_ASCII`]): every
-/// other non-ASCII character folds to non-ASCII characters only, so an ASCII literal in a folded
-/// value comes from the same ASCII bytes of the input. Booleans project to `true`/`false`,
-/// written as such. Numbers project to a text the input may spell otherwise (`1e2`), so a
-/// literal made only of characters a number's text can hold (`0-9 . + - e E`) is not searched
-/// (its test counts as true), nor is a non-ASCII literal, nor a presence test. Input with a
-/// backslash or one of those two characters gets no answer: the gate decides.
+/// It may only answer "no" when no rule can match. It answers only for input with no `\u`
+/// escape: there every character of a JSON string other than `"`, `\`, `/` and controls
+/// (which may be escaped as `\"`, `\\`, `\/`, `\n`, ...) is written as it is, so a field value
+/// whose fold equals, contains, starts or ends with a folded literal free of those characters
+/// makes that literal occur in the bytes, ASCII case ignored, whatever the key or nesting (the
+/// prefilter does not look at keys at all). Non-ASCII input is answered too, unless it holds
+/// one of the two non-ASCII characters whose lower case holds an ASCII character
+/// ([`FOLDS_TO_ASCII`]): every other non-ASCII character folds to non-ASCII characters only, so
+/// an ASCII literal in a folded value comes from the same ASCII bytes of the input. Booleans
+/// project to `true`/`false`, written as such. Numbers project to a text the input may spell
+/// otherwise (`1e2`), so a literal made only of characters a number's text can hold
+/// (`0-9 . + - e E`) is not searched (its test counts as true), nor is a non-ASCII literal, one
+/// with a character JSON may escape, or a presence test.
+///
+/// `eventType` equal to a literal (what most Okta rules test first) is not searched: it is
+/// compared with the `eventType` [`crate::EventView`] parsed, when the lower-cased input holds
+/// `"eventtype"` exactly once. Then the member it was read from is the only one of that name
+/// in any case, anywhere in the event, so it is the value every rule sees under that name.
+/// (Without `\u` escapes, a member name is written as it is.)
+///
+/// Input with a `\u` escape or one of those two characters, or `"eventtype"` more than once,
+/// gets no answer: the gate decides.
 #[derive(Debug, Clone)]
 pub(crate) struct Prefilter {
     /// One searcher per literal (lower case), searched in the lower-cased input on demand.
@@ -703,10 +713,15 @@ impl Prefilter {
                     | Test::EndsWith(l) => l,
                     Test::Present => return Pre::True,
                 };
+                // Not a character JSON may escape (`"`, `\\`, `/`, controls): outside `\u`
+                // escapes, the other characters of a value are written as they are.
                 let searchable = lit.is_ascii()
                     && lit
                         .bytes()
-                        .any(|b| !(b.is_ascii_digit() || b"+-.eE".contains(&b)));
+                        .any(|b| !(b.is_ascii_digit() || b"+-.eE".contains(&b)))
+                    && !lit
+                        .bytes()
+                        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == b'/');
                 if !searchable {
                     return Pre::True;
                 }
@@ -733,7 +748,7 @@ impl Prefilter {
     ///
     /// `event_type` is the `eventType` [`crate::EventView`] read from `raw`.
     pub(crate) fn check(&mut self, raw: &[u8], event_type: &str) -> Option<bool> {
-        if memchr::memchr(b'\\', raw).is_some()
+        if contains(raw, b"\\u")
             || (!raw.is_ascii() && FOLDS_TO_ASCII.iter().any(|c| contains(raw, c)))
         {
             return None;

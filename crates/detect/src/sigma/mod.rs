@@ -347,15 +347,18 @@ impl SigmaEngine {
     pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         if self.gated {
             if let Raw::Bytes(bytes) = event.raw() {
-                // The byte prefilter first (one search over the bytes); where it cannot say
-                // no, the gate's scan of the JSON.
+                // The byte prefilter first (the parsed `eventType`, a few searches in the
+                // bytes); where it has no answer, the gate's scan of the JSON.
                 let pass = match self
                     .prefilter
                     .as_mut()
                     .and_then(|p| p.check(bytes, &event.facts().event_type))
                 {
                     Some(false) => false,
-                    Some(true) | None => self.gate.check(bytes),
+                    // Some rule may match: the engine decides (the gate's scan would mostly
+                    // say the same, at the cost of another pass over the JSON).
+                    Some(true) => true,
+                    None => self.gate.check(bytes),
                 };
                 if !pass {
                     // No rule can match: the engine would return nothing. At the state cap
