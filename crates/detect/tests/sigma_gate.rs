@@ -313,7 +313,7 @@ fn the_pre_check_skips_for_the_shipped_rules_only_when_it_can() {
 #[test]
 fn the_byte_prefilter_lets_through_what_it_must() {
     let rules = all_rules();
-    let mut events: Vec<Vec<u8>> = vec![
+    let mut events: Vec<Vec<u8>> = [
         // Non-ASCII elsewhere in the event.
         ev(
             "d1",
