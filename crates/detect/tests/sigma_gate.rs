@@ -309,3 +309,47 @@ fn the_pre_check_skips_for_the_shipped_rules_only_when_it_can() {
     );
     assert_eq!(on.len(), 2, "{on:?}");
 }
+
+#[test]
+fn the_byte_prefilter_lets_through_what_it_must() {
+    let rules = all_rules();
+    let mut events: Vec<Vec<u8>> = [
+        // Non-ASCII elsewhere in the event.
+        ev(
+            "d1",
+            json!({"displayMessage": "Max sign in attempts exceeded",
+                   "client": {"geographicalContext": {"city": "Zürich"}}}),
+        ),
+        // A second member named eventType in another case: the rule reads `eventType`.
+        ev("d2", json!({"eventType": "x", "EventType": "zone.delete"})),
+        // The Kelvin sign folds to an ASCII `k`.
+        ev(
+            "d4",
+            json!({"eventType": "policy.evaluate_sign_on",
+                   "target": [{"displayName": "O\u{212A}ta Admin Console"}],
+                   "debugContext": {"debugData": {"behaviors": "{New Device=POSITIVE}"}}}),
+        ),
+        // The name `eventtype` as a value.
+        ev(
+            "d5",
+            json!({"eventType": "zone.delete", "displayMessage": "eventType"}),
+        ),
+    ]
+    .iter()
+    .map(|v| serde_json::to_vec(v).expect("json"))
+    .collect();
+    // Escapes other than `\u`: `\/` and `\"` in values.
+    events.push(
+        br#"{"uuid":"d3","published":"2024-05-01T10:00:00Z","eventType":"x","client":{"userAgent":{"rawUserAgent":"curl\/8.1 \"q\""}},"displayMessage":"User attempted unauthorized access to app"}"#
+            .to_vec(),
+    );
+    let on = run(&rules, RulesConfig::none(), &events, true);
+    let off = run(&rules, RulesConfig::none(), &events, false);
+    assert_eq!(on, off);
+    for id in ["d1", "d3", "d5"] {
+        assert!(
+            on.iter().any(|a| a.contains(&format!("\"{id}\""))),
+            "{id} raised nothing: {on:#?}"
+        );
+    }
+}

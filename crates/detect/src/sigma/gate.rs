@@ -586,3 +586,256 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
         d.deserialize_str(V)
     }
 }
+
+/// A byte-level prefilter in front of [`Gate::check`]: the gate's condition with each literal
+/// test replaced by "the literal occurs somewhere in the raw bytes, ASCII case ignored", all
+/// literals searched (with `memchr::memmem`, only as far as the condition needs them) in the
+/// input lower-cased once. An event for which it is false skips the Sigma
+/// path without the gate's JSON scan.
+///
+/// # Soundness
+///
+/// It may only answer "no" when no rule can match. It answers only for input with no `\u`
+/// escape: there every character of a JSON string other than `"`, `\`, `/` and controls
+/// (which may be escaped as `\"`, `\\`, `\/`, `\n`, ...) is written as it is, so a field value
+/// whose fold equals, contains, starts or ends with a folded literal free of those characters
+/// makes that literal occur in the bytes, ASCII case ignored, whatever the key or nesting (the
+/// prefilter does not look at keys at all). Non-ASCII input is answered too, unless it holds
+/// one of the two non-ASCII characters whose lower case holds an ASCII character
+/// ([`FOLDS_TO_ASCII`]): every other non-ASCII character folds to non-ASCII characters only, so
+/// an ASCII literal in a folded value comes from the same ASCII bytes of the input. Booleans
+/// project to `true`/`false`, written as such. Numbers project to a text the input may spell
+/// otherwise (`1e2`), so a literal made only of characters a number's text can hold
+/// (`0-9 . + - e E`) is not searched (its test counts as true), nor is a non-ASCII literal, one
+/// with a character JSON may escape, or a presence test.
+///
+/// `eventType` equal to a literal (what most Okta rules test first) is not searched: it is
+/// compared with the `eventType` [`crate::EventView`] parsed, when the lower-cased input holds
+/// `"eventtype"` exactly once. Then the member it was read from is the only one of that name
+/// in any case, anywhere in the event, so it is the value every rule sees under that name.
+/// (Without `\u` escapes, a member name is written as it is.)
+///
+/// Input with a `\u` escape or one of those two characters, or `"eventtype"` more than once,
+/// gets no answer: the gate decides.
+#[derive(Debug, Clone)]
+pub(crate) struct Prefilter {
+    /// One searcher per literal (lower case), searched in the lower-cased input on demand.
+    finders: Vec<memchr::memmem::Finder<'static>>,
+    cond: Pre,
+    /// The input, ASCII lower case (reused from event to event).
+    low: Vec<u8>,
+    /// Whether `cond` tests the event's `eventType` ([`Pre::EventType`]).
+    uses_event_type: bool,
+    /// Finds `"eventtype"` (a member name, or a value, in any case) in the lower-cased input.
+    event_type_name: memchr::memmem::Finder<'static>,
+}
+
+/// The prefilter's condition: literal `i` occurs.
+#[derive(Debug, Clone, PartialEq)]
+enum Pre {
+    True,
+    Lit(usize),
+    /// The event's folded `eventType` equals this.
+    EventType(String),
+    All(Vec<Pre>),
+    Any(Vec<Pre>),
+}
+
+/// The UTF-8 of the only non-ASCII characters whose `to_lowercase` holds an ASCII character:
+/// U+0130 (`İ` → `i̇`) and U+212A (Kelvin sign → `k`). Input holding one gets no prefilter
+/// answer; a test checks the list against every `char`.
+const FOLDS_TO_ASCII: [&[u8]; 2] = ["\u{130}".as_bytes(), "\u{212a}".as_bytes()];
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(haystack, needle).is_some()
+}
+
+/// At most this many literals (a fixed bit set, no allocation per event).
+const MAX_LITERALS: usize = 256;
+
+impl Prefilter {
+    /// The prefilter of `gate`; `None` when it could never say no (an open gate, or a condition
+    /// with no searchable literal where it matters).
+    pub(crate) fn build(gate: &Gate) -> Option<Prefilter> {
+        let cond = gate.cond.as_ref()?;
+        let mut literals: Vec<String> = Vec::new();
+        let event_type = gate.paths.iter().position(|p| *p == ["eventtype"]);
+        let pre = Self::lower(cond, event_type, &mut literals);
+        if pre == Pre::True || literals.len() > MAX_LITERALS {
+            return None;
+        }
+        let finders = literals
+            .iter()
+            .map(|l| memchr::memmem::Finder::new(l.as_bytes()).into_owned())
+            .collect();
+        Some(Prefilter {
+            finders,
+            uses_event_type: pre.uses_event_type(),
+            cond: pre,
+            low: Vec::new(),
+            event_type_name: memchr::memmem::Finder::new(b"\"eventtype\"").into_owned(),
+        })
+    }
+
+    fn lower(cond: &Cond, event_type: Option<usize>, literals: &mut Vec<String>) -> Pre {
+        match cond {
+            Cond::True => Pre::True,
+            Cond::All(parts) => {
+                let mut parts: Vec<Pre> = parts
+                    .iter()
+                    .map(|p| Self::lower(p, event_type, literals))
+                    .filter(|p| *p != Pre::True)
+                    .collect();
+                match parts.len() {
+                    0 => Pre::True,
+                    1 => parts.pop().unwrap_or(Pre::True),
+                    _ => Pre::All(parts),
+                }
+            }
+            Cond::Any(parts) => {
+                let mut parts: Vec<Pre> = parts
+                    .iter()
+                    .map(|p| Self::lower(p, event_type, literals))
+                    .collect();
+                if parts.is_empty() || parts.contains(&Pre::True) {
+                    return Pre::True;
+                }
+                match parts.len() {
+                    1 => parts.pop().unwrap_or(Pre::True),
+                    _ => Pre::Any(parts),
+                }
+            }
+            Cond::Leaf { path, test } => {
+                let lit = match test {
+                    Test::Exact(l)
+                    | Test::Contains(l)
+                    | Test::StartsWith(l)
+                    | Test::EndsWith(l) => l,
+                    Test::Present => return Pre::True,
+                };
+                // Not a character JSON may escape (`"`, `\\`, `/`, controls): outside `\u`
+                // escapes, the other characters of a value are written as they are.
+                let searchable = lit.is_ascii()
+                    && lit
+                        .bytes()
+                        .any(|b| !(b.is_ascii_digit() || b"+-.eE".contains(&b)))
+                    && !lit
+                        .bytes()
+                        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == b'/');
+                if !searchable {
+                    return Pre::True;
+                }
+                if let (Test::Exact(l), Some(p)) = (test, event_type) {
+                    if *path == p {
+                        return Pre::EventType(l.clone());
+                    }
+                }
+                let folded = lit.to_ascii_lowercase();
+                match literals.iter().position(|l| *l == folded) {
+                    Some(i) => Pre::Lit(i),
+                    None => {
+                        literals.push(folded);
+                        Pre::Lit(literals.len() - 1)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `Some(false)`: no rule can match the event whose raw JSON text is `raw`. `Some(true)`:
+    /// some rule may. `None`: the input is not one the prefilter answers for (see the type's
+    /// documentation).
+    ///
+    /// `event_type` is the `eventType` [`crate::EventView`] read from `raw`.
+    pub(crate) fn check(&mut self, raw: &[u8], event_type: &str) -> Option<bool> {
+        if contains(raw, b"\\u")
+            || (!raw.is_ascii() && FOLDS_TO_ASCII.iter().any(|c| contains(raw, c)))
+        {
+            return None;
+        }
+        self.low.clear();
+        self.low.extend_from_slice(raw);
+        self.low.make_ascii_lowercase();
+        if self.uses_event_type && self.event_type_name.find_iter(&self.low).take(2).count() != 1 {
+            // Another member named `eventType` in some case (or the name as a value): the
+            // one `EventView` read may not be the only one the engine sees.
+            return None;
+        }
+        let event_type = fold(event_type);
+        // Bit i of `searched`: literal i was looked for; of `found`: it occurs.
+        let mut memo = Memo {
+            searched: [0; MAX_LITERALS / 64],
+            found: [0; MAX_LITERALS / 64],
+        };
+        let input = Input {
+            finders: &self.finders,
+            low: &self.low,
+            event_type: &event_type,
+        };
+        Some(eval_pre(&self.cond, &input, &mut memo))
+    }
+}
+
+/// Which literals were searched for, and found, in one input.
+struct Memo {
+    searched: [u64; MAX_LITERALS / 64],
+    found: [u64; MAX_LITERALS / 64],
+}
+
+/// What the prefilter's condition is evaluated on.
+struct Input<'a> {
+    finders: &'a [memchr::memmem::Finder<'static>],
+    /// The input, lower case.
+    low: &'a [u8],
+    /// The event's `eventType`, folded.
+    event_type: &'a str,
+}
+
+impl Pre {
+    fn uses_event_type(&self) -> bool {
+        match self {
+            Pre::EventType(_) => true,
+            Pre::True | Pre::Lit(_) => false,
+            Pre::All(parts) | Pre::Any(parts) => parts.iter().any(Pre::uses_event_type),
+        }
+    }
+}
+
+/// Evaluates `cond`, searching each literal at most once, only when needed.
+fn eval_pre(cond: &Pre, input: &Input<'_>, memo: &mut Memo) -> bool {
+    match cond {
+        Pre::True => true,
+        Pre::EventType(lit) => input.event_type == lit,
+        Pre::Lit(i) => {
+            let (word, bit) = (i / 64, 1u64 << (i % 64));
+            if memo.searched[word] & bit == 0 {
+                memo.searched[word] |= bit;
+                if input.finders[*i].find(input.low).is_some() {
+                    memo.found[word] |= bit;
+                }
+            }
+            memo.found[word] & bit != 0
+        }
+        Pre::All(parts) => parts.iter().all(|p| eval_pre(p, input, memo)),
+        Pre::Any(parts) => parts.iter().any(|p| eval_pre(p, input, memo)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_two_non_ascii_chars_fold_to_ascii() {
+        let found: Vec<char> = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .filter(|c| !c.is_ascii() && c.to_lowercase().any(|l| l.is_ascii()))
+            .collect();
+        let listed: Vec<char> = FOLDS_TO_ASCII
+            .iter()
+            .filter_map(|b| std::str::from_utf8(b).ok())
+            .filter_map(|s| s.chars().next())
+            .collect();
+        assert_eq!(found, listed);
+    }
+}

@@ -286,6 +286,8 @@ pub(crate) struct SigmaEngine {
     quiet: HashSet<String>,
     /// Which events some rule can match ([`gate`]); the others skip the engine.
     gate: gate::Gate,
+    /// The byte prefilter in front of the gate ([`gate::Prefilter`]), when it can say no.
+    prefilter: Option<gate::Prefilter>,
     /// Whether the gate is used (off: every event goes through the engine, for differential
     /// tests and benchmarks).
     gated: bool,
@@ -318,8 +320,10 @@ impl SigmaEngine {
             max_correlation_events: max_events,
         };
         let engine = rules.engine(config)?;
+        let gate = gate::Gate::build(engine.engine().rules());
         Ok(SigmaEngine {
-            gate: gate::Gate::build(engine.engine().rules()),
+            prefilter: gate::Prefilter::build(&gate),
+            gate,
             engine,
             meta: rules.meta.clone(),
             quiet: correlation_only(&rules.collection),
@@ -343,7 +347,20 @@ impl SigmaEngine {
     pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         if self.gated {
             if let Raw::Bytes(bytes) = event.raw() {
-                if !self.gate.check(bytes) {
+                // The byte prefilter first (the parsed `eventType`, a few searches in the
+                // bytes); where it has no answer, the gate's scan of the JSON.
+                let pass = match self
+                    .prefilter
+                    .as_mut()
+                    .and_then(|p| p.check(bytes, &event.facts().event_type))
+                {
+                    Some(false) => false,
+                    // Some rule may match: the engine decides (the gate's scan would mostly
+                    // say the same, at the cost of another pass over the JSON).
+                    Some(true) => true,
+                    None => self.gate.check(bytes),
+                };
+                if !pass {
                     // No rule can match: the engine would return nothing. At the state cap
                     // it still evicts before an event, whatever the event: done the same.
                     if self.engine.correlation_rule_count() > 0
