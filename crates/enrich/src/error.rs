@@ -25,6 +25,16 @@ pub enum EnrichError {
     /// Okta refused or failed a request (the same one-line errors as the System Log).
     #[error(transparent)]
     Fetch(#[from] oktaflow_fetch::FetchError),
+    /// Okta refused or failed a request of one listing (the same one-line errors as the
+    /// System Log; `endpoint` labels metrics).
+    #[error("{error}")]
+    Request {
+        /// What the endpoint lists (`users`, `groups`, `devices`, ...).
+        endpoint: &'static str,
+        /// The request's error.
+        #[source]
+        error: oktaflow_fetch::FetchError,
+    },
     /// An Okta answer that is not the JSON expected.
     #[error("unexpected {what} answer from Okta: {detail}")]
     Parse {
@@ -33,4 +43,17 @@ pub enum EnrichError {
         /// The JSON error.
         detail: String,
     },
+}
+
+impl EnrichError {
+    /// What failed, for a metric label: the listing (`users`, `groups`, `admin role
+    /// assignments`, `devices`, ...), `okta` for a request of no known listing, or `store`.
+    pub fn endpoint(&self) -> &'static str {
+        match self {
+            EnrichError::Open { .. } | EnrichError::Store { .. } => "store",
+            EnrichError::Fetch(_) => "okta",
+            EnrichError::Request { endpoint, .. } => endpoint,
+            EnrichError::Parse { what, .. } => what,
+        }
+    }
 }

@@ -28,7 +28,7 @@ pub use error::EnrichError;
 pub use record::{DeviceRecord, GroupRecord, UserRecord};
 pub use store::{store_file_name, Committed, ProfileStore, Refresh, SyncState, STORE_FILE};
 pub use sync::{
-    probe, required_scopes, EnrichOptions, Enricher, ProfileHandle, RefreshReport, ScopeCheck,
-    DEFAULT_FULL_RESYNC, DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REFRESH, DEVICES, GROUPS,
-    ROLE_ASSIGNEES, USERS, USER_ROLES,
+    probe, required_scopes, EnrichOptions, Enricher, ProfileHandle, ProfileStatus, RefreshOutcome,
+    RefreshReport, ScopeCheck, DEFAULT_FULL_RESYNC, DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REFRESH,
+    DEVICES, GROUPS, ROLE_ASSIGNEES, USERS, USER_ROLES,
 };

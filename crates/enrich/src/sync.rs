@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use oktaflow_fetch::{ApiEndpoint, OktaClient, Pacer};
-use oktaflow_normalize::Profiles;
+use oktaflow_normalize::{LookupCounters, LookupCounts, Profiles};
 use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
@@ -121,6 +121,8 @@ impl Default for EnrichOptions {
 #[derive(Debug, Clone, Default)]
 pub struct ProfileHandle {
     current: Arc<RwLock<Option<Arc<Profiles>>>>,
+    /// The lookup counters every published snapshot counts in.
+    counters: Arc<LookupCounters>,
 }
 
 impl ProfileHandle {
@@ -129,11 +131,39 @@ impl ProfileHandle {
         self.current.read().map(|c| c.clone()).unwrap_or_default()
     }
 
-    fn publish(&self, profiles: Profiles) {
+    /// User and device lookups of every snapshot published through this handle so far.
+    pub fn lookups(&self) -> LookupCounts {
+        self.counters.counts()
+    }
+
+    fn publish(&self, mut profiles: Profiles) {
+        profiles.set_counters(Arc::clone(&self.counters));
         if let Ok(mut current) = self.current.write() {
             *current = Some(Arc::new(profiles));
         }
     }
+}
+
+/// The state of a source's profile store, after it was opened or refreshed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileStatus {
+    /// Users in the store.
+    pub users: u64,
+    /// Devices in the store.
+    pub devices: u64,
+    /// Store version (0: never synced).
+    pub version: u64,
+    /// When the data was last synced from Okta (`None`: never).
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+/// One scheduled refresh of [`Enricher::run_reporting`]: what it did and the store after it.
+#[derive(Debug)]
+pub enum RefreshOutcome<'a> {
+    /// The refresh committed.
+    Refreshed(&'a RefreshReport, &'a ProfileStatus),
+    /// It failed; the last snapshot stays in use.
+    Failed(&'a EnrichError),
 }
 
 /// What one refresh did.
@@ -259,6 +289,11 @@ impl Enricher {
         &self.options
     }
 
+    /// The store's counts, version and last sync time now.
+    pub fn status(&self) -> Result<ProfileStatus, EnrichError> {
+        status_of(&self.store)
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         endpoint: &ApiEndpoint,
@@ -266,7 +301,14 @@ impl Enricher {
         pacer: &Pacer,
         requests: &mut u64,
     ) -> Result<(T, Option<String>), EnrichError> {
-        let page = self.client.fetch_api(endpoint, path, pacer).await?;
+        let page = self
+            .client
+            .fetch_api(endpoint, path, pacer)
+            .await
+            .map_err(|error| EnrichError::Request {
+                endpoint: endpoint.what,
+                error,
+            })?;
         *requests += 1;
         let value = serde_json::from_slice(&page.body).map_err(|e| EnrichError::Parse {
             what: endpoint.what,
@@ -475,6 +517,12 @@ impl Enricher {
     /// last committed one). A failed refresh is logged in one line and tried again at the
     /// next period; it never stops the log pipeline.
     pub async fn run(self) {
+        self.run_reporting(|_| {}).await
+    }
+
+    /// [`run`](Enricher::run), telling `report` the outcome of every refresh (e.g. for
+    /// metrics); `report` must return quickly.
+    pub async fn run_reporting(self, mut report: impl FnMut(RefreshOutcome<'_>) + Send) {
         let due_in = |synced_at: Option<DateTime<Utc>>, period: Duration| match synced_at {
             None => Duration::ZERO,
             Some(t) => {
@@ -485,22 +533,45 @@ impl Enricher {
         let synced_at = self.store.sync_state().ok().and_then(|s| s.synced_at);
         tokio::time::sleep(due_in(synced_at, self.options.refresh)).await;
         loop {
-            match self.refresh().await {
-                Ok(r) => info!(
-                    store = %self.store.path().display(),
-                    version = r.committed.version,
-                    requests = r.requests,
-                    users_changed = r.committed.changed_users.len(),
-                    devices_changed = r.committed.changed_devices.len(),
-                    "profiles refreshed"
-                ),
+            let outcome = match self.refresh().await {
+                Ok(r) => {
+                    info!(
+                        store = %self.store.path().display(),
+                        version = r.committed.version,
+                        requests = r.requests,
+                        users_changed = r.committed.changed_users.len(),
+                        devices_changed = r.committed.changed_devices.len(),
+                        "profiles refreshed"
+                    );
+                    let store = Arc::clone(&self.store);
+                    blocking(move || status_of(&store))
+                        .await
+                        .map(|status| (r, status))
+                }
+                Err(e) => Err(e),
+            };
+            match &outcome {
+                Ok((r, status)) => report(RefreshOutcome::Refreshed(r, status)),
                 Err(e) => {
-                    warn!(error = %e, "profile refresh failed; the last snapshot stays in use")
+                    warn!(error = %e, "profile refresh failed; the last snapshot stays in use");
+                    report(RefreshOutcome::Failed(e));
                 }
             }
             tokio::time::sleep(self.options.refresh).await;
         }
     }
+}
+
+/// The counts, version and last sync time of `store`.
+fn status_of(store: &ProfileStore) -> Result<ProfileStatus, EnrichError> {
+    let (users, devices) = store.counts()?;
+    let state = store.sync_state()?;
+    Ok(ProfileStatus {
+        users,
+        devices,
+        version: state.version,
+        synced_at: state.synced_at,
+    })
 }
 
 /// Appends `documents` as NDJSON lines to `path` (created when missing) and syncs it.

@@ -57,6 +57,18 @@ pub struct Metrics {
     pub detect_keys: IntGaugeVec,
     /// `oktaflow_detect_state_evicted_total{source,rule}`.
     pub detect_evicted: IntCounterVec,
+    /// `oktaflow_profiles{source,kind}` (`kind`: user, device).
+    pub profiles: IntGaugeVec,
+    /// `oktaflow_profiles_synced_timestamp_seconds{source}`.
+    pub profiles_synced: IntGaugeVec,
+    /// `oktaflow_profile_refreshes_total{source,result}` (`result`: ok, error).
+    pub profile_refreshes: IntCounterVec,
+    /// `oktaflow_profile_refresh_errors_total{source,endpoint}`.
+    pub profile_refresh_errors: IntCounterVec,
+    /// `oktaflow_profile_requests_total{source}`.
+    pub profile_requests: IntCounterVec,
+    /// `oktaflow_profile_lookups_total{source,kind,result}` (`result`: hit, miss).
+    pub profile_lookups: IntCounterVec,
 }
 
 impl Metrics {
@@ -193,6 +205,36 @@ impl Metrics {
                 "oktaflow_detect_state_evicted_total",
                 "Keys a stateful detection rule evicted at its max_keys_per_rule cap.",
                 &["source", "rule"],
+            )?,
+            profiles: gauge(
+                "oktaflow_profiles",
+                "Users and devices in the source's profile store (identity enrichment).",
+                &["source", "kind"],
+            )?,
+            profiles_synced: gauge(
+                "oktaflow_profiles_synced_timestamp_seconds",
+                "Unix time of the last successful profile refresh (0: never synced).",
+                source,
+            )?,
+            profile_refreshes: counter(
+                "oktaflow_profile_refreshes_total",
+                "Profile refreshes by result (ok, error); a failed one keeps the last snapshot.",
+                &["source", "result"],
+            )?,
+            profile_refresh_errors: counter(
+                "oktaflow_profile_refresh_errors_total",
+                "Failed profile refreshes by what failed (users, groups, admin role assignments, devices, store, ...).",
+                &["source", "endpoint"],
+            )?,
+            profile_requests: counter(
+                "oktaflow_profile_requests_total",
+                "Requests the profile sync sent to Okta.",
+                source,
+            )?,
+            profile_lookups: counter(
+                "oktaflow_profile_lookups_total",
+                "User and device lookups while normalizing (result: hit = profile joined, miss = unknown to the store).",
+                &["source", "kind", "result"],
             )?,
             registry,
         })

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use oktaflow_fetch::{FetchStats, FetchStatsSnapshot};
 use oktaflow_pipeline::{
-    AlertsCommitted, Committed, PipelineError, PipelineObserver, RunSummary, Started,
+    AlertsCommitted, Committed, EnrichError, LookupCounts, PipelineError, PipelineObserver,
+    ProfilesSynced, RunSummary, Started,
 };
 use oktaflow_plumbing::scrub;
 use oktaflow_sink::SinkError;
@@ -440,6 +441,54 @@ impl PipelineObserver for SourceMonitor {
         }
     }
 
+    fn profiles_synced(&self, synced: &ProfilesSynced<'_>) {
+        let m = &self.metrics;
+        let source = self.name.as_str();
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let status = synced.status;
+        m.profiles
+            .with_label_values(&[source, "user"])
+            .set(count(status.users));
+        m.profiles
+            .with_label_values(&[source, "device"])
+            .set(count(status.devices));
+        m.profiles_synced
+            .with_label_values(&[source])
+            .set(status.synced_at.map_or(0, |t| t.timestamp()));
+        m.profile_requests
+            .with_label_values(&[source])
+            .inc_by(synced.requests);
+        if synced.requests > 0 {
+            m.profile_refreshes.with_label_values(&[source, "ok"]).inc();
+        }
+    }
+
+    fn profiles_sync_failed(&self, _source: &str, error: &EnrichError) {
+        let m = &self.metrics;
+        let source = self.name.as_str();
+        m.profile_refreshes
+            .with_label_values(&[source, "error"])
+            .inc();
+        m.profile_refresh_errors
+            .with_label_values(&[source, error.endpoint()])
+            .inc();
+    }
+
+    fn profiles_looked_up(&self, _source: &str, lookups: &LookupCounts) {
+        let counter = &self.metrics.profile_lookups;
+        let source = self.name.as_str();
+        for (kind, result, n) in [
+            ("user", "hit", lookups.user_hits),
+            ("user", "miss", lookups.user_misses),
+            ("device", "hit", lookups.device_hits),
+            ("device", "miss", lookups.device_misses),
+        ] {
+            if n > 0 {
+                counter.with_label_values(&[source, kind, result]).inc_by(n);
+            }
+        }
+    }
+
     fn sink_ok(&self, sink: &str, took: Duration) {
         SourceMonitor::sink_ok(self, sink, took);
     }
@@ -486,6 +535,42 @@ mod tests {
         let metrics = Arc::new(Metrics::new().unwrap());
         let monitor = SourceMonitor::new("prod", Duration::from_secs(60), silence, metrics.clone());
         (metrics, monitor)
+    }
+
+    #[test]
+    fn a_failed_profile_refresh_is_counted_by_what_failed_and_keeps_the_store_gauges() {
+        let (metrics, monitor) = monitor(None);
+        let status = oktaflow_pipeline::ProfileStatus {
+            users: 120,
+            devices: 40,
+            version: 3,
+            synced_at: "2026-12-06T01:00:00Z".parse().ok(),
+        };
+        monitor.profiles_synced(&ProfilesSynced {
+            source: "prod",
+            status: &status,
+            requests: 9,
+            changed: (2, 0),
+        });
+        monitor.profiles_sync_failed(
+            "prod",
+            &EnrichError::Parse {
+                what: "devices",
+                detail: "expected an array".into(),
+            },
+        );
+        let text = metrics.encode().unwrap();
+        for line in [
+            "oktaflow_profiles{kind=\"user\",source=\"prod\"} 120",
+            "oktaflow_profiles{kind=\"device\",source=\"prod\"} 40",
+            "oktaflow_profiles_synced_timestamp_seconds{source=\"prod\"} 1796518800",
+            "oktaflow_profile_requests_total{source=\"prod\"} 9",
+            "oktaflow_profile_refreshes_total{result=\"ok\",source=\"prod\"} 1",
+            "oktaflow_profile_refreshes_total{result=\"error\",source=\"prod\"} 1",
+            "oktaflow_profile_refresh_errors_total{endpoint=\"devices\",source=\"prod\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
     }
 
     #[test]

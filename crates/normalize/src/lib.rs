@@ -63,7 +63,9 @@ use std::sync::Arc;
 
 pub use error::{GeoIpError, NormalizeError, SchemaError};
 pub use geoip::GeoIp;
-pub use profile::{Device, DeviceProfile, Profiles, User, UserProfile};
+pub use profile::{
+    Device, DeviceProfile, LookupCounters, LookupCounts, Profiles, User, UserProfile,
+};
 
 /// User agent cache size when [`Options::user_agent_cache_capacity`] is 0.
 pub const DEFAULT_USER_AGENT_CACHE_CAPACITY: usize = 4096;

@@ -8,6 +8,7 @@
 use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
@@ -102,6 +103,67 @@ pub struct Profiles {
     devices: HashSet<PackedDevice, IdHash>,
     /// `as_of` as written into documents, formatted once (with the value it was made from).
     as_of_text: OnceLock<(Option<DateTime<Utc>>, Box<str>)>,
+    /// Lookups counted by the normalizer (shared by every snapshot of one store).
+    counters: Arc<LookupCounters>,
+}
+
+/// How many user and device lookups found a profile, counted as events are normalized.
+///
+/// One set is shared by the successive snapshots of a store
+/// ([`Profiles::set_counters`]), so the totals survive refreshes; relaxed atomic adds, read
+/// with [`LookupCounters::counts`].
+#[derive(Debug, Default)]
+pub struct LookupCounters {
+    user_hits: AtomicU64,
+    user_misses: AtomicU64,
+    device_hits: AtomicU64,
+    device_misses: AtomicU64,
+}
+
+/// Totals of a [`LookupCounters`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LookupCounts {
+    /// User ids found in the snapshot.
+    pub user_hits: u64,
+    /// User ids not in the snapshot (the document says `known: false`).
+    pub user_misses: u64,
+    /// Device ids found.
+    pub device_hits: u64,
+    /// Device ids not in the snapshot.
+    pub device_misses: u64,
+}
+
+impl LookupCounters {
+    /// The totals now.
+    pub fn counts(&self) -> LookupCounts {
+        LookupCounts {
+            user_hits: self.user_hits.load(Ordering::Relaxed),
+            user_misses: self.user_misses.load(Ordering::Relaxed),
+            device_hits: self.device_hits.load(Ordering::Relaxed),
+            device_misses: self.device_misses.load(Ordering::Relaxed),
+        }
+    }
+
+    fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl LookupCounts {
+    /// What was counted between `earlier` and `self` (saturating).
+    pub fn since(&self, earlier: &LookupCounts) -> LookupCounts {
+        LookupCounts {
+            user_hits: self.user_hits.saturating_sub(earlier.user_hits),
+            user_misses: self.user_misses.saturating_sub(earlier.user_misses),
+            device_hits: self.device_hits.saturating_sub(earlier.device_hits),
+            device_misses: self.device_misses.saturating_sub(earlier.device_misses),
+        }
+    }
+
+    /// True when nothing was counted.
+    pub fn is_zero(&self) -> bool {
+        *self == LookupCounts::default()
+    }
 }
 
 impl Clone for Profiles {
@@ -116,6 +178,7 @@ impl Clone for Profiles {
             users: self.users.clone(),
             devices: self.devices.clone(),
             as_of_text: OnceLock::new(),
+            counters: Arc::clone(&self.counters),
         }
     }
 }
@@ -480,6 +543,17 @@ impl Profiles {
         self.devices.get(id).map(Device)
     }
 
+    /// Counts this snapshot's lookups in `counters` (e.g. the set of the snapshot it
+    /// replaces, so that totals run on across refreshes).
+    pub fn set_counters(&mut self, counters: Arc<LookupCounters>) {
+        self.counters = counters;
+    }
+
+    /// The lookup counters of this snapshot.
+    pub fn counters(&self) -> &Arc<LookupCounters> {
+        &self.counters
+    }
+
     /// Number of users.
     pub fn user_count(&self) -> usize {
         self.users.len()
@@ -527,8 +601,14 @@ impl Profiles {
     pub(crate) fn lookup_user(&self, id: Option<&str>) -> UserLookup<'_> {
         match id {
             Some(id) if self.users_enabled => match self.user(id) {
-                Some(p) => UserLookup::Found(p),
-                None => UserLookup::Unknown,
+                Some(p) => {
+                    LookupCounters::count(&self.counters.user_hits);
+                    UserLookup::Found(p)
+                }
+                None => {
+                    LookupCounters::count(&self.counters.user_misses);
+                    UserLookup::Unknown
+                }
             },
             _ => UserLookup::Off,
         }
@@ -620,8 +700,14 @@ impl Profiles {
     pub(crate) fn lookup_device(&self, id: Option<&str>) -> DeviceLookup<'_> {
         match id {
             Some(id) if self.devices_enabled => match self.device(id) {
-                Some(p) => DeviceLookup::Found(p),
-                None => DeviceLookup::Unknown,
+                Some(p) => {
+                    LookupCounters::count(&self.counters.device_hits);
+                    DeviceLookup::Found(p)
+                }
+                None => {
+                    LookupCounters::count(&self.counters.device_misses);
+                    DeviceLookup::Unknown
+                }
             },
             _ => DeviceLookup::Off,
         }

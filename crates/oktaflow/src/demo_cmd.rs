@@ -15,8 +15,8 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use oktaflow_fetch::{Auth, ClientConfig, OrgUrl, Secret, SourceOptions, DEFAULT_SETTLE};
 use oktaflow_pipeline::{
-    Committed, Pipeline, PipelineConfig, PipelineError, PipelineObserver, RunSummary, SourceConfig,
-    StopReason, StopWhen,
+    Committed, EnrichOptions, Pipeline, PipelineConfig, PipelineError, PipelineObserver,
+    ProfileStatus, ProfilesSynced, RunSummary, SourceConfig, StopReason, StopWhen,
 };
 use oktaflow_sim::{SimConfig, Simulator};
 use oktaflow_sink::{ExistingFile, FileSink, Sink};
@@ -34,6 +34,8 @@ pub const MARKER: &str = ".oktaflow-demo";
 pub const EVENTS_FILE: &str = "events.ndjson";
 /// The demo's alert file name (beside the events, the default of `oktaflow run`).
 pub const ALERTS_FILE: &str = "alerts.ndjson";
+/// The demo's profile documents (one per changed user or device, identity enrichment).
+pub const PROFILES_FILE: &str = "profiles.ndjson";
 /// Largest backlog the demo generates.
 pub const MAX_EVENTS: usize = 5_000_000;
 /// Backfill workers in the demo.
@@ -93,9 +95,35 @@ pub fn run(args: &DemoArgs) -> Result<Exit, DemoCmdError> {
         .map_err(|e| DemoCmdError::Start(format!("cannot start the async runtime: {e}")))?;
     let console = Console::init("warn,oktaflow::progress=info");
     let categories = Arc::new(Categories::default());
-    let summary = runtime.block_on(demo(args, follow, &console, categories.clone()))?;
-    print!("{}", report(&summary, &categories.tally(), &args.dir));
+    let profiles = Arc::new(ProfileTally::default());
+    let summary = runtime.block_on(demo(
+        args,
+        follow,
+        &console,
+        categories.clone(),
+        profiles.clone(),
+    ))?;
+    print!(
+        "{}",
+        report(&summary, &categories.tally(), &profiles.latest(), &args.dir)
+    );
     Ok(Exit::Ok)
+}
+
+/// The profile store's latest state, for the summary.
+#[derive(Debug, Default)]
+struct ProfileTally(Mutex<Option<ProfileStatus>>);
+
+impl ProfileTally {
+    fn latest(&self) -> Option<ProfileStatus> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl PipelineObserver for ProfileTally {
+    fn profiles_synced(&self, synced: &ProfilesSynced<'_>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(synced.status.clone());
+    }
 }
 
 /// The summary's `event.category` counts, tallied from the committed batches.
@@ -122,6 +150,7 @@ async fn demo(
     follow: Duration,
     console: &Console,
     categories: Arc<Categories>,
+    profiles: Arc<ProfileTally>,
 ) -> Result<RunSummary, DemoCmdError> {
     let token = format!("demo-{:032x}", rand::random::<u128>());
     let sim_config = SimConfig {
@@ -175,11 +204,21 @@ async fn demo(
     let mut config = PipelineConfig::new(source, args.dir.join("state"));
     config.stop_when = StopWhen::FollowFor(follow);
     config.detect = Some(oktaflow_detect::RulesConfig::default());
+    // Who the users and devices are: the simulated org's directory, synced before the
+    // backfill (the simulator is ours alone: all of its directory rate limit), then every
+    // hour beside the log polling.
+    config.enrich = Some(EnrichOptions {
+        profiles_file: Some(args.dir.join(PROFILES_FILE)),
+        rate_limit_share: 1.0,
+        ..EnrichOptions::default()
+    });
+    config.profiles_first = true;
     let mut pipeline = Pipeline::new(config, sinks)?.with_alert_sinks(alert_sinks)?;
     pipeline
         .observe(ProgressObserver::new(console))
         .observe(Arc::new(PipelineLog))
-        .observe(categories);
+        .observe(categories)
+        .observe(profiles);
     let summary = pipeline.run(stop_on_signals()).await;
     sim.shutdown().await;
     Ok(summary?)
@@ -200,7 +239,7 @@ fn prepare_dir(dir: &Path) -> Result<(), DemoCmdError> {
                     format!("exists and is not an oktaflow demo directory (no {MARKER} file); remove it or pass another --dir"),
                 ));
             }
-            for name in [EVENTS_FILE, ALERTS_FILE, "state"] {
+            for name in [EVENTS_FILE, ALERTS_FILE, PROFILES_FILE, "state"] {
                 let path = dir.join(name);
                 let removed = if path.is_dir() {
                     std::fs::remove_dir_all(&path)
@@ -227,7 +266,12 @@ fn prepare_dir(dir: &Path) -> Result<(), DemoCmdError> {
 }
 
 /// The closing summary.
-fn report(summary: &RunSummary, by_category: &BTreeMap<&'static str, u64>, dir: &Path) -> String {
+fn report(
+    summary: &RunSummary,
+    by_category: &BTreeMap<&'static str, u64>,
+    profiles: &Option<ProfileStatus>,
+    dir: &Path,
+) -> String {
     let secs = summary.elapsed.as_secs_f64().max(0.001);
     let mut out = String::new();
     let _ = writeln!(out);
@@ -257,6 +301,24 @@ fn report(summary: &RunSummary, by_category: &BTreeMap<&'static str, u64>, dir: 
     for (rule, count) in &summary.alerts_by_rule {
         let _ = writeln!(out, "    {rule:<30} {:>6}", group(*count));
     }
+    if let Some(status) = profiles {
+        let _ = writeln!(
+            out,
+            "  profiles: {} users, {} devices in the store",
+            group(status.users),
+            group(status.devices)
+        );
+    }
+    if let Some(l) = &summary.profile_lookups {
+        let _ = writeln!(
+            out,
+            "    joined onto events: {} users and {} devices known, {} and {} unknown to the directory",
+            group(l.user_hits),
+            group(l.device_hits),
+            group(l.user_misses),
+            group(l.device_misses)
+        );
+    }
     let _ = writeln!(
         out,
         "  requests: {} ({} retried, {} rate-limited)",
@@ -266,6 +328,9 @@ fn report(summary: &RunSummary, by_category: &BTreeMap<&'static str, u64>, dir: 
     );
     let _ = writeln!(out, "  ECS events:   {}", dir.join(EVENTS_FILE).display());
     let _ = writeln!(out, "  alerts:       {}", dir.join(ALERTS_FILE).display());
+    if profiles.is_some() {
+        let _ = writeln!(out, "  profiles:     {}", dir.join(PROFILES_FILE).display());
+    }
     let _ = writeln!(out, "  checkpoint:   {}", summary.checkpoint_path.display());
     // The dead-letter path is absolute (it names the file in checkpoints); show it relative
     // to the current directory like the others when it lies below it.

@@ -51,17 +51,19 @@ async fn ready_when(
 ) -> (u16, serde_json::Value) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
+        let mut last = None;
         if let Some((status, body)) = get(addr, "/ready") {
             let json: serde_json::Value =
                 serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
             if done(&json) {
                 return (status, json);
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "condition not reached: {json}"
-            );
+            last = Some(json);
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached: {last:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -70,15 +72,16 @@ async fn ready_when(
 async fn metrics_when(addr: SocketAddr, done: impl Fn(&str) -> bool) -> String {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        if let Some((200, text)) = get(addr, "/metrics") {
-            if done(&text) {
-                return text;
+        let answer = get(addr, "/metrics");
+        if let Some((200, text)) = &answer {
+            if done(text) {
+                return text.clone();
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "condition not reached:\n{text}"
-            );
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached: {answer:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -405,5 +408,130 @@ async fn a_taken_metrics_address_fails_the_start_and_changes_nothing() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!work.state.exists() && !work.out.exists());
     assert_eq!(sim.stats().requests, 0);
+    sim.shutdown().await;
+}
+
+/// Counts the `known` flags of one document's `okta.profile` lookups: (user hits, user
+/// misses, device hits, device misses).
+fn profile_lookups(doc: &serde_json::Value) -> [u64; 4] {
+    let mut counts = [0; 4];
+    let profile = &doc["okta"]["profile"];
+    let mut users: Vec<&serde_json::Value> = vec![&profile["actor"], &profile["target"]];
+    users.extend(profile["targets"].as_array().into_iter().flatten());
+    for user in users {
+        match user["known"].as_bool() {
+            Some(true) => counts[0] += 1,
+            Some(false) => counts[1] += 1,
+            None => {}
+        }
+    }
+    match profile["device"]["known"].as_bool() {
+        Some(true) => counts[2] += 1,
+        Some(false) => counts[3] += 1,
+        None => {}
+    }
+    counts
+}
+
+/// Identity enrichment on `/metrics`: the store's counts and last sync time after the first
+/// refresh, the sync's requests, and lookups that add up to the `known` flags of the written
+/// documents (hits once the profiles are in, misses before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrichment_reports_its_store_and_lookups() {
+    let sim = start_sim(quiet(300)).await;
+    let work = Workdir::new();
+    work.write_config(
+        &sim,
+        100,
+        "rate_limit_share = 1.0\ninterval = \"10s\"\n[source.enrichment]\nrefresh = \"1h\"\n",
+    );
+    let addr = free_addr();
+    let child = oktaflow(Some(TOKEN))
+        .args(["run", "--config"])
+        .arg(&work.config)
+        .arg("--metrics-listen")
+        .arg(addr.to_string())
+        .spawn()
+        .expect("oktaflow starts");
+
+    let users = sim.directory_user_ids().len() as f64;
+    let devices = sim.directory_device_ids().len() as f64;
+    let text = metrics_when(addr, |t| {
+        sample(t, "oktaflow_profiles{kind=\"user\",source=\"okta\"}") == Some(users)
+    })
+    .await;
+    assert_eq!(
+        sample(&text, "oktaflow_profiles{kind=\"device\",source=\"okta\"}"),
+        Some(devices)
+    );
+    let synced = sample(
+        &text,
+        "oktaflow_profiles_synced_timestamp_seconds{source=\"okta\"}",
+    )
+    .expect("sync time");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    assert!(synced > now - 600.0 && synced <= now + 1.0, "{synced}");
+    assert_eq!(
+        sample(
+            &text,
+            "oktaflow_profile_refreshes_total{result=\"ok\",source=\"okta\"}"
+        ),
+        Some(1.0)
+    );
+    assert!(
+        sample(&text, "oktaflow_profile_requests_total{source=\"okta\"}").is_some_and(|n| n >= 4.0),
+        "users, groups, admin roles and devices read at least once: {text}"
+    );
+
+    // Events arriving after the refresh are joined; the lookups counted equal the documents'
+    // `known` flags, before and after the refresh alike.
+    sim.add_events(200);
+    let series = |kind: &str, result: &str| {
+        format!(
+            "oktaflow_profile_lookups_total{{kind=\"{kind}\",result=\"{result}\",source=\"okta\"}}"
+        )
+    };
+    let counted = |text: &str| {
+        [
+            ("user", "hit"),
+            ("user", "miss"),
+            ("device", "hit"),
+            ("device", "miss"),
+        ]
+        .map(|(kind, result)| sample(text, &series(kind, result)).unwrap_or(0.0) as u64)
+    };
+    let expected = || {
+        let docs: Vec<serde_json::Value> = std::fs::read_to_string(&work.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON document"))
+            .collect();
+        let sum = docs.iter().map(profile_lookups).fold([0u64; 4], |a, b| {
+            [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
+        });
+        (docs.len(), sum)
+    };
+    // Lookups are reported after each commit: once all 500 documents are written, the
+    // counters settle on exactly the documents' flags.
+    let text = metrics_when(addr, |t| {
+        let (written, sum) = expected();
+        written == 500 && counted(t) == sum
+    })
+    .await;
+    let (_, sum) = expected();
+    assert!(sum[0] > 0, "profiles joined after the refresh: {sum:?}");
+    assert_eq!(counted(&text), sum);
+
+    terminate(&child);
+    let output = wait(child).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     sim.shutdown().await;
 }

@@ -46,6 +46,28 @@ async fn demo_backfills_follows_and_summarizes() {
     ] {
         assert!(stdout.contains(rule), "{rule} in the summary: {stdout}");
     }
+    // Identity enrichment: the directory is synced before the backfill, so events carry
+    // their users' profiles, and the profile documents are beside the events.
+    assert!(
+        stdout.contains("profiles: 600 users, 600 devices in the store"),
+        "{stdout}"
+    );
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(dir.join("events.ndjson"))
+            .expect("events")
+            .lines()
+            .next()
+            .expect("a first event"),
+    )
+    .expect("JSON");
+    assert_eq!(first["okta"]["enrichment"]["version"], 1, "{first}");
+    let known = std::fs::read_to_string(dir.join("events.ndjson"))
+        .expect("events")
+        .lines()
+        .filter(|l| l.contains("\"actor\":{\"known\":true"))
+        .count();
+    assert!(known > written.len() / 2, "{known} of {}", written.len());
+    assert_eq!(ids(&dir.join("profiles.ndjson")).len(), 1_200);
     let checkpoint: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("state/demo.checkpoint.json")).expect("checkpoint"),
     )

@@ -85,6 +85,10 @@ pub struct PipelineConfig {
     /// `profiles-<source>.redb` in `state_dir` by a background task and joined onto every
     /// event at normalize time.
     pub enrich: Option<oktaflow_enrich::EnrichOptions>,
+    /// Sync a never-synced profile store before the first fetch, so that the first events
+    /// are joined too (the demo). A run that ends when caught up always does; otherwise log
+    /// polling never waits for the profiles.
+    pub profiles_first: bool,
 }
 
 impl PipelineConfig {
@@ -106,6 +110,7 @@ impl PipelineConfig {
             max_batch: MAX_BATCH,
             detect: None,
             enrich: None,
+            profiles_first: false,
         }
     }
 }

@@ -92,11 +92,16 @@ pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER
 pub use detect::DetectConfig;
 pub use error::PipelineError;
 pub use lock::{LockError, StateLock, LOCK_FILE};
-pub use observer::{AlertsCommitted, Committed, PipelineObserver, SinkCommit, StageTimes, Started};
+pub use observer::{
+    AlertsCommitted, Committed, PipelineObserver, ProfilesSynced, SinkCommit, StageTimes, Started,
+};
 /// Identity enrichment settings and the OAuth scopes they need (from `oktaflow-enrich`).
 pub use oktaflow_enrich::{
-    required_scopes, EnrichOptions, DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REFRESH,
+    required_scopes, EnrichError, EnrichOptions, ProfileStatus, DEFAULT_RATE_LIMIT_SHARE,
+    DEFAULT_REFRESH,
 };
+/// User and device lookup totals of identity enrichment (from `oktaflow-normalize`).
+pub use oktaflow_normalize::LookupCounts;
 pub use pipeline::{
     batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES,
 };

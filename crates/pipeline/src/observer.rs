@@ -107,6 +107,19 @@ pub struct AlertsCommitted<'a> {
     pub detect_time: Duration,
 }
 
+/// The source's profile store after it was opened or refreshed (identity enrichment on).
+#[derive(Debug)]
+pub struct ProfilesSynced<'a> {
+    /// The source's name.
+    pub source: &'a str,
+    /// Users, devices, version and last sync time of the store.
+    pub status: &'a oktaflow_enrich::ProfileStatus,
+    /// Requests the refresh sent (0 when the store was only opened).
+    pub requests: u64,
+    /// Profiles the refresh changed (users, devices).
+    pub changed: (usize, usize),
+}
+
 /// Receives what a pipeline does. Every method has a no-op default.
 pub trait PipelineObserver: Send + Sync {
     /// Recovery is done and fetching starts.
@@ -137,6 +150,16 @@ pub trait PipelineObserver: Send + Sync {
 
     /// The run ended cleanly.
     fn stopped(&self, _summary: &RunSummary) {}
+
+    /// The profile store was opened (at start) or refreshed (identity enrichment on).
+    fn profiles_synced(&self, _synced: &ProfilesSynced<'_>) {}
+
+    /// A profile refresh failed; the last snapshot stays in use.
+    fn profiles_sync_failed(&self, _source: &str, _error: &oktaflow_enrich::EnrichError) {}
+
+    /// User and device lookups made while normalizing, since the previous call (called
+    /// after each committed batch when anything was looked up).
+    fn profiles_looked_up(&self, _source: &str, _lookups: &oktaflow_normalize::LookupCounts) {}
 }
 
 /// Several observers called in order: what the pipeline holds.
@@ -184,5 +207,18 @@ impl PipelineObserver for Observers {
     }
     fn stopped(&self, summary: &RunSummary) {
         self.0.iter().for_each(|o| o.stopped(summary));
+    }
+    fn profiles_synced(&self, synced: &ProfilesSynced<'_>) {
+        self.0.iter().for_each(|o| o.profiles_synced(synced));
+    }
+    fn profiles_sync_failed(&self, source: &str, error: &oktaflow_enrich::EnrichError) {
+        self.0
+            .iter()
+            .for_each(|o| o.profiles_sync_failed(source, error));
+    }
+    fn profiles_looked_up(&self, source: &str, lookups: &oktaflow_normalize::LookupCounts) {
+        self.0
+            .iter()
+            .for_each(|o| o.profiles_looked_up(source, lookups));
     }
 }

@@ -92,6 +92,8 @@ pub struct RunSummary {
     pub dead_letter_path: PathBuf,
     /// The checkpoint file.
     pub checkpoint_path: PathBuf,
+    /// User and device lookups of this run (identity enrichment on and used).
+    pub profile_lookups: Option<oktaflow_normalize::LookupCounts>,
 }
 
 /// The batch the pipeline aims for, from its sinks' preferences
@@ -272,11 +274,14 @@ impl Pipeline {
         // Identity enrichment: its sync runs beside the pipeline and stops with it.
         let (profiles, _enrich_task) = match &config.enrich {
             Some(options) => {
-                let (handle, task) = crate::enrich::start(&config, options).await?;
+                let (handle, task) =
+                    crate::enrich::start(&config, options, observers.clone()).await?;
                 (Some(handle), Some(task))
             }
             None => (None, None),
         };
+        let lookups_handle = profiles.clone();
+        let mut lookups_seen = oktaflow_normalize::LookupCounts::default();
         let prefetcher = Prefetcher::start(source, PREFETCH_PAGES, Arc::new(observers.clone()));
         let mut batches = NormalizeStage::start_with(
             prefetcher,
@@ -301,6 +306,7 @@ impl Pipeline {
             fetch: FetchStatsSnapshot::default(),
             dead_letter_path: writer.dead_letter_path.clone(),
             checkpoint_path: writer.store.path().to_path_buf(),
+            profile_lookups: None,
         };
         let mut follow_until: Option<tokio::time::Instant> = None;
         let mut stop = stop;
@@ -345,6 +351,15 @@ impl Pipeline {
                     ..outcome.times
                 },
             });
+            if let Some(handle) = &lookups_handle {
+                let now = handle.lookups();
+                let delta = now.since(&lookups_seen);
+                if !delta.is_zero() {
+                    observers.profiles_looked_up(&name, &delta);
+                    summary.profile_lookups = Some(now);
+                }
+                lookups_seen = now;
+            }
             if let Some(detect) = &batch.detect {
                 let alert_sinks = writer.alert_sink_names();
                 observers.alerts_committed(&AlertsCommitted {

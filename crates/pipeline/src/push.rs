@@ -435,6 +435,7 @@ impl Pipeline {
 
 fn summary_of(name: &str, writer: &Writer, started: Instant, stopped: StopReason) -> RunSummary {
     RunSummary {
+        profile_lookups: None,
         source: name.to_string(),
         written: 0,
         rejected: 0,
