@@ -10,9 +10,12 @@
 //! ```
 //!
 //! Argument: `builtin` (the built-in rules), `sigma` (+ the shipped Sigma rules), `nogate`
-//! (+ the shipped Sigma rules, pre-check off): one pass, prints the number of alerts. `speed`:
-//! `builtin` and `sigma`, 10 passes each, prints events per CPU second of each (reading each
-//! event from its bytes and observing it, as the pipeline stage does).
+//! (+ the shipped Sigma rules, pre-check off): one pass, prints the number of alerts; with
+//! `serde` after it (`sigma serde`), each event is read by `EventView::from_bytes` (the serde
+//! pass that checks the JSON) instead of `EventView::from_checked_bytes` (what the pipeline
+//! stage calls on the events the normalizer accepted). `speed`: `builtin` and `sigma`, 10
+//! passes each with either reader, prints events per CPU second of each (reading each event
+//! from its bytes and observing it, as the pipeline stage does).
 
 #[path = "../benches/support/events.rs"]
 mod events;
@@ -21,12 +24,17 @@ use std::time::Duration;
 
 use oktaflow_detect::{Alert, Detector, EventView, RulesConfig, SigmaRules};
 
-fn run(events: &[Vec<u8>], sigma: &SigmaRules, gate: bool) -> Vec<Alert> {
+fn run(events: &[Vec<u8>], sigma: &SigmaRules, gate: bool, serde: bool) -> Vec<Alert> {
     let mut detector = Detector::with_sigma(RulesConfig::default(), sigma).expect("config");
     detector.set_sigma_gate(gate);
     let mut alerts = Vec::new();
     for raw in events {
-        let view = EventView::from_bytes(raw, None).expect("valid event");
+        let view = if serde {
+            EventView::from_bytes(raw, None)
+        } else {
+            EventView::from_checked_bytes(raw, None)
+        }
+        .expect("valid event");
         detector.observe_into(&view, &mut alerts);
     }
     alerts
@@ -50,14 +58,28 @@ fn main() {
     let shipped = SigmaRules::load(&[shipped]).expect("the shipped Sigma rules load");
     if mode == "speed" {
         const PASSES: usize = 10;
-        for (label, sigma) in [
-            ("built-in rules", SigmaRules::default()),
-            ("built-in rules + 21 shipped Sigma rules", shipped),
+        for (label, sigma, serde) in [
+            (
+                "built-in rules, checked reader",
+                SigmaRules::default(),
+                false,
+            ),
+            ("built-in rules, serde reader", SigmaRules::default(), true),
+            (
+                "built-in rules + 21 shipped Sigma rules, checked reader",
+                shipped.clone(),
+                false,
+            ),
+            (
+                "built-in rules + 21 shipped Sigma rules, serde reader",
+                shipped.clone(),
+                true,
+            ),
         ] {
             let before = cpu_time();
             let mut alerts = 0;
             for _ in 0..PASSES {
-                alerts += run(&events, &sigma, true).len();
+                alerts += run(&events, &sigma, true, serde).len();
             }
             let cpu = cpu_time() - before;
             let n = (events.len() * PASSES) as f64;
@@ -76,6 +98,7 @@ fn main() {
     } else {
         shipped
     };
-    let alerts = run(&events, &sigma, mode != "nogate");
+    let serde = std::env::args().nth(2).is_some_and(|a| a == "serde");
+    let alerts = run(&events, &sigma, mode != "nogate", serde);
     println!("{mode}: {} events, {} alerts", events.len(), alerts.len());
 }

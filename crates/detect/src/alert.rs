@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::event::{format_ms, EventView, Facts};
+use crate::event::{format_ms, Ecs, EventView, Facts};
 
 /// The ruleset name of the built-in rules (`rule.ruleset`).
 pub const BUILTIN_RULESET: &str = "oktaflow-builtin";
@@ -208,15 +208,31 @@ pub(crate) fn build(firing: Firing<'_, '_>) -> Alert {
 /// the normalized document when the caller passed it (it has the GeoIP enrichment and the
 /// normalizer's exact layout), else from the raw Okta fields.
 fn add_parties(top: &mut Map<String, Value>, facts: &Facts<'_>, event: &EventView<'_>) {
-    if let Some(Value::Object(ecs)) = event.ecs().and_then(|e| e.to_value()) {
-        for key in ["user", "source", "client", "user_agent", "related"] {
-            if let Some(v) = ecs.get(key) {
-                top.insert(key.to_owned(), v.clone());
+    let copied = match event.ecs() {
+        Some(Ecs::Value(Value::Object(ecs))) => {
+            for key in PARTY_KEYS {
+                if let Some(v) = ecs.get(key) {
+                    top.insert(key.to_owned(), v.clone());
+                }
             }
+            true
         }
-        if top.contains_key("user") || top.contains_key("source") {
-            return;
-        }
+        Some(Ecs::Value(_)) | None => false,
+        // Only the copied members are decoded; the rest of the document is skipped.
+        Some(Ecs::Bytes(bytes)) => match serde_json::from_slice::<Parties>(bytes) {
+            Ok(Parties(members)) => {
+                for (key, value) in PARTY_KEYS.iter().zip(members) {
+                    if let Some(value) = value {
+                        top.insert((*key).to_owned(), value);
+                    }
+                }
+                true
+            }
+            Err(_) => false,
+        },
+    };
+    if copied && (top.contains_key("user") || top.contains_key("source")) {
+        return;
     }
     let mut user = Map::new();
     put(&mut user, "id", facts.actor_id.as_deref());
@@ -258,6 +274,42 @@ fn add_parties(top: &mut Map<String, Value>, facts: &Facts<'_>, event: &EventVie
     }
     if !source.is_empty() {
         top.insert("source".into(), Value::Object(source));
+    }
+}
+
+/// The members of the normalized document an alert copies.
+const PARTY_KEYS: [&str; 5] = ["user", "source", "client", "user_agent", "related"];
+
+/// The [`PARTY_KEYS`] members of a normalized document (the last one when a member is given
+/// twice, as a parsed `Value` keeps it); any other member is skipped undecoded. A document
+/// that is not a JSON object does not read.
+struct Parties([Option<Value>; 5]);
+
+impl<'de> serde::Deserialize<'de> for Parties {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Parties;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Parties, A::Error> {
+                let mut out: [Option<Value>; 5] = Default::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match PARTY_KEYS.iter().position(|k| *k == key) {
+                        Some(i) => out[i] = Some(map.next_value()?),
+                        None => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Parties(out))
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 

@@ -166,20 +166,22 @@ pub fn detect_stream(
                 document.clear();
                 match normalizer.normalize_fetched_into(bytes, read_at, &mut document) {
                     Err(e) => Some((e.to_string(), bytes)),
-                    Ok(_) => match EventView::from_bytes(bytes, Some(Ecs::Bytes(&document))) {
-                        Err(e) => Some((format!("the rules cannot read it: {e}"), bytes)),
-                        Ok(event) => {
-                            summary.events += 1;
-                            alerts.clear();
-                            detector.observe_into(&event, &mut alerts);
-                            for alert in &alerts {
-                                summary.alerts += 1;
-                                output.buf.extend_from_slice(alert.to_json().as_bytes());
-                                output.buf.push(b'\n');
+                    Ok(_) => {
+                        match EventView::from_checked_bytes(bytes, Some(Ecs::Bytes(&document))) {
+                            Err(e) => Some((format!("the rules cannot read it: {e}"), bytes)),
+                            Ok(event) => {
+                                summary.events += 1;
+                                alerts.clear();
+                                detector.observe_into(&event, &mut alerts);
+                                for alert in &alerts {
+                                    summary.alerts += 1;
+                                    output.buf.extend_from_slice(alert.to_json().as_bytes());
+                                    output.buf.push(b'\n');
+                                }
+                                None
                             }
-                            None
                         }
-                    },
+                    }
                 }
             }
             Record::TooLong { prefix, len } => Some((too_long_reason(prefix, len), prefix)),
