@@ -172,16 +172,6 @@ fn elastic_table() -> std::collections::HashMap<&'static str, ElasticClass> {
         .collect()
 }
 
-/// `%{USER}` of grok, unanchored: the first run of `[A-Za-z0-9._-]` (`jdoe` of
-/// `jdoe@example.com`), which is how Elastic derives `user.name`.
-fn grok_user(s: &str) -> Option<&str> {
-    let is_user = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    let start = s.find(is_user)?;
-    let rest = &s[start..];
-    let end = rest.find(|c: char| !is_user(c)).unwrap_or(rest.len());
-    Some(&rest[..end])
-}
-
 /// The first target whose type is `kind`, ignoring case (Elastic's test).
 fn target_of<'s, 'a>(targets: &'s [Target<'a>], kind: &str) -> Option<&'s Target<'a>> {
     targets
@@ -279,7 +269,9 @@ pub(crate) fn write_document(
     let ua_info = usable_ua.map(|raw| cx.user_agents.parse(raw));
 
     let actor_alternate_id = actor.and_then(|a| text(&a.alternate_id));
-    let user_name = actor_alternate_id.and_then(grok_user);
+    // Elastic keeps the whole alternateId (elastic/integrations#13404, okta 3.x; before
+    // it, grok's `%{USER}` kept only the part before the `@`).
+    let user_name = actor_alternate_id;
     let actor_id = actor.and_then(|a| text(&a.id));
     let actor_display = actor.and_then(|a| text(&a.display_name));
     let user_target = target_of(targets, "user");
@@ -606,6 +598,7 @@ pub(crate) fn write_document(
         if let Some(detail) = json(&tx.detail) {
             w.open_object(k!("detail"));
             w.json(k!("request_api_token_id"), detail.get("requestApiTokenId"));
+            w.json(k!("root_api_token_id"), detail.get("rootApiTokenId"));
             w.close();
         }
         w.close();
@@ -983,17 +976,6 @@ fn write_pairs(w: &mut JsonWriter<'_>, key: &str, pairs: Option<&Pairs<'_>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_name_is_grok_user_of_the_alternate_id() {
-        assert_eq!(grok_user("jdoe@example.com"), Some("jdoe"));
-        assert_eq!(
-            grok_user("first.last-1_x@example.com"),
-            Some("first.last-1_x")
-        );
-        assert_eq!(grok_user("(system) job"), Some("system"));
-        assert_eq!(grok_user("@@"), None);
-    }
 
     #[test]
     fn elastic_categories_follow_its_append_order() {
