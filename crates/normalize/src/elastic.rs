@@ -272,6 +272,8 @@ pub(crate) fn write_document(
     // Elastic keeps the whole alternateId (elastic/integrations#13404, okta 3.x; before
     // it, grok's `%{USER}` kept only the part before the `@`).
     let user_name = actor_alternate_id;
+    // Elastic's user.email, client.user.email and source.user.email: an address-like alternateId.
+    let actor_email = actor_alternate_id.filter(|a| a.contains('@'));
     let actor_id = actor.and_then(|a| text(&a.id));
     let actor_display = actor.and_then(|a| text(&a.display_name));
     let user_target = target_of(targets, "user");
@@ -366,7 +368,7 @@ pub(crate) fn write_document(
     w.str(k!("name"), as_org);
     w.close();
     w.close();
-    write_pseudo_user(&mut w, user_name, actor_id, actor_display);
+    write_pseudo_user(&mut w, user_name, actor_id, actor_display, actor_email);
     w.close();
 
     w.open_object(k!("source"));
@@ -386,7 +388,7 @@ pub(crate) fn write_document(
     w.str(k!("name"), facts.as_organization.as_deref().or(as_org));
     w.close();
     w.close();
-    write_pseudo_user(&mut w, user_name, actor_id, actor_display);
+    write_pseudo_user(&mut w, user_name, actor_id, actor_display, actor_email);
     w.close();
 
     // Identity enrichment: the actor's, the User target's and the device's profiles.
@@ -417,12 +419,10 @@ pub(crate) fn write_document(
     w.open_object(k!("user"));
     w.str(k!("name"), user_name);
     w.str(k!("full_name"), actor_display);
-    // Not written by Elastic; its prebuilt rules read it.
+    // As Elastic (since okta 3.x) and its prebuilt rules read it; else the profile's.
     w.str(
         k!("email"),
-        actor_alternate_id
-            .filter(|a| a.contains('@'))
-            .or(actor_found.and_then(|p| p.email())),
+        actor_email.or(actor_found.and_then(|p| p.email())),
     );
     if let Some(p) = actor_found {
         w.str_array(k!("roles"), p.roles().iter().map(|r| r.as_ref()));
@@ -738,11 +738,13 @@ fn write_pseudo_user(
     name: Option<&str>,
     id: Option<&str>,
     full_name: Option<&str>,
+    email: Option<&str>,
 ) {
     w.open_object(k!("user"));
     w.str(k!("id"), id);
     w.str(k!("name"), name);
     w.str(k!("full_name"), full_name);
+    w.str(k!("email"), email);
     w.close();
 }
 
@@ -838,6 +840,13 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
         Some(v @ Json::Obj(_)) => Some(Cow::Borrowed(v)),
         _ => None,
     };
+    // Elastic's `json` processor on `tunnels` (anonymizer / VPN hops): JSON text to an array.
+    let objects = |t: &Json<'_>| matches!(t, Json::Arr(items) if items.iter().all(Json::is_object));
+    let tunnels: Option<Cow<'_, Json<'_>>> = match member("tunnels") {
+        Some(Json::Str(s)) => parse_json_text(s).filter(objects).map(Cow::Owned),
+        Some(v) if objects(v) => Some(Cow::Borrowed(v)),
+        _ => None,
+    };
     let risk = member("risk").and_then(pairs);
     let behaviors = member("behaviors").and_then(pairs);
     let log_risk_value = log_only.as_deref().and_then(|l| l.get("risk"));
@@ -848,6 +857,7 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
     w.open_object(k!("flattened"));
     let parsed = Parsed {
         log_only: log_only.as_deref(),
+        tunnels: tunnels.as_deref(),
         risk: risk.as_ref(),
         behaviors: behaviors.as_ref(),
     };
@@ -864,6 +874,10 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
         ("threatSuspected", "threat_suspected"),
         ("url", "url"),
         ("dtHash", "dt_hash"),
+        ("clientSecret", "client_secret"),
+        ("grantType", "grant_type"),
+        ("grantedScopes", "granted_scopes"),
+        ("requestedScopes", "requested_scopes"),
     ] {
         w.json(to, member(from));
     }
@@ -907,6 +921,14 @@ const DEBUG_TAKEN: &[&str] = &[
     "url",
     "dtHash",
     "dt_hash",
+    "clientSecret",
+    "client_secret",
+    "grantType",
+    "grant_type",
+    "grantedScopes",
+    "granted_scopes",
+    "requestedScopes",
+    "requested_scopes",
     "risk_level",
     "risk_reasons",
     "factor",
@@ -916,15 +938,17 @@ const DEBUG_TAKEN: &[&str] = &[
 /// debugData's members, read once.
 struct Parsed<'p, 'a> {
     log_only: Option<&'p Json<'a>>,
+    tunnels: Option<&'p Json<'a>>,
     risk: Option<&'p Pairs<'p>>,
     behaviors: Option<&'p Pairs<'p>>,
 }
 
 /// debugData's members: verbatim (`direct` is `None`: the flattened copy), with
-/// `logOnlySecurityData` parsed and `risk` / `behaviors` as objects (and `risk_object`,
-/// as Elastic keeps it). The direct copy (`Some(skip)`) leaves out the `skip` names and
-/// keeps each field's JSON type the same in every document: `risk`, `behaviors`,
-/// `logOnlySecurityData`, `originalPrincipal` only as objects, every other member only
+/// `logOnlySecurityData` and `tunnels` parsed and `risk` / `behaviors` as objects (and
+/// `risk_object`, as Elastic keeps it). The direct copy (`Some(skip)`) leaves out the `skip`
+/// names and keeps each field's JSON type the same in every document: `risk`, `behaviors`,
+/// `logOnlySecurityData`, `originalPrincipal` only as objects, `tunnels` only as an array of
+/// objects, every other member only
 /// when it is a scalar, as text (the rest is in the flattened copy).
 fn write_members(
     w: &mut JsonWriter<'_>,
@@ -936,6 +960,7 @@ fn write_members(
         match key.as_ref() {
             name if direct.is_some_and(|skip| skip.contains(&name)) => {}
             "logOnlySecurityData" if p.log_only.is_some() => w.json(key, p.log_only),
+            "tunnels" if p.tunnels.is_some() => w.json(key, p.tunnels),
             "risk" if p.risk.is_some() => {
                 write_pairs(w, key, p.risk);
                 // Elastic's kv fails on an item without `=` (`reasons=A, B`) and then
@@ -959,7 +984,7 @@ fn write_members(
                     w.json(key, Some(principal));
                 }
             }
-            "risk" | "behaviors" | "logOnlySecurityData" => {}
+            "risk" | "behaviors" | "logOnlySecurityData" | "tunnels" => {}
             _ => w.str(key, scalar_text(value).as_deref()),
         }
     }

@@ -246,7 +246,7 @@ fn elastic_mappings(flavor: Flavor) -> Value {
         let fields: Vec<(&str, Value)> = names.iter().map(|n| (*n, keyword())).collect();
         objects(&fields)
     };
-    let pseudo_user = || keywords(&["id", "name", "full_name"]);
+    let pseudo_user = || keywords(&["id", "name", "full_name", "email"]);
     let debug_leaf = |kind: &str| {
         json!({"path_match": "okta.debug_context.debug_data.*", "match_mapping_type": kind,
                "mapping": {"type": "keyword", "ignore_above": 1024}})
@@ -386,7 +386,7 @@ fn elastic_mappings(flavor: Flavor) -> Value {
                 ("transaction", objects(&[
                     ("id", keyword()),
                     ("type", keyword()),
-                    ("detail", keywords(&["request_api_token_id"])),
+                    ("detail", keywords(&["request_api_token_id", "root_api_token_id"])),
                 ])),
                 ("debug_context", objects(&[("debug_data", objects(&[
                     ("authn_request_id", keyword()),
@@ -400,6 +400,10 @@ fn elastic_mappings(flavor: Flavor) -> Value {
                     ("risk_level", keyword()),
                     ("risk_reasons", keyword()),
                     ("url", keyword()),
+                    ("client_secret", keyword()),
+                    ("grant_type", keyword()),
+                    ("granted_scopes", keyword()),
+                    ("requested_scopes", keyword()),
                     ("flattened", flattened()),
                 ]))])),
                 ("authentication_context", objects(&[
