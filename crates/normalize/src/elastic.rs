@@ -908,6 +908,9 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
 
 /// debugData members written directly under `okta.debug_context.debug_data` by name,
 /// or under another name there (left out of the copy of the members at that level).
+/// `clientSecret`, `grantType`, `grantedScopes`, `requestedScopes` are not: Elastic's
+/// `remove_flattened_debug` layout keeps them under their own names, its flattened layout
+/// writes them as `client_secret`, ...; the direct copy has both.
 const DEBUG_TAKEN: &[&str] = &[
     "flattened",
     "deviceFingerprint",
@@ -921,13 +924,9 @@ const DEBUG_TAKEN: &[&str] = &[
     "url",
     "dtHash",
     "dt_hash",
-    "clientSecret",
     "client_secret",
-    "grantType",
     "grant_type",
-    "grantedScopes",
     "granted_scopes",
-    "requestedScopes",
     "requested_scopes",
     "risk_level",
     "risk_reasons",
@@ -956,13 +955,20 @@ fn write_members(
     direct: Option<&[&str]>,
     p: &Parsed<'_, '_>,
 ) {
+    // The direct copy writes its keys as Elastic's `remove_flattened_debug` layout does:
+    // spaces and dashes as `_`, at every depth (`New Geo-Location` -> `New_Geo_Location`).
+    let rename = direct.is_some();
+    let put = |w: &mut JsonWriter<'_>, key: &str, value: Option<&Json<'_>>| match value {
+        Some(v) if rename => write_underscored(w, key, v),
+        _ => w.json(key, value),
+    };
     for (key, value) in members {
         match key.as_ref() {
             name if direct.is_some_and(|skip| skip.contains(&name)) => {}
-            "logOnlySecurityData" if p.log_only.is_some() => w.json(key, p.log_only),
-            "tunnels" if p.tunnels.is_some() => w.json(key, p.tunnels),
+            "logOnlySecurityData" if p.log_only.is_some() => put(w, key, p.log_only),
+            "tunnels" if p.tunnels.is_some() => put(w, key, p.tunnels),
             "risk" if p.risk.is_some() => {
-                write_pairs(w, key, p.risk);
+                write_pairs(w, key, p.risk, rename);
                 // Elastic's kv fails on an item without `=` (`reasons=A, B`) and then
                 // keeps the original text beside its own parse: the same here.
                 if let Json::Str(text) = value {
@@ -972,7 +978,7 @@ fn write_members(
                     }
                 }
             }
-            "behaviors" if p.behaviors.is_some() => write_pairs(w, key, p.behaviors),
+            "behaviors" if p.behaviors.is_some() => write_pairs(w, key, p.behaviors, rename),
             _ if direct.is_none() => w.json(key, Some(value)),
             "originalPrincipal" => {
                 let parsed = match value {
@@ -981,18 +987,55 @@ fn write_members(
                 };
                 let principal = parsed.as_ref().unwrap_or(value);
                 if principal.is_object() {
-                    w.json(key, Some(principal));
+                    put(w, key, Some(principal));
                 }
             }
             "risk" | "behaviors" | "logOnlySecurityData" | "tunnels" => {}
-            _ => w.str(key, scalar_text(value).as_deref()),
+            _ => w.str(underscored(key).as_ref(), scalar_text(value).as_deref()),
         }
     }
 }
 
-fn write_pairs(w: &mut JsonWriter<'_>, key: &str, pairs: Option<&Pairs<'_>>) {
+/// A key as Elastic's `remove_flattened_debug` layout renames it: spaces and dashes as `_`.
+fn underscored(key: &str) -> Cow<'_, str> {
+    if key.contains([' ', '-']) {
+        Cow::Owned(key.replace([' ', '-'], "_"))
+    } else {
+        Cow::Borrowed(key)
+    }
+}
+
+/// `value` under `key`, every object key (at any depth, in arrays too) [`underscored`].
+fn write_underscored(w: &mut JsonWriter<'_>, key: &str, value: &Json<'_>) {
+    let name = underscored(key);
+    match value {
+        Json::Obj(members) => {
+            w.open_object(name.as_ref());
+            for (k, v) in members {
+                write_underscored(w, k, v);
+            }
+            w.close();
+        }
+        Json::Arr(items) => {
+            w.open_array(name.as_ref());
+            for item in items {
+                write_underscored(w, "", item);
+            }
+            w.close();
+        }
+        scalar => w.json(name.as_ref(), Some(scalar)),
+    }
+}
+
+/// `pairs` as an object under `key`, its keys [`underscored`] when `rename`.
+fn write_pairs(w: &mut JsonWriter<'_>, key: &str, pairs: Option<&Pairs<'_>>, rename: bool) {
     w.open_object(key);
     for (k, v) in pairs.into_iter().flatten() {
+        let k = if rename {
+            underscored(k)
+        } else {
+            Cow::Borrowed(k.as_ref())
+        };
         w.str(k.as_ref(), Some(v));
     }
     w.close();
