@@ -15,10 +15,10 @@ use std::net::IpAddr;
 use chrono::{SubsecRound, Timelike};
 
 use crate::category::classify;
-use crate::debug::{pairs, parse_json_text, Pairs};
+use crate::debug::{pair, pairs, parse_json_text, Pairs};
 use crate::ecs::{
-    self, contains_ignore_case, first_category, lat_lon, list, object, rest, scalar_text,
-    write_unmapped, write_user_agent, At, Context, Essentials, Outer, Unmapped,
+    self, contains_ignore_case, first_category, lat_lon, object, rest, scalar_text, sections,
+    write_unmapped, write_user_agent, At, Context, Essentials, Outer, Sections, Unmapped,
 };
 use crate::error::NormalizeError;
 use crate::geoip::GeoFacts;
@@ -215,25 +215,17 @@ pub(crate) fn write_document(
 
     let mut unmapped = Unmapped::default();
     let u = &mut unmapped;
-    let client = object(&ev.client, At::key("client"), u);
-    let security = object(&ev.security_context, At::key("securityContext"), u);
-    let actor = object(&ev.actor, At::key("actor"), u);
-    let outcome = object(&ev.outcome, At::key("outcome"), u);
-    let targets = list(&ev.target, At::key("target"), u);
-    let request = object(&ev.request, At::key("request"), u);
-    let ip_chain = request.map_or(&[][..], |r| {
-        list(&r.ip_chain, At::key("request.ipChain"), u)
-    });
-    let debug_context = object(&ev.debug_context, At::key("debugContext"), u);
-    let debug_data: &[(Cow<'_, str>, Json<'_>)] =
-        match debug_context.and_then(|d| json(&d.debug_data)) {
-            Some(Json::Obj(members)) => members,
-            Some(other) => {
-                u.push(At::key("debugContext"), "debugData", other);
-                &[]
-            }
-            None => &[],
-        };
+    let Sections {
+        client,
+        security,
+        actor,
+        outcome,
+        targets,
+        request,
+        ip_chain,
+        debug_data,
+        ..
+    } = sections(ev, u);
     let geo = client.and_then(|c| {
         object(
             &c.geographical_context,
@@ -812,16 +804,6 @@ fn write_chain_geo(w: &mut JsonWriter<'_>, g: &Geo<'_>) {
         w.json(key, Some(value));
     }
     w.close();
-}
-
-/// The last member `key` of `pairs` with a value.
-fn pair<'p>(pairs: Option<&'p Pairs<'_>>, key: &str) -> Option<&'p str> {
-    pairs?
-        .iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_ref())
-        .filter(|v| !v.is_empty())
 }
 
 /// `okta.debug_context.debug_data`: `flattened` (debugData as it came, with
