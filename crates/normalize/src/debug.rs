@@ -111,8 +111,8 @@ fn json_text(s: &str) -> Option<Json<'_>> {
         .filter(|v| matches!(v, Json::Obj(_) | Json::Arr(_)))
 }
 
-/// The value of the last member `key` of `pairs`.
-fn pair<'p>(pairs: Option<&'p Pairs<'_>>, key: &str) -> Option<&'p str> {
+/// The value of the last member `key` of `pairs` (none when it is empty).
+pub(crate) fn pair<'p>(pairs: Option<&'p Pairs<'_>>, key: &str) -> Option<&'p str> {
     pairs?
         .iter()
         .rev()

@@ -19,8 +19,8 @@ use crate::error::NormalizeError;
 use crate::geoip::{GeoFacts, GeoIp};
 use crate::json::{Json, List, OktaObject};
 use crate::model::{
-    json, text, Actor, Client, Envelope, Geo, Geolocation, IpChainEntry, LogEvent, SecurityContext,
-    Target, UserAgent,
+    json, text, Actor, Client, DebugContext, Envelope, Geo, Geolocation, IpChainEntry, LogEvent,
+    Outcome, Request, SecurityContext, Target, UserAgent,
 };
 use crate::outcome::{event_outcome, event_severity};
 use crate::profile::{
@@ -216,25 +216,17 @@ pub(crate) fn write_document(
 
     let mut unmapped = Unmapped::default();
     let u = &mut unmapped;
-    let client = object(&ev.client, At::key("client"), u);
-    let security = object(&ev.security_context, At::key("securityContext"), u);
-    let actor = object(&ev.actor, At::key("actor"), u);
-    let outcome = object(&ev.outcome, At::key("outcome"), u);
-    let targets = list(&ev.target, At::key("target"), u);
-    let request = object(&ev.request, At::key("request"), u);
-    let ip_chain = request.map_or(&[][..], |r| {
-        list(&r.ip_chain, At::key("request.ipChain"), u)
-    });
-    let debug_context = object(&ev.debug_context, At::key("debugContext"), u);
-    let debug_data: &[(Cow<'_, str>, Json<'_>)] =
-        match debug_context.and_then(|d| json(&d.debug_data)) {
-            Some(Json::Obj(members)) => members,
-            Some(other) => {
-                u.push(At::key("debugContext"), "debugData", other);
-                &[]
-            }
-            None => &[],
-        };
+    let Sections {
+        client,
+        security,
+        actor,
+        outcome,
+        targets,
+        request,
+        ip_chain,
+        debug_context,
+        debug_data,
+    } = sections(ev, u);
     let debug = DebugData::new(debug_data);
 
     // Source address facts.
@@ -575,6 +567,55 @@ pub(crate) fn device_id<'s>(device: &'s [(Cow<'_, str>, Json<'_>)]) -> Option<&'
             ("id", Json::Str(id)) => Some(id.as_ref()),
             _ => None,
         })
+}
+
+/// The LogEvent's sections that the `ecs` and `elastic` writers both read first, each
+/// checked once: a section of the wrong JSON type goes to `unmapped`, in this order.
+pub(crate) struct Sections<'s, 'a> {
+    pub(crate) client: Option<&'s Client<'a>>,
+    pub(crate) security: Option<&'s SecurityContext<'a>>,
+    pub(crate) actor: Option<&'s Actor<'a>>,
+    pub(crate) outcome: Option<&'s Outcome<'a>>,
+    pub(crate) targets: &'s [Target<'a>],
+    pub(crate) request: Option<&'s Request<'a>>,
+    pub(crate) ip_chain: &'s [IpChainEntry<'a>],
+    pub(crate) debug_context: Option<&'s DebugContext<'a>>,
+    /// `debugContext.debugData`'s members (empty when it is not an object).
+    pub(crate) debug_data: &'s [(Cow<'a, str>, Json<'a>)],
+}
+
+/// Reads the [`Sections`] of `ev`, recording misfits in `u`.
+pub(crate) fn sections<'s, 'a: 's>(ev: &'s LogEvent<'a>, u: &mut Unmapped<'s>) -> Sections<'s, 'a> {
+    let client = object(&ev.client, At::key("client"), u);
+    let security = object(&ev.security_context, At::key("securityContext"), u);
+    let actor = object(&ev.actor, At::key("actor"), u);
+    let outcome = object(&ev.outcome, At::key("outcome"), u);
+    let targets = list(&ev.target, At::key("target"), u);
+    let request = object(&ev.request, At::key("request"), u);
+    let ip_chain = request.map_or(&[][..], |r| {
+        list(&r.ip_chain, At::key("request.ipChain"), u)
+    });
+    let debug_context = object(&ev.debug_context, At::key("debugContext"), u);
+    let debug_data: &[(Cow<'a, str>, Json<'a>)] =
+        match debug_context.and_then(|d| json(&d.debug_data)) {
+            Some(Json::Obj(members)) => members,
+            Some(other) => {
+                u.push(At::key("debugContext"), "debugData", other);
+                &[]
+            }
+            None => &[],
+        };
+    Sections {
+        client,
+        security,
+        actor,
+        outcome,
+        targets,
+        request,
+        ip_chain,
+        debug_context,
+        debug_data,
+    }
 }
 
 /// The typed object of an optional member; a non-object value goes to `unmapped`.

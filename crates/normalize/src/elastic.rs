@@ -15,10 +15,10 @@ use std::net::IpAddr;
 use chrono::{SubsecRound, Timelike};
 
 use crate::category::classify;
-use crate::debug::{pairs, parse_json_text, Pairs};
+use crate::debug::{pair, pairs, parse_json_text, Pairs};
 use crate::ecs::{
-    self, contains_ignore_case, first_category, lat_lon, list, object, rest, scalar_text,
-    write_unmapped, write_user_agent, At, Context, Essentials, Outer, Unmapped,
+    self, contains_ignore_case, first_category, lat_lon, object, rest, scalar_text, sections,
+    write_unmapped, write_user_agent, At, Context, Essentials, Outer, Sections, Unmapped,
 };
 use crate::error::NormalizeError;
 use crate::geoip::GeoFacts;
@@ -172,16 +172,6 @@ fn elastic_table() -> std::collections::HashMap<&'static str, ElasticClass> {
         .collect()
 }
 
-/// `%{USER}` of grok, unanchored: the first run of `[A-Za-z0-9._-]` (`jdoe` of
-/// `jdoe@example.com`), which is how Elastic derives `user.name`.
-fn grok_user(s: &str) -> Option<&str> {
-    let is_user = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    let start = s.find(is_user)?;
-    let rest = &s[start..];
-    let end = rest.find(|c: char| !is_user(c)).unwrap_or(rest.len());
-    Some(&rest[..end])
-}
-
 /// The first target whose type is `kind`, ignoring case (Elastic's test).
 fn target_of<'s, 'a>(targets: &'s [Target<'a>], kind: &str) -> Option<&'s Target<'a>> {
     targets
@@ -225,25 +215,17 @@ pub(crate) fn write_document(
 
     let mut unmapped = Unmapped::default();
     let u = &mut unmapped;
-    let client = object(&ev.client, At::key("client"), u);
-    let security = object(&ev.security_context, At::key("securityContext"), u);
-    let actor = object(&ev.actor, At::key("actor"), u);
-    let outcome = object(&ev.outcome, At::key("outcome"), u);
-    let targets = list(&ev.target, At::key("target"), u);
-    let request = object(&ev.request, At::key("request"), u);
-    let ip_chain = request.map_or(&[][..], |r| {
-        list(&r.ip_chain, At::key("request.ipChain"), u)
-    });
-    let debug_context = object(&ev.debug_context, At::key("debugContext"), u);
-    let debug_data: &[(Cow<'_, str>, Json<'_>)] =
-        match debug_context.and_then(|d| json(&d.debug_data)) {
-            Some(Json::Obj(members)) => members,
-            Some(other) => {
-                u.push(At::key("debugContext"), "debugData", other);
-                &[]
-            }
-            None => &[],
-        };
+    let Sections {
+        client,
+        security,
+        actor,
+        outcome,
+        targets,
+        request,
+        ip_chain,
+        debug_data,
+        ..
+    } = sections(ev, u);
     let geo = client.and_then(|c| {
         object(
             &c.geographical_context,
@@ -279,7 +261,11 @@ pub(crate) fn write_document(
     let ua_info = usable_ua.map(|raw| cx.user_agents.parse(raw));
 
     let actor_alternate_id = actor.and_then(|a| text(&a.alternate_id));
-    let user_name = actor_alternate_id.and_then(grok_user);
+    // Elastic keeps the whole alternateId (elastic/integrations#13404, okta 3.x; before
+    // it, grok's `%{USER}` kept only the part before the `@`).
+    let user_name = actor_alternate_id;
+    // Elastic's user.email, client.user.email and source.user.email: an address-like alternateId.
+    let actor_email = actor_alternate_id.filter(|a| a.contains('@'));
     let actor_id = actor.and_then(|a| text(&a.id));
     let actor_display = actor.and_then(|a| text(&a.display_name));
     let user_target = target_of(targets, "user");
@@ -374,7 +360,7 @@ pub(crate) fn write_document(
     w.str(k!("name"), as_org);
     w.close();
     w.close();
-    write_pseudo_user(&mut w, user_name, actor_id, actor_display);
+    write_pseudo_user(&mut w, user_name, actor_id, actor_display, actor_email);
     w.close();
 
     w.open_object(k!("source"));
@@ -394,7 +380,7 @@ pub(crate) fn write_document(
     w.str(k!("name"), facts.as_organization.as_deref().or(as_org));
     w.close();
     w.close();
-    write_pseudo_user(&mut w, user_name, actor_id, actor_display);
+    write_pseudo_user(&mut w, user_name, actor_id, actor_display, actor_email);
     w.close();
 
     // Identity enrichment: the actor's, the User target's and the device's profiles.
@@ -425,12 +411,10 @@ pub(crate) fn write_document(
     w.open_object(k!("user"));
     w.str(k!("name"), user_name);
     w.str(k!("full_name"), actor_display);
-    // Not written by Elastic; its prebuilt rules read it.
+    // As Elastic (since okta 3.x) and its prebuilt rules read it; else the profile's.
     w.str(
         k!("email"),
-        actor_alternate_id
-            .filter(|a| a.contains('@'))
-            .or(actor_found.and_then(|p| p.email())),
+        actor_email.or(actor_found.and_then(|p| p.email())),
     );
     if let Some(p) = actor_found {
         w.str_array(k!("roles"), p.roles().iter().map(|r| r.as_ref()));
@@ -606,6 +590,7 @@ pub(crate) fn write_document(
         if let Some(detail) = json(&tx.detail) {
             w.open_object(k!("detail"));
             w.json(k!("request_api_token_id"), detail.get("requestApiTokenId"));
+            w.json(k!("root_api_token_id"), detail.get("rootApiTokenId"));
             w.close();
         }
         w.close();
@@ -745,11 +730,13 @@ fn write_pseudo_user(
     name: Option<&str>,
     id: Option<&str>,
     full_name: Option<&str>,
+    email: Option<&str>,
 ) {
     w.open_object(k!("user"));
     w.str(k!("id"), id);
     w.str(k!("name"), name);
     w.str(k!("full_name"), full_name);
+    w.str(k!("email"), email);
     w.close();
 }
 
@@ -819,16 +806,6 @@ fn write_chain_geo(w: &mut JsonWriter<'_>, g: &Geo<'_>) {
     w.close();
 }
 
-/// The last member `key` of `pairs` with a value.
-fn pair<'p>(pairs: Option<&'p Pairs<'_>>, key: &str) -> Option<&'p str> {
-    pairs?
-        .iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_ref())
-        .filter(|v| !v.is_empty())
-}
-
 /// `okta.debug_context.debug_data`: `flattened` (debugData as it came, with
 /// `logOnlySecurityData` parsed and `risk` / `behaviors` as objects) and the
 /// fields Elastic takes out of it.
@@ -845,6 +822,13 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
         Some(v @ Json::Obj(_)) => Some(Cow::Borrowed(v)),
         _ => None,
     };
+    // Elastic's `json` processor on `tunnels` (anonymizer / VPN hops): JSON text to an array.
+    let objects = |t: &Json<'_>| matches!(t, Json::Arr(items) if items.iter().all(Json::is_object));
+    let tunnels: Option<Cow<'_, Json<'_>>> = match member("tunnels") {
+        Some(Json::Str(s)) => parse_json_text(s).filter(objects).map(Cow::Owned),
+        Some(v) if objects(v) => Some(Cow::Borrowed(v)),
+        _ => None,
+    };
     let risk = member("risk").and_then(pairs);
     let behaviors = member("behaviors").and_then(pairs);
     let log_risk_value = log_only.as_deref().and_then(|l| l.get("risk"));
@@ -855,6 +839,7 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
     w.open_object(k!("flattened"));
     let parsed = Parsed {
         log_only: log_only.as_deref(),
+        tunnels: tunnels.as_deref(),
         risk: risk.as_ref(),
         behaviors: behaviors.as_ref(),
     };
@@ -871,6 +856,10 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
         ("threatSuspected", "threat_suspected"),
         ("url", "url"),
         ("dtHash", "dt_hash"),
+        ("clientSecret", "client_secret"),
+        ("grantType", "grant_type"),
+        ("grantedScopes", "granted_scopes"),
+        ("requestedScopes", "requested_scopes"),
     ] {
         w.json(to, member(from));
     }
@@ -901,6 +890,9 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
 
 /// debugData members written directly under `okta.debug_context.debug_data` by name,
 /// or under another name there (left out of the copy of the members at that level).
+/// `clientSecret`, `grantType`, `grantedScopes`, `requestedScopes` are not: Elastic's
+/// `remove_flattened_debug` layout keeps them under their own names, its flattened layout
+/// writes them as `client_secret`, ...; the direct copy has both.
 const DEBUG_TAKEN: &[&str] = &[
     "flattened",
     "deviceFingerprint",
@@ -914,6 +906,10 @@ const DEBUG_TAKEN: &[&str] = &[
     "url",
     "dtHash",
     "dt_hash",
+    "client_secret",
+    "grant_type",
+    "granted_scopes",
+    "requested_scopes",
     "risk_level",
     "risk_reasons",
     "factor",
@@ -923,15 +919,17 @@ const DEBUG_TAKEN: &[&str] = &[
 /// debugData's members, read once.
 struct Parsed<'p, 'a> {
     log_only: Option<&'p Json<'a>>,
+    tunnels: Option<&'p Json<'a>>,
     risk: Option<&'p Pairs<'p>>,
     behaviors: Option<&'p Pairs<'p>>,
 }
 
 /// debugData's members: verbatim (`direct` is `None`: the flattened copy), with
-/// `logOnlySecurityData` parsed and `risk` / `behaviors` as objects (and `risk_object`,
-/// as Elastic keeps it). The direct copy (`Some(skip)`) leaves out the `skip` names and
-/// keeps each field's JSON type the same in every document: `risk`, `behaviors`,
-/// `logOnlySecurityData`, `originalPrincipal` only as objects, every other member only
+/// `logOnlySecurityData` and `tunnels` parsed and `risk` / `behaviors` as objects (and
+/// `risk_object`, as Elastic keeps it). The direct copy (`Some(skip)`) leaves out the `skip`
+/// names and keeps each field's JSON type the same in every document: `risk`, `behaviors`,
+/// `logOnlySecurityData`, `originalPrincipal` only as objects, `tunnels` only as an array of
+/// objects, every other member only
 /// when it is a scalar, as text (the rest is in the flattened copy).
 fn write_members(
     w: &mut JsonWriter<'_>,
@@ -939,12 +937,20 @@ fn write_members(
     direct: Option<&[&str]>,
     p: &Parsed<'_, '_>,
 ) {
+    // The direct copy writes its keys as Elastic's `remove_flattened_debug` layout does:
+    // spaces and dashes as `_`, at every depth (`New Geo-Location` -> `New_Geo_Location`).
+    let rename = direct.is_some();
+    let put = |w: &mut JsonWriter<'_>, key: &str, value: Option<&Json<'_>>| match value {
+        Some(v) if rename => write_underscored(w, key, v),
+        _ => w.json(key, value),
+    };
     for (key, value) in members {
         match key.as_ref() {
             name if direct.is_some_and(|skip| skip.contains(&name)) => {}
-            "logOnlySecurityData" if p.log_only.is_some() => w.json(key, p.log_only),
+            "logOnlySecurityData" if p.log_only.is_some() => put(w, key, p.log_only),
+            "tunnels" if p.tunnels.is_some() => put(w, key, p.tunnels),
             "risk" if p.risk.is_some() => {
-                write_pairs(w, key, p.risk);
+                write_pairs(w, key, p.risk, rename);
                 // Elastic's kv fails on an item without `=` (`reasons=A, B`) and then
                 // keeps the original text beside its own parse: the same here.
                 if let Json::Str(text) = value {
@@ -954,7 +960,7 @@ fn write_members(
                     }
                 }
             }
-            "behaviors" if p.behaviors.is_some() => write_pairs(w, key, p.behaviors),
+            "behaviors" if p.behaviors.is_some() => write_pairs(w, key, p.behaviors, rename),
             _ if direct.is_none() => w.json(key, Some(value)),
             "originalPrincipal" => {
                 let parsed = match value {
@@ -963,18 +969,55 @@ fn write_members(
                 };
                 let principal = parsed.as_ref().unwrap_or(value);
                 if principal.is_object() {
-                    w.json(key, Some(principal));
+                    put(w, key, Some(principal));
                 }
             }
-            "risk" | "behaviors" | "logOnlySecurityData" => {}
-            _ => w.str(key, scalar_text(value).as_deref()),
+            "risk" | "behaviors" | "logOnlySecurityData" | "tunnels" => {}
+            _ => w.str(underscored(key).as_ref(), scalar_text(value).as_deref()),
         }
     }
 }
 
-fn write_pairs(w: &mut JsonWriter<'_>, key: &str, pairs: Option<&Pairs<'_>>) {
+/// A key as Elastic's `remove_flattened_debug` layout renames it: spaces and dashes as `_`.
+fn underscored(key: &str) -> Cow<'_, str> {
+    if key.contains([' ', '-']) {
+        Cow::Owned(key.replace([' ', '-'], "_"))
+    } else {
+        Cow::Borrowed(key)
+    }
+}
+
+/// `value` under `key`, every object key (at any depth, in arrays too) [`underscored`].
+fn write_underscored(w: &mut JsonWriter<'_>, key: &str, value: &Json<'_>) {
+    let name = underscored(key);
+    match value {
+        Json::Obj(members) => {
+            w.open_object(name.as_ref());
+            for (k, v) in members {
+                write_underscored(w, k, v);
+            }
+            w.close();
+        }
+        Json::Arr(items) => {
+            w.open_array(name.as_ref());
+            for item in items {
+                write_underscored(w, "", item);
+            }
+            w.close();
+        }
+        scalar => w.json(name.as_ref(), Some(scalar)),
+    }
+}
+
+/// `pairs` as an object under `key`, its keys [`underscored`] when `rename`.
+fn write_pairs(w: &mut JsonWriter<'_>, key: &str, pairs: Option<&Pairs<'_>>, rename: bool) {
     w.open_object(key);
     for (k, v) in pairs.into_iter().flatten() {
+        let k = if rename {
+            underscored(k)
+        } else {
+            Cow::Borrowed(k.as_ref())
+        };
         w.str(k.as_ref(), Some(v));
     }
     w.close();
@@ -983,17 +1026,6 @@ fn write_pairs(w: &mut JsonWriter<'_>, key: &str, pairs: Option<&Pairs<'_>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_name_is_grok_user_of_the_alternate_id() {
-        assert_eq!(grok_user("jdoe@example.com"), Some("jdoe"));
-        assert_eq!(
-            grok_user("first.last-1_x@example.com"),
-            Some("first.last-1_x")
-        );
-        assert_eq!(grok_user("(system) job"), Some("system"));
-        assert_eq!(grok_user("@@"), None);
-    }
 
     #[test]
     fn elastic_categories_follow_its_append_order() {

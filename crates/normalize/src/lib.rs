@@ -430,7 +430,7 @@ mod tests {
             serde_json::json!(["authentication", "session"])
         );
         assert_eq!(doc["event"]["outcome"], "failure");
-        assert_eq!(doc["user"]["name"], "jdoe");
+        assert_eq!(doc["user"]["name"], "jdoe@example.com");
         assert_eq!(doc["source"]["user"]["id"], "00u1");
         assert_eq!(doc["okta"]["actor"]["alternate_id"], "jdoe@example.com");
         assert_eq!(doc["okta"]["client"]["ip"], "81.2.69.142");

@@ -171,6 +171,7 @@ fn the_elastic_schema_reproduces_elastics_pipeline_tests() {
             "{}: inputs and expected documents differ in number",
             input_path.display()
         );
+        let before = (documents, compared, agreeing);
         for (i, (input, want)) in inputs.iter().zip(expected).enumerate() {
             let case = format!(
                 "{}#{i}",
@@ -207,6 +208,13 @@ fn the_elastic_schema_reproduces_elastics_pipeline_tests() {
                 }
             }
         }
+        eprintln!(
+            "{}: {} documents, {} fields compared, {} agree",
+            input_path.display(),
+            documents - before.0,
+            compared - before.1,
+            agreeing - before.2
+        );
     }
     eprintln!(
         "elastic conformance: {documents} documents, {compared} fields compared, {agreeing} agree \

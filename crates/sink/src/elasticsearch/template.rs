@@ -58,19 +58,11 @@ pub fn index_template_for(flavor: Flavor, index: &str, layout: Layout) -> (Strin
         });
         return (name, body);
     }
-    let keyword = || json!({"type": "keyword", "ignore_above": 1024});
     let keyword_text = || {
         json!({"type": "keyword", "ignore_above": 1024,
                "fields": {"text": {"type": "match_only_text"}}})
     };
     let text_keyword = || json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}});
-    let objects = |fields: &[(&str, Value)]| -> Value {
-        let props: serde_json::Map<String, Value> = fields
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect();
-        json!({"properties": props})
-    };
     let user = |with_target: bool| {
         let mut fields = vec![
             ("id", keyword()),
@@ -93,12 +85,7 @@ pub fn index_template_for(flavor: Flavor, index: &str, layout: Layout) -> (Strin
         }
         objects(&fields)
     };
-    let okta_system = match flavor {
-        Flavor::Elasticsearch => {
-            json!({"type": "flattened", "ignore_above": 1024, "depth_limit": 30})
-        }
-        Flavor::OpenSearch => json!({"type": "flat_object"}),
-    };
+    let okta_system = free_form(flavor);
     // match_only_text is Elasticsearch-only; OpenSearch gets plain text.
     let mut mappings = json!({
         "dynamic_templates": [
@@ -225,28 +212,15 @@ pub fn index_template_for(flavor: Flavor, index: &str, layout: Layout) -> (Strin
 /// and its `okta.*` fields with the integration's types (`okta.target`,
 /// `okta.request.ip_chain` and the whole debugData flattened).
 fn elastic_mappings(flavor: Flavor) -> Value {
-    let keyword = || json!({"type": "keyword", "ignore_above": 1024});
-    let flattened = || match flavor {
-        Flavor::Elasticsearch => {
-            json!({"type": "flattened", "ignore_above": 1024, "depth_limit": 30})
-        }
-        Flavor::OpenSearch => json!({"type": "flat_object"}),
-    };
+    let flattened = || free_form(flavor);
     let ip = || json!({"type": "ip"});
     let long = || json!({"type": "long"});
     let boolean = || json!({"type": "boolean"});
-    let objects = |fields: &[(&str, Value)]| -> Value {
-        let props: serde_json::Map<String, Value> = fields
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect();
-        json!({"properties": props})
-    };
     let keywords = |names: &[&str]| -> Value {
         let fields: Vec<(&str, Value)> = names.iter().map(|n| (*n, keyword())).collect();
         objects(&fields)
     };
-    let pseudo_user = || keywords(&["id", "name", "full_name"]);
+    let pseudo_user = || keywords(&["id", "name", "full_name", "email"]);
     let debug_leaf = |kind: &str| {
         json!({"path_match": "okta.debug_context.debug_data.*", "match_mapping_type": kind,
                "mapping": {"type": "keyword", "ignore_above": 1024}})
@@ -386,7 +360,7 @@ fn elastic_mappings(flavor: Flavor) -> Value {
                 ("transaction", objects(&[
                     ("id", keyword()),
                     ("type", keyword()),
-                    ("detail", keywords(&["request_api_token_id"])),
+                    ("detail", keywords(&["request_api_token_id", "root_api_token_id"])),
                 ])),
                 ("debug_context", objects(&[("debug_data", objects(&[
                     ("authn_request_id", keyword()),
@@ -400,6 +374,10 @@ fn elastic_mappings(flavor: Flavor) -> Value {
                     ("risk_level", keyword()),
                     ("risk_reasons", keyword()),
                     ("url", keyword()),
+                    ("client_secret", keyword()),
+                    ("grant_type", keyword()),
+                    ("granted_scopes", keyword()),
+                    ("requested_scopes", keyword()),
                     ("flattened", flattened()),
                 ]))])),
                 ("authentication_context", objects(&[
@@ -426,6 +404,31 @@ fn elastic_mappings(flavor: Flavor) -> Value {
             ]),
         }
     })
+}
+
+/// A `keyword` mapping (`ignore_above` 1024, as Elastic's templates).
+fn keyword() -> Value {
+    json!({"type": "keyword", "ignore_above": 1024})
+}
+
+/// An object mapping with these properties.
+fn objects(fields: &[(&str, Value)]) -> Value {
+    let props: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    json!({"properties": props})
+}
+
+/// A free-form object mapped whole: `flattened` on Elasticsearch, `flat_object` on
+/// OpenSearch.
+fn free_form(flavor: Flavor) -> Value {
+    match flavor {
+        Flavor::Elasticsearch => {
+            json!({"type": "flattened", "ignore_above": 1024, "depth_limit": 30})
+        }
+        Flavor::OpenSearch => json!({"type": "flat_object"}),
+    }
 }
 
 fn replace_match_only_text(value: &mut Value) {
