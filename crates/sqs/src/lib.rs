@@ -37,3 +37,6 @@ pub use config::{
     DEFAULT_VISIBILITY_TIMEOUT, DEFAULT_WAIT_TIME, MAX_WAIT_TIME,
 };
 pub use consumer::{Consumer, ConsumerStats};
+
+#[cfg(feature = "testing")]
+pub mod testing;
