@@ -87,7 +87,8 @@ impl ConsumerStats {
 /// The running consumer of one queue (see the [module documentation](self)).
 #[derive(Debug)]
 pub struct Consumer {
-    task: JoinHandle<Result<(), SqsError>>,
+    /// `None` once [`Consumer::finish`] took it; aborted when the consumer is dropped.
+    task: Option<JoinHandle<Result<(), SqsError>>>,
     stats: Arc<ConsumerStats>,
 }
 
@@ -138,7 +139,13 @@ impl Consumer {
             let (polled, tracked) = tokio::join!(poller, tracker);
             polled.and(tracked)
         });
-        (Consumer { task, stats }, deliveries)
+        (
+            Consumer {
+                task: Some(task),
+                stats,
+            },
+            deliveries,
+        )
     }
 
     /// The consumer's counters.
@@ -150,20 +157,33 @@ impl Consumer {
     /// message is deleted or released), at most `grace`; then stops it (messages not yet
     /// deleted come back after their visibility timeout). Its permanent error, if any.
     pub async fn finish(mut self, grace: Duration) -> Result<(), SqsError> {
-        match tokio::time::timeout(grace, &mut self.task).await {
+        let Some(mut task) = self.task.take() else {
+            return Ok(());
+        };
+        match tokio::time::timeout(grace, &mut task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(SqsError::Body {
                 action: "consumer",
                 reason: format!("the consumer task ended abnormally: {join}"),
             }),
             Err(_) => {
-                self.task.abort();
+                task.abort();
                 tracing::warn!(
                     "SQS consumer: messages still undecided after {}s; they return to the queue after their visibility timeout",
                     grace.as_secs()
                 );
                 Ok(())
             }
+        }
+    }
+}
+
+impl Drop for Consumer {
+    /// A consumer dropped before [`Consumer::finish`] stops at once (its undecided
+    /// messages return after their visibility timeout).
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
         }
     }
 }
