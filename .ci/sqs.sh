@@ -23,15 +23,14 @@ sqs__venv() {
     echo "${OKTAFLOW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/oktaflow}/moto-venv"
 }
 
+# A port the kernel hands out for a loopback bind (so neither a listener nor an outgoing
+# connection holds it now).
 sqs__free_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
+    "$(sqs__venv)/bin/python" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
 }
 
 sqs_install() {
@@ -56,24 +55,30 @@ sqs_install() {
 
 sqs_start() {
     sqs_install || return 1
-    local venv port
+    local venv port attempt i url
     venv=$(sqs__venv)
-    port=$(sqs__free_port)
     SQS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/oktaflow-sqs.XXXXXX")
-    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$SQS_DIR/moto.log" 2>&1 &
-    SQS_PID=$!
-    local url="http://127.0.0.1:$port"
-    local i
-    for i in $(seq 1 150); do
-        if curl -fsS --max-time 2 "$url/moto-api/" >/dev/null 2>&1; then
-            export OKTAFLOW_TEST_SQS_URL="$url"
-            echo "+ moto_server pid $SQS_PID on $url (log in $SQS_DIR)" >&2
-            return 0
-        fi
-        if ! kill -0 "$SQS_PID" 2>/dev/null; then
+    # Another process may take the port between the choice and the bind: try three ports.
+    for attempt in 1 2 3; do
+        port=$(sqs__free_port) || { echo "sqs.sh: no free port" >&2; sqs_stop; return 1; }
+        "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$SQS_DIR/moto.log" 2>&1 &
+        SQS_PID=$!
+        url="http://127.0.0.1:$port"
+        for i in $(seq 1 150); do
+            if curl -fsS --max-time 2 "$url/moto-api/" >/dev/null 2>&1; then
+                export OKTAFLOW_TEST_SQS_URL="$url"
+                echo "+ moto_server pid $SQS_PID on $url (log in $SQS_DIR)" >&2
+                return 0
+            fi
+            if ! kill -0 "$SQS_PID" 2>/dev/null; then
+                break
+            fi
+            sleep 0.2
+        done
+        if kill -0 "$SQS_PID" 2>/dev/null || ! grep -q "in use" "$SQS_DIR/moto.log"; then
             break
         fi
-        sleep 0.2
+        echo "+ moto_server: port $port was taken (attempt $attempt); trying another" >&2
     done
     echo "sqs.sh: moto_server did not answer on $url; its log:" >&2
     tail -n 30 "$SQS_DIR/moto.log" >&2 || true
