@@ -90,6 +90,8 @@ pub struct Consumer {
     /// `None` once [`Consumer::finish`] took it; aborted when the consumer is dropped.
     task: Option<JoinHandle<Result<(), SqsError>>>,
     stats: Arc<ConsumerStats>,
+    /// Tells the poller to stop receiving ([`Consumer::finish`]: the push run has ended).
+    halt: watch::Sender<bool>,
 }
 
 struct Received {
@@ -122,14 +124,14 @@ impl Consumer {
         };
         let slots = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
         let task_stats = Arc::clone(&stats);
+        let (halt, halted) = watch::channel(false);
         let task = tokio::spawn(async move {
             let (registered, registrations) = mpsc::unbounded_channel();
             let (fatal, fatal_rx) = watch::channel(false);
             let poller = poll(
                 &client,
                 settings,
-                stop,
-                fatal_rx,
+                [stop, fatal_rx, halted],
                 sender,
                 registered,
                 slots,
@@ -143,6 +145,7 @@ impl Consumer {
             Consumer {
                 task: Some(task),
                 stats,
+                halt,
             },
             deliveries,
         )
@@ -153,10 +156,13 @@ impl Consumer {
         Arc::clone(&self.stats)
     }
 
-    /// Waits until the consumer has ended (after the stop request, once every received
+    /// Stops receiving, then waits until the consumer has ended (once every received
     /// message is deleted or released), at most `grace`; then stops it (messages not yet
     /// deleted come back after their visibility timeout). Its permanent error, if any.
     pub async fn finish(mut self, grace: Duration) -> Result<(), SqsError> {
+        // The push run has ended (a stop, or a failure without a stop request): nothing
+        // received from now on would be taken.
+        let _ = self.halt.send(true);
         let Some(mut task) = self.task.take() else {
             return Ok(());
         };
@@ -210,12 +216,11 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn poll(
     client: &SqsClient,
     settings: Settings,
-    mut stop: watch::Receiver<bool>,
-    mut fatal: watch::Receiver<bool>,
+    // The stop request, the tracker's fatal error, the end of the push run.
+    [mut stop, mut fatal, mut halt]: [watch::Receiver<bool>; 3],
     sender: DeliverySender,
     registered: mpsc::UnboundedSender<Received>,
     slots: Arc<Semaphore>,
@@ -228,6 +233,7 @@ async fn poll(
             biased;
             () = stopped(&mut stop) => return Ok(()),
             () = stopped(&mut fatal) => return Ok(()),
+            () = stopped(&mut halt) => return Ok(()),
             slot = Arc::clone(&slots).acquire_owned() => match slot {
                 Ok(slot) => slot,
                 Err(_) => return Ok(()),
@@ -244,6 +250,7 @@ async fn poll(
             biased;
             () = stopped(&mut stop) => return Ok(()),
             () = stopped(&mut fatal) => return Ok(()),
+            () = stopped(&mut halt) => return Ok(()),
             answer = client.receive(held.len() as u32, settings.visibility) => answer,
         };
         let messages = match answer {
@@ -257,6 +264,7 @@ async fn poll(
                 tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "SQS receive failed; retrying");
                 tokio::select! {
                     () = stopped(&mut stop) => return Ok(()),
+                    () = stopped(&mut halt) => return Ok(()),
                     () = tokio::time::sleep(delay) => continue,
                 }
             }

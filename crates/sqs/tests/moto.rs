@@ -94,35 +94,30 @@ async fn acknowledged_messages_are_deleted_and_failed_ones_come_back_at_once() {
     let (stop_tx, stop) = watch::channel(false);
     let (consumer, mut deliveries) = Consumer::spawn(client.clone(), &config, stop);
     let stats = consumer.stats();
-    let mut seen = Vec::new();
-    while seen.len() < 25 {
-        let delivery = tokio::time::timeout(Duration::from_secs(20), deliveries.recv())
-            .await
-            .expect("25 deliveries within 20 s")
-            .expect("the consumer is running");
-        let body = String::from_utf8(delivery.body.to_vec()).unwrap();
-        // Fail the first three: they must be received again at once (visibility 0), not
-        // after 30 s.
-        if seen.len() < 3 {
-            delivery.fail("test: not durable");
-        } else {
-            delivery.ack();
-        }
-        seen.push(body);
-    }
-    let mut again = Vec::new();
-    while again.len() < 3 {
+    // The first three bodies are failed the first time they come: they must come back at
+    // once (visibility 0), not after 30 s. Every other delivery is acknowledged.
+    let mut times: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    let mut failed = Vec::new();
+    let mut acked = std::collections::HashSet::new();
+    while acked.len() < 25 {
         let delivery = tokio::time::timeout(Duration::from_secs(10), deliveries.recv())
             .await
-            .expect("the failed messages come back well before their 30 s visibility")
+            .expect("every message (the failed ones again) well before their 30 s visibility")
             .expect("the consumer is running");
-        again.push(String::from_utf8(delivery.body.to_vec()).unwrap());
-        delivery.ack();
+        let body = String::from_utf8(delivery.body.to_vec()).unwrap();
+        *times.entry(body.clone()).or_default() += 1;
+        if failed.len() < 3 && !failed.contains(&body) && !acked.contains(&body) {
+            failed.push(body);
+            delivery.fail("test: not durable");
+        } else {
+            acked.insert(body);
+            delivery.ack();
+        }
     }
-    let mut failed: Vec<String> = seen[..3].to_vec();
-    failed.sort();
-    again.sort();
-    assert_eq!(failed, again);
+    for body in &failed {
+        assert_eq!(times[body], 2, "{body}");
+    }
+    assert_eq!(times.values().sum::<u32>(), 28, "{times:?}");
     // Deleted only after the ack: the queue ends empty.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while stats.deleted() < 25 && tokio::time::Instant::now() < deadline {
@@ -170,4 +165,25 @@ async fn visibility_is_extended_while_a_delivery_waits() {
     assert_eq!(depth(&client).await.unwrap(), (0, 0));
     stop_tx.send(true).unwrap();
     consumer.finish(Duration::from_secs(10)).await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs an SQS server: OKTAFLOW_TEST_SQS_URL (.ci/sqs.sh)"]
+async fn finish_after_the_push_run_ended_abandons_the_long_poll() {
+    let mut config = create_queue("halt", 30).await.unwrap();
+    config.wait_time = Duration::from_secs(20);
+    let client = SqsClient::new(&config).unwrap();
+    // No stop request: the push run ended on its own (e.g. a sink failed for good).
+    let (_stop_tx, stop) = watch::channel(false);
+    let (consumer, deliveries) = Consumer::spawn(client, &config, stop);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(deliveries);
+    let started = std::time::Instant::now();
+    consumer.finish(Duration::from_secs(60)).await.unwrap();
+    // Not after the 20 s long poll, nor after the 60 s grace.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }
