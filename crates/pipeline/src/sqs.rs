@@ -41,8 +41,9 @@ impl Pipeline {
         self
     }
 
-    /// Builds the client (a bad setting is a one-line [`PipelineError::Config`]), starts
-    /// the consumer, runs the push loop on its deliveries until `stop` (or until the
+    /// Builds the client (a bad setting is a one-line [`PipelineError::Config`]), reads the
+    /// queue's attributes (a missing queue, a bad key or a missing permission is one too,
+    /// before anything runs), starts the consumer, runs the push loop on its deliveries until `stop` (or until the
     /// consumer ends on a permanent error: bad credentials, no permission, no queue), then
     /// lets the consumer delete what was acknowledged.
     pub(crate) async fn run_sqs(
@@ -53,6 +54,15 @@ impl Pipeline {
     ) -> Result<RunSummary, PipelineError> {
         let source = self.config.source.name.clone();
         let client = SqsClient::new(&sqs).map_err(|e| sqs_error(&source, &e))?;
+        // What only an operator can fix (no queue, a bad key, no permission) is found before
+        // the run starts; a transient failure is left to the consumer's retries.
+        match client.attributes().await {
+            Err(error) if !error.is_transient() => return Err(sqs_error(&source, &error)),
+            Err(error) => {
+                tracing::warn!(source = %source, error = %error, "SQS queue not reachable yet; retrying while running");
+            }
+            Ok(_) => {}
+        }
         let observers = self.observers.clone();
         tracing::info!(source = %source, queue = %sqs.queue_url, "SQS consumer polling");
         let (consumer, deliveries) = Consumer::spawn(client, &sqs, stop.clone());
