@@ -423,15 +423,25 @@ fn service_error(
             .and_then(Value::as_str)
             .map(str::to_string)
     };
+    // Some answers (authentication failures from some endpoints) are the query protocol's
+    // XML `<Error><Code>..</Code><Message>..</Message></Error>`.
+    let text = String::from_utf8_lossy(body);
+    let xml = |tag: &str| {
+        let open = format!("<{tag}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{tag}>"))? + start;
+        Some(text[start..end].trim().to_string()).filter(|t| !t.is_empty())
+    };
     let code = field("__type")
         .map(|t| t.rsplit('#').next().unwrap_or_default().to_string())
         .filter(|c| !c.is_empty())
+        .or_else(|| xml("Code"))
         .or(query_error)
         .unwrap_or_else(|| format!("HTTP{status}"));
     let message = field("message")
         .or_else(|| field("Message"))
+        .or_else(|| xml("Message"))
         .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(body);
             let text = text.trim();
             let mut end = text.len().min(ERROR_BODY_LIMIT);
             while !text.is_char_boundary(end) {
@@ -493,6 +503,17 @@ mod tests {
         assert!(denied
             .hint()
             .is_some_and(|h| h.contains("sqs:DeleteMessage")));
+        let xml = service_error(
+            "GetQueueAttributes",
+            403,
+            None,
+            b"<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match.</Message></Error></Errors></ErrorResponse>",
+        );
+        assert_eq!(
+            xml.to_string(),
+            "SQS GetQueueAttributes: SignatureDoesNotMatch (HTTP 403): The request signature we calculated does not match."
+        );
+        assert!(!xml.is_transient());
     }
 
     #[test]
