@@ -135,7 +135,13 @@ pub struct SourceConfig {
     pub enrichment: Option<oktaflow_pipeline::EnrichOptions>,
     /// `kind = "eventbridge"`: the push receiver and its options (`None`: the source polls).
     pub push: Option<PushSource>,
+    /// `kind = "sqs"`: the queue the events arrive in and its options.
+    pub sqs: Option<SqsSource>,
 }
+
+#[path = "config_sqs.rs"]
+mod sqs;
+pub use sqs::SqsSource;
 
 /// A push source's settings (`kind = "eventbridge"`, table `eventbridge`).
 #[derive(Debug, Clone)]
@@ -465,6 +471,7 @@ struct SourceSchema {
     /// `api` (the default: poll the System Log API) or `eventbridge` (push).
     kind: Option<String>,
     eventbridge: Option<EventBridgeSchema>,
+    sqs: Option<sqs::SqsSchema>,
 }
 
 /// `[sources.eventbridge]`: the receiver of a `kind = "eventbridge"` source.
@@ -785,17 +792,19 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
     let org = org(v)
         .unwrap_or_else(|| OrgUrl::from_domain("placeholder.okta.com").expect("a valid domain"));
     let kind = v.get::<String>("kind");
+    let mut sqs_kind = false;
     let push_kind = match kind.as_ref().map(|k| k.value.trim().to_ascii_lowercase()) {
         None => false,
         Some(k) if k == "api" => false,
         Some(k) if k == "eventbridge" => true,
+        Some(k) if k == "sqs" => {
+            sqs_kind = true;
+            false
+        }
         Some(k) => {
             let origin = kind.as_ref().map(|k| k.origin.clone()).unwrap_or_default();
-            let reason = if k == "sqs" {
-                "kind \"sqs\" is not available yet; use \"eventbridge\" (an API destination) or \"api\"".to_string()
-            } else {
-                format!("`{k}` is not a source kind; use \"api\" or \"eventbridge\"")
-            };
+            let reason =
+                format!("`{k}` is not a source kind; use \"api\", \"eventbridge\" or \"sqs\"");
             v.bad("kind", &origin, reason);
             false
         }
@@ -804,7 +813,7 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
         .into_iter()
         .any(|k| v.present(k));
     // A push source needs API credentials only to fill gaps; without them it only receives.
-    let auth = if push_kind && !has_credentials {
+    let auth = if (push_kind || sqs_kind) && !has_credentials {
         Auth::ApiToken(Secret::unlisted("placeholder"))
     } else {
         auth(v).unwrap_or_else(|| Auth::ApiToken(Secret::unlisted("placeholder")))
@@ -819,6 +828,19 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
     }
     let push = if push_kind {
         push_source(v, has_credentials)
+    } else {
+        None
+    };
+    if !sqs_kind && v.present("sqs") {
+        let origin = v.origin("sqs");
+        v.bad(
+            "sqs",
+            &origin,
+            "applies only to a source with kind = \"sqs\"",
+        );
+    }
+    let sqs = if sqs_kind {
+        sqs::sqs_source(v, has_credentials)
     } else {
         None
     };
@@ -923,6 +945,7 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
         schema,
         enrichment,
         push,
+        sqs,
     }
 }
 
@@ -1434,6 +1457,102 @@ mod tests {
     }
 
     #[test]
+    fn an_sqs_source_reads_its_queue_and_secret_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("aws-secret");
+        std::fs::write(&key, "sqs-secret-key-0123456789\n").unwrap();
+        let text = format!(
+            "[[sources]]\nname = \"queue\"\nkind = \"sqs\"\ndomain = \"acme.okta.com\"\n\
+             [sources.sqs]\nqueue_url = \"https://sqs.eu-west-1.amazonaws.com/123456789012/okta\"\n\
+             access_key_id = \"AKIDOKTAFLOW\"\nsecret_access_key_file = \"{}\"\n\
+             wait_time = \"10s\"\nvisibility_timeout = \"2m\"\nmax_messages = 5\n\
+             max_in_flight = 500\ndedup_window = 7000\n",
+            key.display()
+        );
+        let config = run(Some(&text), &[], &Overrides::default()).unwrap();
+        let sqs = config.sources[0].sqs.clone().expect("an SQS source");
+        assert!(config.sources[0].push.is_none());
+        assert!(!sqs.api_credentials);
+        assert_eq!(sqs.config.region, "eu-west-1", "from the queue URL");
+        assert_eq!(sqs.config.credentials.access_key_id, "AKIDOKTAFLOW");
+        assert_eq!(
+            sqs.config.credentials.secret_access_key.expose(),
+            "sqs-secret-key-0123456789"
+        );
+        assert_eq!(sqs.config.wait_time, Duration::from_secs(10));
+        assert_eq!(sqs.config.visibility_timeout, Duration::from_secs(120));
+        assert_eq!(sqs.config.max_messages, 5);
+        assert_eq!(sqs.config.max_in_flight, 500);
+        assert_eq!(sqs.options.dedup_window, 7000);
+        assert_eq!(sqs.options.linger, oktaflow_pipeline::DEFAULT_SQS_LINGER);
+        assert!(!format!("{config:?}").contains("sqs-secret-key-0123456789"));
+    }
+
+    #[test]
+    fn sqs_problems_are_one_line_each_and_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("aws-secret");
+        std::fs::write(&key, "sqs-secret-key-0123456789\n").unwrap();
+        let base = "[[sources]]\nname = \"queue\"\nkind = \"sqs\"\ndomain = \"acme.okta.com\"\n[sources.sqs]\n";
+        let good = format!(
+            "queue_url = \"https://sqs.eu-west-1.amazonaws.com/123456789012/okta\"\naccess_key_id = \"AKIDOKTAFLOW\"\nsecret_access_key_file = \"{}\"\n",
+            key.display()
+        );
+        let cases = [
+            ("wait_time = \"21s\"\n", "sqs.wait_time"),
+            ("wait_time = \"1500ms\"\n", "sqs.wait_time"),
+            ("max_messages = 11\n", "sqs.max_messages"),
+            ("visibility_timeout = \"13h\"\n", "sqs.visibility_timeout"),
+            ("dedup_window = 0\n", "sqs.dedup_window"),
+            ("endpoint = \"http://sqs.example.com\"\n", "sqs.endpoint"),
+            (
+                "secret_access_key_env = \"OKTAFLOW_TEST_SURELY_UNSET_AWS\"\n",
+                "secret_access_key",
+            ),
+        ];
+        for (extra, key) in cases {
+            let text = format!("{base}{good}{extra}");
+            let e = err(Some(&text), &[], &Overrides::default());
+            assert!(e.contains(key), "{extra}: {e}");
+            assert!(!e.contains("sqs-secret-key-0123456789"), "{e}");
+        }
+        // A queue URL that names no region needs sqs.region.
+        let local = format!("{base}queue_url = \"http://127.0.0.1:9324/000000000000/q\"\naccess_key_id = \"A\"\nsecret_access_key_file = \"{}\"\n", key.display());
+        let e = err(Some(&local), &[], &Overrides::default());
+        assert!(e.contains("sqs.region"), "{e}");
+        let with_region = format!("{local}region = \"us-east-1\"\n");
+        let config = run(Some(&with_region), &[], &Overrides::default()).unwrap();
+        assert_eq!(
+            config.sources[0].sqs.as_ref().unwrap().config.region,
+            "us-east-1"
+        );
+        // A key id without its secret.
+        let half = format!("{base}queue_url = \"https://sqs.eu-west-1.amazonaws.com/1/q\"\naccess_key_id = \"A\"\n");
+        let e = err(Some(&half), &[], &Overrides::default());
+        assert!(e.contains("secret_access_key"), "{e}");
+        // [sources.sqs] on another kind of source.
+        let stray = format!(
+            "[[sources]]\nname = \"a\"\ndomain = \"acme.okta.com\"\napi_token = \"{TOKEN}\"\n[sources.sqs]\nqueue_url = \"https://sqs.eu-west-1.amazonaws.com/1/q\"\n"
+        );
+        let e = err(Some(&stray), &[], &Overrides::default());
+        assert!(
+            e.contains("applies only to a source with kind = \"sqs\""),
+            "{e}"
+        );
+        // An unknown key is refused by the schema.
+        let unknown = format!("{base}{good}queue_name = \"x\"\n");
+        let e = err(Some(&unknown), &[], &Overrides::default());
+        assert!(e.contains("unknown field `queue_name`"), "{e}");
+        // Without keys in the table, the AWS environment variables (when this test's
+        // environment has none: the one-line error says what to set).
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            let bare = format!("{base}queue_url = \"https://sqs.eu-west-1.amazonaws.com/1/q\"\n");
+            let e = err(Some(&bare), &[], &Overrides::default());
+            assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
+        }
+    }
+
+    #[test]
     fn eventbridge_problems_are_one_line_each() {
         let base =
             "[[sources]]\nname = \"push\"\nkind = \"eventbridge\"\ndomain = \"acme.okta.com\"\n";
@@ -1453,7 +1572,7 @@ mod tests {
         assert!(e.contains("eventbridge.listen"), "{e}");
         let sqs = base.replace("eventbridge", "sqs");
         let e = err(Some(&sqs), &[], &Overrides::default());
-        assert!(e.contains("not available yet"), "{e}");
+        assert!(e.contains("sqs.queue_url"), "{e}");
         let stray = format!(
             "[[sources]]\nname = \"a\"\ndomain = \"acme.okta.com\"\napi_token = \"{TOKEN}\"\n[sources.eventbridge]\nlisten = \"127.0.0.1:1\"\n"
         );

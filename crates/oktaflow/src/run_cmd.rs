@@ -209,6 +209,9 @@ fn build(
         if let Some(push) = &source.push {
             pipeline = pipeline.with_push(push.receiver.clone(), push.options);
         }
+        if let Some(sqs) = &source.sqs {
+            pipeline = pipeline.with_sqs(sqs.config.clone(), sqs.options);
+        }
         pipeline
             .observe(ProgressObserver::new(console))
             .observe(Arc::new(PipelineLog))

@@ -83,6 +83,7 @@ pub mod preflight;
 pub mod push;
 pub mod sinks;
 pub mod sources;
+pub mod sqs;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, PushState, CHECKPOINT_VERSION};
 pub use config::{
@@ -108,3 +109,4 @@ pub use pipeline::{
 pub use push::{DedupWindow, PushOptions, DEFAULT_DEDUP_WINDOW, DEFAULT_PUSH_LINGER};
 pub use sinks::{build_sinks, SinksError};
 pub use sources::{run_sources, SourcesFailed};
+pub use sqs::DEFAULT_SQS_LINGER;

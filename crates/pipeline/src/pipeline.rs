@@ -132,6 +132,8 @@ pub struct Pipeline {
     pub(crate) observers: Observers,
     /// A push source: its receiver and options ([`Pipeline::with_push`]); `None` polls.
     pub(crate) push: Option<(oktaflow_push::ReceiverConfig, crate::push::PushOptions)>,
+    /// An SQS push source: its queue and options ([`Pipeline::with_sqs`]).
+    pub(crate) sqs: Option<(oktaflow_sqs::SqsConfig, crate::push::PushOptions)>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -176,6 +178,7 @@ impl Pipeline {
             alert_sinks: Vec::new(),
             observers: Observers::default(),
             push: None,
+            sqs: None,
         })
     }
 
@@ -236,6 +239,9 @@ impl Pipeline {
         if let Some((receiver, options)) = self.push.take() {
             return self.run_receiver(receiver, options, stop).await;
         }
+        if let Some((sqs, options)) = self.sqs.take() {
+            return self.run_sqs(sqs, options, stop).await;
+        }
         let observers = self.observers.clone();
         let source = self.config.source.name.clone();
         let result = self.run_to_end(stop).await;
@@ -255,6 +261,7 @@ impl Pipeline {
             alert_sinks,
             observers,
             push: _,
+            sqs: _,
         } = self;
         let name = config.source.name.clone();
         let mut writer = Writer::open(&config, sinks, alert_sinks, observers.clone())?;

@@ -241,6 +241,7 @@ impl Pipeline {
             alert_sinks,
             observers,
             push: _,
+            sqs: _,
         } = self;
         let name = config.source.name.clone();
         let mut writer = Writer::open(&config, sinks, alert_sinks, observers.clone())?;

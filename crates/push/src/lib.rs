@@ -30,5 +30,7 @@ pub use auth::Auth;
 /// The name of the API-key header ([`Auth::ApiKey`]).
 pub use axum::http::HeaderName;
 pub use config::{ConfigError, ReceiverConfig, TlsFiles, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_BODY};
-pub use server::{Deliveries, Delivery, Receiver, ServeError};
+pub use server::{
+    delivery_queue, Deliveries, Delivery, DeliverySender, Receiver, ServeError, Verdict,
+};
 pub use stats::ReceiverStats;

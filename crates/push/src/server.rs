@@ -67,7 +67,8 @@ pub struct Delivery {
 #[derive(Debug)]
 pub struct Reply {
     tx: oneshot::Sender<Result<(), String>>,
-    _slot: OwnedSemaphorePermit,
+    /// The receiver's in-flight slot (`None` for a [`Delivery::detached`]).
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl Reply {
@@ -92,6 +93,61 @@ impl Delivery {
     /// Same as [`Reply::fail`].
     pub fn fail(self, reason: impl Into<String>) {
         self.reply.fail(reason);
+    }
+
+    /// A delivery that did not come through the receiver (e.g. a message of the SQS
+    /// consumer, `oktaflow-sqs`): the consumer's decision arrives on the returned [`Verdict`].
+    pub fn detached(body: Bytes, received_at: SystemTime) -> (Delivery, Verdict) {
+        let (tx, rx) = oneshot::channel();
+        let delivery = Delivery {
+            body,
+            received_at,
+            reply: Reply { tx, _slot: None },
+        };
+        (delivery, Verdict { rx })
+    }
+}
+
+/// The decision on a [`Delivery::detached`]: resolves to `Ok(())` when it was acknowledged
+/// (durable in every sink and the checkpoint) and to `Err(reason)` when it failed or was
+/// dropped undecided.
+#[derive(Debug)]
+pub struct Verdict {
+    rx: oneshot::Receiver<Result<(), String>>,
+}
+
+impl std::future::Future for Verdict {
+    type Output = Result<(), String>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.rx).poll(cx).map(|answer| {
+            answer.unwrap_or_else(|_| Err("dropped before it was acknowledged".to_string()))
+        })
+    }
+}
+
+/// A queue of [`Delivery`]s fed by something other than the receiver (the SQS consumer):
+/// what [`DeliverySender::send`] sends, [`Deliveries::recv`] returns, in order. At most
+/// `capacity` deliveries wait in it.
+pub fn delivery_queue(capacity: usize) -> (DeliverySender, Deliveries) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    (DeliverySender { tx }, Deliveries { rx })
+}
+
+/// The sending side of a [`delivery_queue`].
+#[derive(Debug, Clone)]
+pub struct DeliverySender {
+    tx: mpsc::Sender<Delivery>,
+}
+
+impl DeliverySender {
+    /// Queues `delivery`, waiting while the queue is full; gives it back when the
+    /// [`Deliveries`] side is gone.
+    pub async fn send(&self, delivery: Delivery) -> Result<(), Delivery> {
+        self.tx.send(delivery).await.map_err(|e| e.0)
     }
 }
 
@@ -383,7 +439,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let delivery = Delivery {
         body,
         received_at: SystemTime::now(),
-        reply: Reply { tx, _slot: slot },
+        reply: Reply {
+            tx,
+            _slot: Some(slot),
+        },
     };
     // The queue holds as many deliveries as there are slots, and this one holds a slot: it
     // can only be refused when the consumer has gone.

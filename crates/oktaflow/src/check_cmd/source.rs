@@ -28,6 +28,17 @@ pub async fn check_source(source: &SourceConfig) -> Vec<Row> {
                 return rows;
             }
         }
+        if let Some(sqs) = &source.sqs {
+            rows.push(check_queue(&subject, sqs).await);
+            if !sqs.api_credentials {
+                rows.push(Row::skipped(
+                    &subject,
+                    "org",
+                    "no API credentials: the source only consumes the queue (no gap filling)",
+                ));
+                return rows;
+            }
+        }
         let mut probed: Vec<Row> = oktaflow_fetch::probe(&source.client, source.start_from)
             .await
             .into_iter()
@@ -110,5 +121,42 @@ async fn check_receiver(subject: &str, push: &crate::config::PushSource) -> Row 
             )
         }
         Err(error) => Row::fail(subject, "receiver", error.to_string()),
+    }
+}
+
+/// `GetQueueAttributes` of the queue: it exists and the key may read its attributes (the
+/// other actions, ReceiveMessage, DeleteMessage and ChangeMessageVisibility, are only
+/// exercised by `run`: checking them would take or change messages).
+async fn check_queue(subject: &str, sqs: &crate::config::SqsSource) -> Row {
+    let config = &sqs.config;
+    let client = match oktaflow_sqs::SqsClient::new(config) {
+        Ok(client) => client,
+        Err(error) => return Row::fail(subject, "queue", error.to_string()),
+    };
+    match client.attributes().await {
+        Ok(attributes) => {
+            let get = |name: &str| attributes.get(name).map_or("?", String::as_str);
+            let redrive = if attributes.contains_key("RedrivePolicy") {
+                "a redrive policy (dead-letter queue)"
+            } else {
+                "no redrive policy (no dead-letter queue)"
+            };
+            Row::ok(
+                subject,
+                "queue",
+                format!(
+                    "{} readable with key {} ({}): {} messages visible, {} in flight, {redrive}",
+                    config.queue_url,
+                    config.credentials.access_key_id,
+                    sqs.credentials_from,
+                    get("ApproximateNumberOfMessages"),
+                    get("ApproximateNumberOfMessagesNotVisible"),
+                ),
+            )
+        }
+        Err(error) => {
+            let hint = error.hint().map(|h| format!(" — {h}")).unwrap_or_default();
+            Row::fail(subject, "queue", format!("{error}{hint}"))
+        }
     }
 }
