@@ -67,6 +67,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
+pub mod dedup_store;
 pub mod detect;
 pub mod detect_store;
 pub mod enrich;

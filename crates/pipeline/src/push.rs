@@ -11,10 +11,11 @@
 //!   batch N+1 is written, as for polling.
 //! * **Duplicates.** Log Streaming is at least once. Every event's `uuid` is looked up in a
 //!   bounded window of the ids made durable most recently ([`PushOptions::dedup_window`],
-//!   default 200,000), saved in the checkpoint in the same atomic write as the sink
-//!   positions ([`PushState`](crate::checkpoint::PushState)): a redelivery of an event
-//!   already durable, also after a crash, is acknowledged without being written again; two
-//!   copies in one batch are written once.
+//!   default 200,000). Each batch's new ids are appended to the window's journal
+//!   ([`crate::dedup_store`]) before its checkpoint, which names the journal's length: the
+//!   checkpoint is the commit point of both, so a redelivery of an event already durable,
+//!   also after a crash, is acknowledged without being written again, while the checkpoint
+//!   stays a few hundred bytes. Two copies in one batch are written once.
 //! * **Order.** Within a batch, events are handed to the normalizer and the detectors in
 //!   `published` order (a stable sort: events without a readable `published` keep their
 //!   arrival order, first). The batch is the reorder buffer: it never holds a request longer
@@ -246,15 +247,17 @@ impl Pipeline {
         let mut writer = Writer::open(&config, sinks, alert_sinks, observers.clone())?;
         let loaded = writer.recover().await?;
         let resumed = loaded.is_some();
-        let (state, detect_files, inline_detect, saved_push) = match loaded {
+        let (state, detect_files, inline_detect, saved_push, push_files) = match loaded {
             Some(checkpoint) => (
                 checkpoint.source,
                 checkpoint.detect_files,
                 checkpoint.detect,
                 checkpoint.push,
+                checkpoint.push_files,
             ),
             None => (
                 SourceState::polling(config.source.client.org.label(), Utc::now()),
+                None,
                 None,
                 None,
                 None,
@@ -263,8 +266,9 @@ impl Pipeline {
         let saved_detect = writer
             .saved_detect(&config, detect_files, inline_detect)
             .await?;
-        let mut window = DedupWindow::restore(options.dedup_window, saved_push.as_ref());
-        writer.push = Some(window.state());
+        let mut window = writer
+            .load_dedup(options.dedup_window, push_files, saved_push)
+            .await?;
         let mut detector = crate::pipeline::detect_stage(&config, saved_detect)?;
         {
             let sink_names = writer.sink_names();
@@ -361,13 +365,8 @@ impl Pipeline {
             if let Some(detector) = &mut detector {
                 crate::detect::detect_batch(detector, &mut batch);
             }
-            let mut next_window = window.clone();
-            for (_, id, _) in &fresh {
-                if let Some(id) = id {
-                    next_window.insert(id);
-                }
-            }
-            writer.push = Some(next_window.state());
+            let new_ids: Vec<String> = fresh.iter().filter_map(|(_, id, _)| id.clone()).collect();
+            writer.dedup_ids = Arc::new(new_ids);
             let outcome = match writer.commit_batch(&batch, &stop).await {
                 Ok(Some(outcome)) => outcome,
                 Ok(None) => {
@@ -390,8 +389,10 @@ impl Pipeline {
                     return Err(error);
                 }
             };
-            window = next_window;
-            for (_, _, delivery) in fresh {
+            for (_, id, delivery) in fresh {
+                if let Some(id) = &id {
+                    window.insert(id);
+                }
                 delivery.ack();
             }
             for copy in copies {

@@ -143,6 +143,13 @@ async fn each_event_once_through_duplicates_and_a_restart() {
     assert_eq!(unique.len(), 300);
     let summary = running.finish().await;
     assert_eq!(summary.written, 300);
+    // The window is in its journal beside the checkpoint, not in the checkpoint.
+    let checkpoint = std::fs::read_to_string(state.join("okta.checkpoint.json")).unwrap();
+    assert!(checkpoint.len() < 2_000, "{checkpoint}");
+    assert!(checkpoint.contains("\"push_files\""), "{checkpoint}");
+    assert!(!checkpoint.contains("uuid-000"), "{checkpoint}");
+    let journal = std::fs::read_to_string(state.join("okta.dedup-1.journal")).unwrap();
+    assert_eq!(journal.matches("uuid-").count(), 300, "{journal}");
 
     // A restart on the same state: redeliveries of durable events are acknowledged and
     // dropped (the window was saved with the checkpoint); new events are written.
