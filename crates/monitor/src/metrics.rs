@@ -57,6 +57,16 @@ pub struct Metrics {
     pub detect_keys: IntGaugeVec,
     /// `oktaflow_detect_state_evicted_total{source,rule}`.
     pub detect_evicted: IntCounterVec,
+    /// `oktaflow_push_requests_total{source,status}`: the push receiver's answers.
+    pub push_requests: IntCounterVec,
+    /// `oktaflow_push_events_total{source,outcome}` (`accepted`, `duplicate`, `rejected`).
+    pub push_events: IntCounterVec,
+    /// `oktaflow_push_in_flight{source}`.
+    pub push_in_flight: IntGaugeVec,
+    /// `oktaflow_push_in_flight_limit{source}`.
+    pub push_in_flight_limit: IntGaugeVec,
+    /// `oktaflow_push_ack_latency_seconds{source}`.
+    pub push_ack_latency: HistogramVec,
 }
 
 impl Metrics {
@@ -193,6 +203,31 @@ impl Metrics {
                 "oktaflow_detect_state_evicted_total",
                 "Keys a stateful detection rule evicted at its max_keys_per_rule cap.",
                 &["source", "rule"],
+            )?,
+            push_requests: counter(
+                "oktaflow_push_requests_total",
+                "Requests the push receiver answered, by HTTP status (200 durable, 401, 405, 413, 429 in-flight bound full, 503 not durable).",
+                &["source", "status"],
+            )?,
+            push_events: counter(
+                "oktaflow_push_events_total",
+                "Pushed events answered 200: accepted (made durable), duplicate (a redelivery dropped), rejected (dead-lettered).",
+                &["source", "outcome"],
+            )?,
+            push_in_flight: gauge(
+                "oktaflow_push_in_flight",
+                "Requests the push receiver is handling now (reading, queued, waiting to be durable).",
+                source,
+            )?,
+            push_in_flight_limit: gauge(
+                "oktaflow_push_in_flight_limit",
+                "Requests the push receiver handles at once before answering 429 (max_in_flight).",
+                source,
+            )?,
+            push_ack_latency: histogram(
+                "oktaflow_push_ack_latency_seconds",
+                "Time from a pushed request's body received to its 200 (batching, sinks, checkpoint).",
+                source,
             )?,
             registry,
         })

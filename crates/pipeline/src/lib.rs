@@ -93,11 +93,15 @@ pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER
 pub use detect::DetectConfig;
 pub use error::PipelineError;
 pub use lock::{LockError, StateLock, LOCK_FILE};
-pub use observer::{AlertsCommitted, Committed, PipelineObserver, SinkCommit, StageTimes, Started};
+pub use observer::{
+    AlertsCommitted, Committed, PipelineObserver, PushAcked, PushListening, SinkCommit, StageTimes,
+    Started,
+};
 /// Identity enrichment settings and the OAuth scopes they need (from `oktaflow-enrich`).
 pub use oktaflow_enrich::{
     required_scopes, EnrichOptions, DEFAULT_RATE_LIMIT_SHARE, DEFAULT_REFRESH,
 };
+pub use oktaflow_push::ReceiverStats;
 pub use pipeline::{
     batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES,
 };

@@ -38,7 +38,9 @@ use tokio::sync::watch;
 
 use crate::batch::BatchBuilder;
 use crate::checkpoint::PushState;
-use crate::observer::{AlertsCommitted, Committed, PipelineObserver, StageTimes, Started};
+use crate::observer::{
+    AlertsCommitted, Committed, PipelineObserver, PushAcked, PushListening, StageTimes, Started,
+};
 use crate::pipeline::{blocking, normalize_threads, Pipeline, RunSummary, StopReason, Writer};
 use crate::PipelineError;
 
@@ -184,11 +186,18 @@ impl Pipeline {
         options: PushOptions,
         stop: watch::Receiver<bool>,
     ) -> Result<RunSummary, PipelineError> {
+        let max_in_flight = receiver.max_in_flight;
         let (receiver, deliveries) = oktaflow_push::Receiver::bind(receiver)
             .await
             .map_err(|e| PipelineError::Config(format!("eventbridge receiver: {e}")))?;
         if let Ok(addr) = receiver.local_addr() {
             tracing::info!(source = %self.config.source.name, listen = %addr, "push receiver listening");
+            self.observers.push_listening(&PushListening {
+                source: &self.config.source.name,
+                listen: addr,
+                stats: receiver.stats(),
+                max_in_flight,
+            });
         }
         let mut until_stop = stop.clone();
         let server = tokio::spawn(receiver.serve(async move {
@@ -330,20 +339,36 @@ impl Pipeline {
             let mut fresh: Vec<(Option<DateTime<Utc>>, Option<String>, Delivery)> = Vec::new();
             let mut in_batch: HashSet<String> = HashSet::new();
             let mut copies: Vec<Delivery> = Vec::new();
+            let mut durable: Vec<Delivery> = Vec::new();
             for delivery in taken {
                 let (id, published) = peek(&delivery.body);
                 match &id {
-                    Some(id) if window.contains(id) => delivery.ack(),
+                    Some(id) if window.contains(id) => durable.push(delivery),
                     Some(id) if !in_batch.insert(id.clone()) => copies.push(delivery),
                     _ => fresh.push((published, id, delivery)),
                 }
             }
             if fresh.is_empty() {
-                // Only copies of events in flight within this batch: impossible without
-                // fresh ones, but answer them rather than hold them.
-                for copy in copies {
-                    copy.ack();
+                // Only redeliveries of durable events (copies within the batch are
+                // impossible without fresh ones, but answer them rather than hold them).
+                durable.append(&mut copies);
+            }
+            if !durable.is_empty() {
+                // Counted before they are answered, so a client that saw its 200 finds it
+                // in the metrics.
+                let latencies: Vec<Duration> = durable.iter().map(since).collect();
+                observers.push_acked(&PushAcked {
+                    source: &name,
+                    accepted: 0,
+                    duplicates: durable.len(),
+                    rejected: 0,
+                    ack_latencies: &latencies,
+                });
+                for delivery in durable {
+                    delivery.ack();
                 }
+            }
+            if fresh.is_empty() {
                 continue;
             }
             fresh.sort_by_key(|(published, _, _)| *published);
@@ -389,6 +414,21 @@ impl Pipeline {
                     return Err(error);
                 }
             };
+            let rejected = batch.refused.len();
+            let accepted = fresh.len().saturating_sub(rejected);
+            let latencies: Vec<Duration> = fresh
+                .iter()
+                .map(|(_, _, d)| d)
+                .chain(&copies)
+                .map(since)
+                .collect();
+            observers.push_acked(&PushAcked {
+                source: &name,
+                accepted,
+                duplicates: copies.len(),
+                rejected,
+                ack_latencies: &latencies,
+            });
             for (_, id, delivery) in fresh {
                 if let Some(id) = &id {
                     window.insert(id);
@@ -432,6 +472,11 @@ impl Pipeline {
         summary.elapsed = started.elapsed();
         Ok(summary)
     }
+}
+
+/// The time since `delivery` was received.
+fn since(delivery: &Delivery) -> Duration {
+    delivery.received_at.elapsed().unwrap_or_default()
 }
 
 fn summary_of(name: &str, writer: &Writer, started: Instant, stopped: StopReason) -> RunSummary {
