@@ -48,6 +48,10 @@ pub struct Checkpoint {
     /// checkpoint; `push` above is still read from older checkpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_files: Option<crate::dedup_store::DedupStateRef>,
+    /// A push source's gap filling: the latest `published` committed and the intervals still
+    /// to fetch from the API ([`crate::gap`]). Absent without gap filling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<crate::gap::StreamState>,
 }
 
 /// What a push source keeps in its checkpoint.
@@ -71,6 +75,7 @@ impl Checkpoint {
             detect_files: None,
             push: None,
             push_files: None,
+            stream: None,
         }
     }
 

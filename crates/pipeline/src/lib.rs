@@ -73,6 +73,7 @@ pub mod detect_store;
 pub mod enrich;
 mod error;
 pub mod fanout;
+pub mod gap;
 pub mod lock;
 pub mod normalize_stage;
 pub mod observer;
@@ -92,6 +93,7 @@ pub use config::{
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER_KEY};
 pub use detect::DetectConfig;
 pub use error::PipelineError;
+pub use gap::{GapFill, StreamState};
 pub use lock::{LockError, StateLock, LOCK_FILE};
 pub use observer::{
     AlertsCommitted, Committed, PipelineObserver, PushAcked, PushListening, SinkCommit, StageTimes,

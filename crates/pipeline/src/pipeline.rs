@@ -497,6 +497,8 @@ pub(crate) struct Writer {
     /// The ids the next checkpoint makes durable in the de-duplication window (a push source
     /// sets them before each [`Writer::commit_batch`]).
     pub(crate) dedup_ids: Arc<Vec<String>>,
+    /// A push source's gap-filling state, saved with every checkpoint (`None`: none).
+    pub(crate) stream: Option<crate::gap::StreamState>,
 }
 
 impl Writer {
@@ -535,6 +537,7 @@ impl Writer {
             observers,
             dedup: None,
             dedup_ids: Arc::new(Vec::new()),
+            stream: None,
         })
     }
 
@@ -663,8 +666,9 @@ impl Writer {
             positions.insert(sink.name().to_string(), ack.position);
         }
         positions.insert(DEAD_LETTER_KEY.to_string(), self.dead().position());
-        self.save_retrying(Checkpoint::new(state, positions), None, stop)
-            .await
+        let mut checkpoint = Checkpoint::new(state, positions);
+        checkpoint.stream = self.stream.clone();
+        self.save_retrying(checkpoint, None, stop).await
     }
 
     /// Step 2 of a run, the key rule of exactly once: makes `batch` durable everywhere, then
@@ -789,9 +793,11 @@ impl Writer {
         };
         positions.insert(DEAD_LETTER_KEY.to_string(), dead_position);
         let checkpointing = Instant::now();
+        let mut checkpoint = Checkpoint::new(batch.state_after.clone(), positions);
+        checkpoint.stream = self.stream.clone();
         let saved = self
             .save_retrying(
-                Checkpoint::new(batch.state_after.clone(), positions),
+                checkpoint,
                 batch.detect.as_ref().map(|d| d.state.clone()),
                 stop,
             )
