@@ -195,6 +195,9 @@ fn peek_event(body: &[u8]) -> Peek {
         .unwrap_or_default()
 }
 
+/// While deliveries keep arriving, a due gap still gets a page at least this often.
+const GAP_TURN: Duration = Duration::from_secs(1);
+
 /// The longest a gap page may take (retries included) before the run goes back to its
 /// deliveries and tries the gap again later.
 const GAP_PAGE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -362,14 +365,17 @@ impl Pipeline {
         };
         // How often the gap filler looks at the clock while no delivery comes.
         let tick = Duration::from_millis(500);
+        let mut last_fill = Instant::now();
 
         loop {
             if *stop.borrow() {
                 break;
             }
-            // A due gap is fetched a page at a time, while no delivery waits.
+            // A due gap is fetched a page at a time, while no delivery waits (or at least
+            // every GAP_TURN while deliveries keep coming).
             if let Some((client, filler)) = &mut gaps {
-                if deliveries.is_empty() {
+                if deliveries.is_empty() || last_fill.elapsed() >= GAP_TURN {
+                    last_fill = Instant::now();
                     filler.check_silence(Utc::now());
                     if let Some(request) = filler.next_request(Utc::now()) {
                         if !run
