@@ -69,6 +69,16 @@ pub struct Metrics {
     pub profile_requests: IntCounterVec,
     /// `oktaflow_profile_lookups_total{source,kind,result}` (`result`: hit, miss).
     pub profile_lookups: IntCounterVec,
+    /// `oktaflow_push_requests_total{source,status}`: the push receiver's answers.
+    pub push_requests: IntCounterVec,
+    /// `oktaflow_push_events_total{source,outcome}` (`accepted`, `duplicate`, `rejected`).
+    pub push_events: IntCounterVec,
+    /// `oktaflow_push_in_flight{source}`.
+    pub push_in_flight: IntGaugeVec,
+    /// `oktaflow_push_in_flight_limit{source}`.
+    pub push_in_flight_limit: IntGaugeVec,
+    /// `oktaflow_push_ack_latency_seconds{source}`.
+    pub push_ack_latency: HistogramVec,
 }
 
 impl Metrics {
@@ -235,6 +245,31 @@ impl Metrics {
                 "oktaflow_profile_lookups_total",
                 "User and device lookups while normalizing (result: hit = profile joined, miss = unknown to the store).",
                 &["source", "kind", "result"],
+            )?,
+            push_requests: counter(
+                "oktaflow_push_requests_total",
+                "Requests the push receiver answered, by HTTP status (200 durable, 401, 405, 413, 429 in-flight bound full, 503 not durable).",
+                &["source", "status"],
+            )?,
+            push_events: counter(
+                "oktaflow_push_events_total",
+                "Pushed events answered 200: accepted (made durable), duplicate (a redelivery dropped), rejected (dead-lettered).",
+                &["source", "outcome"],
+            )?,
+            push_in_flight: gauge(
+                "oktaflow_push_in_flight",
+                "Requests the push receiver is handling now (reading, queued, waiting to be durable).",
+                source,
+            )?,
+            push_in_flight_limit: gauge(
+                "oktaflow_push_in_flight_limit",
+                "Requests the push receiver handles at once before answering 429 (max_in_flight).",
+                source,
+            )?,
+            push_ack_latency: histogram(
+                "oktaflow_push_ack_latency_seconds",
+                "Time from a pushed request's body received to its 200 (batching, sinks, checkpoint).",
+                source,
             )?,
             registry,
         })

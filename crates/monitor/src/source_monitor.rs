@@ -14,7 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use oktaflow_fetch::{FetchStats, FetchStatsSnapshot};
 use oktaflow_pipeline::{
     AlertsCommitted, Committed, EnrichError, LookupCounts, PipelineError, PipelineObserver,
-    ProfilesSynced, RunSummary, Started,
+    ProfilesSynced, PushAcked, PushListening, ReceiverStats, RunSummary, Started,
 };
 use oktaflow_plumbing::scrub;
 use oktaflow_sink::SinkError;
@@ -81,6 +81,9 @@ pub struct SourceReport {
     pub last_error: Option<String>,
     /// Its sinks.
     pub sinks: Vec<SinkReport>,
+    /// A push source's receiver (absent for a polling source).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushReport>,
 }
 
 #[derive(Debug)]
@@ -95,6 +98,42 @@ struct Status {
     sinks: BTreeMap<String, Option<String>>,
     stats: Option<Arc<FetchStats>>,
     copied: FetchStatsSnapshot,
+    /// A push source's receiver (`None`: a polling source, or not bound yet).
+    push: Option<PushStatus>,
+}
+
+/// A push receiver as the monitor follows it.
+#[derive(Debug)]
+struct PushStatus {
+    stats: Arc<ReceiverStats>,
+    max_in_flight: u64,
+    /// The counters already copied into the metrics, by status.
+    copied: [u64; 6],
+}
+
+impl PushStatus {
+    fn by_status(&self) -> [(u64, &'static str); 6] {
+        let s = &self.stats;
+        [
+            (s.accepted(), "200"),
+            (s.unauthorized(), "401"),
+            (s.bad_method(), "405"),
+            (s.too_large(), "413"),
+            (s.throttled(), "429"),
+            (s.failed(), "503"),
+        ]
+    }
+}
+
+/// A push source's entry in the `/ready` detail.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushReport {
+    /// The receiver is bound (and the source recovered: the state is `running`).
+    pub listening: bool,
+    /// Requests in flight now.
+    pub in_flight: u64,
+    /// The in-flight bound; at it, the receiver answers `429` and the source is not ready.
+    pub max_in_flight: u64,
 }
 
 /// The running record of one source (shared by its pipeline, the ticker and the server).
@@ -136,6 +175,7 @@ impl SourceMonitor {
                 sinks: BTreeMap::new(),
                 stats: None,
                 copied: FetchStatsSnapshot::default(),
+                push: None,
             }),
         })
     }
@@ -159,6 +199,62 @@ impl SourceMonitor {
         }
         if status.state == RunState::Starting {
             status.state = RunState::Running;
+        }
+    }
+
+    /// This is a push source whose receiver listens with `stats`, answering `429` beyond
+    /// `max_in_flight` requests: its counters go into the `oktaflow_push_*` metrics and its
+    /// readiness follows the receiver instead of the fetch schedule.
+    pub fn attach_push(&self, stats: Arc<ReceiverStats>, max_in_flight: usize) {
+        let name = self.name.as_str();
+        self.metrics
+            .push_in_flight_limit
+            .with_label_values(&[name])
+            .set(i64::try_from(max_in_flight).unwrap_or(i64::MAX));
+        self.metrics
+            .push_in_flight
+            .with_label_values(&[name])
+            .set(0);
+        for outcome in ["accepted", "duplicate", "rejected"] {
+            self.metrics
+                .push_events
+                .with_label_values(&[name, outcome])
+                .inc_by(0);
+        }
+        self.status().push = Some(PushStatus {
+            stats,
+            max_in_flight: max_in_flight as u64,
+            copied: [0; 6],
+        });
+    }
+
+    /// A push source answered deliveries: `accepted` events made durable, `duplicates`
+    /// redeliveries dropped, `rejected` bodies dead-lettered, each answer `latencies` after
+    /// its receipt.
+    pub fn push_acked(
+        &self,
+        accepted: usize,
+        duplicates: usize,
+        rejected: usize,
+        latencies: &[Duration],
+    ) {
+        let name = self.name.as_str();
+        let m = &self.metrics;
+        for (outcome, count) in [
+            ("accepted", accepted),
+            ("duplicate", duplicates),
+            ("rejected", rejected),
+        ] {
+            m.push_events
+                .with_label_values(&[name, outcome])
+                .inc_by(count as u64);
+        }
+        let histogram = m.push_ack_latency.with_label_values(&[name]);
+        for latency in latencies {
+            histogram.observe(latency.as_secs_f64());
+        }
+        if accepted > 0 {
+            self.status().last_event = Some((Instant::now(), Utc::now()));
         }
     }
 
@@ -306,6 +402,18 @@ impl SourceMonitor {
             }
             status.copied = now;
         }
+        if let Some(push) = &mut status.push {
+            let now = push.by_status();
+            for (i, (count, code)) in now.iter().enumerate() {
+                m.push_requests
+                    .with_label_values(&[name, code])
+                    .inc_by(count.saturating_sub(push.copied[i]));
+                push.copied[i] = *count;
+            }
+            m.push_in_flight
+                .with_label_values(&[name])
+                .set(i64::try_from(push.stats.in_flight()).unwrap_or(i64::MAX));
+        }
         if let Some(published) = status.last_committed_published {
             m.checkpoint_lag
                 .with_label_values(&[name])
@@ -368,10 +476,26 @@ impl SourceMonitor {
             .last_event
             .map_or(status.started, |(at, _)| at)
             .elapsed();
+        let push = status.push.as_ref().map(|p| PushReport {
+            listening: true,
+            in_flight: p.stats.in_flight(),
+            max_in_flight: p.max_in_flight,
+        });
+        // A push source is ready once its receiver is bound and its run recovered (running),
+        // while the receiver has room (at the bound it answers 429); it fetches nothing on a
+        // schedule. Silence is the silence alert's business, not readiness.
+        let ready = match &push {
+            Some(push) => {
+                matches!(status.state, RunState::Running | RunState::Silent)
+                    && push.in_flight < push.max_in_flight
+                    && sinks_ok
+            }
+            None => status.state == RunState::Running && fresh && sinks_ok,
+        };
         SourceReport {
             source: self.name.clone(),
             state: status.state,
-            ready: status.state == RunState::Running && fresh && sinks_ok,
+            ready,
             last_fetch: status.last_fetch.map(|(_, t)| time(t)),
             last_event_received: status.last_event.map(|(_, t)| time(t)),
             last_event_published: status.last_committed_published.map(time),
@@ -386,6 +510,7 @@ impl SourceMonitor {
                     .find_map(|s| s.error.as_ref().map(|e| with_output(&s.sink, e)))
             }),
             sinks,
+            push,
         }
     }
 }
@@ -397,6 +522,20 @@ impl PipelineObserver for SourceMonitor {
 
     fn page_fetched(&self, events: usize, took: Option<Duration>) {
         self.fetched(events, took);
+    }
+
+    fn push_listening(&self, listening: &PushListening<'_>) {
+        self.attach_push(listening.stats.clone(), listening.max_in_flight);
+    }
+
+    fn push_acked(&self, acked: &PushAcked<'_>) {
+        SourceMonitor::push_acked(
+            self,
+            acked.accepted,
+            acked.duplicates,
+            acked.rejected,
+            acked.ack_latencies,
+        );
     }
 
     fn batch_committed(&self, batch: &Committed<'_>) {
@@ -571,6 +710,41 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }
+    }
+
+    #[test]
+    fn a_push_source_is_ready_once_bound_and_recovered_and_while_it_has_room() {
+        let (_, full) = monitor(None);
+        let (metrics, monitor) = monitor(None);
+        monitor.attach_push(Arc::new(ReceiverStats::default()), 2000);
+        monitor.tick();
+        let report = monitor.report();
+        assert!(!report.ready, "bound but not recovered: {report:?}");
+        assert_eq!(report.push.as_ref().map(|p| p.max_in_flight), Some(2000));
+        // Recovered (the run's `started`): ready without any fetch.
+        monitor.attach(Arc::new(FetchStats::new()), &["file:/tmp/x"]);
+        monitor.push_acked(3, 2, 1, &[Duration::from_millis(20); 6]);
+        monitor.tick();
+        let report = monitor.report();
+        assert!(report.ready, "{report:?}");
+        let text = metrics.encode().unwrap();
+        for series in [
+            "oktaflow_push_events_total{outcome=\"accepted\",source=\"prod\"} 3",
+            "oktaflow_push_events_total{outcome=\"duplicate\",source=\"prod\"} 2",
+            "oktaflow_push_events_total{outcome=\"rejected\",source=\"prod\"} 1",
+            "oktaflow_push_ack_latency_seconds_count{source=\"prod\"} 6",
+            "oktaflow_push_in_flight{source=\"prod\"} 0",
+            "oktaflow_push_in_flight_limit{source=\"prod\"} 2000",
+            "oktaflow_push_requests_total{source=\"prod\",status=\"429\"} 0",
+        ] {
+            assert!(text.contains(series), "{series} in {text}");
+        }
+        // A receiver whose bound is reached (here: a bound of 0, reached by no request)
+        // answers 429: not ready.
+        full.attach_push(Arc::new(ReceiverStats::default()), 0);
+        full.attach(Arc::new(FetchStats::new()), &[]);
+        full.tick();
+        assert!(!full.report().ready);
     }
 
     #[test]

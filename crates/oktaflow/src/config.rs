@@ -491,6 +491,11 @@ struct EventBridgeSchema {
     max_in_flight: Option<usize>,
     ack_timeout: Option<DurationText>,
     dedup_window: Option<usize>,
+    gap_fill: Option<bool>,
+    gap_jump: Option<DurationText>,
+    gap_silence: Option<DurationText>,
+    gap_overlap: Option<DurationText>,
+    gap_settle: Option<DurationText>,
 }
 
 /// `[source.enrichment]`.
@@ -1112,6 +1117,40 @@ fn push_source(v: &mut View, api_credentials: bool) -> Option<PushSource> {
     if let Some(n) = v.typed::<usize>("eventbridge.dedup_window") {
         options.dedup_window = n.value;
     }
+    // Gap filling: on by default when the source has API credentials.
+    let gap_fill = v.typed::<bool>("eventbridge.gap_fill");
+    if gap_fill.as_ref().is_some_and(|g| g.value) && !api_credentials {
+        v.bad(
+            "eventbridge.gap_fill",
+            &gap_fill
+                .as_ref()
+                .map(|g| g.origin.clone())
+                .unwrap_or_default(),
+            "gap filling reads /api/v1/logs: give the source api_token, api_token_file or oauth",
+        );
+    }
+    if gap_fill.map_or(api_credentials, |g| g.value && api_credentials) {
+        let mut fill = oktaflow_pipeline::GapFill::default();
+        for (key, field) in [
+            ("eventbridge.gap_jump", &mut fill.jump),
+            ("eventbridge.gap_silence", &mut fill.silence),
+            ("eventbridge.gap_overlap", &mut fill.overlap),
+            ("eventbridge.gap_settle", &mut fill.settle),
+        ] {
+            if let Some((value, _)) = v.duration(key) {
+                *field = value;
+            }
+        }
+        if fill.jump.is_zero() || fill.silence.is_zero() {
+            let origin = v.origin("eventbridge");
+            v.bad(
+                "eventbridge.gap_jump",
+                &origin,
+                "gap_jump and gap_silence must be longer than 0s",
+            );
+        }
+        options.gap_fill = Some(fill);
+    }
     if let Err(e) = receiver.check() {
         let origin = v.origin("eventbridge");
         let key = match e.key {
@@ -1454,6 +1493,57 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!format!("{config:?}").contains("eventbridge-key-0123456789"));
+        assert_eq!(
+            push.options.gap_fill, None,
+            "no API credentials: receive only"
+        );
+    }
+
+    #[test]
+    fn an_eventbridge_source_with_api_credentials_fills_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key");
+        std::fs::write(&key, "eventbridge-key-0123456789\n").unwrap();
+        let base = format!(
+            "[[sources]]\nname = \"push\"\nkind = \"eventbridge\"\ndomain = \"acme.okta.com\"\napi_token = \"{TOKEN}\"\n\
+             [sources.eventbridge]\nlisten = \"127.0.0.1:8088\"\napi_key_header = \"x-k\"\napi_key_file = \"{}\"\n",
+            key.display()
+        );
+        let env: [(&str, &str); 0] = [];
+        let config = run(Some(&base), &env, &Overrides::default()).unwrap();
+        let push = config.sources[0].push.clone().expect("a push source");
+        assert_eq!(
+            push.options.gap_fill,
+            Some(oktaflow_pipeline::GapFill::default())
+        );
+        let tuned = format!(
+            "{base}gap_jump = \"2m\"\ngap_silence = \"30s\"\ngap_overlap = \"10s\"\ngap_settle = \"5s\"\n"
+        );
+        let config = run(Some(&tuned), &env, &Overrides::default()).unwrap();
+        let fill = config.sources[0]
+            .push
+            .clone()
+            .unwrap()
+            .options
+            .gap_fill
+            .unwrap();
+        assert_eq!(fill.jump, Duration::from_secs(120));
+        assert_eq!(fill.silence, Duration::from_secs(30));
+        assert_eq!(fill.overlap, Duration::from_secs(10));
+        assert_eq!(fill.settle, Duration::from_secs(5));
+        let off = format!("{base}gap_fill = false\n");
+        let config = run(Some(&off), &env, &Overrides::default()).unwrap();
+        assert_eq!(
+            config.sources[0].push.clone().unwrap().options.gap_fill,
+            None
+        );
+        let no_token = base.replace(&format!("api_token = \"{TOKEN}\"\n"), "");
+        let e = err(
+            Some(&format!("{no_token}gap_fill = true\n")),
+            &env,
+            &Overrides::default(),
+        );
+        assert!(e.contains("eventbridge.gap_fill"), "{e}");
     }
 
     #[test]

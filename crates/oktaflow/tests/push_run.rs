@@ -105,10 +105,43 @@ async fn check_then_run_kill_and_rerun_keeps_each_event_once() {
     let _ = first.wait().await;
     assert_eq!(ids(&work.out).len(), 40);
 
-    let mut second = run_cmd(&work).spawn().expect("oktaflow starts");
+    let metrics_port = free_port();
+    let mut second = run_cmd(&work)
+        .arg("--metrics-listen")
+        .arg(format!("127.0.0.1:{metrics_port}"))
+        .spawn()
+        .expect("oktaflow starts");
     let again: Vec<String> = (30..50).map(envelope).collect();
     let statuses = post_all(&url, &again).await;
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    // The receiver's answers and the events' outcomes are on /metrics; the source is ready.
+    let ops = format!("http://127.0.0.1:{metrics_port}");
+    let client = reqwest::Client::new();
+    let text = client
+        .get(format!("{ops}/metrics"))
+        .send()
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("/metrics body");
+    for series in [
+        "oktaflow_push_requests_total{source=\"okta\",status=\"200\"} 20",
+        "oktaflow_push_events_total{outcome=\"accepted\",source=\"okta\"} 10",
+        "oktaflow_push_events_total{outcome=\"duplicate\",source=\"okta\"} 10",
+        "oktaflow_push_ack_latency_seconds_count{source=\"okta\"} 20",
+        "oktaflow_push_in_flight_limit{source=\"okta\"} 2000",
+    ] {
+        assert!(text.contains(series), "{series} in\n{text}");
+    }
+    let ready = client
+        .get(format!("{ops}/ready"))
+        .send()
+        .await
+        .expect("/ready answers");
+    assert_eq!(ready.status().as_u16(), 200);
+    let ready: serde_json::Value = ready.json().await.expect("/ready is JSON");
+    assert_eq!(ready["sources"][0]["push"]["listening"], true, "{ready}");
     second.start_kill().expect("SIGKILL");
     let _ = second.wait().await;
     let written = ids(&work.out);

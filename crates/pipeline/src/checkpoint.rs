@@ -42,6 +42,16 @@ pub struct Checkpoint {
     /// Absent for polling sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<PushState>,
+    /// A push source's de-duplication window kept in journals beside the checkpoint
+    /// ([`crate::dedup_store`]): the generation and lengths this checkpoint covers. What the
+    /// pipeline writes since rewriting the whole window with every batch cost ~8 MB per
+    /// checkpoint; `push` above is still read from older checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_files: Option<crate::dedup_store::DedupStateRef>,
+    /// A push source's gap filling: the latest `published` committed and the intervals still
+    /// to fetch from the API ([`crate::gap`]). Absent without gap filling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<crate::gap::StreamState>,
 }
 
 /// What a push source keeps in its checkpoint.
@@ -64,6 +74,8 @@ impl Checkpoint {
             detect: None,
             detect_files: None,
             push: None,
+            push_files: None,
+            stream: None,
         }
     }
 
@@ -177,6 +189,11 @@ impl CheckpointStore {
             tmp: dir.join(format!(".{source_name}.checkpoint.json.tmp")),
             dir,
         })
+    }
+
+    /// The state directory the checkpoint is in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The checkpoint file's path.

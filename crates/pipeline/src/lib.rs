@@ -67,11 +67,13 @@ pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
+pub mod dedup_store;
 pub mod detect;
 pub mod detect_store;
 pub mod enrich;
 mod error;
 pub mod fanout;
+pub mod gap;
 pub mod lock;
 pub mod normalize_stage;
 pub mod observer;
@@ -92,9 +94,11 @@ pub use config::{
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER_KEY};
 pub use detect::DetectConfig;
 pub use error::PipelineError;
+pub use gap::{GapFill, StreamState};
 pub use lock::{LockError, StateLock, LOCK_FILE};
 pub use observer::{
-    AlertsCommitted, Committed, PipelineObserver, ProfilesSynced, SinkCommit, StageTimes, Started,
+    AlertsCommitted, Committed, PipelineObserver, ProfilesSynced, PushAcked, PushListening,
+    SinkCommit, StageTimes, Started,
 };
 /// Identity enrichment settings and the OAuth scopes they need (from `oktaflow-enrich`).
 pub use oktaflow_enrich::{
@@ -103,6 +107,7 @@ pub use oktaflow_enrich::{
 };
 /// User and device lookup totals of identity enrichment (from `oktaflow-normalize`).
 pub use oktaflow_normalize::LookupCounts;
+pub use oktaflow_push::ReceiverStats;
 pub use pipeline::{
     batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES,
 };

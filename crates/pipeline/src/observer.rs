@@ -120,6 +120,36 @@ pub struct ProfilesSynced<'a> {
     pub changed: (usize, usize),
 }
 
+/// A push source's receiver is listening (before recovery: requests queue until the run
+/// takes them).
+#[derive(Debug)]
+pub struct PushListening<'a> {
+    /// The source's name.
+    pub source: &'a str,
+    /// The address it listens on.
+    pub listen: std::net::SocketAddr,
+    /// The receiver's answer counters and requests in flight (live).
+    pub stats: Arc<oktaflow_push::ReceiverStats>,
+    /// Requests it handles at once before answering `429`.
+    pub max_in_flight: usize,
+}
+
+/// What a push source did with the deliveries it answered (after their batch's checkpoint,
+/// or at once for redeliveries of durable events).
+#[derive(Debug)]
+pub struct PushAcked<'a> {
+    /// The source's name.
+    pub source: &'a str,
+    /// Events made durable (new ids, and bodies without one, normalized).
+    pub accepted: usize,
+    /// Deliveries dropped as redeliveries of an event already durable (or in the batch).
+    pub duplicates: usize,
+    /// Bodies the normalizer refused (dead-lettered, then acknowledged).
+    pub rejected: usize,
+    /// For each answered delivery, the time from its receipt to its answer.
+    pub ack_latencies: &'a [Duration],
+}
+
 /// Receives what a pipeline does. Every method has a no-op default.
 pub trait PipelineObserver: Send + Sync {
     /// Recovery is done and fetching starts.
@@ -141,6 +171,12 @@ pub trait PipelineObserver: Send + Sync {
     /// A write to `sink` failed; `retry_in` is the wait before the same batch is written
     /// again (`None`: the error is not retryable and the run ends).
     fn sink_failed(&self, _sink: &str, _error: &SinkError, _retry_in: Option<Duration>) {}
+
+    /// A push source's receiver is bound and listening.
+    fn push_listening(&self, _listening: &PushListening<'_>) {}
+
+    /// A push source answered deliveries `200`.
+    fn push_acked(&self, _acked: &PushAcked<'_>) {}
 
     /// The source caught up and the run follows live events for `follow` before it ends.
     fn following(&self, _source: &str, _follow: Duration) {}
@@ -198,6 +234,12 @@ impl PipelineObserver for Observers {
         self.0
             .iter()
             .for_each(|o| o.sink_failed(sink, error, retry_in));
+    }
+    fn push_listening(&self, listening: &PushListening<'_>) {
+        self.0.iter().for_each(|o| o.push_listening(listening));
+    }
+    fn push_acked(&self, acked: &PushAcked<'_>) {
+        self.0.iter().for_each(|o| o.push_acked(acked));
     }
     fn following(&self, source: &str, follow: Duration) {
         self.0.iter().for_each(|o| o.following(source, follow));

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use oktaflow_detect::DetectorState;
 
+use crate::dedup_store::{DedupStateRef, DedupStore};
 use crate::detect_store::{DetectStateRef, DetectStateStore, SavedSizes, StateUpdate};
 use oktaflow_fetch::{FetchStatsSnapshot, LogSource, OrgUrl, SourceState, StartPoint};
 use oktaflow_normalize::Normalizer;
@@ -512,9 +513,14 @@ pub(crate) struct Writer {
     detect_store: Arc<Mutex<DetectStateStore>>,
     retry: OutputRetry,
     observers: Observers,
-    /// The push source's de-duplication window, saved with every checkpoint (`None`: a
-    /// polling source).
-    pub(crate) push: Option<crate::checkpoint::PushState>,
+    /// A push source's de-duplication journals (`None`: a polling source), loaded by
+    /// [`Writer::load_dedup`].
+    dedup: Option<Arc<Mutex<DedupStore>>>,
+    /// The ids the next checkpoint makes durable in the de-duplication window (a push source
+    /// sets them before each [`Writer::commit_batch`]).
+    pub(crate) dedup_ids: Arc<Vec<String>>,
+    /// A push source's gap-filling state, saved with every checkpoint (`None`: none).
+    pub(crate) stream: Option<crate::gap::StreamState>,
 }
 
 impl Writer {
@@ -551,7 +557,9 @@ impl Writer {
                 limit: config.output_retry_limit,
             },
             observers,
-            push: None,
+            dedup: None,
+            dedup_ids: Arc::new(Vec::new()),
+            stream: None,
         })
     }
 
@@ -605,6 +613,34 @@ impl Writer {
         Ok(blocking(move || lock_detect(&store).load(files)).await??)
     }
 
+    /// A push source's de-duplication window of `capacity` ids as the checkpoint left it:
+    /// from the journals it names (`files`), else from the window an older checkpoint held
+    /// inline (`inline`). From now on every checkpoint also makes [`Writer::dedup_ids`]
+    /// durable in those journals.
+    pub(crate) async fn load_dedup(
+        &mut self,
+        capacity: usize,
+        files: Option<DedupStateRef>,
+        inline: Option<crate::checkpoint::PushState>,
+    ) -> Result<crate::push::DedupWindow, PipelineError> {
+        let store = Arc::new(Mutex::new(DedupStore::new(
+            self.store.dir(),
+            &self.source,
+            capacity,
+        )));
+        let ids = blocking({
+            let store = store.clone();
+            move || lock_dedup(&store).load(files, inline.map(|p| p.seen))
+        })
+        .await??;
+        self.dedup = Some(store);
+        let mut window = crate::push::DedupWindow::new(capacity);
+        for id in ids.iter().skip(ids.len().saturating_sub(capacity)) {
+            window.insert(id);
+        }
+        Ok(window)
+    }
+
     /// Step 1 of a run: loads the checkpoint (`None` on a first run; refused when it belongs
     /// to another org) and makes every sink and the dead-letter file consistent with it,
     /// before anything is fetched.
@@ -652,12 +688,9 @@ impl Writer {
             positions.insert(sink.name().to_string(), ack.position);
         }
         positions.insert(DEAD_LETTER_KEY.to_string(), self.dead().position());
-        self.save_retrying(
-            Checkpoint::new(state, positions).with_push(self.push.clone()),
-            None,
-            stop,
-        )
-        .await
+        let mut checkpoint = Checkpoint::new(state, positions);
+        checkpoint.stream = self.stream.clone();
+        self.save_retrying(checkpoint, None, stop).await
     }
 
     /// Step 2 of a run, the key rule of exactly once: makes `batch` durable everywhere, then
@@ -782,9 +815,11 @@ impl Writer {
         };
         positions.insert(DEAD_LETTER_KEY.to_string(), dead_position);
         let checkpointing = Instant::now();
+        let mut checkpoint = Checkpoint::new(batch.state_after.clone(), positions);
+        checkpoint.stream = self.stream.clone();
         let saved = self
             .save_retrying(
-                Checkpoint::new(batch.state_after.clone(), positions).with_push(self.push.clone()),
+                checkpoint,
                 batch.detect.as_ref().map(|d| d.state.clone()),
                 stop,
             )
@@ -915,10 +950,20 @@ impl Writer {
             let files = blocking(move || lock_detect(&store).write(&update)).await??;
             checkpoint.detect_files = Some(files);
         }
+        if let Some(store) = &self.dedup {
+            let store = store.clone();
+            let ids = self.dedup_ids.clone();
+            checkpoint.push_files = blocking(move || lock_dedup(&store).write(&ids)).await??;
+        }
         self.save(checkpoint.clone()).await?;
         if let Some(files) = checkpoint.detect_files.filter(|_| update.is_some()) {
             let store = self.detect_store.clone();
             blocking(move || lock_detect(&store).committed(files)).await??;
+        }
+        if let (Some(store), Some(files)) = (&self.dedup, checkpoint.push_files) {
+            let store = store.clone();
+            blocking(move || lock_dedup(&store).committed(files)).await??;
+            self.dedup_ids = Arc::new(Vec::new());
         }
         Ok(())
     }
@@ -933,6 +978,11 @@ impl Writer {
             Ok(())
         }
     }
+}
+
+fn lock_dedup(store: &Mutex<DedupStore>) -> MutexGuard<'_, DedupStore> {
+    // The store's fields change only after its files did: a panic leaves it usable.
+    store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn lock_detect(store: &Mutex<DetectStateStore>) -> MutexGuard<'_, DetectStateStore> {

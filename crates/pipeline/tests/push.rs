@@ -143,6 +143,13 @@ async fn each_event_once_through_duplicates_and_a_restart() {
     assert_eq!(unique.len(), 300);
     let summary = running.finish().await;
     assert_eq!(summary.written, 300);
+    // The window is in its journal beside the checkpoint, not in the checkpoint.
+    let checkpoint = std::fs::read_to_string(state.join("okta.checkpoint.json")).unwrap();
+    assert!(checkpoint.len() < 2_000, "{checkpoint}");
+    assert!(checkpoint.contains("\"push_files\""), "{checkpoint}");
+    assert!(!checkpoint.contains("uuid-000"), "{checkpoint}");
+    let journal = std::fs::read_to_string(state.join("okta.dedup-1.journal")).unwrap();
+    assert_eq!(journal.matches("uuid-").count(), 300, "{journal}");
 
     // A restart on the same state: redeliveries of durable events are acknowledged and
     // dropped (the window was saved with the checkpoint); new events are written.
@@ -183,4 +190,112 @@ async fn a_batch_is_in_published_order_and_a_malformed_body_is_dead_lettered() {
     let summary = running.finish().await;
     assert_eq!(summary.written, 3);
     assert_eq!(summary.rejected, 1);
+}
+
+/// A stream from the simulator's Log Streaming side with duplicates, reordering and a
+/// 10-minute outage (simulated time, marked by the stream's lifecycle events): the gap is
+/// noticed and fetched from the simulator's `/api/v1/logs` with `since`/`until`, and the file
+/// holds exactly the System Log's events, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_outage_is_filled_from_the_api_and_the_file_equals_the_system_log() {
+    use oktaflow_sim::{LogStream, Outage, SimConfig, Simulator, StreamConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = dir.path().join("out.ndjson");
+    let sim = Simulator::start(
+        SimConfig {
+            events: 0,
+            late_fraction: 0.0,
+            api_token: "sim-token".into(),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut client = ClientConfig::new(
+        OrgUrl::from_base_url(&sim.base_url()).unwrap(),
+        Auth::ApiToken(Secret::new("sim-token")),
+    );
+    client.page_size = 200;
+    let mut config = config(&state);
+    config.source.client = client;
+    let options = PushOptions {
+        gap_fill: Some(oktaflow_pipeline::GapFill {
+            jump: Duration::from_secs(120),
+            silence: Duration::from_secs(3600),
+            overlap: Duration::from_secs(30),
+            settle: Duration::ZERO,
+        }),
+        ..PushOptions::default()
+    };
+    let auth = oktaflow_push::Auth::ApiKey {
+        header: HeaderName::from_static("x-key"),
+        value: Secret::new(KEY),
+    };
+    let (receiver, deliveries) = Receiver::bind(ReceiverConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        None,
+        auth,
+    ))
+    .await
+    .unwrap();
+    let url = format!("http://{}/", receiver.local_addr().unwrap());
+    let (receiver_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(receiver.serve(async {
+        let _ = stopped.await;
+    }));
+    let pipeline = Pipeline::new(config, vec![file_sink(&out)]).unwrap();
+    let (stop, stop_rx) = watch::channel(false);
+    let run = tokio::spawn(pipeline.run_push(deliveries, options, stop_rx));
+
+    let start = Utc::now() - TimeDelta::hours(2);
+    let outage = Outage {
+        at: Duration::from_secs(600),
+        length: Duration::from_secs(600),
+        lifecycle: true,
+    };
+    let stream = LogStream::start(
+        StreamConfig {
+            url,
+            api_key_header: "x-key".into(),
+            api_key: KEY.into(),
+            events: 1_500,
+            start,
+            events_per_sec: 1.0,
+            speed: 300.0,
+            outages: vec![outage],
+            ..StreamConfig::default()
+        },
+        sim.system_log(),
+    );
+    let report = stream.finish().await;
+    assert!(report.withheld >= 600 && report.duplicates > 0 && report.reordered > 0);
+    let truth: HashSet<String> = sim.delivered_order().into_iter().collect();
+    assert_eq!(truth.len() as u64, report.events);
+    // The gap is filled between deliveries: wait until the file holds the System Log.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while ids_in(&out).len() < truth.len() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(true).unwrap();
+    let summary = run.await.unwrap().unwrap();
+    drop(receiver_stop);
+    let ids = ids_in(&out);
+    let unique: HashSet<String> = ids.iter().cloned().collect();
+    assert_eq!(unique.len(), ids.len(), "no event twice");
+    assert_eq!(unique, truth);
+    // The outage's interval was asked for with since/until.
+    let outage_from = start + TimeDelta::seconds(600);
+    let outage_to = start + TimeDelta::seconds(1200);
+    let queries = sim.bounded_queries();
+    assert!(
+        queries
+            .iter()
+            .any(|(since, until)| *since <= outage_from && *until >= outage_to),
+        "{queries:?}"
+    );
+    assert!(summary.fetch.pages > 0, "{:?}", summary.fetch);
+    sim.shutdown().await;
 }

@@ -20,6 +20,10 @@
 //!   `POST /oauth2/v1/token`, bearer tokens), a **wrong-domain** 404, and
 //!   **fault injection** (500, 503, dropped connection, slow response, truncated
 //!   body) that never changes the simulator's state.
+//! * **Log Streaming** ([`stream::LogStream`]): the org's events pushed as AWS EventBridge
+//!   envelopes to a receiver URL, in simulated time, with duplicates, reordering, delays and
+//!   stream outages (optionally with the stream's own lifecycle events), while the System Log
+//!   (`/api/v1/logs`) holds every event: the ground truth.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), oktaflow_sim::SimError> {
@@ -94,10 +98,12 @@ mod rng;
 mod server;
 mod stats;
 mod store;
+pub mod stream;
 
 pub use attacks::{AttackScenarios, Control, ExpectedAlert};
 pub use config::{FaultKind, FaultKinds, SimConfig};
 pub use error::SimError;
 pub use oauth::{OAuthClientConfig, ASSERTION_TYPE, LOGS_SCOPE};
-pub use server::{SimHandle, Simulator, DEFAULT_LIMIT, MAX_LIMIT};
+pub use server::{SimHandle, Simulator, SystemLog, DEFAULT_LIMIT, MAX_LIMIT};
 pub use stats::SimStats;
+pub use stream::{LogStream, Outage, StreamConfig, StreamReport};

@@ -91,6 +91,9 @@ struct Shared {
     /// Every authenticated System Log and directory request in arrival order: its family
     /// (`logs`, or a directory family) and when it arrived.
     arrivals: Mutex<Vec<(&'static str, Instant)>>,
+    /// `(since, until)` of every bounded (`until`) System Log query that started a scan (no
+    /// `after`), in arrival order.
+    bounded_queries: Mutex<Vec<(i64, i64)>>,
 }
 
 fn now_ms() -> i64 {
@@ -563,6 +566,13 @@ fn build_page(
         }
         Some(until_ms) => {
             let since_ms = query.since_ms.unwrap_or(until_ms - DEFAULT_LOOKBACK_MS);
+            if query.after.is_none() {
+                if let Ok(mut queries) = shared.bounded_queries.lock() {
+                    if queries.len() < MAX_ARRIVALS {
+                        queries.push((since_ms, until_ms));
+                    }
+                }
+            }
             let after = match &query.after {
                 Some(Cursor::Bounded { published_ms, uuid }) => {
                     Some((*published_ms, uuid.as_str()))
@@ -991,6 +1001,7 @@ impl Simulator {
             directory_requests: Mutex::new(HashMap::new()),
             directory_peak: Mutex::new(HashMap::new()),
             arrivals: Mutex::new(Vec::new()),
+            bounded_queries: Mutex::new(Vec::new()),
             config,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -1101,6 +1112,41 @@ async fn serve(
         .is_err()
     {
         connections.abort_all();
+    }
+}
+
+/// The System Log of a running simulator's org, to add events to while it runs (what the Log
+/// Streaming side, [`crate::stream`], does for each event it streams). Cheap to clone.
+#[derive(Clone)]
+pub struct SystemLog(Arc<Shared>);
+
+impl std::fmt::Debug for SystemLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SystemLog({})", self.0.local_addr)
+    }
+}
+
+impl SystemLog {
+    /// Adds one generated event published at `published`, visible at once; returns its uuid
+    /// and JSON text.
+    pub fn append_event(&self, published: DateTime<Utc>) -> (String, String) {
+        let event = match self.0.live.lock() {
+            Ok(mut live) => live.generator.next_event(published),
+            Err(poisoned) => poisoned.into_inner().generator.next_event(published),
+        };
+        self.append_json(&event.uuid, published, event.json.clone());
+        (event.uuid, event.json)
+    }
+
+    /// Adds the event `json` (uuid `uuid`, published at `published`), visible at once.
+    pub fn append_json(&self, uuid: &str, published: DateTime<Utc>, json: String) {
+        if let Ok(mut store) = self.0.store.write() {
+            store.push_visible(StoredEvent {
+                published_ms: published.timestamp_millis(),
+                uuid: uuid.into(),
+                json: json.into(),
+            });
+        }
     }
 }
 
@@ -1334,6 +1380,25 @@ impl SimHandle {
             }
             Err(_) => Vec::new(),
         }
+    }
+
+    /// The org's System Log, to add events to (shared; see [`SystemLog`]).
+    pub fn system_log(&self) -> SystemLog {
+        SystemLog(Arc::clone(&self.shared))
+    }
+
+    /// `(since, until)` of every bounded System Log query started so far (`until` given, no
+    /// `after` cursor), in arrival order: what a gap filler asked for.
+    pub fn bounded_queries(&self) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        self.shared
+            .bounded_queries
+            .lock()
+            .map(|q| {
+                q.iter()
+                    .map(|(s, u)| (ms_to_datetime(*s), ms_to_datetime(*u)))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The configuration the simulator runs with.
