@@ -1117,40 +1117,7 @@ fn push_source(v: &mut View, api_credentials: bool) -> Option<PushSource> {
     if let Some(n) = v.typed::<usize>("eventbridge.dedup_window") {
         options.dedup_window = n.value;
     }
-    // Gap filling: on by default when the source has API credentials.
-    let gap_fill = v.typed::<bool>("eventbridge.gap_fill");
-    if gap_fill.as_ref().is_some_and(|g| g.value) && !api_credentials {
-        v.bad(
-            "eventbridge.gap_fill",
-            &gap_fill
-                .as_ref()
-                .map(|g| g.origin.clone())
-                .unwrap_or_default(),
-            "gap filling reads /api/v1/logs: give the source api_token, api_token_file or oauth",
-        );
-    }
-    if gap_fill.map_or(api_credentials, |g| g.value && api_credentials) {
-        let mut fill = oktaflow_pipeline::GapFill::default();
-        for (key, field) in [
-            ("eventbridge.gap_jump", &mut fill.jump),
-            ("eventbridge.gap_silence", &mut fill.silence),
-            ("eventbridge.gap_overlap", &mut fill.overlap),
-            ("eventbridge.gap_settle", &mut fill.settle),
-        ] {
-            if let Some((value, _)) = v.duration(key) {
-                *field = value;
-            }
-        }
-        if fill.jump.is_zero() || fill.silence.is_zero() {
-            let origin = v.origin("eventbridge");
-            v.bad(
-                "eventbridge.gap_jump",
-                &origin,
-                "gap_jump and gap_silence must be longer than 0s",
-            );
-        }
-        options.gap_fill = Some(fill);
-    }
+    options.gap_fill = gap_fill_options(v, "eventbridge", api_credentials);
     if let Err(e) = receiver.check() {
         let origin = v.origin("eventbridge");
         let key = match e.key {
@@ -1429,6 +1396,51 @@ fn parse_detect(
 /// the sinks' options (`rotate_interval`), so every duration of the configuration reads alike.
 pub use oktaflow_plumbing::parse_duration;
 
+/// The gap-filling settings of a push source's table (`eventbridge` or `sqs`): on by default
+/// when the source has API credentials (`gap_fill = true` without them is refused), with its
+/// `gap_jump`, `gap_silence`, `gap_overlap` and `gap_settle` durations.
+fn gap_fill_options(
+    v: &mut View,
+    table: &str,
+    api_credentials: bool,
+) -> Option<oktaflow_pipeline::GapFill> {
+    let key = |name: &str| format!("{table}.{name}");
+    let gap_fill = v.typed::<bool>(&key("gap_fill"));
+    if gap_fill.as_ref().is_some_and(|g| g.value) && !api_credentials {
+        v.bad(
+            &key("gap_fill"),
+            &gap_fill
+                .as_ref()
+                .map(|g| g.origin.clone())
+                .unwrap_or_default(),
+            "gap filling reads /api/v1/logs: give the source api_token, api_token_file or oauth",
+        );
+    }
+    if !gap_fill.map_or(api_credentials, |g| g.value && api_credentials) {
+        return None;
+    }
+    let mut fill = oktaflow_pipeline::GapFill::default();
+    for (name, field) in [
+        ("gap_jump", &mut fill.jump),
+        ("gap_silence", &mut fill.silence),
+        ("gap_overlap", &mut fill.overlap),
+        ("gap_settle", &mut fill.settle),
+    ] {
+        if let Some((value, _)) = v.duration(&key(name)) {
+            *field = value;
+        }
+    }
+    if fill.jump.is_zero() || fill.silence.is_zero() {
+        let origin = v.origin(table);
+        v.bad(
+            &key("gap_jump"),
+            &origin,
+            "gap_jump and gap_silence must be longer than 0s",
+        );
+    }
+    Some(fill)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1576,6 +1588,51 @@ mod tests {
         assert_eq!(sqs.options.dedup_window, 7000);
         assert_eq!(sqs.options.linger, oktaflow_pipeline::DEFAULT_SQS_LINGER);
         assert!(!format!("{config:?}").contains("sqs-secret-key-0123456789"));
+    }
+
+    #[test]
+    fn an_sqs_source_with_api_credentials_fills_gaps_like_an_eventbridge_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("aws-secret");
+        std::fs::write(&key, "sqs-secret-key-0123456789\n").unwrap();
+        let base = format!(
+            "[[sources]]\nname = \"queue\"\nkind = \"sqs\"\ndomain = \"acme.okta.com\"\napi_token = \"{TOKEN}\"\n\
+             [sources.sqs]\nqueue_url = \"https://sqs.eu-west-1.amazonaws.com/123456789012/okta\"\n\
+             access_key_id = \"AKIDOKTAFLOW\"\nsecret_access_key_file = \"{}\"\n",
+            key.display()
+        );
+        let env: [(&str, &str); 0] = [];
+        let config = run(Some(&base), &env, &Overrides::default()).unwrap();
+        let sqs = config.sources[0].sqs.clone().expect("an SQS source");
+        assert!(sqs.api_credentials);
+        assert_eq!(
+            sqs.options.gap_fill,
+            Some(oktaflow_pipeline::GapFill::default())
+        );
+        let tuned = format!("{base}gap_jump = \"2m\"\ngap_settle = \"5s\"\n");
+        let config = run(Some(&tuned), &env, &Overrides::default()).unwrap();
+        let fill = config.sources[0]
+            .sqs
+            .clone()
+            .unwrap()
+            .options
+            .gap_fill
+            .unwrap();
+        assert_eq!(fill.jump, Duration::from_secs(120));
+        assert_eq!(fill.settle, Duration::from_secs(5));
+        let off = format!("{base}gap_fill = false\n");
+        let config = run(Some(&off), &env, &Overrides::default()).unwrap();
+        assert_eq!(
+            config.sources[0].sqs.clone().unwrap().options.gap_fill,
+            None
+        );
+        let no_token = base.replace(&format!("api_token = \"{TOKEN}\"\n"), "");
+        let e = err(
+            Some(&format!("{no_token}gap_fill = true\n")),
+            &env,
+            &Overrides::default(),
+        );
+        assert!(e.contains("sqs.gap_fill"), "{e}");
     }
 
     #[test]

@@ -27,6 +27,11 @@ pub(super) struct SqsSchema {
     max_messages: Option<u32>,
     max_in_flight: Option<usize>,
     dedup_window: Option<usize>,
+    gap_fill: Option<bool>,
+    gap_jump: Option<DurationText>,
+    gap_silence: Option<DurationText>,
+    gap_overlap: Option<DurationText>,
+    gap_settle: Option<DurationText>,
 }
 
 /// An SQS push source's settings (`kind = "sqs"`, table `sqs`).
@@ -252,6 +257,7 @@ pub(super) fn sqs_source(v: &mut View, api_credentials: bool) -> Option<SqsSourc
         }
         options.dedup_window = n.value;
     }
+    options.gap_fill = super::gap_fill_options(v, "sqs", api_credentials);
     Some(SqsSource {
         config,
         options,

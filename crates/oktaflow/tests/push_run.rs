@@ -130,7 +130,7 @@ async fn check_then_run_kill_and_rerun_keeps_each_event_once() {
         "oktaflow_push_events_total{outcome=\"accepted\",source=\"okta\"} 10",
         "oktaflow_push_events_total{outcome=\"duplicate\",source=\"okta\"} 10",
         "oktaflow_push_ack_latency_seconds_count{source=\"okta\"} 20",
-        "oktaflow_push_in_flight_limit{source=\"okta\"} 2000",
+        "oktaflow_push_in_flight_limit{source=\"okta\"} 500",
     ] {
         assert!(text.contains(series), "{series} in\n{text}");
     }

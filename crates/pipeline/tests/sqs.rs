@@ -363,3 +363,88 @@ async fn a_slow_sink_keeps_its_messages_invisible_until_they_are_deleted() {
     assert_once(&ids_in(&out), 0..15);
     assert_eq!(summary.written, 15);
 }
+
+/// A source with API credentials fills a gap of its queue from the System Log API: the
+/// stream lost 100 events (200 s of event time); the queue's events after the gap reveal the
+/// jump, the interval is read with `since`/`until`, and the file holds every event of the
+/// System Log once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs an SQS server: OKTAFLOW_TEST_SQS_URL (.ci/sqs.sh)"]
+async fn a_gap_in_the_queue_is_filled_from_the_api_and_the_file_equals_the_system_log() {
+    use oktaflow_sim::{SimConfig, Simulator};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (state, out) = (dir.path().join("state"), dir.path().join("out.ndjson"));
+    let sim = Simulator::start(
+        SimConfig {
+            events: 0,
+            late_fraction: 0.0,
+            api_token: "sim-token".into(),
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let log = sim.system_log();
+    let start = Utc::now() - TimeDelta::hours(2);
+    let at = |n: i64| start + TimeDelta::seconds(2 * n);
+    let events: Vec<(String, String)> = (0..300).map(|n| log.append_event(at(n))).collect();
+    let envelope_of = |n: usize, json: &str| {
+        format!(
+            r#"{{"version":"0","id":"eb-gap-{n}","detail-type":"SystemLog","source":"aws.partner/okta.com/acme/stream","account":"123456789012","time":"2026-12-05T10:00:00Z","region":"us-east-1","resources":[],"detail":{json}}}"#
+        )
+    };
+    let sqs = create_queue("gap", 30).await.unwrap();
+    let client = SqsClient::new(&sqs).unwrap();
+
+    let mut api = ClientConfig::new(
+        OrgUrl::from_base_url(&sim.base_url()).unwrap(),
+        Auth::ApiToken(Secret::new("sim-token")),
+    );
+    api.page_size = 50;
+    let mut config = config(&state);
+    config.source.client = api;
+    let options = PushOptions {
+        linger: DEFAULT_SQS_LINGER,
+        gap_fill: Some(oktaflow_pipeline::GapFill {
+            jump: Duration::from_secs(60),
+            silence: Duration::from_secs(3600),
+            overlap: Duration::from_secs(10),
+            settle: Duration::ZERO,
+        }),
+        ..PushOptions::default()
+    };
+    let sink = FileSink::new(&out, ExistingFile::Refuse).unwrap();
+    let pipeline = Pipeline::new(config, vec![Box::new(sink)])
+        .unwrap()
+        .with_sqs(sqs.clone(), options);
+    let (stop, stop_rx) = watch::channel(false);
+    let run = tokio::spawn(pipeline.run(stop_rx));
+
+    // Before the outage, then after it: events 100..200 never reach the queue.
+    for (n, (_, json)) in events.iter().enumerate().take(100) {
+        send(&client, &envelope_of(n, json)).await.unwrap();
+    }
+    settled(&out, &client, 100).await;
+    for (n, (_, json)) in events.iter().enumerate().skip(200) {
+        send(&client, &envelope_of(n, json)).await.unwrap();
+    }
+    settled(&out, &client, 300).await;
+    stop.send(true).unwrap();
+    run.await.unwrap().unwrap();
+
+    let written = ids_in(&out);
+    let unique: HashSet<&String> = written.iter().collect();
+    assert_eq!(unique.len(), written.len(), "an event was written twice");
+    let truth: HashSet<&String> = events.iter().map(|(uuid, _)| uuid).collect();
+    assert_eq!(unique, truth, "the file holds the System Log");
+    let queries = sim.bounded_queries();
+    assert!(
+        queries
+            .iter()
+            .any(|(since, until)| *since <= at(100) && *until >= at(199)),
+        "the lost interval was read with since/until: {queries:?}"
+    );
+    sim.shutdown().await;
+}

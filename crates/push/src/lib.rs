@@ -29,7 +29,10 @@ mod stats;
 pub use auth::Auth;
 /// The name of the API-key header ([`Auth::ApiKey`]).
 pub use axum::http::HeaderName;
-pub use config::{ConfigError, ReceiverConfig, TlsFiles, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_BODY};
+pub use config::{
+    ConfigError, ReceiverConfig, TlsFiles, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_BODY,
+    DEFAULT_MAX_IN_FLIGHT,
+};
 pub use server::{
     delivery_queue, Deliveries, Delivery, DeliverySender, Receiver, ServeError, Verdict,
 };
