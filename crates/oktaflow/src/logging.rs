@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn configured_secrets_never_reach_a_log_line() {
-        let token = oktaflow_plumbing::Secret::new("00logScrubTestTokenXXXXXXXXXXXXXXXXXXXXXX");
+        let token = oktaflow_plumbing::Secret::new("00logScrubTestTokenabcdefghijkmnopqrstuvwx");
         for format in [LogFormat::Text, LogFormat::Json] {
             let text = capture(format, "info", || {
                 let body = format!("errorSummary: SSWS {}", token.expose());

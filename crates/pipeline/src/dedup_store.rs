@@ -18,13 +18,14 @@
 //! deleted at load. This is the detect state's scheme ([`crate::detect_store`]) with the
 //! previous journal as the whole state: a window is nothing but its newest ids.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::CheckpointError;
+use crate::state_files::{self, io};
 
 /// The de-duplication journals a checkpoint covers: the first `journal_bytes` bytes of
 /// generation `generation` and, before them, the first `previous_bytes` of generation
@@ -80,30 +81,11 @@ impl DedupStore {
 
     fn generations(&self) -> Result<Vec<u64>, CheckpointError> {
         let prefix = format!("{}.dedup-", self.source);
-        let mut found = Vec::new();
-        let entries = fs::read_dir(&self.dir).map_err(io("listing", &self.dir))?;
-        for entry in entries {
-            let entry = entry.map_err(io("listing", &self.dir))?;
-            let name = entry.file_name();
-            let generation = name
-                .to_str()
-                .and_then(|n| n.strip_prefix(&prefix))
-                .and_then(|rest| rest.strip_suffix(".journal"))
-                .and_then(|n| n.parse::<u64>().ok());
-            if let Some(generation) = generation {
-                found.push(generation);
-            }
-        }
-        Ok(found)
+        state_files::generations(&self.dir, &prefix, &[".journal"])
     }
 
     fn remove(&self, generation: u64) -> Result<(), CheckpointError> {
-        let path = self.path(generation);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("removing", &path)(e)),
-        }
+        state_files::remove_if_present(&self.path(generation))
     }
 
     /// Reads the ids of the first `bytes` bytes of generation `generation` into `ids`, cuts off
@@ -240,19 +222,12 @@ impl DedupStore {
                     .open(&path)
                     .map_err(io("opening", &path))?;
                 if start == 0 {
-                    File::open(&self.dir)
-                        .and_then(|dir| dir.sync_all())
-                        .map_err(io("syncing the directory", &self.dir))?;
+                    state_files::sync_dir(&self.dir)?;
                 }
                 &mut self.journal.insert((generation, file)).1
             }
         };
-        // Whatever a failed attempt left past the committed end is overwritten.
-        file.set_len(start).map_err(io("cutting back", &path))?;
-        file.seek(SeekFrom::Start(start))
-            .map_err(io("seeking in", &path))?;
-        file.write_all(&line).map_err(io("appending to", &path))?;
-        file.sync_data().map_err(io("syncing", &path))?;
+        state_files::append_at(file, &path, start, &line)?;
         let saved = DedupStateRef {
             generation,
             journal_bytes: start + line.len() as u64,
@@ -292,15 +267,6 @@ impl DedupStore {
     }
 }
 
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError {
-    let path = path.to_path_buf();
-    move |source| CheckpointError::Io {
-        path,
-        action,
-        source,
-    }
-}
-
 fn corrupt(path: &Path, detail: String) -> CheckpointError {
     CheckpointError::Corrupt {
         path: path.to_path_buf(),
@@ -311,6 +277,7 @@ fn corrupt(path: &Path, detail: String) -> CheckpointError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn ids(range: std::ops::Range<u32>) -> Vec<String> {
         range.map(|n| format!("id-{n}")).collect()

@@ -22,7 +22,7 @@
 //! about twice the state, and each change is written about twice on average.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,6 +30,7 @@ use oktaflow_detect::{DetectorState, StateChanges};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::CheckpointError;
+use crate::state_files::{self, io};
 
 /// The detect state a checkpoint covers: generation `generation`'s full state plus the first
 /// `journal_bytes` bytes of its journal.
@@ -117,25 +118,7 @@ impl DetectStateStore {
     /// The generations present in the directory.
     fn generations(&self) -> Result<Vec<u64>, CheckpointError> {
         let prefix = format!("{}.detect-", self.source);
-        let mut found = Vec::new();
-        let entries = fs::read_dir(&self.dir).map_err(io("listing", &self.dir))?;
-        for entry in entries {
-            let entry = entry.map_err(io("listing", &self.dir))?;
-            let name = entry.file_name();
-            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
-                continue;
-            };
-            let number = rest
-                .strip_suffix(".json")
-                .or_else(|| rest.strip_suffix(".json.tmp"))
-                .or_else(|| rest.strip_suffix(".journal"));
-            if let Some(generation) = number.and_then(|n| n.parse::<u64>().ok()) {
-                if !found.contains(&generation) {
-                    found.push(generation);
-                }
-            }
-        }
-        Ok(found)
+        state_files::generations(&self.dir, &prefix, &[".json", ".json.tmp", ".journal"])
     }
 
     fn remove_generation(&self, generation: u64) -> Result<(), CheckpointError> {
@@ -144,11 +127,7 @@ impl DetectStateStore {
             self.journal_path(generation),
             self.full_path(generation).with_extension("json.tmp"),
         ] {
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(io("removing", &path)(e)),
-            }
+            state_files::remove_if_present(&path)?;
         }
         Ok(())
     }
@@ -259,9 +238,7 @@ impl DetectStateStore {
                     .open(&journal_path)
                     .map_err(io("creating", &journal_path))?;
                 journal.sync_all().map_err(io("syncing", &journal_path))?;
-                File::open(&self.dir)
-                    .and_then(|dir| dir.sync_all())
-                    .map_err(io("syncing the directory", &self.dir))?;
+                state_files::sync_dir(&self.dir)?;
                 self.journal = Some((generation, journal));
                 Ok(DetectStateRef {
                     generation,
@@ -287,13 +264,7 @@ impl DetectStateStore {
                         &mut self.journal.insert((committed.generation, file)).1
                     }
                 };
-                // Whatever a failed attempt left past the committed end is overwritten.
-                file.set_len(committed.journal_bytes)
-                    .map_err(io("cutting back", &path))?;
-                file.seek(SeekFrom::Start(committed.journal_bytes))
-                    .map_err(io("seeking in", &path))?;
-                file.write_all(bytes).map_err(io("appending to", &path))?;
-                file.sync_data().map_err(io("syncing", &path))?;
+                state_files::append_at(file, &path, committed.journal_bytes, bytes)?;
                 Ok(DetectStateRef {
                     generation: committed.generation,
                     journal_bytes: committed.journal_bytes + bytes.len() as u64,
@@ -317,15 +288,6 @@ impl DetectStateStore {
     /// The directory the files are in.
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-}
-
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError {
-    let path = path.to_path_buf();
-    move |source| CheckpointError::Io {
-        path,
-        action,
-        source,
     }
 }
 

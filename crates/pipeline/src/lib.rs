@@ -86,6 +86,7 @@ pub mod push;
 pub mod sinks;
 pub mod sources;
 pub mod sqs;
+mod state_files;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, PushState, CHECKPOINT_VERSION};
 pub use config::{
