@@ -747,6 +747,9 @@ pub(crate) fn write_event(
             || facts.region_name.is_some()
             || facts.postal_code.is_some()
             || facts.country_iso_code.is_some(),
+        endpoint: ip.is_some()
+            || security.and_then(|s| text(&s.domain)).is_some()
+            || (class == OcsfClass::ApiActivity && !finding),
         request_uri: debug_str(debug_data, "requestUri"),
         external_session,
         enrichment: cx.profiles.map(|profiles| {
@@ -780,7 +783,7 @@ pub(crate) fn write_event(
         w.open_array(k!("evidences"));
         w.open_object(k!(""));
         write_actor(&mut w, &parts, true);
-        write_src_endpoint(&mut w, &parts, false);
+        write_src_endpoint(&mut w, &parts);
         write_http_request(&mut w, &parts);
         if let Some(t) = user_target {
             write_target_user(&mut w, k!("user"), t);
@@ -790,7 +793,7 @@ pub(crate) fn write_event(
         write_resources(&mut w, targets);
     } else {
         write_actor(&mut w, &parts, class != OcsfClass::Authentication);
-        write_src_endpoint(&mut w, &parts, class == OcsfClass::ApiActivity);
+        write_src_endpoint(&mut w, &parts);
         write_http_request(&mut w, &parts);
     }
 
@@ -916,6 +919,10 @@ struct Parts<'s, 'a> {
     /// The client location has a place (city, region, postal code or country): only then
     /// are coordinates `src_endpoint.location.lat`/`long` (OCSF wants a place).
     located: bool,
+    /// `src_endpoint` is written: the client has an address or a domain, or the class
+    /// requires the object (API Activity, then named `Okta`). Otherwise OCSF's
+    /// `at_least_one` cannot hold, and the client's members stay under `unmapped`.
+    endpoint: bool,
     request_uri: Option<&'s str>,
     external_session: Option<&'s str>,
     /// Identity enrichment of this event, when on.
@@ -1140,7 +1147,10 @@ fn write_actor(w: &mut JsonWriter<'_>, p: &Parts<'_, '_>, with_session: bool) {
 }
 
 /// `src_endpoint`: the client. `required`: written (as type Unknown) even without a client.
-fn write_src_endpoint(w: &mut JsonWriter<'_>, p: &Parts<'_, '_>, required: bool) {
+fn write_src_endpoint(w: &mut JsonWriter<'_>, p: &Parts<'_, '_>) {
+    if !p.endpoint {
+        return;
+    }
     let client = p.client;
     let geo = client.and_then(|c| obj(&c.geographical_context));
     let geolocation = geo.and_then(|g| obj(&g.geolocation));
@@ -1165,7 +1175,7 @@ fn write_src_endpoint(w: &mut JsonWriter<'_>, p: &Parts<'_, '_>, required: bool)
     w.u64(k!("type_id"), device_type);
     // Required (API Activity) without a client address: the request came from Okta itself
     // (its jobs and system principal), and OCSF wants an address or a name.
-    if required && p.ip.is_none() && p.security.and_then(|s| text(&s.domain)).is_none() {
+    if p.ip.is_none() && p.security.and_then(|s| text(&s.domain)).is_none() {
         w.str(k!("svc_name"), Some("Okta"));
     }
 
@@ -1355,12 +1365,17 @@ fn write_unmapped(
         Some(c) => {
             w.open_object(k!("client"));
             w.str(k!("ipAddress"), p.ip_text.filter(|_| p.ip.is_none()));
-            w.str(k!("zone"), text(&c.zone).filter(|z| *z == "null"));
+            w.str(
+                k!("zone"),
+                text(&c.zone).filter(|z| *z == "null" || !p.endpoint),
+            );
+            // Without `src_endpoint`, the device and the place have no OCSF home.
+            w.str(k!("device"), text(&c.device).filter(|_| !p.endpoint));
             if let Some(ua) = &c.user_agent {
                 echo_user_agent(w, ua);
             }
             if let Some(geo) = &c.geographical_context {
-                echo_geo(w, geo, true, p.located);
+                echo_geo(w, geo, p.endpoint, p.located && p.endpoint);
             }
             rest(w, c);
             w.close();
@@ -1380,13 +1395,16 @@ fn write_unmapped(
             w.open_object(k!("securityContext"));
             w.bool(k!("isProxy"), s.is_proxy.map(|f| f.0));
             w.json(k!("ipDetails"), s.ip_details.as_ref());
-            // asNumber beyond OCSF's integer range.
+            // asNumber beyond OCSF's integer range, or everything `src_endpoint` would
+            // have carried when there is none.
             w.u64(
                 k!("asNumber"),
                 s.as_number
                     .map(|n| n.0)
-                    .filter(|n| i64::try_from(*n).is_err()),
+                    .filter(|n| i64::try_from(*n).is_err() || !p.endpoint),
             );
+            w.str(k!("asOrg"), text(&s.as_org).filter(|_| !p.endpoint));
+            w.str(k!("isp"), text(&s.isp).filter(|_| !p.endpoint));
             rest(w, s);
             w.close();
         }

@@ -137,3 +137,51 @@ fn the_raw_event_is_raw_data_when_asked_for() {
     assert_eq!(doc["class_uid"], 3002);
     assert_eq!(doc["type_uid"], 300202);
 }
+
+#[test]
+fn a_client_without_an_address_has_no_src_endpoint_and_keeps_its_members_unmapped() {
+    // A sign-in (Authentication: src_endpoint optional) whose client has no address and no
+    // domain: OCSF's `at_least_one` on network_endpoint cannot hold, so the object is left
+    // out and what it would have carried stays under `unmapped`, by its Okta name.
+    let event = br#"{"uuid":"u9","published":"2024-05-01T09:00:00Z","eventType":"user.session.start",
+        "actor":{"id":"00u1","type":"User","alternateId":"a@example.com"},
+        "client":{"ipAddress":null,"zone":"LAN","device":"Computer",
+          "geographicalContext":{"city":"Oslo","state":"Oslo","country":"Norway","postalCode":"0150",
+            "geolocation":{"lat":59.9,"lon":10.7}}},
+        "securityContext":{"asNumber":2119,"asOrg":"telenor","isp":"Telenor","domain":null}}"#;
+    let mut out = Vec::new();
+    Normalizer::default()
+        .normalize_ocsf_into(event, None, &mut out)
+        .expect("maps");
+    let doc: Value = serde_json::from_slice(&out).expect("JSON");
+    assert_eq!(doc["class_uid"], 3002, "Authentication");
+    assert!(doc.get("src_endpoint").is_none(), "{doc}");
+    let client = &doc["unmapped"]["client"];
+    assert_eq!(client["zone"], "LAN");
+    assert_eq!(client["device"], "Computer");
+    let geo = &client["geographicalContext"];
+    assert_eq!(geo["city"], "Oslo");
+    assert_eq!(geo["state"], "Oslo");
+    assert_eq!(geo["postalCode"], "0150");
+    assert_eq!(geo["country"], "Norway");
+    assert_eq!(geo["geolocation"]["lat"], 59.9);
+    assert_eq!(geo["geolocation"]["lon"], 10.7);
+    let security = &doc["unmapped"]["securityContext"];
+    assert_eq!(security["asNumber"], 2119);
+    assert_eq!(security["asOrg"], "telenor");
+    assert_eq!(security["isp"], "Telenor");
+
+    // With an address, the same members are src_endpoint's, not unmapped.
+    let with_ip =
+        String::from_utf8_lossy(event).replace(r#""ipAddress":null"#, r#""ipAddress":"192.0.2.7""#);
+    let mut out = Vec::new();
+    Normalizer::default()
+        .normalize_ocsf_into(with_ip.as_bytes(), None, &mut out)
+        .expect("maps");
+    let doc: Value = serde_json::from_slice(&out).expect("JSON");
+    assert_eq!(doc["src_endpoint"]["ip"], "192.0.2.7");
+    assert_eq!(doc["src_endpoint"]["location"]["city"], "Oslo");
+    assert_eq!(doc["src_endpoint"]["isp"], "Telenor");
+    assert!(doc["unmapped"]["client"].get("device").is_none());
+    assert!(doc["unmapped"]["securityContext"].get("isp").is_none());
+}
