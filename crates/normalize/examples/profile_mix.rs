@@ -1,12 +1,15 @@
 //! Runs the fixture mix many times, for instruction counting with callgrind.
 //!
-//! `profile_mix <normalize|elastic|value> <rounds>`: `normalize` runs
-//! `Normalizer::normalize_into` on every `fixtures/okta/*.json` (compact form)
-//! `rounds` times (`elastic`: the same with `Schema::Elastic`); `value` does a `serde_json::Value` parse + re-serialize of
-//! the same inputs instead (the comparison pass of the criterion bench). Run it
-//! twice under `valgrind --tool=callgrind`, with `rounds` = 0 and N, and divide
-//! the difference in instructions by N × events: that removes the start-up cost
-//! (reading files, parsing the Public Suffix List). See `docs/performance.md`.
+//! `profile_mix <normalize|elastic|ocsf|value> <rounds> [events.ndjson]`: `normalize`
+//! runs `Normalizer::normalize_into` on every `fixtures/okta/*.json` (compact form), or on
+//! every line of `events.ndjson` when given, `rounds` times (`elastic`, `ocsf`: the same
+//! with that schema); `value` does a `serde_json::Value` parse + re-serialize of the same
+//! inputs instead (the comparison pass of the benches). Run it twice under
+//! `valgrind --tool=callgrind`, with `rounds` = 1 and N + 1, and divide the difference in
+//! instructions by N × events: that removes the start-up cost (reading files, parsing the
+//! Public Suffix List) and the one-time work of the first round (woothee compiles its
+//! regular expressions on the first user agent, the caches fill). See
+//! `docs/performance.md`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,11 +23,26 @@ fn main() -> ExitCode {
         args.get(1),
         args.get(2).and_then(|r| r.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: profile_mix <normalize|elastic|value> <rounds>");
+        eprintln!("usage: profile_mix <normalize|elastic|ocsf|value> <rounds> [events.ndjson]");
         return ExitCode::from(2);
     };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/okta");
     let mut inputs = Vec::new();
+    if let Some(file) = args.get(3) {
+        match std::fs::read(file) {
+            Ok(bytes) => inputs.extend(
+                bytes
+                    .split(|b| *b == b'\n')
+                    .filter(|line| !line.is_empty())
+                    .map(<[u8]>::to_vec),
+            ),
+            Err(e) => {
+                eprintln!("cannot read {file}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        return run(mode, rounds, &inputs);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/okta");
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -50,10 +68,14 @@ fn main() -> ExitCode {
             }
         }
     }
-    let schema = if mode == "elastic" {
-        Schema::Elastic
-    } else {
-        Schema::Ecs
+    run(mode, rounds, &inputs)
+}
+
+fn run(mode: &str, rounds: usize, inputs: &[Vec<u8>]) -> ExitCode {
+    let schema = match mode {
+        "elastic" => Schema::Elastic,
+        "ocsf" => Schema::Ocsf,
+        _ => Schema::Ecs,
     };
     let mut normalizer = Normalizer::new(Options {
         schema,
@@ -62,10 +84,10 @@ fn main() -> ExitCode {
     let mut out = Vec::with_capacity(64 * 1024);
     let mut bytes = 0usize;
     for _ in 0..rounds {
-        for input in &inputs {
+        for input in inputs {
             out.clear();
-            match mode.as_str() {
-                "normalize" | "elastic" => {
+            match mode {
+                "normalize" | "elastic" | "ocsf" => {
                     let _ = normalizer.normalize_into(input, &mut out);
                 }
                 "value" => {
@@ -74,7 +96,7 @@ fn main() -> ExitCode {
                     }
                 }
                 other => {
-                    eprintln!("unknown mode {other:?} (normalize, elastic or value)");
+                    eprintln!("unknown mode {other:?} (normalize, elastic, ocsf or value)");
                     return ExitCode::from(2);
                 }
             }

@@ -49,11 +49,13 @@ fn key_values<'s>(value: &'s Json<'_>) -> KeyValues<'s> {
             }),
             None => None,
         },
-        // A JSON array is not `{k=v}` text: kept as it is.
-        Json::Str(s) => match json_text(s) {
+        // A JSON array is not `{k=v}` text: kept as it is. (Text that opens with `{` but
+        // is not object-like cannot be JSON, so only `[` is worth a parse.)
+        Json::Str(s) if s.trim_start().starts_with('[') => match json_text(s) {
             Some(_) => None,
             None => kv::parse(s),
         },
+        Json::Str(s) => kv::parse(s),
         v if v.is_empty() => return KeyValues::Empty,
         Json::Obj(_) => object_pairs(value),
         _ => None,

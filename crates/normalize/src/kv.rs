@@ -10,7 +10,7 @@ use std::borrow::Cow;
 /// nothing is dropped. Returns `None` when the string holds no `key=value` pair.
 pub(crate) fn parse(s: &str) -> Option<Vec<(Cow<'_, str>, Cow<'_, str>)>> {
     let inner = s.trim_matches(|c| c == '{' || c == '}');
-    let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
+    let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::with_capacity(8);
     for item in split_items(inner) {
         match item.split_once('=') {
             Some((k, v)) => pairs.push((Cow::Borrowed(k.trim()), Cow::Borrowed(v.trim()))),
