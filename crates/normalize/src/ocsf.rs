@@ -217,7 +217,7 @@ pub(crate) struct Facts {
     pub(crate) scopes: bool,
     /// A target of type `UserGroup`.
     pub(crate) group_target: bool,
-    /// Any target.
+    /// A target with an id or a name (one OCSF can name as the managed entity).
     pub(crate) any_target: bool,
 }
 
@@ -540,6 +540,14 @@ fn first_target<'s, 'a>(targets: &'s [Target<'a>], kinds: &[&str]) -> Option<&'s
         .find(|t| t.other.is_none() && text(&t.kind).is_some_and(|k| kinds.contains(&k)))
 }
 
+/// A target OCSF can name as a managed entity: an object with an `id` or a
+/// `displayName` (the entity's `at_least_one` of uid and name).
+fn names_an_entity(t: &Target<'_>) -> bool {
+    t.other.is_none()
+        && (text(&t.id).is_some_and(|s| !s.is_empty())
+            || text(&t.display_name).is_some_and(|s| !s.is_empty()))
+}
+
 /// debugData member `key`, when it is a non-empty string.
 fn debug_str<'s>(debug_data: &'s [(Cow<'_, str>, Json<'_>)], key: &str) -> Option<&'s str> {
     debug_data
@@ -632,7 +640,7 @@ pub(crate) fn write_event(
             privileges: !privileges.is_empty(),
             scopes: !scopes.is_empty(),
             group_target: group_target.is_some(),
-            any_target: targets.iter().any(|t| t.other.is_none()),
+            any_target: targets.iter().any(names_an_entity),
         },
     );
     let class = choice.class;
@@ -847,8 +855,10 @@ pub(crate) fn write_event(
         }
         OcsfClass::EntityManagement => {
             let entity = first_target(targets, &["AppUser"])
-                .filter(|_| event_type.starts_with("application.user_membership."))
-                .or_else(|| targets.iter().find(|t| t.other.is_none()));
+                .filter(|t| {
+                    event_type.starts_with("application.user_membership.") && names_an_entity(t)
+                })
+                .or_else(|| targets.iter().find(|t| names_an_entity(t)));
             if let Some(e) = entity {
                 w.open_object(k!("entity"));
                 w.str(k!("uid"), text(&e.id));
@@ -1253,13 +1263,19 @@ fn write_http_request(w: &mut JsonWriter<'_>, p: &Parts<'_, '_>) {
     w.close();
 }
 
-/// `resources`: every target, as `resource_details` (uid, name, type).
+/// `resources`: every target with a uid or a name (OCSF's `at_least_one` of
+/// `resource_details`), as uid, name, type. The full list is `unmapped.target`.
 fn write_resources(w: &mut JsonWriter<'_>, targets: &[Target<'_>]) {
     w.open_array(k!("resources"));
     for t in targets.iter().filter(|t| t.other.is_none()) {
+        let uid = text(&t.id).filter(|s| !s.is_empty() && known(s));
+        let name = text(&t.display_name).filter(|s| !s.is_empty() && known(s));
+        if uid.is_none() && name.is_none() {
+            continue;
+        }
         w.open_object(k!(""));
-        w.str(k!("uid"), text(&t.id).filter(|s| known(s)));
-        w.str(k!("name"), text(&t.display_name).filter(|s| known(s)));
+        w.str(k!("uid"), uid);
+        w.str(k!("name"), name);
         w.str(k!("type"), text(&t.kind));
         w.close();
     }

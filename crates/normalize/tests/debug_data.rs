@@ -153,7 +153,7 @@ proptest! {
     // Committed seeds in debug_data.proptest-regressions (if any) are replayed first; a
     // new failure's seed is printed, never written (see support/seeds.rs).
     #![proptest_config(ProptestConfig {
-        cases: 512,
+        cases: support::seeds::cases(512),
         failure_persistence: support::seeds::committed_seeds(),
         ..ProptestConfig::default()
     })]

@@ -303,7 +303,7 @@ proptest! {
     // Committed seeds in mapping.proptest-regressions are replayed first; a new
     // failure's seed is printed, never written (see support/seeds.rs).
     #![proptest_config(ProptestConfig {
-        cases: 128,
+        cases: support::seeds::cases(128),
         failure_persistence: support::seeds::committed_seeds(),
         ..ProptestConfig::default()
     })]

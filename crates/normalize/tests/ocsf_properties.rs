@@ -240,7 +240,7 @@ fn ocsf(input: &[u8]) -> Result<Value, NormalizeError> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 256,
+        cases: support::seeds::cases(256),
         failure_persistence: support::seeds::committed_seeds(),
         ..ProptestConfig::default()
     })]

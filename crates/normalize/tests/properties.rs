@@ -178,7 +178,7 @@ fn check(input: &[u8]) -> Result<Value, NormalizeError> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 256,
+        cases: support::seeds::cases(256),
         failure_persistence: support::seeds::committed_seeds(),
         ..ProptestConfig::default()
     })]

@@ -25,6 +25,17 @@ pub fn committed_seeds() -> Option<Box<dyn FailurePersistence>> {
     Some(Box::new(CommittedSeeds))
 }
 
+/// The number of cases of a property test: `default`, or `OKTAFLOW_PROPTEST_CASES` when set
+/// (to hunt for failures with many more cases than a test run affords, e.g.
+/// `OKTAFLOW_PROPTEST_CASES=20000 cargo test --release -p oktaflow-normalize --test
+/// ocsf_properties`).
+pub fn cases(default: u32) -> u32 {
+    std::env::var("OKTAFLOW_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Where proptest keeps the regressions of `tests/NAME.rs` by default:
 /// `tests/NAME.proptest-regressions`.
 fn file() -> FileFailurePersistence {
@@ -44,7 +55,7 @@ impl FailurePersistence for CommittedSeeds {
     ) {
         eprintln!(
             "proptest: a new failure in {}; to keep it as a regression case, add this line to \
-             the test's .proptest-regressions file (not written by test runs):\ncc {seed} # shrinks to {shrunken_value:?}",
+             the test's .proptest-regressions file (not written by test runs):\n{seed} # shrinks to {shrunken_value:?}",
             source_file.unwrap_or("?"),
         );
     }
