@@ -259,29 +259,50 @@ const fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// Position of the first byte to escape. Checks eight bytes at a time.
-fn first_escape(bytes: &[u8]) -> Option<usize> {
+/// The high bit of every byte of `x` that JSON strings must escape (quote, backslash,
+/// control), and possibly of some bytes after the first such byte: the lowest set bit
+/// is exact (a borrow only runs towards higher bytes), so it names the first one.
+const fn escape_mask(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let quote = x ^ (ONES * b'"' as u64);
+    let backslash = x ^ (ONES * b'\\' as u64);
+    // A byte below 0x20 has no bit of 0xE0 set: clear the others and test for zero.
+    let control = x & 0xE0E0_E0E0_E0E0_E0E0;
+    ((quote.wrapping_sub(ONES) & !quote)
+        | (backslash.wrapping_sub(ONES) & !backslash)
+        | (control.wrapping_sub(ONES) & !control))
+        & HIGHS
+}
+
+/// The eight bytes at `at` as a little-endian word.
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// Position of the first byte to escape. Checks eight bytes at a time, the last
+/// (partial) word as the overlapping final eight bytes.
+fn first_escape(bytes: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        // A byte below 0x20 has no bit of 0xE0 set: clear the others and test for zero.
-        if has_zero(x & 0xE0E0_E0E0_E0E0_E0E0)
-            || has_zero(x ^ (ONES * u64::from(b'"')))
-            || has_zero(x ^ (ONES * u64::from(b'\\')))
-        {
-            break;
+    while let Some(x) = word_at(bytes, i) {
+        let mask = escape_mask(x);
+        if mask != 0 {
+            return Some(i + (mask.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    bytes[i..]
-        .iter()
-        .position(|&b| needs_escape(b))
-        .map(|p| i + p)
+    if i == bytes.len() {
+        return None;
+    }
+    if let Some(last) = bytes.len().checked_sub(8) {
+        // Bytes last..i were checked already (1 to 7 of them).
+        let seen = i - last;
+        let x = word_at(bytes, last)?;
+        let mask = escape_mask(x) & (u64::MAX << (8 * seen));
+        return (mask != 0).then(|| last + (mask.trailing_zeros() / 8) as usize);
+    }
+    bytes.iter().position(|&b| needs_escape(b))
 }
 
 /// Writes a free-form value, leaving out empty members and elements.
@@ -394,6 +415,27 @@ mod tests {
             let mut ours = Vec::new();
             write_str(&mut ours, s);
             assert_eq!(ours, serde_json::to_vec(s).expect("serializable"), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn first_escape_finds_the_first_byte_at_every_position_and_length() {
+        for len in 0..=24 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    // A later byte to escape must not hide the first one.
+                    if at + 1 < len {
+                        bytes[len - 1] = b'"';
+                    }
+                    assert_eq!(first_escape(&bytes), Some(at), "{bytes:?}");
+                }
+            }
+            let clean: Vec<u8> = (0..len)
+                .map(|i| [b' ', b'~', 0x7f, 0xc3, b'!'][i % 5])
+                .collect();
+            assert_eq!(first_escape(&clean), None, "{clean:?}");
         }
     }
 
