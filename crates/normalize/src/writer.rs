@@ -3,9 +3,11 @@
 //! Objects and arrays that end up with no member are rolled back (key
 //! included), so the output never holds `null`, `""`, `{}` or `[]`.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
-use crate::json::Json;
+use crate::json::{Json, Text};
 
 /// An object member's name. [`k!`] makes one from a literal, quoted and
 /// followed by `:` at compile time; any `&str` converts too and is escaped
@@ -57,14 +59,14 @@ impl<'o> JsonWriter<'o> {
     pub(crate) fn new(out: &'o mut Vec<u8>) -> Self {
         let start = out.len();
         out.push(b'{');
-        JsonWriter {
-            out,
-            frames: vec![Frame {
-                start,
-                count: 0,
-                is_array: false,
-            }],
-        }
+        // Deep enough for every schema's documents: no growth while writing.
+        let mut frames = Vec::with_capacity(16);
+        frames.push(Frame {
+            start,
+            count: 0,
+            is_array: false,
+        });
+        JsonWriter { out, frames }
     }
 
     fn top(&mut self) -> &mut Frame {
@@ -109,6 +111,21 @@ impl<'o> JsonWriter<'o> {
         if let Some(v) = value.filter(|v| !v.is_empty()) {
             self.member(key.into());
             self.string(v);
+        }
+    }
+
+    /// A string member from the model, left out when absent or empty. A borrowed
+    /// [`Text`] is a string serde_json handed over as it stood in the input, without
+    /// escape sequences, so it holds no `"`, `\\` or control byte: it is copied without
+    /// the escape scan.
+    pub(crate) fn text<'k>(&mut self, key: impl Into<Key<'k>>, value: &Option<Text<'_>>) {
+        match value {
+            Some(Text(Cow::Borrowed(v))) if !v.is_empty() => {
+                self.member(key.into());
+                write_clean_str(self.out, v);
+            }
+            Some(Text(Cow::Owned(v))) => self.str(key, Some(v)),
+            _ => {}
         }
     }
 
@@ -254,6 +271,16 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Writes a JSON string literal of `s`, which holds nothing to escape (a string
+/// serde_json borrowed from its input: see [`JsonWriter::text`]).
+fn write_clean_str(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(first_escape(s.as_bytes()).is_none(), "{s:?} needs escaping");
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
 /// Bytes that JSON strings must escape: quote, backslash, controls.
 const fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
@@ -315,7 +342,9 @@ pub(crate) fn write_json(out: &mut Vec<u8>, v: &Json<'_>) {
             // Writing a number into a Vec cannot fail.
             let _ = n.serialize(&mut ser);
         }
-        Json::Str(s) => write_str(out, s),
+        // Borrowed: as serde_json found it in the input, without escape sequences.
+        Json::Str(Cow::Borrowed(s)) => write_clean_str(out, s),
+        Json::Str(Cow::Owned(s)) => write_str(out, s),
         Json::Arr(items) => {
             out.push(b'[');
             let mut first = true;
@@ -336,7 +365,10 @@ pub(crate) fn write_json(out: &mut Vec<u8>, v: &Json<'_>) {
                     out.push(b',');
                 }
                 first = false;
-                write_str(out, k);
+                match k {
+                    Cow::Borrowed(k) => write_clean_str(out, k),
+                    Cow::Owned(k) => write_str(out, k),
+                }
                 out.push(b':');
                 write_json(out, v);
             }
