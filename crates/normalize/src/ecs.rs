@@ -1298,7 +1298,7 @@ pub(crate) fn rest<'s, 'a: 's, T: OktaObject<'a>>(
         if taken.contains(&key.as_ref()) || !value.has_one_type_per_field() {
             u.push(at, key, value);
         } else {
-            w.json(key, Some(value));
+            w.json(Key::parsed(key), Some(value));
         }
     }
     u.misfits(at, obj);

@@ -18,6 +18,22 @@ pub(crate) enum Key<'k> {
     Quoted(&'static str),
     /// A name to escape (names from the input).
     Text(&'k str),
+    /// A name serde_json borrowed from its input: nothing to escape (see [`Key::parsed`]).
+    Clean(&'k str),
+}
+
+impl<'k> Key<'k> {
+    /// The name of a member of a parsed object (a [`Json`] object or an Okta object's
+    /// `extra`): a borrowed one is as serde_json found it, without escape sequences
+    /// (see [`Json`]), and is copied without the escape scan.
+    // The point is which `Cow` variant it is: a `&str` would not tell.
+    #[allow(clippy::ptr_arg)]
+    pub(crate) fn parsed(name: &'k Cow<'_, str>) -> Self {
+        match name {
+            Cow::Borrowed(name) => Key::Clean(name),
+            Cow::Owned(name) => Key::Text(name),
+        }
+    }
 }
 
 impl<'k> From<&'k str> for Key<'k> {
@@ -98,6 +114,10 @@ impl<'o> JsonWriter<'o> {
                     self.string(name);
                     self.out.push(b':');
                 }
+                Key::Clean(name) => {
+                    write_clean_str(self.out, name);
+                    self.out.push(b':');
+                }
             }
         }
     }
@@ -126,6 +146,21 @@ impl<'o> JsonWriter<'o> {
             }
             Some(Text(Cow::Owned(v))) => self.str(key, Some(v)),
             _ => {}
+        }
+    }
+
+    /// A string of a parsed [`Json`] value, left out when empty; a borrowed one is
+    /// copied without the escape scan (see [`Json`]).
+    // The point is which `Cow` variant it is: a `&str` would not tell.
+    #[allow(clippy::ptr_arg)]
+    pub(crate) fn parsed_str<'k>(&mut self, key: impl Into<Key<'k>>, value: &Cow<'_, str>) {
+        match value {
+            Cow::Borrowed(v) if !v.is_empty() => {
+                self.member(key.into());
+                write_clean_str(self.out, v);
+            }
+            Cow::Borrowed(_) => {}
+            Cow::Owned(v) => self.str(key, Some(v)),
         }
     }
 
