@@ -320,19 +320,18 @@ pub(crate) fn write_document(
 
     // event.*
     w.open_object(k!("event"));
-    w.str(k!("kind"), Some(class.event_kind()));
-    w.str(k!("id"), Some(id));
-    w.str(k!("action"), Some(event_type));
-    w.str_array(k!("category"), class.category.iter().copied());
-    w.str_array(k!("type"), class.kind.iter().copied());
+    w.known_str(k!("kind"), class.event_kind());
+    // `id` and `event_type` are these two, not empty.
+    w.text(k!("id"), &ev.uuid);
+    w.text(k!("action"), &ev.event_type);
+    w.known_str_array(k!("category"), class.category.iter().copied());
+    w.known_str_array(k!("type"), class.kind.iter().copied());
     // ECS: "unknown" when the outcome could not be determined, missing included.
-    w.str(
+    w.known_str(
         k!("outcome"),
-        Some(
-            outcome
-                .and_then(|o| text(&o.result))
-                .map_or("unknown", event_outcome),
-        ),
+        outcome
+            .and_then(|o| text(&o.result))
+            .map_or("unknown", event_outcome),
     );
     let severity = text(&ev.severity);
     w.u64(
@@ -340,7 +339,7 @@ pub(crate) fn write_document(
         severity.and_then(event_severity).map(u64::from),
     );
     w.text(k!("reason"), &ev.display_message);
-    w.str(k!("dataset"), Some(DATASET));
+    w.known_str(k!("dataset"), DATASET);
     w.str(k!("original"), original);
     w.close();
 
@@ -353,9 +352,9 @@ pub(crate) fn write_document(
     }
 
     w.open_object(k!("observer"));
-    w.str(k!("vendor"), Some(VENDOR));
-    w.str(k!("product"), Some(PRODUCT));
-    w.str(k!("type"), Some(OBSERVER_TYPE));
+    w.known_str(k!("vendor"), VENDOR);
+    w.known_str(k!("product"), PRODUCT);
+    w.known_str(k!("type"), OBSERVER_TYPE);
     w.close();
 
     if let Some(Outer::EventBridge(envelope)) = outer {

@@ -164,6 +164,30 @@ impl<'o> JsonWriter<'o> {
         }
     }
 
+    /// A string member from this crate's own tables (a constant, a category name),
+    /// left out when empty: such strings hold nothing to escape (checked in debug
+    /// builds, which the goldens run in), so they are copied without the escape scan.
+    pub(crate) fn known_str<'k>(&mut self, key: impl Into<Key<'k>>, value: &'static str) {
+        if !value.is_empty() {
+            self.member(key.into());
+            write_clean_str(self.out, value);
+        }
+    }
+
+    /// An array of strings from this crate's own tables (see [`JsonWriter::known_str`]),
+    /// left out when empty.
+    pub(crate) fn known_str_array<'k>(
+        &mut self,
+        key: impl Into<Key<'k>>,
+        values: impl IntoIterator<Item = &'static str>,
+    ) {
+        self.open_array(key);
+        for v in values {
+            self.known_str(k!(""), v);
+        }
+        self.close();
+    }
+
     /// An unsigned integer member, left out when absent.
     pub(crate) fn u64<'k>(&mut self, key: impl Into<Key<'k>>, value: Option<u64>) {
         if let Some(v) = value {
