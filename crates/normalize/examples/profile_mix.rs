@@ -9,7 +9,8 @@
 //! instructions by N × events: that removes the start-up cost (reading files, parsing the
 //! Public Suffix List) and the one-time work of the first round (woothee compiles its
 //! regular expressions on the first user agent, the caches fill). See
-//! `docs/performance.md`.
+//! `docs/performance.md`. With `PROFILE_MIX_DUMP=path` set, the first round's documents
+//! are also written to `path`, one a line (to compare outputs before and after a change).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -83,7 +84,8 @@ fn run(mode: &str, rounds: usize, inputs: &[Vec<u8>]) -> ExitCode {
     });
     let mut out = Vec::with_capacity(64 * 1024);
     let mut bytes = 0usize;
-    for _ in 0..rounds {
+    let mut dump = std::env::var_os("PROFILE_MIX_DUMP").map(|_| Vec::new());
+    for round in 0..rounds {
         for input in inputs {
             out.clear();
             match mode {
@@ -101,6 +103,16 @@ fn run(mode: &str, rounds: usize, inputs: &[Vec<u8>]) -> ExitCode {
                 }
             }
             bytes += out.len();
+            if let Some(dump) = dump.as_mut().filter(|_| round == 0) {
+                dump.extend_from_slice(&out);
+                dump.push(b'\n');
+            }
+        }
+    }
+    if let (Some(path), Some(dump)) = (std::env::var_os("PROFILE_MIX_DUMP"), dump) {
+        if let Err(e) = std::fs::write(&path, dump) {
+            eprintln!("cannot write {}: {e}", Path::new(&path).display());
+            return ExitCode::FAILURE;
         }
     }
     println!(

@@ -245,9 +245,12 @@ impl<'s, 'a> DebugData<'s, 'a> {
                     None => u.push(at, key, value),
                 },
                 name if self.is_parsed(name) => {}
-                _ => match scalar_text(value) {
-                    Some(t) => w.str(key, Some(&t)),
-                    None => u.push(at, key, value),
+                _ => match value {
+                    Json::Str(text) => w.parsed_str(Key::parsed(key), text),
+                    _ => match scalar_text(value) {
+                        Some(t) => w.str(Key::parsed(key), Some(&t)),
+                        None => u.push(at, key, value),
+                    },
                 },
             }
         }
@@ -319,7 +322,14 @@ impl<'s, 'a> DebugData<'s, 'a> {
                                     Some(KeyValues::Misfit) => u.push(at, key, value),
                                 }
                             }
-                            _ => write_leaves_as_text(w, key.into(), value, at, key, u),
+                            _ => write_leaves_as_text(
+                                w,
+                                Key::parsed(key),
+                                value,
+                                at,
+                                &SubPath::new(key),
+                                u,
+                            ),
                         }
                     }
                     if !w.close_kept() {
@@ -348,10 +358,10 @@ impl<'s, 'a> DebugData<'s, 'a> {
                             ("anonymous", Some(b)) => w.bool(key, Some(b)),
                             _ => write_leaves_as_text(
                                 w,
-                                key.into(),
+                                Key::parsed(key),
                                 value,
                                 At::index("debugContext.debugData.tunnels", i),
-                                key,
+                                &SubPath::new(key),
                                 u,
                             ),
                         }
@@ -373,10 +383,10 @@ impl<'s, 'a> DebugData<'s, 'a> {
                     for (key, value) in members {
                         write_leaves_as_text(
                             w,
-                            key.into(),
+                            Key::parsed(key),
                             value,
                             At::key("debugContext.debugData.originalPrincipal"),
-                            key,
+                            &SubPath::new(key),
                             u,
                         );
                     }
@@ -402,14 +412,18 @@ fn write_leaves_as_text<'s>(
     key: Key<'_>,
     value: &'s Json<'s>,
     at: At,
-    okta_key: &str,
+    okta_key: &SubPath<'_>,
     u: &mut Unmapped<'s>,
 ) {
     match value {
         Json::Obj(members) => {
             w.open_object(key);
             for (k, v) in members {
-                write_leaves_as_text(w, k.into(), v, at, &join(okta_key, k), u);
+                let sub = SubPath {
+                    parent: Some(okta_key),
+                    key: k,
+                };
+                write_leaves_as_text(w, Key::parsed(k), v, at, &sub, u);
             }
             w.close();
         }
@@ -423,7 +437,7 @@ fn write_leaves_as_text<'s>(
                 .iter()
                 .any(|i| matches!(i, Json::Arr(_)) && !i.is_empty());
             if nested || (objects > 0 && scalars > 0) {
-                u.push(at, okta_key, value);
+                u.push(at, &okta_key.text(), value);
                 return;
             }
             w.open_array(key);
@@ -435,7 +449,28 @@ fn write_leaves_as_text<'s>(
             }
             w.close();
         }
+        Json::Str(text) => w.parsed_str(key, text),
         other => w.str(key, scalar_text(other).as_deref()),
+    }
+}
+
+/// An Okta key path below an [`At`] (`network.ip`), joined only when something goes
+/// to `unmapped`.
+struct SubPath<'p> {
+    parent: Option<&'p SubPath<'p>>,
+    key: &'p str,
+}
+
+impl<'p> SubPath<'p> {
+    fn new(key: &'p str) -> Self {
+        SubPath { parent: None, key }
+    }
+
+    fn text(&self) -> String {
+        match self.parent {
+            Some(parent) => join(&parent.text(), self.key),
+            None => self.key.to_owned(),
+        }
     }
 }
 

@@ -320,27 +320,26 @@ pub(crate) fn write_document(
 
     // event.*
     w.open_object(k!("event"));
-    w.str(k!("kind"), Some(class.event_kind()));
-    w.str(k!("id"), Some(id));
-    w.str(k!("action"), Some(event_type));
-    w.str_array(k!("category"), class.category.iter().copied());
-    w.str_array(k!("type"), class.kind.iter().copied());
+    w.known_str(k!("kind"), class.event_kind());
+    // `id` and `event_type` are these two, not empty.
+    w.text(k!("id"), &ev.uuid);
+    w.text(k!("action"), &ev.event_type);
+    w.known_str_array(k!("category"), class.category.iter().copied());
+    w.known_str_array(k!("type"), class.kind.iter().copied());
     // ECS: "unknown" when the outcome could not be determined, missing included.
-    w.str(
+    w.known_str(
         k!("outcome"),
-        Some(
-            outcome
-                .and_then(|o| text(&o.result))
-                .map_or("unknown", event_outcome),
-        ),
+        outcome
+            .and_then(|o| text(&o.result))
+            .map_or("unknown", event_outcome),
     );
     let severity = text(&ev.severity);
     w.u64(
         k!("severity"),
         severity.and_then(event_severity).map(u64::from),
     );
-    w.str(k!("reason"), text(&ev.display_message));
-    w.str(k!("dataset"), Some(DATASET));
+    w.text(k!("reason"), &ev.display_message);
+    w.known_str(k!("dataset"), DATASET);
     w.str(k!("original"), original);
     w.close();
 
@@ -353,18 +352,18 @@ pub(crate) fn write_document(
     }
 
     w.open_object(k!("observer"));
-    w.str(k!("vendor"), Some(VENDOR));
-    w.str(k!("product"), Some(PRODUCT));
-    w.str(k!("type"), Some(OBSERVER_TYPE));
+    w.known_str(k!("vendor"), VENDOR);
+    w.known_str(k!("product"), PRODUCT);
+    w.known_str(k!("type"), OBSERVER_TYPE);
     w.close();
 
     if let Some(Outer::EventBridge(envelope)) = outer {
         w.open_object(k!("cloud"));
         w.str(k!("provider"), Some("aws"));
         w.open_object(k!("account"));
-        w.str(k!("id"), text(&envelope.account));
+        w.text(k!("id"), &envelope.account);
         w.close();
-        w.str(k!("region"), text(&envelope.region));
+        w.text(k!("region"), &envelope.region);
         w.close();
     }
 
@@ -424,8 +423,8 @@ pub(crate) fn write_document(
         );
         if let Some(g) = group_target {
             w.open_object(k!("group"));
-            w.str(k!("id"), text(&g.id));
-            w.str(k!("name"), text(&g.display_name));
+            w.text(k!("id"), &g.id);
+            w.text(k!("name"), &g.display_name);
             w.close();
         }
     }
@@ -438,8 +437,8 @@ pub(crate) fn write_document(
 
     if let Some(group) = group_target {
         w.open_object(k!("group"));
-        w.str(k!("id"), text(&group.id));
-        w.str(k!("name"), text(&group.display_name));
+        w.text(k!("id"), &group.id);
+        w.text(k!("name"), &group.display_name);
         w.close();
     }
 
@@ -461,7 +460,8 @@ pub(crate) fn write_document(
 
     // related.*
     w.open_object(k!("related"));
-    let mut ips: Vec<&str> = ip.and(ip_text).into_iter().collect();
+    let mut ips: Vec<&str> = Vec::with_capacity(1 + ip_chain.len());
+    ips.extend(ip.and(ip_text));
     ips.extend(
         ip_chain
             .iter()
@@ -820,22 +820,22 @@ fn write_system<'s, 'a>(
     p: SystemParts<'s, 'a>,
     u: &mut Unmapped<'s>,
 ) {
-    w.str(k!("version"), text(&ev.version));
-    w.str(k!("severity"), text(&ev.severity));
+    w.text(k!("version"), &ev.version);
+    w.text(k!("severity"), &ev.severity);
     // Only when it did not become @timestamp (unparsable, kept for the record).
     w.str(k!("published"), p.unparsable_published);
-    w.str(k!("legacy_event_type"), text(&ev.legacy_event_type));
+    w.text(k!("legacy_event_type"), &ev.legacy_event_type);
 
     if let Some(actor) = p.actor {
         let at = At::key("actor");
         w.open_object(k!("actor"));
-        w.str(k!("id"), text(&actor.id));
-        w.str(k!("type"), text(&actor.kind));
+        w.text(k!("id"), &actor.id);
+        w.text(k!("type"), &actor.kind);
         w.str(
             k!("alternate_id"),
             text(&actor.alternate_id).map(strip_backslashes),
         );
-        w.str(k!("display_name"), text(&actor.display_name));
+        w.text(k!("display_name"), &actor.display_name);
         free_form(
             w,
             k!("detail_entry"),
@@ -857,10 +857,10 @@ fn write_system<'s, 'a>(
     // Sekoia.io: the first AppInstance target, with Okta's camelCase keys.
     if let Some(app) = p.app_target {
         w.open_object(k!("target"));
-        w.str(k!("type"), text(&app.kind));
-        w.str(k!("id"), text(&app.id));
-        w.str(k!("alternateId"), text(&app.alternate_id));
-        w.str(k!("displayName"), text(&app.display_name));
+        w.text(k!("type"), &app.kind);
+        w.text(k!("id"), &app.id);
+        w.text(k!("alternateId"), &app.alternate_id);
+        w.text(k!("displayName"), &app.display_name);
         w.close();
     }
     // Every target, with Okta's camelCase keys.
@@ -872,10 +872,10 @@ fn write_system<'s, 'a>(
             continue;
         }
         w.open_object(k!(""));
-        w.str(k!("id"), text(&t.id));
-        w.str(k!("type"), text(&t.kind));
-        w.str(k!("alternateId"), text(&t.alternate_id));
-        w.str(k!("displayName"), text(&t.display_name));
+        w.text(k!("id"), &t.id);
+        w.text(k!("type"), &t.kind);
+        w.text(k!("alternateId"), &t.alternate_id);
+        w.text(k!("displayName"), &t.display_name);
         free_form(
             w,
             k!("detailEntry"),
@@ -914,12 +914,12 @@ fn write_system<'s, 'a>(
         w.open_object(k!("client"));
         w.str(k!("ip_address"), p.ip_text.filter(|_| !p.ip_is_address));
         w.str(k!("zone"), text(&client.zone).filter(|z| *z != "null"));
-        w.str(k!("device"), text(&client.device));
+        w.text(k!("device"), &client.device);
         if let Some(ua) = p.okta_ua {
             w.open_object(k!("user_agent"));
             w.str(k!("raw_user_agent"), p.raw_ua);
-            w.str(k!("os"), text(&ua.os));
-            w.str(k!("browser"), text(&ua.browser));
+            w.text(k!("os"), &ua.os);
+            w.text(k!("browser"), &ua.browser);
             rest(
                 w,
                 ua,
@@ -982,20 +982,20 @@ fn write_system<'s, 'a>(
         let at = At::key("authenticationContext");
         w.open_object(k!("authentication_context"));
         w.open_object(k!("authentication"));
-        w.str(k!("provider"), text(&ac.authentication_provider));
+        w.text(k!("provider"), &ac.authentication_provider);
         w.close();
         w.open_object(k!("credential"));
-        w.str(k!("provider"), text(&ac.credential_provider));
-        w.str(k!("type"), text(&ac.credential_type));
+        w.text(k!("provider"), &ac.credential_provider);
+        w.text(k!("type"), &ac.credential_type);
         w.close();
         if let Some(issuer) = object(&ac.issuer, at.sub("issuer"), u) {
             w.open_object(k!("issuer"));
-            w.str(k!("id"), text(&issuer.id));
-            w.str(k!("type"), text(&issuer.kind));
+            w.text(k!("id"), &issuer.id);
+            w.text(k!("type"), &issuer.kind);
             rest(w, issuer, &["id", "type"], at.sub("issuer"), u);
             w.close();
         }
-        w.str(k!("interface"), text(&ac.interface));
+        w.text(k!("interface"), &ac.interface);
         w.u64(
             k!("authentication_step"),
             ac.authentication_step.map(|s| s.0),
@@ -1005,7 +1005,7 @@ fn write_system<'s, 'a>(
             k!("external_session_id"),
             text(&ac.external_session_id).filter(|s| *s != PLACEHOLDER),
         );
-        w.str(k!("root_session_id"), text(&ac.root_session_id));
+        w.text(k!("root_session_id"), &ac.root_session_id);
         rest(
             w,
             ac,
@@ -1028,7 +1028,7 @@ fn write_system<'s, 'a>(
     if let Some(sc) = p.security {
         let at = At::key("securityContext");
         w.open_object(k!("security_context"));
-        w.str(k!("isp"), text(&sc.isp));
+        w.text(k!("isp"), &sc.isp);
         w.bool(k!("is_proxy"), sc.is_proxy.map(|f| f.0));
         free_form(
             w,
@@ -1051,8 +1051,8 @@ fn write_system<'s, 'a>(
 
     if let Some(o) = p.outcome {
         w.open_object(k!("outcome"));
-        w.str(k!("result"), text(&o.result));
-        w.str(k!("reason"), text(&o.reason));
+        w.text(k!("result"), &o.result);
+        w.text(k!("reason"), &o.reason);
         rest(w, o, &["result", "reason"], At::key("outcome"), u);
         w.close();
     }
@@ -1060,8 +1060,8 @@ fn write_system<'s, 'a>(
     if let Some(tx) = object(&ev.transaction, At::key("transaction"), u) {
         let at = At::key("transaction");
         w.open_object(k!("transaction"));
-        w.str(k!("id"), text(&tx.id));
-        w.str(k!("type"), text(&tx.kind));
+        w.text(k!("id"), &tx.id);
+        w.text(k!("type"), &tx.kind);
         free_form(w, k!("detail"), json(&tx.detail), at, "detail", u);
         rest(w, tx, &["id", "type", "detail"], at, u);
         w.close();
@@ -1100,8 +1100,8 @@ fn write_system<'s, 'a>(
             let client_hop = p.ip_is_address && entry_ip.map(str::trim) == p.ip_text;
             w.open_object(k!(""));
             w.str(k!("ip"), entry_ip);
-            w.str(k!("version"), text(&entry.version));
-            w.str(k!("source"), text(&entry.source));
+            w.text(k!("version"), &entry.version);
+            w.text(k!("source"), &entry.source);
             if let Some(geo) = object(
                 &entry.geographical_context,
                 at.sub("geographicalContext"),
@@ -1170,10 +1170,10 @@ fn same_geo(a: &Geo<'_>, b: &Geo<'_>) -> bool {
 fn write_chain_geo<'s, 'a>(w: &mut JsonWriter<'_>, geo: &'s Geo<'a>, at: At, u: &mut Unmapped<'s>) {
     let at_geo = at.sub("geographicalContext");
     w.open_object(k!("geographical_context"));
-    w.str(k!("city"), text(&geo.city));
-    w.str(k!("state"), text(&geo.state));
-    w.str(k!("country"), text(&geo.country));
-    w.str(k!("postal_code"), text(&geo.postal_code));
+    w.text(k!("city"), &geo.city);
+    w.text(k!("state"), &geo.state);
+    w.text(k!("country"), &geo.country);
+    w.text(k!("postal_code"), &geo.postal_code);
     if let Some(g) = object(
         &geo.geolocation,
         at.sub("geographicalContext.geolocation"),
@@ -1226,14 +1226,14 @@ fn write_envelope<'s, 'a>(w: &mut JsonWriter<'_>, outer: Outer<'s, 'a>, u: &mut 
     };
     let in_cloud = matches!(outer, Outer::EventBridge(_));
     w.open_object(key);
-    w.str(k!("id"), text(&envelope.id));
-    w.str(k!("version"), text(&envelope.version));
-    w.str(k!("detail_type"), text(&envelope.detail_type));
-    w.str(k!("source"), text(&envelope.source));
-    w.str(k!("time"), text(&envelope.time));
+    w.text(k!("id"), &envelope.id);
+    w.text(k!("version"), &envelope.version);
+    w.text(k!("detail_type"), &envelope.detail_type);
+    w.text(k!("source"), &envelope.source);
+    w.text(k!("time"), &envelope.time);
     if !in_cloud {
-        w.str(k!("account"), text(&envelope.account));
-        w.str(k!("region"), text(&envelope.region));
+        w.text(k!("account"), &envelope.account);
+        w.text(k!("region"), &envelope.region);
     }
     let resources = list(&envelope.resources, at.sub("resources"), u);
     w.open_array(k!("resources"));
@@ -1297,7 +1297,7 @@ pub(crate) fn rest<'s, 'a: 's, T: OktaObject<'a>>(
         if taken.contains(&key.as_ref()) || !value.has_one_type_per_field() {
             u.push(at, key, value);
         } else {
-            w.json(key, Some(value));
+            w.json(Key::parsed(key), Some(value));
         }
     }
     u.misfits(at, obj);

@@ -331,9 +331,9 @@ pub(crate) fn write_document(
         w.open_object(k!("cloud"));
         w.str(k!("provider"), Some("aws"));
         w.open_object(k!("account"));
-        w.str(k!("id"), text(&envelope.account));
+        w.text(k!("id"), &envelope.account);
         w.close();
-        w.str(k!("region"), text(&envelope.region));
+        w.text(k!("region"), &envelope.region);
         w.close();
     }
 
@@ -343,9 +343,9 @@ pub(crate) fn write_document(
     w.str(k!("domain"), domain);
     if let Some(g) = geo {
         w.open_object(k!("geo"));
-        w.str(k!("city_name"), text(&g.city));
-        w.str(k!("region_name"), text(&g.state));
-        w.str(k!("country_name"), text(&g.country));
+        w.text(k!("city_name"), &g.city);
+        w.text(k!("region_name"), &g.state);
+        w.text(k!("country_name"), &g.country);
         // A geo_point needs both coordinates (a lone one would fail the document).
         if let Some((lat, lon)) = geolocation.and_then(lat_lon) {
             w.open_object(k!("location"));
@@ -424,7 +424,7 @@ pub(crate) fn write_document(
     }
     w.open_object(k!("target"));
     if let Some(t) = user_target {
-        w.str(k!("id"), text(&t.id));
+        w.text(k!("id"), &t.id);
         w.str(k!("full_name"), target_full_name);
         // Elastic's `login`, which Okta targets rarely have; else an address-like alternateId.
         let login = t.extra.iter().rev().find_map(|(k, v)| match v {
@@ -438,8 +438,8 @@ pub(crate) fn write_document(
     }
     if let Some(g) = group_target {
         w.open_object(k!("group"));
-        w.str(k!("id"), text(&g.id));
-        w.str(k!("name"), text(&g.display_name));
+        w.text(k!("id"), &g.id);
+        w.text(k!("name"), &g.display_name);
         w.close();
     }
     w.close();
@@ -495,10 +495,10 @@ pub(crate) fn write_document(
     }
     w.str(k!("uuid"), Some(id));
     w.str(k!("event_type"), Some(event_type));
-    w.str(k!("display_message"), text(&ev.display_message));
-    w.str(k!("severity"), text(&ev.severity));
-    w.str(k!("version"), text(&ev.version));
-    w.str(k!("legacy_event_type"), text(&ev.legacy_event_type));
+    w.text(k!("display_message"), &ev.display_message);
+    w.text(k!("severity"), &ev.severity);
+    w.text(k!("version"), &ev.version);
+    w.text(k!("legacy_event_type"), &ev.legacy_event_type);
     // Only when it did not become @timestamp: Elastic keeps ingest time and loses it.
     w.str(
         k!("published"),
@@ -508,7 +508,7 @@ pub(crate) fn write_document(
     if let Some(a) = actor {
         w.open_object(k!("actor"));
         w.str(k!("id"), actor_id);
-        w.str(k!("type"), text(&a.kind));
+        w.text(k!("type"), &a.kind);
         w.str(k!("alternate_id"), actor_alternate_id);
         w.str(k!("display_name"), actor_display);
         w.json(k!("detail_entry"), json(&a.detail_entry));
@@ -517,14 +517,14 @@ pub(crate) fn write_document(
 
     if let Some(c) = client {
         w.open_object(k!("client"));
-        w.str(k!("id"), text(&c.id));
+        w.text(k!("id"), &c.id);
         w.str(k!("ip"), ip_text);
-        w.str(k!("device"), text(&c.device));
-        w.str(k!("zone"), text(&c.zone));
+        w.text(k!("device"), &c.device);
+        w.text(k!("zone"), &c.zone);
         if let Some(ua) = okta_ua {
             w.open_object(k!("user_agent"));
-            w.str(k!("browser"), text(&ua.browser));
-            w.str(k!("os"), text(&ua.os));
+            w.text(k!("browser"), &ua.browser);
+            w.text(k!("os"), &ua.os);
             w.str(k!("raw_user_agent"), raw_ua);
             w.close();
         }
@@ -547,7 +547,7 @@ pub(crate) fn write_document(
     if let Some(o) = outcome {
         w.open_object(k!("outcome"));
         w.str(k!("result"), result);
-        w.str(k!("reason"), text(&o.reason));
+        w.text(k!("reason"), &o.reason);
         w.close();
     }
 
@@ -558,10 +558,10 @@ pub(crate) fn write_document(
             continue;
         }
         w.open_object(k!(""));
-        w.str(k!("id"), text(&t.id));
-        w.str(k!("type"), text(&t.kind));
-        w.str(k!("alternate_id"), text(&t.alternate_id));
-        w.str(k!("display_name"), text(&t.display_name));
+        w.text(k!("id"), &t.id);
+        w.text(k!("type"), &t.kind);
+        w.text(k!("alternate_id"), &t.alternate_id);
+        w.text(k!("display_name"), &t.display_name);
         // Elastic keeps only these two members of detailEntry.
         if let Some(Json::Obj(entry)) = json(&t.detail_entry) {
             w.open_object(k!("detailEntry"));
@@ -585,8 +585,8 @@ pub(crate) fn write_document(
 
     if let Some(tx) = transaction {
         w.open_object(k!("transaction"));
-        w.str(k!("id"), text(&tx.id));
-        w.str(k!("type"), text(&tx.kind));
+        w.text(k!("id"), &tx.id);
+        w.text(k!("type"), &tx.kind);
         if let Some(detail) = json(&tx.detail) {
             w.open_object(k!("detail"));
             w.json(k!("request_api_token_id"), detail.get("requestApiTokenId"));
@@ -607,19 +607,19 @@ pub(crate) fn write_document(
             k!("authentication_provider"),
             text(&ac.authentication_provider).or(text(&ac.interface)),
         );
-        w.str(k!("interface"), text(&ac.interface));
+        w.text(k!("interface"), &ac.interface);
         w.u64(
             k!("authentication_step"),
             ac.authentication_step.map(|s| s.0),
         );
-        w.str(k!("credential_provider"), text(&ac.credential_provider));
-        w.str(k!("credential_type"), text(&ac.credential_type));
-        w.str(k!("external_session_id"), text(&ac.external_session_id));
-        w.str(k!("root_session_id"), text(&ac.root_session_id));
+        w.text(k!("credential_provider"), &ac.credential_provider);
+        w.text(k!("credential_type"), &ac.credential_type);
+        w.text(k!("external_session_id"), &ac.external_session_id);
+        w.text(k!("root_session_id"), &ac.root_session_id);
         if let Some(issuer) = object(&ac.issuer, At::key("authenticationContext.issuer"), u) {
             w.open_object(k!("issuer"));
-            w.str(k!("id"), text(&issuer.id));
-            w.str(k!("type"), text(&issuer.kind));
+            w.text(k!("id"), &issuer.id);
+            w.text(k!("type"), &issuer.kind);
             w.close();
         }
         w.close();
@@ -635,7 +635,7 @@ pub(crate) fn write_document(
         w.close();
         w.str(k!("domain"), domain);
         w.bool(k!("is_proxy"), sc.is_proxy.map(|f| f.0));
-        w.str(k!("isp"), text(&sc.isp));
+        w.text(k!("isp"), &sc.isp);
         w.close();
     }
 
@@ -649,9 +649,9 @@ pub(crate) fn write_document(
                 continue;
             }
             w.open_object(k!(""));
-            w.str(k!("ip"), text(&entry.ip));
-            w.str(k!("version"), text(&entry.version));
-            w.str(k!("source"), text(&entry.source));
+            w.text(k!("ip"), &entry.ip);
+            w.text(k!("version"), &entry.version);
+            w.text(k!("source"), &entry.source);
             if let Some(g) = object(
                 &entry.geographical_context,
                 at.sub("geographicalContext"),
@@ -790,10 +790,10 @@ fn write_source_geo(
 /// An IP chain hop's geographicalContext, renamed as Elastic does.
 fn write_chain_geo(w: &mut JsonWriter<'_>, g: &Geo<'_>) {
     w.open_object(k!("geographical_context"));
-    w.str(k!("city"), text(&g.city));
-    w.str(k!("state"), text(&g.state));
-    w.str(k!("country"), text(&g.country));
-    w.str(k!("postal_code"), text(&g.postal_code));
+    w.text(k!("city"), &g.city);
+    w.text(k!("state"), &g.state);
+    w.text(k!("country"), &g.country);
+    w.text(k!("postal_code"), &g.postal_code);
     if let Some(l) = g.geolocation.as_ref().filter(|l| l.other.is_none()) {
         w.open_object(k!("geolocation"));
         w.f64(k!("lat"), l.lat.map(|v| v.0));

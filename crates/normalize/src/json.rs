@@ -95,6 +95,12 @@ fn record_kind(
 }
 
 /// A borrowed JSON value.
+///
+/// A `Cow::Borrowed` string or key is only ever made by the visitors here, from a
+/// string serde_json borrowed from the text it parsed: one without escape sequences,
+/// which therefore holds no `"`, `\\` or control byte. The writer copies such strings
+/// without its escape scan (`writer::write_json`); code that builds a `Json` must keep
+/// that (an owned string for anything else).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Json<'a> {
     Null,
@@ -241,7 +247,8 @@ impl<'a> Visitor<'a> for JsonVisitor<'a> {
         Ok(Json::Arr(items))
     }
     fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members = Vec::with_capacity(8);
+        // debugData, the largest free-form object, has 10 to 16 members: one allocation.
+        let mut members = Vec::with_capacity(16);
         while let Some(Key(k)) = map.next_key::<Key<'a>>()? {
             let v: Json<'a> = map.next_value()?;
             members.push((k, v));
@@ -283,6 +290,8 @@ impl<'a> Deserialize<'a> for Key<'a> {
 
 /// A value Okta documents as a string. Other scalars are taken as their JSON
 /// text (`42` → `"42"`); objects and arrays are misfits (see [`Member`]).
+/// `Cow::Borrowed` only for a string serde_json borrowed from its input (no escape
+/// sequence, so nothing to escape: see `JsonWriter::text`) and for `true`/`false`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
 

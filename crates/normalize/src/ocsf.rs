@@ -698,7 +698,7 @@ pub(crate) fn write_event(
         k!("time"),
         Some(&Json::Num(published.timestamp_millis().into())),
     );
-    w.str(k!("message"), text(&ev.display_message));
+    w.text(k!("message"), &ev.display_message);
     w.str(k!("raw_data"), original);
 
     // Outcome: a finding's status is its own life cycle, so only the code and detail.
@@ -723,7 +723,7 @@ pub(crate) fn write_event(
     w.str(k!("event_code"), Some(event_type));
     w.str(k!("log_name"), Some("System Log"));
     w.str(k!("log_level"), okta_severity);
-    w.str(k!("log_version"), text(&ev.version));
+    w.text(k!("log_version"), &ev.version);
     w.str(
         k!("correlation_uid"),
         obj(&ev.transaction).and_then(|t| text(&t.id)),
@@ -818,8 +818,8 @@ pub(crate) fn write_event(
             w.open_object(k!("service"));
             match app_target {
                 Some(app) => {
-                    w.str(k!("uid"), text(&app.id));
-                    w.str(k!("name"), text(&app.display_name));
+                    w.text(k!("uid"), &app.id);
+                    w.text(k!("name"), &app.display_name);
                 }
                 None => w.str(k!("name"), Some("Okta")),
             }
@@ -845,8 +845,8 @@ pub(crate) fn write_event(
         OcsfClass::GroupManagement => {
             if let Some(g) = group_target {
                 w.open_object(k!("group"));
-                w.str(k!("uid"), text(&g.id));
-                w.str(k!("name"), text(&g.display_name));
+                w.text(k!("uid"), &g.id);
+                w.text(k!("name"), &g.display_name);
                 w.close();
             }
             if let Some(u) = first_target(targets, &["User"]) {
@@ -861,9 +861,9 @@ pub(crate) fn write_event(
                 .or_else(|| targets.iter().find(|t| names_an_entity(t)));
             if let Some(e) = entity {
                 w.open_object(k!("entity"));
-                w.str(k!("uid"), text(&e.id));
-                w.str(k!("name"), text(&e.display_name));
-                w.str(k!("type"), text(&e.kind));
+                w.text(k!("uid"), &e.id);
+                w.text(k!("name"), &e.display_name);
+                w.text(k!("type"), &e.kind);
                 w.u64(k!("type_id"), Some(entity_type_id(text(&e.kind))));
                 w.close();
             }
@@ -1276,7 +1276,7 @@ fn write_resources(w: &mut JsonWriter<'_>, targets: &[Target<'_>]) {
         w.open_object(k!(""));
         w.str(k!("uid"), uid);
         w.str(k!("name"), name);
-        w.str(k!("type"), text(&t.kind));
+        w.text(k!("type"), &t.kind);
         w.close();
     }
     w.close();
@@ -1340,7 +1340,7 @@ fn write_unmapped(
     outer: Option<Outer<'_, '_>>,
     p: &Parts<'_, '_>,
 ) {
-    w.str(k!("legacyEventType"), text(&ev.legacy_event_type));
+    w.text(k!("legacyEventType"), &ev.legacy_event_type);
     if let Some(e) = &p.enrichment {
         w.open_object(k!("okta_profile"));
         write_user_details(w, k!("actor"), &e.actor);
@@ -1495,13 +1495,13 @@ fn write_unmapped(
             Outer::EventBridge(e) => (k!("eventbridge"), e),
         };
         w.open_object(key);
-        w.str(k!("id"), text(&envelope.id));
-        w.str(k!("version"), text(&envelope.version));
-        w.str(k!("detail-type"), text(&envelope.detail_type));
-        w.str(k!("source"), text(&envelope.source));
-        w.str(k!("account"), text(&envelope.account));
-        w.str(k!("time"), text(&envelope.time));
-        w.str(k!("region"), text(&envelope.region));
+        w.text(k!("id"), &envelope.id);
+        w.text(k!("version"), &envelope.version);
+        w.text(k!("detail-type"), &envelope.detail_type);
+        w.text(k!("source"), &envelope.source);
+        w.text(k!("account"), &envelope.account);
+        w.text(k!("time"), &envelope.time);
+        w.text(k!("region"), &envelope.region);
         if let Some(resources) = &envelope.resources {
             w.open_array(k!("resources"));
             for r in &resources.items {
@@ -1533,8 +1533,8 @@ fn echo_user_agent(w: &mut JsonWriter<'_>, ua: &UserAgent<'_>) {
     }
     w.open_object(k!("userAgent"));
     // rawUserAgent is http_request.user_agent; Okta's own reading of it stays here.
-    w.str(k!("os"), text(&ua.os));
-    w.str(k!("browser"), text(&ua.browser));
+    w.text(k!("os"), &ua.os);
+    w.text(k!("browser"), &ua.browser);
     rest(w, ua);
     w.close();
 }
@@ -1549,11 +1549,11 @@ fn echo_geo(w: &mut JsonWriter<'_>, geo: &Geo<'_>, mapped: bool, coords_mapped: 
     }
     w.open_object(k!("geographicalContext"));
     if !mapped {
-        w.str(k!("city"), text(&geo.city));
-        w.str(k!("state"), text(&geo.state));
-        w.str(k!("postalCode"), text(&geo.postal_code));
+        w.text(k!("city"), &geo.city);
+        w.text(k!("state"), &geo.state);
+        w.text(k!("postalCode"), &geo.postal_code);
     }
-    w.str(k!("country"), text(&geo.country));
+    w.text(k!("country"), &geo.country);
     if let Some(g) = &geo.geolocation {
         echo_geolocation(w, g, coords_mapped);
     }
@@ -1586,12 +1586,12 @@ fn echo_authentication_context(w: &mut JsonWriter<'_>, ac: &AuthenticationContex
         k!("authenticationProvider"),
         text(&ac.authentication_provider),
     );
-    w.str(k!("credentialProvider"), text(&ac.credential_provider));
-    w.str(k!("credentialType"), text(&ac.credential_type));
+    w.text(k!("credentialProvider"), &ac.credential_provider);
+    w.text(k!("credentialType"), &ac.credential_type);
     if let Some(issuer) = &ac.issuer {
         echo_issuer(w, issuer);
     }
-    w.str(k!("interface"), text(&ac.interface));
+    w.text(k!("interface"), &ac.interface);
     w.u64(
         k!("authenticationStep"),
         ac.authentication_step.map(|s| s.0),
@@ -1601,7 +1601,7 @@ fn echo_authentication_context(w: &mut JsonWriter<'_>, ac: &AuthenticationContex
         k!("externalSessionId"),
         text(&ac.external_session_id).filter(|s| s.eq_ignore_ascii_case("unknown")),
     );
-    w.str(k!("rootSessionId"), text(&ac.root_session_id));
+    w.text(k!("rootSessionId"), &ac.root_session_id);
     rest(w, ac);
     w.close();
 }
@@ -1612,8 +1612,8 @@ fn echo_issuer(w: &mut JsonWriter<'_>, issuer: &Issuer<'_>) {
         return;
     }
     w.open_object(k!("issuer"));
-    w.str(k!("id"), text(&issuer.id));
-    w.str(k!("type"), text(&issuer.kind));
+    w.text(k!("id"), &issuer.id);
+    w.text(k!("type"), &issuer.kind);
     rest(w, issuer);
     w.close();
 }
@@ -1625,7 +1625,7 @@ fn echo_transaction(w: &mut JsonWriter<'_>, tx: &Transaction<'_>) {
     }
     w.open_object(k!("transaction"));
     // `id` is metadata.correlation_uid.
-    w.str(k!("type"), text(&tx.kind));
+    w.text(k!("type"), &tx.kind);
     w.json(k!("detail"), tx.detail.as_ref());
     rest(w, tx);
     w.close();
@@ -1637,12 +1637,12 @@ fn echo_ip_chain_entry(w: &mut JsonWriter<'_>, entry: &IpChainEntry<'_>) {
         return;
     }
     w.open_object(k!(""));
-    w.str(k!("ip"), text(&entry.ip));
+    w.text(k!("ip"), &entry.ip);
     if let Some(geo) = &entry.geographical_context {
         echo_geo(w, geo, false, false);
     }
-    w.str(k!("version"), text(&entry.version));
-    w.str(k!("source"), text(&entry.source));
+    w.text(k!("version"), &entry.version);
+    w.text(k!("source"), &entry.source);
     w.json(k!("ipDetails"), entry.ip_details.as_ref());
     rest(w, entry);
     w.close();
@@ -1654,10 +1654,10 @@ fn echo_target(w: &mut JsonWriter<'_>, t: &Target<'_>) {
         return;
     }
     w.open_object(k!(""));
-    w.str(k!("id"), text(&t.id));
-    w.str(k!("type"), text(&t.kind));
-    w.str(k!("alternateId"), text(&t.alternate_id));
-    w.str(k!("displayName"), text(&t.display_name));
+    w.text(k!("id"), &t.id);
+    w.text(k!("type"), &t.kind);
+    w.text(k!("alternateId"), &t.alternate_id);
+    w.text(k!("displayName"), &t.display_name);
     w.json(k!("detailEntry"), t.detail_entry.as_ref());
     w.json(k!("changeDetails"), t.change_details.as_ref());
     rest(w, t);

@@ -3,9 +3,11 @@
 //! Objects and arrays that end up with no member are rolled back (key
 //! included), so the output never holds `null`, `""`, `{}` or `[]`.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
-use crate::json::Json;
+use crate::json::{Json, Text};
 
 /// An object member's name. [`k!`] makes one from a literal, quoted and
 /// followed by `:` at compile time; any `&str` converts too and is escaped
@@ -16,6 +18,22 @@ pub(crate) enum Key<'k> {
     Quoted(&'static str),
     /// A name to escape (names from the input).
     Text(&'k str),
+    /// A name serde_json borrowed from its input: nothing to escape (see [`Key::parsed`]).
+    Clean(&'k str),
+}
+
+impl<'k> Key<'k> {
+    /// The name of a member of a parsed object (a [`Json`] object or an Okta object's
+    /// `extra`): a borrowed one is as serde_json found it, without escape sequences
+    /// (see [`Json`]), and is copied without the escape scan.
+    // The point is which `Cow` variant it is: a `&str` would not tell.
+    #[allow(clippy::ptr_arg)]
+    pub(crate) fn parsed(name: &'k Cow<'_, str>) -> Self {
+        match name {
+            Cow::Borrowed(name) => Key::Clean(name),
+            Cow::Owned(name) => Key::Text(name),
+        }
+    }
 }
 
 impl<'k> From<&'k str> for Key<'k> {
@@ -57,14 +75,14 @@ impl<'o> JsonWriter<'o> {
     pub(crate) fn new(out: &'o mut Vec<u8>) -> Self {
         let start = out.len();
         out.push(b'{');
-        JsonWriter {
-            out,
-            frames: vec![Frame {
-                start,
-                count: 0,
-                is_array: false,
-            }],
-        }
+        // Deep enough for every schema's documents: no growth while writing.
+        let mut frames = Vec::with_capacity(16);
+        frames.push(Frame {
+            start,
+            count: 0,
+            is_array: false,
+        });
+        JsonWriter { out, frames }
     }
 
     fn top(&mut self) -> &mut Frame {
@@ -96,6 +114,10 @@ impl<'o> JsonWriter<'o> {
                     self.string(name);
                     self.out.push(b':');
                 }
+                Key::Clean(name) => {
+                    write_clean_str(self.out, name);
+                    self.out.push(b':');
+                }
             }
         }
     }
@@ -110,6 +132,60 @@ impl<'o> JsonWriter<'o> {
             self.member(key.into());
             self.string(v);
         }
+    }
+
+    /// A string member from the model, left out when absent or empty. A borrowed
+    /// [`Text`] is a string serde_json handed over as it stood in the input, without
+    /// escape sequences, so it holds no `"`, `\\` or control byte: it is copied without
+    /// the escape scan.
+    pub(crate) fn text<'k>(&mut self, key: impl Into<Key<'k>>, value: &Option<Text<'_>>) {
+        match value {
+            Some(Text(Cow::Borrowed(v))) if !v.is_empty() => {
+                self.member(key.into());
+                write_clean_str(self.out, v);
+            }
+            Some(Text(Cow::Owned(v))) => self.str(key, Some(v)),
+            _ => {}
+        }
+    }
+
+    /// A string of a parsed [`Json`] value, left out when empty; a borrowed one is
+    /// copied without the escape scan (see [`Json`]).
+    // The point is which `Cow` variant it is: a `&str` would not tell.
+    #[allow(clippy::ptr_arg)]
+    pub(crate) fn parsed_str<'k>(&mut self, key: impl Into<Key<'k>>, value: &Cow<'_, str>) {
+        match value {
+            Cow::Borrowed(v) if !v.is_empty() => {
+                self.member(key.into());
+                write_clean_str(self.out, v);
+            }
+            Cow::Borrowed(_) => {}
+            Cow::Owned(v) => self.str(key, Some(v)),
+        }
+    }
+
+    /// A string member from this crate's own tables (a constant, a category name),
+    /// left out when empty: such strings hold nothing to escape (checked in debug
+    /// builds, which the goldens run in), so they are copied without the escape scan.
+    pub(crate) fn known_str<'k>(&mut self, key: impl Into<Key<'k>>, value: &'static str) {
+        if !value.is_empty() {
+            self.member(key.into());
+            write_clean_str(self.out, value);
+        }
+    }
+
+    /// An array of strings from this crate's own tables (see [`JsonWriter::known_str`]),
+    /// left out when empty.
+    pub(crate) fn known_str_array<'k>(
+        &mut self,
+        key: impl Into<Key<'k>>,
+        values: impl IntoIterator<Item = &'static str>,
+    ) {
+        self.open_array(key);
+        for v in values {
+            self.known_str(k!(""), v);
+        }
+        self.close();
     }
 
     /// An unsigned integer member, left out when absent.
@@ -254,34 +330,65 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Writes a JSON string literal of `s`, which holds nothing to escape (a string
+/// serde_json borrowed from its input: see [`JsonWriter::text`]).
+fn write_clean_str(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(first_escape(s.as_bytes()).is_none(), "{s:?} needs escaping");
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
 /// Bytes that JSON strings must escape: quote, backslash, controls.
 const fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// Position of the first byte to escape. Checks eight bytes at a time.
-fn first_escape(bytes: &[u8]) -> Option<usize> {
+/// The high bit of every byte of `x` that JSON strings must escape (quote, backslash,
+/// control), and possibly of some bytes after the first such byte: the lowest set bit
+/// is exact (a borrow only runs towards higher bytes), so it names the first one.
+const fn escape_mask(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let quote = x ^ (ONES * b'"' as u64);
+    let backslash = x ^ (ONES * b'\\' as u64);
+    // A byte below 0x20 has no bit of 0xE0 set: clear the others and test for zero.
+    let control = x & 0xE0E0_E0E0_E0E0_E0E0;
+    ((quote.wrapping_sub(ONES) & !quote)
+        | (backslash.wrapping_sub(ONES) & !backslash)
+        | (control.wrapping_sub(ONES) & !control))
+        & HIGHS
+}
+
+/// The eight bytes at `at` as a little-endian word.
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// Position of the first byte to escape. Checks eight bytes at a time, the last
+/// (partial) word as the overlapping final eight bytes.
+fn first_escape(bytes: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        // A byte below 0x20 has no bit of 0xE0 set: clear the others and test for zero.
-        if has_zero(x & 0xE0E0_E0E0_E0E0_E0E0)
-            || has_zero(x ^ (ONES * u64::from(b'"')))
-            || has_zero(x ^ (ONES * u64::from(b'\\')))
-        {
-            break;
+    while let Some(x) = word_at(bytes, i) {
+        let mask = escape_mask(x);
+        if mask != 0 {
+            return Some(i + (mask.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    bytes[i..]
-        .iter()
-        .position(|&b| needs_escape(b))
-        .map(|p| i + p)
+    if i == bytes.len() {
+        return None;
+    }
+    if let Some(last) = bytes.len().checked_sub(8) {
+        // Bytes last..i were checked already (1 to 7 of them).
+        let seen = i - last;
+        let x = word_at(bytes, last)?;
+        let mask = escape_mask(x) & (u64::MAX << (8 * seen));
+        return (mask != 0).then(|| last + (mask.trailing_zeros() / 8) as usize);
+    }
+    bytes.iter().position(|&b| needs_escape(b))
 }
 
 /// Writes a free-form value, leaving out empty members and elements.
@@ -294,7 +401,9 @@ pub(crate) fn write_json(out: &mut Vec<u8>, v: &Json<'_>) {
             // Writing a number into a Vec cannot fail.
             let _ = n.serialize(&mut ser);
         }
-        Json::Str(s) => write_str(out, s),
+        // Borrowed: as serde_json found it in the input, without escape sequences.
+        Json::Str(Cow::Borrowed(s)) => write_clean_str(out, s),
+        Json::Str(Cow::Owned(s)) => write_str(out, s),
         Json::Arr(items) => {
             out.push(b'[');
             let mut first = true;
@@ -315,7 +424,10 @@ pub(crate) fn write_json(out: &mut Vec<u8>, v: &Json<'_>) {
                     out.push(b',');
                 }
                 first = false;
-                write_str(out, k);
+                match k {
+                    Cow::Borrowed(k) => write_clean_str(out, k),
+                    Cow::Owned(k) => write_str(out, k),
+                }
                 out.push(b':');
                 write_json(out, v);
             }
@@ -394,6 +506,27 @@ mod tests {
             let mut ours = Vec::new();
             write_str(&mut ours, s);
             assert_eq!(ours, serde_json::to_vec(s).expect("serializable"), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn first_escape_finds_the_first_byte_at_every_position_and_length() {
+        for len in 0..=24 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    // A later byte to escape must not hide the first one.
+                    if at + 1 < len {
+                        bytes[len - 1] = b'"';
+                    }
+                    assert_eq!(first_escape(&bytes), Some(at), "{bytes:?}");
+                }
+            }
+            let clean: Vec<u8> = (0..len)
+                .map(|i| [b' ', b'~', 0x7f, 0xc3, b'!'][i % 5])
+                .collect();
+            assert_eq!(first_escape(&clean), None, "{clean:?}");
         }
     }
 
