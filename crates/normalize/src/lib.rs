@@ -353,6 +353,59 @@ impl Normalizer {
         serde_json::from_slice(&out).map_err(NormalizeError::NotJson)
     }
 
+    /// Normalizes one input (as [`normalize_fetched_into`](Self::normalize_fetched_into),
+    /// or [`normalize_into`](Self::normalize_into) when `fetched_at` is `None`) into several
+    /// schemas at once: the input is parsed once and written once per entry of `outputs`,
+    /// each document appended to its buffer (this normalizer's own [`Schema`] is not used).
+    /// The outer error is an input no schema can map (not JSON, no LogEvent in an envelope);
+    /// otherwise there is one result per output, in order, and a failed output's buffer is
+    /// left as it was. With the same profiles and options, each document is byte for byte
+    /// the one a normalizer of that schema writes.
+    pub fn normalize_each_into(
+        &mut self,
+        input: &[u8],
+        fetched_at: Option<chrono::DateTime<chrono::Utc>>,
+        outputs: &mut [(Schema, &mut Vec<u8>)],
+    ) -> Result<Vec<Result<EventSummary, NormalizeError>>, NormalizeError> {
+        let top = input::parse_top(input)?;
+        let form = input::form(&top)?;
+        let mut results = Vec::with_capacity(outputs.len());
+        match input::parse_inner(form) {
+            None => {
+                let original = self.include_original.then(|| raw_text(input));
+                for (schema, out) in outputs.iter_mut() {
+                    let start = out.len();
+                    let result =
+                        self.write_as(*schema, &top, None, original.as_deref(), fetched_at, out);
+                    if result.is_err() {
+                        out.truncate(start);
+                    }
+                    results.push(result);
+                }
+            }
+            Some(inner) => {
+                let inner = inner?;
+                let envelope = input::parse_envelope(input)?;
+                let (outer, original) = match form {
+                    input::Form::Wrapper(text) => (ecs::Outer::Wrapper(&envelope), text),
+                    input::Form::EventBridge(text) => (ecs::Outer::EventBridge(&envelope), text),
+                    input::Form::Raw => (ecs::Outer::Wrapper(&envelope), ""),
+                };
+                let original = self.include_original.then_some(original);
+                for (schema, out) in outputs.iter_mut() {
+                    let start = out.len();
+                    let result =
+                        self.write_as(*schema, &inner, Some(outer), original, fetched_at, out);
+                    if result.is_err() {
+                        out.truncate(start);
+                    }
+                    results.push(result);
+                }
+            }
+        }
+        Ok(results)
+    }
+
     fn write(
         &mut self,
         ev: &model::LogEvent<'_>,
@@ -361,7 +414,19 @@ impl Normalizer {
         fetched_at: Option<chrono::DateTime<chrono::Utc>>,
         out: &mut Vec<u8>,
     ) -> Result<EventSummary, NormalizeError> {
-        if self.schema == Schema::Ocsf {
+        self.write_as(self.schema, ev, outer, original, fetched_at, out)
+    }
+
+    fn write_as(
+        &mut self,
+        schema: Schema,
+        ev: &model::LogEvent<'_>,
+        outer: Option<ecs::Outer<'_, '_>>,
+        original: Option<&str>,
+        fetched_at: Option<chrono::DateTime<chrono::Utc>>,
+        out: &mut Vec<u8>,
+    ) -> Result<EventSummary, NormalizeError> {
+        if schema == Schema::Ocsf {
             let mut cx = ocsf::Context {
                 geoip: self.geoip.as_ref(),
                 user_agents: &mut self.user_agents,
@@ -381,7 +446,7 @@ impl Normalizer {
             fetched_at,
             profiles: self.profiles.as_deref(),
         };
-        match self.schema {
+        match schema {
             Schema::Elastic => elastic::write_document(&mut cx, ev, outer, original, out),
             Schema::Ecs | Schema::Ocsf => ecs::write_document(&mut cx, ev, outer, original, out),
         }
@@ -618,5 +683,85 @@ mod tests {
         assert!(doc.get("user").is_none(), "{doc}");
         assert!(doc["related"].get("user").is_none());
         assert_eq!(doc["okta"]["system"]["actor"]["id"], "unknown");
+    }
+
+    #[test]
+    fn each_schema_of_one_parse_is_the_document_of_that_schemas_normalizer() {
+        let event = r#"{"uuid":"e1","published":"2024-05-01T10:00:00.123Z","eventType":"user.session.start",
+            "actor":{"id":"00u1","type":"User","alternateId":"jdoe@example.com","displayName":"J Doe"},
+            "client":{"ipAddress":"81.2.69.142","userAgent":{"rawUserAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"}},
+            "outcome":{"result":"FAILURE","reason":"INVALID_CREDENTIALS"}}"#;
+        let wrapped = serde_json::json!({ "message": event, "host": "collector" }).to_string();
+        let bridged = serde_json::json!({
+            "version": "0", "id": "b1", "detail-type": "SystemLog", "source": "okta",
+            "detail": serde_json::from_str::<serde_json::Value>(event).expect("JSON"),
+        })
+        .to_string();
+        let unparsable =
+            r#"{"uuid":"e2","published":"yesterday","eventType":"group.user_membership.add"}"#;
+        let fetched: chrono::DateTime<chrono::Utc> = "2024-05-01T10:00:09Z".parse().expect("time");
+        for include_original in [false, true] {
+            let options = || Options {
+                include_original,
+                ..Options::default()
+            };
+            let mut both = Normalizer::new(options());
+            for input in [event, wrapped.as_str(), bridged.as_str(), unparsable] {
+                let (mut ecs, mut ocsf, mut elastic) = (b"x".to_vec(), Vec::new(), Vec::new());
+                let results = both
+                    .normalize_each_into(
+                        input.as_bytes(),
+                        Some(fetched),
+                        &mut [
+                            (Schema::Ecs, &mut ecs),
+                            (Schema::Ocsf, &mut ocsf),
+                            (Schema::Elastic, &mut elastic),
+                        ],
+                    )
+                    .expect("an event");
+                for ((schema, out), result) in [
+                    (Schema::Ecs, &ecs[1..]),
+                    (Schema::Ocsf, &ocsf[..]),
+                    (Schema::Elastic, &elastic[..]),
+                ]
+                .into_iter()
+                .zip(results)
+                {
+                    let mut alone = Normalizer::new(Options {
+                        schema,
+                        ..options()
+                    });
+                    let mut expected = Vec::new();
+                    let summary = alone
+                        .normalize_fetched_into(input.as_bytes(), fetched, &mut expected)
+                        .expect("normalizes");
+                    assert_eq!(result.expect("normalizes"), summary, "{schema}");
+                    assert_eq!(
+                        String::from_utf8_lossy(out),
+                        String::from_utf8_lossy(&expected),
+                        "{schema} of {input}"
+                    );
+                }
+            }
+        }
+        // Input no schema can map is one error; a LogEvent without uuid fails in each
+        // schema, and leaves every buffer as it was.
+        let mut normalizer = Normalizer::default();
+        let mut out = b"kept".to_vec();
+        assert!(normalizer
+            .normalize_each_into(b"[1]", None, &mut [(Schema::Ecs, &mut out)])
+            .is_err());
+        let results = normalizer
+            .normalize_each_into(
+                br#"{"published":"2024-05-01T10:00:00Z","eventType":"e"}"#,
+                None,
+                &mut [(Schema::Ecs, &mut out)],
+            )
+            .expect("an object");
+        assert!(matches!(
+            results[..],
+            [Err(NormalizeError::MissingField("uuid"))]
+        ));
+        assert_eq!(out, b"kept");
     }
 }

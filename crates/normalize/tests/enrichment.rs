@@ -251,3 +251,50 @@ fn a_restamped_copy_writes_its_own_as_of() {
         json!({"version": 4, "as_of": "2024-05-01T09:30:00.000Z", "age_s": 1800})
     );
 }
+
+/// One parse written in several schemas (sinks with their own `schema`): the profiles are
+/// joined in each, exactly as a normalizer of that schema joins them.
+#[test]
+fn every_schema_of_one_parse_carries_the_profiles() {
+    use oktaflow_normalize::Schema;
+    let mut each = Normalizer::new(Options {
+        profiles: Some(profiles()),
+        ..Options::default()
+    });
+    let (mut ecs, mut ocsf, mut elastic) = (Vec::new(), Vec::new(), Vec::new());
+    let results = each
+        .normalize_each_into(
+            LOGIN.as_bytes(),
+            None,
+            &mut [
+                (Schema::Ecs, &mut ecs),
+                (Schema::Ocsf, &mut ocsf),
+                (Schema::Elastic, &mut elastic),
+            ],
+        )
+        .expect("an event");
+    assert!(results.iter().all(Result::is_ok));
+    for (schema, out) in [
+        (Schema::Ecs, &ecs),
+        (Schema::Ocsf, &ocsf),
+        (Schema::Elastic, &elastic),
+    ] {
+        let mut alone = Normalizer::new(Options {
+            profiles: Some(profiles()),
+            schema,
+            ..Options::default()
+        });
+        let mut expected = Vec::new();
+        alone
+            .normalize_into(LOGIN.as_bytes(), &mut expected)
+            .expect("normalizes");
+        assert_eq!(out, &expected, "{schema}");
+    }
+    let ecs: Value = serde_json::from_slice(&ecs).expect("JSON");
+    assert_eq!(ecs["okta"]["profile"]["actor"]["department"], "Finance");
+    let ocsf = String::from_utf8(ocsf).expect("UTF-8");
+    assert!(
+        ocsf.contains("Finance") && ocsf.contains("SUPER_ADMIN"),
+        "{ocsf}"
+    );
+}

@@ -162,6 +162,9 @@ pub struct RunConfig {
     pub state_dir: PathBuf,
     /// Where events go.
     pub sinks: Vec<SinkSpec>,
+    /// The `schema` of each of [`sinks`](Self::sinks), in the same order (`None`: the
+    /// source's schema).
+    pub sink_schemas: Vec<Option<oktaflow_normalize::Schema>>,
     /// The orgs to read (one for now; `[[sources]]` may list several).
     pub sources: Vec<SourceConfig>,
     /// `[metrics] listen`: where `/metrics`, `/health` and `/ready` are served (off if unset).
@@ -290,16 +293,32 @@ pub fn resolve(
     let state_dir = view
         .get::<PathBuf>("state_dir")
         .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), |v| v.value);
-    let sinks = match view.get::<Vec<SinkEntry>>("sinks") {
-        Some(list) => parse_sinks(list.value, "sinks", &list.origin),
-        None => parse_sinks(
-            vec![SinkEntry::Spec(DEFAULT_SINK.into())],
-            "sinks",
-            "defaults",
+    let (sinks, sinks_origin) = match view.get::<Vec<SinkEntry>>("sinks") {
+        Some(list) => (parse_sinks(list.value, "sinks", &list.origin), list.origin),
+        None => (
+            parse_sinks(
+                vec![SinkEntry::Spec(DEFAULT_SINK.into())],
+                "sinks",
+                "defaults",
+            ),
+            "defaults".to_string(),
         ),
+    };
+    let (sinks, sink_schemas): (Option<Vec<SinkSpec>>, Vec<_>) =
+        match sinks.map_err(|e| view.errors.push(e)) {
+            Ok(list) => {
+                let (sinks, schemas) = list.into_iter().unzip();
+                (Some(sinks), schemas)
+            }
+            Err(()) => (None, Vec::new()),
+        };
+    // A sink's own schema that its store cannot hold: one line per sink, whatever the
+    // sources.
+    for (sink, schema) in sinks.iter().flatten().zip(&sink_schemas) {
+        if let Some(reason) = schema.and_then(|schema| schema_unfit_for_sink(schema, sink)) {
+            view.errors.push(invalid("sinks", &sinks_origin, &reason));
+        }
     }
-    .map_err(|e| view.errors.push(e))
-    .ok();
     let metrics_listen = view.get::<String>("metrics.listen").and_then(|v| {
         v.value
             .trim()
@@ -342,12 +361,18 @@ pub fn resolve(
             errors: &mut errors,
         };
         let config = build_source(&mut view, now);
-        if let Some(reason) = sinks
-            .as_deref()
-            .and_then(|sinks| schema_unfit_for_sinks(config.schema, sinks))
+        // The source's schema goes to every sink without a schema of its own: one line per
+        // sink that cannot hold it.
+        for (sink, _) in sinks
+            .iter()
+            .flatten()
+            .zip(&sink_schemas)
+            .filter(|(_, schema)| schema.is_none())
         {
-            let origin = view.origin("schema");
-            view.bad("schema", &origin, reason);
+            if let Some(reason) = schema_unfit_for_sink(config.schema, sink) {
+                let origin = view.origin("schema");
+                view.bad("schema", &origin, reason);
+            }
         }
         if !names.insert(config.name.clone()) {
             let reason = format!(
@@ -362,6 +387,7 @@ pub fn resolve(
         (0, state_dir, Some(sinks)) => Ok(RunConfig {
             state_dir,
             sinks,
+            sink_schemas,
             sources,
             metrics_listen,
             output_retry_limit,
@@ -372,27 +398,66 @@ pub fn resolve(
     }
 }
 
-/// Why documents of `schema` cannot go to one of `sinks`, if they cannot: OCSF events have
-/// `time` (epoch milliseconds), not the `@timestamp` that Elasticsearch/OpenSearch data
-/// streams and the ClickHouse table are keyed on.
-fn schema_unfit_for_sinks(
-    schema: oktaflow_normalize::Schema,
-    sinks: &[SinkSpec],
-) -> Option<String> {
+/// Why documents of `schema` cannot go to `sink`, if they cannot (one line naming the
+/// sink): OCSF events have `time` (epoch milliseconds), not the `@timestamp` that
+/// Elasticsearch/OpenSearch data streams and the ClickHouse table are keyed on.
+fn schema_unfit_for_sink(schema: oktaflow_normalize::Schema, sink: &SinkSpec) -> Option<String> {
     if schema != oktaflow_normalize::Schema::Ocsf {
         return None;
     }
-    let kind = sinks.iter().find_map(|sink| match sink {
-        SinkSpec::Elasticsearch(_) => Some("elasticsearch"),
-        SinkSpec::OpenSearch(_) => Some("opensearch"),
-        SinkSpec::ClickHouse(_) => Some("clickhouse"),
-        _ => None,
-    })?;
+    let kind = match sink {
+        SinkSpec::Elasticsearch(_) => "elasticsearch",
+        SinkSpec::OpenSearch(_) => "opensearch",
+        SinkSpec::ClickHouse(_) => "clickhouse",
+        _ => return None,
+    };
     Some(format!(
-        "schema \"ocsf\" cannot be written to the {kind} sink (its index or table is keyed on \
-         ECS `@timestamp`); use schema \"ecs\" or \"elastic\" there, or write OCSF to a \
-         file, stdout, http or splunk sink"
+        "schema \"ocsf\" cannot be written to the {kind} sink {sink} (its index or table is \
+         keyed on ECS `@timestamp`); give that sink schema \"ecs\" or \"elastic\" (spec \
+         option ?schema=ecs, or schema = \"ecs\" in its table), or write OCSF to a file, \
+         stdout, http or splunk sink"
     ))
+}
+
+/// Takes the `schema` option out of a sink spec (`file:okta.ndjson?schema=ocsf`,
+/// `stdout?schema=ocsf`, `elasticsearch:URL?index=x&schema=elastic`): the sink crate knows
+/// no schema, the pipeline writes each sink its documents. Returns the spec without it and
+/// the name given (the last one, when repeated).
+pub fn split_sink_schema(spec: &str) -> (String, Option<String>) {
+    let Some((head, query)) = spec.split_once('?') else {
+        return (spec.to_string(), None);
+    };
+    let mut schema = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|option| match option.strip_prefix("schema=") {
+            Some(name) => {
+                schema = Some(name.to_string());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    if schema.is_none() {
+        return (spec.to_string(), None);
+    }
+    let rest = rest.join("&");
+    match rest.is_empty() {
+        true => (head.to_string(), schema),
+        false => (format!("{head}?{rest}"), schema),
+    }
+}
+
+/// A sink's `schema` name, read: one line naming the sink when unknown.
+fn sink_schema(
+    sink: &SinkSpec,
+    name: Option<String>,
+) -> Result<Option<oktaflow_normalize::Schema>, String> {
+    name.map(|name| {
+        name.parse()
+            .map_err(|e: oktaflow_normalize::SchemaError| format!("sink {sink}: schema: {e}"))
+    })
+    .transpose()
 }
 
 fn invalid(key: &str, origin: &str, reason: &str) -> ConfigError {
@@ -1323,32 +1388,45 @@ enum SinkEntry {
     Table(toml::Table),
 }
 
+/// Each sink of `entries` with its own `schema` (`None`: the source's), in order.
 fn parse_sinks(
     entries: Vec<SinkEntry>,
     key: &str,
     origin: &str,
-) -> Result<Vec<SinkSpec>, ConfigError> {
-    let mut sinks = Vec::with_capacity(entries.len());
+) -> Result<Vec<(SinkSpec, Option<oktaflow_normalize::Schema>)>, ConfigError> {
+    let mut sinks: Vec<(SinkSpec, _)> = Vec::with_capacity(entries.len());
     for (index, entry) in entries.into_iter().enumerate() {
-        let (label, parsed) = match entry {
+        let (label, parsed, schema) = match entry {
             SinkEntry::Spec(text) => {
-                let text = text.trim().to_string();
+                let (text, schema) = split_sink_schema(text.trim());
                 let parsed = oktaflow_sink::parse_sink_spec(&text).map_err(|e| e.to_string());
                 (
                     format!("`{}`", text.split('?').next().unwrap_or(&text)),
                     parsed,
+                    Ok(schema),
                 )
             }
-            SinkEntry::Table(table) => {
+            SinkEntry::Table(mut table) => {
+                let schema = match table.remove("schema") {
+                    None => Ok(None),
+                    Some(toml::Value::String(name)) => Ok(Some(name)),
+                    Some(other) => Err(format!(
+                        "schema: expected a schema name (one of: {}), got {other}",
+                        oktaflow_normalize::Schema::names()
+                    )),
+                };
                 let parsed = SinkSpec::from_table(table).map_err(|e| with_suggestion(&e));
-                (format!("sinks[{index}]"), parsed)
+                (format!("sinks[{index}]"), parsed, schema)
             }
         };
         let sink = parsed.map_err(|reason| invalid(key, origin, &reason))?;
-        if sinks.contains(&sink) {
+        let schema = schema
+            .and_then(|name| sink_schema(&sink, name))
+            .map_err(|reason| invalid(key, origin, &reason))?;
+        if sinks.iter().any(|(listed, _)| listed == &sink) {
             return Err(invalid(key, origin, &format!("{label} is listed twice")));
         }
-        sinks.push(sink);
+        sinks.push((sink, schema));
     }
     if sinks.is_empty() {
         let reason = "no sink; use file:PATH, stdout or a store such as elasticsearch:URL";
@@ -1382,7 +1460,20 @@ fn parse_detect(
         None => None,
         Some(Err(e)) => return Err(bad("detect.alerts", e.message())),
         Some(Ok(entries)) if entries.is_empty() => Some(Vec::new()),
-        Some(Ok(entries)) => Some(parse_sinks(entries, "detect.alerts", origin)?),
+        Some(Ok(entries)) => {
+            let mut alerts = Vec::with_capacity(entries.len());
+            for (sink, schema) in parse_sinks(entries, "detect.alerts", origin)? {
+                if schema.is_some() {
+                    let reason = format!(
+                        "sink {sink}: alerts have one layout of their own; give `schema` to \
+                         event sinks only"
+                    );
+                    return Err(bad("detect.alerts", &reason));
+                }
+                alerts.push(sink);
+            }
+            Some(alerts)
+        }
     };
     let rules: oktaflow_detect::RulesConfig = toml::Value::Table(table)
         .try_into()
@@ -1920,6 +2011,156 @@ api_token = "{TOKEN}"
             assert!(
                 message.contains("schema \"ocsf\" cannot be written"),
                 "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_sink_takes_its_own_schema_or_the_sources_by_one_name_everywhere() {
+        use oktaflow_normalize::Schema;
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        let file = r#"
+sinks = [
+  "file:/tmp/o.ecs.ndjson",
+  "file:/tmp/o.ocsf.ndjson?schema=ocsf&rotate_size=1MiB",
+  { kind = "elasticsearch", url = "http://127.0.0.1:9200", schema = "elastic" },
+  "stdout?schema=ocsf",
+]
+[source]
+domain = "a.okta.com"
+"#;
+        let config = run(Some(file), &env, &Overrides::default()).unwrap();
+        assert_eq!(
+            config.sink_schemas,
+            [
+                None,
+                Some(Schema::Ocsf),
+                Some(Schema::Elastic),
+                Some(Schema::Ocsf)
+            ]
+        );
+        assert_eq!(config.sinks[3], SinkSpec::Stdout);
+        let SinkSpec::File(rotated) = &config.sinks[1] else {
+            panic!("{:?}", config.sinks[1]);
+        };
+        assert_eq!(rotated.path, Path::new("/tmp/o.ocsf.ndjson"));
+        assert_eq!(rotated.rotation.size, Some(1 << 20));
+        assert_eq!(config.sources[0].schema, Schema::Ecs);
+
+        // The same key in the environment and on the command line (spec strings).
+        let config = run(
+            None,
+            &[
+                ("OKTAFLOW_DOMAIN", "a.okta.com"),
+                ("OKTA_API_TOKEN", TOKEN),
+                (
+                    "OKTAFLOW_SINKS",
+                    "file:/tmp/a.ndjson?schema=ocsf,file:/tmp/b.ndjson",
+                ),
+            ],
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.sink_schemas, [Some(Schema::Ocsf), None]);
+        let flags = Overrides {
+            sinks: vec!["file:/tmp/c.ndjson?schema=elastic".into()],
+            ..Overrides::default()
+        };
+        let config = run(
+            None,
+            &[("OKTAFLOW_DOMAIN", "a.okta.com"), ("OKTA_API_TOKEN", TOKEN)],
+            &flags,
+        )
+        .unwrap();
+        assert_eq!(config.sink_schemas, [Some(Schema::Elastic)]);
+
+        // An unknown name names the sink, in a spec and in a table.
+        let bad = file.replace("schema=ocsf&", "schema=osfc&");
+        assert_eq!(
+            err(Some(&bad), &env, &Overrides::default()),
+            "sinks (from oktaflow.toml): sink file:/tmp/o.ocsf.ndjson: schema: unknown schema `osfc` (expected one of: ecs, elastic, ocsf)"
+        );
+        let bad = file.replace("schema = \"elastic\"", "schema = 3");
+        let message = err(Some(&bad), &env, &Overrides::default());
+        assert!(
+            message.starts_with("sinks (from oktaflow.toml): schema: expected a schema name"),
+            "{message}"
+        );
+        // Alerts have their own layout.
+        let alerts =
+            format!("{file}[detect]\nalerts = [\"file:/tmp/alerts.ndjson?schema=ocsf\"]\n");
+        let message = err(Some(&alerts), &env, &Overrides::default());
+        assert!(
+            message.starts_with("detect.alerts (from oktaflow.toml): sink file:/tmp/alerts.ndjson: alerts have one layout"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn ocsf_is_checked_against_each_sinks_effective_schema_one_line_per_sink() {
+        let env = [("OKTA_API_TOKEN", TOKEN)];
+        // The source in OCSF, the stores given schemas of their own: accepted.
+        let file = r#"
+sinks = [
+  "file:/tmp/o.ndjson",
+  "elasticsearch:http://127.0.0.1:9200?schema=elastic",
+  "clickhouse:http://127.0.0.1:8123?schema=ecs",
+]
+[source]
+domain = "a.okta.com"
+schema = "ocsf"
+"#;
+        let config = run(Some(file), &env, &Overrides::default()).unwrap();
+        assert_eq!(config.sources[0].schema, oktaflow_normalize::Schema::Ocsf);
+
+        // Inherited: one line per store, each naming its sink and the source's key.
+        let inherited = file
+            .replace("?schema=elastic", "")
+            .replace("?schema=ecs", "");
+        let message = err(Some(&inherited), &env, &Overrides::default());
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(lines.len(), 2, "{message}");
+        assert!(
+            lines[0].starts_with(
+                "source.schema (from oktaflow.toml [source] schema): schema \"ocsf\" cannot be \
+                 written to the elasticsearch sink elasticsearch:http://127.0.0.1:9200 "
+            ),
+            "{message}"
+        );
+        assert!(
+            lines[1].contains("the clickhouse sink clickhouse:http://127.0.0.1:8123 "),
+            "{message}"
+        );
+        // A sink's own OCSF, whatever the source's schema.
+        let own = "sinks = [\"opensearch:http://127.0.0.1:9200?schema=ocsf\", \"file:/tmp/o.ndjson?schema=ocsf\"]\n[source]\ndomain = \"a.okta.com\"\n";
+        assert!(err(Some(own), &env, &Overrides::default()).starts_with(
+            "sinks (from oktaflow.toml): schema \"ocsf\" cannot be written to the opensearch \
+             sink opensearch:http://127.0.0.1:9200 "
+        ));
+    }
+
+    #[test]
+    fn the_schema_option_is_taken_out_of_a_spec() {
+        for (spec, rest, schema) in [
+            ("stdout", "stdout", None),
+            ("stdout?schema=ocsf", "stdout", Some("ocsf")),
+            (
+                "file:x?rotate_size=1&schema=ecs",
+                "file:x?rotate_size=1",
+                Some("ecs"),
+            ),
+            (
+                "file:x?schema=ecs&rotate_size=1",
+                "file:x?rotate_size=1",
+                Some("ecs"),
+            ),
+            ("http:https://c/i?a=1", "http:https://c/i?a=1", None),
+            ("file:x?schema=", "file:x", Some("")),
+        ] {
+            assert_eq!(
+                split_sink_schema(spec),
+                (rest.to_string(), schema.map(str::to_string)),
+                "{spec}"
             );
         }
     }

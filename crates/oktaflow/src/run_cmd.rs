@@ -174,6 +174,7 @@ fn build(
     let RunConfig {
         state_dir,
         sinks,
+        sink_schemas,
         sources,
         output_retry_limit,
         detect,
@@ -205,6 +206,7 @@ fn build(
         );
         let mut config = pipeline_config(&source, &state_dir, (once, several), output_retry_limit);
         config.detect = detect.as_ref().map(|d| d.rules.clone());
+        config.sink_schemas.clone_from(&sink_schemas);
         let mut pipeline = Pipeline::new(config, sinks)?.with_alert_sinks(alert_sinks)?;
         if let Some(push) = &source.push {
             pipeline = pipeline.with_push(push.receiver.clone(), push.options);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use oktaflow_fetch::{RawEvent, SourceState};
-use oktaflow_normalize::Normalizer;
+use oktaflow_normalize::{Normalizer, Schema};
 use oktaflow_sink::Document;
 
 /// An event the normalizer refused: it goes to the dead-letter file with the reason.
@@ -17,12 +17,29 @@ pub struct Refusal {
     pub reason: String,
 }
 
+/// The documents of a batch in a schema other than the source's, for the sinks configured
+/// with that `schema` (see [`BatchBuilder::with_schemas`]).
+#[derive(Debug)]
+pub struct SchemaDocuments {
+    /// The schema.
+    pub schema: Schema,
+    /// Its documents, in page order: one per document of [`Batch::documents`] (same ids),
+    /// less the events this schema could not map.
+    pub documents: Vec<Document>,
+    /// Events the source's schema mapped but this one did not: dead-lettered once each,
+    /// naming the schema and its sinks, and left out of those sinks only.
+    pub refused: Vec<Refusal>,
+}
+
 /// One or more pages, normalized: what the pipeline writes to its sinks and then commits as
 /// one checkpoint.
 #[derive(Debug)]
 pub struct Batch {
-    /// The ECS documents, in page order.
+    /// The documents in the source's schema, in page order.
     pub documents: Vec<Document>,
+    /// The same events in each other schema the sinks need (empty when every sink takes
+    /// the source's schema).
+    pub others: Vec<SchemaDocuments>,
     /// Events the normalizer refused.
     pub refused: Vec<Refusal>,
     /// Documents whose `published` was missing or unparsable: their `@timestamp` is
@@ -63,6 +80,15 @@ impl Batch {
         self.origin.get(index).and_then(|&i| self.events.get(i))
     }
 
+    /// The documents for sinks of `slot`: 0 the source's schema ([`Batch::documents`]),
+    /// `k + 1` the schema of [`Batch::others`]`[k]` (none when there is no such slot).
+    pub fn documents_for(&self, slot: usize) -> &[Document] {
+        match slot {
+            0 => &self.documents,
+            k => self.others.get(k - 1).map_or(&[], |o| &o.documents),
+        }
+    }
+
     /// The alert documents of the batch (none when detections are off).
     pub fn alerts(&self) -> &[Document] {
         self.detect.as_ref().map_or(&[], |d| &d.alerts)
@@ -78,6 +104,8 @@ const MIN_EVENTS_PER_THREAD: usize = 256;
 #[derive(Debug)]
 pub struct BatchBuilder {
     normalizers: Vec<Normalizer>,
+    /// The schemas written besides the normalizers' own (see [`BatchBuilder::with_schemas`]).
+    others: Vec<Schema>,
 }
 
 /// What one thread made of its run of events.
@@ -89,6 +117,8 @@ struct Part {
     refused: Vec<Refusal>,
     published_fallbacks: usize,
     latest: Option<DateTime<Utc>>,
+    /// Documents and refusals of each other schema.
+    others: Vec<(Vec<Document>, Vec<Refusal>)>,
 }
 
 impl BatchBuilder {
@@ -96,7 +126,17 @@ impl BatchBuilder {
     pub fn new(normalizer: Normalizer, threads: usize) -> BatchBuilder {
         BatchBuilder {
             normalizers: vec![normalizer; threads.max(1)],
+            others: Vec::new(),
         }
+    }
+
+    /// Also writes each event in `others` (schemas besides the normalizer's, each once):
+    /// the event is parsed once and written once per schema
+    /// ([`Normalizer::normalize_each_into`]), the documents in [`Batch::others`]. Without
+    /// them a batch costs what it did before there were per-sink schemas.
+    pub fn with_schemas(mut self, others: Vec<Schema>) -> BatchBuilder {
+        self.others = others;
+        self
     }
 
     /// Joins `profiles` onto the events of the next batches (identity enrichment).
@@ -124,11 +164,13 @@ impl BatchBuilder {
         let parts: Vec<Part> = if threads == 1 {
             vec![normalize_run(
                 &mut self.normalizers[0],
+                &self.others,
                 &events,
                 0,
                 received_at,
             )]
         } else {
+            let others = &self.others;
             std::thread::scope(|scope| {
                 let mut normalizers = self.normalizers.iter_mut();
                 let mut chunks = events.chunks(run).enumerate();
@@ -137,12 +179,14 @@ impl BatchBuilder {
                 let handles: Vec<_> = chunks
                     .zip(normalizers)
                     .map(|((i, chunk), normalizer)| {
-                        scope.spawn(move || normalize_run(normalizer, chunk, i * run, received_at))
+                        scope.spawn(move || {
+                            normalize_run(normalizer, others, chunk, i * run, received_at)
+                        })
                     })
                     .collect();
                 let mut parts = Vec::with_capacity(threads);
                 if let (Some((_, chunk)), Some(normalizer)) = (first, first_normalizer) {
-                    parts.push(normalize_run(normalizer, chunk, 0, received_at));
+                    parts.push(normalize_run(normalizer, others, chunk, 0, received_at));
                 }
                 for handle in handles {
                     // A panic in the normalizer is a bug; re-raise it on this thread.
@@ -157,6 +201,15 @@ impl BatchBuilder {
         };
         let mut batch = Batch {
             documents: Vec::with_capacity(events.len()),
+            others: self
+                .others
+                .iter()
+                .map(|&schema| SchemaDocuments {
+                    schema,
+                    documents: Vec::with_capacity(events.len()),
+                    refused: Vec::new(),
+                })
+                .collect(),
             refused: Vec::new(),
             published_fallbacks: 0,
             categories: Vec::with_capacity(events.len()),
@@ -176,6 +229,10 @@ impl BatchBuilder {
             batch.refused.extend(part.refused);
             batch.published_fallbacks += part.published_fallbacks;
             batch.latest_published = batch.latest_published.max(part.latest);
+            for (other, (documents, refused)) in batch.others.iter_mut().zip(part.others) {
+                other.documents.extend(documents);
+                other.refused.extend(refused);
+            }
         }
         batch.events = events;
         batch.normalize_time = started.elapsed();
@@ -187,10 +244,14 @@ impl BatchBuilder {
 /// `received_at`: the `@timestamp` of an event without a usable `published`) in order.
 fn normalize_run(
     normalizer: &mut Normalizer,
+    others: &[Schema],
     events: &[RawEvent],
     offset: usize,
     received_at: DateTime<Utc>,
 ) -> Part {
+    if !others.is_empty() {
+        return normalize_run_each(normalizer, others, events, offset, received_at);
+    }
     let mut part = Part {
         documents: Vec::with_capacity(events.len()),
         origin: Vec::with_capacity(events.len()),
@@ -219,6 +280,90 @@ fn normalize_run(
                 reason: error.to_string(),
             }),
         }
+    }
+    part
+}
+
+/// [`normalize_run`] into the normalizer's schema and each of `others`: one parse per event,
+/// one document per schema. An event the source's schema cannot map is refused as always
+/// (no schema gets it); one that only another schema cannot map is refused there alone.
+fn normalize_run_each(
+    normalizer: &mut Normalizer,
+    others: &[Schema],
+    events: &[RawEvent],
+    offset: usize,
+    received_at: DateTime<Utc>,
+) -> Part {
+    let mut part = Part {
+        documents: Vec::with_capacity(events.len()),
+        origin: Vec::with_capacity(events.len()),
+        categories: Vec::with_capacity(events.len()),
+        others: others
+            .iter()
+            .map(|_| (Vec::with_capacity(events.len()), Vec::new()))
+            .collect(),
+        ..Part::default()
+    };
+    let schemas: Vec<Schema> = std::iter::once(normalizer.schema())
+        .chain(others.iter().copied())
+        .collect();
+    for (index, raw) in events.iter().enumerate() {
+        let capacity = raw.len() + raw.len() / 4 + 256;
+        let mut buffers: Vec<Vec<u8>> = schemas
+            .iter()
+            .map(|_| Vec::with_capacity(capacity))
+            .collect();
+        let mut outputs: Vec<(Schema, &mut Vec<u8>)> =
+            schemas.iter().copied().zip(buffers.iter_mut()).collect();
+        let results =
+            normalizer.normalize_each_into(raw.as_bytes(), Some(received_at), &mut outputs);
+        drop(outputs);
+        let mut results = match results {
+            Ok(results) => results.into_iter(),
+            Err(error) => {
+                part.refused.push(Refusal {
+                    event: raw.clone(),
+                    reason: error.to_string(),
+                });
+                continue;
+            }
+        };
+        let mut buffers = buffers.into_iter();
+        let (Some(first), Some(json)) = (results.next(), buffers.next()) else {
+            continue;
+        };
+        let summary = match first {
+            Ok(summary) => summary,
+            Err(error) => {
+                part.refused.push(Refusal {
+                    event: raw.clone(),
+                    reason: error.to_string(),
+                });
+                continue;
+            }
+        };
+        if summary.published_fallback {
+            part.published_fallbacks += 1;
+        } else {
+            part.latest = part.latest.max(Some(summary.published));
+        }
+        for ((documents, refused), (result, json)) in
+            part.others.iter_mut().zip(results.zip(buffers))
+        {
+            match result {
+                Ok(other) => documents.push(Document { id: other.id, json }),
+                Err(error) => refused.push(Refusal {
+                    event: raw.clone(),
+                    reason: error.to_string(),
+                }),
+            }
+        }
+        part.categories.push(summary.category);
+        part.origin.push(offset + index);
+        part.documents.push(Document {
+            id: summary.id,
+            json,
+        });
     }
     part
 }
@@ -347,5 +492,60 @@ mod tests {
         assert_eq!(four.refused.len(), 21);
         assert_eq!(four.documents.len(), 2000 - 21);
         assert!(four.raw_of("e1999").unwrap().text().contains("e1999"));
+    }
+
+    #[test]
+    fn other_schemas_get_the_same_events_with_the_profiles_and_refusals_stay_single() {
+        let mut text = String::from("[");
+        for i in 0..600 {
+            if i > 0 {
+                text.push(',');
+            }
+            if i % 100 == 7 {
+                text.push_str(&format!(r#"{{"uuid":"bad{i}"}}"#));
+            } else {
+                text.push_str(&format!(
+                    r#"{{"uuid":"e{i}","published":"2024-05-01T10:00:{:02}.000Z","eventType":"user.session.start","actor":{{"id":"00u1","type":"User","alternateId":"jane@example.com"}}}}"#,
+                    i % 60
+                ));
+            }
+        }
+        text.push(']');
+        let events =
+            oktaflow_plumbing::split_events(&bytes::Bytes::from(text.into_bytes())).unwrap();
+        let mut profiles = oktaflow_normalize::Profiles::new(true, false);
+        profiles.insert_user(oktaflow_normalize::UserProfile {
+            id: "00u1".into(),
+            department: Some("Finance".into()),
+            ..oktaflow_normalize::UserProfile::default()
+        });
+        let profiles = Some(std::sync::Arc::new(profiles));
+        let received_at = Utc::now();
+        let mut builder = BatchBuilder::new(Normalizer::default(), 2)
+            .with_schemas(vec![Schema::Ocsf, Schema::Elastic]);
+        builder.set_profiles(profiles.clone());
+        let batch = builder.build(events.clone(), state(), false, received_at);
+        assert_eq!(batch.refused.len(), 6, "refused once, not once per schema");
+        assert_eq!(batch.documents.len(), 594);
+        for (slot, schema) in [(0, Schema::Ecs), (1, Schema::Ocsf), (2, Schema::Elastic)] {
+            let mut alone = BatchBuilder::new(
+                Normalizer::new(oktaflow_normalize::Options {
+                    schema,
+                    ..oktaflow_normalize::Options::default()
+                }),
+                1,
+            );
+            alone.set_profiles(profiles.clone());
+            let expected = alone.build(events.clone(), state(), false, received_at);
+            assert_eq!(
+                batch.documents_for(slot),
+                &expected.documents[..],
+                "{schema}"
+            );
+            let text = String::from_utf8_lossy(&batch.documents_for(slot)[0].json).into_owned();
+            assert!(text.contains("Finance"), "{schema}: {text}");
+        }
+        assert!(batch.others.iter().all(|o| o.refused.is_empty()));
+        assert!(batch.documents_for(3).is_empty());
     }
 }

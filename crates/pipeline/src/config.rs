@@ -70,8 +70,14 @@ pub struct PipelineConfig {
     /// it succeeds or a stop is requested — meanwhile nothing is fetched and nothing is
     /// lost).
     pub output_retry_limit: Option<Duration>,
-    /// Normalizer options (GeoIP, `event.original`, ...).
+    /// Normalizer options (GeoIP, `event.original`, ...); `normalize.schema` is the
+    /// source's schema.
     pub normalize: oktaflow_normalize::Options,
+    /// The schema of each event sink, in the order the sinks are given to
+    /// [`Pipeline::new`](crate::Pipeline::new) (`None`: the source's); empty: every sink
+    /// takes the source's. Each event is normalized once per distinct schema
+    /// ([`SchemaPlan`]).
+    pub sink_schemas: Vec<Option<oktaflow_normalize::Schema>>,
     /// The dead-letter file's name in `state_dir` (sources sharing a state directory need
     /// one each: its offset is part of each source's checkpoint).
     pub dead_letter_file: String,
@@ -106,11 +112,102 @@ impl PipelineConfig {
             },
             output_retry_limit: None,
             normalize: oktaflow_normalize::Options::default(),
+            sink_schemas: Vec::new(),
             dead_letter_file: DEAD_LETTER_FILE.to_string(),
             max_batch: MAX_BATCH,
             detect: None,
             enrich: None,
             profiles_first: false,
         }
+    }
+}
+
+/// Which documents each event sink receives: the schemas written besides the source's and,
+/// for each sink, its slot (`0`: the source's schema; `k + 1`: `others[k]`; see
+/// [`Batch::documents_for`](crate::batch::Batch::documents_for)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaPlan {
+    /// The distinct schemas other than the source's, in the order their first sink appears.
+    pub others: Vec<oktaflow_normalize::Schema>,
+    /// The slot of each of the `sinks` sinks.
+    pub slots: Vec<usize>,
+}
+
+impl PipelineConfig {
+    /// The [`SchemaPlan`] for `sinks` event sinks (a sink beyond
+    /// [`sink_schemas`](Self::sink_schemas) takes the source's schema).
+    pub fn schema_plan(&self, sinks: usize) -> SchemaPlan {
+        let source = self.normalize.schema;
+        let mut others = Vec::new();
+        let slots = (0..sinks)
+            .map(|i| {
+                let schema = self
+                    .sink_schemas
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(source);
+                if schema == source {
+                    return 0;
+                }
+                let k = others.iter().position(|&s| s == schema).unwrap_or_else(|| {
+                    others.push(schema);
+                    others.len() - 1
+                });
+                k + 1
+            })
+            .collect();
+        SchemaPlan { others, slots }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oktaflow_fetch::{Auth, OrgUrl, Secret};
+    use oktaflow_normalize::Schema;
+
+    #[test]
+    fn each_distinct_schema_gets_one_slot_and_the_sources_is_slot_zero() {
+        let client = ClientConfig::new(
+            OrgUrl::from_domain("acme.okta.com").expect("a domain"),
+            Auth::ApiToken(Secret::new("t")),
+        );
+        let source = SourceConfig {
+            name: "okta".into(),
+            client,
+            start_from: Utc::now(),
+            options: SourceOptions::default(),
+        };
+        let mut config = PipelineConfig::new(source, "/tmp/state");
+        assert_eq!(
+            config.schema_plan(2),
+            SchemaPlan {
+                others: vec![],
+                slots: vec![0, 0]
+            }
+        );
+        config.sink_schemas = vec![
+            Some(Schema::Ocsf),
+            None,
+            Some(Schema::Ecs),
+            Some(Schema::Elastic),
+            Some(Schema::Ocsf),
+        ];
+        assert_eq!(
+            config.schema_plan(6),
+            SchemaPlan {
+                others: vec![Schema::Ocsf, Schema::Elastic],
+                slots: vec![1, 0, 0, 2, 1, 0]
+            }
+        );
+        config.normalize.schema = Schema::Ocsf;
+        assert_eq!(
+            config.schema_plan(3),
+            SchemaPlan {
+                others: vec![Schema::Ecs],
+                slots: vec![0, 0, 1]
+            }
+        );
     }
 }

@@ -115,8 +115,22 @@ pub async fn write_to_all(
     stop: &watch::Receiver<bool>,
     observer: &dyn PipelineObserver,
 ) -> Result<Vec<Ack>, FanOutError> {
-    let writes = sinks.iter_mut().map(|sink| {
+    let batches = vec![batch; sinks.len()];
+    write_each(sinks, &batches, retry, stop, observer).await
+}
+
+/// [`write_to_all`] with a batch per sink: `sinks[i]` gets `batches[i]` (the same events in
+/// the schema of that sink; a sink without a batch gets none).
+pub async fn write_each(
+    sinks: &mut [Box<dyn Sink>],
+    batches: &[&[Document]],
+    retry: OutputRetry,
+    stop: &watch::Receiver<bool>,
+    observer: &dyn PipelineObserver,
+) -> Result<Vec<Ack>, FanOutError> {
+    let writes = sinks.iter_mut().enumerate().map(|(i, sink)| {
         let mut stop = stop.clone();
+        let batch = batches.get(i).copied().unwrap_or(&[]);
         async move { write_one(sink.as_mut(), batch, retry, &mut stop, observer).await }
     });
     let results = join_all(writes).await;

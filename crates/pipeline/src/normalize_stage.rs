@@ -76,23 +76,28 @@ impl NormalizeStage {
         limits: BatchLimits,
         detector: Option<DetectStage>,
     ) -> NormalizeStage {
-        NormalizeStage::start_with(pages, normalizer, threads, limits, detector, None)
+        NormalizeStage::start_with(
+            pages,
+            BatchBuilder::new(normalizer, threads),
+            limits,
+            detector,
+            None,
+        )
     }
 
-    /// [`start_detecting`](Self::start_detecting), joining the latest snapshot of `profiles`
-    /// (identity enrichment) onto each batch: the snapshot is taken when the batch is
-    /// normalized, never waited for.
+    /// [`start_detecting`](Self::start_detecting) with `builder` (its normalizers, threads
+    /// and the other schemas it writes, [`BatchBuilder::with_schemas`]), joining the latest
+    /// snapshot of `profiles` (identity enrichment) onto each batch in every schema: the
+    /// snapshot is taken when the batch is normalized, never waited for.
     pub fn start_with(
         pages: Prefetcher,
-        normalizer: Normalizer,
-        threads: usize,
+        builder: BatchBuilder,
         limits: BatchLimits,
         detector: Option<DetectStage>,
         profiles: Option<ProfileHandle>,
     ) -> NormalizeStage {
         let stats = pages.stats().clone();
         let (tx, batches) = mpsc::channel(BATCHES_AHEAD);
-        let builder = BatchBuilder::new(normalizer, threads);
         let task = tokio::spawn(run(pages, (builder, detector), limits, tx, profiles));
         NormalizeStage {
             batches,

@@ -31,14 +31,14 @@ use crate::dedup_store::{DedupStateRef, DedupStore};
 use crate::detect_store::{DetectStateRef, DetectStateStore, SavedSizes, StateUpdate};
 use oktaflow_fetch::{FetchStatsSnapshot, LogSource, OrgUrl, SourceState, StartPoint};
 use oktaflow_normalize::Normalizer;
-use oktaflow_sink::{io_may_pass, BatchLimits, Sink, SinkError};
+use oktaflow_sink::{io_may_pass, BatchLimits, Document, Sink, SinkError};
 use tokio::sync::watch;
 
-use crate::batch::Batch;
+use crate::batch::{Batch, BatchBuilder};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::config::{PipelineConfig, StopWhen};
 use crate::dead_letter::{DeadLetter, DeadLetterError, DeadLetterWriter, DEAD_LETTER_KEY};
-use crate::fanout::{write_to_all, FanOutError, Next, OutputRetry, Retrying};
+use crate::fanout::{write_each, write_to_all, FanOutError, Next, OutputRetry, Retrying};
 use crate::lock::StateLock;
 use crate::normalize_stage::NormalizeStage;
 use crate::observer::{
@@ -171,6 +171,13 @@ impl Pipeline {
                 )));
             }
         }
+        if !config.sink_schemas.is_empty() && config.sink_schemas.len() != sinks.len() {
+            return Err(PipelineError::Config(format!(
+                "{} sink schemas given for {} sinks; give one per sink (None: the source's)",
+                config.sink_schemas.len(),
+                sinks.len()
+            )));
+        }
         crate::outputs::check_sink_files(&config.state_dir, &sinks)
             .map_err(PipelineError::Config)?;
         Ok(Pipeline {
@@ -293,8 +300,7 @@ impl Pipeline {
         let prefetcher = Prefetcher::start(source, PREFETCH_PAGES, Arc::new(observers.clone()));
         let mut batches = NormalizeStage::start_with(
             prefetcher,
-            Normalizer::new(config.normalize.clone()),
-            normalize_threads(),
+            batch_builder(&config, writer.sinks.len()),
             limits,
             detector,
             profiles,
@@ -349,7 +355,7 @@ impl Pipeline {
                 dead_lettered: outcome.dead_lettered,
                 dead_letter_path: &writer.dead_letter_path,
                 categories: &batch.categories,
-                sinks: &outcome.sink_commits(batch.documents.len()),
+                sinks: &outcome.sink_commits(),
                 latest_published: batch.latest_published,
                 caught_up: batch.caught_up,
                 written_total: summary.written,
@@ -398,6 +404,16 @@ impl Pipeline {
         summary.fetch = batches.stats().snapshot();
         Ok(summary)
     }
+}
+
+/// The batch builder of a run with `sinks` event sinks: the source's normalizer on
+/// [`normalize_threads`] threads, also writing the other schemas its sinks take.
+pub(crate) fn batch_builder(config: &PipelineConfig, sinks: usize) -> BatchBuilder {
+    BatchBuilder::new(
+        Normalizer::new(config.normalize.clone()),
+        normalize_threads(),
+    )
+    .with_schemas(config.schema_plan(sinks).others)
 }
 
 /// The detect stage of a run (`None` when detections are off), restored from `saved`.
@@ -473,8 +489,9 @@ impl RunSummary {
 
 /// What committing one batch did, besides the batch itself.
 pub(crate) struct BatchOutcome {
-    /// Each sink's name and how many documents its store refused, in sink order.
-    per_sink: Vec<(String, usize)>,
+    /// Each sink's name, how many documents it was given and how many its store refused,
+    /// in sink order.
+    per_sink: Vec<(String, usize, usize)>,
     /// Documents the stores refused for good.
     refused_by_sinks: u64,
     /// Dead letters written for the batch.
@@ -484,13 +501,13 @@ pub(crate) struct BatchOutcome {
 }
 
 impl BatchOutcome {
-    /// Each sink's part of a batch of `documents` documents, for the observers.
-    pub(crate) fn sink_commits(&self, documents: usize) -> Vec<SinkCommit<'_>> {
+    /// Each sink's part of the batch, for the observers.
+    pub(crate) fn sink_commits(&self) -> Vec<SinkCommit<'_>> {
         self.per_sink
             .iter()
-            .map(|(sink, rejected)| SinkCommit {
+            .map(|(sink, documents, rejected)| SinkCommit {
                 sink,
-                documents,
+                documents: *documents,
                 rejected: *rejected,
             })
             .collect()
@@ -503,7 +520,11 @@ pub(crate) struct Writer {
     _lock: StateLock,
     source: String,
     org: OrgUrl,
-    sinks: Vec<Box<dyn Sink>>,
+    pub(crate) sinks: Vec<Box<dyn Sink>>,
+    /// The documents each sink takes: its slot in the batch ([`Batch::documents_for`]).
+    slots: Vec<usize>,
+    /// Each slot's schema, with the sinks that take it (for dead letters naming them).
+    slot_sinks: Vec<(oktaflow_normalize::Schema, String)>,
     /// Where the detect stage's alerts go (empty when detections are off or routed nowhere).
     alert_sinks: Vec<Box<dyn Sink>>,
     dead: Arc<Mutex<DeadLetterWriter>>,
@@ -539,10 +560,26 @@ impl Writer {
             .path()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
+        let plan = config.schema_plan(sinks.len());
+        let slot_sinks = std::iter::once(config.normalize.schema)
+            .chain(plan.others.iter().copied())
+            .enumerate()
+            .map(|(slot, schema)| {
+                let names: Vec<&str> = sinks
+                    .iter()
+                    .zip(&plan.slots)
+                    .filter(|(_, &s)| s == slot)
+                    .map(|(sink, _)| sink.name())
+                    .collect();
+                (schema, names.join(", "))
+            })
+            .collect();
         Ok(Writer {
             _lock: lock,
             source: config.source.name.clone(),
             org: config.source.client.org.clone(),
+            slots: plan.slots,
+            slot_sinks,
             sinks,
             alert_sinks,
             dead: Arc::new(Mutex::new(dead)),
@@ -723,14 +760,36 @@ impl Writer {
                     ..DeadLetter::default()
                 });
             }
+            // Events the source's schema mapped but a sink's other schema did not: once per
+            // schema, naming it and its sinks (those sinks do not get the event).
+            for (k, other) in batch.others.iter().enumerate() {
+                let sinks = self.slot_sinks.get(k + 1).map_or("", |(_, names)| names);
+                for refusal in &other.refused {
+                    let error = format!(
+                        "schema {} (sinks {sinks}) cannot map the event: {}",
+                        other.schema, refusal.reason
+                    );
+                    dead.push(&DeadLetter {
+                        error: &error,
+                        raw: &refusal.event.text(),
+                        source: Some(&self.source),
+                        received_at: Some(batch.received_at),
+                        ..DeadLetter::default()
+                    });
+                }
+            }
         }
-        let documents = &batch.documents;
+        let documents: Vec<&[Document]> = self
+            .slots
+            .iter()
+            .map(|&slot| batch.documents_for(slot))
+            .collect();
         let alerts = batch.alerts();
         // Events and alerts are written at once; both are durable before the checkpoint.
         let (acks, alert_acks) = tokio::join!(
-            write_to_all(
+            write_each(
                 &mut self.sinks,
-                documents,
+                &documents,
                 self.retry,
                 stop,
                 &self.observers,
@@ -761,7 +820,7 @@ impl Writer {
         let mut refused_by_sinks = 0;
         {
             let mut dead = self.dead();
-            for (sink, ack) in self.sinks.iter().zip(acks) {
+            for ((sink, ack), given) in self.sinks.iter().zip(acks).zip(&documents) {
                 for rejected in &ack.rejected {
                     let raw = batch
                         .raw_of(&rejected.id)
@@ -780,7 +839,7 @@ impl Writer {
                     });
                     refused_by_sinks += 1;
                 }
-                per_sink.push((sink.name().to_string(), ack.rejected.len()));
+                per_sink.push((sink.name().to_string(), given.len(), ack.rejected.len()));
                 positions.insert(sink.name().to_string(), ack.position);
             }
             for (sink, ack) in self.alert_sinks.iter().zip(alert_acks) {

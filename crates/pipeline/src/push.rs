@@ -31,7 +31,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use oktaflow_fetch::{FetchStatsSnapshot, RawEvent, SourceState};
-use oktaflow_normalize::Normalizer;
 use oktaflow_push::{Deliveries, Delivery};
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -42,7 +41,7 @@ use crate::gap::{GapFill, GapFiller};
 use crate::observer::{
     AlertsCommitted, Committed, PipelineObserver, PushAcked, PushListening, StageTimes, Started,
 };
-use crate::pipeline::{blocking, normalize_threads, Pipeline, RunSummary, StopReason, Writer};
+use crate::pipeline::{blocking, Pipeline, RunSummary, StopReason, Writer};
 use crate::PipelineError;
 
 /// The default de-duplication window: the last 200,000 event ids.
@@ -355,10 +354,7 @@ impl Pipeline {
         let mut run = PushCommit {
             name: name.clone(),
             state,
-            builder: Some(BatchBuilder::new(
-                Normalizer::new(config.normalize.clone()),
-                normalize_threads(),
-            )),
+            builder: Some(crate::pipeline::batch_builder(&config, writer.sinks.len())),
             detector,
             summary: summary_of(&name, &writer, started, StopReason::Requested),
             writer,
@@ -590,7 +586,7 @@ impl PushCommit {
             dead_lettered: outcome.dead_lettered,
             dead_letter_path: &self.writer.dead_letter_path,
             categories: &batch.categories,
-            sinks: &outcome.sink_commits(batch.documents.len()),
+            sinks: &outcome.sink_commits(),
             latest_published: batch.latest_published,
             caught_up: true,
             written_total: self.summary.written,
