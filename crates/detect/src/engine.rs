@@ -333,6 +333,16 @@ impl Detector {
         }
     }
 
+    /// Turns the projection of events for the Sigma engine on (the default) or off: the engine
+    /// is shown only the members of each event its rules read, learned from its lookups (see
+    /// `docs/detections.md`, Speed); the alerts are the same either way. Off is for
+    /// differential tests and benchmarks.
+    pub fn set_sigma_projection(&mut self, on: bool) {
+        if let Some(engine) = &mut self.sigma {
+            engine.set_projected(on);
+        }
+    }
+
     /// True when Sigma rules are loaded and the pre-check can skip events for them (false
     /// when one rule could match any event, e.g. a keyword rule).
     pub fn sigma_gated(&self) -> bool {
