@@ -19,15 +19,13 @@ use crate::rules::{
     BRUTE_FORCE_LOGINS, GEO_IMPROBABLE_ACCESS, MFA_PUSH_BOMBING, PASSWORD_SPRAYING, STOLEN_SESSION,
 };
 use crate::sigma::{SigmaEngine, SigmaRules, SIGMA_STATE_KEY};
+use crate::state::EXPIRE_EVERY_MS;
 
 /// The version of [`DetectorState`] this build writes. Version 2 writes each rule's entries
 /// with short member names and events as `[ts, "uuid"]` pairs, and saves
 /// [`DetectorState::latest`]; version 1 states (long names, `{"ts", "id"}` objects) are still
 /// read. A newer version is refused.
 pub const STATE_VERSION: u32 = 2;
-
-/// How often (in `published` time) the detector drops the keys every rule is done with.
-const EXPIRE_EVERY_MS: i64 = 60_000;
 
 /// Everything the rules remember (windows, counters, last known locations, sessions), to be
 /// saved atomically with the pipeline checkpoint that covers the same events.
@@ -304,23 +302,25 @@ impl Detector {
     /// use them (its window or quiet period, the session TTL, the time to cross half the earth),
     /// relative to the latest `published`. For events in `published` order, an expired key
     /// behaves exactly as one never seen.
+    ///
+    /// Each map visits only the keys whose scheduled minute came (see `state.rs`): the keys
+    /// removed are those last seen before `latest − horizon`, as if every key were looked at.
     fn expire(&mut self) {
         let latest = self.latest;
-        let cutoff = |horizon: i64| latest.saturating_sub(horizon);
         if let Some(r) = &mut self.brute_force {
-            self.expired[0] += r.keys.expire(cutoff(r.horizon_ms()));
+            self.expired[0] += r.keys.expire(latest, r.horizon_ms());
         }
         if let Some(r) = &mut self.push_bombing {
-            self.expired[1] += r.keys.expire(cutoff(r.horizon_ms()));
+            self.expired[1] += r.keys.expire(latest, r.horizon_ms());
         }
         if let Some(r) = &mut self.spraying {
-            self.expired[2] += r.keys.expire(cutoff(r.horizon_ms()));
+            self.expired[2] += r.keys.expire(latest, r.horizon_ms());
         }
         if let Some(r) = &mut self.geo {
-            self.expired[3] += r.keys.expire(cutoff(r.horizon_ms()));
+            self.expired[3] += r.keys.expire(latest, r.horizon_ms());
         }
         if let Some(r) = &mut self.session {
-            self.expired[4] += r.keys.expire(cutoff(r.horizon_ms()));
+            self.expired[4] += r.keys.expire(latest, r.horizon_ms());
         }
     }
 
@@ -330,6 +330,16 @@ impl Detector {
     pub fn set_sigma_gate(&mut self, on: bool) {
         if let Some(engine) = &mut self.sigma {
             engine.set_gated(on);
+        }
+    }
+
+    /// Turns the projection of events for the Sigma engine on (the default) or off: the engine
+    /// is shown only the members of each event its rules read, learned from its lookups (see
+    /// `docs/detections.md`, Speed); the alerts are the same either way. Off is for
+    /// differential tests and benchmarks.
+    pub fn set_sigma_projection(&mut self, on: bool) {
+        if let Some(engine) = &mut self.sigma {
+            engine.set_projected(on);
         }
     }
 

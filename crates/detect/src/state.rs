@@ -5,28 +5,132 @@
 //! Eviction depends only on the map's content (each entry's last-seen time, ties broken by the
 //! key), never on the iteration order of the hash map or on when it last ran, so a detector
 //! restored from saved state evolves exactly as the one that saved it.
+//!
+//! Expiry: the detector asks each map to drop the keys last seen before `latest − horizon`
+//! whenever the latest `published` enters a new minute ([`Keyed::expire`]). Which keys go is
+//! exactly "every key with `last_seen < latest − horizon`" at each of those scans, but the map
+//! does not visit every key to find them: each key has one entry in a schedule of minutes
+//! ([`Schedule`]), the minute from which a scan could remove it given the last-seen time it
+//! was scheduled with. A scan only visits the keys of the minutes that came due: each is
+//! removed if it really is expired, or else scheduled again from its actual last-seen time.
+//! Touching a key leaves its entry alone (a later last-seen time only makes the key expire
+//! later, and the scan that finds it not expired moves it), except when its last-seen time
+//! went *down* (a late event can replace a user's last sign-in with an older one), which moves
+//! it to an earlier minute at once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::{Deref, DerefMut};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::alert::Trigger;
+
+/// How often (in `published` time) the detector drops the keys every rule is done with: the
+/// width of one [`Schedule`] bucket.
+pub(crate) const EXPIRE_EVERY_MS: i64 = 60_000;
 
 /// An entry that knows when its key was last seen (`published`, ms).
 pub(crate) trait LastSeen {
     fn last_seen(&self) -> i64;
 }
 
-/// A capped map from key to entry. It remembers which keys changed (created, touched,
-/// expired or evicted) since [`Keyed::take_changes`] last ran, so that only those are written
-/// to the state journal after each batch (not the whole map).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
+/// One key's entry and its place in the schedule.
+#[derive(Debug, Clone)]
+struct Slot<V> {
+    value: V,
+    /// The minute whose bucket holds this key; `None` until the schedule is running.
+    due: Option<i64>,
+    /// The last-seen time `due` was computed from (a lower one may need an earlier minute).
+    basis: i64,
+}
+
+/// The schedule's settings, known from the first [`Keyed::expire`] on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Running {
+    /// How long after its last-seen time a key is kept (the rule's horizon, ms).
+    horizon: i64,
+    /// The minute of the latest scan: a key is never scheduled for it or before it again.
+    scanned: i64,
+}
+
+impl Running {
+    /// The first minute whose scan may remove a key last seen at `last_seen`: a scan at
+    /// `latest` removes it when `last_seen < latest − horizon`, i.e. `latest ≥ last_seen +
+    /// horizon + 1`; a scan runs at the first event of a minute, so the scan of that minute
+    /// may still come too early, the next one will not. Never a minute already scanned.
+    fn minute_for(&self, last_seen: i64) -> i64 {
+        let earliest = i128::from(last_seen) + i128::from(self.horizon) + 1;
+        let minute = earliest.div_euclid(i128::from(EXPIRE_EVERY_MS));
+        // Past the last minute any `published` can fall in: never due, like the scan's
+        // saturating cutoff.
+        let minute = i64::try_from(minute).unwrap_or(i64::MAX);
+        minute.max(self.scanned.saturating_add(1))
+    }
+}
+
+/// Minute → the keys to look at when a scan reaches that minute. Once running, every key of
+/// the map is in exactly one bucket, the one its [`Slot::due`] names.
+#[derive(Debug, Clone, Default)]
+struct Schedule {
+    buckets: BTreeMap<i64, Vec<String>>,
+    /// `None` for a new or restored map: the first scan schedules every key.
+    running: Option<Running>,
+}
+
+impl Schedule {
+    fn insert(&mut self, minute: i64, key: &str) {
+        self.buckets.entry(minute).or_default().push(key.to_owned());
+    }
+
+    fn remove(&mut self, minute: i64, key: &str) {
+        if let Some(bucket) = self.buckets.get_mut(&minute) {
+            if let Some(i) = bucket.iter().position(|k| k == key) {
+                bucket.swap_remove(i);
+            }
+            if bucket.is_empty() {
+                self.buckets.remove(&minute);
+            }
+        }
+    }
+
+    /// After a key's entry was created or changed: a new key gets its bucket; a key whose
+    /// last-seen time went down moves to an earlier one if it needs to.
+    fn touched<V: LastSeen>(&mut self, key: &str, slot: &mut Slot<V>) {
+        let Some(running) = self.running else {
+            return;
+        };
+        let seen = slot.value.last_seen();
+        match slot.due {
+            None => {
+                let minute = running.minute_for(seen);
+                self.insert(minute, key);
+                slot.due = Some(minute);
+                slot.basis = seen;
+            }
+            Some(due) if seen < slot.basis => {
+                let minute = running.minute_for(seen);
+                if minute < due {
+                    self.remove(due, key);
+                    self.insert(minute, key);
+                    slot.due = Some(minute);
+                }
+                slot.basis = seen;
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// A capped map from key to entry. It remembers which keys changed (created, touched, expired
+/// or evicted) since [`Keyed::take_changes`] last ran, so that only those are written to the
+/// state journal after each batch (not the whole map). Saved as the plain map of key → entry.
+#[derive(Debug, Clone)]
 pub(crate) struct Keyed<V> {
-    map: HashMap<String, V>,
+    map: HashMap<String, Slot<V>>,
     /// Keys changed since the last [`Keyed::take_changes`] (not saved).
-    #[serde(skip)]
     dirty: HashSet<String>,
+    /// When to look at each key for expiry (not saved: rebuilt from the map).
+    schedule: Schedule,
 }
 
 impl<V> Default for Keyed<V> {
@@ -34,14 +138,76 @@ impl<V> Default for Keyed<V> {
         Keyed {
             map: HashMap::new(),
             dirty: HashSet::new(),
+            schedule: Schedule::default(),
         }
     }
 }
 
-/// Two maps are equal when they hold the same entries (whatever changed since the last save).
+/// Two maps are equal when they hold the same entries (whatever changed since the last save,
+/// whatever their schedule).
 impl<V: PartialEq> PartialEq for Keyed<V> {
     fn eq(&self, other: &Self) -> bool {
-        self.map == other.map
+        self.map.len() == other.map.len()
+            && self
+                .map
+                .iter()
+                .all(|(k, s)| other.map.get(k).is_some_and(|o| o.value == s.value))
+    }
+}
+
+impl<V: Serialize> Serialize for Keyed<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.map.iter().map(|(k, slot)| (k, &slot.value)))
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Keyed<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = HashMap::<String, V>::deserialize(d)?;
+        Ok(Keyed {
+            map: map
+                .into_iter()
+                .map(|(k, value)| {
+                    (
+                        k,
+                        Slot {
+                            value,
+                            due: None,
+                            basis: i64::MIN,
+                        },
+                    )
+                })
+                .collect(),
+            dirty: HashSet::new(),
+            schedule: Schedule::default(),
+        })
+    }
+}
+
+/// A key's entry, borrowed from its [`Keyed`] map; when dropped, the key's place in the
+/// expiry schedule is brought up to date.
+pub(crate) struct EntryMut<'a, V: LastSeen> {
+    key: &'a str,
+    slot: &'a mut Slot<V>,
+    schedule: &'a mut Schedule,
+}
+
+impl<V: LastSeen> Deref for EntryMut<'_, V> {
+    type Target = V;
+    fn deref(&self) -> &V {
+        &self.slot.value
+    }
+}
+
+impl<V: LastSeen> DerefMut for EntryMut<'_, V> {
+    fn deref_mut(&mut self) -> &mut V {
+        &mut self.slot.value
+    }
+}
+
+impl<V: LastSeen> Drop for EntryMut<'_, V> {
+    fn drop(&mut self) {
+        self.schedule.touched(self.key, self.slot);
     }
 }
 
@@ -70,7 +236,7 @@ impl<V: Serialize> Keyed<V> {
                 let value = self
                     .map
                     .get(&key)
-                    .and_then(|v| serde_json::to_value(v).ok());
+                    .and_then(|s| serde_json::to_value(&s.value).ok());
                 (key, value)
             })
             .collect()
@@ -82,45 +248,117 @@ impl<V: LastSeen> Keyed<V> {
         self.map.len()
     }
 
-    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut V> {
-        if self.map.contains_key(key) {
-            self.touch(key);
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
+    pub(crate) fn get_mut<'a>(&'a mut self, key: &'a str) -> Option<EntryMut<'a, V>> {
+        if !self.map.contains_key(key) {
+            return None;
         }
-        self.map.get_mut(key)
+        self.touch(key);
+        let slot = self.map.get_mut(key)?;
+        Some(EntryMut {
+            key,
+            slot,
+            schedule: &mut self.schedule,
+        })
     }
 
     /// The entry of `key`, created by `make` if absent. Creating one past `cap` first evicts
     /// the least recently seen tenth; the count of evicted keys is added to `evicted`.
-    pub(crate) fn entry(
-        &mut self,
-        key: &str,
+    pub(crate) fn entry<'a>(
+        &'a mut self,
+        key: &'a str,
         cap: usize,
         evicted: &mut u64,
         make: impl FnOnce() -> V,
-    ) -> &mut V {
+    ) -> EntryMut<'a, V> {
         if !self.map.contains_key(key) {
             if self.map.len() >= cap {
                 *evicted += self.evict_to(cap.saturating_sub(cap.div_ceil(10).max(1)));
             }
-            self.map.insert(key.to_owned(), make());
+            self.map.insert(
+                key.to_owned(),
+                Slot {
+                    value: make(),
+                    due: None,
+                    basis: i64::MIN,
+                },
+            );
         }
         self.touch(key);
         // Present: inserted above or found.
-        self.map.get_mut(key).expect("entry present")
+        let slot = self.map.get_mut(key).expect("entry present");
+        EntryMut {
+            key,
+            slot,
+            schedule: &mut self.schedule,
+        }
     }
 
-    /// Removes the keys last seen before `cutoff` (ms); returns how many went.
-    pub(crate) fn expire(&mut self, cutoff: i64) -> u64 {
-        let before = self.map.len();
-        let dirty = &mut self.dirty;
-        self.map.retain(|k, v| {
-            let keep = v.last_seen() >= cutoff;
-            if !keep && !dirty.contains(k) {
-                dirty.insert(k.clone());
+    /// The scan at `latest` (ms): removes the keys last seen before `latest − horizon`
+    /// (saturating); returns how many went. Only the keys whose minute came due are looked at
+    /// (see the module's documentation); the result is the same as looking at every key.
+    pub(crate) fn expire(&mut self, latest: i64, horizon: i64) -> u64 {
+        let cutoff = latest.saturating_sub(horizon);
+        let minute = latest.div_euclid(EXPIRE_EVERY_MS);
+        if !matches!(self.schedule.running, Some(r) if r.horizon == horizon) {
+            self.reschedule_all(horizon, minute);
+        }
+        // Keys put back are never due before the next minute.
+        let next = Running {
+            horizon,
+            scanned: minute,
+        };
+        let mut removed = 0;
+        while let Some(entry) = self.schedule.buckets.first_entry() {
+            if *entry.key() > minute {
+                break;
             }
-            keep
-        });
-        (before - self.map.len()) as u64
+            let keys = entry.remove();
+            for key in keys {
+                let Some(slot) = self.map.get_mut(&key) else {
+                    continue;
+                };
+                let seen = slot.value.last_seen();
+                if seen < cutoff {
+                    self.map.remove(&key);
+                    self.dirty.insert(key);
+                    removed += 1;
+                } else {
+                    let again = next.minute_for(seen);
+                    slot.due = Some(again);
+                    slot.basis = seen;
+                    self.schedule.buckets.entry(again).or_default().push(key);
+                }
+            }
+        }
+        self.schedule.running = Some(next);
+        removed
+    }
+
+    /// Puts every key in the bucket of its last-seen time (a new or restored map, or another
+    /// horizon); the scan at `minute` follows.
+    fn reschedule_all(&mut self, horizon: i64, minute: i64) {
+        // Minutes before `minute` are due now anyway.
+        let running = Running {
+            horizon,
+            scanned: minute.saturating_sub(1),
+        };
+        self.schedule.buckets.clear();
+        for (key, slot) in &mut self.map {
+            let seen = slot.value.last_seen();
+            let due = running.minute_for(seen);
+            slot.due = Some(due);
+            slot.basis = seen;
+            self.schedule
+                .buckets
+                .entry(due)
+                .or_default()
+                .push(key.clone());
+        }
+        self.schedule.running = Some(running);
     }
 
     /// Removes the least recently seen keys until `target` remain; returns how many went.
@@ -129,13 +367,31 @@ impl<V: LastSeen> Keyed<V> {
             return 0;
         }
         let excess = self.map.len() - target;
-        let mut order: Vec<(i64, &String)> =
-            self.map.iter().map(|(k, v)| (v.last_seen(), k)).collect();
+        let mut order: Vec<(i64, &String)> = self
+            .map
+            .iter()
+            .map(|(k, s)| (s.value.last_seen(), k))
+            .collect();
         order.select_nth_unstable(excess - 1);
-        let victims: Vec<String> = order[..excess].iter().map(|(_, k)| (*k).clone()).collect();
-        for key in victims {
-            self.map.remove(&key);
-            self.dirty.insert(key);
+        let victims: HashSet<String> = order[..excess].iter().map(|(_, k)| (*k).clone()).collect();
+        let mut minutes: Vec<i64> = Vec::new();
+        for key in &victims {
+            if let Some(slot) = self.map.remove(key) {
+                if let Some(due) = slot.due {
+                    minutes.push(due);
+                }
+            }
+            self.dirty.insert(key.clone());
+        }
+        minutes.sort_unstable();
+        minutes.dedup();
+        for minute in minutes {
+            if let Some(bucket) = self.schedule.buckets.get_mut(&minute) {
+                bucket.retain(|k| !victims.contains(k));
+                if bucket.is_empty() {
+                    self.schedule.buckets.remove(&minute);
+                }
+            }
         }
         excess as u64
     }
@@ -182,13 +438,35 @@ impl<'de> Deserialize<'de> for Hit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
-    #[derive(Debug, Clone, PartialEq)]
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     struct Seen(i64);
 
     impl LastSeen for Seen {
         fn last_seen(&self) -> i64 {
             self.0
+        }
+    }
+
+    impl<V: LastSeen> Keyed<V> {
+        /// Every key in exactly one bucket, the one its slot names, once the schedule runs;
+        /// no bucket at or before the last scanned minute.
+        fn check_schedule(&self) {
+            let Some(running) = self.schedule.running else {
+                return;
+            };
+            let mut seen = HashSet::new();
+            for (minute, bucket) in &self.schedule.buckets {
+                assert!(*minute > running.scanned, "bucket {minute} already scanned");
+                assert!(!bucket.is_empty(), "empty bucket {minute}");
+                for key in bucket {
+                    assert!(seen.insert(key.clone()), "{key} scheduled twice");
+                    let slot = self.map.get(key).expect("a scheduled key is in the map");
+                    assert_eq!(slot.due, Some(*minute), "{key}");
+                }
+            }
+            assert_eq!(seen.len(), self.map.len(), "every key scheduled");
         }
     }
 
@@ -219,9 +497,51 @@ mod tests {
         for i in 0..10 {
             keyed.entry(&format!("k{i}"), 100, &mut evicted, || Seen(i));
         }
-        assert_eq!(keyed.expire(4), 4);
+        // Cutoff 4: latest 104, horizon 100.
+        assert_eq!(keyed.expire(104, 100), 4);
         assert_eq!(keyed.len(), 6);
         assert!(keyed.get_mut("k3").is_none() && keyed.get_mut("k4").is_some());
+        keyed.check_schedule();
+    }
+
+    #[test]
+    fn a_scan_visits_only_the_keys_whose_minute_came() {
+        let mut keyed = Keyed::default();
+        let mut evicted = 0;
+        let horizon = 10 * EXPIRE_EVERY_MS;
+        keyed.expire(0, horizon);
+        for i in 0..1_000 {
+            keyed.entry(&format!("k{i}"), 10_000, &mut evicted, || Seen(i));
+        }
+        keyed.check_schedule();
+        // All 1,000 keys are due in minute 10; none before.
+        assert_eq!(keyed.schedule.buckets.len(), 1);
+        for minute in 1..10 {
+            assert_eq!(keyed.expire(minute * EXPIRE_EVERY_MS, horizon), 0);
+            assert_eq!(
+                keyed.schedule.buckets.len(),
+                1,
+                "nothing visited at {minute}"
+            );
+        }
+        assert_eq!(keyed.expire(horizon + 500, horizon), 500);
+        assert_eq!(keyed.len(), 500);
+        keyed.check_schedule();
+    }
+
+    #[test]
+    fn a_last_seen_time_that_goes_down_moves_the_key_earlier() {
+        let mut keyed = Keyed::default();
+        let mut evicted = 0;
+        let horizon = 5 * EXPIRE_EVERY_MS;
+        keyed.expire(10 * EXPIRE_EVERY_MS, horizon);
+        keyed.entry("k", 10, &mut evicted, || Seen(10 * EXPIRE_EVERY_MS));
+        // A late event puts the key back by three minutes.
+        if let Some(mut e) = keyed.get_mut("k") {
+            e.0 = 7 * EXPIRE_EVERY_MS;
+        }
+        keyed.check_schedule();
+        assert_eq!(keyed.expire(12 * EXPIRE_EVERY_MS + 1, horizon), 1);
     }
 
     #[test]
@@ -230,6 +550,17 @@ mod tests {
         assert_eq!(serde_json::to_string(&hit).unwrap(), r#"[5,"e1"]"#);
         let old: Hit = serde_json::from_str(r#"{"ts":5,"id":"e1"}"#).unwrap();
         assert_eq!(old, hit);
+    }
+
+    #[test]
+    fn saved_as_the_plain_map() {
+        let mut keyed = Keyed::default();
+        let mut evicted = 0;
+        keyed.entry("a", 10, &mut evicted, || Seen(5));
+        keyed.expire(5, 100);
+        assert_eq!(serde_json::to_string(&keyed).unwrap(), r#"{"a":5}"#);
+        let back: Keyed<Seen> = serde_json::from_str(r#"{"a":5}"#).unwrap();
+        assert_eq!(back, keyed);
     }
 
     #[test]
@@ -248,5 +579,147 @@ mod tests {
         let forward: Vec<usize> = (0..10).collect();
         let backward: Vec<usize> = (0..10).rev().collect();
         assert_eq!(build(&forward), build(&backward));
+    }
+
+    /// The expiry of the previous version: at every scan, every key visited.
+    #[derive(Default)]
+    struct Reference {
+        map: HashMap<String, i64>,
+    }
+
+    impl Reference {
+        fn expire(&mut self, cutoff: i64) -> u64 {
+            let before = self.map.len();
+            self.map.retain(|_, seen| *seen >= cutoff);
+            (before - self.map.len()) as u64
+        }
+
+        fn make_room(&mut self, cap: usize) -> u64 {
+            if self.map.len() < cap {
+                return 0;
+            }
+            let target = cap.saturating_sub(cap.div_ceil(10).max(1));
+            let mut order: Vec<(i64, String)> =
+                self.map.iter().map(|(k, v)| (*v, k.clone())).collect();
+            order.sort();
+            let excess = self.map.len().saturating_sub(target);
+            for (_, k) in order.into_iter().take(excess) {
+                self.map.remove(&k);
+            }
+            excess as u64
+        }
+    }
+
+    /// How an event changes its key's last-seen time, as the rules do.
+    #[derive(Debug, Clone, Copy)]
+    enum Touch {
+        /// The latest of the two (threshold and spraying windows).
+        Max,
+        /// The event's own time, even when older (the last sign-in of the geo rule).
+        Replace,
+        /// Starts over past the horizon, else the latest (sessions).
+        Reset,
+    }
+
+    fn touch_strategy() -> impl Strategy<Value = Touch> {
+        prop_oneof![Just(Touch::Max), Just(Touch::Replace), Just(Touch::Reset)]
+    }
+
+    /// One event: its key, how far `published` moves (negative: a late event), how it
+    /// touches, and whether the state is saved and restored before it.
+    fn event_strategy() -> impl Strategy<Value = (u8, i64, Touch, bool)> {
+        (
+            0u8..12,
+            prop_oneof![
+                6 => 0i64..40_000,
+                2 => 40_000i64..400_000,
+                2 => -400_000i64..0,
+            ],
+            touch_strategy(),
+            proptest::bool::weighted(0.03),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        /// Driven as the detector drives it (a scan whenever the latest `published` enters a
+        /// new minute), the scheduled expiry removes the same keys at the same scans as the
+        /// scan over every key, also with late events, the cap, and save/restore between
+        /// events; every key is always in exactly one bucket.
+        #[test]
+        fn expires_exactly_like_the_full_scan(
+            start in prop_oneof![Just(0i64), Just(-3_600_000i64), Just(1_764_979_200_000i64), 0i64..120_000],
+            horizon in prop_oneof![Just(0i64), Just(1), Just(59_999), Just(60_000), Just(90_000), Just(600_000), Just(i64::MAX), 0i64..1_000_000],
+            cap in prop_oneof![Just(4usize), Just(1_000)],
+            events in proptest::collection::vec(event_strategy(), 1..300),
+        ) {
+            let mut keyed: Keyed<Seen> = Keyed::default();
+            let mut reference = Reference::default();
+            let mut latest = i64::MIN;
+            let mut ts = start;
+            let (mut evicted, mut ref_evicted) = (0u64, 0u64);
+            for (key, step, touch, restore) in events {
+                if restore {
+                    let saved = serde_json::to_string(&keyed).unwrap();
+                    keyed = serde_json::from_str(&saved).unwrap();
+                }
+                ts = ts.saturating_add(step);
+                if ts > latest {
+                    let due = latest == i64::MIN
+                        || ts.div_euclid(EXPIRE_EVERY_MS) != latest.div_euclid(EXPIRE_EVERY_MS);
+                    latest = ts;
+                    if due {
+                        let got = keyed.expire(latest, horizon);
+                        let want = reference.expire(latest.saturating_sub(horizon));
+                        prop_assert_eq!(got, want, "keys removed by the scan at {}", latest);
+                    }
+                }
+                let key = format!("k{key}");
+                if !reference.map.contains_key(&key) {
+                    ref_evicted += reference.make_room(cap);
+                }
+                // A threshold window starts at 0 and takes the event's time (its default).
+                let init = if matches!(touch, Touch::Max) { 0 } else { ts };
+                let r = reference.map.entry(key.clone()).or_insert(init);
+                match touch {
+                    Touch::Max => {
+                        let mut e = keyed.entry(&key, cap, &mut evicted, || Seen(0));
+                        e.0 = e.0.max(ts);
+                        *r = (*r).max(ts);
+                    }
+                    Touch::Replace => {
+                        if keyed.contains(&key) {
+                            if let Some(mut e) = keyed.get_mut(&key) {
+                                e.0 = ts;
+                            }
+                        } else {
+                            keyed.entry(&key, cap, &mut evicted, || Seen(ts));
+                        }
+                        *r = ts;
+                    }
+                    Touch::Reset => {
+                        let mut e = keyed.entry(&key, cap, &mut evicted, || Seen(ts));
+                        if ts.saturating_sub(e.0) > horizon {
+                            e.0 = ts;
+                        } else {
+                            e.0 = e.0.max(ts);
+                        }
+                        if ts.saturating_sub(*r) > horizon {
+                            *r = ts;
+                        } else {
+                            *r = (*r).max(ts);
+                        }
+                    }
+                }
+                prop_assert_eq!(evicted, ref_evicted);
+                let got: BTreeMap<String, i64> =
+                    keyed.map.iter().map(|(k, s)| (k.clone(), s.value.0)).collect();
+                let want: BTreeMap<String, i64> =
+                    reference.map.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                prop_assert_eq!(got, want);
+                keyed.check_schedule();
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! The Sigma pre-check changes nothing but speed: the alerts (documents and ids) and the state
-//! with it on and off are equal, over the detect bench's events, the fixtures, the shipped
-//! rules' cases, and events built to trip a careless pre-check (field names in another case,
-//! flat dotted keys, arrays, booleans, numbers, escapes, envelopes).
+//! The Sigma pre-check and the projection of events for the engine change nothing but speed:
+//! the alerts (documents and ids) and the state with each on and off are equal, over the detect
+//! bench's events, the fixtures, the shipped rules' cases, and events built to trip a careless
+//! pre-check or projection (field names in another case, flat dotted keys, arrays, booleans,
+//! numbers, escapes, duplicate members, input the whole parse refuses, envelopes).
 
 #[path = "../benches/support/events.rs"]
 mod bench_events;
@@ -350,6 +351,132 @@ fn the_byte_prefilter_lets_through_what_it_must() {
         assert!(
             on.iter().any(|a| a.contains(&format!("\"{id}\""))),
             "{id} raised nothing: {on:#?}"
+        );
+    }
+}
+
+/// Every alert and the final state with the pre-check off (so every event reaches the engine)
+/// and the projection of events `projected` or not.
+fn run_projected(rules: &SigmaRules, events: &[Vec<u8>], projected: bool) -> Vec<String> {
+    let mut detector = Detector::with_sigma(RulesConfig::default(), rules).expect("detector");
+    detector.set_sigma_gate(false);
+    detector.set_sigma_projection(projected);
+    let mut alerts = Vec::new();
+    for raw in events {
+        if let Ok(view) = EventView::from_checked_bytes(raw, None) {
+            detector.observe_into(&view, &mut alerts);
+        }
+    }
+    let mut out: Vec<String> = alerts.iter().map(|a| a.to_json()).collect();
+    out.push(serde_json::to_string(&detector.state()).expect("state"));
+    out
+}
+
+fn assert_same_projected(rules: &SigmaRules, events: &[Vec<u8>], what: &str) -> usize {
+    let on = run_projected(rules, events, true);
+    let off = run_projected(rules, events, false);
+    assert_eq!(on.len(), off.len(), "{what}: alert counts differ");
+    for (a, b) in on.iter().zip(&off) {
+        assert_eq!(a, b, "{what}");
+    }
+    on.len() - 1
+}
+
+/// The projection of events for the engine changes nothing but speed: the same alerts and
+/// state as the whole parsed event, over the bench events, the fixtures and rule cases, and
+/// events built to trip a careless projection.
+#[test]
+fn the_projection_gives_the_same_alerts_as_the_whole_event() {
+    let events = bench_events::events();
+    assert!(assert_same_projected(&shipped(), &events, "bench events, shipped") > 0);
+    assert_same_projected(&all_rules(), &events, "bench events, shipped + extra");
+    let fixtures = fixtures();
+    assert!(assert_same_projected(&all_rules(), &fixtures, "fixtures, shipped + extra") > 10);
+    let mut tricky: Vec<Vec<u8>> = [
+        // Names in another case, twice in different cases, flat dotted keys.
+        ev(
+            "p1",
+            json!({"DisplayMessage": "Max sign in attempts exceeded"}),
+        ),
+        ev("p2", json!({"eventType": "x", "EventType": "zone.delete"})),
+        ev("p3", json!({"securityContext.isProxy": "true"})),
+        ev("p4", json!({"SECURITYCONTEXT": {"IsProxy": true}})),
+        // Arrays of objects, arrays of arrays, a scalar where a path goes on.
+        ev(
+            "p5",
+            json!({"target": [{"alternateId": "x"}, [{"alternateId": "SVC-a"}]],
+                        "eventType": "group.privilege.grant"}),
+        ),
+        ev(
+            "p6",
+            json!({"target": "SVC-b", "debugContext": 5, "eventType": "group.privilege.grant"}),
+        ),
+        // Members the correlation engine reads an id from.
+        ev(
+            "p7",
+            json!({"id": "own-id", "debugContext": {"debugData": {"behaviors":
+            "{New Geo-Location=POSITIVE, New Device=POSITIVE}"}}}),
+        ),
+        ev(
+            "p8",
+            json!({"event_id": 17, "debugContext": {"debugData": {"behaviors":
+            "{New Geo-Location=POSITIVE, New Device=POSITIVE}"}}}),
+        ),
+        ev(
+            "p9",
+            json!({"_id": "x", "event.id": "y", "debugContext": {"debugData": {"behaviors":
+            "{New Geo-Location=POSITIVE, New Device=POSITIVE}"}}}),
+        ),
+    ]
+    .iter()
+    .map(|v| serde_json::to_vec(v).expect("json"))
+    .collect();
+    // Duplicate members (the last one counts, as in the whole parse), an escaped name.
+    tricky.push(
+        br#"{"uuid":"p10","published":"2024-05-01T10:00:00Z","eventType":"x","displayMessage":"nothing","displayMessage":"Max sign in attempts exceeded"}"#
+            .to_vec(),
+    );
+    tricky.push(
+        br#"{"uuid":"p11","published":"2024-05-01T10:00:00Z","eventType":"x","display\u004dessage":"Max sign in attempts exceeded"}"#
+            .to_vec(),
+    );
+    // Input the whole parse refuses in a member the rules do not read: a lone surrogate, a
+    // number out of range, nesting too deep, a control character. No alert either way.
+    for (i, bad) in [
+        r#""client":{"device":"\ud800"}"#.to_owned(),
+        r#""client":{"zone":1e400}"#.to_owned(),
+        format!(r#""request":{}{}"#, "[".repeat(200), "]".repeat(200)),
+        "\"client\":{\"device\":\"a\u{1}b\"}".to_owned(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        tricky.push(
+            format!(
+                r#"{{"uuid":"bad{i}","published":"2024-05-01T10:00:00Z","eventType":"zone.delete",{bad}}}"#
+            )
+            .into_bytes(),
+        );
+    }
+    // Not a plain LogEvent: an envelope and a wrapper.
+    let inner = ev("p12", json!({"eventType": "system.api_token.create"}));
+    tricky.push(serde_json::to_vec(&json!({"version": "0", "detail": inner})).expect("json"));
+    let inner = ev("p13", json!({"eventType": "zone.delete"}));
+    tricky.push(serde_json::to_vec(&json!({"message": inner.to_string()})).expect("json"));
+    // After the engine has learned its paths from the bench events, and from nothing.
+    for lead in [events.as_slice(), &[]] {
+        let mut all: Vec<Vec<u8>> = lead.to_vec();
+        all.extend(tricky.iter().cloned());
+        assert_same_projected(&all_rules(), &all, "tricky events");
+    }
+    let raised = run_projected(&all_rules(), &tricky, true).join("\n");
+    for id in ["p1", "p3", "p4", "p5", "p10", "p11", "p12", "p13"] {
+        assert!(raised.contains(&format!("\"{id}\"")), "{id} raised nothing");
+    }
+    for i in 0..4 {
+        assert!(
+            !raised.contains(&format!("\"bad{i}\"")),
+            "bad{i} raised an alert"
         );
     }
 }

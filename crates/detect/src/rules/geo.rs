@@ -113,13 +113,18 @@ impl GeoImprobable {
             country: f.geo_country.as_deref().map(str::to_owned),
             ip: f.client_ip.as_deref().map(str::to_owned),
         };
-        let Some(previous) = self.keys.get_mut(&user) else {
+        if !self.keys.contains(&user) {
             // The first sign-in seen for this user: remember it, raise nothing.
             self.keys
                 .entry(&user, self.max_keys, &mut self.evicted, || current);
             return;
+        }
+        let Some(mut previous) = self.keys.get_mut(&user) else {
+            return;
         };
-        let prev = std::mem::replace(previous, current);
+        // A late sign-in replaces a later one: the key's last-seen time may go down (the
+        // expiry schedule follows when `previous` is dropped).
+        let prev = std::mem::replace(&mut *previous, current);
         let there = GeoPoint {
             lat: prev.lat,
             lon: prev.lon,

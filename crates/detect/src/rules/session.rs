@@ -110,7 +110,7 @@ impl StolenSession {
                 last_seen: ts,
                 alerted: false,
             };
-            let origin = self
+            let mut origin = self
                 .keys
                 .entry(&key, self.max_keys, &mut self.evicted, fresh);
             if ts.saturating_sub(origin.last_seen) > self.ttl_ms {

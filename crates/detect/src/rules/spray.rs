@@ -84,7 +84,7 @@ impl PasswordSpraying {
             return;
         };
         let ts = f.published_ms;
-        let s = self
+        let mut s = self
             .keys
             .entry(ip, self.max_keys, &mut self.evicted, Spray::default);
         s.last_seen = s.last_seen.max(ts);

@@ -140,7 +140,7 @@ impl Threshold {
             return;
         };
         let ts = f.published_ms;
-        let w = self
+        let mut w = self
             .keys
             .entry(&key, self.max_keys, &mut self.evicted, Window::default);
         w.last_seen = w.last_seen.max(ts);

@@ -5,10 +5,14 @@
 //! normalized ECS document (`event.action`, `source.ip`, `user.name`, ...).
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashSet;
+use std::fmt;
 
 use rsigma_eval::event::{Event, EventValue, JsonEvent};
-use serde_json::Value;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::event::Ecs;
 
@@ -63,10 +67,39 @@ pub(crate) fn log_event_of(top: &Value) -> Inner<'_> {
 pub(crate) struct SigmaEvent<'a> {
     raw: JsonEvent<'a>,
     raw_value: &'a Value,
+    /// When `raw_value` is a projection ([`Projection::project`]): how to answer what it
+    /// does not hold.
+    whole: Option<Whole<'a>>,
     ecs: Option<Ecs<'a>>,
     /// The ECS document, parsed the first time a rule asks for one of its fields.
     ecs_event: OnceCell<Option<JsonEvent<'a>>>,
     uuid: &'a str,
+}
+
+/// The whole LogEvent behind a projected [`SigmaEvent`], parsed only if the engine asks for a
+/// path the projection does not answer (it then learns that path for the next events).
+struct Whole<'a> {
+    /// The paths the projection answers exactly as the whole event would.
+    covered: &'a HashSet<String>,
+    bytes: &'a [u8],
+    value: OnceCell<Option<Value>>,
+    event: OnceCell<Option<JsonEvent<'static>>>,
+    /// Paths asked for that the projection did not answer.
+    missed: RefCell<Vec<String>>,
+}
+
+impl Whole<'_> {
+    fn value(&self) -> Option<&Value> {
+        self.value
+            .get_or_init(|| serde_json::from_slice(self.bytes).ok())
+            .as_ref()
+    }
+
+    fn event(&self) -> Option<&JsonEvent<'static>> {
+        self.event
+            .get_or_init(|| self.value().cloned().map(JsonEvent::owned))
+            .as_ref()
+    }
 }
 
 impl<'a> SigmaEvent<'a> {
@@ -74,10 +107,45 @@ impl<'a> SigmaEvent<'a> {
         SigmaEvent {
             raw: JsonEvent::borrow(raw),
             raw_value: raw,
+            whole: None,
             ecs,
             ecs_event: OnceCell::new(),
             uuid,
         }
+    }
+
+    /// The event whose raw JSON text is `bytes`, seen through `projected`, its projection by
+    /// `projection`: a path the projection does not cover is answered from the whole event
+    /// (parsed then) and listed in [`SigmaEvent::missed`].
+    pub(crate) fn projected(
+        projected: &'a Value,
+        projection: &'a Projection,
+        bytes: &'a [u8],
+        ecs: Option<Ecs<'a>>,
+        uuid: &'a str,
+    ) -> SigmaEvent<'a> {
+        SigmaEvent {
+            whole: Some(Whole {
+                covered: &projection.covered,
+                bytes,
+                value: OnceCell::new(),
+                event: OnceCell::new(),
+                missed: RefCell::new(Vec::new()),
+            }),
+            ..SigmaEvent::new(projected, ecs, uuid)
+        }
+    }
+
+    /// The paths asked for that the projection did not answer (for [`Projection::learn`]).
+    pub(crate) fn missed(self) -> Vec<String> {
+        self.whole
+            .map(|w| w.missed.into_inner())
+            .unwrap_or_default()
+    }
+
+    /// The whole event, for a projected event (`None`: not projected, or it does not parse).
+    fn whole_event(&self) -> Option<&JsonEvent<'static>> {
+        self.whole.as_ref().and_then(Whole::event)
     }
 
     fn ecs_event(&self) -> Option<&JsonEvent<'a>> {
@@ -92,7 +160,17 @@ impl<'a> SigmaEvent<'a> {
 
 impl Event for SigmaEvent<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
-        if let Some(v) = self.raw.get_field(path) {
+        let (raw, raw_value) = match &self.whole {
+            Some(whole) if !whole.covered.contains(path) => {
+                whole.missed.borrow_mut().push(path.to_owned());
+                match (whole.event(), whole.value()) {
+                    (Some(event), Some(value)) => (event as &dyn Event, value),
+                    _ => (&self.raw as &dyn Event, self.raw_value),
+                }
+            }
+            _ => (&self.raw as &dyn Event, self.raw_value),
+        };
+        if let Some(v) = raw.get_field(path) {
             return Some(v);
         }
         let root = path.split('.').next().unwrap_or(path);
@@ -100,7 +178,7 @@ impl Event for SigmaEvent<'_> {
             // `eventtype`, `DisplayMessage`: the LogEvent's member whatever its case.
             let segments: Vec<&str> = path.split('.').collect();
             let mut found = Vec::new();
-            collect_ignore_case(self.raw_value, &segments, &mut found);
+            collect_ignore_case(raw_value, &segments, &mut found);
             return match found.len() {
                 0 => None,
                 1 => found.pop(),
@@ -111,15 +189,23 @@ impl Event for SigmaEvent<'_> {
     }
 
     fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {
-        self.raw.any_string_value(pred)
+        match self.whole_event() {
+            Some(whole) => whole.any_string_value(pred),
+            None => self.raw.any_string_value(pred),
+        }
     }
 
     fn all_string_values(&self) -> Vec<Cow<'_, str>> {
-        self.raw.all_string_values()
+        match self.whole_event() {
+            Some(whole) => whole.all_string_values(),
+            None => self.raw.all_string_values(),
+        }
     }
 
     /// The LogEvent with its `uuid` also under `event_id`, where the correlation engine looks
-    /// for the ids of the events it keeps (Okta's LogEvent has no `id`).
+    /// for the ids of the events it keeps (Okta's LogEvent has no `id`). For a projected event,
+    /// the projection: it keeps every member the engine reads an id from
+    /// ([`ID_MEMBERS`]), and the engine is not asked to copy events into alerts.
     fn to_json(&self) -> Value {
         let mut json = self.raw_value.clone();
         if let Value::Object(map) = &mut json {
@@ -127,6 +213,292 @@ impl Event for SigmaEvent<'_> {
                 .or_insert_with(|| Value::String(self.uuid.to_owned()));
         }
         json
+    }
+}
+
+/// The top-level members where the correlation engine looks for an event's id (`id`, `_id`,
+/// `event_id`, `EventRecordID`, a flat `event.id`): a projection keeps them whole.
+const ID_MEMBERS: [&str; 5] = ["id", "_id", "event_id", "EventRecordID", "event.id"];
+
+/// What a projected event keeps of a LogEvent: the members on the field paths the engine asked
+/// for, learned from its lookups ([`Projection::learn`]), each kept whole where its path ends
+/// and reduced to the members on the paths elsewhere; arrays crossed. Everything else is
+/// skipped (checked as JSON, not built as a `Value`).
+///
+/// A covered path reads the same from the projection as from the whole event: the engine's
+/// path walk (exact names, a flat top-level name, arrays crossed) and the walk without regard
+/// to case only ever visit members whose names equal a segment of the path, ASCII case
+/// ignored, which the projection keeps (all of them, duplicates resolved as in the whole
+/// parse, in the same order). A path with an index or an escape (`a[0]`, `a\.b`) is never
+/// covered: it is answered from the whole event each time.
+#[derive(Debug, Clone)]
+pub(crate) struct Projection {
+    covered: HashSet<String>,
+    root: Node,
+}
+
+/// One level of a [`Projection`]: the names kept (ASCII lower case) and what is kept below.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Node {
+    /// A path ends here: the value is kept whole.
+    whole: bool,
+    children: Vec<(String, Node)>,
+}
+
+impl Node {
+    fn child(&self, name: &str) -> Option<&Node> {
+        self.children
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, node)| node)
+    }
+
+    fn insert(&mut self, segments: &[&str]) {
+        if self.whole {
+            return;
+        }
+        let Some((first, rest)) = segments.split_first() else {
+            self.whole = true;
+            self.children.clear();
+            return;
+        };
+        let i = match self
+            .children
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(first))
+        {
+            Some(i) => i,
+            None => {
+                self.children
+                    .push((first.to_ascii_lowercase(), Node::default()));
+                self.children.len() - 1
+            }
+        };
+        self.children[i].1.insert(rest);
+    }
+}
+
+impl Default for Projection {
+    fn default() -> Self {
+        let mut root = Node::default();
+        for id in ID_MEMBERS {
+            root.insert(&[id]);
+        }
+        Projection {
+            covered: HashSet::new(),
+            root,
+        }
+    }
+}
+
+impl Projection {
+    /// Covers `path` from now on (a path with an index, an escape or an empty segment stays
+    /// uncovered).
+    pub(crate) fn learn(&mut self, path: &str) {
+        if self.covered.contains(path)
+            || path.contains(['[', ']', '\\'])
+            || path.split('.').any(str::is_empty)
+        {
+            return;
+        }
+        let segments: Vec<&str> = path.split('.').collect();
+        self.root.insert(&segments);
+        // The engine also reads a dotted path as one flat top-level name.
+        self.root.insert(&[path]);
+        self.covered.insert(path.to_owned());
+    }
+
+    /// The projection of the LogEvent whose raw JSON text is `bytes`; `None` when it is not a
+    /// plain LogEvent (no top-level `eventType` or `uuid`: an envelope or a wrapper) or is not
+    /// JSON. Every skipped value is checked as `serde_json` checks it when it builds a
+    /// `Value` (strings, escapes, numbers, nesting depth), so this answers `None` exactly
+    /// when the whole parse fails, or for a not-plain event.
+    pub(crate) fn project(&self, bytes: &[u8]) -> Option<Value> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let mut plain = false;
+        let value = Top {
+            node: &self.root,
+            plain: &mut plain,
+        }
+        .deserialize(&mut de)
+        .ok()?;
+        de.end().ok()?;
+        plain.then_some(value)
+    }
+}
+
+/// The top-level object: its projection, noting whether it is a plain LogEvent.
+struct Top<'n, 'p> {
+    node: &'n Node,
+    plain: &'p mut bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Top<'_, '_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_, '_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a LogEvent object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            if key == "eventType" || key == "uuid" {
+                *self.plain = true;
+            }
+            match self.node.child(&key) {
+                Some(node) => {
+                    let value = map.next_value_seed(Project { node })?;
+                    out.insert(key.into_owned(), value);
+                }
+                None => map.next_value_seed(Check)?,
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// A value below a kept member: whole, or reduced to the members of `node`.
+struct Project<'n> {
+    node: &'n Node,
+}
+
+impl<'de> DeserializeSeed<'de> for Project<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.node.whole {
+            Value::deserialize(d)
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Project<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    // A scalar where a path goes on holds nothing any covered path reads: `null` stands for it.
+    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Project { node: self.node })? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            match self.node.child(&key) {
+                Some(node) => {
+                    let value = map.next_value_seed(Project { node })?;
+                    out.insert(key.into_owned(), value);
+                }
+                None => map.next_value_seed(Check)?,
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// A member name, borrowed from the input when it has no escape.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// A skipped value, read through the same `deserialize_any` calls as a `Value` is (so it fails
+/// where that parse fails: bad strings, escapes, numbers out of range, nesting too deep),
+/// building nothing.
+struct Check;
+
+impl<'de> DeserializeSeed<'de> for Check {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Check {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Check)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Check)?.is_some() {
+            map.next_value_seed(Check)?;
+        }
+        Ok(())
     }
 }
 
@@ -217,6 +589,31 @@ mod tests {
             text(event.get_field("source.ip")).as_deref(),
             Some("203.0.113.9")
         );
+    }
+
+    #[test]
+    fn a_projection_keeps_only_the_learned_paths() {
+        let mut projection = Projection::default();
+        projection.learn("eventType");
+        projection.learn("debugContext.debugData.requestUri");
+        projection.learn("target.displayName");
+        let raw = br#"{"uuid":"u","eventType":"x","displayMessage":"m",
+            "debugContext":{"debugData":{"requestUri":"/a","behaviors":"b"},"other":1},
+            "target":[{"displayName":"A","id":"1"},{"DisplayName":"B"}],"id":7}"#;
+        let projected = projection.project(raw).expect("a plain LogEvent");
+        assert_eq!(
+            projected,
+            json!({"eventType": "x", "debugContext": {"debugData": {"requestUri": "/a"}},
+                   "target": [{"displayName": "A"}, {"DisplayName": "B"}], "id": 7})
+        );
+        // What the whole parse refuses, the projection refuses; an envelope is not projected.
+        assert!(projection
+            .project(br#"{"uuid":"u","skipped":1e400}"#)
+            .is_none());
+        assert!(projection.project(br#"{"detail":{"uuid":"u"}}"#).is_none());
+        // A path with an index is never covered.
+        projection.learn("target[0].id");
+        assert!(!projection.covered.contains("target[0].id"));
     }
 
     #[test]

@@ -293,6 +293,12 @@ pub(crate) struct SigmaEngine {
     gated: bool,
     /// The engine's cap on correlation state (`max_state_entries`).
     max_state: usize,
+    /// What the engine is shown of each event ([`event::Projection`]), learned from the paths it
+    /// asks for.
+    projection: event::Projection,
+    /// Whether events are projected (off: the engine sees the whole parsed event, for
+    /// differential tests and benchmarks).
+    projected: bool,
 }
 
 impl SigmaEngine {
@@ -329,12 +335,19 @@ impl SigmaEngine {
             quiet: correlation_only(&rules.collection),
             gated: true,
             max_state: max_keys,
+            projection: event::Projection::default(),
+            projected: true,
         })
     }
 
     /// Turns the gate on (the default) or off.
     pub(crate) fn set_gated(&mut self, gated: bool) {
         self.gated = gated;
+    }
+
+    /// Turns the projection of events on (the default) or off.
+    pub(crate) fn set_projected(&mut self, projected: bool) {
+        self.projected = projected;
     }
 
     /// True when the gate can skip events (some rule set has no rule that matches every
@@ -376,30 +389,54 @@ impl SigmaEngine {
                 }
             }
         }
-        let parsed;
-        let raw: &Value = match event.raw() {
-            Raw::Value(v) => v,
-            Raw::Bytes(bytes) => match serde_json::from_slice::<Value>(bytes) {
-                Ok(v) => {
-                    parsed = v;
-                    &parsed
-                }
-                // EventView::from_bytes already read these bytes as JSON.
-                Err(_) => return,
-            },
-        };
-        let unwrapped;
-        let log_event: &Value = match event::log_event_of(raw) {
-            event::Inner::Borrowed(v) => v,
-            event::Inner::Owned(v) => {
-                unwrapped = v;
-                &unwrapped
-            }
-        };
         let facts = event.facts();
-        let sigma_event = event::SigmaEvent::new(log_event, event.ecs(), &facts.uuid);
         let secs = facts.published_ms.div_euclid(1000);
-        let results = self.engine.process_event_at(&sigma_event, secs);
+        let projected = match event.raw() {
+            Raw::Bytes(bytes) if self.projected => self
+                .projection
+                .project(bytes)
+                .map(|projected| (projected, bytes)),
+            _ => None,
+        };
+        let results = if let Some((projected, bytes)) = projected {
+            // Only the members the rules read, built as a `Value` (the same parse checks the
+            // rest); a path not yet covered is answered from the whole event, and learned.
+            let sigma_event = event::SigmaEvent::projected(
+                &projected,
+                &self.projection,
+                bytes,
+                event.ecs(),
+                &facts.uuid,
+            );
+            let results = self.engine.process_event_at(&sigma_event, secs);
+            for path in sigma_event.missed() {
+                self.projection.learn(&path);
+            }
+            results
+        } else {
+            let parsed;
+            let raw: &Value = match event.raw() {
+                Raw::Value(v) => v,
+                Raw::Bytes(bytes) => match serde_json::from_slice::<Value>(bytes) {
+                    Ok(v) => {
+                        parsed = v;
+                        &parsed
+                    }
+                    // EventView::from_bytes already read these bytes as JSON.
+                    Err(_) => return,
+                },
+            };
+            let unwrapped;
+            let log_event: &Value = match event::log_event_of(raw) {
+                event::Inner::Borrowed(v) => v,
+                event::Inner::Owned(v) => {
+                    unwrapped = v;
+                    &unwrapped
+                }
+            };
+            let sigma_event = event::SigmaEvent::new(log_event, event.ecs(), &facts.uuid);
+            self.engine.process_event_at(&sigma_event, secs)
+        };
         for result in results {
             if result.is_detection() {
                 let key = result
