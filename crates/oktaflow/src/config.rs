@@ -27,6 +27,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 use oktaflow_fetch::{Auth, ClientConfig, OrgUrl, Secret, SourceOptions, TlsConfig};
+use oktaflow_pipeline::{PushOptions, PushTable};
+use oktaflow_plumbing::{Quantity, SettingError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -139,9 +141,19 @@ pub struct SourceConfig {
     pub sqs: Option<SqsSource>,
 }
 
-#[path = "config_sqs.rs"]
-mod sqs;
-pub use sqs::SqsSource;
+/// An SQS push source's settings (`kind = "sqs"`, table `sqs`).
+#[derive(Debug, Clone)]
+pub struct SqsSource {
+    /// The queue, region, credentials and polling settings.
+    pub config: oktaflow_sqs::SqsConfig,
+    /// De-duplication window and batch linger.
+    pub options: oktaflow_pipeline::PushOptions,
+    /// True when the source also has API credentials; without them `check` does not probe
+    /// the org.
+    pub api_credentials: bool,
+    /// Where the credentials came from (for `check`; never the secret).
+    pub credentials_from: String,
+}
 
 /// A push source's settings (`kind = "eventbridge"`, table `eventbridge`).
 #[derive(Debug, Clone)]
@@ -289,6 +301,7 @@ pub fn resolve(
         fig: top,
         section: None,
         errors: &mut errors,
+        env,
     };
     let state_dir = view
         .get::<PathBuf>("state_dir")
@@ -336,7 +349,7 @@ pub fn resolve(
             .ok()
     });
 
-    let retry = view.get::<DurationText>("output_retry_limit");
+    let retry = view.get::<Quantity>("output_retry_limit");
     let output_retry_limit = match retry.map(|t| t.value.into_text()) {
         Some(text) if text.trim().eq_ignore_ascii_case("off") => Some(None),
         Some(_) => view.duration("output_retry_limit").map(|(l, _)| Some(l)),
@@ -359,6 +372,7 @@ pub fn resolve(
             fig,
             section: Some(&section),
             errors: &mut errors,
+            env,
         };
         let config = build_source(&mut view, now);
         // The source's schema goes to every sink without a schema of its own: one line per
@@ -471,23 +485,6 @@ fn invalid(key: &str, origin: &str, reason: &str) -> ConfigError {
 // ---------------------------------------------------------------------------------------------
 // The file's schema (checked by the `toml` crate, which knows each value's line and column)
 
-/// A duration written as a string (`"60s"`) or, in the file, an integer (seconds).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(untagged)]
-enum DurationText {
-    Seconds(u64),
-    Text(String),
-}
-
-impl DurationText {
-    fn into_text(self) -> String {
-        match self {
-            DurationText::Seconds(s) => format!("{s}s"),
-            DurationText::Text(t) => t,
-        }
-    }
-}
-
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileSchema {
@@ -498,7 +495,7 @@ struct FileSchema {
     #[serde(skip_serializing)]
     sources: Option<Vec<SourceSchema>>,
     metrics: Option<MetricsSchema>,
-    output_retry_limit: Option<DurationText>,
+    output_retry_limit: Option<Quantity>,
     /// `[detect]`: read by [`parse_detect`] (its rule tables are the detect crate's).
     #[serde(skip_serializing)]
     detect: Option<toml::Table>,
@@ -521,46 +518,22 @@ struct SourceSchema {
     api_token_file: Option<PathBuf>,
     oauth: Option<OAuthSchema>,
     start_from: Option<String>,
-    interval: Option<DurationText>,
+    interval: Option<Quantity>,
     page_size: Option<u32>,
     rate_limit_share: Option<f64>,
-    request_timeout: Option<DurationText>,
+    request_timeout: Option<Quantity>,
     /// A size: a number of bytes or text such as `64MiB` (same shape as a duration).
-    max_response_body: Option<DurationText>,
+    max_response_body: Option<Quantity>,
     backfill_concurrency: Option<usize>,
     proxy_url: Option<String>,
     tls: Option<TlsSchema>,
-    silence_alert: Option<DurationText>,
+    silence_alert: Option<Quantity>,
     schema: Option<String>,
     enrichment: Option<EnrichmentSchema>,
     /// `api` (the default: poll the System Log API) or `eventbridge` (push).
     kind: Option<String>,
-    eventbridge: Option<EventBridgeSchema>,
-    sqs: Option<sqs::SqsSchema>,
-}
-
-/// `[sources.eventbridge]`: the receiver of a `kind = "eventbridge"` source.
-#[derive(Debug, Default, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct EventBridgeSchema {
-    listen: Option<String>,
-    tls_cert_file: Option<PathBuf>,
-    tls_key_file: Option<PathBuf>,
-    api_key_header: Option<String>,
-    api_key_file: Option<PathBuf>,
-    api_key_env: Option<String>,
-    username: Option<String>,
-    password_file: Option<PathBuf>,
-    password_env: Option<String>,
-    max_body: Option<DurationText>,
-    max_in_flight: Option<usize>,
-    ack_timeout: Option<DurationText>,
-    dedup_window: Option<usize>,
-    gap_fill: Option<bool>,
-    gap_jump: Option<DurationText>,
-    gap_silence: Option<DurationText>,
-    gap_overlap: Option<DurationText>,
-    gap_settle: Option<DurationText>,
+    eventbridge: Option<PushTable<oktaflow_push::ReceiverSettings>>,
+    sqs: Option<PushTable<oktaflow_sqs::SqsSettings>>,
 }
 
 /// `[source.enrichment]`.
@@ -569,8 +542,8 @@ struct EventBridgeSchema {
 struct EnrichmentSchema {
     users: Option<bool>,
     devices: Option<bool>,
-    refresh: Option<DurationText>,
-    full_resync: Option<DurationText>,
+    refresh: Option<Quantity>,
+    full_resync: Option<Quantity>,
     rate_limit_share: Option<f64>,
     profiles_file: Option<PathBuf>,
 }
@@ -730,6 +703,8 @@ struct View<'a> {
     /// `source`, `sources[1]`, or `None` for the top level.
     section: Option<&'a str>,
     errors: &'a mut Vec<ConfigError>,
+    /// The environment (secrets named by `*_env` keys).
+    env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl View<'_> {
@@ -791,7 +766,7 @@ impl View<'_> {
 
     /// A duration setting, parsed.
     fn duration(&mut self, key: &str) -> Option<(Duration, Sourced<String>)> {
-        let text = self.get::<DurationText>(key)?.map(DurationText::into_text);
+        let text = self.get::<Quantity>(key)?.map(Quantity::into_text);
         match parse_duration(&text.value) {
             Ok(duration) => Some((duration, text)),
             Err(reason) => {
@@ -896,11 +871,19 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
             "applies only to a source with kind = \"eventbridge\"",
         );
     }
-    let push = if push_kind {
-        push_source(v, has_credentials)
-    } else {
-        None
-    };
+    let push = push_kind
+        .then(|| {
+            let defaults = PushOptions::default();
+            push_table(v, "eventbridge", defaults, has_credentials, |r, env| {
+                oktaflow_push::ReceiverSettings::config(r, env)
+            })
+        })
+        .flatten()
+        .map(|(receiver, options)| PushSource {
+            receiver,
+            options,
+            api_credentials: has_credentials,
+        });
     if !sqs_kind && v.present("sqs") {
         let origin = v.origin("sqs");
         v.bad(
@@ -909,11 +892,23 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
             "applies only to a source with kind = \"sqs\"",
         );
     }
-    let sqs = if sqs_kind {
-        sqs::sqs_source(v, has_credentials)
-    } else {
-        None
-    };
+    let sqs = sqs_kind
+        .then(|| {
+            let defaults = PushOptions {
+                linger: oktaflow_pipeline::DEFAULT_SQS_LINGER,
+                ..PushOptions::default()
+            };
+            push_table(v, "sqs", defaults, has_credentials, |r, env| {
+                oktaflow_sqs::SqsSettings::config(r, env)
+            })
+        })
+        .flatten()
+        .map(|((config, credentials_from), options)| SqsSource {
+            config,
+            options,
+            api_credentials: has_credentials,
+            credentials_from,
+        });
     let mut client = ClientConfig::new(org, auth);
     if let Some(s) = v.typed("page_size") {
         client.page_size = s.value;
@@ -924,16 +919,10 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
     if let Some((timeout, _)) = v.duration("request_timeout") {
         client.request_timeout = timeout;
     }
-    if let Some(text) = v.get::<DurationText>("max_response_body").map(|s| {
-        s.map(|size| match size {
-            // A bare number is bytes here, not seconds.
-            DurationText::Seconds(bytes) => bytes.to_string(),
-            DurationText::Text(text) => text,
-        })
-    }) {
-        match oktaflow_plumbing::parse_size(&text.value) {
+    if let Some(size) = v.get::<Quantity>("max_response_body") {
+        match size.value.size() {
             Ok(bytes) => client.max_response_body = bytes,
-            Err(reason) => v.bad("max_response_body", &text.origin, reason),
+            Err(reason) => v.bad("max_response_body", &size.origin, reason),
         }
     }
     client.proxy_url = v.get("proxy_url").map(|s| s.value);
@@ -979,7 +968,7 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
         }
     }
     let silence_alert = match v
-        .get::<DurationText>("silence_alert")
+        .get::<Quantity>("silence_alert")
         .map(|s| s.value.into_text())
     {
         Some(text) if text.trim().eq_ignore_ascii_case("off") => None,
@@ -1019,192 +1008,38 @@ fn build_source(v: &mut View, now: DateTime<Utc>) -> SourceConfig {
     }
 }
 
-/// `[sources.eventbridge]` of a `kind = "eventbridge"` source, checked.
-fn push_source(v: &mut View, api_credentials: bool) -> Option<PushSource> {
-    use oktaflow_push::{Auth as PushAuth, ReceiverConfig, TlsFiles};
-
-    let Some(listen) = v.get::<String>("eventbridge.listen") else {
-        v.bad(
-            "eventbridge.listen",
-            "defaults",
-            "a kind = \"eventbridge\" source needs eventbridge.listen, e.g. \"0.0.0.0:8443\"",
-        );
-        return None;
+/// A push source's table (`eventbridge` or `sqs`), read by figment into the types of the
+/// crates that own its keys and checked by them: `route` turns the route's keys into its
+/// settings. Every problem is recorded with where its value came from.
+fn push_table<R, C>(
+    v: &mut View,
+    table: &str,
+    defaults: PushOptions,
+    api_credentials: bool,
+    route: impl FnOnce(&R, &dyn Fn(&str) -> Option<String>) -> Result<C, Vec<SettingError>>,
+) -> Option<(C, PushOptions)>
+where
+    R: DeserializeOwned + Default,
+{
+    let settings = match v.present(table) {
+        true => v.get::<PushTable<R>>(table)?.value,
+        false => PushTable::default(),
     };
-    let addr: Option<std::net::SocketAddr> = listen.value.trim().parse().ok();
-    if addr.is_none() {
-        let reason = format!(
-            "`{}` is not an address; use IP:PORT, e.g. \"0.0.0.0:8443\"",
-            listen.value
-        );
-        v.bad("eventbridge.listen", &listen.origin, reason);
-    }
-    let cert = v.get::<PathBuf>("eventbridge.tls_cert_file");
-    let key = v.get::<PathBuf>("eventbridge.tls_key_file");
-    let tls = match (cert, key) {
-        (Some(cert), Some(key)) => {
-            for (name, path) in [
-                ("eventbridge.tls_cert_file", &cert),
-                ("eventbridge.tls_key_file", &key),
-            ] {
-                if let Err(e) = std::fs::metadata(&path.value) {
-                    let reason = format!("cannot read {}: {e}", path.value.display());
-                    v.bad(name, &path.origin, reason);
-                }
+    let env = v.env;
+    let route = route(&settings.route, env);
+    let options = settings.stream.options(defaults, api_credentials);
+    match (route, options) {
+        (Ok(route), Ok(options)) => Some((route, options)),
+        (route, options) => {
+            let errors = route.err().into_iter().chain(options.err()).flatten();
+            for error in errors {
+                let key = format!("{table}.{}", error.key);
+                let origin = v.origin(if v.present(&key) { &key } else { table });
+                v.bad(&key, &origin, error.reason);
             }
-            Some(TlsFiles {
-                cert_file: cert.value,
-                key_file: key.value,
-            })
-        }
-        (None, None) => None,
-        (Some(one), None) | (None, Some(one)) => {
-            v.bad(
-                "eventbridge.tls_cert_file",
-                &one.origin,
-                "give both eventbridge.tls_cert_file and eventbridge.tls_key_file",
-            );
             None
         }
-    };
-    let secret = |v: &mut View, file_key: &'static str, env_key: &'static str| {
-        let file = v.get::<PathBuf>(file_key);
-        let env = v.get::<String>(env_key);
-        match (file, env) {
-            (Some(f), Some(e)) => {
-                let origin = format!("{} and {}", f.origin, e.origin);
-                v.bad(
-                    file_key,
-                    &origin,
-                    format!("both {file_key} and {env_key} are set; keep one"),
-                );
-                None
-            }
-            (Some(_), None) => v
-                .read_file(file_key)
-                .map(|s| Secret::new(s.expose().trim())),
-            (None, Some(e)) => match std::env::var(&e.value) {
-                Ok(value) if !value.trim().is_empty() => Some(Secret::new(value.trim())),
-                _ => {
-                    let reason = format!("environment variable {} is not set or empty", e.value);
-                    v.bad(env_key, &e.origin, reason);
-                    None
-                }
-            },
-            (None, None) => None,
-        }
-    };
-    let has_key = v.present("eventbridge.api_key_file") || v.present("eventbridge.api_key_env");
-    let has_basic = v.present("eventbridge.username")
-        || v.present("eventbridge.password_file")
-        || v.present("eventbridge.password_env");
-    let auth = match (has_key, has_basic) {
-        (true, true) => {
-            let origin = v.origin("eventbridge");
-            v.bad(
-                "eventbridge.api_key_file",
-                &origin,
-                "both an API key and Basic credentials are set; an EventBridge connection sends one",
-            );
-            None
-        }
-        (false, false) => {
-            let origin = v.origin("eventbridge");
-            v.bad(
-                "eventbridge.api_key_file",
-                &origin,
-                "no credential; set api_key_file or api_key_env (with api_key_header), or username with password_file or password_env",
-            );
-            None
-        }
-        (true, false) => {
-            let header = v
-                .get::<String>("eventbridge.api_key_header")
-                .unwrap_or_else(|| Sourced {
-                    value: "x-api-key".to_string(),
-                    origin: "defaults".to_string(),
-                    rank: 0,
-                });
-            let name = oktaflow_push::HeaderName::from_bytes(header.value.trim().as_bytes());
-            let value = secret(v, "eventbridge.api_key_file", "eventbridge.api_key_env");
-            match (name, value) {
-                (Ok(header), Some(value)) => Some(PushAuth::ApiKey { header, value }),
-                (Err(_), _) => {
-                    let reason = format!("`{}` is not a header name", header.value);
-                    v.bad("eventbridge.api_key_header", &header.origin, reason);
-                    None
-                }
-                _ => None,
-            }
-        }
-        (false, true) => {
-            let username = v.get::<String>("eventbridge.username").map(|u| u.value);
-            let password = secret(v, "eventbridge.password_file", "eventbridge.password_env");
-            match (username, password) {
-                (Some(username), Some(password)) => Some(PushAuth::Basic { username, password }),
-                (None, _) => {
-                    let origin = v.origin("eventbridge");
-                    v.bad("eventbridge.username", &origin, "Basic needs a username");
-                    None
-                }
-                _ => {
-                    let origin = v.origin("eventbridge");
-                    v.bad(
-                        "eventbridge.password_file",
-                        &origin,
-                        "Basic needs password_file or password_env",
-                    );
-                    None
-                }
-            }
-        }
-    };
-    let (addr, auth) = (addr?, auth?);
-    let mut receiver = ReceiverConfig::new(addr, tls, auth);
-    if let Some(text) = v.get::<DurationText>("eventbridge.max_body").map(|s| {
-        s.map(|size| match size {
-            DurationText::Seconds(bytes) => bytes.to_string(),
-            DurationText::Text(text) => text,
-        })
-    }) {
-        match oktaflow_plumbing::parse_size(&text.value) {
-            Ok(bytes) => receiver.max_body = bytes as usize,
-            Err(reason) => v.bad("eventbridge.max_body", &text.origin, reason),
-        }
     }
-    if let Some(n) = v.typed::<usize>("eventbridge.max_in_flight") {
-        receiver.max_in_flight = n.value;
-    }
-    if let Some((timeout, _)) = v.duration("eventbridge.ack_timeout") {
-        receiver.ack_timeout = timeout;
-    }
-    let mut options = oktaflow_pipeline::PushOptions::default();
-    if let Some(n) = v.typed::<usize>("eventbridge.dedup_window") {
-        options.dedup_window = n.value;
-    }
-    options.gap_fill = gap_fill_options(v, "eventbridge", api_credentials);
-    if let Err(e) = receiver.check() {
-        let origin = v.origin("eventbridge");
-        let key = match e.key {
-            "tls" => "eventbridge.tls_cert_file",
-            "max_in_flight" => "eventbridge.max_in_flight",
-            "max_body" => "eventbridge.max_body",
-            "ack_timeout" => "eventbridge.ack_timeout",
-            _ => "eventbridge",
-        };
-        v.bad(key, &origin, e.reason);
-        return None;
-    }
-    if options.dedup_window == 0 {
-        let origin = v.origin("eventbridge.dedup_window");
-        v.bad("eventbridge.dedup_window", &origin, "must be at least 1");
-        return None;
-    }
-    Some(PushSource {
-        receiver,
-        options,
-        api_credentials,
-    })
 }
 
 /// Shortest and longest enrichment refresh period.
@@ -1487,51 +1322,6 @@ fn parse_detect(
 /// the sinks' options (`rotate_interval`), so every duration of the configuration reads alike.
 pub use oktaflow_plumbing::parse_duration;
 
-/// The gap-filling settings of a push source's table (`eventbridge` or `sqs`): on by default
-/// when the source has API credentials (`gap_fill = true` without them is refused), with its
-/// `gap_jump`, `gap_silence`, `gap_overlap` and `gap_settle` durations.
-fn gap_fill_options(
-    v: &mut View,
-    table: &str,
-    api_credentials: bool,
-) -> Option<oktaflow_pipeline::GapFill> {
-    let key = |name: &str| format!("{table}.{name}");
-    let gap_fill = v.typed::<bool>(&key("gap_fill"));
-    if gap_fill.as_ref().is_some_and(|g| g.value) && !api_credentials {
-        v.bad(
-            &key("gap_fill"),
-            &gap_fill
-                .as_ref()
-                .map(|g| g.origin.clone())
-                .unwrap_or_default(),
-            "gap filling reads /api/v1/logs: give the source api_token, api_token_file or oauth",
-        );
-    }
-    if !gap_fill.map_or(api_credentials, |g| g.value && api_credentials) {
-        return None;
-    }
-    let mut fill = oktaflow_pipeline::GapFill::default();
-    for (name, field) in [
-        ("gap_jump", &mut fill.jump),
-        ("gap_silence", &mut fill.silence),
-        ("gap_overlap", &mut fill.overlap),
-        ("gap_settle", &mut fill.settle),
-    ] {
-        if let Some((value, _)) = v.duration(&key(name)) {
-            *field = value;
-        }
-    }
-    if fill.jump.is_zero() || fill.silence.is_zero() {
-        let origin = v.origin(table);
-        v.bad(
-            &key("gap_jump"),
-            &origin,
-            "gap_jump and gap_silence must be longer than 0s",
-        );
-    }
-    Some(fill)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1781,6 +1571,22 @@ mod tests {
         let unknown = format!("{base}{good}queue_name = \"x\"\n");
         let e = err(Some(&unknown), &[], &Overrides::default());
         assert!(e.contains("unknown field `queue_name`"), "{e}");
+        // The file's position of an unknown key or a wrongly typed value, in either part of
+        // the table (the queue's keys or the pipeline's).
+        let lines = base.lines().count() + good.lines().count() + 1;
+        let e = err(Some(&unknown), &[], &Overrides::default());
+        assert!(e.starts_with(&format!("oktaflow.toml:{lines}:1: ")), "{e}");
+        for extra in ["max_messages = \"x\"\n", "dedup_window = \"x\"\n"] {
+            let e = err(
+                Some(&format!("{base}{good}{extra}")),
+                &[],
+                &Overrides::default(),
+            );
+            assert!(e.starts_with(&format!("oktaflow.toml:{lines}:")), "{e}");
+        }
+        let typo = format!("{base}{good}gap_jum = \"1m\"\n");
+        let e = err(Some(&typo), &[], &Overrides::default());
+        assert!(e.contains("did you mean `gap_jump`?"), "{e}");
         // Without keys in the table, the AWS environment variables (when this test's
         // environment has none: the one-line error says what to set).
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {

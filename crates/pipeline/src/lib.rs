@@ -83,6 +83,7 @@ pub mod pipeline;
 pub mod prefetch;
 pub mod preflight;
 pub mod push;
+pub mod push_settings;
 pub mod sinks;
 pub mod sources;
 pub mod sqs;
@@ -113,6 +114,7 @@ pub use pipeline::{
     batch_size, Pipeline, RunSummary, StopReason, MAX_NORMALIZE_THREADS, PREFETCH_PAGES,
 };
 pub use push::{DedupWindow, PushOptions, DEFAULT_DEDUP_WINDOW, DEFAULT_PUSH_LINGER};
+pub use push_settings::{PushTable, StreamSettings};
 pub use sinks::{build_sinks, SinksError};
 pub use sources::{run_sources, SourcesFailed};
 pub use sqs::DEFAULT_SQS_LINGER;

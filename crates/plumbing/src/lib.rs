@@ -15,6 +15,8 @@
 //!   and `serde` helpers for configuration structs ([`units::de`]).
 //! * [`framing`] — JSON framing: [`split_events`] for page bodies and [`Records`] for any
 //!   stream of JSON values (NDJSON, concatenated or pretty-printed objects, arrays).
+//! * [`settings`] — what the crates' configuration tables share: [`SettingError`] (a key
+//!   and why), [`Quantity`] (a duration or size as written) and [`secret_setting`].
 //! * [`error_chain`](fn@error_chain) — an error and its sources on one line.
 //! * [`lock`] — exclusive advisory file locks that die with the process, and who holds one.
 //!
@@ -41,6 +43,7 @@ pub mod lock;
 pub mod retry;
 pub mod scrub;
 pub mod secret;
+pub mod settings;
 pub mod units;
 
 pub use error_chain::error_chain;
@@ -50,4 +53,5 @@ pub use lock::{lock_holder, try_lock_exclusive};
 pub use retry::{Backoff, RetryPolicy};
 pub use scrub::{install_panic_hook, scrub, scrub_authorization, ScrubWriter, REDACTED};
 pub use secret::{Secret, SecretError, SecretRef};
+pub use settings::{secret_setting, Quantity, SettingError};
 pub use units::{parse_duration, parse_size};

@@ -24,6 +24,7 @@
 mod auth;
 mod config;
 mod server;
+mod settings;
 mod stats;
 
 pub use auth::Auth;
@@ -36,4 +37,5 @@ pub use config::{
 pub use server::{
     delivery_queue, Deliveries, Delivery, DeliverySender, Receiver, ServeError, Verdict,
 };
+pub use settings::ReceiverSettings;
 pub use stats::ReceiverStats;

@@ -29,6 +29,7 @@
 mod client;
 mod config;
 mod consumer;
+mod settings;
 mod sigv4;
 
 pub use client::{BatchFailure, Message, SqsClient, SqsError};
@@ -37,6 +38,7 @@ pub use config::{
     DEFAULT_VISIBILITY_TIMEOUT, DEFAULT_WAIT_TIME, MAX_WAIT_TIME,
 };
 pub use consumer::{Consumer, ConsumerStats};
+pub use settings::SqsSettings;
 
 #[cfg(feature = "testing")]
 pub mod testing;
