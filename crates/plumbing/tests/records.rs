@@ -108,7 +108,7 @@ fn content(bytes: &[u8]) -> Vec<u8> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 256,
+        cases: seeds::cases(256),
         failure_persistence: seeds::committed_seeds(),
         ..ProptestConfig::default()
     })]
