@@ -3,63 +3,16 @@
 //! directory deliver every event of the org to the file sink exactly once, in the org's
 //! order.
 
-use std::net::SocketAddr;
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
-use chrono::TimeDelta;
-use oktaflow_fetch::{Auth, ClientConfig, OrgUrl, Secret, SourceOptions};
-use oktaflow_pipeline::{
-    Committed, Pipeline, PipelineConfig, PipelineError, PipelineObserver, SourceConfig, StopReason,
-    StopWhen,
-};
-use oktaflow_sim::{SimConfig, SimHandle, Simulator};
+use oktaflow_pipeline::{Pipeline, PipelineError, StopReason};
 use oktaflow_sink::{Ack, BatchLimits, Document, ExistingFile, FileSink, Sink, SinkError};
+use support::{config, file_sink, start_sim, FailsMidBatch, StopAfter};
 use tokio::sync::watch;
-
-const TOKEN: &str = "t";
-
-async fn start_sim(events: usize) -> SimHandle {
-    Simulator::start(
-        SimConfig {
-            events,
-            late_fraction: 0.0,
-            rate_limit_per_minute: Some(60_000),
-            api_token: TOKEN.into(),
-            ..SimConfig::default()
-        },
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("simulator starts")
-}
-
-fn config(sim: &SimHandle, state: &Path, backfill_concurrency: usize) -> PipelineConfig {
-    let mut client = ClientConfig::new(
-        OrgUrl::from_base_url(&sim.base_url()).unwrap(),
-        Auth::ApiToken(Secret::new(TOKEN)),
-    );
-    client.page_size = 100;
-    client.rate_limit_share = 1.0;
-    let source = SourceConfig {
-        name: "okta".into(),
-        client,
-        start_from: sim.oldest_published().unwrap() - TimeDelta::seconds(1),
-        options: SourceOptions {
-            backfill_concurrency,
-            ..SourceOptions::default()
-        },
-    };
-    let mut config = PipelineConfig::new(source, state);
-    config.stop_when = StopWhen::CaughtUp;
-    // Batches of two pages: several batches per run.
-    config.max_batch = BatchLimits {
-        max_docs: 200,
-        max_bytes: 16_000_000,
-    };
-    config
-}
 
 /// The event ids in the output file, in order.
 fn written_ids(path: &Path) -> Vec<String> {
@@ -71,60 +24,6 @@ fn written_ids(path: &Path) -> Vec<String> {
             doc["event"]["id"].as_str().expect("event.id").to_string()
         })
         .collect()
-}
-
-fn file_sink(path: &Path) -> Box<dyn Sink> {
-    Box::new(FileSink::new(path, ExistingFile::Refuse).unwrap())
-}
-
-/// Requests a stop once `after` batches are committed.
-struct StopAfter {
-    after: usize,
-    committed: AtomicUsize,
-    stop: watch::Sender<bool>,
-}
-
-impl PipelineObserver for StopAfter {
-    fn batch_committed(&self, _batch: &Committed<'_>) {
-        if self.committed.fetch_add(1, Ordering::SeqCst) + 1 == self.after {
-            let _ = self.stop.send(true);
-        }
-    }
-}
-
-/// The file sink, until its `fail_on`-th batch: that one is half written (and fsynced),
-/// then the write fails for good, as a disk that turned read-only would.
-struct FailsMidBatch {
-    inner: FileSink,
-    batches: usize,
-    fail_on: usize,
-}
-
-#[async_trait::async_trait]
-impl Sink for FailsMidBatch {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    async fn recover(&mut self, position: Option<&serde_json::Value>) -> Result<(), SinkError> {
-        self.inner.recover(position).await
-    }
-
-    async fn write_batch(&mut self, batch: &[Document]) -> Result<Ack, SinkError> {
-        if batch.is_empty() {
-            return self.inner.write_batch(batch).await;
-        }
-        self.batches += 1;
-        if self.batches == self.fail_on {
-            self.inner.write_batch(&batch[..batch.len() / 2]).await?;
-            return Err(SinkError::Io {
-                sink: self.inner.name().to_string(),
-                action: "write batch",
-                error: std::io::ErrorKind::PermissionDenied.into(),
-            });
-        }
-        self.inner.write_batch(batch).await
-    }
 }
 
 /// Records the size of every batch written and prefers `preferred`.
