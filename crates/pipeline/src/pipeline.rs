@@ -125,16 +125,17 @@ pub fn batch_size(
     }
 }
 
-/// The memory bound of a batch written in `schemas` distinct schemas: each schema holds its
-/// own copy of the batch's documents (about 2.2 times the raw bytes each), so the bound on
-/// the raw bytes is divided by their number, and a run with sinks in two schemas stays
-/// within the memory of a run with one (raw + 2 × 2.2 × half ≈ 2.7 against 3.2 times
-/// the single-schema bound). Documents are not capped further: memory follows bytes.
-pub fn bound_for_schemas(bound: BatchLimits, schemas: usize) -> BatchLimits {
+/// The batch `limits` (the sinks' preference within the memory bound) of a batch written in
+/// `schemas` distinct schemas: each schema holds its own copy of the batch's documents
+/// (about 2.2 times the raw bytes each), so the raw bytes are divided by their number: the
+/// batches of a run with sinks in two schemas hold about what one schema's do (raw + 2 ×
+/// 2.2 × half ≈ 2.7 against 3.2 times the single-schema batch). Documents are not capped
+/// further: memory follows bytes.
+pub fn bound_for_schemas(limits: BatchLimits, schemas: usize) -> BatchLimits {
     let schemas = schemas.max(1);
     BatchLimits {
-        max_docs: bound.max_docs,
-        max_bytes: (bound.max_bytes / schemas).max(1),
+        max_docs: limits.max_docs,
+        max_bytes: (limits.max_bytes / schemas).max(1),
     }
 }
 
@@ -246,9 +247,12 @@ impl Pipeline {
     /// the memory bound shared by the documents of every schema it writes).
     pub fn batch_limits(&self) -> BatchLimits {
         let schemas = 1 + self.config.schema_plan(self.sinks.len()).others.len();
-        batch_size(
-            self.sinks.iter().map(|s| s.preferred_batch()),
-            bound_for_schemas(self.config.max_batch, schemas),
+        bound_for_schemas(
+            batch_size(
+                self.sinks.iter().map(|s| s.preferred_batch()),
+                self.config.max_batch,
+            ),
+            schemas,
         )
     }
 
