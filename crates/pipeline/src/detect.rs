@@ -39,7 +39,8 @@ use oktaflow_detect::{
 use oktaflow_sink::{Document, FileConfig, SinkSpec};
 
 use crate::batch::Batch;
-use crate::detect_store::{SavedSizes, StateUpdate};
+use crate::checkpoint::CheckpointError;
+use crate::detect_store::{GenerationFiles, SavedSizes, StateUpdate};
 
 /// The journal grows to at least this many bytes before the whole state is written again
 /// (`OKTAFLOW_DETECT_JOURNAL_MIN_BYTES` overrides it: the crash tests make it small so that
@@ -51,8 +52,17 @@ const MIN_JOURNAL_BYTES: u64 = 4 << 20;
 /// touched), or the whole state (a new generation) when there is none saved yet or when the
 /// journal has grown past the whole state's size (and [`MIN_JOURNAL_BYTES`]). A restart then
 /// replays at most about twice the state, and each change is written about twice on average.
+///
+/// A whole state is streamed from the detector's maps straight into the new generation's
+/// temporary file ([`GenerationFiles::write_full`]), never held in memory: the batch carries
+/// only its generation and length, and the writer renames the file into place when it commits
+/// the batch.
 pub struct DetectStage {
     detector: Detector,
+    /// Where whole states are written.
+    files: GenerationFiles,
+    /// The generation of the latest whole state written (or loaded); 0: none.
+    generation: u64,
     /// Whether a whole state was saved (or loaded) this generation.
     has_full: bool,
     /// Bytes of the generation's whole state.
@@ -66,6 +76,7 @@ pub struct DetectStage {
 impl std::fmt::Debug for DetectStage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DetectStage")
+            .field("generation", &self.generation)
             .field("has_full", &self.has_full)
             .field("full_bytes", &self.full_bytes)
             .field("journal_bytes", &self.journal_bytes)
@@ -74,11 +85,14 @@ impl std::fmt::Debug for DetectStage {
 }
 
 impl DetectStage {
-    /// The stage for `detector`, restored from files of `saved` sizes (`None`: nothing saved
-    /// in the state directory: the first batch saves the whole state).
-    pub fn new(detector: Detector, saved: Option<SavedSizes>) -> DetectStage {
+    /// The stage for `detector`, writing whole states to `files`, restored from files of
+    /// `saved` sizes (`None`: nothing saved in the state directory: the first batch saves the
+    /// whole state, as generation 1).
+    pub fn new(detector: Detector, files: GenerationFiles, saved: Option<SavedSizes>) -> Self {
         DetectStage {
             detector,
+            files,
+            generation: saved.map_or(0, |s| s.generation),
             has_full: saved.is_some(),
             full_bytes: saved.map_or(0, |s| s.full_bytes),
             journal_bytes: saved.map_or(0, |s| s.journal_bytes),
@@ -94,26 +108,38 @@ impl DetectStage {
         &self.detector
     }
 
-    /// What to save of the state after the events observed so far.
-    fn update(&mut self) -> StateUpdate {
+    /// What to save of the state after the events observed so far. A whole state that cannot
+    /// be written is an error when there is none yet; otherwise the changes are journaled
+    /// instead (nothing is lost: the next batch tries the whole state again).
+    fn update(&mut self) -> Result<StateUpdate, CheckpointError> {
         let compact = self.journal_bytes > self.full_bytes.max(self.min_journal_bytes);
         if !self.has_full || compact {
-            let mut bytes = Vec::with_capacity(self.full_bytes as usize + 1024);
-            // Maps of strings and numbers serialize without error; should one not, the
-            // changes are journaled instead (nothing is lost either way).
-            if self.detector.write_state(&mut bytes).is_ok() {
-                self.detector.clear_changes();
-                self.has_full = true;
-                self.full_bytes = bytes.len() as u64;
-                self.journal_bytes = 0;
-                return StateUpdate::Full(Arc::new(bytes));
+            let generation = self.generation + 1;
+            let detector = &self.detector;
+            let written = self.files.write_full(generation, |out| {
+                detector.write_state(out).map_err(std::io::Error::from)
+            });
+            match written {
+                Ok(bytes) => {
+                    self.detector.clear_changes();
+                    self.generation = generation;
+                    self.has_full = true;
+                    self.full_bytes = bytes;
+                    self.journal_bytes = 0;
+                    return Ok(StateUpdate::Full { generation, bytes });
+                }
+                Err(error) if !self.has_full => return Err(error),
+                Err(error) => tracing::warn!(
+                    "detections: the whole state could not be written, its changes are \
+                     journaled instead: {error}"
+                ),
             }
         }
         let changes = self.detector.take_changes();
         let mut line = serde_json::to_vec(&changes).unwrap_or_else(|_| b"{}".to_vec());
         line.push(b'\n');
         self.journal_bytes += line.len() as u64;
-        StateUpdate::Changes(Arc::new(line))
+        Ok(StateUpdate::Changes(Arc::new(line)))
     }
 }
 
@@ -165,8 +191,10 @@ pub struct BatchDetections {
 
 /// Runs `detector` over `batch`'s documents in order (each with its raw event and its ECS
 /// document) and stores the alerts and the state after them in [`Batch::detect`]. Events the
-/// normalizer refused are not seen (they are dead-lettered).
-pub fn detect_batch(stage: &mut DetectStage, batch: &mut Batch) {
+/// normalizer refused are not seen (they are dead-lettered). Writes a new generation's whole
+/// state when one is due (file I/O: call it off the async threads); fails only when the first
+/// whole state cannot be written (the batch must not be committed without it).
+pub fn detect_batch(stage: &mut DetectStage, batch: &mut Batch) -> Result<(), CheckpointError> {
     let started = Instant::now();
     let detector = &mut stage.detector;
     let mut raised = Vec::new();
@@ -186,7 +214,7 @@ pub fn detect_batch(stage: &mut DetectStage, batch: &mut Batch) {
         alerts: Vec::with_capacity(raised.len()),
         rules: Vec::with_capacity(raised.len()),
         stats: detector.stats(),
-        state: stage.update(),
+        state: stage.update()?,
         time: std::time::Duration::ZERO,
     };
     for alert in raised {
@@ -198,6 +226,7 @@ pub fn detect_batch(stage: &mut DetectStage, batch: &mut Batch) {
     }
     detections.time = started.elapsed();
     batch.detect = Some(detections);
+    Ok(())
 }
 
 /// The alert sinks for `event_sinks` when none are configured: beside the events (see the

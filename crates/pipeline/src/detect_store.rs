@@ -5,7 +5,9 @@
 //! In the state directory, per source, one *generation* `G` of two files:
 //!
 //! * `<source>.detect-G.json`: the whole [`DetectorState`] when the generation started
-//!   (written once: temp file, fsync, rename, fsync of the directory);
+//!   (written once: the detect stage streams it from the detector's maps into
+//!   `<source>.detect-G.json.tmp` and fsyncs it ([`GenerationFiles::write_full`]); the writer
+//!   renames it into place and fsyncs the directory when it commits that batch);
 //! * `<source>.detect-G.journal`: one line of [`StateChanges`] per committed batch after it
 //!   (appended, then `fdatasync`).
 //!
@@ -22,7 +24,7 @@
 //! about twice the state, and each change is written about twice on average.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -43,12 +45,21 @@ pub struct DetectStateRef {
 }
 
 /// What one batch adds to the saved detect state: the whole state (a new generation) or the
-/// changes since the batch before (a journal line). Already serialized by the detect stage,
-/// off the writer's path; shared so a retried checkpoint does not copy it.
-#[derive(Debug, Clone)]
+/// changes since the batch before (a journal line). Both are made by the detect stage, off
+/// the writer's path: a whole state is already in its temporary file (never held in memory
+/// whole: hundreds of thousands of keys make tens of MB), a journal line is shared so a
+/// retried checkpoint does not copy it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateUpdate {
-    /// The whole state as JSON ([`oktaflow_detect::Detector::write_state`]).
-    Full(Arc<Vec<u8>>),
+    /// Generation `generation`'s whole state, written and fsynced by the detect stage to
+    /// `<source>.detect-G.json.tmp` ([`GenerationFiles::write_full`]), `bytes` long: the
+    /// writer puts it in place ([`DetectStateStore::write`]).
+    Full {
+        /// The new generation: the one the last checkpoint names, plus one.
+        generation: u64,
+        /// Length of the file.
+        bytes: u64,
+    },
     /// One JSON line of [`StateChanges`], newline included.
     Changes(Arc<Vec<u8>>),
 }
@@ -61,10 +72,11 @@ impl Default for StateUpdate {
 }
 
 impl StateUpdate {
-    /// Bytes that will be written.
+    /// Bytes written for it (a whole state: the length of its file).
     pub fn len(&self) -> usize {
         match self {
-            StateUpdate::Full(bytes) | StateUpdate::Changes(bytes) => bytes.len(),
+            StateUpdate::Full { bytes, .. } => usize::try_from(*bytes).unwrap_or(usize::MAX),
+            StateUpdate::Changes(bytes) => bytes.len(),
         }
     }
 
@@ -77,17 +89,75 @@ impl StateUpdate {
 /// Sizes of the loaded state files: the detect stage's policy starts from them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SavedSizes {
+    /// The generation the checkpoint names (the next whole state is generation + 1).
+    pub generation: u64,
     /// Bytes of the generation's full state.
     pub full_bytes: u64,
     /// Journal bytes the checkpoint covers.
     pub journal_bytes: u64,
 }
 
+/// The names of one source's detect state files in the state directory, and the writing of
+/// a new generation's whole state: what the detect stage needs to write a generation itself.
+#[derive(Debug, Clone)]
+pub struct GenerationFiles {
+    dir: PathBuf,
+    source: String,
+}
+
+impl GenerationFiles {
+    /// The files of `source` in `dir` (the source name was validated by the checkpoint store).
+    pub fn new(dir: impl Into<PathBuf>, source: &str) -> GenerationFiles {
+        GenerationFiles {
+            dir: dir.into(),
+            source: source.to_string(),
+        }
+    }
+
+    fn full_path(&self, generation: u64) -> PathBuf {
+        self.dir
+            .join(format!("{}.detect-{generation}.json", self.source))
+    }
+
+    fn tmp_path(&self, generation: u64) -> PathBuf {
+        self.full_path(generation).with_extension("json.tmp")
+    }
+
+    fn journal_path(&self, generation: u64) -> PathBuf {
+        self.dir
+            .join(format!("{}.detect-{generation}.journal", self.source))
+    }
+
+    /// Writes generation `generation`'s whole state to its temporary file
+    /// `<source>.detect-G.json.tmp` through `write` (buffered, so a state of any size is
+    /// streamed, never held whole) and fsyncs it; returns its length, for
+    /// [`StateUpdate::Full`]. Nothing counts until the writer has renamed it into place and a
+    /// checkpoint names the generation; a stray temporary file is deleted at load.
+    pub fn write_full(
+        &self,
+        generation: u64,
+        write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+    ) -> Result<u64, CheckpointError> {
+        let tmp = self.tmp_path(generation);
+        let file = File::create(&tmp).map_err(io("creating", &tmp))?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        write(&mut out).map_err(io("writing", &tmp))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| io("writing", &tmp)(e.into_error()))?;
+        file.sync_all().map_err(io("syncing", &tmp))?;
+        let bytes = file
+            .metadata()
+            .map_err(io("reading the size of", &tmp))?
+            .len();
+        Ok(bytes)
+    }
+}
+
 /// The detect state files of one source (see the [module documentation](self)).
 #[derive(Debug)]
 pub struct DetectStateStore {
-    dir: PathBuf,
-    source: String,
+    files: GenerationFiles,
     /// What the last saved checkpoint names (`None`: nothing yet).
     committed: Option<DetectStateRef>,
     /// The open journal of `committed`'s generation (or of a newer one being written).
@@ -98,34 +168,40 @@ impl DetectStateStore {
     /// The store of `source` in `dir` (the source name was validated by the checkpoint store).
     pub fn new(dir: impl Into<PathBuf>, source: &str) -> DetectStateStore {
         DetectStateStore {
-            dir: dir.into(),
-            source: source.to_string(),
+            files: GenerationFiles::new(dir, source),
             committed: None,
             journal: None,
         }
     }
 
+    /// The file names (for the detect stage, which writes each new generation's whole state).
+    pub fn files(&self) -> &GenerationFiles {
+        &self.files
+    }
+
     fn full_path(&self, generation: u64) -> PathBuf {
-        self.dir
-            .join(format!("{}.detect-{generation}.json", self.source))
+        self.files.full_path(generation)
     }
 
     fn journal_path(&self, generation: u64) -> PathBuf {
-        self.dir
-            .join(format!("{}.detect-{generation}.journal", self.source))
+        self.files.journal_path(generation)
     }
 
     /// The generations present in the directory.
     fn generations(&self) -> Result<Vec<u64>, CheckpointError> {
-        let prefix = format!("{}.detect-", self.source);
-        state_files::generations(&self.dir, &prefix, &[".json", ".json.tmp", ".journal"])
+        let prefix = format!("{}.detect-", self.files.source);
+        state_files::generations(
+            &self.files.dir,
+            &prefix,
+            &[".json", ".json.tmp", ".journal"],
+        )
     }
 
     fn remove_generation(&self, generation: u64) -> Result<(), CheckpointError> {
         for path in [
             self.full_path(generation),
             self.journal_path(generation),
-            self.full_path(generation).with_extension("json.tmp"),
+            self.files.tmp_path(generation),
         ] {
             state_files::remove_if_present(&path)?;
         }
@@ -151,9 +227,19 @@ impl DetectStateStore {
             return Ok(None);
         };
         let full_path = self.full_path(saved.generation);
-        let full = fs::read(&full_path).map_err(io("reading", &full_path))?;
+        let full = File::open(&full_path).map_err(io("reading", &full_path))?;
+        let full_bytes = full
+            .metadata()
+            .map_err(io("reading the size of", &full_path))?
+            .len();
         let mut state: DetectorState =
-            serde_json::from_slice(&full).map_err(|e| corrupt(&full_path, e.to_string()))?;
+            serde_json::from_reader(BufReader::with_capacity(1 << 16, full)).map_err(|e| {
+                if e.is_io() {
+                    io("reading", &full_path)(e.into())
+                } else {
+                    corrupt(&full_path, e.to_string())
+                }
+            })?;
         let journal_path = self.journal_path(saved.generation);
         let mut journal = OpenOptions::new()
             .read(true)
@@ -208,7 +294,8 @@ impl DetectStateStore {
         Ok(Some((
             state,
             SavedSizes {
-                full_bytes: full.len() as u64,
+                generation: saved.generation,
+                full_bytes,
                 journal_bytes: saved.journal_bytes,
             },
         )))
@@ -218,17 +305,48 @@ impl DetectStateStore {
     /// the next checkpoint must name. Nothing counts until that checkpoint is saved
     /// ([`committed`](Self::committed)): called again after a failure (a retry), it writes
     /// the same update at the same place.
+    ///
+    /// A whole state ([`StateUpdate::Full`]) was written by the detect stage to its temporary
+    /// file: it is renamed into place (or, on a retry after the rename, found in place with
+    /// its length), an empty journal is created and the directory is fsynced. Its generation
+    /// must follow the one the last checkpoint names.
     pub fn write(&mut self, update: &StateUpdate) -> Result<DetectStateRef, CheckpointError> {
         match update {
-            StateUpdate::Full(bytes) => {
-                let generation = self.committed.map_or(1, |c| c.generation + 1);
+            &StateUpdate::Full { generation, bytes } => {
+                let expected = self.committed.map_or(1, |c| c.generation + 1);
                 let path = self.full_path(generation);
-                let tmp = path.with_extension("json.tmp");
-                let mut file = File::create(&tmp).map_err(io("creating", &tmp))?;
-                file.write_all(bytes).map_err(io("writing", &tmp))?;
-                file.sync_all().map_err(io("syncing", &tmp))?;
-                drop(file);
-                fs::rename(&tmp, &path).map_err(io("renaming into place", &path))?;
+                if generation != expected {
+                    return Err(corrupt(
+                        &path,
+                        format!(
+                            "the detect stage wrote generation {generation}, but the next one \
+                             is {expected}"
+                        ),
+                    ));
+                }
+                let tmp = self.files.tmp_path(generation);
+                let length = |path: &Path| match fs::metadata(path) {
+                    Ok(meta) => Ok(Some(meta.len())),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(io("reading the size of", path)(e)),
+                };
+                match length(&tmp)? {
+                    Some(found) if found == bytes => {
+                        fs::rename(&tmp, &path).map_err(io("renaming into place", &path))?;
+                    }
+                    // Renamed by an attempt that failed after it: in place already.
+                    None if length(&path)? == Some(bytes) => {}
+                    found => {
+                        return Err(corrupt(
+                            &tmp,
+                            format!(
+                                "the whole state of generation {generation} should be {bytes} \
+                                 bytes, the file {}",
+                                found.map_or("is missing".to_string(), |n| format!("has {n}"))
+                            ),
+                        ))
+                    }
+                }
                 let journal_path = self.journal_path(generation);
                 let journal = OpenOptions::new()
                     .read(true)
@@ -238,7 +356,7 @@ impl DetectStateStore {
                     .open(&journal_path)
                     .map_err(io("creating", &journal_path))?;
                 journal.sync_all().map_err(io("syncing", &journal_path))?;
-                state_files::sync_dir(&self.dir)?;
+                state_files::sync_dir(&self.files.dir)?;
                 self.journal = Some((generation, journal));
                 Ok(DetectStateRef {
                     generation,
@@ -248,7 +366,7 @@ impl DetectStateStore {
             StateUpdate::Changes(bytes) => {
                 let Some(committed) = self.committed else {
                     return Err(corrupt(
-                        &self.dir,
+                        &self.files.dir,
                         "detector changes came before any whole state was saved".into(),
                     ));
                 };
@@ -287,7 +405,7 @@ impl DetectStateStore {
 
     /// The directory the files are in.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.files.dir
     }
 }
 
@@ -317,8 +435,16 @@ mod tests {
         }
     }
 
-    fn full(s: &DetectorState) -> StateUpdate {
-        StateUpdate::Full(Arc::new(serde_json::to_vec(s).unwrap()))
+    /// The next generation of `store`, written as the detect stage writes it.
+    fn full(store: &DetectStateStore, s: &DetectorState) -> StateUpdate {
+        let generation = store.committed.map_or(1, |c| c.generation + 1);
+        let bytes = store
+            .files()
+            .write_full(generation, |out| {
+                serde_json::to_writer(out, s).map_err(std::io::Error::from)
+            })
+            .unwrap();
+        StateUpdate::Full { generation, bytes }
     }
 
     fn changes(latest: i64, key: &str, value: Option<i64>) -> StateUpdate {
@@ -341,7 +467,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = DetectStateStore::new(dir.path(), "okta");
         assert_eq!(store.load(None).unwrap(), None);
-        let r1 = store.write(&full(&state(1, &[("a", 1)]))).unwrap();
+        let r1 = store.write(&full(&store, &state(1, &[("a", 1)]))).unwrap();
         store.committed(r1).unwrap();
         let r2 = store.write(&changes(2, "b", Some(2))).unwrap();
         store.committed(r2).unwrap();
@@ -369,7 +495,7 @@ mod tests {
     fn a_retried_write_overwrites_the_failed_attempt() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = DetectStateStore::new(dir.path(), "okta");
-        let r1 = store.write(&full(&state(1, &[]))).unwrap();
+        let r1 = store.write(&full(&store, &state(1, &[]))).unwrap();
         store.committed(r1).unwrap();
         let first = store.write(&changes(2, "x", Some(1))).unwrap();
         let second = store.write(&changes(2, "x", Some(1))).unwrap();
@@ -386,11 +512,11 @@ mod tests {
     fn a_new_generation_replaces_the_old_once_checkpointed_and_strays_are_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = DetectStateStore::new(dir.path(), "okta");
-        let r1 = store.write(&full(&state(1, &[("a", 1)]))).unwrap();
+        let r1 = store.write(&full(&store, &state(1, &[("a", 1)]))).unwrap();
         store.committed(r1).unwrap();
         let r1b = store.write(&changes(2, "b", Some(2))).unwrap();
         store.committed(r1b).unwrap();
-        let r2 = store.write(&full(&state(3, &[("c", 3)]))).unwrap();
+        let r2 = store.write(&full(&store, &state(3, &[("c", 3)]))).unwrap();
         assert_eq!(r2.generation, 2);
         // Before the checkpoint naming generation 2 is saved, generation 1 stays.
         assert!(dir.path().join("okta.detect-1.json").exists());
@@ -400,7 +526,9 @@ mod tests {
         assert_eq!(loaded, state(2, &[("a", 1), ("b", 2)]));
         assert!(!dir.path().join("okta.detect-2.json").exists());
         // Written again and checkpointed: generation 1 goes.
-        let r2 = after_crash.write(&full(&state(3, &[("c", 3)]))).unwrap();
+        let r2 = after_crash
+            .write(&full(&after_crash, &state(3, &[("c", 3)])))
+            .unwrap();
         after_crash.committed(r2).unwrap();
         assert!(!dir.path().join("okta.detect-1.json").exists());
         assert!(!dir.path().join("okta.detect-1.journal").exists());
@@ -409,6 +537,76 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(loaded, state(3, &[("c", 3)]));
+    }
+
+    #[test]
+    fn a_whole_state_is_renamed_into_place_once_and_a_retry_finds_it_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = DetectStateStore::new(dir.path(), "okta");
+        let update = full(&store, &state(1, &[("a", 1)]));
+        let tmp = dir.path().join("okta.detect-1.json.tmp");
+        assert!(tmp.exists(), "the detect stage wrote the temporary file");
+        let first = store.write(&update).unwrap();
+        assert!(!tmp.exists() && dir.path().join("okta.detect-1.json").exists());
+        // The checkpoint was not saved (an I/O error after the rename): retried.
+        let again = store.write(&update).unwrap();
+        assert_eq!(first, again);
+        store.committed(again).unwrap();
+        let (loaded, sizes) = DetectStateStore::new(dir.path(), "okta")
+            .load(Some(again))
+            .unwrap()
+            .unwrap();
+        assert_eq!(loaded, state(1, &[("a", 1)]));
+        assert_eq!(
+            (sizes.generation, sizes.full_bytes),
+            (1, update.len() as u64)
+        );
+    }
+
+    #[test]
+    fn a_whole_state_out_of_turn_or_of_another_length_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = DetectStateStore::new(dir.path(), "okta");
+        let r1 = store.write(&full(&store, &state(1, &[]))).unwrap();
+        store.committed(r1).unwrap();
+        // Generation 3 while the checkpoint names 1.
+        let skipped = StateUpdate::Full {
+            generation: 3,
+            bytes: 10,
+        };
+        let message = store.write(&skipped).unwrap_err().to_string();
+        assert!(message.contains("generation 3"), "{message}");
+        let StateUpdate::Full { generation, bytes } = full(&store, &state(2, &[("b", 2)])) else {
+            unreachable!()
+        };
+        let wrong = StateUpdate::Full {
+            generation,
+            bytes: bytes + 1,
+        };
+        let message = store.write(&wrong).unwrap_err().to_string();
+        assert!(message.contains("okta.detect-2.json.tmp"), "{message}");
+        assert!(store
+            .write(&StateUpdate::Full { generation, bytes })
+            .is_ok());
+    }
+
+    #[test]
+    fn a_temporary_whole_state_never_put_in_place_is_deleted_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = DetectStateStore::new(dir.path(), "okta");
+        let r1 = store.write(&full(&store, &state(1, &[("a", 1)]))).unwrap();
+        store.committed(r1).unwrap();
+        // The detect stage wrote generation 2 a batch ahead; the run stopped before the
+        // writer took it.
+        let _ = full(&store, &state(2, &[]));
+        let tmp = dir.path().join("okta.detect-2.json.tmp");
+        assert!(tmp.exists());
+        let (loaded, _) = DetectStateStore::new(dir.path(), "okta")
+            .load(Some(r1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(loaded, state(1, &[("a", 1)]));
+        assert!(!tmp.exists());
     }
 
     #[test]
@@ -423,7 +621,7 @@ mod tests {
         assert!(message.contains("okta.detect-7.json"), "{message}");
 
         let mut store = DetectStateStore::new(dir.path(), "okta");
-        let r1 = store.write(&full(&state(1, &[]))).unwrap();
+        let r1 = store.write(&full(&store, &state(1, &[]))).unwrap();
         store.committed(r1).unwrap();
         let r2 = store.write(&changes(2, "x", Some(1))).unwrap();
         store.committed(r2).unwrap();

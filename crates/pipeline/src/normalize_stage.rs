@@ -236,16 +236,17 @@ async fn run(
         let built = tokio::task::spawn_blocking(move || {
             let mut batch =
                 working.build(page.events, page.state_after, page.caught_up, received_at);
-            if let Some(detector) = &mut detector {
-                detect_batch(detector, &mut batch);
-            }
-            ((working, detector), batch)
+            let detected = match &mut detector {
+                Some(detector) => detect_batch(detector, &mut batch),
+                None => Ok(()),
+            };
+            ((working, detector), detected.map(|()| batch))
         })
         .await;
         let batch = match built {
             Ok((returned, batch)) => {
                 builder = Some(returned);
-                Ok(batch)
+                batch.map_err(PipelineError::from)
             }
             Err(error) => Err(PipelineError::Internal(format!(
                 "normalizing a batch failed: {error}"

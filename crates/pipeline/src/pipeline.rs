@@ -446,7 +446,10 @@ pub(crate) fn detect_stage(
     let (state, sizes) = saved.map_or((None, None), |(s, z)| (Some(s), z));
     let detector = crate::detect::detector_for(rules, state)
         .map_err(|e| PipelineError::Config(format!("detections: {e}")))?;
-    Ok(Some(crate::detect::DetectStage::new(detector, sizes)))
+    let files = crate::detect_store::GenerationFiles::new(&config.state_dir, &config.source.name);
+    Ok(Some(crate::detect::DetectStage::new(
+        detector, files, sizes,
+    )))
 }
 
 /// The detectors' state a checkpoint covers, with the sizes of its files (`None`: it was

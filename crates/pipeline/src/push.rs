@@ -563,15 +563,20 @@ impl PushCommit {
             .ok_or_else(|| PipelineError::Internal("push batch builder lost".into()))?;
         let state_after = self.state.clone();
         let received_at = Utc::now();
-        let (working, mut batch) = blocking(move || {
-            let batch = working.build(events, state_after, true, received_at);
-            (working, batch)
+        let mut detector = self.detector.take();
+        // Off the async threads: detecting may write a new generation of the state.
+        let (working, returned, batch) = blocking(move || {
+            let mut batch = working.build(events, state_after, true, received_at);
+            let detected = match &mut detector {
+                Some(detector) => crate::detect::detect_batch(detector, &mut batch),
+                None => Ok(()),
+            };
+            (working, detector, detected.map(|()| batch))
         })
         .await?;
         self.builder = Some(working);
-        if let Some(detector) = &mut self.detector {
-            crate::detect::detect_batch(detector, &mut batch);
-        }
+        self.detector = returned;
+        let batch = batch?;
         self.writer.dedup_ids = Arc::new(new_ids);
         let Some(outcome) = self.writer.commit_batch(&batch, stop).await? else {
             return Ok(None);
