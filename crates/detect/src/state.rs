@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -68,23 +69,27 @@ impl Running {
     }
 }
 
+/// A key of a [`Keyed`] map: one allocation shared by the map, the schedule and the set of
+/// changed keys (a rule may hold hundreds of thousands of keys).
+type Key = Arc<str>;
+
 /// Minute → the keys to look at when a scan reaches that minute. Once running, every key of
 /// the map is in exactly one bucket, the one its [`Slot::due`] names.
 #[derive(Debug, Clone, Default)]
 struct Schedule {
-    buckets: BTreeMap<i64, Vec<String>>,
+    buckets: BTreeMap<i64, Vec<Key>>,
     /// `None` for a new or restored map: the first scan schedules every key.
     running: Option<Running>,
 }
 
 impl Schedule {
-    fn insert(&mut self, minute: i64, key: &str) {
-        self.buckets.entry(minute).or_default().push(key.to_owned());
+    fn insert(&mut self, minute: i64, key: &Key) {
+        self.buckets.entry(minute).or_default().push(key.clone());
     }
 
     fn remove(&mut self, minute: i64, key: &str) {
         if let Some(bucket) = self.buckets.get_mut(&minute) {
-            if let Some(i) = bucket.iter().position(|k| k == key) {
+            if let Some(i) = bucket.iter().position(|k| &**k == key) {
                 bucket.swap_remove(i);
             }
             if bucket.is_empty() {
@@ -95,7 +100,7 @@ impl Schedule {
 
     /// After a key's entry was created or changed: a new key gets its bucket; a key whose
     /// last-seen time went down moves to an earlier one if it needs to.
-    fn touched<V: LastSeen>(&mut self, key: &str, slot: &mut Slot<V>) {
+    fn touched<V: LastSeen>(&mut self, key: &Key, slot: &mut Slot<V>) {
         let Some(running) = self.running else {
             return;
         };
@@ -126,9 +131,9 @@ impl Schedule {
 /// state journal after each batch (not the whole map). Saved as the plain map of key → entry.
 #[derive(Debug, Clone)]
 pub(crate) struct Keyed<V> {
-    map: HashMap<String, Slot<V>>,
+    map: HashMap<Key, Slot<V>>,
     /// Keys changed since the last [`Keyed::take_changes`] (not saved).
-    dirty: HashSet<String>,
+    dirty: HashSet<Key>,
     /// When to look at each key for expiry (not saved: rebuilt from the map).
     schedule: Schedule,
 }
@@ -157,7 +162,7 @@ impl<V: PartialEq> PartialEq for Keyed<V> {
 
 impl<V: Serialize> Serialize for Keyed<V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.map.iter().map(|(k, slot)| (k, &slot.value)))
+        s.collect_map(self.map.iter().map(|(k, slot)| (&**k, &slot.value)))
     }
 }
 
@@ -169,7 +174,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Keyed<V> {
                 .into_iter()
                 .map(|(k, value)| {
                     (
-                        k,
+                        Key::from(k),
                         Slot {
                             value,
                             due: None,
@@ -187,7 +192,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Keyed<V> {
 /// A key's entry, borrowed from its [`Keyed`] map; when dropped, the key's place in the
 /// expiry schedule is brought up to date.
 pub(crate) struct EntryMut<'a, V: LastSeen> {
-    key: &'a str,
+    key: Key,
     slot: &'a mut Slot<V>,
     schedule: &'a mut Schedule,
 }
@@ -207,14 +212,15 @@ impl<V: LastSeen> DerefMut for EntryMut<'_, V> {
 
 impl<V: LastSeen> Drop for EntryMut<'_, V> {
     fn drop(&mut self) {
-        self.schedule.touched(self.key, self.slot);
+        self.schedule.touched(&self.key, self.slot);
     }
 }
 
 impl<V> Keyed<V> {
-    fn touch(&mut self, key: &str) {
-        if !self.dirty.contains(key) {
-            self.dirty.insert(key.to_owned());
+    /// Marks `key` (of the map) changed.
+    fn touch(dirty: &mut HashSet<Key>, key: &Key) {
+        if !dirty.contains(key) {
+            dirty.insert(key.clone());
         }
     }
 
@@ -228,7 +234,7 @@ impl<V: Serialize> Keyed<V> {
     /// The keys changed since the last call, each with its entry now (`None`: removed), in
     /// key order; the list of changes starts over.
     pub(crate) fn take_changes(&mut self) -> Vec<(String, Option<serde_json::Value>)> {
-        let mut keys: Vec<String> = self.dirty.drain().collect();
+        let mut keys: Vec<Key> = self.dirty.drain().collect();
         keys.sort_unstable();
         keys.into_iter()
             .map(|key| {
@@ -237,7 +243,7 @@ impl<V: Serialize> Keyed<V> {
                     .map
                     .get(&key)
                     .and_then(|s| serde_json::to_value(&s.value).ok());
-                (key, value)
+                (key.to_string(), value)
             })
             .collect()
     }
@@ -252,12 +258,11 @@ impl<V: LastSeen> Keyed<V> {
         self.map.contains_key(key)
     }
 
-    pub(crate) fn get_mut<'a>(&'a mut self, key: &'a str) -> Option<EntryMut<'a, V>> {
-        if !self.map.contains_key(key) {
-            return None;
-        }
-        self.touch(key);
-        let slot = self.map.get_mut(key)?;
+    pub(crate) fn get_mut<'a>(&'a mut self, key: &str) -> Option<EntryMut<'a, V>> {
+        let (key, _) = self.map.get_key_value(key)?;
+        let key = key.clone();
+        Keyed::<V>::touch(&mut self.dirty, &key);
+        let slot = self.map.get_mut(&key)?;
         Some(EntryMut {
             key,
             slot,
@@ -269,27 +274,32 @@ impl<V: LastSeen> Keyed<V> {
     /// the least recently seen tenth; the count of evicted keys is added to `evicted`.
     pub(crate) fn entry<'a>(
         &'a mut self,
-        key: &'a str,
+        key: &str,
         cap: usize,
         evicted: &mut u64,
         make: impl FnOnce() -> V,
     ) -> EntryMut<'a, V> {
-        if !self.map.contains_key(key) {
-            if self.map.len() >= cap {
-                *evicted += self.evict_to(cap.saturating_sub(cap.div_ceil(10).max(1)));
+        let key = match self.map.get_key_value(key) {
+            Some((key, _)) => key.clone(),
+            None => {
+                if self.map.len() >= cap {
+                    *evicted += self.evict_to(cap.saturating_sub(cap.div_ceil(10).max(1)));
+                }
+                let key = Key::from(key);
+                self.map.insert(
+                    key.clone(),
+                    Slot {
+                        value: make(),
+                        due: None,
+                        basis: i64::MIN,
+                    },
+                );
+                key
             }
-            self.map.insert(
-                key.to_owned(),
-                Slot {
-                    value: make(),
-                    due: None,
-                    basis: i64::MIN,
-                },
-            );
-        }
-        self.touch(key);
+        };
+        Keyed::<V>::touch(&mut self.dirty, &key);
         // Present: inserted above or found.
-        let slot = self.map.get_mut(key).expect("entry present");
+        let slot = self.map.get_mut(&key).expect("entry present");
         EntryMut {
             key,
             slot,
@@ -367,13 +377,13 @@ impl<V: LastSeen> Keyed<V> {
             return 0;
         }
         let excess = self.map.len() - target;
-        let mut order: Vec<(i64, &String)> = self
+        let mut order: Vec<(i64, &Key)> = self
             .map
             .iter()
             .map(|(k, s)| (s.value.last_seen(), k))
             .collect();
         order.select_nth_unstable(excess - 1);
-        let victims: HashSet<String> = order[..excess].iter().map(|(_, k)| (*k).clone()).collect();
+        let victims: HashSet<Key> = order[..excess].iter().map(|(_, k)| (*k).clone()).collect();
         let mut minutes: Vec<i64> = Vec::new();
         for key in &victims {
             if let Some(slot) = self.map.remove(key) {
@@ -397,27 +407,115 @@ impl<V: LastSeen> Keyed<V> {
     }
 }
 
+/// An event's `uuid` as the state keeps it: the 16 bytes of a UUID written the way Okta writes
+/// them (lowercase hex, hyphenated: 36 characters), else the text itself. Both give back the
+/// exact text ([`EventId::as_string`]), so the alerts and the saved state are the same; the
+/// first takes no allocation (a session key holds one for as long as the session lives).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EventId {
+    /// A canonical lowercase UUID.
+    Uuid([u8; 16]),
+    /// Any other text.
+    Text(Box<str>),
+}
+
+impl EventId {
+    pub(crate) fn new(id: &str) -> EventId {
+        match parse_uuid(id) {
+            Some(bytes) => EventId::Uuid(bytes),
+            None => EventId::Text(id.into()),
+        }
+    }
+
+    /// The text it was made from.
+    pub(crate) fn as_string(&self) -> String {
+        match self {
+            EventId::Uuid(bytes) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut out = String::with_capacity(36);
+                for (i, byte) in bytes.iter().enumerate() {
+                    if matches!(i, 4 | 6 | 8 | 10) {
+                        out.push('-');
+                    }
+                    out.push(char::from(HEX[usize::from(byte >> 4)]));
+                    out.push(char::from(HEX[usize::from(byte & 0xf)]));
+                }
+                out
+            }
+            EventId::Text(text) => text.to_string(),
+        }
+    }
+}
+
+/// The bytes of `id` when it is a UUID in canonical lowercase form (so that formatting them
+/// gives `id` back exactly).
+fn parse_uuid(id: &str) -> Option<[u8; 16]> {
+    let text = id.as_bytes();
+    if text.len() != 36 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 16];
+    let mut digits = text
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !matches!(i, 8 | 13 | 18 | 23));
+    for byte in &mut out {
+        let (_, &high) = digits.next()?;
+        let (_, &low) = digits.next()?;
+        *byte = (nibble(high)? << 4) | nibble(low)?;
+    }
+    [8, 13, 18, 23]
+        .iter()
+        .all(|&i| text[i] == b'-')
+        .then_some(out)
+}
+
+impl Serialize for EventId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            EventId::Uuid(_) => s.serialize_str(&self.as_string()),
+            EventId::Text(text) => s.serialize_str(text),
+        }
+    }
+}
+
 /// An event kept in saved state, written compactly as `[ts, "uuid"]`. Version 1 of the state
 /// wrote `{"ts": .., "id": ".."}`; both are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Hit(pub(crate) Trigger);
+pub(crate) struct Hit {
+    ts: i64,
+    id: EventId,
+}
 
 impl Hit {
     pub(crate) fn new(ts: i64, id: &str) -> Hit {
-        Hit(Trigger {
+        Hit {
             ts,
-            id: id.to_owned(),
-        })
+            id: EventId::new(id),
+        }
     }
 
     pub(crate) fn ts(&self) -> i64 {
-        self.0.ts
+        self.ts
+    }
+
+    /// The event as an alert names it.
+    pub(crate) fn trigger(&self) -> Trigger {
+        Trigger {
+            ts: self.ts,
+            id: self.id.as_string(),
+        }
     }
 }
 
 impl Serialize for Hit {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        (self.0.ts, &self.0.id).serialize(s)
+        (self.ts, &self.id).serialize(s)
     }
 }
 
@@ -430,7 +528,7 @@ impl<'de> Deserialize<'de> for Hit {
             Map { ts: i64, id: String },
         }
         Ok(match Repr::deserialize(d)? {
-            Repr::Pair(ts, id) | Repr::Map { ts, id } => Hit(Trigger { ts, id }),
+            Repr::Pair(ts, id) | Repr::Map { ts, id } => Hit::new(ts, &id),
         })
     }
 }
@@ -545,6 +643,37 @@ mod tests {
     }
 
     #[test]
+    fn event_ids_give_back_their_exact_text() {
+        for id in [
+            "dc9fd3c0-598c-11ef-8478-2b7584bf8d5a",
+            "00000000-0000-0000-0000-000000000000",
+            "ffffffff-ffff-ffff-ffff-ffffffffffff",
+            "DC9FD3C0-598C-11EF-8478-2B7584BF8D5A",
+            "dc9fd3c0598c11ef84782b7584bf8d5a",
+            "dc9fd3c0-598c-11ef-8478-2b7584bf8d5",
+            "dc9fd3c0-598c-11ef-8478-2b7584bf8d5g",
+            "dc9fd3c0+598c-11ef-8478-2b7584bf8d5a",
+            "évènement-ü",
+            "",
+        ] {
+            let compact = EventId::new(id);
+            assert_eq!(compact.as_string(), id);
+            assert_eq!(
+                serde_json::to_string(&compact).unwrap(),
+                serde_json::to_string(id).unwrap()
+            );
+        }
+        assert!(matches!(
+            EventId::new("dc9fd3c0-598c-11ef-8478-2b7584bf8d5a"),
+            EventId::Uuid(_)
+        ));
+        assert!(matches!(
+            EventId::new("DC9FD3C0-598C-11EF-8478-2B7584BF8D5A"),
+            EventId::Text(_)
+        ));
+    }
+
+    #[test]
     fn hits_are_pairs_and_version_1_objects_still_read() {
         let hit = Hit::new(5, "e1");
         assert_eq!(serde_json::to_string(&hit).unwrap(), r#"[5,"e1"]"#);
@@ -572,7 +701,7 @@ mod tests {
                 keyed.entry(&format!("k{i}"), 10, &mut evicted, || Seen(5));
             }
             keyed.entry("last", 10, &mut evicted, || Seen(6));
-            let mut keys: Vec<String> = keyed.map.keys().cloned().collect();
+            let mut keys: Vec<String> = keyed.map.keys().map(|k| k.to_string()).collect();
             keys.sort();
             keys
         };
@@ -714,7 +843,7 @@ mod tests {
                 }
                 prop_assert_eq!(evicted, ref_evicted);
                 let got: BTreeMap<String, i64> =
-                    keyed.map.iter().map(|(k, s)| (k.clone(), s.value.0)).collect();
+                    keyed.map.iter().map(|(k, s)| (k.to_string(), s.value.0)).collect();
                 let want: BTreeMap<String, i64> =
                     reference.map.iter().map(|(k, v)| (k.clone(), *v)).collect();
                 prop_assert_eq!(got, want);

@@ -25,7 +25,7 @@ use crate::state::{Hit, Keyed, LastSeen};
 pub(crate) struct Origin {
     #[serde(rename = "f", alias = "first")]
     first: Hit,
-    ip: String,
+    ip: Address,
     #[serde(
         rename = "a",
         alias = "asn",
@@ -42,6 +42,61 @@ pub(crate) struct Origin {
         skip_serializing_if = "std::ops::Not::not"
     )]
     alerted: bool,
+}
+
+/// A `client.ipAddress` as the state keeps it: the 4 bytes of an IPv4 address written the
+/// usual way (dotted decimal, no leading zeros), else the text. Both give back the exact text,
+/// and two addresses are equal exactly when their texts are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Address {
+    /// A canonical IPv4 address.
+    V4([u8; 4]),
+    /// Any other text (IPv6 included).
+    Text(Box<str>),
+}
+
+impl Address {
+    fn new(ip: &str) -> Address {
+        match ip.parse::<std::net::Ipv4Addr>() {
+            Ok(v4) if v4.to_string() == ip => Address::V4(v4.octets()),
+            _ => Address::Text(ip.into()),
+        }
+    }
+
+    /// Whether `ip` is this address's text (no allocation).
+    fn is(&self, ip: &str) -> bool {
+        match self {
+            // Only the canonical text parses back to the same address (the standard parser
+            // takes no leading zeros, spaces or other forms; see the tests).
+            Address::V4(octets) => ip
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|v4| v4.octets() == *octets),
+            Address::Text(text) => **text == *ip,
+        }
+    }
+
+    fn as_string(&self) -> String {
+        match self {
+            Address::V4(octets) => std::net::Ipv4Addr::from(*octets).to_string(),
+            Address::Text(text) => text.to_string(),
+        }
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Address::V4(_) => s.serialize_str(&self.as_string()),
+            Address::Text(text) => s.serialize_str(text),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Address::new(&text))
+    }
 }
 
 impl LastSeen for Origin {
@@ -99,13 +154,9 @@ impl StolenSession {
         ];
         let mut fired = false;
         for key in keys.into_iter().flatten() {
-            let this = Trigger {
-                ts,
-                id: f.uuid.to_string(),
-            };
             let fresh = || Origin {
-                first: Hit(this.clone()),
-                ip: ip.to_owned(),
+                first: Hit::new(ts, &f.uuid),
+                ip: Address::new(ip),
                 asn: f.as_number,
                 last_seen: ts,
                 alerted: false,
@@ -121,7 +172,7 @@ impl StolenSession {
             let moved = if self.require_asn_change {
                 matches!((origin.asn, f.as_number), (Some(a), Some(b)) if a != b)
             } else {
-                origin.ip != ip
+                !origin.ip.is(ip)
             };
             if !moved || origin.alerted {
                 continue;
@@ -131,12 +182,13 @@ impl StolenSession {
                 continue;
             }
             fired = true;
-            let window = format!(
-                "{}/{}/{}/{}",
-                origin.first.0.ts, origin.first.0.id, ts, f.uuid
-            );
-            let first = origin.first.0.clone();
-            let (first_ip, first_asn) = (origin.ip.clone(), origin.asn);
+            let first = origin.first.trigger();
+            let window = format!("{}/{}/{}/{}", first.ts, first.id, ts, f.uuid);
+            let this = Trigger {
+                ts,
+                id: f.uuid.to_string(),
+            };
+            let (first_ip, first_asn) = (origin.ip.as_string(), origin.asn);
             let user = f.actor_alternate_id.as_deref().unwrap_or("unknown user");
             out.push(build(Firing {
                 rule: STOLEN_SESSION,
@@ -157,5 +209,44 @@ impl StolenSession {
                 triggers: vec![first, this],
             }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Address;
+
+    #[test]
+    fn addresses_give_back_their_exact_text_and_compare_as_text() {
+        let texts = [
+            "1.2.3.4",
+            "255.255.255.255",
+            "0.0.0.0",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3.4 ",
+            " 1.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "0x1.2.3.4",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+            "",
+        ];
+        for a in texts {
+            let address = Address::new(a);
+            assert_eq!(address.as_string(), a);
+            assert_eq!(
+                serde_json::to_string(&address).unwrap(),
+                serde_json::to_string(a).unwrap()
+            );
+            let back: Address = serde_json::from_str(&serde_json::to_string(a).unwrap()).unwrap();
+            assert_eq!(back, address);
+            for b in texts {
+                assert_eq!(address.is(b), a == b, "{a:?} against {b:?}");
+                assert_eq!(address == Address::new(b), a == b, "{a:?} against {b:?}");
+            }
+        }
+        assert!(matches!(Address::new("10.0.0.1"), Address::V4(_)));
     }
 }

@@ -109,7 +109,7 @@ impl PasswordSpraying {
         let accounts: Vec<String> = s.accounts.keys().cloned().collect();
         let mut triggers: Vec<Trigger> = std::mem::take(&mut s.accounts)
             .into_values()
-            .map(|h| h.0)
+            .map(|h| h.trigger())
             .collect();
         triggers.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
         let first = &triggers[0];

@@ -153,7 +153,7 @@ impl Threshold {
             return;
         }
         w.quiet_until = Some(ts.saturating_add(self.suppression_ms));
-        let triggers: Vec<Trigger> = w.hits.drain(..).map(|h| h.0).collect();
+        let triggers: Vec<Trigger> = w.hits.drain(..).map(|h| h.trigger()).collect();
         let first = &triggers[0];
         let window = format!("{}/{}/{}/{}", first.ts, first.id, ts, f.uuid);
         let count = triggers.len();
