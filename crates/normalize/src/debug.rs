@@ -27,8 +27,10 @@ pub(crate) type Pairs<'s> = Vec<(Cow<'s, str>, Cow<'s, str>)>;
 
 /// What a `risk` or `behaviors` value holds.
 enum KeyValues<'s> {
-    /// Pairs (from `{k=v, ...}` text, JSON object text, or an object of scalars).
-    Pairs(Pairs<'s>),
+    /// Pairs (from `{k=v, ...}` text, JSON object text, or an object of scalars), and
+    /// whether every key and value is known to hold nothing to escape (cut out of, or
+    /// joined from, strings serde_json borrowed: see [`Json`]).
+    Pairs(Pairs<'s>, bool),
     /// Nothing (`{}`, `""`).
     Empty,
     /// Something else: kept under `okta.system.unmapped`.
@@ -39,30 +41,65 @@ enum KeyValues<'s> {
 /// pair with a value (`{}`, `{level=}`, `[]`) is a misfit, kept under
 /// `okta.system.unmapped`.
 fn key_values<'s>(value: &'s Json<'_>) -> KeyValues<'s> {
-    let read = match value {
+    let (read, clean) = match value {
         Json::Str(s) if looks_like_json_object(s) => match json_text(s) {
-            Some(parsed) => object_pairs(&parsed).map(|pairs| {
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
-                    .collect()
-            }),
-            None => None,
+            Some(parsed) => (
+                object_pairs(&parsed).map(|pairs| {
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+                        .collect()
+                }),
+                false,
+            ),
+            None => (None, false),
         },
         // A JSON array is not `{k=v}` text: kept as it is. (Text that opens with `{` but
         // is not object-like cannot be JSON, so only `[` is worth a parse.)
         Json::Str(s) if s.trim_start().starts_with('[') => match json_text(s) {
-            Some(_) => None,
-            None => kv::parse(s),
+            Some(_) => (None, false),
+            None => (kv::parse(s), is_borrowed(s)),
         },
-        Json::Str(s) => kv::parse(s),
+        // The pairs are cut out of `s` (a value continued over a comma is joined with
+        // `, `): nothing to escape when `s` had nothing.
+        Json::Str(s) => (kv::parse(s), is_borrowed(s)),
         v if v.is_empty() => return KeyValues::Empty,
-        Json::Obj(_) => object_pairs(value),
-        _ => None,
+        Json::Obj(members) => (object_pairs(value), clean_scalars(members)),
+        _ => (None, false),
     };
     match read {
-        Some(pairs) if pairs.iter().any(|(_, v)| !v.is_empty()) => KeyValues::Pairs(pairs),
+        Some(pairs) if pairs.iter().any(|(_, v)| !v.is_empty()) => KeyValues::Pairs(pairs, clean),
         _ => KeyValues::Misfit,
+    }
+}
+
+/// A string serde_json borrowed from its input: nothing to escape (see [`Json`]).
+// The point is which `Cow` variant it is: a `&str` would not tell.
+#[allow(clippy::ptr_arg)]
+fn is_borrowed(s: &Cow<'_, str>) -> bool {
+    matches!(s, Cow::Borrowed(_))
+}
+
+/// Whether the [`object_pairs`] of `members` hold nothing to escape: borrowed keys and
+/// string values (numbers and booleans are written as their JSON text).
+fn clean_scalars(members: &[(Cow<'_, str>, Json<'_>)]) -> bool {
+    members.iter().all(|(k, v)| {
+        is_borrowed(k)
+            && match v {
+                Json::Str(s) => is_borrowed(s),
+                _ => true,
+            }
+    })
+}
+
+/// Writes `pairs` as the members of the open object; `clean`: see [`KeyValues::Pairs`].
+fn write_pairs(w: &mut JsonWriter<'_>, pairs: &Pairs<'_>, clean: bool) {
+    for (k, v) in pairs {
+        if clean {
+            w.clean_str(Key::Clean(k), v);
+        } else {
+            w.str(k, Some(v));
+        }
     }
 }
 
@@ -83,10 +120,11 @@ fn object_pairs<'s>(value: &'s Json<'_>) -> Option<Pairs<'s>> {
 }
 
 /// The `{key=value}` pairs of a `risk` / `behaviors` value (text or object), when it
-/// has some (for the `elastic` schema's flattened view).
-pub(crate) fn pairs<'s>(value: &'s Json<'_>) -> Option<Pairs<'s>> {
+/// has some (for the `elastic` schema's flattened view), and whether they hold nothing
+/// to escape (see [`KeyValues::Pairs`]).
+pub(crate) fn pairs<'s>(value: &'s Json<'_>) -> Option<(Pairs<'s>, bool)> {
     match key_values(value) {
-        KeyValues::Pairs(p) => Some(p),
+        KeyValues::Pairs(p, clean) => Some((p, clean)),
         KeyValues::Empty | KeyValues::Misfit => None,
     }
 }
@@ -126,7 +164,7 @@ pub(crate) fn pair<'p>(pairs: Option<&'p Pairs<'_>>, key: &str) -> Option<&'p st
 /// The pairs of a `risk` / `behaviors` value that has some.
 fn pairs_of<'p, 's>(which: &'p Option<KeyValues<'s>>) -> Option<&'p Pairs<'s>> {
     match which {
-        Some(KeyValues::Pairs(p)) => Some(p),
+        Some(KeyValues::Pairs(p, _)) => Some(p),
         _ => None,
     }
 }
@@ -229,11 +267,9 @@ impl<'s, 'a> DebugData<'s, 'a> {
                         &self.behaviors
                     };
                     match read {
-                        Some(KeyValues::Pairs(pairs)) => {
-                            w.open_object(key);
-                            for (k, v) in pairs {
-                                w.str(k, Some(v));
-                            }
+                        Some(KeyValues::Pairs(pairs, clean)) => {
+                            w.open_object(Key::parsed(key));
+                            write_pairs(w, pairs, *clean);
                             w.close();
                         }
                         Some(KeyValues::Empty) | None => {}
@@ -311,11 +347,9 @@ impl<'s, 'a> DebugData<'s, 'a> {
                                     &log_only_behaviors
                                 };
                                 match read {
-                                    Some(KeyValues::Pairs(pairs)) => {
-                                        w.open_object(key);
-                                        for (k, v) in pairs {
-                                            w.str(k, Some(v));
-                                        }
+                                    Some(KeyValues::Pairs(pairs, clean)) => {
+                                        w.open_object(Key::parsed(key));
+                                        write_pairs(w, pairs, *clean);
                                         w.close();
                                     }
                                     Some(KeyValues::Empty) | None => {}

@@ -19,8 +19,8 @@ use crate::error::NormalizeError;
 use crate::geoip::{GeoFacts, GeoIp};
 use crate::json::{Json, List, OktaObject};
 use crate::model::{
-    json, text, Actor, Client, DebugContext, Envelope, Geo, Geolocation, IpChainEntry, LogEvent,
-    Outcome, Request, SecurityContext, Target, UserAgent,
+    is_borrowed, json, text, Actor, Client, DebugContext, Envelope, Geo, Geolocation, IpChainEntry,
+    LogEvent, Outcome, Request, SecurityContext, Target, UserAgent,
 };
 use crate::outcome::{event_outcome, event_severity};
 use crate::profile::{
@@ -313,10 +313,8 @@ pub(crate) fn write_document(
     let start = out.len();
     let mut w = JsonWriter::new(out);
     let mut stamp = [0u8; timestamp::LEN];
-    w.str(
-        k!("@timestamp"),
-        Some(&timestamp::format(&published, &mut stamp)),
-    );
+    // Digits and `-:.TZ+`: nothing to escape.
+    w.clean_str(k!("@timestamp"), &timestamp::format(&published, &mut stamp));
 
     // event.*
     w.open_object(k!("event"));
@@ -455,7 +453,14 @@ pub(crate) fn write_document(
     }
 
     if let (Some(raw), Some(info)) = (usable_ua, ua_info.as_deref()) {
-        write_user_agent(&mut w, raw, info, okta_ua.and_then(|ua| text(&ua.os)));
+        let raw_clean = okta_ua.is_some_and(|ua| is_borrowed(&ua.raw_user_agent));
+        write_user_agent(
+            &mut w,
+            raw,
+            raw_clean,
+            info,
+            okta_ua.and_then(|ua| text(&ua.os)),
+        );
     }
 
     // related.*
@@ -754,38 +759,63 @@ pub(crate) fn lat_lon(g: &Geolocation<'_>) -> Option<(f64, f64)> {
     Some((g.lat?.0, g.lon?.0))
 }
 
+/// `user_agent.*`. `raw_clean`: `raw` is a string serde_json borrowed (nothing to
+/// escape, see [`crate::json::Text`]).
 pub(crate) fn write_user_agent(
     w: &mut JsonWriter<'_>,
     raw: &str,
+    raw_clean: bool,
     info: &UserAgentInfo,
     okta_os: Option<&str>,
 ) {
     w.open_object(k!("user_agent"));
-    w.str(k!("original"), Some(raw));
-    w.str(k!("name"), Some(&info.name));
-    w.str(k!("version"), info.version.as_deref());
+    if raw_clean {
+        w.clean_str(k!("original"), raw);
+    } else {
+        w.str(k!("original"), Some(raw));
+    }
+    // woothee's fields: checked once per agent (`UserAgentInfo::clean`).
+    let info_str = |w: &mut JsonWriter<'_>, key: Key<'static>, value: Option<&str>| {
+        if info.clean {
+            w.clean_str(key, value.unwrap_or_default());
+        } else {
+            w.str(key, value);
+        }
+    };
+    info_str(w, k!("name"), Some(&info.name));
+    info_str(w, k!("version"), info.version.as_deref());
     w.open_object(k!("os"));
-    let (name, version) = match &info.os_name {
-        Some(name) => (name.as_str(), info.os_version.as_deref()),
+    let (name, version, clean) = match &info.os_name {
+        Some(name) => (name.as_str(), info.os_version.as_deref(), info.clean),
         // woothee does not know the OS: use Okta's own reading of the agent.
         None => match okta_os.filter(|os| !os.eq_ignore_ascii_case("unknown")) {
-            Some(os) => os_name_and_version(os),
-            None => ("Other", None),
+            Some(os) => {
+                let (name, version) = os_name_and_version(os);
+                (name, version, false)
+            }
+            None => ("Other", None, true),
         },
     };
-    w.str(k!("name"), Some(name));
-    w.str(k!("version"), version);
+    let os_str = |w: &mut JsonWriter<'_>, key: Key<'static>, value: Option<&str>| {
+        if clean {
+            w.clean_str(key, value.unwrap_or_default());
+        } else {
+            w.str(key, value);
+        }
+    };
+    os_str(w, k!("name"), Some(name));
+    os_str(w, k!("version"), version);
     // ECS: the name with the version, when it is known.
     if let Some(version) = version {
         let mut full = String::with_capacity(name.len() + 1 + version.len());
         full.push_str(name);
         full.push(' ');
         full.push_str(version);
-        w.str(k!("full"), Some(&full));
+        os_str(w, k!("full"), Some(&full));
     }
     w.close();
     w.open_object(k!("device"));
-    w.str(k!("name"), Some(info.device_name));
+    w.known_str(k!("name"), info.device_name);
     w.close();
     w.close();
 }

@@ -20,6 +20,9 @@ pub(crate) enum Key<'k> {
     Text(&'k str),
     /// A name serde_json borrowed from its input: nothing to escape (see [`Key::parsed`]).
     Clean(&'k str),
+    /// A [`Key::Clean`] name written with every space and dash as `_` (Elastic's
+    /// `remove_flattened_debug` layout).
+    Underscored(&'k str),
 }
 
 impl<'k> Key<'k> {
@@ -134,6 +137,20 @@ impl<'o> JsonWriter<'o> {
                 write_clean_str(self.out, name);
                 self.out.push(b':');
             }
+            Key::Underscored(name) => {
+                debug_assert!(is_clean(name), "{name:?} needs escaping");
+                self.out.push(b'"');
+                let start = self.out.len();
+                self.out.extend_from_slice(name.as_bytes());
+                // Byte for byte as `str::replace`: UTF-8 has no space or dash inside a
+                // multi-byte character.
+                for b in &mut self.out[start..] {
+                    if matches!(*b, b' ' | b'-') {
+                        *b = b'_';
+                    }
+                }
+                self.out.extend_from_slice(b"\":");
+            }
         }
     }
 
@@ -183,6 +200,15 @@ impl<'o> JsonWriter<'o> {
     /// left out when empty: such strings hold nothing to escape (checked in debug
     /// builds, which the goldens run in), so they are copied without the escape scan.
     pub(crate) fn known_str<'k>(&mut self, key: impl Into<Key<'k>>, value: &'static str) {
+        if !value.is_empty() {
+            self.member(key.into());
+            write_clean_str(self.out, value);
+        }
+    }
+
+    /// A string member known to hold nothing to escape (cut out of a string serde_json
+    /// borrowed, see [`Json`]; checked in debug builds), left out when empty.
+    pub(crate) fn clean_str<'k>(&mut self, key: impl Into<Key<'k>>, value: &str) {
         if !value.is_empty() {
             self.member(key.into());
             write_clean_str(self.out, value);
@@ -364,6 +390,11 @@ fn write_clean_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     out.extend_from_slice(s.as_bytes());
     out.push(b'"');
+}
+
+/// True when `s` holds no byte JSON strings must escape.
+pub(crate) fn is_clean(s: &str) -> bool {
+    first_escape(s.as_bytes()).is_none()
 }
 
 /// Bytes that JSON strings must escape: quote, backslash, controls.
