@@ -1002,6 +1002,8 @@ fn underscored(key: &str) -> Cow<'_, str> {
 }
 
 /// `value` under `key`, every object key (at any depth, in arrays too) [`underscored`].
+// The point is which `Cow` variant the key is: a `&str` would not tell.
+#[allow(clippy::ptr_arg)]
 fn write_underscored(w: &mut JsonWriter<'_>, key: &Cow<'_, str>, value: &Json<'_>) {
     // A borrowed key has nothing to escape, and none after the renaming.
     let renamed;
@@ -1033,6 +1035,8 @@ fn write_underscored(w: &mut JsonWriter<'_>, key: &Cow<'_, str>, value: &Json<'_
 
 /// `pairs` as an object under `key`, its keys [`underscored`] when `rename`; `pairs`'
 /// flag: they hold nothing to escape.
+// The point is which `Cow` variant the key is: a `&str` would not tell.
+#[allow(clippy::ptr_arg)]
 fn write_pairs(
     w: &mut JsonWriter<'_>,
     key: &Cow<'_, str>,
