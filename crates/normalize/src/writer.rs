@@ -215,6 +215,22 @@ impl<'o> JsonWriter<'o> {
         }
     }
 
+    /// A string member, left out when absent or empty; copied without the escape scan
+    /// when `clean` (it is, or was cut out of, a string serde_json borrowed: see
+    /// [`JsonWriter::clean_str`]).
+    pub(crate) fn str_clean_if<'k>(
+        &mut self,
+        key: impl Into<Key<'k>>,
+        value: Option<&str>,
+        clean: bool,
+    ) {
+        if clean {
+            self.clean_str(key, value.unwrap_or_default());
+        } else {
+            self.str(key, value);
+        }
+    }
+
     /// An array of strings from this crate's own tables (see [`JsonWriter::known_str`]),
     /// left out when empty.
     pub(crate) fn known_str_array<'k>(
