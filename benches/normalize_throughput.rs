@@ -4,7 +4,7 @@
 //! a temporary NDJSON file, then, alternating in the same run, times
 //!
 //! * (a) the optimized `oktaflow normalize` binary reading that file, once per output
-//!   schema (`--schema ecs`, `--schema elastic`), output to `/dev/null` (measured from
+//!   schema (`--schema ecs`, `elastic`, `ocsf`), output to `/dev/null` (measured from
 //!   spawn to exit, peak RSS: the child's `VmHWM`), and
 //! * (b) an identity pass: every line parsed into a `serde_json::Value` and
 //!   serialized again, with the same I/O shape (256 KiB `BufReader` lines into a
@@ -33,7 +33,7 @@ use oktaflow_sim::generate::EventGenerator;
 const IO_BUFFER_BYTES: usize = 256 * 1024;
 
 /// The output schemas timed (`oktaflow normalize --schema ...`).
-const SCHEMAS: &[&str] = &["ecs", "elastic"];
+const SCHEMAS: &[&str] = &["ecs", "elastic", "ocsf"];
 
 fn main() -> Result<(), Box<dyn Error>> {
     let binary = support::oktaflow_binary()?;

@@ -27,8 +27,10 @@ pub(crate) type Pairs<'s> = Vec<(Cow<'s, str>, Cow<'s, str>)>;
 
 /// What a `risk` or `behaviors` value holds.
 enum KeyValues<'s> {
-    /// Pairs (from `{k=v, ...}` text, JSON object text, or an object of scalars).
-    Pairs(Pairs<'s>),
+    /// Pairs (from `{k=v, ...}` text, JSON object text, or an object of scalars), and
+    /// whether every key and value is known to hold nothing to escape (cut out of, or
+    /// joined from, strings serde_json borrowed: see [`Json`]).
+    Pairs(Pairs<'s>, bool),
     /// Nothing (`{}`, `""`).
     Empty,
     /// Something else: kept under `okta.system.unmapped`.
@@ -39,30 +41,65 @@ enum KeyValues<'s> {
 /// pair with a value (`{}`, `{level=}`, `[]`) is a misfit, kept under
 /// `okta.system.unmapped`.
 fn key_values<'s>(value: &'s Json<'_>) -> KeyValues<'s> {
-    let read = match value {
+    let (read, clean) = match value {
         Json::Str(s) if looks_like_json_object(s) => match json_text(s) {
-            Some(parsed) => object_pairs(&parsed).map(|pairs| {
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
-                    .collect()
-            }),
-            None => None,
+            Some(parsed) => (
+                object_pairs(&parsed).map(|pairs| {
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+                        .collect()
+                }),
+                false,
+            ),
+            None => (None, false),
         },
         // A JSON array is not `{k=v}` text: kept as it is. (Text that opens with `{` but
         // is not object-like cannot be JSON, so only `[` is worth a parse.)
         Json::Str(s) if s.trim_start().starts_with('[') => match json_text(s) {
-            Some(_) => None,
-            None => kv::parse(s),
+            Some(_) => (None, false),
+            None => (kv::parse(s), is_borrowed(s)),
         },
-        Json::Str(s) => kv::parse(s),
+        // The pairs are cut out of `s` (a value continued over a comma is joined with
+        // `, `): nothing to escape when `s` had nothing.
+        Json::Str(s) => (kv::parse(s), is_borrowed(s)),
         v if v.is_empty() => return KeyValues::Empty,
-        Json::Obj(_) => object_pairs(value),
-        _ => None,
+        Json::Obj(members) => (object_pairs(value), clean_scalars(members)),
+        _ => (None, false),
     };
     match read {
-        Some(pairs) if pairs.iter().any(|(_, v)| !v.is_empty()) => KeyValues::Pairs(pairs),
+        Some(pairs) if pairs.iter().any(|(_, v)| !v.is_empty()) => KeyValues::Pairs(pairs, clean),
         _ => KeyValues::Misfit,
+    }
+}
+
+/// A string serde_json borrowed from its input: nothing to escape (see [`Json`]).
+// The point is which `Cow` variant it is: a `&str` would not tell.
+#[allow(clippy::ptr_arg)]
+fn is_borrowed(s: &Cow<'_, str>) -> bool {
+    matches!(s, Cow::Borrowed(_))
+}
+
+/// Whether the [`object_pairs`] of `members` hold nothing to escape: borrowed keys and
+/// string values (numbers and booleans are written as their JSON text).
+fn clean_scalars(members: &[(Cow<'_, str>, Json<'_>)]) -> bool {
+    members.iter().all(|(k, v)| {
+        is_borrowed(k)
+            && match v {
+                Json::Str(s) => is_borrowed(s),
+                _ => true,
+            }
+    })
+}
+
+/// Writes `pairs` as the members of the open object; `clean`: see [`KeyValues::Pairs`].
+fn write_pairs(w: &mut JsonWriter<'_>, pairs: &Pairs<'_>, clean: bool) {
+    for (k, v) in pairs {
+        if clean {
+            w.clean_str(Key::Clean(k), v);
+        } else {
+            w.str(k, Some(v));
+        }
     }
 }
 
@@ -83,10 +120,11 @@ fn object_pairs<'s>(value: &'s Json<'_>) -> Option<Pairs<'s>> {
 }
 
 /// The `{key=value}` pairs of a `risk` / `behaviors` value (text or object), when it
-/// has some (for the `elastic` schema's flattened view).
-pub(crate) fn pairs<'s>(value: &'s Json<'_>) -> Option<Pairs<'s>> {
+/// has some (for the `elastic` schema's flattened view), and whether they hold nothing
+/// to escape (see [`KeyValues::Pairs`]).
+pub(crate) fn pairs<'s>(value: &'s Json<'_>) -> Option<(Pairs<'s>, bool)> {
     match key_values(value) {
-        KeyValues::Pairs(p) => Some(p),
+        KeyValues::Pairs(p, clean) => Some((p, clean)),
         KeyValues::Empty | KeyValues::Misfit => None,
     }
 }
@@ -108,9 +146,188 @@ fn json_text(s: &str) -> Option<Json<'_>> {
     if !s.trim_start().starts_with(['{', '[']) {
         return None;
     }
+    // Okta's JSON text (`logOnlySecurityData`, ...) is objects of plain strings: read by
+    // `simple`, the same value serde_json gives; anything else goes to serde_json.
+    if let Some(v) = simple::parse(s) {
+        return Some(v);
+    }
     serde_json::from_str::<Json<'_>>(s)
         .ok()
         .filter(|v| matches!(v, Json::Obj(_) | Json::Arr(_)))
+}
+
+/// A byte-level reader for the JSON text Okta puts in debugData: objects and arrays of
+/// strings without escape sequences, `true`, `false` and `null`. It gives up (`None`) on
+/// anything else (numbers, escapes, malformed text, deep nesting), and the caller asks
+/// serde_json; what it accepts it reads as serde_json does (strings borrowed, members in
+/// order, duplicates kept, only JSON whitespace, nothing after the value).
+mod simple {
+    use std::borrow::Cow;
+
+    use crate::json::Json;
+
+    /// Nesting this reader goes to before leaving the text to serde_json.
+    const MAX_DEPTH: usize = 32;
+
+    pub(super) fn parse(s: &str) -> Option<Json<'_>> {
+        let mut r = Reader { s, at: 0 };
+        r.ws();
+        let value = r.value(0)?;
+        r.ws();
+        (r.at == s.len()).then_some(value)
+    }
+
+    struct Reader<'s> {
+        s: &'s str,
+        at: usize,
+    }
+
+    impl<'s> Reader<'s> {
+        fn peek(&self) -> Option<u8> {
+            self.s.as_bytes().get(self.at).copied()
+        }
+
+        fn ws(&mut self) {
+            while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                self.at += 1;
+            }
+        }
+
+        fn eat(&mut self, b: u8) -> Option<()> {
+            (self.peek() == Some(b)).then(|| self.at += 1)
+        }
+
+        fn value(&mut self, depth: usize) -> Option<Json<'s>> {
+            match self.peek()? {
+                b'"' => Some(Json::Str(Cow::Borrowed(self.string()?))),
+                b'{' if depth < MAX_DEPTH => self.object(depth + 1),
+                b'[' if depth < MAX_DEPTH => self.array(depth + 1),
+                b't' => self.word("true", Json::Bool(true)),
+                b'f' => self.word("false", Json::Bool(false)),
+                b'n' => self.word("null", Json::Null),
+                _ => None,
+            }
+        }
+
+        fn word(&mut self, word: &str, value: Json<'s>) -> Option<Json<'s>> {
+            self.s[self.at..].starts_with(word).then(|| {
+                self.at += word.len();
+                value
+            })
+        }
+
+        /// A string without escape sequences or control bytes (serde_json refuses the
+        /// latter; the former it would decode).
+        fn string(&mut self) -> Option<&'s str> {
+            self.eat(b'"')?;
+            let start = self.at;
+            let rest = &self.s.as_bytes()[start..];
+            let len = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            if rest[len] != b'"' {
+                return None;
+            }
+            self.at = start + len + 1;
+            // Quotes are ASCII: both ends are on character boundaries.
+            self.s.get(start..start + len)
+        }
+
+        fn object(&mut self, depth: usize) -> Option<Json<'s>> {
+            self.eat(b'{')?;
+            let mut members = Vec::new();
+            self.ws();
+            if self.eat(b'}').is_some() {
+                return Some(Json::Obj(members));
+            }
+            loop {
+                let key = self.string()?;
+                self.ws();
+                self.eat(b':')?;
+                self.ws();
+                members.push((Cow::Borrowed(key), self.value(depth)?));
+                self.ws();
+                match self.peek()? {
+                    b',' => {
+                        self.at += 1;
+                        self.ws();
+                    }
+                    b'}' => {
+                        self.at += 1;
+                        return Some(Json::Obj(members));
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        fn array(&mut self, depth: usize) -> Option<Json<'s>> {
+            self.eat(b'[')?;
+            let mut items = Vec::new();
+            self.ws();
+            if self.eat(b']').is_some() {
+                return Some(Json::Arr(items));
+            }
+            loop {
+                items.push(self.value(depth)?);
+                self.ws();
+                match self.peek()? {
+                    b',' => {
+                        self.at += 1;
+                        self.ws();
+                    }
+                    b']' => {
+                        self.at += 1;
+                        return Some(Json::Arr(items));
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::parse;
+        use crate::json::Json;
+
+        /// What it reads is what serde_json reads; what it leaves, serde_json reads or
+        /// refuses.
+        #[test]
+        fn agrees_with_serde_json() {
+            let cases = [
+                r#"{"risk":{"level":"LOW"},"behaviors":{"New IP":"NEGATIVE"},"network":{"ip":"1.2.3.4","version":"V4"}}"#,
+                r#" { "a" : [ "x" , true , false , null , { } , [ ] ] , "a" : "dup" } "#,
+                r#"[{"anonymous":true,"operator":"EXAMPLE_VPN","type":"VPN"}]"#,
+                "{}",
+                "[]",
+                "{\"t\":\"\ttab\"}",
+                r#"{"esc":"a\"b"}"#,
+                r#"{"n":1}"#,
+                r#"{"a":"b",}"#,
+                r#"{"a":"b"} x"#,
+                r#"{"a":"b""#,
+                r#"{"a" "b"}"#,
+                r#"["a",]"#,
+                r#"{"a":tru}"#,
+                r#"{"ü":"ø"}"#,
+                "{\"a\":\"b\"}\u{a0}",
+                &format!("{}{}", "[".repeat(40), "]".repeat(40)),
+            ];
+            for case in cases {
+                let serde = serde_json::from_str::<Json<'_>>(case).ok();
+                // When it gives up, serde_json decides.
+                if let Some(ours) = parse(case) {
+                    assert_eq!(Some(ours), serde, "{case}");
+                }
+            }
+            assert!(parse(cases[0]).is_some());
+            assert!(parse(cases[1]).is_some());
+            assert!(parse(cases[2]).is_some());
+            assert!(parse(r#"{"esc":"a\"b"}"#).is_none());
+            assert!(parse(r#"{"a":"b"} x"#).is_none());
+        }
+    }
 }
 
 /// The value of the last member `key` of `pairs` (none when it is empty).
@@ -126,7 +343,7 @@ pub(crate) fn pair<'p>(pairs: Option<&'p Pairs<'_>>, key: &str) -> Option<&'p st
 /// The pairs of a `risk` / `behaviors` value that has some.
 fn pairs_of<'p, 's>(which: &'p Option<KeyValues<'s>>) -> Option<&'p Pairs<'s>> {
     match which {
-        Some(KeyValues::Pairs(p)) => Some(p),
+        Some(KeyValues::Pairs(p, _)) => Some(p),
         _ => None,
     }
 }
@@ -229,11 +446,9 @@ impl<'s, 'a> DebugData<'s, 'a> {
                         &self.behaviors
                     };
                     match read {
-                        Some(KeyValues::Pairs(pairs)) => {
-                            w.open_object(key);
-                            for (k, v) in pairs {
-                                w.str(k, Some(v));
-                            }
+                        Some(KeyValues::Pairs(pairs, clean)) => {
+                            w.open_object(Key::parsed(key));
+                            write_pairs(w, pairs, *clean);
                             w.close();
                         }
                         Some(KeyValues::Empty) | None => {}
@@ -311,11 +526,9 @@ impl<'s, 'a> DebugData<'s, 'a> {
                                     &log_only_behaviors
                                 };
                                 match read {
-                                    Some(KeyValues::Pairs(pairs)) => {
-                                        w.open_object(key);
-                                        for (k, v) in pairs {
-                                            w.str(k, Some(v));
-                                        }
+                                    Some(KeyValues::Pairs(pairs, clean)) => {
+                                        w.open_object(Key::parsed(key));
+                                        write_pairs(w, pairs, *clean);
                                         w.close();
                                     }
                                     Some(KeyValues::Empty) | None => {}

@@ -17,10 +17,10 @@ use crate::debug::DebugData;
 use crate::domain::{self, DomainParts};
 use crate::error::NormalizeError;
 use crate::geoip::{GeoFacts, GeoIp};
-use crate::json::{Json, List, OktaObject};
+use crate::json::{Json, List, OktaObject, Text};
 use crate::model::{
-    json, text, Actor, Client, DebugContext, Envelope, Geo, Geolocation, IpChainEntry, LogEvent,
-    Outcome, Request, SecurityContext, Target, UserAgent,
+    is_borrowed, json, text, Actor, Client, DebugContext, Envelope, Geo, Geolocation, IpChainEntry,
+    LogEvent, Outcome, Request, SecurityContext, Target, UserAgent,
 };
 use crate::outcome::{event_outcome, event_severity};
 use crate::profile::{
@@ -313,10 +313,8 @@ pub(crate) fn write_document(
     let start = out.len();
     let mut w = JsonWriter::new(out);
     let mut stamp = [0u8; timestamp::LEN];
-    w.str(
-        k!("@timestamp"),
-        Some(&timestamp::format(&published, &mut stamp)),
-    );
+    // Digits and `-:.TZ+`: nothing to escape.
+    w.clean_str(k!("@timestamp"), &timestamp::format(&published, &mut stamp));
 
     // event.*
     w.open_object(k!("event"));
@@ -373,8 +371,10 @@ pub(crate) fn write_document(
         security,
         SourceParts {
             ip_text,
+            ip_clean: client.is_some_and(|c| is_borrowed(&c.ip_address)),
             ip,
             domain_text,
+            domain_clean: security.is_some_and(|s| is_borrowed(&s.domain)),
             domain_parts: domain_parts.as_ref(),
             geo,
             geolocation,
@@ -384,19 +384,25 @@ pub(crate) fn write_document(
 
     w.open_object(k!("user"));
     if let Some(a) = actor {
-        w.str(k!("id"), text(&a.id).filter(|s| known(s)));
-        w.str(k!("name"), actor_name);
-        w.str(
-            k!("email"),
-            actor_name
-                .filter(|n| n.contains('@'))
-                .or(actor_found.and_then(|p| p.email())),
+        // From Okta's borrowed strings (nothing to escape), else from the profile.
+        let name_clean = is_borrowed(&a.alternate_id);
+        w.str_clean_if(
+            k!("id"),
+            text(&a.id).filter(|s| known(s)),
+            is_borrowed(&a.id),
         );
-        w.str(
+        w.str_clean_if(k!("name"), actor_name, name_clean);
+        let email = actor_name.filter(|n| n.contains('@'));
+        w.str_clean_if(
+            k!("email"),
+            email.or(actor_found.and_then(|p| p.email())),
+            email.is_some() && name_clean,
+        );
+        let full_name = text(&a.display_name).filter(|s| known(s));
+        w.str_clean_if(
             k!("full_name"),
-            text(&a.display_name)
-                .filter(|s| known(s))
-                .or(actor_found.and_then(|p| p.display_name())),
+            full_name.or(actor_found.and_then(|p| p.display_name())),
+            full_name.is_some() && is_borrowed(&a.display_name),
         );
     }
     if let Some(p) = actor_found {
@@ -407,19 +413,24 @@ pub(crate) fn write_document(
     }
     w.open_object(k!("target"));
     if let Some(t) = user_target {
-        w.str(k!("id"), text(&t.id).filter(|s| known(s)));
-        w.str(k!("name"), target_name);
-        w.str(
-            k!("email"),
-            target_name
-                .filter(|n| n.contains('@'))
-                .or(target_found.and_then(|p| p.email())),
+        let name_clean = is_borrowed(&t.alternate_id);
+        w.str_clean_if(
+            k!("id"),
+            text(&t.id).filter(|s| known(s)),
+            is_borrowed(&t.id),
         );
-        w.str(
+        w.str_clean_if(k!("name"), target_name, name_clean);
+        let email = target_name.filter(|n| n.contains('@'));
+        w.str_clean_if(
+            k!("email"),
+            email.or(target_found.and_then(|p| p.email())),
+            email.is_some() && name_clean,
+        );
+        let full_name = text(&t.display_name).filter(|s| known(s));
+        w.str_clean_if(
             k!("full_name"),
-            text(&t.display_name)
-                .filter(|s| known(s))
-                .or(target_found.and_then(|p| p.display_name())),
+            full_name.or(target_found.and_then(|p| p.display_name())),
+            full_name.is_some() && is_borrowed(&t.display_name),
         );
         if let Some(g) = group_target {
             w.open_object(k!("group"));
@@ -455,7 +466,14 @@ pub(crate) fn write_document(
     }
 
     if let (Some(raw), Some(info)) = (usable_ua, ua_info.as_deref()) {
-        write_user_agent(&mut w, raw, info, okta_ua.and_then(|ua| text(&ua.os)));
+        let raw_clean = okta_ua.is_some_and(|ua| is_borrowed(&ua.raw_user_agent));
+        write_user_agent(
+            &mut w,
+            raw,
+            raw_clean,
+            info,
+            okta_ua.and_then(|ua| text(&ua.os)),
+        );
     }
 
     // related.*
@@ -675,7 +693,11 @@ fn json_opt<'s, 'a>(value: Option<&'s Json<'a>>) -> Option<&'s Json<'a>> {
 /// What `write_source` needs.
 struct SourceParts<'s, 'a> {
     ip_text: Option<&'s str>,
+    /// `ip_text` is cut out of a borrowed string: nothing to escape.
+    ip_clean: bool,
     ip: Option<IpAddr>,
+    /// `domain_text` is a borrowed string: nothing to escape.
+    domain_clean: bool,
     domain_text: Option<&'s str>,
     domain_parts: Option<&'s DomainParts<'s>>,
     geo: Option<&'s Geo<'a>>,
@@ -691,10 +713,15 @@ fn write_source(
 ) {
     let facts = p.facts;
     w.open_object(k!("source"));
-    w.str(k!("ip"), p.ip.and(p.ip_text));
+    w.str_clean_if(k!("ip"), p.ip.and(p.ip_text), p.ip_clean);
     // Sekoia.io: the domain when Okta has one, else the IP (else whatever Okta sent).
-    w.str(k!("address"), p.domain_text.or(p.ip_text));
-    w.str(k!("domain"), p.domain_text);
+    let address_clean = if p.domain_text.is_some() {
+        p.domain_clean
+    } else {
+        p.ip_clean
+    };
+    w.str_clean_if(k!("address"), p.domain_text.or(p.ip_text), address_clean);
+    w.str_clean_if(k!("domain"), p.domain_text, p.domain_clean);
     if let Some(parts) = p.domain_parts {
         w.str(k!("registered_domain"), Some(&parts.registered));
         w.str(k!("top_level_domain"), Some(&parts.top_level));
@@ -703,29 +730,17 @@ fn write_source(
 
     let geo = p.geo;
     w.open_object(k!("geo"));
-    w.str(
-        k!("city_name"),
-        geo.and_then(|g| text(&g.city))
-            .or(facts.city_name.as_deref()),
-    );
-    w.str(
-        k!("region_name"),
-        geo.and_then(|g| text(&g.state))
-            .or(facts.region_name.as_deref()),
-    );
-    w.str(
-        k!("country_name"),
-        geo.and_then(|g| text(&g.country))
-            .or(facts.country_name.as_deref()),
-    );
+    let (city, clean) = okta_or(geo.map(|g| &g.city), facts.city_name.as_deref());
+    w.str_clean_if(k!("city_name"), city, clean);
+    let (region, clean) = okta_or(geo.map(|g| &g.state), facts.region_name.as_deref());
+    w.str_clean_if(k!("region_name"), region, clean);
+    let (country, clean) = okta_or(geo.map(|g| &g.country), facts.country_name.as_deref());
+    w.str_clean_if(k!("country_name"), country, clean);
     w.str(k!("country_iso_code"), facts.country_iso_code.as_deref());
     w.str(k!("continent_name"), facts.continent_name.as_deref());
     w.str(k!("timezone"), facts.timezone.as_deref());
-    w.str(
-        k!("postal_code"),
-        geo.and_then(|g| text(&g.postal_code))
-            .or(facts.postal_code.as_deref()),
-    );
+    let (postal, clean) = okta_or(geo.map(|g| &g.postal_code), facts.postal_code.as_deref());
+    w.str_clean_if(k!("postal_code"), postal, clean);
     if let Some((lat, lon)) = p.geolocation.and_then(lat_lon).or(facts.location) {
         w.open_object(k!("location"));
         w.f64(k!("lat"), Some(lat));
@@ -738,15 +753,32 @@ fn write_source(
     let okta_as = security.and_then(|s| s.as_number).map(|n| n.0);
     w.u64(k!("number"), okta_as.or(facts.as_number));
     w.open_object(k!("organization"));
-    let okta_org = security.and_then(|s| text(&s.as_org));
-    w.str(k!("name"), okta_org.or(facts.as_organization.as_deref()));
+    let (org, clean) = okta_or(
+        security.map(|s| &s.as_org),
+        facts.as_organization.as_deref(),
+    );
+    w.str_clean_if(k!("name"), org, clean);
     w.close();
     w.close();
 
     w.open_object(k!("user"));
-    w.str(k!("id"), client.and_then(|c| text(&c.id)));
+    if let Some(c) = client {
+        w.text(k!("id"), &c.id);
+    }
     w.close();
     w.close();
+}
+
+/// Okta's value, else the GeoIP database's; true when it is Okta's and borrowed (nothing
+/// to escape).
+fn okta_or<'s>(
+    okta: Option<&'s Option<Text<'_>>>,
+    fact: Option<&'s str>,
+) -> (Option<&'s str>, bool) {
+    match okta.and_then(|t| text(t).map(|s| (s, is_borrowed(t)))) {
+        Some((s, clean)) => (Some(s), clean),
+        None => (fact, false),
+    }
 }
 
 /// `{lat, lon}` when both are there.
@@ -754,38 +786,63 @@ pub(crate) fn lat_lon(g: &Geolocation<'_>) -> Option<(f64, f64)> {
     Some((g.lat?.0, g.lon?.0))
 }
 
+/// `user_agent.*`. `raw_clean`: `raw` is a string serde_json borrowed (nothing to
+/// escape, see [`crate::json::Text`]).
 pub(crate) fn write_user_agent(
     w: &mut JsonWriter<'_>,
     raw: &str,
+    raw_clean: bool,
     info: &UserAgentInfo,
     okta_os: Option<&str>,
 ) {
     w.open_object(k!("user_agent"));
-    w.str(k!("original"), Some(raw));
-    w.str(k!("name"), Some(&info.name));
-    w.str(k!("version"), info.version.as_deref());
+    if raw_clean {
+        w.clean_str(k!("original"), raw);
+    } else {
+        w.str(k!("original"), Some(raw));
+    }
+    // woothee's fields: checked once per agent (`UserAgentInfo::clean`).
+    let info_str = |w: &mut JsonWriter<'_>, key: Key<'static>, value: Option<&str>| {
+        if info.clean {
+            w.clean_str(key, value.unwrap_or_default());
+        } else {
+            w.str(key, value);
+        }
+    };
+    info_str(w, k!("name"), Some(&info.name));
+    info_str(w, k!("version"), info.version.as_deref());
     w.open_object(k!("os"));
-    let (name, version) = match &info.os_name {
-        Some(name) => (name.as_str(), info.os_version.as_deref()),
+    let (name, version, clean) = match &info.os_name {
+        Some(name) => (name.as_str(), info.os_version.as_deref(), info.clean),
         // woothee does not know the OS: use Okta's own reading of the agent.
         None => match okta_os.filter(|os| !os.eq_ignore_ascii_case("unknown")) {
-            Some(os) => os_name_and_version(os),
-            None => ("Other", None),
+            Some(os) => {
+                let (name, version) = os_name_and_version(os);
+                (name, version, false)
+            }
+            None => ("Other", None, true),
         },
     };
-    w.str(k!("name"), Some(name));
-    w.str(k!("version"), version);
+    let os_str = |w: &mut JsonWriter<'_>, key: Key<'static>, value: Option<&str>| {
+        if clean {
+            w.clean_str(key, value.unwrap_or_default());
+        } else {
+            w.str(key, value);
+        }
+    };
+    os_str(w, k!("name"), Some(name));
+    os_str(w, k!("version"), version);
     // ECS: the name with the version, when it is known.
     if let Some(version) = version {
         let mut full = String::with_capacity(name.len() + 1 + version.len());
         full.push_str(name);
         full.push(' ');
         full.push_str(version);
-        w.str(k!("full"), Some(&full));
+        os_str(w, k!("full"), Some(&full));
     }
     w.close();
     w.open_object(k!("device"));
-    w.str(k!("name"), Some(info.device_name));
+    w.known_str(k!("name"), info.device_name);
     w.close();
     w.close();
 }

@@ -23,13 +23,13 @@ use crate::ecs::{
 use crate::error::NormalizeError;
 use crate::geoip::GeoFacts;
 use crate::json::{Json, OktaObject};
-use crate::model::{json, text, Geo, LogEvent, Target};
+use crate::model::{is_borrowed, json, text, Geo, LogEvent, Target};
 use crate::profile::{
     write_device_details, write_stamp, write_user_details, write_users_details, DeviceLookup,
     UserLookup,
 };
 use crate::timestamp;
-use crate::writer::{k, JsonWriter};
+use crate::writer::{k, JsonWriter, Key};
 use crate::EventSummary;
 
 /// `ecs.version` of the documents Elastic's pipeline writes.
@@ -277,22 +277,21 @@ pub(crate) fn write_document(
     let start = out.len();
     let mut w = JsonWriter::new(out);
     let mut stamp = [0u8; timestamp::LEN];
-    w.str(
-        k!("@timestamp"),
-        Some(&elastic_timestamp(&published, &mut stamp)),
-    );
+    // Digits and `-:.TZ+`: nothing to escape.
+    w.clean_str(k!("@timestamp"), &elastic_timestamp(&published, &mut stamp));
     w.open_object(k!("ecs"));
-    w.str(k!("version"), Some(ECS_VERSION));
+    w.known_str(k!("version"), ECS_VERSION);
     w.close();
     w.open_object(k!("data_stream"));
-    w.str(k!("type"), Some("logs"));
-    w.str(k!("dataset"), Some(DATASET));
+    w.known_str(k!("type"), "logs");
+    w.known_str(k!("dataset"), DATASET);
     w.close();
 
     w.open_object(k!("event"));
-    w.str(k!("kind"), Some("event"));
-    w.str(k!("id"), Some(id));
-    w.str(k!("action"), Some(event_type));
+    w.known_str(k!("kind"), "event");
+    // `id` and `event_type` are these two, not empty.
+    w.text(k!("id"), &ev.uuid);
+    w.text(k!("action"), &ev.event_type);
     // The event types Elastic names get its values; what it leaves without a
     // category or type gets oktaflow's own categorization.
     let elastic = elastic_class(event_type);
@@ -304,8 +303,8 @@ pub(crate) fn write_document(
         Some((_, kind)) if !kind.is_empty() => kind,
         _ => class.kind,
     };
-    w.str_array(k!("category"), category.iter().copied());
-    w.str_array(k!("type"), kind.iter().copied());
+    w.known_str_array(k!("category"), category.iter().copied());
+    w.known_str_array(k!("type"), kind.iter().copied());
     let result = outcome.and_then(|o| text(&o.result));
     let event_outcome = match result {
         Some(r) if r.eq_ignore_ascii_case("success") || r.eq_ignore_ascii_case("allow") => {
@@ -314,8 +313,8 @@ pub(crate) fn write_document(
         Some(r) if r.eq_ignore_ascii_case("failure") || r.eq_ignore_ascii_case("deny") => "failure",
         _ => "unknown",
     };
-    w.str(k!("outcome"), Some(event_outcome));
-    w.str(k!("dataset"), Some(DATASET));
+    w.known_str(k!("outcome"), event_outcome);
+    w.known_str(k!("dataset"), DATASET);
     w.str(k!("original"), original);
     w.close();
 
@@ -329,7 +328,7 @@ pub(crate) fn write_document(
 
     if let Some(Outer::EventBridge(envelope)) = outer {
         w.open_object(k!("cloud"));
-        w.str(k!("provider"), Some("aws"));
+        w.known_str(k!("provider"), "aws");
         w.open_object(k!("account"));
         w.text(k!("id"), &envelope.account);
         w.close();
@@ -446,7 +445,14 @@ pub(crate) fn write_document(
     w.close();
 
     if let (Some(raw), Some(info)) = (usable_ua, ua_info.as_deref()) {
-        write_user_agent(&mut w, raw, info, okta_ua.and_then(|ua| text(&ua.os)));
+        let raw_clean = okta_ua.is_some_and(|ua| is_borrowed(&ua.raw_user_agent));
+        write_user_agent(
+            &mut w,
+            raw,
+            raw_clean,
+            info,
+            okta_ua.and_then(|ua| text(&ua.os)),
+        );
     } else if let Some(raw) = raw_ua {
         w.open_object(k!("user_agent"));
         w.str(k!("original"), Some(raw));
@@ -493,8 +499,8 @@ pub(crate) fn write_document(
         w.close();
         write_stamp(&mut w, k!("enrichment"), profiles, published);
     }
-    w.str(k!("uuid"), Some(id));
-    w.str(k!("event_type"), Some(event_type));
+    w.text(k!("uuid"), &ev.uuid);
+    w.text(k!("event_type"), &ev.event_type);
     w.text(k!("display_message"), &ev.display_message);
     w.text(k!("severity"), &ev.severity);
     w.text(k!("version"), &ev.version);
@@ -840,8 +846,8 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
     let parsed = Parsed {
         log_only: log_only.as_deref(),
         tunnels: tunnels.as_deref(),
-        risk: risk.as_ref(),
-        behaviors: behaviors.as_ref(),
+        risk: risk.as_ref().map(|(p, clean)| (p, *clean)),
+        behaviors: behaviors.as_ref().map(|(p, clean)| (p, *clean)),
     };
     write_members(w, members, None, &parsed);
     w.close();
@@ -863,7 +869,9 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
     ] {
         w.json(to, member(from));
     }
-    let risk_of = |key: &str| pair(log_risk.as_ref(), key).or_else(|| pair(risk.as_ref(), key));
+    let log_risk = log_risk.as_ref().map(|(p, _)| p);
+    let risk = risk.as_ref().map(|(p, _)| p);
+    let risk_of = |key: &str| pair(log_risk, key).or_else(|| pair(risk, key));
     w.str(k!("risk_level"), risk_of("level"));
     w.str_array(
         k!("risk_reasons"),
@@ -880,7 +888,7 @@ fn write_debug(w: &mut JsonWriter<'_>, members: &[(Cow<'_, str>, Json<'_>)]) {
         k!("risk_behaviors"),
         behaviors
             .iter()
-            .flatten()
+            .flat_map(|(p, _)| p)
             .filter(|(_, v)| v == "POSITIVE")
             .map(|(k, _)| k.as_ref()),
     );
@@ -920,8 +928,9 @@ const DEBUG_TAKEN: &[&str] = &[
 struct Parsed<'p, 'a> {
     log_only: Option<&'p Json<'a>>,
     tunnels: Option<&'p Json<'a>>,
-    risk: Option<&'p Pairs<'p>>,
-    behaviors: Option<&'p Pairs<'p>>,
+    /// The pairs, and whether they hold nothing to escape.
+    risk: Option<(&'p Pairs<'p>, bool)>,
+    behaviors: Option<(&'p Pairs<'p>, bool)>,
 }
 
 /// debugData's members: verbatim (`direct` is `None`: the flattened copy), with
@@ -940,9 +949,9 @@ fn write_members(
     // The direct copy writes its keys as Elastic's `remove_flattened_debug` layout does:
     // spaces and dashes as `_`, at every depth (`New Geo-Location` -> `New_Geo_Location`).
     let rename = direct.is_some();
-    let put = |w: &mut JsonWriter<'_>, key: &str, value: Option<&Json<'_>>| match value {
+    let put = |w: &mut JsonWriter<'_>, key: &Cow<'_, str>, value: Option<&Json<'_>>| match value {
         Some(v) if rename => write_underscored(w, key, v),
-        _ => w.json(key, value),
+        _ => w.json(Key::parsed(key), value),
     };
     for (key, value) in members {
         match key.as_ref() {
@@ -961,7 +970,7 @@ fn write_members(
                 }
             }
             "behaviors" if p.behaviors.is_some() => write_pairs(w, key, p.behaviors, rename),
-            _ if direct.is_none() => w.json(key, Some(value)),
+            _ if direct.is_none() => w.json(Key::parsed(key), Some(value)),
             "originalPrincipal" => {
                 let parsed = match value {
                     Json::Str(s) => parse_json_text(s),
@@ -973,7 +982,12 @@ fn write_members(
                 }
             }
             "risk" | "behaviors" | "logOnlySecurityData" | "tunnels" => {}
-            _ => w.str(underscored(key).as_ref(), scalar_text(value).as_deref()),
+            _ => match (key, value) {
+                (Cow::Borrowed(name), Json::Str(text)) => {
+                    w.parsed_str(Key::Underscored(name), text);
+                }
+                _ => w.str(underscored(key).as_ref(), scalar_text(value).as_deref()),
+            },
         }
     }
 }
@@ -988,37 +1002,66 @@ fn underscored(key: &str) -> Cow<'_, str> {
 }
 
 /// `value` under `key`, every object key (at any depth, in arrays too) [`underscored`].
-fn write_underscored(w: &mut JsonWriter<'_>, key: &str, value: &Json<'_>) {
-    let name = underscored(key);
+// The point is which `Cow` variant the key is: a `&str` would not tell.
+#[allow(clippy::ptr_arg)]
+fn write_underscored(w: &mut JsonWriter<'_>, key: &Cow<'_, str>, value: &Json<'_>) {
+    // A borrowed key has nothing to escape, and none after the renaming.
+    let renamed;
+    let name = match key {
+        Cow::Borrowed(key) => Key::Underscored(key),
+        Cow::Owned(key) => {
+            renamed = underscored(key);
+            Key::Text(&renamed)
+        }
+    };
     match value {
         Json::Obj(members) => {
-            w.open_object(name.as_ref());
+            w.open_object(name);
             for (k, v) in members {
                 write_underscored(w, k, v);
             }
             w.close();
         }
         Json::Arr(items) => {
-            w.open_array(name.as_ref());
+            w.open_array(name);
             for item in items {
-                write_underscored(w, "", item);
+                write_underscored(w, &Cow::Borrowed(""), item);
             }
             w.close();
         }
-        scalar => w.json(name.as_ref(), Some(scalar)),
+        scalar => w.json(name, Some(scalar)),
     }
 }
 
-/// `pairs` as an object under `key`, its keys [`underscored`] when `rename`.
-fn write_pairs(w: &mut JsonWriter<'_>, key: &str, pairs: Option<&Pairs<'_>>, rename: bool) {
-    w.open_object(key);
-    for (k, v) in pairs.into_iter().flatten() {
-        let k = if rename {
-            underscored(k)
-        } else {
-            Cow::Borrowed(k.as_ref())
-        };
-        w.str(k.as_ref(), Some(v));
+/// `pairs` as an object under `key`, its keys [`underscored`] when `rename`; `pairs`'
+/// flag: they hold nothing to escape.
+// The point is which `Cow` variant the key is: a `&str` would not tell.
+#[allow(clippy::ptr_arg)]
+fn write_pairs(
+    w: &mut JsonWriter<'_>,
+    key: &Cow<'_, str>,
+    pairs: Option<(&Pairs<'_>, bool)>,
+    rename: bool,
+) {
+    w.open_object(Key::parsed(key));
+    if let Some((pairs, clean)) = pairs {
+        for (k, v) in pairs {
+            if clean {
+                let name = if rename {
+                    Key::Underscored(k)
+                } else {
+                    Key::Clean(k)
+                };
+                w.clean_str(name, v);
+            } else {
+                let k = if rename {
+                    underscored(k)
+                } else {
+                    Cow::Borrowed(k.as_ref())
+                };
+                w.str(k.as_ref(), Some(v));
+            }
+        }
     }
     w.close();
 }

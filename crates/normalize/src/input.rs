@@ -23,10 +23,18 @@ pub(crate) fn parse_top(input: &[u8]) -> Result<LogEvent<'_>, NormalizeError> {
     // Validating UTF-8 once for the whole input is much cheaper than
     // serde_json's per-string check; invalid UTF-8 takes the slice path so the
     // error names the position.
-    let parsed = match std::str::from_utf8(input) {
-        Ok(text) => serde_json::from_str::<LogEvent<'_>>(text),
-        Err(_) => serde_json::from_slice::<LogEvent<'_>>(input),
-    };
+    match std::str::from_utf8(input) {
+        Ok(text) => parse_top_str(text),
+        Err(_) => checked_top(serde_json::from_slice::<LogEvent<'_>>(input)),
+    }
+}
+
+/// [`parse_top`] of input known to be UTF-8.
+pub(crate) fn parse_top_str(input: &str) -> Result<LogEvent<'_>, NormalizeError> {
+    checked_top(serde_json::from_str::<LogEvent<'_>>(input))
+}
+
+fn checked_top(parsed: serde_json::Result<LogEvent<'_>>) -> Result<LogEvent<'_>, NormalizeError> {
     let top = parsed.map_err(NormalizeError::NotJson)?;
     if top.other.is_some() {
         return Err(NormalizeError::NotAnObject);

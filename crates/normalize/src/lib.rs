@@ -247,6 +247,18 @@ impl Normalizer {
         self.normalize_at(input, Some(fetched_at), out)
     }
 
+    /// As [`normalize_fetched_into`](Self::normalize_fetched_into), for input already
+    /// known to be UTF-8 (a reader that checked it does not pay for a second check).
+    pub fn normalize_fetched_str_into(
+        &mut self,
+        input: &str,
+        fetched_at: chrono::DateTime<chrono::Utc>,
+        out: &mut Vec<u8>,
+    ) -> Result<EventSummary, NormalizeError> {
+        let top = input::parse_top_str(input)?;
+        self.normalize_parsed(input.as_bytes(), top, Some(fetched_at), out)
+    }
+
     fn normalize_at(
         &mut self,
         input: &[u8],
@@ -254,6 +266,17 @@ impl Normalizer {
         out: &mut Vec<u8>,
     ) -> Result<EventSummary, NormalizeError> {
         let top = input::parse_top(input)?;
+        self.normalize_parsed(input, top, fetched_at, out)
+    }
+
+    /// The rest of [`normalize_at`](Self::normalize_at), `top` being `input` parsed.
+    fn normalize_parsed(
+        &mut self,
+        input: &[u8],
+        top: model::LogEvent<'_>,
+        fetched_at: Option<chrono::DateTime<chrono::Utc>>,
+        out: &mut Vec<u8>,
+    ) -> Result<EventSummary, NormalizeError> {
         let form = input::form(&top)?;
         let start = out.len();
         let result = match input::parse_inner(form) {

@@ -195,6 +195,12 @@ pub(crate) fn text<'s>(t: &'s Option<Text<'_>>) -> Option<&'s str> {
     t.as_ref().and_then(Text::non_empty)
 }
 
+/// True when `t` is a string serde_json borrowed from its input: nothing to escape (see
+/// [`Text`]).
+pub(crate) fn is_borrowed(t: &Option<Text<'_>>) -> bool {
+    matches!(t, Some(Text(std::borrow::Cow::Borrowed(_))))
+}
+
 /// The value of an optional free-form field, when it carries information.
 pub(crate) fn json<'s, 'a>(j: &'s Option<Json<'a>>) -> Option<&'s Json<'a>> {
     j.as_ref().filter(|j| !j.is_empty())

@@ -21,6 +21,9 @@ pub(crate) struct UserAgentInfo {
     pub(crate) os_version: Option<String>,
     /// `user_agent.device.name`.
     pub(crate) device_name: &'static str,
+    /// True when no field above holds a byte JSON strings must escape (found once per
+    /// distinct agent, so the writer copies the fields without its escape scan).
+    pub(crate) clean: bool,
 }
 
 /// Parser with a bounded cache of results.
@@ -57,6 +60,18 @@ fn known(s: &str) -> Option<&str> {
 
 /// Parses one user agent string with woothee.
 pub(crate) fn parse_uncached(raw: &str) -> UserAgentInfo {
+    let mut info = parse_fields(raw);
+    let clean = crate::writer::is_clean;
+    info.clean = clean(&info.name)
+        && info.version.as_deref().is_none_or(clean)
+        && info.os_name.as_deref().is_none_or(clean)
+        && info.os_version.as_deref().is_none_or(clean)
+        && clean(info.device_name);
+    info
+}
+
+/// [`parse_uncached`] without [`UserAgentInfo::clean`].
+fn parse_fields(raw: &str) -> UserAgentInfo {
     let Some(r) = woothee::parser::Parser::new().parse(raw) else {
         let (name, version) = unknown_browser(raw);
         return UserAgentInfo {
@@ -108,6 +123,7 @@ pub(crate) fn parse_uncached(raw: &str) -> UserAgentInfo {
         os_name,
         os_version,
         device_name,
+        clean: false,
     }
 }
 

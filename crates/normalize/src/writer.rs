@@ -14,12 +14,15 @@ use crate::json::{Json, Text};
 /// when written.
 #[derive(Clone, Copy)]
 pub(crate) enum Key<'k> {
-    /// `"name":`, ready to copy.
+    /// `,"name":`, ready to copy (without the comma for an object's first member).
     Quoted(&'static str),
     /// A name to escape (names from the input).
     Text(&'k str),
     /// A name serde_json borrowed from its input: nothing to escape (see [`Key::parsed`]).
     Clean(&'k str),
+    /// A [`Key::Clean`] name written with every space and dash as `_` (Elastic's
+    /// `remove_flattened_debug` layout).
+    Underscored(&'k str),
 }
 
 impl<'k> Key<'k> {
@@ -48,10 +51,11 @@ impl<'k> From<&'k std::borrow::Cow<'_, str>> for Key<'k> {
     }
 }
 
-/// A [`Key`] from a string literal, quoted at compile time.
+/// A [`Key`] from a string literal, quoted (and preceded by the separator) at compile
+/// time.
 macro_rules! k {
     ($name:literal) => {
-        $crate::writer::Key::Quoted(concat!("\"", $name, "\":"))
+        $crate::writer::Key::Quoted(concat!(",\"", $name, "\":"))
     };
 }
 pub(crate) use k;
@@ -67,7 +71,10 @@ struct Frame {
 /// Writes one JSON object into a byte buffer.
 pub(crate) struct JsonWriter<'o> {
     out: &'o mut Vec<u8>,
-    frames: Vec<Frame>,
+    /// The innermost open container (kept out of `outer`: every member touches it).
+    cur: Frame,
+    /// The containers around `cur`, the root object first.
+    outer: Vec<Frame>,
 }
 
 impl<'o> JsonWriter<'o> {
@@ -75,49 +82,74 @@ impl<'o> JsonWriter<'o> {
     pub(crate) fn new(out: &'o mut Vec<u8>) -> Self {
         let start = out.len();
         out.push(b'{');
-        // Deep enough for every schema's documents: no growth while writing.
-        let mut frames = Vec::with_capacity(16);
-        frames.push(Frame {
-            start,
-            count: 0,
-            is_array: false,
-        });
-        JsonWriter { out, frames }
-    }
-
-    fn top(&mut self) -> &mut Frame {
-        // The root frame is only popped by `finish`, which consumes the writer.
-        let last = self.frames.len() - 1;
-        &mut self.frames[last]
+        JsonWriter {
+            out,
+            cur: Frame {
+                start,
+                count: 0,
+                is_array: false,
+            },
+            // Deep enough for every schema's documents: no growth while writing.
+            outer: Vec::with_capacity(16),
+        }
     }
 
     /// Writes the separator and, inside an object, the key of the next member.
     fn member(&mut self, key: Key<'_>) {
-        let frame = self.top();
-        let first = frame.count == 0;
-        let in_array = frame.is_array;
-        frame.count += 1;
-        if !first {
-            self.out.push(b',');
+        let first = self.cur.count == 0;
+        self.cur.count += 1;
+        if self.cur.is_array {
+            if !first {
+                self.out.push(b',');
+            }
+            return;
         }
-        if !in_array {
-            match key {
-                Key::Quoted(quoted) => {
-                    debug_assert!(
-                        quoted.len() >= 3
-                            && first_escape(&quoted.as_bytes()[1..quoted.len() - 2]).is_none(),
-                        "k!({quoted}) needs escaping"
-                    );
-                    self.out.extend_from_slice(quoted.as_bytes());
+        match key {
+            Key::Quoted(quoted) => {
+                debug_assert!(
+                    quoted.len() >= 4
+                        && quoted.starts_with(",\"")
+                        && first_escape(&quoted.as_bytes()[2..quoted.len() - 2]).is_none(),
+                    "k!({quoted}) needs escaping"
+                );
+                let bytes = quoted.as_bytes();
+                // The separator is the key's first byte.
+                self.out
+                    .extend_from_slice(if first { &bytes[1..] } else { bytes });
+            }
+            _ if !first => {
+                self.out.push(b',');
+                self.key(key);
+            }
+            _ => self.key(key),
+        }
+    }
+
+    /// Writes an object key that is not [`Key::Quoted`], with its `:`.
+    fn key(&mut self, key: Key<'_>) {
+        match key {
+            Key::Quoted(quoted) => self.out.extend_from_slice(&quoted.as_bytes()[1..]),
+            Key::Text(name) => {
+                self.string(name);
+                self.out.push(b':');
+            }
+            Key::Clean(name) => {
+                write_clean_str(self.out, name);
+                self.out.push(b':');
+            }
+            Key::Underscored(name) => {
+                debug_assert!(is_clean(name), "{name:?} needs escaping");
+                self.out.push(b'"');
+                let start = self.out.len();
+                self.out.extend_from_slice(name.as_bytes());
+                // Byte for byte as `str::replace`: UTF-8 has no space or dash inside a
+                // multi-byte character.
+                for b in &mut self.out[start..] {
+                    if matches!(*b, b' ' | b'-') {
+                        *b = b'_';
+                    }
                 }
-                Key::Text(name) => {
-                    self.string(name);
-                    self.out.push(b':');
-                }
-                Key::Clean(name) => {
-                    write_clean_str(self.out, name);
-                    self.out.push(b':');
-                }
+                self.out.extend_from_slice(b"\":");
             }
         }
     }
@@ -174,6 +206,31 @@ impl<'o> JsonWriter<'o> {
         }
     }
 
+    /// A string member known to hold nothing to escape (cut out of a string serde_json
+    /// borrowed, see [`Json`]; checked in debug builds), left out when empty.
+    pub(crate) fn clean_str<'k>(&mut self, key: impl Into<Key<'k>>, value: &str) {
+        if !value.is_empty() {
+            self.member(key.into());
+            write_clean_str(self.out, value);
+        }
+    }
+
+    /// A string member, left out when absent or empty; copied without the escape scan
+    /// when `clean` (it is, or was cut out of, a string serde_json borrowed: see
+    /// [`JsonWriter::clean_str`]).
+    pub(crate) fn str_clean_if<'k>(
+        &mut self,
+        key: impl Into<Key<'k>>,
+        value: Option<&str>,
+        clean: bool,
+    ) {
+        if clean {
+            self.clean_str(key, value.unwrap_or_default());
+        } else {
+            self.str(key, value);
+        }
+    }
+
     /// An array of strings from this crate's own tables (see [`JsonWriter::known_str`]),
     /// left out when empty.
     pub(crate) fn known_str_array<'k>(
@@ -217,9 +274,18 @@ impl<'o> JsonWriter<'o> {
 
     /// A free-form member (empty parts dropped), left out when empty.
     pub(crate) fn json<'k>(&mut self, key: impl Into<Key<'k>>, value: Option<&Json<'_>>) {
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
-            self.member(key.into());
-            write_json(self.out, v);
+        let Some(v) = value else {
+            return;
+        };
+        if matches!(v, Json::Null) || matches!(v, Json::Str(s) if s.is_empty()) {
+            return;
+        }
+        let before = self.out.len();
+        self.member(key.into());
+        if !write_json_kept(self.out, v) {
+            // Empty after all: the member is taken back.
+            self.out.truncate(before);
+            self.cur.count -= 1;
         }
     }
 
@@ -248,11 +314,15 @@ impl<'o> JsonWriter<'o> {
         let start = self.out.len();
         self.member(key);
         self.out.push(if is_array { b'[' } else { b'{' });
-        self.frames.push(Frame {
-            start,
-            count: 0,
-            is_array,
-        });
+        let parent = std::mem::replace(
+            &mut self.cur,
+            Frame {
+                start,
+                count: 0,
+                is_array,
+            },
+        );
+        self.outer.push(parent);
     }
 
     /// Opens an object member (the key is ignored inside an array).
@@ -273,15 +343,13 @@ impl<'o> JsonWriter<'o> {
     /// Closes the innermost container, removing it if it stayed empty; false when it
     /// was removed.
     pub(crate) fn close_kept(&mut self) -> bool {
-        if self.frames.len() <= 1 {
-            return false;
-        }
-        let Some(frame) = self.frames.pop() else {
+        let Some(parent) = self.outer.pop() else {
             return false;
         };
+        let frame = std::mem::replace(&mut self.cur, parent);
         if frame.count == 0 {
             self.out.truncate(frame.start);
-            self.top().count -= 1;
+            self.cur.count -= 1;
             false
         } else {
             self.out.push(if frame.is_array { b']' } else { b'}' });
@@ -291,7 +359,7 @@ impl<'o> JsonWriter<'o> {
 
     /// Closes every open container and the root object.
     pub(crate) fn finish(mut self) {
-        while self.frames.len() > 1 {
+        while !self.outer.is_empty() {
             self.close();
         }
         self.out.push(b'}');
@@ -338,6 +406,11 @@ fn write_clean_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     out.extend_from_slice(s.as_bytes());
     out.push(b'"');
+}
+
+/// True when `s` holds no byte JSON strings must escape.
+pub(crate) fn is_clean(s: &str) -> bool {
+    first_escape(s.as_bytes()).is_none()
 }
 
 /// Bytes that JSON strings must escape: quote, backslash, controls.
@@ -391,49 +464,82 @@ fn first_escape(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| needs_escape(b))
 }
 
-/// Writes a free-form value, leaving out empty members and elements.
+/// Writes a free-form value, leaving out empty members and elements. `v` is not empty
+/// (see [`Json::is_empty`]); an empty one writes nothing.
 pub(crate) fn write_json(out: &mut Vec<u8>, v: &Json<'_>) {
+    write_json_kept(out, v);
+}
+
+/// Writes `v` as [`write_json`] does, in one pass: a member or element is written and
+/// taken back when it turns out empty (instead of asking [`Json::is_empty`] of every
+/// nested value first, which walks each subtree once per level above it). Returns false,
+/// with `out` as it was, when `v` is empty.
+fn write_json_kept(out: &mut Vec<u8>, v: &Json<'_>) -> bool {
     match v {
-        Json::Null => out.extend_from_slice(b"null"),
+        Json::Null => return false,
         Json::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Json::Num(n) => {
             let mut ser = serde_json::Serializer::new(&mut *out);
             // Writing a number into a Vec cannot fail.
             let _ = n.serialize(&mut ser);
         }
+        Json::Str(s) if s.is_empty() => return false,
         // Borrowed: as serde_json found it in the input, without escape sequences.
         Json::Str(Cow::Borrowed(s)) => write_clean_str(out, s),
         Json::Str(Cow::Owned(s)) => write_str(out, s),
         Json::Arr(items) => {
+            let start = out.len();
             out.push(b'[');
             let mut first = true;
-            for item in items.iter().filter(|i| !i.is_empty()) {
+            for item in items {
+                let before = out.len();
                 if !first {
                     out.push(b',');
                 }
-                first = false;
-                write_json(out, item);
+                if write_json_kept(out, item) {
+                    first = false;
+                } else {
+                    out.truncate(before);
+                }
+            }
+            if first {
+                out.truncate(start);
+                return false;
             }
             out.push(b']');
         }
         Json::Obj(members) => {
+            let start = out.len();
             out.push(b'{');
             let mut first = true;
-            for (k, v) in members.iter().filter(|(_, v)| !v.is_empty()) {
+            for (k, v) in members {
+                // Scalars that carry nothing are skipped before their key is written.
+                if matches!(v, Json::Null) || matches!(v, Json::Str(s) if s.is_empty()) {
+                    continue;
+                }
+                let before = out.len();
                 if !first {
                     out.push(b',');
                 }
-                first = false;
                 match k {
                     Cow::Borrowed(k) => write_clean_str(out, k),
                     Cow::Owned(k) => write_str(out, k),
                 }
                 out.push(b':');
-                write_json(out, v);
+                if write_json_kept(out, v) {
+                    first = false;
+                } else {
+                    out.truncate(before);
+                }
+            }
+            if first {
+                out.truncate(start);
+                return false;
             }
             out.push(b'}');
         }
     }
+    true
 }
 
 /// Writes the decimal digits of `v`, without allocating.

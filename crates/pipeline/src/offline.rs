@@ -72,14 +72,16 @@ pub fn normalize_stream(
                     ),
                     bytes,
                 )),
-                Ok(_) => match normalizer.normalize_fetched_into(bytes, read_at, &mut output.buf) {
-                    Ok(event) => {
-                        output.buf.push(b'\n');
-                        summary.published_unparsable += u64::from(event.published_fallback);
-                        None
+                Ok(text) => {
+                    match normalizer.normalize_fetched_str_into(text, read_at, &mut output.buf) {
+                        Ok(event) => {
+                            output.buf.push(b'\n');
+                            summary.published_unparsable += u64::from(event.published_fallback);
+                            None
+                        }
+                        Err(e) => Some((e.to_string(), bytes)),
                     }
-                    Err(e) => Some((e.to_string(), bytes)),
-                },
+                }
             },
             Record::TooLong { prefix, len } => Some((too_long_reason(prefix, len), prefix)),
             Record::Malformed { raw, reason } => Some((reason.to_owned(), raw)),
