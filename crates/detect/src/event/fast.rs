@@ -30,14 +30,23 @@ pub(super) fn log_event(raw: &[u8]) -> Option<LogEvent<'_>> {
     let mut other_event_type = false;
     let mut top_texts = [TopText::Absent; 2];
     cur.object(|cur, key| {
-        if key.len() == 9 && key != b"eventType" && key.eq_ignore_ascii_case(b"eventType") {
-            // `eventtype`, `EventType`, ...: a name the Sigma event also reads as `eventType`.
-            other_event_type = true;
-        }
-        if let Some(t) = TOP_TEXTS
-            .iter()
-            .position(|name| name.as_bytes().eq_ignore_ascii_case(key))
-        {
+        // Names that spell a Sigma-read member in another case, or the members the prefilter
+        // compares (only names of these lengths can).
+        let top = match key.len() {
+            9 => {
+                if key != b"eventType" && key.eq_ignore_ascii_case(b"eventType") {
+                    // `eventtype`, `EventType`, ...: a name the Sigma event also reads as
+                    // `eventType`.
+                    other_event_type = true;
+                }
+                None
+            }
+            14 | 15 => TOP_TEXTS
+                .iter()
+                .position(|name| name.as_bytes().eq_ignore_ascii_case(key)),
+            _ => None,
+        };
+        if let Some(t) = top {
             // Kept only for the Sigma prefilter (the rules do not read it): never a reason to
             // give up, since the serde pass does not read it either.
             let first = top_texts[t] == TopText::Absent;

@@ -591,7 +591,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 /// A byte-level prefilter in front of [`Gate::check`]: the gate's condition with each literal
 /// test replaced by "the literal occurs somewhere in the raw bytes, ASCII case ignored", all
 /// literals searched (with `memchr::memmem`, only as far as the condition needs them) in the
-/// input lower-cased once. An event for which it is false skips the Sigma
+/// input lower-cased once, when one is needed. An event for which it is false skips the Sigma
 /// path without the gate's JSON scan.
 ///
 /// # Soundness
@@ -611,13 +611,21 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 /// with a character JSON may escape, or a presence test.
 ///
 /// `eventType` equal to a literal (what most Okta rules test first) is not searched: it is
-/// compared with the `eventType` [`crate::EventView`] parsed, when the lower-cased input holds
-/// `"eventtype"` exactly once. Then the member it was read from is the only one of that name
-/// in any case, anywhere in the event, so it is the value every rule sees under that name.
-/// (Without `\u` escapes, a member name is written as it is.)
+/// compared with the `eventType` [`crate::EventView`] parsed, when that member is known to be
+/// the only one any rule reads under that name: the fast reader saw every top-level member
+/// name (none escaped) and only one equals `eventType` without regard to ASCII case
+/// ([`crate::EventView::event_type_alone`]; the Sigma event reads a one-segment name from the
+/// top-level members only), or else the lower-cased input holds `"eventtype"` exactly once
+/// (then the member is the only one of that name in any case, anywhere; without `\u` escapes
+/// a member name is written as it is). Likewise a test on `displayMessage` or
+/// `legacyEventType` is made on the member's value when the fast reader found it a plain
+/// string under the only top-level name that equals it in any case, or found no such name
+/// (the test is false: a field item is false on an absent field); otherwise its literal is
+/// searched. The input is lower-cased only when a literal is searched.
 ///
-/// Input with a `\u` escape or one of those two characters, or `"eventtype"` more than once,
-/// gets no answer: the gate decides.
+/// Input with a `\u` escape or one of those two characters gets no answer when a literal must
+/// be searched, nor input where the `eventType` comparison is needed and neither condition
+/// above holds: the gate decides.
 #[derive(Debug, Clone)]
 pub(crate) struct Prefilter {
     /// One searcher per literal (lower case), searched in the lower-cased input on demand.
