@@ -93,6 +93,12 @@ impl Alert {
     pub fn to_json(&self) -> String {
         self.document.to_string()
     }
+
+    /// The same text as [`Alert::to_json`], as bytes: written straight into a buffer instead
+    /// of through `Display`'s formatter (a third of the instructions).
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.document).unwrap_or_else(|_| self.to_json().into_bytes())
+    }
 }
 
 /// The id of the alert of `rule` for `group` over `window` (an opaque, stable text such as the
@@ -322,6 +328,27 @@ fn put(map: &mut Map<String, Value>, key: &str, value: Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_bytes_are_the_json_text() {
+        let alert = Alert {
+            id: "i".into(),
+            rule: RuleMeta {
+                id: "r",
+                name: "n",
+                description: "d",
+                reference: "",
+                ruleset: BUILTIN_RULESET,
+                category: "iam",
+            },
+            severity: Severity::High,
+            group: "g".into(),
+            timestamp_ms: 0,
+            triggers: Vec::new(),
+            document: json!({"b": [1, 2.5, "x\"y\u{1}é"], "a": {"z": null, "c": true}}),
+        };
+        assert_eq!(alert.to_json_bytes(), alert.to_json().into_bytes());
+    }
 
     #[test]
     fn alert_ids_are_stable_uuids() {

@@ -55,6 +55,10 @@ pub struct EventView<'a> {
     facts: Facts<'a>,
     raw: Raw<'a>,
     ecs: Option<Ecs<'a>>,
+    /// See [`EventView::event_type_alone`].
+    event_type_alone: bool,
+    /// See [`EventView::top_texts`].
+    top_texts: [TopText<'a>; 2],
 }
 
 impl<'a> EventView<'a> {
@@ -74,6 +78,8 @@ impl<'a> EventView<'a> {
             facts: Facts::from_top(top)?,
             raw: Raw::Bytes(raw),
             ecs,
+            event_type_alone: false,
+            top_texts: [TopText::Other; 2],
         })
     }
 
@@ -90,6 +96,8 @@ impl<'a> EventView<'a> {
     ) -> Result<EventView<'a>, DetectError> {
         match fast::log_event(raw) {
             Some(top) => Ok(EventView {
+                event_type_alone: top.event_type_alone,
+                top_texts: top.top_texts,
                 facts: Facts::from_top(top)?,
                 raw: Raw::Bytes(raw),
                 ecs,
@@ -111,6 +119,8 @@ impl<'a> EventView<'a> {
             facts: Facts::from_top(top)?,
             raw: Raw::Value(raw),
             ecs,
+            event_type_alone: false,
+            top_texts: [TopText::Other; 2],
         })
     }
 
@@ -128,6 +138,40 @@ impl<'a> EventView<'a> {
     pub fn ecs(&self) -> Option<Ecs<'a>> {
         self.ecs
     }
+
+    /// True when the event was read by the fast reader ([`EventView::from_checked_bytes`])
+    /// from a plain LogEvent whose top level has the member `eventType` once and no other
+    /// member whose name equals `eventType` without regard to ASCII case, none of those names
+    /// escaped: then [`Facts::event_type`] is the only value any Sigma rule sees under that
+    /// name (the Sigma event reads a one-segment name from the top-level members only).
+    pub(crate) fn event_type_alone(&self) -> bool {
+        self.event_type_alone
+    }
+
+    /// The [`TOP_TEXTS`] members as the fast reader found them (all [`TopText::Other`] when
+    /// it did not read the event).
+    pub(crate) fn top_texts(&self) -> &[TopText<'a>; 2] {
+        &self.top_texts
+    }
+}
+
+/// The top-level LogEvent members whose text the Sigma prefilter compares directly when the fast
+/// reader found them plain ([`TopText`]), in this order.
+pub(crate) const TOP_TEXTS: [&str; 2] = ["displayMessage", "legacyEventType"];
+
+/// What the fast reader found of one of the [`TOP_TEXTS`] members.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum TopText<'a> {
+    /// No top-level member has that name, in any ASCII case.
+    Absent,
+    /// Exactly one top-level member has that name in any ASCII case; it is spelled exactly so
+    /// and its value is a string with no escape, these bytes (UTF-8 not checked yet: only the
+    /// Sigma prefilter reads them).
+    Plain(&'a [u8]),
+    /// Anything else (several such members, another spelling, an escape, a value that is not a
+    /// string), or the event was not read by the fast reader.
+    #[default]
+    Other,
 }
 
 /// A point on the earth, in degrees.
@@ -383,6 +427,12 @@ struct LogEvent<'a> {
     /// `{"message": "<LogEvent JSON text>"}` wrapper.
     #[serde(borrow, default)]
     message: Text<'a>,
+    /// Set by the fast reader only: see [`EventView::event_type_alone`].
+    #[serde(skip)]
+    event_type_alone: bool,
+    /// Set by the fast reader only: see [`EventView::top_texts`].
+    #[serde(skip)]
+    top_texts: [TopText<'a>; 2],
 }
 
 #[derive(Deserialize, Default)]

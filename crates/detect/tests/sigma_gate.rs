@@ -335,6 +335,27 @@ fn the_byte_prefilter_lets_through_what_it_must() {
             "d5",
             json!({"eventType": "zone.delete", "displayMessage": "eventType"}),
         ),
+        // `displayMessage` and `legacyEventType` (compared as values when plain) in another
+        // case, twice, as a number, beside a canonical one.
+        ev(
+            "d6",
+            json!({"displaymessage": "Max sign in attempts exceeded"}),
+        ),
+        ev(
+            "d7",
+            json!({"displayMessage": "x", "DISPLAYMESSAGE": "Max sign in attempts exceeded"}),
+        ),
+        ev(
+            "d8",
+            json!({"LegacyEventType": "core.user_auth.login_failed",
+                   "actor": {"alternateId": "hunter2"}}),
+        ),
+        ev("d9", json!({"displayMessage": 42, "legacyEventType": true})),
+        ev(
+            "d10",
+            json!({"legacyEventType": "core.user_auth.login_failed",
+                   "actor": {"alternateId": "hunter2"}}),
+        ),
     ]
     .iter()
     .map(|v| serde_json::to_vec(v).expect("json"))
@@ -344,10 +365,19 @@ fn the_byte_prefilter_lets_through_what_it_must() {
         br#"{"uuid":"d3","published":"2024-05-01T10:00:00Z","eventType":"x","client":{"userAgent":{"rawUserAgent":"curl\/8.1 \"q\""}},"displayMessage":"User attempted unauthorized access to app"}"#
             .to_vec(),
     );
+    // Escapes in the compared values.
+    events.push(
+        br#"{"uuid":"d11","published":"2024-05-01T10:00:00Z","eventType":"x","displayMessage":"Max sign in attempts exceeded\/"}"#
+            .to_vec(),
+    );
+    events.push(
+        br#"{"uuid":"d12","published":"2024-05-01T10:00:00Z","eventType":"x","displayMessage":"Max sign in attempts \u0065xceeded"}"#
+            .to_vec(),
+    );
     let on = run(&rules, RulesConfig::none(), &events, true);
     let off = run(&rules, RulesConfig::none(), &events, false);
     assert_eq!(on, off);
-    for id in ["d1", "d3", "d5"] {
+    for id in ["d1", "d3", "d5", "d6", "d8", "d10", "d12"] {
         assert!(
             on.iter().any(|a| a.contains(&format!("\"{id}\""))),
             "{id} raised nothing: {on:#?}"

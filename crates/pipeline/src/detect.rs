@@ -220,7 +220,7 @@ pub fn detect_batch(stage: &mut DetectStage, batch: &mut Batch) -> Result<(), Ch
     for alert in raised {
         detections.rules.push(alert.rule.id);
         detections.alerts.push(Document {
-            json: alert.to_json().into_bytes(),
+            json: alert.to_json_bytes(),
             id: alert.id,
         });
     }

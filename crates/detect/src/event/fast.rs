@@ -18,7 +18,7 @@ use std::borrow::Cow;
 
 use super::{
     AuthenticationContext, Client, DebugContext, DebugData, GeographicalContext, Geolocation, List,
-    LogEvent, Number, Obj, Outcome, RawParty, SecurityContext, Text,
+    LogEvent, Number, Obj, Outcome, RawParty, SecurityContext, Text, TopText, TOP_TEXTS,
 };
 
 /// The LogEvent members of `raw` the rules read, or `None` when the serde pass must decide.
@@ -27,7 +27,40 @@ pub(super) fn log_event(raw: &[u8]) -> Option<LogEvent<'_>> {
     cur.ws();
     let mut ev = LogEvent::default();
     let mut seen = 0u32;
+    let mut other_event_type = false;
+    let mut top_texts = [TopText::Absent; 2];
     cur.object(|cur, key| {
+        // Names that spell a Sigma-read member in another case, or the members the prefilter
+        // compares (only names of these lengths can).
+        let top = match key.len() {
+            9 => {
+                if key != b"eventType" && key.eq_ignore_ascii_case(b"eventType") {
+                    // `eventtype`, `EventType`, ...: a name the Sigma event also reads as
+                    // `eventType`.
+                    other_event_type = true;
+                }
+                None
+            }
+            14 | 15 => TOP_TEXTS
+                .iter()
+                .position(|name| name.as_bytes().eq_ignore_ascii_case(key)),
+            _ => None,
+        };
+        if let Some(t) = top {
+            // Kept only for the Sigma prefilter (the rules do not read it): never a reason to
+            // give up, since the serde pass does not read it either.
+            let first = top_texts[t] == TopText::Absent;
+            top_texts[t] = TopText::Other;
+            if first && key == TOP_TEXTS[t].as_bytes() && cur.peek() == Some(b'"') {
+                let start = cur.i;
+                if let Some(text) = cur.plain_string() {
+                    top_texts[t] = TopText::Plain(text);
+                    return Some(());
+                }
+                cur.i = start;
+            }
+            return cur.skip();
+        }
         let bit = match key {
             b"uuid" => 0,
             b"published" => 1,
@@ -65,6 +98,8 @@ pub(super) fn log_event(raw: &[u8]) -> Option<LogEvent<'_>> {
     if cur.i != raw.len() || (ev.uuid.0.is_none() && ev.event_type.0.is_none()) {
         return None;
     }
+    ev.event_type_alone = ev.event_type.0.is_some() && !other_event_type;
+    ev.top_texts = top_texts;
     Some(ev)
 }
 
@@ -521,6 +556,40 @@ mod tests {
             fast * 10 >= events.len() * 9,
             "{fast} of {} read fast",
             events.len()
+        );
+    }
+
+    #[test]
+    fn top_texts_are_plain_only_when_spelled_once_exactly() {
+        use super::super::TopText;
+        let read = |members: &str| {
+            let raw = format!(
+                r#"{{"uuid":"u1","published":"2024-05-01T10:00:00Z","eventType":"x"{members}}}"#
+            );
+            let ev = super::log_event(raw.as_bytes()).expect("read fast");
+            let tops = ev.top_texts.map(|t| match t {
+                TopText::Plain(s) => format!("plain {}", String::from_utf8_lossy(s)),
+                other => format!("{other:?}"),
+            });
+            (ev.event_type_alone, tops)
+        };
+        let plain = |s: &str| format!("plain {s}");
+        assert_eq!(
+            read(r#","displayMessage":"A b","legacyEventType":"l""#),
+            (true, [plain("A b"), plain("l")])
+        );
+        assert_eq!(read(""), (true, ["Absent".into(), "Absent".into()]));
+        assert_eq!(
+            read(r#","displaymessage":"A","EventType":"y""#),
+            (false, ["Other".into(), "Absent".into()])
+        );
+        assert_eq!(
+            read(r#","displayMessage":"A","displayMessage":"B","legacyEventType":5"#),
+            (true, ["Other".into(), "Other".into()])
+        );
+        assert_eq!(
+            read(r#","displayMessage":"A\"b","legacyEventType":{"x":"}"}"#),
+            (true, ["Other".into(), "Other".into()])
         );
     }
 

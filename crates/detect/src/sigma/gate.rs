@@ -32,6 +32,7 @@ use rsigma_parser::{ConditionExpr, Quantifier};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::event::OKTA_ROOTS;
+use crate::event::{TopText, TOP_TEXTS};
 
 /// At most this many distinct fields are gated on (a bit set); more opens the gate.
 const MAX_PATHS: usize = 64;
@@ -590,7 +591,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 /// A byte-level prefilter in front of [`Gate::check`]: the gate's condition with each literal
 /// test replaced by "the literal occurs somewhere in the raw bytes, ASCII case ignored", all
 /// literals searched (with `memchr::memmem`, only as far as the condition needs them) in the
-/// input lower-cased once. An event for which it is false skips the Sigma
+/// input lower-cased once, when one is needed. An event for which it is false skips the Sigma
 /// path without the gate's JSON scan.
 ///
 /// # Soundness
@@ -610,13 +611,21 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 /// with a character JSON may escape, or a presence test.
 ///
 /// `eventType` equal to a literal (what most Okta rules test first) is not searched: it is
-/// compared with the `eventType` [`crate::EventView`] parsed, when the lower-cased input holds
-/// `"eventtype"` exactly once. Then the member it was read from is the only one of that name
-/// in any case, anywhere in the event, so it is the value every rule sees under that name.
-/// (Without `\u` escapes, a member name is written as it is.)
+/// compared with the `eventType` [`crate::EventView`] parsed, when that member is known to be
+/// the only one any rule reads under that name: the fast reader saw every top-level member
+/// name (none escaped) and only one equals `eventType` without regard to ASCII case
+/// ([`crate::EventView::event_type_alone`]; the Sigma event reads a one-segment name from the
+/// top-level members only), or else the lower-cased input holds `"eventtype"` exactly once
+/// (then the member is the only one of that name in any case, anywhere; without `\u` escapes
+/// a member name is written as it is). Likewise a test on `displayMessage` or
+/// `legacyEventType` is made on the member's value when the fast reader found it a plain
+/// string under the only top-level name that equals it in any case, or found no such name
+/// (the test is false: a field item is false on an absent field); otherwise its literal is
+/// searched. The input is lower-cased only when a literal is searched.
 ///
-/// Input with a `\u` escape or one of those two characters, or `"eventtype"` more than once,
-/// gets no answer: the gate decides.
+/// Input with a `\u` escape or one of those two characters gets no answer when a literal must
+/// be searched, nor input where the `eventType` comparison is needed and neither condition
+/// above holds: the gate decides.
 #[derive(Debug, Clone)]
 pub(crate) struct Prefilter {
     /// One searcher per literal (lower case), searched in the lower-cased input on demand.
@@ -637,6 +646,13 @@ enum Pre {
     Lit(usize),
     /// The event's folded `eventType` equals this.
     EventType(String),
+    /// The test on the value of the top-level member [`TOP_TEXTS`]`[field]`, when the fast
+    /// reader found it plain or absent ([`TopText`]); else literal `lit` occurs.
+    Top {
+        field: usize,
+        test: Test,
+        lit: usize,
+    },
     All(Vec<Pre>),
     Any(Vec<Pre>),
 }
@@ -660,7 +676,13 @@ impl Prefilter {
         let cond = gate.cond.as_ref()?;
         let mut literals: Vec<String> = Vec::new();
         let event_type = gate.paths.iter().position(|p| *p == ["eventtype"]);
-        let pre = Self::lower(cond, event_type, &mut literals);
+        let tops = TOP_TEXTS.map(|name| {
+            gate.paths
+                .iter()
+                .position(|p| p.len() == 1 && p[0].eq_ignore_ascii_case(name))
+        });
+        let fields = Fields { event_type, tops };
+        let pre = Self::lower(cond, &fields, &mut literals);
         if pre == Pre::True || literals.len() > MAX_LITERALS {
             return None;
         }
@@ -677,13 +699,13 @@ impl Prefilter {
         })
     }
 
-    fn lower(cond: &Cond, event_type: Option<usize>, literals: &mut Vec<String>) -> Pre {
+    fn lower(cond: &Cond, fields: &Fields, literals: &mut Vec<String>) -> Pre {
         match cond {
             Cond::True => Pre::True,
             Cond::All(parts) => {
                 let mut parts: Vec<Pre> = parts
                     .iter()
-                    .map(|p| Self::lower(p, event_type, literals))
+                    .map(|p| Self::lower(p, fields, literals))
                     .filter(|p| *p != Pre::True)
                     .collect();
                 match parts.len() {
@@ -695,7 +717,7 @@ impl Prefilter {
             Cond::Any(parts) => {
                 let mut parts: Vec<Pre> = parts
                     .iter()
-                    .map(|p| Self::lower(p, event_type, literals))
+                    .map(|p| Self::lower(p, fields, literals))
                     .collect();
                 if parts.is_empty() || parts.contains(&Pre::True) {
                     return Pre::True;
@@ -725,18 +747,26 @@ impl Prefilter {
                 if !searchable {
                     return Pre::True;
                 }
-                if let (Test::Exact(l), Some(p)) = (test, event_type) {
+                if let (Test::Exact(l), Some(p)) = (test, fields.event_type) {
                     if *path == p {
                         return Pre::EventType(l.clone());
                     }
                 }
                 let folded = lit.to_ascii_lowercase();
-                match literals.iter().position(|l| *l == folded) {
-                    Some(i) => Pre::Lit(i),
+                let lit = match literals.iter().position(|l| *l == folded) {
+                    Some(i) => i,
                     None => {
                         literals.push(folded);
-                        Pre::Lit(literals.len() - 1)
+                        literals.len() - 1
                     }
+                };
+                match fields.tops.iter().position(|t| *t == Some(*path)) {
+                    Some(field) => Pre::Top {
+                        field,
+                        test: test.clone(),
+                        lit,
+                    },
+                    None => Pre::Lit(lit),
                 }
             }
         }
@@ -746,33 +776,44 @@ impl Prefilter {
     /// some rule may. `None`: the input is not one the prefilter answers for (see the type's
     /// documentation).
     ///
-    /// `event_type` is the `eventType` [`crate::EventView`] read from `raw`.
-    pub(crate) fn check(&mut self, raw: &[u8], event_type: &str) -> Option<bool> {
-        if contains(raw, b"\\u")
-            || (!raw.is_ascii() && FOLDS_TO_ASCII.iter().any(|c| contains(raw, c)))
-        {
-            return None;
-        }
-        self.low.clear();
-        self.low.extend_from_slice(raw);
-        self.low.make_ascii_lowercase();
-        if self.uses_event_type && self.event_type_name.find_iter(&self.low).take(2).count() != 1 {
-            // Another member named `eventType` in some case (or the name as a value): the
-            // one `EventView` read may not be the only one the engine sees.
-            return None;
+    /// `event_type` is the `eventType` [`crate::EventView`] read from `raw`; `alone` is
+    /// [`crate::EventView::event_type_alone`]: then that member is known to be the only one
+    /// any rule reads under that name, and the input is lower-cased (and checked for `\u`
+    /// escapes) only if a literal must be searched. Most events are answered by their
+    /// `eventType` alone.
+    pub(crate) fn check(
+        &mut self,
+        raw: &[u8],
+        event_type: &str,
+        alone: bool,
+        tops: &[TopText<'_>; 2],
+    ) -> Option<bool> {
+        let mut input = Input {
+            finders: &self.finders,
+            raw,
+            low: &mut self.low,
+            lowered: None,
+            event_type: "",
+            tops,
+        };
+        if self.uses_event_type && !alone {
+            if !input.lower() {
+                return None;
+            }
+            if self.event_type_name.find_iter(input.low).take(2).count() != 1 {
+                // Another member named `eventType` in some case (or the name as a value): the
+                // one `EventView` read may not be the only one the engine sees.
+                return None;
+            }
         }
         let event_type = fold(event_type);
+        input.event_type = &event_type;
         // Bit i of `searched`: literal i was looked for; of `found`: it occurs.
         let mut memo = Memo {
             searched: [0; MAX_LITERALS / 64],
             found: [0; MAX_LITERALS / 64],
         };
-        let input = Input {
-            finders: &self.finders,
-            low: &self.low,
-            event_type: &event_type,
-        };
-        Some(eval_pre(&self.cond, &input, &mut memo))
+        eval_pre(&self.cond, &mut input, &mut memo)
     }
 }
 
@@ -785,30 +826,86 @@ struct Memo {
 /// What the prefilter's condition is evaluated on.
 struct Input<'a> {
     finders: &'a [memchr::memmem::Finder<'static>],
-    /// The input, lower case.
-    low: &'a [u8],
+    /// The input.
+    raw: &'a [u8],
+    /// The input, lower case, once [`Input::lower`] made it.
+    low: &'a mut Vec<u8>,
+    /// Whether [`Input::lower`] ran, and whether the input can be answered for.
+    lowered: Option<bool>,
     /// The event's `eventType`, folded.
     event_type: &'a str,
+    /// The event's [`TOP_TEXTS`] members as the fast reader found them.
+    tops: &'a [TopText<'a>; 2],
+}
+
+/// Which gated fields the prefilter compares with what [`crate::EventView`] read.
+struct Fields {
+    /// The gated field `eventType`.
+    event_type: Option<usize>,
+    /// The gated fields of [`TOP_TEXTS`].
+    tops: [Option<usize>; 2],
+}
+
+impl Input<'_> {
+    /// Lower-cases the input into `low` (once); false when the input is not one literals can
+    /// be searched in (a `\u` escape, or a non-ASCII character that folds to ASCII).
+    fn lower(&mut self) -> bool {
+        *self.lowered.get_or_insert_with(|| {
+            let raw = self.raw;
+            if contains(raw, b"\\u")
+                || (!raw.is_ascii() && FOLDS_TO_ASCII.iter().any(|c| contains(raw, c)))
+            {
+                return false;
+            }
+            self.low.clear();
+            self.low.extend_from_slice(raw);
+            self.low.make_ascii_lowercase();
+            true
+        })
+    }
 }
 
 impl Pre {
     fn uses_event_type(&self) -> bool {
         match self {
             Pre::EventType(_) => true,
-            Pre::True | Pre::Lit(_) => false,
+            Pre::True | Pre::Lit(_) | Pre::Top { .. } => false,
             Pre::All(parts) | Pre::Any(parts) => parts.iter().any(Pre::uses_event_type),
         }
     }
 }
 
-/// Evaluates `cond`, searching each literal at most once, only when needed.
-fn eval_pre(cond: &Pre, input: &Input<'_>, memo: &mut Memo) -> bool {
-    match cond {
+/// Evaluates `cond`, searching each literal at most once, only when needed; `None` when a
+/// literal must be searched in input the prefilter does not answer for.
+fn eval_pre(cond: &Pre, input: &mut Input<'_>, memo: &mut Memo) -> Option<bool> {
+    Some(match cond {
         Pre::True => true,
         Pre::EventType(lit) => input.event_type == lit,
+        Pre::Top { field, test, lit } => {
+            let value = match input.tops.get(*field) {
+                Some(TopText::Absent) => return Some(false),
+                Some(TopText::Plain(value)) => std::str::from_utf8(value).ok(),
+                _ => None,
+            };
+            let Some(value) = value else {
+                // Not known plain: the literal is searched in the bytes.
+                return eval_pre(&Pre::Lit(*lit), input, memo);
+            };
+            let value = fold(value);
+            match test {
+                Test::Exact(l) => *value == **l,
+                Test::Contains(l) => value.contains(l.as_str()),
+                Test::StartsWith(l) => value.starts_with(l.as_str()),
+                Test::EndsWith(l) => value.ends_with(l.as_str()),
+                Test::Present => true,
+            }
+        }
         Pre::Lit(i) => {
             let (word, bit) = (i / 64, 1u64 << (i % 64));
             if memo.searched[word] & bit == 0 {
+                if !input.lower() {
+                    return None;
+                }
                 memo.searched[word] |= bit;
                 if input.finders[*i].find(input.low).is_some() {
                     memo.found[word] |= bit;
@@ -816,9 +913,23 @@ fn eval_pre(cond: &Pre, input: &Input<'_>, memo: &mut Memo) -> bool {
             }
             memo.found[word] & bit != 0
         }
-        Pre::All(parts) => parts.iter().all(|p| eval_pre(p, input, memo)),
-        Pre::Any(parts) => parts.iter().any(|p| eval_pre(p, input, memo)),
-    }
+        Pre::All(parts) => {
+            for part in parts {
+                if !eval_pre(part, input, memo)? {
+                    return Some(false);
+                }
+            }
+            true
+        }
+        Pre::Any(parts) => {
+            for part in parts {
+                if eval_pre(part, input, memo)? {
+                    return Some(true);
+                }
+            }
+            false
+        }
+    })
 }
 
 #[cfg(test)]

@@ -362,11 +362,14 @@ impl SigmaEngine {
             if let Raw::Bytes(bytes) = event.raw() {
                 // The byte prefilter first (the parsed `eventType`, a few searches in the
                 // bytes); where it has no answer, the gate's scan of the JSON.
-                let pass = match self
-                    .prefilter
-                    .as_mut()
-                    .and_then(|p| p.check(bytes, &event.facts().event_type))
-                {
+                let pass = match self.prefilter.as_mut().and_then(|p| {
+                    p.check(
+                        bytes,
+                        &event.facts().event_type,
+                        event.event_type_alone(),
+                        event.top_texts(),
+                    )
+                }) {
                     Some(false) => false,
                     // Some rule may match: the engine decides (the gate's scan would mostly
                     // say the same, at the cost of another pass over the JSON).
