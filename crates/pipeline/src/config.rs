@@ -16,17 +16,18 @@ pub const DEAD_LETTER_FILE: &str = "dead-letter.ndjson";
 pub const ONCE_OUTPUT_RETRY_LIMIT: Duration = Duration::from_secs(60);
 
 /// The pipeline's memory bound on a batch, whatever its sinks prefer: 20,000 events or
-/// 12 MB of raw events. At most two batches are in memory with their documents (one being
+/// 6 MB of raw events. At most two batches are in memory with their documents (one being
 /// written, the next one normalized; the normalize stage starts a batch only when the writer
 /// took the one before), each as raw events plus documents (about 2.2 times the raw bytes),
-/// plus the raw pages grouped for the batch after: about 65 MB of a backfill's memory. The
-/// rest of the 150 MB peak RSS budget of a 1,000,000-event backfill goes to the allocator's
-/// fragmentation (measured: about 40 MB with ClickHouse's large batches), the prefetched pages
-/// and the process itself. ClickHouse's 20,000-row preference is cut here to about 4,000
-/// simulator events (four pages) per insert (see docs/performance.md).
+/// plus the raw pages grouped for the batch after: about 35 MB of a backfill's memory. The
+/// rest of the 150 MB peak RSS budget of a 1,000,000-event backfill goes to the detector's
+/// state (about 40 MB after a simulated day: one key per Okta session), the allocator's
+/// fragmentation, the prefetched pages and the process itself. ClickHouse's 20,000-row
+/// preference is cut here to about 2,000 simulator events (two pages) per insert; 12 MB
+/// batches peaked at 166 MiB with detections on (see docs/performance.md).
 pub const MAX_BATCH: BatchLimits = BatchLimits {
     max_docs: 20_000,
-    max_bytes: 12_000_000,
+    max_bytes: 6_000_000,
 };
 
 /// One Okta org to read.
