@@ -14,8 +14,9 @@
 //! (`SELECT * … ORDER BY timestamp … FORMAT JSONEachRow`), then POSTed one request after the
 //! other to a fresh `CREATE TABLE … AS` copy, in chunks of exactly the rows of oktaflow's
 //! batches (read from its `batch committed` debug log, in order) with the same compression.
-//! Timed: each request, including the gzip (level 1, 256 KB pieces compressed while the body
-//! is sent, as the sink does); not timed: reading a chunk from the file. oktaflow's time also
+//! Timed: each request, including the compression (LZ4 blocks of 256 KB of rows made while the
+//! body is sent, with the sink's own `compress_block`, as the sink does); not timed: reading a
+//! chunk from the file. oktaflow's time also
 //! includes fetching, normalizing and encoding the rows as JSONEachRow, which the direct insert
 //! gets for free. The two sides alternate which goes first over `OKTAFLOW_BENCH_RUNS` rounds;
 //! the ratio oktaflow ÷ direct is printed per round and as a median. The server's INSERT count
@@ -127,7 +128,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("ClickHouse: skipped (set OKTAFLOW_TEST_CLICKHOUSE_URL)");
     }
     for (label, name, options) in [
-        ("gzip", "clickhouse", ""),
+        ("LZ4", "clickhouse", ""),
         (
             "no compression",
             "clickhouse-plain",
@@ -227,6 +228,32 @@ fn server_cpu(name: &str) -> Option<Duration> {
     None
 }
 
+/// Waits (at most 60 s) until the local ClickHouse server has used under 2 % of a core for a
+/// whole second: the merges and part removals left by the previous side (or export) must not
+/// weigh on the next one. Without it the side that ran second was slower in every round
+/// (2026-12-06: ratios 0.82-0.87 with oktaflow first, 0.62-0.76 with the direct insert first).
+/// Prints how long it waited. Does nothing when the server is not a local process.
+fn settle_server() {
+    let started = Instant::now();
+    let Some(mut before) = server_cpu("clickhouse-serv") else {
+        return;
+    };
+    while started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_secs(1));
+        let Some(now) = server_cpu("clickhouse-serv") else {
+            return;
+        };
+        if now.saturating_sub(before) < Duration::from_millis(20) {
+            break;
+        }
+        before = now;
+    }
+    println!(
+        "  server settled in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
 /// User + system CPU time of this process (the in-process simulator and emulator).
 fn own_cpu() -> Duration {
     support::cpu_time("self").unwrap_or(Duration::ZERO)
@@ -236,7 +263,7 @@ fn own_cpu() -> Duration {
 struct ClickHouseBench<'a> {
     /// The server's HTTP URL, without a trailing slash.
     url: String,
-    /// `gzip` or `no compression`.
+    /// `LZ4` or `no compression`.
     label: &'a str,
     /// `clickhouse` or `clickhouse-plain` (as in `OKTAFLOW_BENCH_SINKS`).
     name: &'a str,
@@ -283,8 +310,9 @@ impl Side {
 /// direct insert of the same rows (exported from oktaflow's first table as JSONEachRow)
 /// into a fresh copy of the table, POSTed sequentially in chunks of the sink's preferred
 /// batch (`Sink::preferred_batch`: rows and uncompressed bytes, cut as the sink cuts them)
-/// with the same compression. Even rounds run the direct insert first, so background merges
-/// left by the previous side weigh on both sides alike. Prints rows/s of both, the ratio
+/// with the same compression. Even rounds run the direct insert first, and each side waits until
+/// the server is idle (`settle_server`), so background merges left by the previous side weigh
+/// on neither. Prints rows/s of both, the ratio
 /// oktaflow ÷ direct per round and its median.
 fn clickhouse_rounds(
     runtime: &tokio::runtime::Runtime,
@@ -302,7 +330,7 @@ fn clickhouse_rounds(
         .request
         .compression(oktaflow_sink::clickhouse::DEFAULTS.request);
     println!(
-        "ClickHouse ({}): preferred batch {} rows / {} bytes, gzip {compression}; {} rounds; \
+        "ClickHouse ({}): preferred batch {} rows / {} bytes, compression {compression}; {} rounds; \
          the direct insert uses oktaflow's batches",
         bench.label, limits.max_docs, limits.max_bytes, bench.rounds
     );
@@ -418,6 +446,7 @@ fn oktaflow_side(
         name.len()
     );
     setup_table(url, &table)?;
+    settle_server();
     let counters_before = runtime.block_on(insert_counters(url))?;
     let server_before = server_cpu("clickhouse-serv");
     let log = dir.join(format!("{name}-{round}.log"));
@@ -512,6 +541,7 @@ fn direct_side(
     let url = &bench.url;
     let table = format!("{template}_direct_{round}");
     runtime.block_on(sql(url, &format!("CREATE TABLE {table} AS {template}")))?;
+    settle_server();
     let counters_before = runtime.block_on(insert_counters(url))?;
     let server_before = server_cpu("clickhouse-serv");
     let inserted = runtime.block_on(direct_insert(url, &table, rows_file, batches, compression));
@@ -542,8 +572,8 @@ fn direct_side(
 }
 
 /// POSTs the JSONEachRow lines of `rows_file` to `INSERT INTO table` one request after the
-/// other, `batches[i]` lines in the i-th, gzipped (level 1, in 256 KB pieces while the body is
-/// sent, as the sink does) when `compression`. Reading a chunk is not timed; the answer is the
+/// other, `batches[i]` lines in the i-th, compressed (LZ4 blocks of 256 KB of rows made while
+/// the body is sent, as the sink does) when `compression`. Reading a chunk is not timed; the answer is the
 /// sum of the requests' wall times (compression included), and the rows sent.
 async fn direct_insert(
     url: &str,
@@ -575,8 +605,8 @@ async fn direct_insert(
         let started = Instant::now();
         if compression {
             request = request
-                .header(reqwest::header::CONTENT_ENCODING, "gzip")
-                .body(reqwest::Body::wrap_stream(gzip_stream(chunk)));
+                .query(&[("decompress", "1")])
+                .body(reqwest::Body::wrap_stream(block_stream(chunk)));
         } else {
             request = request.body(chunk);
         }
@@ -591,29 +621,26 @@ async fn direct_insert(
     Ok((elapsed, rows))
 }
 
-/// `body` gzipped (level 1) in 256 KB pieces as the request is sent.
-fn gzip_stream(
+/// `body` as ClickHouse compressed blocks (the sink's `compress_block`) of about 256 KB of
+/// rows each, the last row of a block being the one that passes 256 KB (as the sink cuts its
+/// pieces), made as the request is sent.
+fn block_stream(
     body: bytes::Bytes,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
     const PIECE: usize = 256 * 1024;
-    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    futures_util::stream::unfold(Some((body, 0, encoder)), |state| async move {
-        use std::io::Write;
-        let (body, mut offset, mut encoder) = state?;
-        loop {
-            if offset >= body.len() {
-                return Some((encoder.finish().map(bytes::Bytes::from), None));
-            }
-            let end = (offset + PIECE).min(body.len());
-            if let Err(error) = encoder.write_all(&body[offset..end]) {
-                return Some((Err(error), None));
-            }
-            offset = end;
-            let out = std::mem::take(encoder.get_mut());
-            if !out.is_empty() {
-                return Some((Ok(bytes::Bytes::from(out)), Some((body, offset, encoder))));
-            }
+    futures_util::stream::unfold((body, 0), |(body, offset)| async move {
+        if offset >= body.len() {
+            return None;
         }
+        let end = match body[(offset + PIECE).min(body.len())..]
+            .iter()
+            .position(|&b| b == b'\n')
+        {
+            Some(newline) => (offset + PIECE).min(body.len()) + newline + 1,
+            None => body.len(),
+        };
+        let block = oktaflow_sink::clickhouse::compress_block(&body[offset..end]);
+        Some((block.map(bytes::Bytes::from), (body, end)))
     })
 }
 

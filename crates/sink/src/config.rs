@@ -114,7 +114,7 @@ impl BatchOptions {
 /// ```toml
 /// [sinks.request]
 /// timeout = "60s"
-/// compression = true     # gzip request bodies
+/// compression = true     # compress request bodies (gzip; ClickHouse: LZ4 blocks)
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -122,7 +122,8 @@ pub struct RequestOptions {
     /// Timeout of one request (connect + response + body), e.g. `"30s"`; 1 s at least.
     #[serde(deserialize_with = "de::option_duration")]
     pub timeout: Option<Duration>,
-    /// Gzip request bodies.
+    /// Compress request bodies: gzip (Elasticsearch, HTTP, Splunk), LZ4 blocks in
+    /// ClickHouse's own format (ClickHouse).
     pub compression: Option<bool>,
 }
 

@@ -168,6 +168,30 @@ async fn a_batch_written_twice_reads_once_with_its_fields() {
 
 #[tokio::test]
 #[ignore = "needs a ClickHouse server: set OKTAFLOW_TEST_CLICKHOUSE_URL"]
+async fn compressed_and_plain_inserts_store_the_same_rows() {
+    // 3,000 documents make a body of several 256 KB pieces: several LZ4 blocks in one insert.
+    let url = server_url();
+    let batch = docs("lz4", 3000);
+    let mut sums = Vec::new();
+    for compression in [true, false] {
+        let table = unique_table(if compression { "lz4" } else { "plain" });
+        let mut config = config(&url, &table);
+        config.request.compression = Some(compression);
+        let mut sink = ClickHouseSink::new(&config).unwrap();
+        sink.setup().await.unwrap();
+        sink.recover(None).await.unwrap();
+        let ack = sink.write_batch(&batch).await.unwrap();
+        assert!(ack.rejected.is_empty(), "{:?}", ack.rejected);
+        let q = |s: &str| s.replace("{T}", &table);
+        assert_eq!(sql(&url, &q("SELECT count() FROM {T}")).await, "3000");
+        sums.push(sql(&url, &q("SELECT sum(cityHash64(id, document)) FROM {T}")).await);
+        sql(&url, &q("DROP TABLE {T}")).await;
+    }
+    assert_eq!(sums[0], sums[1]);
+}
+
+#[tokio::test]
+#[ignore = "needs a ClickHouse server: set OKTAFLOW_TEST_CLICKHOUSE_URL"]
 async fn refused_rows_are_dead_lettered_with_the_servers_reason_and_the_rest_is_stored() {
     let url = server_url();
     let table = unique_table("refused");
