@@ -230,8 +230,8 @@ fn server_cpu(name: &str) -> Option<Duration> {
 
 /// Waits (at most 60 s) until the local ClickHouse server has used under 2 % of a core for a
 /// whole second: the merges and part removals left by the previous side (or export) must not
-/// weigh on the next one. Without it the side that ran second was slower in every round
-/// (2026-12-06: ratios 0.82-0.87 with oktaflow first, 0.62-0.76 with the direct insert first).
+/// weigh on the next one. A guard, not a measured cause: on 2026-12-06 the server was always
+/// idle already (settled in 1.0 s) and the rounds varied as much with it as without.
 /// Prints how long it waited. Does nothing when the server is not a local process.
 fn settle_server() {
     let started = Instant::now();
