@@ -10,6 +10,9 @@
 //! `outcome`, `securityContext`, `debugContext.debugData` with
 //! requestId/requestUri/dtHash/behaviors/risk, `transaction`, `request.ipChain`,
 //! `target`) in Okta's field order, about 2 KB of compact JSON on average.
+//! Users travel plausibly: each is at home or on one trip per 3-day block, and
+//! signs in from nowhere while flying between the two, so their sign-ins never
+//! imply an improbable speed.
 //!
 //! Output is a pure function of the seed and the sequence of `published` times
 //! passed in: the same seed always yields the same events, uuids included.
@@ -19,7 +22,7 @@ mod org;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::rng::Rng;
+use crate::rng::{splitmix64, Rng};
 use json::{fragment, JsonWriter};
 pub(crate) use org::Org;
 use org::{okta_id, push_base62, write_ip_chain_entry};
@@ -879,7 +882,7 @@ impl EventGenerator {
         let index = cumulative_weights.partition_point(|&c| c <= draw);
         let spec = &SPECS[index];
         let uuid = uuid(rng);
-        let parts = parts(rng, org, spec);
+        let parts = parts(rng, org, spec, published.timestamp_millis());
         render(rng, spec, &parts, &uuid, published, out);
         uuid
     }
@@ -925,12 +928,104 @@ fn push_hex(rng: &mut Rng, out: &mut String, len: usize) {
     }
 }
 
-/// A client context for user `u`: usually from home, sometimes travelling.
-fn user_client<'a>(rng: &mut Rng, org: &'a Org, u: usize) -> ClientParts<'a> {
+/// How long one travel plan lasts: each user is at home or on one trip for a whole block.
+const TRIP_BLOCK_MS: i64 = 3 * 24 * 3_600_000;
+/// The share of blocks a user spends on a trip.
+const TRIP_CHANCE: f64 = 0.08;
+/// The speed of travel between two places (an airliner, below the 900 km/h that the
+/// `geo_improbable_access` rule calls improbable).
+const TRAVEL_KMH: f64 = 750.0;
+
+/// Where a user is at one moment (see [`whereabouts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Whereabouts {
+    /// At the home location.
+    Home,
+    /// On a trip, at this location.
+    Away(usize),
+    /// Travelling to or from a trip: no events (the user is in the air).
+    Transit,
+}
+
+/// Where user `u` is at `at` (ms since the epoch), a pure function of the org's seed: time is
+/// cut into [`TRIP_BLOCK_MS`] blocks (shifted per user); in [`TRIP_CHANCE`] of them the user is
+/// away at another (non-hosting) location. The first hours of a block whose location differs
+/// from the previous block's are [`Whereabouts::Transit`], as long as the flight takes at
+/// [`TRAVEL_KMH`], so the user's events never imply an improbable speed. Admins stay home.
+fn whereabouts(org: &Org, u: usize, at: i64) -> Whereabouts {
+    if org.admins.contains(&u) {
+        return Whereabouts::Home;
+    }
+    let home = org.users[u].home;
+    let mut phase_state = org.travel_salt ^ (u as u64).wrapping_mul(0xA076_1D64_78BD_642F);
+    let phase = (splitmix64(&mut phase_state) % TRIP_BLOCK_MS as u64) as i64;
+    let shifted = at.saturating_sub(phase);
+    let block = shifted.div_euclid(TRIP_BLOCK_MS);
+    let into = shifted.rem_euclid(TRIP_BLOCK_MS);
+    let here = trip_location(org, u, block).unwrap_or(home);
+    let before = trip_location(org, u, block - 1).unwrap_or(home);
+    if here != before && into < flight_ms(&org.locations[before], &org.locations[here]) {
+        return Whereabouts::Transit;
+    }
+    if here == home {
+        Whereabouts::Home
+    } else {
+        Whereabouts::Away(here)
+    }
+}
+
+/// The location of user `u`'s trip in `block`, if the user travels then.
+fn trip_location(org: &Org, u: usize, block: i64) -> Option<usize> {
+    let mut state = org.travel_salt
+        ^ (u as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (block as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    let draw = splitmix64(&mut state);
+    if (draw >> 11) as f64 * (1.0 / (1u64 << 53) as f64) >= TRIP_CHANCE {
+        return None;
+    }
+    let destinations = org.locations.len();
+    let start = (splitmix64(&mut state) % destinations as u64) as usize;
+    let home = org.users[u].home;
+    (0..destinations)
+        .map(|i| (start + i) % destinations)
+        .find(|&loc| loc != home && !org.locations[loc].hosting)
+}
+
+/// How long a flight between two locations takes at [`TRAVEL_KMH`], plus an hour.
+fn flight_ms(from: &org::Location, to: &org::Location) -> i64 {
+    let km = great_circle_km(from.lat, from.lon, to.lat, to.lon);
+    (km / TRAVEL_KMH * 3_600_000.0) as i64 + 3_600_000
+}
+
+/// The great-circle distance between two points, in km (haversine, mean earth radius).
+fn great_circle_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6_371.0 * a.sqrt().min(1.0).asin()
+}
+
+/// A user for an event at `at`, drawn at random; one in transit then gives way to the next.
+fn pick_user(rng: &mut Rng, org: &Org, at: i64) -> usize {
+    let users = org.users.len();
+    let first = rng.below(users);
+    (0..users)
+        .map(|i| (first + i) % users)
+        .find(|&u| whereabouts(org, u, at) != Whereabouts::Transit)
+        .unwrap_or(first)
+}
+
+/// A client context for user `u` at `at` (ms since the epoch): from where the user is then
+/// ([`whereabouts`]): at home, usually from the home address, or on a trip.
+fn user_client<'a>(rng: &mut Rng, org: &'a Org, u: usize, at: i64) -> ClientParts<'a> {
     let user = &org.users[u];
-    let away = rng.chance(0.08);
-    let (location, ip, v6) = if away {
-        let loc = rng.below(org.locations.len());
+    let trip = match whereabouts(org, u, at) {
+        Whereabouts::Away(location) => Some(location),
+        Whereabouts::Home | Whereabouts::Transit => None,
+    };
+    let away = trip.is_some();
+    let (location, ip, v6) = if let Some(loc) = trip {
         let (ip, v6) = org.locations[loc].address(rng, 0.2);
         (loc, ip, v6)
     } else if rng.chance(0.75) {
@@ -1002,10 +1097,11 @@ fn simple_target(
 }
 
 /// Chooses actor, client, targets and details for one event of type `spec`.
-fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
+/// `at`: the event's `published` time in milliseconds since the Unix epoch.
+fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec, at: i64) -> Parts<'a> {
     let (event_type, _, _, _, shape, fail_rate) = *spec;
     let failed = rng.chance(fail_rate);
-    let user = rng.below(org.users.len());
+    let user = pick_user(rng, org, at);
     let admin = *rng.pick(&org.admins);
     let (result, reason) = if failed {
         let reason = match shape {
@@ -1103,7 +1199,7 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
                 ));
                 parts.result = if failed { "DENY" } else { "ALLOW" };
             }
-            parts.client = Some(user_client(rng, org, user));
+            parts.client = Some(user_client(rng, org, user, at));
         }
         Shape::AppSso => {
             let app = &org.apps[rng.below(org.apps.len())];
@@ -1122,7 +1218,7 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
             ));
             parts.targets.push(&app.target_json);
             parts.targets.push(&org.users[user].app_user_json);
-            parts.client = Some(user_client(rng, org, user));
+            parts.client = Some(user_client(rng, org, user, at));
         }
         Shape::MfaFactor => {
             let by_admin = rng.chance(0.3);
@@ -1132,7 +1228,7 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
             let actor = if by_admin { admin } else { user };
             parts.actor = &org.users[actor].actor_json;
             parts.targets.push(&org.users[user].actor_json);
-            parts.client = Some(user_client(rng, org, actor));
+            parts.client = Some(user_client(rng, org, actor, at));
         }
         Shape::AdminOnUser | Shape::SelfService => {
             let actor = if shape == Shape::SelfService {
@@ -1158,7 +1254,7 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
                 parts.job = true;
                 parts.actor = &org.system_actor_json;
             } else {
-                parts.client = Some(user_client(rng, org, actor));
+                parts.client = Some(user_client(rng, org, actor, at));
             }
         }
         Shape::GroupMembership => {
@@ -1175,7 +1271,7 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
                 .targets
                 .push(&org.groups[rng.below(org.groups.len())].target_json);
             if !by_rule {
-                parts.client = Some(user_client(rng, org, admin));
+                parts.client = Some(user_client(rng, org, admin, at));
             }
         }
         Shape::AppAdmin | Shape::AppMembership => {
@@ -1189,7 +1285,7 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
             } else {
                 parts.targets.push(&app.target_json);
             }
-            parts.client = Some(user_client(rng, org, admin));
+            parts.client = Some(user_client(rng, org, admin, at));
         }
         Shape::OAuth => {
             let oidc: Vec<&org::App> = org
@@ -1227,7 +1323,7 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
                 "Access Token",
                 Some(&detail),
             ));
-            let mut client = user_client(rng, org, user);
+            let mut client = user_client(rng, org, user, at);
             client.client_id = Some(&app.id);
             parts.client = Some(client);
         }
@@ -1242,7 +1338,7 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
                 &name,
                 None,
             ));
-            parts.client = Some(user_client(rng, org, admin));
+            parts.client = Some(user_client(rng, org, admin, at));
         }
         Shape::PolicyAdmin => {
             parts.request_uri = "/api/v1/policies".to_string();
@@ -1250,13 +1346,13 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
             parts
                 .targets
                 .push(&org.policies[rng.below(org.policies.len())]);
-            parts.client = Some(user_client(rng, org, admin));
+            parts.client = Some(user_client(rng, org, admin, at));
         }
         Shape::Zone => {
             parts.request_uri = "/api/v1/zones".to_string();
             parts.actor = &org.users[admin].actor_json;
             parts.targets.push(&org.zones[rng.below(org.zones.len())]);
-            parts.client = Some(user_client(rng, org, admin));
+            parts.client = Some(user_client(rng, org, admin, at));
         }
         Shape::Threat | Shape::Blocked => {
             parts.severity = "WARN";
@@ -1329,9 +1425,9 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec) -> Parts<'a> {
                 name,
                 None,
             ));
-            parts.client = Some(user_client(rng, org, user));
+            parts.client = Some(user_client(rng, org, user, at));
         }
-        Shape::Itp => itp_parts(rng, org, event_type, user, admin, &mut parts),
+        Shape::Itp => itp_parts(rng, org, event_type, user, admin, at, &mut parts),
     }
     parts
 }
@@ -1428,6 +1524,7 @@ fn itp_parts<'a>(
     event_type: &str,
     user: usize,
     admin: usize,
+    at: i64,
     parts: &mut Parts<'a>,
 ) {
     let u = &org.users[user];
@@ -1461,7 +1558,7 @@ fn itp_parts<'a>(
             if name == "Admin Reported User Risk" {
                 parts.actor = &org.users[admin].actor_json;
                 parts.request_uri = format!("/api/v1/users/{}/risk", u.id);
-                parts.client = Some(user_client(rng, org, admin));
+                parts.client = Some(user_client(rng, org, admin, at));
             } else if from_provider {
                 parts.actor = PROVIDER_ACTOR;
                 parts.request_uri = "/security/api/v1/security-events".to_string();
@@ -1474,7 +1571,7 @@ fn itp_parts<'a>(
             let client = if hijack {
                 hostile_client(rng, org)
             } else {
-                user_client(rng, org, user)
+                user_client(rng, org, user, at)
             };
             let session = idx_session(rng);
             let device_change = !hijack && rng.chance(0.4);
@@ -1644,7 +1741,7 @@ fn itp_parts<'a>(
                 PROVIDER_NAME,
                 None,
             ));
-            parts.client = Some(user_client(rng, org, admin));
+            parts.client = Some(user_client(rng, org, admin, at));
         }
     }
 }
@@ -1856,6 +1953,107 @@ mod tests {
         Utc.timestamp_millis_opt(1_700_000_000_000 + ms)
             .single()
             .expect("valid test timestamp")
+    }
+
+    /// Every user's whereabouts, sampled every 10 minutes for 60 days: some users travel,
+    /// admins never do, and no two consecutive places imply more than 900 km/h (the
+    /// `geo_improbable_access` threshold), transit included.
+    #[test]
+    fn users_travel_at_plausible_speeds() {
+        let generator = EventGenerator::new(42);
+        let org = generator.org();
+        let step = 600_000;
+        let mut travellers = 0;
+        let mut transits = 0;
+        for u in 0..org.users.len() {
+            let home = org.users[u].home;
+            let mut last: Option<(usize, i64)> = None;
+            let mut travelled = false;
+            for i in 0..(60 * 24 * 6) {
+                let t = 1_700_000_000_000 + i * step;
+                let place = match whereabouts(org, u, t) {
+                    Whereabouts::Transit => {
+                        transits += 1;
+                        continue;
+                    }
+                    Whereabouts::Home => home,
+                    Whereabouts::Away(loc) => {
+                        assert_ne!(loc, home);
+                        assert!(!org.locations[loc].hosting, "trips go to real places");
+                        travelled = true;
+                        loc
+                    }
+                };
+                if let Some((before, since)) = last {
+                    if before != place {
+                        let (a, b) = (&org.locations[before], &org.locations[place]);
+                        let km = great_circle_km(a.lat, a.lon, b.lat, b.lon);
+                        let hours = (t - since) as f64 / 3_600_000.0;
+                        assert!(
+                            km / hours <= 900.0,
+                            "user {u}: {km:.0} km in {hours:.2} h at {t}"
+                        );
+                    }
+                }
+                last = Some((place, t));
+            }
+            if org.admins.contains(&u) {
+                assert!(!travelled, "admins stay home");
+            }
+            travellers += usize::from(travelled);
+        }
+        assert!(
+            travellers > org.users.len() / 2,
+            "{travellers} of 600 users travel"
+        );
+        assert!(transits > 0);
+    }
+
+    /// Successful sign-ins of the generated stream: a user's consecutive ones never imply
+    /// more than 900 km/h, and some are away from home (the stream does not teleport users,
+    /// which would make `geo_improbable_access` fire on background traffic).
+    #[test]
+    fn sign_ins_never_imply_an_improbable_speed() {
+        let mut generator = EventGenerator::new(7);
+        let mut last: std::collections::HashMap<String, (f64, f64, i64)> = Default::default();
+        let mut places = HashSet::new();
+        let mut sign_ins = 0;
+        // 40,000 events over 4 days: ~15 sign-ins per user.
+        for i in 0..40_000i64 {
+            let t = i * 8_640;
+            let event = generator.event(at(t));
+            if !event.contains("\"eventType\":\"user.session.start\"")
+                || !event.contains("\"result\":\"SUCCESS\"")
+            {
+                continue;
+            }
+            let value: serde_json::Value = serde_json::from_str(&event).expect("JSON");
+            let user = value["actor"]["alternateId"]
+                .as_str()
+                .expect("actor")
+                .to_string();
+            let geo = &value["client"]["geographicalContext"]["geolocation"];
+            let (Some(lat), Some(lon)) = (geo["lat"].as_f64(), geo["lon"].as_f64()) else {
+                continue;
+            };
+            sign_ins += 1;
+            places.insert((user.clone(), geo.to_string()));
+            if let Some((lat0, lon0, t0)) = last.insert(user.clone(), (lat, lon, t)) {
+                let km = great_circle_km(lat0, lon0, lat, lon);
+                if km > 0.0 {
+                    let hours = (t - t0) as f64 / 3_600_000.0;
+                    assert!(km / hours <= 900.0, "{user}: {km:.0} km in {hours:.2} h");
+                }
+            }
+        }
+        assert!(sign_ins > 3_000, "{sign_ins} sign-ins");
+        // Some users signed in from more than one place (trips happen).
+        assert!(
+            places.len() > last.len() + 20,
+            "{} places, {} users",
+            places.len(),
+            last.len()
+        );
     }
 
     /// Identity Threat Protection eventTypes (issue 11: the simulator emits each).

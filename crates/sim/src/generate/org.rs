@@ -18,6 +18,10 @@ pub(crate) struct Location {
     ipv6_prefix: Option<&'static str>,
     /// Whether the network is a hosting/VPN provider (used by threat events).
     pub(crate) hosting: bool,
+    /// Latitude of `geo_json`, in degrees.
+    pub(crate) lat: f64,
+    /// Longitude of `geo_json`, in degrees.
+    pub(crate) lon: f64,
 }
 
 impl Location {
@@ -658,6 +662,8 @@ fn build_locations() -> Vec<Location> {
                     ipv4_prefix: v4,
                     ipv6_prefix: v6,
                     hosting,
+                    lat,
+                    lon,
                 }
             },
         )
@@ -907,6 +913,8 @@ pub(crate) struct Org {
     pub(crate) support_actor_json: String,
     pub(crate) ad_agent_json: String,
     pub(crate) idp_json: String,
+    /// Salt of the users' travel plans ([`super::whereabouts`]), drawn from the seed.
+    pub(crate) travel_salt: u64,
 }
 
 const FIRST_NAMES: &[&str] = &[
@@ -1260,7 +1268,9 @@ impl Org {
             "Azure AD (Entra ID)",
             Some("{\"idpType\":\"OIDC\"}"),
         );
+        let travel_salt = rng.next_u64();
         Org {
+            travel_salt,
             users,
             admins,
             apps,
