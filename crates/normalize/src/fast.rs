@@ -170,6 +170,11 @@ fn coerce<'a, T>(json: Json<'a>, convert: impl Fn(&Json<'a>) -> Option<T>) -> Re
     convert(&json).map(Some).ok_or(json)
 }
 
+/// Powers of ten that are exact as `f64`.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
 /// Bytes that end the plain run of a string: `"`, `\` and the control bytes.
 #[inline]
 fn string_stop(b: u8) -> bool {
@@ -214,8 +219,7 @@ impl<'a> Reader<'a> {
     /// The next byte after whitespace, not consumed.
     #[inline]
     fn peek(&mut self) -> Option<u8> {
-        self.ws();
-        self.b.get(self.i).copied()
+        self.next_byte()
     }
 
     /// Consumes the `{` or `[` at the position (already peeked) and counts one level.
@@ -242,37 +246,44 @@ impl<'a> Reader<'a> {
         self.literal(b"null")
     }
 
+    /// The byte at the position, after whitespace (compact JSON has none: one compare).
+    #[inline]
+    fn next_byte(&mut self) -> Option<u8> {
+        let c = *self.b.get(self.i)?;
+        if c > b' ' {
+            return Some(c);
+        }
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
     /// Steps to the next member of an object being read: `Some(Some(key))` with the
     /// reader on the member's value, `Some(None)` after the closing `}`. `first` is true
     /// before the first member.
     #[inline(never)]
     pub(crate) fn member(&mut self, first: &mut bool) -> Option<Option<Cow<'a, str>>> {
-        let c = self.peek()?;
-        if c == b'}' && *first {
+        let mut c = self.next_byte()?;
+        if *first {
+            *first = false;
+        } else if c == b',' {
+            self.i += 1;
+            c = self.next_byte()?;
+            if c != b'"' {
+                return None;
+            }
+        } else if c != b'}' {
+            return None;
+        }
+        if c == b'}' {
             self.i += 1;
             self.depth -= 1;
             return Some(None);
         }
-        if !*first {
-            match c {
-                b',' => {
-                    self.i += 1;
-                    self.ws();
-                }
-                b'}' => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Some(None);
-                }
-                _ => return None,
-            }
-        }
-        *first = false;
-        if self.b.get(self.i) != Some(&b'"') {
+        if c != b'"' {
             return None;
         }
         let key = self.string()?;
-        if self.peek()? != b':' {
+        if self.next_byte()? != b':' {
             return None;
         }
         self.i += 1;
@@ -342,9 +353,19 @@ impl<'a> Reader<'a> {
     /// first `\` being at `at`.
     #[cold]
     fn escaped_string(&mut self, start: usize, mut at: usize) -> Option<String> {
-        let mut out = String::with_capacity(at - start + 16);
-        out.push_str(self.s.get(start..at)?);
         let b = self.b;
+        // The closing quote (an escape is a `\` and at least one more byte), for the capacity:
+        // the decoded text is never longer than its escaped form.
+        let mut end = at;
+        loop {
+            match *b.get(end)? {
+                b'"' => break,
+                b'\\' => end += 2,
+                _ => end += 1,
+            }
+        }
+        let mut out = String::with_capacity(end - start);
+        out.push_str(self.s.get(start..at)?);
         loop {
             // `at` is on a `\`.
             let c = *b.get(at + 1)?;
@@ -370,14 +391,23 @@ impl<'a> Reader<'a> {
                 }
                 _ => return None,
             }
-            let run = at;
-            while let Some(&c) = b.get(at) {
+            // The plain run up to the next escape: ASCII byte by byte (runs between
+            // escapes are short: a `memcpy` call each would cost more), other characters
+            // as their UTF-8 text.
+            loop {
+                let c = *b.get(at)?;
                 if string_stop(c) {
                     break;
                 }
-                at += 1;
+                if c.is_ascii() {
+                    out.push(char::from(c));
+                    at += 1;
+                } else {
+                    let ch = self.s.get(at..)?.chars().next()?;
+                    out.push(ch);
+                    at += ch.len_utf8();
+                }
             }
-            out.push_str(self.s.get(run..at)?);
             match b.get(at)? {
                 b'"' => {
                     self.i = at + 1;
@@ -389,38 +419,48 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The number at the position: a non-negative integer of up to 19 digits is read
-    /// here, any other number by serde_json's own parser on its text.
+    /// The number at the position, as serde_json reads it: an integer of up to 18 digits
+    /// and a decimal fraction of up to 15 significant digits (no exponent) are read here,
+    /// any other number by serde_json's own parser on its text.
     #[inline(never)]
     fn number(&mut self) -> Option<Number> {
         let b = self.b;
         let start = self.i;
         let mut i = start;
-        if b.get(i) == Some(&b'-') {
+        let negative = b.get(i) == Some(&b'-');
+        if negative {
             i += 1;
         }
         let int_start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
+        let mut significand = 0u64;
+        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+            significand = significand
+                .wrapping_mul(10)
+                .wrapping_add(u64::from(d - b'0'));
             i += 1;
         }
-        let digits = i - int_start;
-        if digits == 0 || (digits > 1 && b[int_start] == b'0') {
+        let int_digits = i - int_start;
+        if int_digits == 0 || (int_digits > 1 && b[int_start] == b'0') {
             return None;
         }
-        let mut plain = int_start == start && digits <= 19;
+        let mut frac_digits = 0;
         if b.get(i) == Some(&b'.') {
-            plain = false;
             i += 1;
             let frac = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
+            while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+                significand = significand
+                    .wrapping_mul(10)
+                    .wrapping_add(u64::from(d - b'0'));
                 i += 1;
             }
-            if i == frac {
+            frac_digits = i - frac;
+            if frac_digits == 0 {
                 return None;
             }
         }
+        let mut exponent = false;
         if matches!(b.get(i), Some(b'e' | b'E')) {
-            plain = false;
+            exponent = true;
             i += 1;
             if matches!(b.get(i), Some(b'+' | b'-')) {
                 i += 1;
@@ -434,14 +474,25 @@ impl<'a> Reader<'a> {
             }
         }
         self.i = i;
-        if plain {
-            let n = b[start..i]
-                .iter()
-                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-            Some(Number::from(n))
-        } else {
-            serde_json::from_str::<Number>(self.s.get(start..i)?).ok()
+        if exponent || int_digits + frac_digits > 18 {
+            return serde_json::from_str::<Number>(self.s.get(start..i)?).ok();
         }
+        if frac_digits == 0 {
+            // serde_json: u64, or i64 when negative (`-0` is the float -0.0).
+            return Some(match (negative, significand) {
+                (false, n) => Number::from(n),
+                (true, 0) => Number::from_f64(-0.0)?,
+                (true, n) => Number::from(-i64::try_from(n).ok()?),
+            });
+        }
+        if int_digits + frac_digits > 15 {
+            return serde_json::from_str::<Number>(self.s.get(start..i)?).ok();
+        }
+        // Below 2^53 and 10^22 both operands are exact, so the one division is correctly
+        // rounded: what serde_json computes (`f64_from_parts`), and what its
+        // `float_roundtrip` parser gives too.
+        let f = significand as f64 / POW10[frac_digits];
+        Number::from_f64(if negative { -f } else { f })
     }
 
     /// Any JSON value, as [`Json`] (`null` is [`Json::Null`]).
@@ -451,11 +502,15 @@ impl<'a> Reader<'a> {
             b'"' => self.string().map(Json::Str),
             b'{' => {
                 self.enter()?;
-                // As the serde path's visitor: debugData has 10 to 16 members.
-                let mut members = Vec::with_capacity(16);
+                let mut members = Vec::new();
                 let mut first = true;
                 while let Some(key) = self.member(&mut first)? {
                     let value = self.json()?;
+                    if members.is_empty() {
+                        // As the serde path's visitor (debugData has 10 to 16 members), but
+                        // nothing for an empty object.
+                        members.reserve(16);
+                    }
                     members.push((key, value));
                 }
                 Some(Json::Obj(members))
