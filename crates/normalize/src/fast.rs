@@ -42,123 +42,156 @@ pub(crate) fn log_event(input: &str) -> Option<LogEvent<'_>> {
         return None;
     }
     r.enter()?;
-    let ev = LogEvent::read_members(&mut r)?;
+    // Every object is read in place (a LogEvent is kilobytes: no moves of it).
+    let mut ev = LogEvent::default();
+    LogEvent::read_members(&mut r, &mut ev)?;
     r.ws();
-    (r.i == r.b.len()).then_some(ev)
+    if r.i == r.b.len() {
+        Some(ev)
+    } else {
+        None
+    }
 }
 
-/// A model object `okta_object!` declares: reads its members (after the `{`, up to and
-/// including the `}`), and wraps a value that is not an object.
-pub(crate) trait FastObject<'a>: Sized {
-    /// Reads the members of an object whose `{` was just consumed.
-    fn read_members(r: &mut Reader<'a>) -> Option<Self>;
+/// A model object `okta_object!` declares.
+pub(crate) trait FastObject<'a>: Default {
+    /// Reads the members of an object whose `{` was just consumed (up to and including
+    /// its `}`) into `out`, a fresh default value.
+    fn read_members(r: &mut Reader<'a>, out: &mut Self) -> Option<()>;
     /// The model of a value that was not an object (kept in `other`).
     fn from_other(json: Json<'a>) -> Self;
 }
 
+/// What reading a member gave: `Ok(())` with the value stored in its slot (as the serde
+/// path's `out.field = value`), or a misfit (the slot untouched).
+pub(crate) type Stored<'a> = Result<(), Json<'a>>;
+
 /// How a model member is read (as [`crate::json::Member`] on the serde path).
 pub(crate) trait FastMember<'a>: Sized {
-    /// Reads the member's value at the reader's position.
-    fn read_fast(r: &mut Reader<'a>) -> Option<Read<'a, Self>>;
+    /// Reads the member's value at the reader's position into `slot`.
+    fn read_into(r: &mut Reader<'a>, slot: &mut Option<Self>) -> Option<Stored<'a>>;
 }
 
 /// How an element of a [`List`] is read (as `T::deserialize` on the serde path).
 pub(crate) trait FastElement<'a>: Sized {
-    /// Reads one array element at the reader's position.
-    fn read_element(r: &mut Reader<'a>) -> Option<Self>;
+    /// Reads one array element at the reader's position onto the end of `items`.
+    fn push_element(r: &mut Reader<'a>, items: &mut Vec<Self>) -> Option<()>;
+}
+
+/// Stores what a member read gave (see [`Stored`]).
+#[inline]
+fn store<'a, T>(slot: &mut Option<T>, read: Read<'a, T>) -> Stored<'a> {
+    *slot = read?;
+    Ok(())
 }
 
 /// A model object as a member: `null` is absent (serde's `Option`), an object is read, any
 /// other value is kept whole in `other`.
-pub(crate) fn object_member<'a, T: FastObject<'a>>(r: &mut Reader<'a>) -> Option<Read<'a, T>> {
+pub(crate) fn object_member<'a, T: FastObject<'a>>(
+    r: &mut Reader<'a>,
+    slot: &mut Option<T>,
+) -> Option<Stored<'a>> {
     match r.peek()? {
         b'n' => {
             r.null()?;
-            Some(Ok(None))
+            *slot = None;
         }
         b'{' => {
             r.enter()?;
-            let v = T::read_members(r)?;
-            Some(Ok(Some(v)))
+            T::read_members(r, slot.insert(T::default()))?;
         }
-        _ => Some(Ok(Some(T::from_other(r.json()?)))),
+        _ => {
+            let json = r.json()?;
+            *slot = Some(T::from_other(json));
+        }
     }
+    Some(Ok(()))
 }
 
 /// A model object as a list element: `null` too is kept in `other`.
-pub(crate) fn object_element<'a, T: FastObject<'a>>(r: &mut Reader<'a>) -> Option<T> {
+pub(crate) fn object_element<'a, T: FastObject<'a>>(
+    r: &mut Reader<'a>,
+    items: &mut Vec<T>,
+) -> Option<()> {
     if r.peek()? == b'{' {
         r.enter()?;
-        T::read_members(r)
+        items.push(T::default());
+        T::read_members(r, items.last_mut()?)
     } else {
-        Some(T::from_other(r.json()?))
+        let json = r.json()?;
+        items.push(T::from_other(json));
+        Some(())
     }
 }
 
 impl<'a> FastElement<'a> for Json<'a> {
-    fn read_element(r: &mut Reader<'a>) -> Option<Self> {
-        r.json()
+    fn push_element(r: &mut Reader<'a>, items: &mut Vec<Self>) -> Option<()> {
+        items.push(r.json()?);
+        Some(())
     }
 }
 
 impl<'a> FastMember<'a> for Json<'a> {
-    fn read_fast(r: &mut Reader<'a>) -> Option<Read<'a, Self>> {
-        r.opt_json().map(Ok)
+    fn read_into(r: &mut Reader<'a>, slot: &mut Option<Self>) -> Option<Stored<'a>> {
+        Some(store(slot, Ok(r.opt_json()?)))
     }
 }
 
 impl<'a> FastMember<'a> for Text<'a> {
-    fn read_fast(r: &mut Reader<'a>) -> Option<Read<'a, Self>> {
-        r.text()
+    fn read_into(r: &mut Reader<'a>, slot: &mut Option<Self>) -> Option<Stored<'a>> {
+        Some(store(slot, r.text()?))
     }
 }
 
 impl<'a> FastMember<'a> for Int {
-    fn read_fast(r: &mut Reader<'a>) -> Option<Read<'a, Self>> {
-        Some(coerce(r.json()?, |j| j.as_u64().map(Int)))
+    fn read_into(r: &mut Reader<'a>, slot: &mut Option<Self>) -> Option<Stored<'a>> {
+        Some(store(slot, coerce(r.json()?, |j| j.as_u64().map(Int))))
     }
 }
 
 impl<'a> FastMember<'a> for Flag {
-    fn read_fast(r: &mut Reader<'a>) -> Option<Read<'a, Self>> {
-        Some(coerce(r.json()?, |j| j.as_bool().map(Flag)))
+    fn read_into(r: &mut Reader<'a>, slot: &mut Option<Self>) -> Option<Stored<'a>> {
+        Some(store(slot, coerce(r.json()?, |j| j.as_bool().map(Flag))))
     }
 }
 
 impl<'a> FastMember<'a> for Float {
-    fn read_fast(r: &mut Reader<'a>) -> Option<Read<'a, Self>> {
-        Some(coerce(r.json()?, |j| j.as_f64().map(Float)))
+    fn read_into(r: &mut Reader<'a>, slot: &mut Option<Self>) -> Option<Stored<'a>> {
+        Some(store(slot, coerce(r.json()?, |j| j.as_f64().map(Float))))
     }
 }
 
 /// `RawValue` members (the EventBridge `detail`): always the serde path.
 impl<'a> FastMember<'a> for &'a serde_json::value::RawValue {
-    fn read_fast(_: &mut Reader<'a>) -> Option<Read<'a, Self>> {
+    fn read_into(_: &mut Reader<'a>, _: &mut Option<Self>) -> Option<Stored<'a>> {
         None
     }
 }
 
 impl<'a, T: FastElement<'a>> FastMember<'a> for List<'a, T> {
-    fn read_fast(r: &mut Reader<'a>) -> Option<Read<'a, Self>> {
+    fn read_into(r: &mut Reader<'a>, slot: &mut Option<Self>) -> Option<Stored<'a>> {
         match r.peek()? {
             b'n' => {
                 r.null()?;
-                Some(Ok(None))
+                *slot = None;
             }
             b'[' => {
                 r.enter()?;
-                let mut items = Vec::new();
+                let list = slot.insert(List::default());
                 let mut first = true;
                 while r.element(&mut first)? {
-                    items.push(T::read_element(r)?);
+                    T::push_element(r, &mut list.items)?;
                 }
-                Some(Ok(Some(List { items, other: None })))
             }
-            _ => Some(Ok(Some(List {
-                items: Vec::new(),
-                other: Some(r.json()?),
-            }))),
+            _ => {
+                let json = r.json()?;
+                *slot = Some(List {
+                    items: Vec::new(),
+                    other: Some(json),
+                });
+            }
         }
+        Some(Ok(()))
     }
 }
 

@@ -621,22 +621,24 @@ macro_rules! okta_object {
         }
 
         impl<'a> $crate::fast::FastObject<'a> for $name<'a> {
-            fn read_members(r: &mut $crate::fast::Reader<'a>) -> Option<Self> {
-                let mut out = $name::default();
+            fn read_members(r: &mut $crate::fast::Reader<'a>, out: &mut Self) -> Option<()> {
                 let mut first = true;
                 while let Some(key) = r.member(&mut first)? {
                     match key.as_ref() {
-                        $($key => match <$ty as $crate::fast::FastMember<'a>>::read_fast(r)? {
-                            Ok(value) => out.$field = value,
-                            Err(misfit) => out.misfits.push(($key, misfit)),
-                        },)*
+                        $($key => {
+                            if let Err(misfit) =
+                                <$ty as $crate::fast::FastMember<'a>>::read_into(r, &mut out.$field)?
+                            {
+                                out.misfits.push(($key, misfit));
+                            }
+                        })*
                         _ => {
                             let value = r.json()?;
                             out.extra.push((key, value));
                         }
                     }
                 }
-                Some(out)
+                Some(())
             }
             fn from_other(json: $crate::json::Json<'a>) -> Self {
                 $name { other: Some(json), ..Default::default() }
@@ -644,16 +646,17 @@ macro_rules! okta_object {
         }
 
         impl<'a> $crate::fast::FastMember<'a> for $name<'a> {
-            fn read_fast(
+            fn read_into(
                 r: &mut $crate::fast::Reader<'a>,
-            ) -> Option<$crate::json::Read<'a, Self>> {
-                $crate::fast::object_member(r)
+                slot: &mut Option<Self>,
+            ) -> Option<$crate::fast::Stored<'a>> {
+                $crate::fast::object_member(r, slot)
             }
         }
 
         impl<'a> $crate::fast::FastElement<'a> for $name<'a> {
-            fn read_element(r: &mut $crate::fast::Reader<'a>) -> Option<Self> {
-                $crate::fast::object_element(r)
+            fn push_element(r: &mut $crate::fast::Reader<'a>, items: &mut Vec<Self>) -> Option<()> {
+                $crate::fast::object_element(r, items)
             }
         }
 
