@@ -397,21 +397,24 @@ impl<'a> Reader<'a> {
                 _ => end += 1,
             }
         }
-        let mut out = String::with_capacity(end - start);
-        out.push_str(self.s.get(start..at)?);
+        // Bytes, made a `String` at the end: only whole characters of the (valid) input
+        // and encoded escapes go in, so the check cannot fail; a byte push is much cheaper
+        // than `String::push`.
+        let mut out: Vec<u8> = Vec::with_capacity(end - start);
+        out.extend_from_slice(b.get(start..at)?);
         loop {
             // `at` is on a `\`.
             let c = *b.get(at + 1)?;
             at += 2;
-            match c {
-                b'"' => out.push('"'),
-                b'\\' => out.push('\\'),
-                b'/' => out.push('/'),
-                b'b' => out.push('\x08'),
-                b'f' => out.push('\x0c'),
-                b'n' => out.push('\n'),
-                b'r' => out.push('\r'),
-                b't' => out.push('\t'),
+            let byte = match c {
+                b'"' => b'"',
+                b'\\' => b'\\',
+                b'/' => b'/',
+                b'b' => b'\x08',
+                b'f' => b'\x0c',
+                b'n' => b'\n',
+                b'r' => b'\r',
+                b't' => b'\t',
                 b'u' => {
                     let hex = self.s.get(at..at + 4)?;
                     if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
@@ -419,32 +422,30 @@ impl<'a> Reader<'a> {
                     }
                     let n = u32::from_str_radix(hex, 16).ok()?;
                     // Surrogates (pairs or lone): serde_json decides.
-                    out.push(char::from_u32(n)?);
+                    let ch = char::from_u32(n)?;
+                    out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
                     at += 4;
+                    0
                 }
                 _ => return None,
+            };
+            if c != b'u' {
+                out.push(byte);
             }
-            // The plain run up to the next escape: ASCII byte by byte (runs between
-            // escapes are short: a `memcpy` call each would cost more), other characters
-            // as their UTF-8 text.
+            // The plain run up to the next escape, byte by byte (runs between escapes are
+            // short: a `memcpy` call each would cost more).
             loop {
                 let c = *b.get(at)?;
                 if string_stop(c) {
                     break;
                 }
-                if c.is_ascii() {
-                    out.push(char::from(c));
-                    at += 1;
-                } else {
-                    let ch = self.s.get(at..)?.chars().next()?;
-                    out.push(ch);
-                    at += ch.len_utf8();
-                }
+                out.push(c);
+                at += 1;
             }
             match b.get(at)? {
                 b'"' => {
                     self.i = at + 1;
-                    return Some(out);
+                    return String::from_utf8(out).ok();
                 }
                 b'\\' => {}
                 _ => return None,
