@@ -11,13 +11,13 @@
 //! only for strings without an escape sequence, same misfits, `extra` and `other`, a member
 //! given twice handled the same way) and gives up (`None`) on anything it does not read
 //! exactly like serde_json: a JSON syntax error of any kind (the serde path then gives the
-//! error, with its message), a `\u` escape of a UTF-16 surrogate, a number other than a short
-//! non-negative integer that serde_json itself cannot parse (those are handed to serde_json's
-//! own number parser on the number's text), nesting deeper than [`MAX_DEPTH`], the
-//! EventBridge `detail` member (a `RawValue`), a top-level value that is not an object, or
-//! anything after the object. The caller then parses the input with serde_json, so results,
-//! refusals included, are identical by construction. It never panics and never reads out of
-//! bounds, whatever the input.
+//! error, with its message), a `\u` escape of a UTF-16 surrogate, nesting deeper than
+//! [`MAX_DEPTH`], the EventBridge `detail` member (a `RawValue`), a top-level value that is
+//! not an object, or anything after the object. Numbers other than integers of up to 18
+//! digits and decimals of up to 15 digits without exponent are read by serde_json's own
+//! number parser on the number's text (and one it refuses gives up). The caller then parses
+//! the input with serde_json, so results, refusals included, are identical by construction.
+//! It never panics and never reads out of bounds, whatever the input.
 
 use std::borrow::Cow;
 
