@@ -29,8 +29,17 @@ pub(crate) fn parse_top(input: &[u8]) -> Result<LogEvent<'_>, NormalizeError> {
     }
 }
 
-/// [`parse_top`] of input known to be UTF-8.
+/// [`parse_top`] of input known to be UTF-8: the fast reader ([`crate::fast`]), or
+/// serde_json where it gives up (same model, same errors).
 pub(crate) fn parse_top_str(input: &str) -> Result<LogEvent<'_>, NormalizeError> {
+    match crate::fast::log_event(input) {
+        Some(top) => Ok(top),
+        None => parse_top_serde(input),
+    }
+}
+
+/// [`parse_top_str`] by serde_json alone.
+pub(crate) fn parse_top_serde(input: &str) -> Result<LogEvent<'_>, NormalizeError> {
     checked_top(serde_json::from_str::<LogEvent<'_>>(input))
 }
 
@@ -94,6 +103,9 @@ fn parse_text<'i>(name: &'static str, text: &'i str) -> Result<LogEvent<'i>, Nor
     } else {
         "`detail`"
     };
+    if let Some(inner) = crate::fast::log_event(text) {
+        return Ok(inner);
+    }
     let inner: LogEvent<'i> =
         serde_json::from_str(text).map_err(|e| NormalizeError::InvalidEnvelope {
             form: name,

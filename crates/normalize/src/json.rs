@@ -534,7 +534,8 @@ impl<'a, T: Deserialize<'a>> Deserialize<'a> for List<'a, T> {
 /// Declares an Okta object model: a struct of optional known members, the
 /// members it does not know (`extra`, in input order) and, when the value was
 /// not an object at all, the value itself (`other`). Deserializing never fails
-/// on a type mismatch; only malformed JSON fails.
+/// on a type mismatch; only malformed JSON fails. The same model is also read by
+/// the fast path ([`crate::fast`]), which gives up where it could differ.
 macro_rules! okta_object {
     ($(#[$meta:meta])* $name:ident { $($key:literal => $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$meta])*
@@ -616,6 +617,46 @@ macro_rules! okta_object {
                 d: D,
             ) -> Result<$crate::json::Read<'a, Self>, D::Error> {
                 <Option<$name<'a>> as serde::Deserialize<'a>>::deserialize(d).map(Ok)
+            }
+        }
+
+        impl<'a> $crate::fast::FastObject<'a> for $name<'a> {
+            fn read_members(r: &mut $crate::fast::Reader<'a>, out: &mut Self) -> Option<()> {
+                let mut first = true;
+                while let Some(key) = r.member(&mut first)? {
+                    match key.as_ref() {
+                        $($key => {
+                            if let Err(misfit) =
+                                <$ty as $crate::fast::FastMember<'a>>::read_into(r, &mut out.$field)?
+                            {
+                                out.misfits.push(($key, misfit));
+                            }
+                        })*
+                        _ => {
+                            let value = r.json()?;
+                            out.extra.push((key, value));
+                        }
+                    }
+                }
+                Some(())
+            }
+            fn from_other(json: $crate::json::Json<'a>) -> Self {
+                $name { other: Some(json), ..Default::default() }
+            }
+        }
+
+        impl<'a> $crate::fast::FastMember<'a> for $name<'a> {
+            fn read_into(
+                r: &mut $crate::fast::Reader<'a>,
+                slot: &mut Option<Self>,
+            ) -> Option<$crate::fast::Stored<'a>> {
+                $crate::fast::object_member(r, slot)
+            }
+        }
+
+        impl<'a> $crate::fast::FastElement<'a> for $name<'a> {
+            fn push_element(r: &mut $crate::fast::Reader<'a>, items: &mut Vec<Self>) -> Option<()> {
+                $crate::fast::object_element(r, items)
             }
         }
 

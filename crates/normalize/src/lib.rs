@@ -47,6 +47,7 @@ mod domain;
 mod ecs;
 mod elastic;
 mod error;
+mod fast;
 mod geoip;
 mod input;
 mod json;
