@@ -19,6 +19,9 @@ use serde::Deserialize;
 use crate::error::DetectError;
 
 mod fast;
+mod parts;
+
+pub use parts::{EventParts, PartyParts, Piece, TopPart};
 
 /// The normalized ECS document of an event, as the pipeline holds it.
 #[derive(Debug, Clone, Copy)]
@@ -104,6 +107,29 @@ impl<'a> EventView<'a> {
             }),
             None => EventView::from_bytes(raw, ecs),
         }
+    }
+
+    /// Reads a plain LogEvent (not a wrapper or an envelope) from `parts`: the members the
+    /// rules read, as a parser of `raw` found them ([`EventParts`]), so `raw` is not scanned
+    /// again. With parts that follow [`EventParts`]' rules the facts are those
+    /// [`EventView::from_bytes`] reads from `raw`. `None` when a piece is out of `raw`'s
+    /// range or not UTF-8 (then read the bytes).
+    pub fn from_parts(
+        raw: &'a [u8],
+        parts: &EventParts,
+        ecs: Option<Ecs<'a>>,
+    ) -> Option<Result<EventView<'a>, DetectError>> {
+        let top = parts::log_event(raw, parts)?;
+        Some(Ok(EventView {
+            event_type_alone: top.event_type_alone,
+            top_texts: top.top_texts,
+            facts: match Facts::from_top(top) {
+                Ok(facts) => facts,
+                Err(error) => return Some(Err(error)),
+            },
+            raw: Raw::Bytes(raw),
+            ecs,
+        }))
     }
 
     /// Reads an event from a parsed LogEvent (or envelope).
@@ -399,51 +425,33 @@ fn non_empty(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
 
 // ---- The borrowed, lenient LogEvent model -------------------------------------------------
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct LogEvent<'a> {
-    #[serde(borrow, default)]
     uuid: Text<'a>,
-    #[serde(borrow, default)]
     published: Text<'a>,
-    #[serde(borrow, default, rename = "eventType")]
     event_type: Text<'a>,
-    #[serde(borrow, default)]
     actor: Obj<RawParty<'a>>,
-    #[serde(borrow, default)]
     target: List<Obj<RawParty<'a>>>,
-    #[serde(borrow, default)]
     client: Obj<Client<'a>>,
-    #[serde(borrow, default)]
     outcome: Obj<Outcome<'a>>,
-    #[serde(borrow, default, rename = "securityContext")]
     security_context: Obj<SecurityContext<'a>>,
-    #[serde(borrow, default, rename = "authenticationContext")]
     authentication_context: Obj<AuthenticationContext<'a>>,
-    #[serde(borrow, default, rename = "debugContext")]
     debug_context: Obj<DebugContext<'a>>,
     /// EventBridge envelope.
-    #[serde(borrow, default)]
     detail: Obj<Box<LogEvent<'a>>>,
     /// `{"message": "<LogEvent JSON text>"}` wrapper.
-    #[serde(borrow, default)]
     message: Text<'a>,
     /// Set by the fast reader only: see [`EventView::event_type_alone`].
-    #[serde(skip)]
     event_type_alone: bool,
     /// Set by the fast reader only: see [`EventView::top_texts`].
-    #[serde(skip)]
     top_texts: [TopText<'a>; 2],
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct RawParty<'a> {
-    #[serde(borrow, default)]
     id: Text<'a>,
-    #[serde(borrow, default, rename = "type")]
     kind: Text<'a>,
-    #[serde(borrow, default, rename = "alternateId")]
     alternate_id: Text<'a>,
-    #[serde(borrow, default, rename = "displayName")]
     display_name: Text<'a>,
 }
 
@@ -458,74 +466,156 @@ impl<'a> RawParty<'a> {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct Client<'a> {
-    #[serde(borrow, default)]
     id: Text<'a>,
-    #[serde(borrow, default, rename = "ipAddress")]
     ip_address: Text<'a>,
-    #[serde(borrow, default, rename = "geographicalContext")]
     geographical_context: Obj<GeographicalContext<'a>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct GeographicalContext<'a> {
-    #[serde(borrow, default)]
     city: Text<'a>,
-    #[serde(borrow, default)]
     state: Text<'a>,
-    #[serde(borrow, default)]
     country: Text<'a>,
-    #[serde(default)]
     geolocation: Obj<Geolocation>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct Geolocation {
-    #[serde(default)]
     lat: Number,
-    #[serde(default)]
     lon: Number,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct Outcome<'a> {
-    #[serde(borrow, default)]
     result: Text<'a>,
-    #[serde(borrow, default)]
     reason: Text<'a>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct SecurityContext<'a> {
-    #[serde(default, rename = "asNumber")]
     as_number: Number,
-    #[serde(borrow, default, rename = "asOrg")]
     as_org: Text<'a>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct AuthenticationContext<'a> {
-    #[serde(borrow, default, rename = "externalSessionId")]
     external_session_id: Text<'a>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct DebugContext<'a> {
-    #[serde(borrow, default, rename = "debugData")]
     debug_data: Obj<DebugData<'a>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct DebugData<'a> {
-    #[serde(borrow, default, rename = "privilegeGranted")]
     privilege_granted: Text<'a>,
-    #[serde(borrow, default, rename = "dtHash")]
     dt_hash: Text<'a>,
-    #[serde(borrow, default)]
     factor: Text<'a>,
-    #[serde(borrow, default, rename = "pushOnlyResponseType")]
     push_only_response_type: Text<'a>,
+}
+
+/// Reads a model struct from a JSON object: each listed member into its field (a member
+/// given twice: the last one, as the normalizer and `serde_json::Value` read it), every other
+/// member skipped; a value that is not an object is an error (callers reach these structs
+/// through [`Obj`], which hands them objects only).
+macro_rules! last_wins {
+    ([$($gen:tt)*] $ty:ty { $($key:literal => $field:ident),* $(,)? }) => {
+        impl<$($gen)*> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V<T>(PhantomData<T>);
+                impl<$($gen)*> Visitor<'de> for V<$ty> {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$ty, A::Error> {
+                        let mut out = <$ty>::default();
+                        while let Some(key) = map.next_key::<Key<'de>>()? {
+                            match key.0.as_ref() {
+                                $($key => out.$field = map.next_value()?,)*
+                                _ => {
+                                    map.next_value::<IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(out)
+                    }
+                }
+                d.deserialize_map(V(PhantomData))
+            }
+        }
+    };
+}
+
+last_wins!(['de: 'a, 'a] LogEvent<'a> {
+    "uuid" => uuid,
+    "published" => published,
+    "eventType" => event_type,
+    "actor" => actor,
+    "target" => target,
+    "client" => client,
+    "outcome" => outcome,
+    "securityContext" => security_context,
+    "authenticationContext" => authentication_context,
+    "debugContext" => debug_context,
+    "detail" => detail,
+    "message" => message,
+});
+last_wins!(['de: 'a, 'a] RawParty<'a> {
+    "id" => id,
+    "type" => kind,
+    "alternateId" => alternate_id,
+    "displayName" => display_name,
+});
+last_wins!(['de: 'a, 'a] Client<'a> {
+    "id" => id,
+    "ipAddress" => ip_address,
+    "geographicalContext" => geographical_context,
+});
+last_wins!(['de: 'a, 'a] GeographicalContext<'a> {
+    "city" => city,
+    "state" => state,
+    "country" => country,
+    "geolocation" => geolocation,
+});
+last_wins!(['de] Geolocation { "lat" => lat, "lon" => lon });
+last_wins!(['de: 'a, 'a] Outcome<'a> { "result" => result, "reason" => reason });
+last_wins!(['de: 'a, 'a] SecurityContext<'a> { "asNumber" => as_number, "asOrg" => as_org });
+last_wins!(['de: 'a, 'a] AuthenticationContext<'a> { "externalSessionId" => external_session_id });
+last_wins!(['de: 'a, 'a] DebugContext<'a> { "debugData" => debug_data });
+last_wins!(['de: 'a, 'a] DebugData<'a> {
+    "privilegeGranted" => privilege_granted,
+    "dtHash" => dt_hash,
+    "factor" => factor,
+    "pushOnlyResponseType" => push_only_response_type,
+});
+
+/// A member name, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Key<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(PhantomData))
+    }
 }
 
 /// A string member; a number or boolean reads as its text, anything else as absent.
@@ -795,6 +885,25 @@ mod tests {
         assert_eq!(f.geo_point, None);
         assert_eq!(f.as_number, Some(3215));
         assert_eq!(f.outcome_result, None);
+    }
+
+    #[test]
+    fn a_member_given_twice_is_the_last_one() {
+        // As the normalizer and `serde_json::Value` read it (the pipeline takes the members
+        // from the normalizer's parse): not an error that would hide the event from the rules.
+        let raw = br#"{"uuid":"u1","published":"2024-05-01T10:00:00Z","eventType":"x",
+            "eventType":"y","actor":{"alternateId":"a","alternateId":"b"},"actor":{"id":"c"},
+            "debugContext":{"debugData":{"dtHash":"d1","dtHash":null}}}"#;
+        let view = EventView::from_bytes(raw, None).expect("read");
+        let f = view.facts();
+        assert_eq!(f.event_type, "y");
+        assert_eq!(f.actor_id.as_deref(), Some("c"));
+        assert_eq!(f.actor_alternate_id, None);
+        assert_eq!(f.dt_hash, None);
+        let value: serde_json::Value = serde_json::from_slice(raw).expect("JSON");
+        let view = EventView::from_value(&value, None).expect("read");
+        assert_eq!(view.facts().event_type, "y");
+        assert_eq!(view.facts().actor_id.as_deref(), Some("c"));
     }
 
     #[test]

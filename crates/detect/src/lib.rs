@@ -54,6 +54,8 @@ pub use config::{
 };
 pub use engine::{Detector, DetectorState, DetectorStats, StateChanges, STATE_VERSION};
 pub use error::DetectError;
-pub use event::{Ecs, EventView, Facts, GeoPoint, Party, Raw};
+pub use event::{
+    Ecs, EventParts, EventView, Facts, GeoPoint, Party, PartyParts, Piece, Raw, TopPart,
+};
 pub use rules::geo::distance_km;
 pub use sigma::{SigmaRules, SigmaSource, SIGMA_RULESET};

@@ -55,6 +55,7 @@ mod kv;
 mod model;
 mod ocsf;
 mod outcome;
+mod parsed;
 mod profile;
 mod timestamp;
 mod user_agent;
@@ -64,6 +65,9 @@ use std::sync::Arc;
 
 pub use error::{GeoIpError, NormalizeError, SchemaError};
 pub use geoip::GeoIp;
+pub use parsed::{
+    ParsedClient, ParsedDebugData, ParsedEvent, ParsedGeo, ParsedParty, ParsedValue, TextRef,
+};
 pub use profile::{
     Device, DeviceProfile, LookupCounters, LookupCounts, Profiles, User, UserProfile,
 };
@@ -257,7 +261,36 @@ impl Normalizer {
         out: &mut Vec<u8>,
     ) -> Result<EventSummary, NormalizeError> {
         let top = input::parse_top_str(input)?;
-        self.normalize_parsed(input.as_bytes(), top, Some(fetched_at), out)
+        self.normalize_parsed(input.as_bytes(), top, Some(fetched_at), out, None)
+    }
+
+    /// As [`normalize_fetched_into`](Self::normalize_fetched_into), and when the input is a
+    /// plain LogEvent (not a wrapper or an envelope) and its document was written, `inspect`
+    /// is called with the event as the normalizer parsed it ([`ParsedEvent`]), borrowed from
+    /// `input`, and its answer returned beside the summary: a caller that needs more of the
+    /// event than the document reads it without parsing it again.
+    pub fn normalize_fetched_into_with<T>(
+        &mut self,
+        input: &[u8],
+        fetched_at: chrono::DateTime<chrono::Utc>,
+        out: &mut Vec<u8>,
+        inspect: impl FnOnce(&ParsedEvent<'_, '_>) -> T,
+    ) -> Result<(EventSummary, Option<T>), NormalizeError> {
+        let top = input::parse_top(input)?;
+        let mut inspect = Some(inspect);
+        let mut answer = None;
+        let summary = self.normalize_parsed(
+            input,
+            top,
+            Some(fetched_at),
+            out,
+            Some(&mut |event: &ParsedEvent<'_, '_>| {
+                if let Some(inspect) = inspect.take() {
+                    answer = Some(inspect(event));
+                }
+            }),
+        )?;
+        Ok((summary, answer))
     }
 
     fn normalize_at(
@@ -267,23 +300,29 @@ impl Normalizer {
         out: &mut Vec<u8>,
     ) -> Result<EventSummary, NormalizeError> {
         let top = input::parse_top(input)?;
-        self.normalize_parsed(input, top, fetched_at, out)
+        self.normalize_parsed(input, top, fetched_at, out, None)
     }
 
-    /// The rest of [`normalize_at`](Self::normalize_at), `top` being `input` parsed.
+    /// The rest of [`normalize_at`](Self::normalize_at), `top` being `input` parsed;
+    /// `inspect` sees a plain LogEvent whose document was written.
     fn normalize_parsed(
         &mut self,
         input: &[u8],
         top: model::LogEvent<'_>,
         fetched_at: Option<chrono::DateTime<chrono::Utc>>,
         out: &mut Vec<u8>,
+        inspect: Option<&mut dyn FnMut(&ParsedEvent<'_, '_>)>,
     ) -> Result<EventSummary, NormalizeError> {
         let form = input::form(&top)?;
         let start = out.len();
         let result = match input::parse_inner(form) {
             None => {
                 let original = self.include_original.then(|| raw_text(input));
-                self.write(&top, None, original.as_deref(), fetched_at, out)
+                let result = self.write(&top, None, original.as_deref(), fetched_at, out);
+                if let (Ok(_), Some(inspect)) = (&result, inspect) {
+                    inspect(&ParsedEvent::new(&top));
+                }
+                result
             }
             Some(inner) => {
                 let inner = inner?;

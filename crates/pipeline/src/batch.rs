@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use oktaflow_detect::EventParts;
 use oktaflow_fetch::{RawEvent, SourceState};
 use oktaflow_normalize::{Normalizer, Schema};
 use oktaflow_sink::Document;
@@ -64,6 +65,10 @@ pub struct Batch {
     events: Vec<RawEvent>,
     /// For each document, the index of its raw event in `events`.
     origin: Vec<usize>,
+    /// For each document, what the detect stage reads of its raw event, taken from the
+    /// normalizer's parse ([`crate::detect::event_parts`]); empty unless the builder collects
+    /// them ([`BatchBuilder::with_detect_parts`]), `None` where they could not be taken.
+    parts: Vec<Option<EventParts>>,
 }
 
 impl Batch {
@@ -78,6 +83,12 @@ impl Batch {
     /// The raw event behind the batch's `index`-th document.
     pub fn raw_at(&self, index: usize) -> Option<&RawEvent> {
         self.origin.get(index).and_then(|&i| self.events.get(i))
+    }
+
+    /// What the detect stage reads of the batch's `index`-th document's raw event, when the
+    /// normalizer's parse gave it ([`BatchBuilder::with_detect_parts`]).
+    pub fn parts_at(&self, index: usize) -> Option<&EventParts> {
+        self.parts.get(index).and_then(Option::as_ref)
     }
 
     /// The documents for sinks of `slot`: 0 the source's schema ([`Batch::documents`]),
@@ -106,6 +117,9 @@ pub struct BatchBuilder {
     normalizers: Vec<Normalizer>,
     /// The schemas written besides the normalizers' own (see [`BatchBuilder::with_schemas`]).
     others: Vec<Schema>,
+    /// Whether each document's [`EventParts`] are taken (see
+    /// [`BatchBuilder::with_detect_parts`]).
+    detect_parts: bool,
 }
 
 /// What one thread made of its run of events.
@@ -113,6 +127,8 @@ pub struct BatchBuilder {
 struct Part {
     documents: Vec<Document>,
     origin: Vec<usize>,
+    /// One per document when parts are taken.
+    parts: Vec<Option<EventParts>>,
     categories: Vec<&'static str>,
     refused: Vec<Refusal>,
     published_fallbacks: usize,
@@ -127,7 +143,17 @@ impl BatchBuilder {
         BatchBuilder {
             normalizers: vec![normalizer; threads.max(1)],
             others: Vec::new(),
+            detect_parts: false,
         }
+    }
+
+    /// Whether to take from the normalizer's parse of each event what the detect stage reads
+    /// of it ([`Batch::parts_at`]), so that the stage does not read the raw event again.
+    /// Only the source's schema alone is read so (with [`BatchBuilder::with_schemas`] the
+    /// stage reads the raw events).
+    pub fn with_detect_parts(mut self, on: bool) -> BatchBuilder {
+        self.detect_parts = on;
+        self
     }
 
     /// Also writes each event in `others` (schemas besides the normalizer's, each once):
@@ -165,12 +191,14 @@ impl BatchBuilder {
             vec![normalize_run(
                 &mut self.normalizers[0],
                 &self.others,
+                self.detect_parts,
                 &events,
                 0,
                 received_at,
             )]
         } else {
             let others = &self.others;
+            let detect_parts = self.detect_parts;
             std::thread::scope(|scope| {
                 let mut normalizers = self.normalizers.iter_mut();
                 let mut chunks = events.chunks(run).enumerate();
@@ -180,13 +208,27 @@ impl BatchBuilder {
                     .zip(normalizers)
                     .map(|((i, chunk), normalizer)| {
                         scope.spawn(move || {
-                            normalize_run(normalizer, others, chunk, i * run, received_at)
+                            normalize_run(
+                                normalizer,
+                                others,
+                                detect_parts,
+                                chunk,
+                                i * run,
+                                received_at,
+                            )
                         })
                     })
                     .collect();
                 let mut parts = Vec::with_capacity(threads);
                 if let (Some((_, chunk)), Some(normalizer)) = (first, first_normalizer) {
-                    parts.push(normalize_run(normalizer, others, chunk, 0, received_at));
+                    parts.push(normalize_run(
+                        normalizer,
+                        others,
+                        detect_parts,
+                        chunk,
+                        0,
+                        received_at,
+                    ));
                 }
                 for handle in handles {
                     // A panic in the normalizer is a bug; re-raise it on this thread.
@@ -221,10 +263,12 @@ impl BatchBuilder {
             detect: None,
             events: Vec::new(),
             origin: Vec::with_capacity(events.len()),
+            parts: Vec::new(),
         };
         for part in parts {
             batch.documents.extend(part.documents);
             batch.origin.extend(part.origin);
+            batch.parts.extend(part.parts);
             batch.categories.extend(part.categories);
             batch.refused.extend(part.refused);
             batch.published_fallbacks += part.published_fallbacks;
@@ -245,12 +289,16 @@ impl BatchBuilder {
 fn normalize_run(
     normalizer: &mut Normalizer,
     others: &[Schema],
+    detect_parts: bool,
     events: &[RawEvent],
     offset: usize,
     received_at: DateTime<Utc>,
 ) -> Part {
     if !others.is_empty() {
         return normalize_run_each(normalizer, others, events, offset, received_at);
+    }
+    if detect_parts {
+        return normalize_run_with_parts(normalizer, events, offset, received_at);
     }
     let mut part = Part {
         documents: Vec::with_capacity(events.len()),
@@ -270,6 +318,49 @@ fn normalize_run(
                 }
                 part.categories.push(summary.category);
                 part.origin.push(offset + index);
+                part.documents.push(Document {
+                    id: summary.id,
+                    json,
+                });
+            }
+            Err(error) => part.refused.push(Refusal {
+                event: raw.clone(),
+                reason: error.to_string(),
+            }),
+        }
+    }
+    part
+}
+
+/// [`normalize_run`], taking each document's [`EventParts`] from the normalizer's parse.
+fn normalize_run_with_parts(
+    normalizer: &mut Normalizer,
+    events: &[RawEvent],
+    offset: usize,
+    received_at: DateTime<Utc>,
+) -> Part {
+    let mut part = Part {
+        documents: Vec::with_capacity(events.len()),
+        origin: Vec::with_capacity(events.len()),
+        parts: Vec::with_capacity(events.len()),
+        categories: Vec::with_capacity(events.len()),
+        ..Part::default()
+    };
+    for (index, raw) in events.iter().enumerate() {
+        let mut json = Vec::with_capacity(raw.len() + raw.len() / 4 + 256);
+        let bytes = raw.as_bytes();
+        match normalizer.normalize_fetched_into_with(bytes, received_at, &mut json, |event| {
+            crate::detect::event_parts(bytes, event)
+        }) {
+            Ok((summary, parts)) => {
+                if summary.published_fallback {
+                    part.published_fallbacks += 1;
+                } else {
+                    part.latest = part.latest.max(Some(summary.published));
+                }
+                part.categories.push(summary.category);
+                part.origin.push(offset + index);
+                part.parts.push(parts.flatten());
                 part.documents.push(Document {
                     id: summary.id,
                     json,

@@ -34,8 +34,10 @@ use std::time::Instant;
 use std::sync::Arc;
 
 use oktaflow_detect::{
-    Detector, DetectorState, DetectorStats, Ecs, EventView, RulesConfig, SigmaRules,
+    Detector, DetectorState, DetectorStats, Ecs, EventParts, EventView, PartyParts, Piece,
+    RulesConfig, SigmaRules, TopPart,
 };
+use oktaflow_normalize::{ParsedEvent, ParsedParty, ParsedValue, TextRef};
 use oktaflow_sink::{Document, FileConfig, SinkSpec};
 
 use crate::batch::Batch;
@@ -203,10 +205,19 @@ pub fn detect_batch(stage: &mut DetectStage, batch: &mut Batch) -> Result<(), Ch
             continue;
         };
         // The normalizer accepted the event, so it is JSON with a uuid, published and
-        // eventType (the detector reads it without checking the JSON again); an event the
-        // detector still cannot read is skipped (it is delivered all the same).
-        if let Ok(view) = EventView::from_checked_bytes(raw.as_bytes(), Some(Ecs::Bytes(&doc.json)))
-        {
+        // eventType (the detector reads it without checking the JSON again), and it handed
+        // over what the rules read of most events ([`event_parts`]); an event the detector
+        // still cannot read is skipped (it is delivered all the same).
+        let raw = raw.as_bytes();
+        let ecs = Some(Ecs::Bytes(&doc.json));
+        let view = match batch.parts_at(index) {
+            Some(parts) => match EventView::from_parts(raw, parts, ecs) {
+                Some(view) => view,
+                None => EventView::from_checked_bytes(raw, ecs),
+            },
+            None => EventView::from_checked_bytes(raw, ecs),
+        };
+        if let Ok(view) = view {
             detector.observe_into(&view, &mut raised);
         }
     }
@@ -227,6 +238,138 @@ pub fn detect_batch(stage: &mut DetectStage, batch: &mut Batch) -> Result<(), Ch
     detections.time = started.elapsed();
     batch.detect = Some(detections);
     Ok(())
+}
+
+/// What the detect stage reads of the plain LogEvent `raw`, taken from the normalizer's parse
+/// of it (`event`), so that the stage does not read `raw` again: every text member a string
+/// without escapes (a byte range of `raw`) or a boolean. `None` (the stage reads `raw`
+/// instead) when a member the rules read is a number or an escaped string where text is
+/// read (the normalizer's text of a number is not always the detector's), or has a type the
+/// normalizer's model does not take (it keeps an earlier value of the member then), or a
+/// `debugData` member the rules read is a number.
+///
+/// Both read a member given twice as the last one, and both take `null`, `[]` and `{}` for an
+/// absent text, so the facts are those [`EventView::from_checked_bytes`] reads from `raw`
+/// (`tests::parts_give_the_facts_the_reader_gives`).
+pub fn event_parts(raw: &[u8], event: &ParsedEvent<'_, '_>) -> Option<EventParts> {
+    if event.misfits() {
+        return None;
+    }
+    let mut parts = EventParts {
+        uuid: piece(raw, event.uuid())?,
+        published: piece(raw, event.published())?,
+        event_type: piece(raw, event.event_type())?,
+        ..EventParts::default()
+    };
+    if let Some(actor) = event.actor() {
+        parts.actor = Some(party(raw, &actor)?);
+    }
+    if let Some(target) = event.first_target() {
+        parts.target = Some(party(raw, &target)?);
+    }
+    if let Some(client) = event.client() {
+        if client.misfits {
+            return None;
+        }
+        parts.client_id = piece(raw, client.id)?;
+        parts.client_ip = piece(raw, client.ip_address)?;
+        if let Some(geo) = client.geo {
+            if geo.misfits {
+                return None;
+            }
+            parts.geo_city = piece(raw, geo.city)?;
+            parts.geo_state = piece(raw, geo.state)?;
+            parts.geo_country = piece(raw, geo.country)?;
+            parts.lat = geo.lat;
+            parts.lon = geo.lon;
+        }
+    }
+    if let Some((result, reason, misfits)) = event.outcome() {
+        if misfits {
+            return None;
+        }
+        parts.outcome_result = piece(raw, result)?;
+        parts.outcome_reason = piece(raw, reason)?;
+    }
+    if let Some((as_number, as_org, misfits)) = event.security_context() {
+        if misfits {
+            return None;
+        }
+        // A whole number the normalizer read; the detector reads the same number as a float.
+        parts.as_number = as_number.map(|n| n as f64);
+        parts.as_org = piece(raw, as_org)?;
+    }
+    if let Some((session, misfits)) = event.external_session_id() {
+        if misfits {
+            return None;
+        }
+        parts.external_session_id = piece(raw, session)?;
+    }
+    if let Some(debug) = event.debug_data() {
+        let member = |name: &str| match debug.get(name) {
+            None | Some(ParsedValue::Null | ParsedValue::Array | ParsedValue::Object) => Some(None),
+            Some(ParsedValue::Bool(b)) => Some(Some(if b { Piece::True } else { Piece::False })),
+            Some(ParsedValue::Str(s)) => piece(raw, Some(s)),
+            Some(ParsedValue::Number(_)) => None,
+        };
+        parts.privilege_granted = member("privilegeGranted")?;
+        parts.dt_hash = member("dtHash")?;
+        parts.factor = member("factor")?;
+        parts.push_only_response_type = member("pushOnlyResponseType")?;
+    }
+    // The Sigma prefilter's shortcuts: only names the Sigma event would also read under
+    // these names (ASCII case ignored) make them unsound.
+    let mut other_event_type = false;
+    let mut others = [false; 2];
+    for name in event.other_names() {
+        other_event_type |= name.eq_ignore_ascii_case("eventType");
+        others[0] |= name.eq_ignore_ascii_case("displayMessage");
+        others[1] |= name.eq_ignore_ascii_case("legacyEventType");
+    }
+    parts.event_type_alone = !other_event_type;
+    let top = |text: Option<TextRef<'_, '_>>, other: bool| match piece(raw, text) {
+        Some(Some(Piece::Span { start, end })) if !other => TopPart::Plain { start, end },
+        _ => TopPart::Other,
+    };
+    parts.display_message = top(event.display_message(), others[0]);
+    parts.legacy_event_type = top(event.legacy_event_type(), others[1]);
+    Some(parts)
+}
+
+/// A text member as a [`Piece`] of `raw` (`Some(None)`: absent; `None`: not a piece).
+fn piece(raw: &[u8], text: Option<TextRef<'_, '_>>) -> Option<Option<Piece>> {
+    let Some(text) = text else {
+        return Some(None);
+    };
+    let std::borrow::Cow::Borrowed(s) = text else {
+        // An escaped string, or a number's text.
+        return None;
+    };
+    let start = (s.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+    match start.checked_add(s.len()) {
+        Some(end) if start <= raw.len() && end <= raw.len() => Some(Some(Piece::Span {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })),
+        // Not in `raw`: the text of a boolean.
+        _ => match *s {
+            "true" => Some(Some(Piece::True)),
+            "false" => Some(Some(Piece::False)),
+            _ => None,
+        },
+    }
+}
+
+fn party(raw: &[u8], p: &ParsedParty<'_, '_>) -> Option<PartyParts> {
+    if p.misfits {
+        return None;
+    }
+    Some(PartyParts {
+        id: piece(raw, p.id)?,
+        kind: piece(raw, p.kind)?,
+        alternate_id: piece(raw, p.alternate_id)?,
+        display_name: piece(raw, p.display_name)?,
+    })
 }
 
 /// The alert sinks for `event_sinks` when none are configured: beside the events (see the
@@ -306,6 +449,331 @@ pub(crate) fn detector_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The normalizer's parts of `raw` (outer `None`: it refused the event; inner `None`: it
+    /// gave no parts).
+    fn parts_of(raw: &[u8]) -> Option<Option<EventParts>> {
+        let mut normalizer = oktaflow_normalize::Normalizer::default();
+        let mut out = Vec::new();
+        normalizer
+            .normalize_fetched_into_with(raw, chrono::Utc::now(), &mut out, |event| {
+                event_parts(raw, event)
+            })
+            .ok()
+            .map(|(_, parts)| parts.flatten())
+    }
+
+    fn facts(view: Result<EventView<'_>, oktaflow_detect::DetectError>) -> String {
+        match view {
+            Ok(view) => format!("{:?}", view.facts()),
+            Err(error) => format!("error: {error}"),
+        }
+    }
+
+    /// Checks that the parts of `raw`, when the normalizer gives them, read the facts the
+    /// byte readers read, and that the Sigma prefilter's shortcuts they claim hold in the
+    /// event as `serde_json::Value` reads it (duplicates merged, last one kept). True when
+    /// parts were given.
+    fn check(raw: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(raw);
+        let Some(Some(parts)) = parts_of(raw) else {
+            return false;
+        };
+        let view = EventView::from_parts(raw, &parts, None).expect("pieces in range");
+        let from_parts = facts(view);
+        assert_eq!(
+            from_parts,
+            facts(EventView::from_bytes(raw, None)),
+            "{text}"
+        );
+        assert_eq!(
+            from_parts,
+            facts(EventView::from_checked_bytes(raw, None)),
+            "{text}"
+        );
+        let value: serde_json::Value = serde_json::from_slice(raw).expect("JSON");
+        let names: Vec<&String> = value.as_object().expect("an object").keys().collect();
+        let spelled = |name: &str| {
+            names
+                .iter()
+                .filter(|n| n.eq_ignore_ascii_case(name))
+                .collect::<Vec<_>>()
+        };
+        if parts.event_type_alone {
+            assert_eq!(spelled("eventType"), [&"eventType"], "{text}");
+        }
+        for (part, name) in [
+            (parts.display_message, "displayMessage"),
+            (parts.legacy_event_type, "legacyEventType"),
+        ] {
+            if let TopPart::Plain { start, end } = part {
+                assert_eq!(spelled(name), [&name], "{text}");
+                assert_eq!(
+                    value[name].as_str().map(str::as_bytes),
+                    Some(&raw[start as usize..end as usize]),
+                    "{text}"
+                );
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn parts_are_given_for_the_fixture_events_and_read_the_same_facts() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let mut events: Vec<Vec<u8>> = std::fs::read_to_string(root.join("okta-sample.ndjson"))
+            .expect("fixtures/okta-sample.ndjson")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.as_bytes().to_vec())
+            .collect();
+        for entry in std::fs::read_dir(root.join("okta")).expect("fixtures/okta") {
+            let path = entry.expect("a directory entry").path();
+            if path.extension().is_some_and(|e| e == "json") {
+                events.push(std::fs::read(&path).expect("a fixture"));
+            }
+        }
+        let given = events.iter().filter(|raw| check(raw)).count();
+        assert!(
+            given * 10 >= events.len() * 8,
+            "{given} of {}",
+            events.len()
+        );
+    }
+
+    #[test]
+    fn parts_read_edge_cases_like_the_reader() {
+        let head =
+            r#"{"uuid":"u1","published":"2024-05-01T10:00:00Z","eventType":"user.session.start""#;
+        let cases = [
+            // Duplicates: the last one, in the model, the reader and the Value alike.
+            r#","actor":{"id":"a","id":"b","alternateId":"x@y","alternateId":null}"#,
+            r#","uuid":"u2","eventType":"x","eventType":"y""#,
+            r#","client":{"ipAddress":"1.2.3.4"},"client":5"#,
+            r#","debugContext":{"debugData":{"dtHash":"a","dtHash":"b","factor":true}}"#,
+            // Misfits after a value: the model keeps the earlier value, so no parts.
+            r#","actor":{"id":"a","id":{"k":1}}"#,
+            r#","eventType":{"k":1}"#,
+            // Numbers where text is read, escapes, case variants, empty containers.
+            r#","client":{"ipAddress":42}"#,
+            r#","client":{"ipAddress":1.5e3}"#,
+            r#","actor":{"displayName":"A\u0042"}"#,
+            r#","debugContext":{"debugData":{"dtHash":7}}"#,
+            r#","EventType":"z","displayMessage":"A","DisplayMessage":"B""#,
+            r#","actor":{"id":[],"type":{},"alternateId":{"a":null}},"target":[null,3,{"id":"t"}]"#,
+            r#","securityContext":{"asNumber":"3215"},"client":{"geographicalContext":{"geolocation":{"lat":"1.5","lon":2}}}"#,
+            r#","securityContext":{"asNumber":"3215.0"}"#,
+            r#","securityContext":{"asNumber":5000000000}"#,
+            r#","client":{"geographicalContext":{"geolocation":{"lat":"north","lon":2}}}"#,
+            r#","published":"yesterday""#,
+            r#","published":null"#,
+            r#","u\u0075id":"u3","displayMessage":"plain","legacyEventType":"l""#,
+        ];
+        for case in cases {
+            check(format!("{head}{case}}}").as_bytes());
+        }
+        assert!(check(format!("{head}{}}}", cases[0]).as_bytes()));
+        assert!(!check(format!("{head}{}}}", cases[4]).as_bytes()));
+    }
+
+    mod generated {
+        use proptest::prelude::*;
+        use proptest::strategy::Union;
+
+        /// A value where text is read: strings plain and escaped, numbers, booleans, null
+        /// and containers.
+        fn text() -> BoxedStrategy<String> {
+            prop::sample::select(vec![
+                r#""a""#,
+                r#""""#,
+                r#"" ""#,
+                r#""Alice@Example.com""#,
+                r#""unknown""#,
+                r#""SUCCESS""#,
+                r#""a\u0041""#,
+                r#""q\"q""#,
+                "42",
+                "-3",
+                "1.5",
+                "1e20",
+                "true",
+                "false",
+                "null",
+                "[]",
+                "{}",
+                "[1]",
+                r#"{"k":"v"}"#,
+                r#"{"k":null}"#,
+            ])
+            .prop_map(str::to_owned)
+            .boxed()
+        }
+
+        /// A value where a number is read.
+        fn number() -> BoxedStrategy<String> {
+            prop::sample::select(vec![
+                "48.5",
+                "-1e-2",
+                "3215",
+                r#""3215""#,
+                r#""3215.0""#,
+                "1.5e3",
+                r#""north""#,
+                "-1",
+                "5000000000",
+                "null",
+                "[]",
+                "true",
+                r#"" 42 ""#,
+                r#""""#,
+                "0",
+                "-0",
+            ])
+            .prop_map(str::to_owned)
+            .boxed()
+        }
+
+        /// An object of up to `max` members drawn (with repeats) from `pool`.
+        fn object(
+            pool: Vec<(&'static str, BoxedStrategy<String>)>,
+            max: usize,
+        ) -> BoxedStrategy<String> {
+            let members: Vec<BoxedStrategy<String>> = pool
+                .into_iter()
+                .map(|(name, value)| value.prop_map(move |v| format!(r#""{name}":{v}"#)).boxed())
+                .collect();
+            prop::collection::vec(Union::new(members), 0..max)
+                .prop_map(|members| format!("{{{}}}", members.join(",")))
+                .boxed()
+        }
+
+        /// `object` or, now and then, another value.
+        fn or_other(object: BoxedStrategy<String>) -> BoxedStrategy<String> {
+            prop_oneof![4 => object, 1 => text()].boxed()
+        }
+
+        fn party() -> BoxedStrategy<String> {
+            object(
+                vec![
+                    ("id", text()),
+                    ("type", text()),
+                    ("alternateId", text()),
+                    ("displayName", text()),
+                    ("ID", text()),
+                    ("i\\u0064", text()),
+                    ("detailEntry", text()),
+                ],
+                6,
+            )
+        }
+
+        fn client() -> BoxedStrategy<String> {
+            let location = object(
+                vec![("lat", number()), ("lon", number()), ("Lat", number())],
+                4,
+            );
+            let geo = object(
+                vec![
+                    ("city", text()),
+                    ("state", text()),
+                    ("country", text()),
+                    ("postalCode", text()),
+                    ("geolocation", or_other(location)),
+                ],
+                6,
+            );
+            object(
+                vec![
+                    ("id", text()),
+                    ("ipAddress", text()),
+                    ("zone", text()),
+                    ("geographicalContext", or_other(geo)),
+                ],
+                5,
+            )
+        }
+
+        fn event() -> BoxedStrategy<String> {
+            let targets = prop::collection::vec(or_other(party()), 0..3)
+                .prop_map(|t| format!("[{}]", t.join(",")))
+                .boxed();
+            let debug_data = object(
+                vec![
+                    ("privilegeGranted", text()),
+                    ("dtHash", text()),
+                    ("factor", text()),
+                    ("pushOnlyResponseType", text()),
+                    ("requestUri", text()),
+                    ("DTHash", text()),
+                ],
+                6,
+            );
+            let top = object(
+                vec![
+                    ("uuid", text()),
+                    ("published", text()),
+                    ("eventType", text()),
+                    ("actor", or_other(party())),
+                    ("target", prop_oneof![4 => targets, 1 => text()].boxed()),
+                    ("client", or_other(client())),
+                    (
+                        "outcome",
+                        or_other(object(vec![("result", text()), ("reason", text())], 3)),
+                    ),
+                    (
+                        "securityContext",
+                        or_other(object(vec![("asNumber", number()), ("asOrg", text())], 3)),
+                    ),
+                    (
+                        "authenticationContext",
+                        or_other(object(vec![("externalSessionId", text())], 2)),
+                    ),
+                    (
+                        "debugContext",
+                        or_other(object(vec![("debugData", or_other(debug_data))], 2)),
+                    ),
+                    ("displayMessage", text()),
+                    ("legacyEventType", text()),
+                    ("eventtype", text()),
+                    ("DisplayMessage", text()),
+                    ("severity", text()),
+                ],
+                10,
+            );
+            top.prop_map(|members| {
+                // A valid head the rest may repeat (and so replace).
+                let head = r#"{"uuid":"u1","published":"2024-05-01T10:00:00Z","eventType":"user.session.start""#;
+                match &members[1..members.len() - 1] {
+                    "" => format!("{head}}}"),
+                    rest => format!("{head},{rest}}}"),
+                }
+            })
+            .boxed()
+        }
+
+        /// Facts from the normalizer's parts equal the byte readers' on random events
+        /// (duplicates, case variants, numbers and escapes where text is read, misfits), and
+        /// parts are given for a good share of them (so the comparison is made).
+        #[test]
+        fn parts_give_the_facts_the_reader_gives() {
+            use proptest::strategy::ValueTree;
+            let mut runner = proptest::test_runner::TestRunner::deterministic();
+            let strategy = event();
+            let (mut given, mut refused, total) = (0, 0, 20_000);
+            for _ in 0..total {
+                let raw = strategy.new_tree(&mut runner).expect("an event").current();
+                match super::parts_of(raw.as_bytes()) {
+                    None => refused += 1,
+                    Some(_) => given += usize::from(super::check(raw.as_bytes())),
+                }
+            }
+            assert!(
+                given * 4 >= total && refused * 4 <= total,
+                "parts for {given}, refused {refused} of {total}"
+            );
+            eprintln!("parts for {given}, refused {refused} of {total}");
+        }
+    }
 
     #[test]
     fn alerts_go_beside_the_events() {

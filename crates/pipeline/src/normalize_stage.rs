@@ -96,6 +96,7 @@ impl NormalizeStage {
         detector: Option<DetectStage>,
         profiles: Option<ProfileHandle>,
     ) -> NormalizeStage {
+        let builder = builder.with_detect_parts(detector.is_some());
         let stats = pages.stats().clone();
         let (tx, batches) = mpsc::channel(BATCHES_AHEAD);
         let task = tokio::spawn(run(pages, (builder, detector), limits, tx, profiles));

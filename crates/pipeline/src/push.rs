@@ -354,7 +354,10 @@ impl Pipeline {
         let mut run = PushCommit {
             name: name.clone(),
             state,
-            builder: Some(crate::pipeline::batch_builder(&config, writer.sinks.len())),
+            builder: Some(
+                crate::pipeline::batch_builder(&config, writer.sinks.len())
+                    .with_detect_parts(detector.is_some()),
+            ),
             detector,
             summary: summary_of(&name, &writer, started, StopReason::Requested),
             writer,

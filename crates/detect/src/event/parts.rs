@@ -1,0 +1,222 @@
+//! The members the rules read, given by a caller that has already parsed the event (the
+//! pipeline's normalizer) as byte ranges of the raw event text: [`EventParts`], read by
+//! [`super::EventView::from_parts`] without scanning the event again.
+
+use std::borrow::Cow;
+
+use super::{
+    AuthenticationContext, Client, DebugContext, DebugData, GeographicalContext, Geolocation, List,
+    LogEvent, Number, Obj, Outcome, RawParty, SecurityContext, Text, TopText,
+};
+
+/// The text of one member: a byte range of the raw event text (a JSON string without escapes,
+/// without its quotes), or a boolean read as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece {
+    /// `raw[start..end]`.
+    Span {
+        /// First byte.
+        start: u32,
+        /// One past the last byte.
+        end: u32,
+    },
+    /// `true` (read as the text `true`).
+    True,
+    /// `false`.
+    False,
+}
+
+impl Piece {
+    /// The piece's text in `raw` (`None`: out of range or not UTF-8).
+    fn text(self, raw: &[u8]) -> Option<&str> {
+        match self {
+            Piece::Span { start, end } => {
+                std::str::from_utf8(raw.get(start as usize..end as usize)?).ok()
+            }
+            Piece::True => Some("true"),
+            Piece::False => Some("false"),
+        }
+    }
+}
+
+/// An actor or target's members.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartyParts {
+    /// `id`.
+    pub id: Option<Piece>,
+    /// `type`.
+    pub kind: Option<Piece>,
+    /// `alternateId`.
+    pub alternate_id: Option<Piece>,
+    /// `displayName`.
+    pub display_name: Option<Piece>,
+}
+
+/// What a top-level member the Sigma prefilter compares directly (`displayMessage`,
+/// `legacyEventType`) is known to be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TopPart {
+    /// Exactly one top-level member has that name in any ASCII case (after unescaping),
+    /// spelled exactly so, or several spelled exactly so of which this is the last; its value
+    /// is a string without escapes, these bytes.
+    Plain {
+        /// First byte.
+        start: u32,
+        /// One past the last byte.
+        end: u32,
+    },
+    /// Not known.
+    #[default]
+    Other,
+}
+
+/// The members of a plain LogEvent (not a wrapper or an envelope) the rules read, as a
+/// parser read them with the reading of [`super::EventView::from_bytes`]: a member given
+/// twice is the last one; a member of another type than the rules take is absent (`None`),
+/// except that the caller must not build parts for an event where a text member is a number
+/// (read as its text with `from_bytes`) or an escaped string: those are read from the bytes.
+/// `None` for an object (`actor`, `client`, ...) means it is absent or not an object.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventParts {
+    /// `uuid`.
+    pub uuid: Option<Piece>,
+    /// `published`.
+    pub published: Option<Piece>,
+    /// `eventType`.
+    pub event_type: Option<Piece>,
+    /// `actor`.
+    pub actor: Option<PartyParts>,
+    /// The first element of `target` that is an object.
+    pub target: Option<PartyParts>,
+    /// `client.id`.
+    pub client_id: Option<Piece>,
+    /// `client.ipAddress`.
+    pub client_ip: Option<Piece>,
+    /// `client.geographicalContext.city`.
+    pub geo_city: Option<Piece>,
+    /// `client.geographicalContext.state`.
+    pub geo_state: Option<Piece>,
+    /// `client.geographicalContext.country`.
+    pub geo_country: Option<Piece>,
+    /// `client.geographicalContext.geolocation.lat`: a finite number, or a string holding one.
+    pub lat: Option<f64>,
+    /// `client.geographicalContext.geolocation.lon`.
+    pub lon: Option<f64>,
+    /// `outcome.result`.
+    pub outcome_result: Option<Piece>,
+    /// `outcome.reason`.
+    pub outcome_reason: Option<Piece>,
+    /// `securityContext.asNumber`: a finite number, or a string holding one.
+    pub as_number: Option<f64>,
+    /// `securityContext.asOrg`.
+    pub as_org: Option<Piece>,
+    /// `authenticationContext.externalSessionId`.
+    pub external_session_id: Option<Piece>,
+    /// `debugContext.debugData.privilegeGranted`.
+    pub privilege_granted: Option<Piece>,
+    /// `debugContext.debugData.dtHash`.
+    pub dt_hash: Option<Piece>,
+    /// `debugContext.debugData.factor`.
+    pub factor: Option<Piece>,
+    /// `debugContext.debugData.pushOnlyResponseType`.
+    pub push_only_response_type: Option<Piece>,
+    /// True only when no top-level member other than `eventType` has that name in any ASCII
+    /// case (after unescaping): then [`super::Facts::event_type`] is the only value any Sigma
+    /// rule sees under that name (see [`super::EventView::event_type_alone`]).
+    pub event_type_alone: bool,
+    /// `displayMessage`, for the Sigma prefilter.
+    pub display_message: TopPart,
+    /// `legacyEventType`, for the Sigma prefilter.
+    pub legacy_event_type: TopPart,
+}
+
+fn text(raw: &[u8], piece: Option<Piece>) -> Option<Text<'_>> {
+    match piece {
+        None => Some(Text(None)),
+        Some(p) => p.text(raw).map(|s| Text(Some(Cow::Borrowed(s)))),
+    }
+}
+
+fn party<'a>(raw: &'a [u8], p: &PartyParts) -> Option<RawParty<'a>> {
+    Some(RawParty {
+        id: text(raw, p.id)?,
+        kind: text(raw, p.kind)?,
+        alternate_id: text(raw, p.alternate_id)?,
+        display_name: text(raw, p.display_name)?,
+    })
+}
+
+fn top(raw: &[u8], part: TopPart) -> TopText<'_> {
+    match part {
+        TopPart::Plain { start, end } => raw
+            .get(start as usize..end as usize)
+            .map_or(TopText::Other, TopText::Plain),
+        TopPart::Other => TopText::Other,
+    }
+}
+
+/// The [`LogEvent`] model of `parts` over `raw` (`None`: a piece out of range or not UTF-8).
+pub(super) fn log_event<'a>(raw: &'a [u8], parts: &EventParts) -> Option<LogEvent<'a>> {
+    let geo_present = parts.geo_city.is_some()
+        || parts.geo_state.is_some()
+        || parts.geo_country.is_some()
+        || parts.lat.is_some()
+        || parts.lon.is_some();
+    let geographical_context = if geo_present {
+        Obj(Some(GeographicalContext {
+            city: text(raw, parts.geo_city)?,
+            state: text(raw, parts.geo_state)?,
+            country: text(raw, parts.geo_country)?,
+            geolocation: Obj(Some(Geolocation {
+                lat: Number(parts.lat),
+                lon: Number(parts.lon),
+            })),
+        }))
+    } else {
+        Obj(None)
+    };
+    Some(LogEvent {
+        uuid: text(raw, parts.uuid)?,
+        published: text(raw, parts.published)?,
+        event_type: text(raw, parts.event_type)?,
+        actor: Obj(match &parts.actor {
+            Some(p) => Some(party(raw, p)?),
+            None => None,
+        }),
+        target: List(match &parts.target {
+            Some(p) => Some(vec![Obj(Some(party(raw, p)?))]),
+            None => None,
+        }),
+        client: Obj(Some(Client {
+            id: text(raw, parts.client_id)?,
+            ip_address: text(raw, parts.client_ip)?,
+            geographical_context,
+        })),
+        outcome: Obj(Some(Outcome {
+            result: text(raw, parts.outcome_result)?,
+            reason: text(raw, parts.outcome_reason)?,
+        })),
+        security_context: Obj(Some(SecurityContext {
+            as_number: Number(parts.as_number),
+            as_org: text(raw, parts.as_org)?,
+        })),
+        authentication_context: Obj(Some(AuthenticationContext {
+            external_session_id: text(raw, parts.external_session_id)?,
+        })),
+        debug_context: Obj(Some(DebugContext {
+            debug_data: Obj(Some(DebugData {
+                privilege_granted: text(raw, parts.privilege_granted)?,
+                dt_hash: text(raw, parts.dt_hash)?,
+                factor: text(raw, parts.factor)?,
+                push_only_response_type: text(raw, parts.push_only_response_type)?,
+            })),
+        })),
+        detail: Obj(None),
+        message: Text(None),
+        event_type_alone: parts.event_type_alone && parts.event_type.is_some(),
+        top_texts: [
+            top(raw, parts.display_message),
+            top(raw, parts.legacy_event_type),
+        ],
+    })
+}
