@@ -59,6 +59,10 @@ async fn kill_9_during_detection_raises_every_alert_exactly_once() {
         attacks: true,
         // About what the kills let through (a few hundred events per run), so that they land
         // all along the backfill and its attack scenarios (spread over the whole day).
+        // Each page of 50 is served 40 ms late: without it, a release build (or a fast
+        // machine) backfills all 4,551 events before the first kill lands and the kills
+        // test nothing (seen: "generations {4, 5}").
+        page_latency: Duration::from_millis(40),
         ..quiet(4_500)
     })
     .await;
