@@ -24,7 +24,7 @@ fn documents(
             });
             let mut out = b"x".to_vec();
             let result = parse(input).and_then(|top| {
-                normalizer.normalize_parsed(input.as_bytes(), top, Some(fetched), &mut out)
+                normalizer.normalize_parsed(input.as_bytes(), top, Some(fetched), &mut out, None)
             });
             docs.push(match result {
                 Ok(summary) => format!("{schema} {summary:?} {}", String::from_utf8_lossy(&out)),
