@@ -61,7 +61,7 @@ pub struct EventView<'a> {
     /// See [`EventView::event_type_alone`].
     event_type_alone: bool,
     /// See [`EventView::top_texts`].
-    top_texts: [TopText<'a>; 2],
+    top_texts: [TopText<'a>; 3],
 }
 
 impl<'a> EventView<'a> {
@@ -82,7 +82,7 @@ impl<'a> EventView<'a> {
             raw: Raw::Bytes(raw),
             ecs,
             event_type_alone: false,
-            top_texts: [TopText::Other; 2],
+            top_texts: [TopText::Other; 3],
         })
     }
 
@@ -146,7 +146,7 @@ impl<'a> EventView<'a> {
             raw: Raw::Value(raw),
             ecs,
             event_type_alone: false,
-            top_texts: [TopText::Other; 2],
+            top_texts: [TopText::Other; 3],
         })
     }
 
@@ -174,9 +174,10 @@ impl<'a> EventView<'a> {
         self.event_type_alone
     }
 
-    /// The [`TOP_TEXTS`] members as the fast reader found them (all [`TopText::Other`] when
-    /// it did not read the event).
-    pub(crate) fn top_texts(&self) -> &[TopText<'a>; 2] {
+    /// The [`TEXT_PATHS`] members as the fast reader (the first two) or the parts
+    /// ([`EventView::from_parts`]) found them (all [`TopText::Other`] when neither read the
+    /// event).
+    pub(crate) fn top_texts(&self) -> &[TopText<'a>; 3] {
         &self.top_texts
     }
 }
@@ -185,12 +186,24 @@ impl<'a> EventView<'a> {
 /// reader found them plain ([`TopText`]), in this order.
 pub(crate) const TOP_TEXTS: [&str; 2] = ["displayMessage", "legacyEventType"];
 
-/// What the fast reader found of one of the [`TOP_TEXTS`] members.
+/// The LogEvent members whose text the Sigma prefilter compares directly when known plain
+/// ([`TopText`]), in this order: the [`TOP_TEXTS`], then `debugContext.debugData.requestUri`
+/// (known only from [`EventParts`]).
+pub(crate) const TEXT_PATHS: [&[&str]; 3] = [
+    &["displayMessage"],
+    &["legacyEventType"],
+    &["debugContext", "debugData", "requestUri"],
+];
+
+/// What the fast reader (or the parts) found of one of the [`TEXT_PATHS`] members. For a
+/// nested path, "a member has that name in any ASCII case" means: at some level, a name that
+/// equals that level's segment, or begins with it and a `.` (a dotted name), without regard to
+/// ASCII case.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum TopText<'a> {
-    /// No top-level member has that name, in any ASCII case.
+    /// No member has that name, in any ASCII case.
     Absent,
-    /// Exactly one top-level member has that name in any ASCII case; it is spelled exactly so
+    /// Exactly one member has that name in any ASCII case; it is spelled exactly so
     /// and its value is a string with no escape, these bytes (UTF-8 not checked yet: only the
     /// Sigma prefilter reads them).
     Plain(&'a [u8]),
@@ -444,7 +457,7 @@ struct LogEvent<'a> {
     /// Set by the fast reader only: see [`EventView::event_type_alone`].
     event_type_alone: bool,
     /// Set by the fast reader only: see [`EventView::top_texts`].
-    top_texts: [TopText<'a>; 2],
+    top_texts: [TopText<'a>; 3],
 }
 
 #[derive(Default)]

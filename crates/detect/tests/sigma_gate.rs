@@ -374,10 +374,32 @@ fn the_byte_prefilter_lets_through_what_it_must() {
         br#"{"uuid":"d12","published":"2024-05-01T10:00:00Z","eventType":"x","displayMessage":"Max sign in attempts \u0065xceeded"}"#
             .to_vec(),
     );
+    // `requestUri|contains: admin` (searched in the bytes when the reader has no parts): in
+    // other cases, other members, twice, escaped, as a number, on other paths.
+    for (i, rest) in [
+        r#""debugContext":{"debugData":{"requestUri":"/ADMIN/x"}}"#,
+        r#""debugContext":{"debugData":{"requesturi":"/Admin"}}"#,
+        r#""debugContext":{"debugData":{"requestUri":"/a","requestUri":"/admin"}}"#,
+        r#""debugContext":{"debugData":{"requestUri":"\/\u0061dmin"}}"#,
+        r#""debugContext":{"debugData":{"requestUri":42}}"#,
+        r#""debugContext.debugData.requestUri":"/admin""#,
+        r#""debugContext":{"debugData":{"requestUri":["/x","/admin"]}}"#,
+        r#""debugContext":{"debugData":{"requestUri":"/x"}},"displayMessage":"admin""#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        events.push(
+            format!(
+                r#"{{"uuid":"e{i}","published":"2024-05-01T10:00:00Z","eventType":"x","securityContext":{{"isProxy":true}},{rest}}}"#
+            )
+            .into_bytes(),
+        );
+    }
     let on = run(&rules, RulesConfig::none(), &events, true);
     let off = run(&rules, RulesConfig::none(), &events, false);
     assert_eq!(on, off);
-    for id in ["d1", "d3", "d5", "d6", "d8", "d10", "d12"] {
+    for id in ["d1", "d3", "d5", "d6", "d8", "d10", "d12", "e0", "e3"] {
         assert!(
             on.iter().any(|a| a.contains(&format!("\"{id}\""))),
             "{id} raised nothing: {on:#?}"

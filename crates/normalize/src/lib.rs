@@ -66,7 +66,8 @@ use std::sync::Arc;
 pub use error::{GeoIpError, NormalizeError, SchemaError};
 pub use geoip::GeoIp;
 pub use parsed::{
-    ParsedClient, ParsedDebugData, ParsedEvent, ParsedGeo, ParsedParty, ParsedValue, TextRef,
+    ParsedClient, ParsedDebugContext, ParsedDebugData, ParsedDebugDataState, ParsedEvent,
+    ParsedGeo, ParsedParty, ParsedValue, TextRef,
 };
 pub use profile::{
     Device, DeviceProfile, LookupCounters, LookupCounts, Profiles, User, UserProfile,

@@ -102,17 +102,28 @@ pub struct ParsedDebugData<'e, 'a> {
 }
 
 impl<'e, 'a> ParsedDebugData<'e, 'a> {
+    /// Every member, as given (a name given twice comes twice), in input order.
+    pub fn members(&self) -> impl Iterator<Item = (&'e str, ParsedValue<'e, 'a>)> {
+        self.members
+            .iter()
+            .map(|(k, value)| (k.as_ref(), value_of(value)))
+    }
+
     /// The value of the last member named `name`.
     pub fn get(&self, name: &str) -> Option<ParsedValue<'e, 'a>> {
         let (_, value) = self.members.iter().rev().find(|(k, _)| k == name)?;
-        Some(match value {
-            Json::Null => ParsedValue::Null,
-            Json::Bool(b) => ParsedValue::Bool(*b),
-            Json::Num(n) => ParsedValue::Number(n),
-            Json::Str(s) => ParsedValue::Str(s),
-            Json::Arr(_) => ParsedValue::Array,
-            Json::Obj(_) => ParsedValue::Object,
-        })
+        Some(value_of(value))
+    }
+}
+
+fn value_of<'e, 'a>(value: &'e Json<'a>) -> ParsedValue<'e, 'a> {
+    match value {
+        Json::Null => ParsedValue::Null,
+        Json::Bool(b) => ParsedValue::Bool(*b),
+        Json::Num(n) => ParsedValue::Number(n),
+        Json::Str(s) => ParsedValue::Str(s),
+        Json::Arr(_) => ParsedValue::Array,
+        Json::Obj(_) => ParsedValue::Object,
     }
 }
 
@@ -253,6 +264,53 @@ impl<'e, 'a> ParsedEvent<'e, 'a> {
         match d.debug_data.as_ref()? {
             Json::Obj(members) => Some(ParsedDebugData { members }),
             _ => None,
+        }
+    }
+
+    /// `debugContext` as given: `None` when absent.
+    pub fn debug_context(&self) -> Option<ParsedDebugContext<'e, 'a>> {
+        self.ev
+            .debug_context
+            .as_ref()
+            .map(|dc| ParsedDebugContext { dc })
+    }
+}
+
+/// `debugContext`, for a caller that must know every member under it a reader could take for
+/// one of its members (names compared without regard to case, say).
+#[derive(Debug, Clone, Copy)]
+pub struct ParsedDebugContext<'e, 'a> {
+    dc: &'e model::DebugContext<'a>,
+}
+
+/// What `debugContext.debugData` is, as given.
+#[derive(Debug, Clone, Copy)]
+pub enum ParsedDebugDataState<'e, 'a> {
+    /// No member named exactly `debugData`.
+    Absent,
+    /// An object: every member, as given.
+    Object(ParsedDebugData<'e, 'a>),
+    /// Any other value.
+    Other,
+}
+
+impl<'e, 'a> ParsedDebugContext<'e, 'a> {
+    /// Whether `debugContext` is an object whose members all had a type the model takes.
+    pub fn is_object(&self) -> bool {
+        self.dc.other().is_none() && self.dc.misfits.is_empty()
+    }
+
+    /// The names of its members other than `debugData` (unescaped), in input order.
+    pub fn other_names(&self) -> impl Iterator<Item = &'e str> {
+        self.dc.extra.iter().map(|(k, _)| k.as_ref())
+    }
+
+    /// Its `debugData` (the last one given).
+    pub fn debug_data(&self) -> ParsedDebugDataState<'e, 'a> {
+        match self.dc.debug_data.as_ref() {
+            None => ParsedDebugDataState::Absent,
+            Some(Json::Obj(members)) => ParsedDebugDataState::Object(ParsedDebugData { members }),
+            Some(_) => ParsedDebugDataState::Other,
         }
     }
 }

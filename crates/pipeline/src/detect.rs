@@ -37,7 +37,7 @@ use oktaflow_detect::{
     Detector, DetectorState, DetectorStats, Ecs, EventParts, EventView, PartyParts, Piece,
     RulesConfig, SigmaRules, TopPart,
 };
-use oktaflow_normalize::{ParsedEvent, ParsedParty, ParsedValue, TextRef};
+use oktaflow_normalize::{ParsedDebugDataState, ParsedEvent, ParsedParty, ParsedValue, TextRef};
 use oktaflow_sink::{Document, FileConfig, SinkSpec};
 
 use crate::batch::Batch;
@@ -333,7 +333,50 @@ pub fn event_parts(raw: &[u8], event: &ParsedEvent<'_, '_>) -> Option<EventParts
     };
     parts.display_message = top(event.display_message(), others[0]);
     parts.legacy_event_type = top(event.legacy_event_type(), others[1]);
+    parts.request_uri = request_uri(raw, event);
     Some(parts)
+}
+
+/// `debugContext.debugData.requestUri` for the Sigma prefilter ([`TopPart`]): known only when
+/// no other member, at any level, is one the Sigma event could read under that path (names
+/// compared without regard to ASCII case, dotted names read as paths).
+fn request_uri(raw: &[u8], event: &ParsedEvent<'_, '_>) -> TopPart {
+    // `name` begins with `prefix`, ASCII case ignored.
+    let begins = |name: &str, prefix: &str| {
+        name.len() >= prefix.len()
+            && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    if event.other_names().any(|n| begins(n, "debugContext")) {
+        return TopPart::Other;
+    }
+    let Some(context) = event.debug_context() else {
+        return TopPart::Absent;
+    };
+    if !context.is_object() || context.other_names().any(|n| begins(n, "debugData")) {
+        return TopPart::Other;
+    }
+    let data = match context.debug_data() {
+        ParsedDebugDataState::Absent => return TopPart::Absent,
+        ParsedDebugDataState::Object(data) => data,
+        ParsedDebugDataState::Other => return TopPart::Other,
+    };
+    let mut found = TopPart::Absent;
+    for (name, value) in data.members() {
+        if !(name.eq_ignore_ascii_case("requestUri") || begins(name, "requestUri.")) {
+            continue;
+        }
+        if found != TopPart::Absent || name != "requestUri" {
+            return TopPart::Other;
+        }
+        found = match value {
+            ParsedValue::Str(s) => match piece(raw, Some(s)) {
+                Some(Some(Piece::Span { start, end })) => TopPart::Plain { start, end },
+                _ => return TopPart::Other,
+            },
+            _ => return TopPart::Other,
+        };
+    }
+    found
 }
 
 /// A text member as a [`Piece`] of `raw` (`Some(None)`: absent; `None`: not a piece).
@@ -515,7 +558,267 @@ mod tests {
                 );
             }
         }
+        let uris = request_uris(&value).map(|values| {
+            values
+                .iter()
+                .map(|v| v.as_str().map(str::as_bytes))
+                .collect::<Vec<_>>()
+        });
+        match parts.request_uri {
+            TopPart::Plain { start, end } => assert_eq!(
+                uris,
+                Some(vec![Some(&raw[start as usize..end as usize])]),
+                "{text}"
+            ),
+            TopPart::Absent => assert_eq!(uris, Some(vec![]), "{text}"),
+            TopPart::Other => {}
+        }
         true
+    }
+
+    /// The values the Sigma event could read under `debugContext.debugData.requestUri` in
+    /// `value` (names equal to a segment, or beginning with it and a `.`, without regard to
+    /// ASCII case, at every level), when every such name is spelled exactly so (`None`:
+    /// another spelling, or a value the walk does not follow).
+    fn request_uris(value: &serde_json::Value) -> Option<Vec<&serde_json::Value>> {
+        use serde_json::Value;
+        let mut level = vec![value];
+        for segment in ["debugContext", "debugData", "requestUri"] {
+            let mut next = Vec::new();
+            for v in level {
+                match v {
+                    Value::Null => {}
+                    Value::Array(a) if a.is_empty() => {}
+                    Value::Object(members) => {
+                        for (name, child) in members {
+                            let n = name.as_bytes();
+                            let hit = name.eq_ignore_ascii_case(segment)
+                                || (n.len() > segment.len()
+                                    && n[..segment.len()].eq_ignore_ascii_case(segment.as_bytes())
+                                    && n[segment.len()] == b'.');
+                            if hit && name != segment {
+                                return None;
+                            }
+                            if hit {
+                                next.push(child);
+                            }
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+            level = next;
+        }
+        Some(level)
+    }
+
+    #[test]
+    fn request_uri_is_known_only_when_spelled_once_exactly() {
+        let head =
+            r#"{"uuid":"u1","published":"2024-05-01T10:00:00Z","eventType":"user.session.start""#;
+        // (the rest of the event, what the parts say: the plain text, "absent" or "other")
+        let cases = [
+            (
+                r#","debugContext":{"debugData":{"requestUri":"/admin/x"}}"#,
+                "/admin/x",
+            ),
+            (r#""#, "absent"),
+            (r#","debugContext":{"debugData":{"dtHash":"a"}}"#, "absent"),
+            (r#","debugContext":{"other":1}"#, "absent"),
+            (r#","debugContext":null"#, "absent"),
+            (r#","debugContext":{"debugData":{}}"#, "absent"),
+            // Another spelling, a dotted name, twice, a number, an escape, not a string.
+            (
+                r#","debugContext":{"debugData":{"requesturi":"/admin"}}"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri":"/a","RequestUri":"/admin"}}"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri":"/a","requestUri":"/admin"}}"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri.x":"/admin"}}"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri":42}}"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri":"\/admin"}}"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri":"\u0061dmin"}}"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri":["/admin"]}}"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri":null}}"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri":true}}"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri":{"p":"/admin"}}}"#,
+                "other",
+            ),
+            // An escaped name is read unescaped, by the normalizer and the Sigma event alike.
+            (
+                r#","debugContext":{"debugData":{"requ\u0065stUri":"/admin"}}"#,
+                "/admin",
+            ),
+            (
+                r#","debugContext":{"debugData":[{"requestUri":"/admin"}]}"#,
+                "other",
+            ),
+            (r#","debugContext":{"debugData":"requestUri"}"#, "other"),
+            (
+                r#","debugContext":[{"debugData":{"requestUri":"/admin"}}]"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"DebugData":{"requestUri":"/admin"}}"#,
+                "other",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri":"/a"},"debugData.requestUri":"/admin"}"#,
+                "other",
+            ),
+            (
+                r#","debugcontext":{"debugData":{"requestUri":"/admin"}}"#,
+                "other",
+            ),
+            (r#","debugContext.debugData.requestUri":"/admin""#, "other"),
+            (
+                r#","debugContext":{"debugData":{"requestUri":"/a"}},"DebugContext.debugData":{"requestUri":"/admin"}"#,
+                "other",
+            ),
+            // Duplicated containers: the last one, in the model and the Sigma event alike.
+            (
+                r#","debugContext":{"debugData":{"requestUri":"/admin"}},"debugContext":{"debugData":{"requestUri":"/a"}}"#,
+                "/a",
+            ),
+            (
+                r#","debugContext":{"debugData":{"requestUri":"/admin"},"debugData":{"x":"y"}}"#,
+                "absent",
+            ),
+        ];
+        for (case, want) in cases {
+            let raw = format!("{head}{case}}}");
+            let parts = parts_of(raw.as_bytes())
+                .flatten()
+                .unwrap_or_else(|| panic!("no parts: {raw}"));
+            let got = match parts.request_uri {
+                TopPart::Plain { start, end } => &raw[start as usize..end as usize],
+                TopPart::Absent => "absent",
+                TopPart::Other => "other",
+            };
+            assert_eq!(got, want, "{raw}");
+            assert!(check(raw.as_bytes()), "{raw}");
+        }
+    }
+
+    /// Alerts (and the final state) of the shipped Sigma rules over `events`, read from the
+    /// normalizer's parts where it gives them (as the pipeline does), with the Sigma prefilter
+    /// on or off.
+    fn sigma_alerts(events: &[Vec<u8>], gate: bool) -> Vec<String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/sigma/okta");
+        let rules = SigmaRules::load(&[root]).expect("the shipped rules");
+        let mut detector =
+            oktaflow_detect::Detector::with_sigma(RulesConfig::none(), &rules).expect("detector");
+        detector.set_sigma_gate(gate);
+        let mut alerts = Vec::new();
+        let mut from_parts = 0;
+        for raw in events {
+            let parts = parts_of(raw).flatten();
+            let view = match &parts {
+                Some(parts) => {
+                    from_parts += 1;
+                    EventView::from_parts(raw, parts, None).expect("pieces in range")
+                }
+                None => EventView::from_checked_bytes(raw, None),
+            };
+            if let Ok(view) = view {
+                detector.observe_into(&view, &mut alerts);
+            }
+        }
+        assert!(
+            from_parts * 2 >= events.len(),
+            "{from_parts} of {}",
+            events.len()
+        );
+        let mut out: Vec<String> = alerts.iter().map(|a| a.to_json()).collect();
+        out.push(serde_json::to_string(&detector.state()).expect("state"));
+        out
+    }
+
+    #[test]
+    fn the_sigma_prefilter_on_parts_lets_through_what_it_must() {
+        // `requestUri|contains: admin` (with `securityContext.isProxy: 'true'`): the literal
+        // in other cases, other members, escapes, twice, as a number, nested paths.
+        let cases = [
+            r#","debugContext":{"debugData":{"requestUri":"/admin/app"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/ADMIN/app"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/AdMiN"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/app","url":"/admin"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/app"}},"displayMessage":"admin""#,
+            r#","debugContext":{"debugData":{"requesturi":"/admin"}}"#,
+            r#","debugContext":{"debugData":{"RequestUri":"/Admin"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/a","requestUri":"/admin"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/admin","requestUri":"/a"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"\/admin"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"\u0061dmin"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"\u0041DMIN"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/\"admin\""}}"#,
+            r#","debugContext":{"debugData":{"requestUri":42}}"#,
+            r#","debugContext":{"debugData":{"requestUri":["/x","/admin"]}}"#,
+            r#","debugContext":{"debugData":{"requestUri":{"path":"/admin"}}}"#,
+            r#","debugContext":{"debugData":[{"requestUri":"/admin"}]}"#,
+            r#","debugContext":[{"debugData":{"requestUri":"/admin"}}]"#,
+            r#","debugContext":{"DebugData":{"requestUri":"/admin"}}"#,
+            r#","debugcontext":{"debugdata":{"requesturi":"/admin"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/a"},"debugData.requestUri":"/admin"}"#,
+            r#","debugContext.debugData.requestUri":"/admin""#,
+            r#","debugContext":{"debugData":{"requestUri":"/a"}},"debugContext.debugData.requestUri":"/admin""#,
+            r#","debugContext":{"debugData":{"requestUri":"/admin"}},"debugContext":{"debugData":{"requestUri":"/a"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/a"}},"debugContext":{"debugData":{"requestUri":"/admin"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/admin"},"debugData":{"requestUri":"/a"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/admin"}},"debugContext":null"#,
+            r#","debugContext":{"debugData":{"requestUri":"/app"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/ädmin/ÄDMIN"}}"#,
+            r#","debugContext":{"debugData":{"requestUri":"/KADMIN"}}"#,
+        ];
+        let events: Vec<Vec<u8>> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, case)| {
+                format!(
+                    r#"{{"uuid":"r{i}","published":"2024-05-01T10:00:00Z","eventType":"user.session.start","securityContext":{{"isProxy":true}}{case}}}"#
+                )
+                .into_bytes()
+            })
+            .collect();
+        let on = sigma_alerts(&events, true);
+        assert_eq!(on, sigma_alerts(&events, false));
+        // The rule fires on the plain member in any case, and on the other readings of it.
+        for id in [
+            "r0", "r1", "r2", "r6", "r7", "r9", "r10", "r11", "r24", "r29",
+        ] {
+            assert!(
+                on.iter().any(|a| a.contains(&format!("\"{id}\""))),
+                "{id} raised nothing: {on:#?}"
+            );
+        }
     }
 
     #[test]
@@ -705,6 +1008,8 @@ mod tests {
                     ("pushOnlyResponseType", text()),
                     ("requestUri", text()),
                     ("DTHash", text()),
+                    ("RequestUri", text()),
+                    ("requestUri.x", text()),
                 ],
                 6,
             );
@@ -730,13 +1035,23 @@ mod tests {
                     ),
                     (
                         "debugContext",
-                        or_other(object(vec![("debugData", or_other(debug_data))], 2)),
+                        or_other(object(
+                            vec![
+                                ("debugData", or_other(debug_data)),
+                                ("DebugData", text()),
+                                ("debugData.requestUri", text()),
+                                ("x", text()),
+                            ],
+                            3,
+                        )),
                     ),
                     ("displayMessage", text()),
                     ("legacyEventType", text()),
                     ("eventtype", text()),
                     ("DisplayMessage", text()),
                     ("severity", text()),
+                    ("debugcontext", text()),
+                    ("debugContext.debugData.requestUri", text()),
                 ],
                 10,
             );

@@ -52,8 +52,8 @@ pub struct PartyParts {
     pub display_name: Option<Piece>,
 }
 
-/// What a top-level member the Sigma prefilter compares directly (`displayMessage`,
-/// `legacyEventType`) is known to be.
+/// What a member the Sigma prefilter compares directly (`displayMessage`, `legacyEventType`,
+/// `debugContext.debugData.requestUri`) is known to be.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TopPart {
     /// Exactly one top-level member has that name in any ASCII case (after unescaping),
@@ -65,6 +65,12 @@ pub enum TopPart {
         /// One past the last byte.
         end: u32,
     },
+    /// No member has that name in any ASCII case: for `requestUri`, no top-level name begins
+    /// with `debugContext` in any ASCII case other than `debugContext` itself, and that one (if
+    /// given) is an object with no member other than `debugData` whose name begins with
+    /// `debugData` in any case, whose `debugData` (if given) is an object with no member whose
+    /// name equals `requestUri` or begins with `requestUri.` in any case.
+    Absent,
     /// Not known.
     #[default]
     Other,
@@ -128,6 +134,11 @@ pub struct EventParts {
     pub display_message: TopPart,
     /// `legacyEventType`, for the Sigma prefilter.
     pub legacy_event_type: TopPart,
+    /// `debugContext.debugData.requestUri`, for the Sigma prefilter: [`TopPart::Plain`] when
+    /// the conditions of [`TopPart::Absent`] hold except that `debugData` has exactly one
+    /// member whose name equals `requestUri` or begins with `requestUri.` in any case, spelled
+    /// `requestUri`, a string without escapes.
+    pub request_uri: TopPart,
 }
 
 fn text(raw: &[u8], piece: Option<Piece>) -> Option<Text<'_>> {
@@ -151,6 +162,7 @@ fn top(raw: &[u8], part: TopPart) -> TopText<'_> {
         TopPart::Plain { start, end } => raw
             .get(start as usize..end as usize)
             .map_or(TopText::Other, TopText::Plain),
+        TopPart::Absent => TopText::Absent,
         TopPart::Other => TopText::Other,
     }
 }
@@ -217,6 +229,7 @@ pub(super) fn log_event<'a>(raw: &'a [u8], parts: &EventParts) -> Option<LogEven
         top_texts: [
             top(raw, parts.display_message),
             top(raw, parts.legacy_event_type),
+            top(raw, parts.request_uri),
         ],
     })
 }

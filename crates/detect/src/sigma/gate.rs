@@ -32,7 +32,7 @@ use rsigma_parser::{ConditionExpr, Quantifier};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::event::OKTA_ROOTS;
-use crate::event::{TopText, TOP_TEXTS};
+use crate::event::{TopText, TEXT_PATHS};
 
 /// At most this many distinct fields are gated on (a bit set); more opens the gate.
 const MAX_PATHS: usize = 64;
@@ -621,7 +621,13 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 /// `legacyEventType` is made on the member's value when the fast reader found it a plain
 /// string under the only top-level name that equals it in any case, or found no such name
 /// (the test is false: a field item is false on an absent field); otherwise its literal is
-/// searched. The input is lower-cased only when a literal is searched.
+/// searched. So is a test on `debugContext.debugData.requestUri`, when the normalizer's parse
+/// ([`crate::EventParts`]) found it a plain string under the only name, at every level, the
+/// Sigma event could read under that path (or found none): every name at each level that
+/// equals the path's segment without regard to ASCII case, or begins with it and a `.` (a
+/// dotted name), is the one exact spelling, given once in `debugData` (the last one of a
+/// duplicate `debugContext` or `debugData`, as in the Sigma event's parse; see
+/// [`crate::TopPart`]). The input is lower-cased only when a literal is searched.
 ///
 /// Input with a `\u` escape or one of those two characters gets no answer when a literal must
 /// be searched, nor input where the `eventType` comparison is needed and neither condition
@@ -646,8 +652,8 @@ enum Pre {
     Lit(usize),
     /// The event's folded `eventType` equals this.
     EventType(String),
-    /// The test on the value of the top-level member [`TOP_TEXTS`]`[field]`, when the fast
-    /// reader found it plain or absent ([`TopText`]); else literal `lit` occurs.
+    /// The test on the value of the member [`TEXT_PATHS`]`[field]`, when the fast reader or
+    /// the parts found it plain or absent ([`TopText`]); else literal `lit` occurs.
     Top {
         field: usize,
         test: Test,
@@ -676,10 +682,10 @@ impl Prefilter {
         let cond = gate.cond.as_ref()?;
         let mut literals: Vec<String> = Vec::new();
         let event_type = gate.paths.iter().position(|p| *p == ["eventtype"]);
-        let tops = TOP_TEXTS.map(|name| {
-            gate.paths
-                .iter()
-                .position(|p| p.len() == 1 && p[0].eq_ignore_ascii_case(name))
+        let tops = TEXT_PATHS.map(|path| {
+            gate.paths.iter().position(|p| {
+                p.len() == path.len() && p.iter().zip(path).all(|(a, b)| a.eq_ignore_ascii_case(b))
+            })
         });
         let fields = Fields { event_type, tops };
         let pre = Self::lower(cond, &fields, &mut literals);
@@ -708,6 +714,8 @@ impl Prefilter {
                     .map(|p| Self::lower(p, fields, literals))
                     .filter(|p| *p != Pre::True)
                     .collect();
+                // Cheap tests first (see [`Pre::cost`]): `and` is the same in any order.
+                parts.sort_by_key(Pre::cost);
                 match parts.len() {
                     0 => Pre::True,
                     1 => parts.pop().unwrap_or(Pre::True),
@@ -722,6 +730,8 @@ impl Prefilter {
                 if parts.is_empty() || parts.contains(&Pre::True) {
                     return Pre::True;
                 }
+                // Cheap tests first: `or` is the same in any order.
+                parts.sort_by_key(Pre::cost);
                 match parts.len() {
                     1 => parts.pop().unwrap_or(Pre::True),
                     _ => Pre::Any(parts),
@@ -786,7 +796,7 @@ impl Prefilter {
         raw: &[u8],
         event_type: &str,
         alone: bool,
-        tops: &[TopText<'_>; 2],
+        tops: &[TopText<'_>; 3],
     ) -> Option<bool> {
         let mut input = Input {
             finders: &self.finders,
@@ -834,16 +844,16 @@ struct Input<'a> {
     lowered: Option<bool>,
     /// The event's `eventType`, folded.
     event_type: &'a str,
-    /// The event's [`TOP_TEXTS`] members as the fast reader found them.
-    tops: &'a [TopText<'a>; 2],
+    /// The event's [`TEXT_PATHS`] members as the fast reader or the parts found them.
+    tops: &'a [TopText<'a>; 3],
 }
 
 /// Which gated fields the prefilter compares with what [`crate::EventView`] read.
 struct Fields {
     /// The gated field `eventType`.
     event_type: Option<usize>,
-    /// The gated fields of [`TOP_TEXTS`].
-    tops: [Option<usize>; 2],
+    /// The gated fields of [`TEXT_PATHS`].
+    tops: [Option<usize>; 3],
 }
 
 impl Input<'_> {
@@ -866,6 +876,21 @@ impl Input<'_> {
 }
 
 impl Pre {
+    /// A rank of what evaluating the condition may cost: comparing the `eventType` (0), a
+    /// member's value when known, else a search (1), a literal search, which lower-cases the
+    /// whole input once (2); a compound, its dearest part. Parts are evaluated cheapest first,
+    /// so most events are answered without lower-casing them. The answer does not depend on
+    /// the order (`and` / `or` of the same parts); only whether a search in input that cannot
+    /// be searched is reached (then the gate decides) does.
+    fn cost(&self) -> u8 {
+        match self {
+            Pre::True | Pre::EventType(_) => 0,
+            Pre::Top { .. } => 1,
+            Pre::Lit(_) => 2,
+            Pre::All(parts) | Pre::Any(parts) => parts.iter().map(Pre::cost).max().unwrap_or(0),
+        }
+    }
+
     fn uses_event_type(&self) -> bool {
         match self {
             Pre::EventType(_) => true,
