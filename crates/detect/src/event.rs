@@ -19,6 +19,8 @@ use serde::Deserialize;
 use crate::error::DetectError;
 
 mod fast;
+
+pub(crate) use fast::top_members;
 mod parts;
 
 pub use parts::{EventParts, PartyParts, Piece, TopPart};
@@ -203,6 +205,9 @@ pub(crate) const TEXT_PATHS: [&[&str]; 3] = [
 pub(crate) enum TopText<'a> {
     /// No member has that name, in any ASCII case.
     Absent,
+    /// One member has that name (see [`TopPart::NoText`]) and holds no text: no string test
+    /// with a non-empty literal holds on it.
+    NoText,
     /// Exactly one member has that name in any ASCII case; it is spelled exactly so
     /// and its value is a string with no escape, these bytes (UTF-8 not checked yet: only the
     /// Sigma prefilter reads them).
@@ -308,7 +313,10 @@ impl<'a> Facts<'a> {
         let published = non_empty(ev.published.0).ok_or(DetectError::MissingField("published"))?;
         let event_type =
             non_empty(ev.event_type.0).ok_or(DetectError::MissingField("eventType"))?;
-        let published_ms = parse_published(&published)?;
+        let published_ms = match ev.published_ms {
+            Some(ms) => ms,
+            None => parse_published(&published)?,
+        };
         let actor = ev.actor.0.unwrap_or_default();
         let client = ev.client.0.unwrap_or_default();
         let geo = client.geographical_context.0.unwrap_or_default();
@@ -458,6 +466,8 @@ struct LogEvent<'a> {
     event_type_alone: bool,
     /// Set by the fast reader only: see [`EventView::top_texts`].
     top_texts: [TopText<'a>; 3],
+    /// Set from [`EventParts::published_ms`] only: `published` already parsed.
+    published_ms: Option<i64>,
 }
 
 #[derive(Default)]

@@ -358,9 +358,10 @@ fn normalize_run_with_parts(
                 } else {
                     part.latest = part.latest.max(Some(summary.published));
                 }
+                let parts = crate::detect::with_published(parts.flatten(), &summary);
                 part.categories.push(summary.category);
                 part.origin.push(offset + index);
-                part.parts.push(parts.flatten());
+                part.parts.push(parts);
                 part.documents.push(Document {
                     id: summary.id,
                     json,

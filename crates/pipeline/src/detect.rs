@@ -327,13 +327,30 @@ pub fn event_parts(raw: &[u8], event: &ParsedEvent<'_, '_>) -> Option<EventParts
         others[1] |= name.eq_ignore_ascii_case("legacyEventType");
     }
     parts.event_type_alone = !other_event_type;
+    // With no misfit, a member the model holds no text for is absent, `null`, or containers
+    // of `null` and `""` only (the model's empty values): no Sigma string test holds on it.
     let top = |text: Option<TextRef<'_, '_>>, other: bool| match piece(raw, text) {
         Some(Some(Piece::Span { start, end })) if !other => TopPart::Plain { start, end },
+        Some(None) if !other => TopPart::NoText,
         _ => TopPart::Other,
     };
     parts.display_message = top(event.display_message(), others[0]);
     parts.legacy_event_type = top(event.legacy_event_type(), others[1]);
     parts.request_uri = request_uri(raw, event);
+    Some(parts)
+}
+
+/// `parts` with the normalizer's parse of `published` ([`EventParts::published_ms`]): the
+/// detector parses it the same way, so it need not parse it again. Not when the normalizer
+/// could not parse it (its `@timestamp` is then the fetch time): the detector decides.
+pub fn with_published(
+    parts: Option<EventParts>,
+    summary: &oktaflow_normalize::EventSummary,
+) -> Option<EventParts> {
+    let mut parts = parts?;
+    if !summary.published_fallback {
+        parts.published_ms = Some(summary.published.timestamp_millis());
+    }
     Some(parts)
 }
 
@@ -503,7 +520,7 @@ mod tests {
                 event_parts(raw, event)
             })
             .ok()
-            .map(|(_, parts)| parts.flatten())
+            .map(|(summary, parts)| with_published(parts.flatten(), &summary))
     }
 
     fn facts(view: Result<EventView<'_>, oktaflow_detect::DetectError>) -> String {
@@ -549,13 +566,21 @@ mod tests {
             (parts.display_message, "displayMessage"),
             (parts.legacy_event_type, "legacyEventType"),
         ] {
-            if let TopPart::Plain { start, end } = part {
-                assert_eq!(spelled(name), [&name], "{text}");
-                assert_eq!(
-                    value[name].as_str().map(str::as_bytes),
-                    Some(&raw[start as usize..end as usize]),
-                    "{text}"
-                );
+            match part {
+                TopPart::Plain { start, end } => {
+                    assert_eq!(spelled(name), [&name], "{text}");
+                    assert_eq!(
+                        value[name].as_str().map(str::as_bytes),
+                        Some(&raw[start as usize..end as usize]),
+                        "{text}"
+                    );
+                }
+                TopPart::NoText => {
+                    assert!(spelled(name).iter().all(|n| **n == name), "{text}");
+                    assert!(value.get(name).is_none_or(holds_no_text), "{text}");
+                }
+                TopPart::Absent => assert!(spelled(name).is_empty(), "{text}"),
+                TopPart::Other => {}
             }
         }
         let uris = request_uris(&value).map(|values| {
@@ -571,9 +596,23 @@ mod tests {
                 "{text}"
             ),
             TopPart::Absent => assert_eq!(uris, Some(vec![]), "{text}"),
+            TopPart::NoText => panic!("requestUri is never NoText: {text}"),
             TopPart::Other => {}
         }
         true
+    }
+
+    /// `value` holds no text a Sigma string test with a non-empty literal could hold on:
+    /// `null`, `""`, or arrays and objects of those.
+    fn holds_no_text(value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            Value::Bool(_) | Value::Number(_) => false,
+            Value::Array(items) => items.iter().all(holds_no_text),
+            Value::Object(members) => members.values().all(holds_no_text),
+        }
     }
 
     /// The values the Sigma event could read under `debugContext.debugData.requestUri` in
@@ -721,6 +760,7 @@ mod tests {
             let got = match parts.request_uri {
                 TopPart::Plain { start, end } => &raw[start as usize..end as usize],
                 TopPart::Absent => "absent",
+                TopPart::NoText => "no text",
                 TopPart::Other => "other",
             };
             assert_eq!(got, want, "{raw}");

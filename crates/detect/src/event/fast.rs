@@ -256,6 +256,30 @@ fn debug_data<'a>(cur: &mut Cur<'a>) -> Option<DebugData<'a>> {
     )
 }
 
+/// The raw JSON text of the last top-level member named `names[i]` (compared exactly) of the
+/// object `raw`, for each `i`; every other value is skipped by its brackets and quotes, not
+/// decoded. `None` (the caller decodes the whole text instead) when `raw` is not one object,
+/// possibly with white space around it, or a member name holds an escape. Meant for text a
+/// JSON writer produced (the normalizer's documents): the skipped values are not checked.
+pub(crate) fn top_members<'a, const N: usize>(
+    raw: &'a [u8],
+    names: &[&str; N],
+) -> Option<[Option<&'a [u8]>; N]> {
+    let mut out = [None; N];
+    let mut cur = Cur { b: raw, i: 0 };
+    cur.ws();
+    cur.object(|cur, key| {
+        let start = cur.i;
+        cur.skip()?;
+        if let Some(i) = names.iter().position(|n| n.as_bytes() == key) {
+            out[i] = Some(cur.b.get(start..cur.i)?);
+        }
+        Some(())
+    })?;
+    cur.ws();
+    (cur.i == raw.len()).then_some(out)
+}
+
 /// A position in the input.
 struct Cur<'a> {
     b: &'a [u8],
@@ -599,6 +623,39 @@ mod tests {
             read(r#","debugContext":{"debugData":{"requestUri":"/admin"}}"#).1[2],
             "Other"
         );
+    }
+
+    /// `top_members` finds what a parsed `Value` holds under each name (the last of a
+    /// duplicate), or gives up; it never panics on cut input.
+    #[test]
+    fn top_members_are_the_parsed_members() {
+        const NAMES: [&str; 3] = ["user", "source", "related"];
+        let docs = [
+            r#"{"user":{"name":"a"},"source":{"ip":"1.2.3.4","geo":{"x":[1,2,{"y":"}]"}]}},"related":{"ip":["1"]}}"#,
+            r#" { "@timestamp" : "t", "user" : "s\"}" , "n": -1.5e3, "b": [true, null, {}],"source":null } "#,
+            r#"{"user":1,"user":{"last":true},"other":{"user":{"inner":1}}}"#,
+            r#"{}"#,
+            r#"{"event":{"kind":"event"}}"#,
+        ];
+        for doc in docs {
+            let spans = super::top_members(doc.as_bytes(), &NAMES).expect("read");
+            let value: serde_json::Value = serde_json::from_str(doc).expect("JSON");
+            for (name, span) in NAMES.iter().zip(spans) {
+                let got: Option<serde_json::Value> =
+                    span.map(|s| serde_json::from_slice(s).expect("a value"));
+                assert_eq!(got.as_ref(), value.get(name), "{name} of {doc}");
+            }
+        }
+        for doc in [r#"[1]"#, r#"{"us\u0065r":1}"#, r#"{"user":1} x"#, r#""#] {
+            assert!(
+                super::top_members(doc.as_bytes(), &NAMES).is_none(),
+                "{doc}"
+            );
+        }
+        let doc = docs[0].as_bytes();
+        for end in 0..doc.len() {
+            let _ = super::top_members(&doc[..end], &NAMES);
+        }
     }
 
     #[test]

@@ -27,12 +27,10 @@ pub enum Piece {
 }
 
 impl Piece {
-    /// The piece's text in `raw` (`None`: out of range or not UTF-8).
-    fn text(self, raw: &[u8]) -> Option<&str> {
+    /// The piece's text in `raw` (`None`: out of range or not on character boundaries).
+    fn text(self, raw: &str) -> Option<&str> {
         match self {
-            Piece::Span { start, end } => {
-                std::str::from_utf8(raw.get(start as usize..end as usize)?).ok()
-            }
+            Piece::Span { start, end } => raw.get(start as usize..end as usize),
             Piece::True => Some("true"),
             Piece::False => Some("false"),
         }
@@ -71,6 +69,12 @@ pub enum TopPart {
     /// `debugData` in any case, whose `debugData` (if given) is an object with no member whose
     /// name equals `requestUri` or begins with `requestUri.` in any case.
     Absent,
+    /// Exactly one top-level member has that name in any ASCII case, spelled exactly so (or
+    /// several spelled exactly so, of which this is the last), and its value holds no text: it
+    /// is `null`, or arrays and objects of `null` and `""` only (what the normalizer's model
+    /// reads as no value). No Sigma string test with a non-empty literal holds on it, as on an
+    /// absent member. Only for `displayMessage` and `legacyEventType`.
+    NoText,
     /// Not known.
     #[default]
     Other,
@@ -88,6 +92,11 @@ pub struct EventParts {
     pub uuid: Option<Piece>,
     /// `published`.
     pub published: Option<Piece>,
+    /// `published` in milliseconds since the epoch, when the caller already parsed it the way
+    /// the detector does (RFC 3339, else a date and time without offset taken as UTC; the
+    /// normalizer's parse): the detector then does not parse it again. `None`: the detector
+    /// parses [`EventParts::published`] (and refuses the event if it does not parse).
+    pub published_ms: Option<i64>,
     /// `eventType`.
     pub event_type: Option<Piece>,
     /// `actor`.
@@ -141,14 +150,14 @@ pub struct EventParts {
     pub request_uri: TopPart,
 }
 
-fn text(raw: &[u8], piece: Option<Piece>) -> Option<Text<'_>> {
+fn text(raw: &str, piece: Option<Piece>) -> Option<Text<'_>> {
     match piece {
         None => Some(Text(None)),
         Some(p) => p.text(raw).map(|s| Text(Some(Cow::Borrowed(s)))),
     }
 }
 
-fn party<'a>(raw: &'a [u8], p: &PartyParts) -> Option<RawParty<'a>> {
+fn party<'a>(raw: &'a str, p: &PartyParts) -> Option<RawParty<'a>> {
     Some(RawParty {
         id: text(raw, p.id)?,
         kind: text(raw, p.kind)?,
@@ -163,12 +172,18 @@ fn top(raw: &[u8], part: TopPart) -> TopText<'_> {
             .get(start as usize..end as usize)
             .map_or(TopText::Other, TopText::Plain),
         TopPart::Absent => TopText::Absent,
+        TopPart::NoText => TopText::NoText,
         TopPart::Other => TopText::Other,
     }
 }
 
-/// The [`LogEvent`] model of `parts` over `raw` (`None`: a piece out of range or not UTF-8).
+/// The [`LogEvent`] model of `parts` over `raw` (`None`: `raw` is not UTF-8, or a piece is out
+/// of range).
 pub(super) fn log_event<'a>(raw: &'a [u8], parts: &EventParts) -> Option<LogEvent<'a>> {
+    // One check of the whole text (the normalizer's parts come from UTF-8 input) costs less
+    // than one per piece; then each piece is a slice of it.
+    let bytes = raw;
+    let raw = std::str::from_utf8(bytes).ok()?;
     let geo_present = parts.geo_city.is_some()
         || parts.geo_state.is_some()
         || parts.geo_country.is_some()
@@ -226,10 +241,11 @@ pub(super) fn log_event<'a>(raw: &'a [u8], parts: &EventParts) -> Option<LogEven
         detail: Obj(None),
         message: Text(None),
         event_type_alone: parts.event_type_alone && parts.event_type.is_some(),
+        published_ms: parts.published_ms,
         top_texts: [
-            top(raw, parts.display_message),
-            top(raw, parts.legacy_event_type),
-            top(raw, parts.request_uri),
+            top(bytes, parts.display_message),
+            top(bytes, parts.legacy_event_type),
+            top(bytes, parts.request_uri),
         ],
     })
 }

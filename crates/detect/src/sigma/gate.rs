@@ -25,6 +25,7 @@
 //! passes.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use rsigma_eval::{CompiledDetection, CompiledDetectionItem, CompiledMatcher, CompiledRule};
@@ -375,6 +376,14 @@ impl<'a> Found<'a> {
     }
 }
 
+/// The literal of a value test (`""` for [`Test::Present`]).
+fn test_literal(test: &Test) -> &str {
+    match test {
+        Test::Exact(l) | Test::Contains(l) | Test::StartsWith(l) | Test::EndsWith(l) => l,
+        Test::Present => "",
+    }
+}
+
 /// The engine's fold (`to_lowercase`), without allocating for lower-case ASCII.
 fn fold(s: &str) -> Cow<'_, str> {
     if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -620,8 +629,10 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 /// a member name is written as it is). Likewise a test on `displayMessage` or
 /// `legacyEventType` is made on the member's value when the fast reader found it a plain
 /// string under the only top-level name that equals it in any case, or found no such name
-/// (the test is false: a field item is false on an absent field); otherwise its literal is
-/// searched. So is a test on `debugContext.debugData.requestUri`, when the normalizer's parse
+/// (the test is false: a field item is false on an absent field), or found that name holding
+/// no text (`null`, containers of `null` and `""`: the normalizer's parts,
+/// [`crate::TopPart::NoText`]; every literal tested is non-empty, so the test is false);
+/// otherwise its literal is searched. So is a test on `debugContext.debugData.requestUri`, when the normalizer's parse
 /// ([`crate::EventParts`]) found it a plain string under the only name, at every level, the
 /// Sigma event could read under that path (or found none): every name at each level that
 /// equals the path's segment without regard to ASCII case, or begins with it and a `.` (a
@@ -643,12 +654,22 @@ pub(crate) struct Prefilter {
     uses_event_type: bool,
     /// Finds `"eventtype"` (a member name, or a value, in any case) in the lower-cased input.
     event_type_name: memchr::memmem::Finder<'static>,
+    /// `cond` with its `eventType` tests decided, per `eventType` seen (as the event gives it):
+    /// most events then cost one lookup and the few member tests of the rules that do not
+    /// test `eventType`. At most [`MAX_EVENT_TYPES`] entries; past that, `cond` is evaluated.
+    by_event_type: HashMap<Box<str>, Pre>,
 }
+
+/// At most this many `eventType`s get a decided condition ([`Prefilter::by_event_type`]);
+/// Okta has a few hundred.
+const MAX_EVENT_TYPES: usize = 4096;
 
 /// The prefilter's condition: literal `i` occurs.
 #[derive(Debug, Clone, PartialEq)]
 enum Pre {
     True,
+    /// Never holds (an `eventType` test decided false).
+    False,
     Lit(usize),
     /// The event's folded `eventType` equals this.
     EventType(String),
@@ -702,6 +723,7 @@ impl Prefilter {
             cond: pre,
             low: Vec::new(),
             event_type_name: memchr::memmem::Finder::new(b"\"eventtype\"").into_owned(),
+            by_event_type: HashMap::new(),
         })
     }
 
@@ -816,14 +838,29 @@ impl Prefilter {
                 return None;
             }
         }
-        let event_type = fold(event_type);
-        input.event_type = &event_type;
+        let folded = fold(event_type);
+        input.event_type = &folded;
         // Bit i of `searched`: literal i was looked for; of `found`: it occurs.
         let mut memo = Memo {
             searched: [0; MAX_LITERALS / 64],
             found: [0; MAX_LITERALS / 64],
         };
-        eval_pre(&self.cond, &mut input, &mut memo)
+        if !self.uses_event_type {
+            return eval_pre(&self.cond, &mut input, &mut memo);
+        }
+        // The same answer as `cond`'s wherever `cond`'s is one: the decided tests are those
+        // `eval_pre` would make (it tests `eventType` before any search in each `and` / `or`),
+        // so at most a search `cond` would have reached in input that cannot be searched is
+        // skipped (an answer where `cond` has none; both are sound).
+        if !self.by_event_type.contains_key(event_type) {
+            if self.by_event_type.len() >= MAX_EVENT_TYPES {
+                return eval_pre(&self.cond, &mut input, &mut memo);
+            }
+            let decided = self.cond.decide_event_type(&folded);
+            self.by_event_type.insert(event_type.into(), decided);
+        }
+        let cond = self.by_event_type.get(event_type).unwrap_or(&self.cond);
+        eval_pre(cond, &mut input, &mut memo)
     }
 }
 
@@ -884,7 +921,7 @@ impl Pre {
     /// be searched is reached (then the gate decides) does.
     fn cost(&self) -> u8 {
         match self {
-            Pre::True | Pre::EventType(_) => 0,
+            Pre::True | Pre::False | Pre::EventType(_) => 0,
             Pre::Top { .. } => 1,
             Pre::Lit(_) => 2,
             Pre::All(parts) | Pre::Any(parts) => parts.iter().map(Pre::cost).max().unwrap_or(0),
@@ -894,8 +931,48 @@ impl Pre {
     fn uses_event_type(&self) -> bool {
         match self {
             Pre::EventType(_) => true,
-            Pre::True | Pre::Lit(_) | Pre::Top { .. } => false,
+            Pre::True | Pre::False | Pre::Lit(_) | Pre::Top { .. } => false,
             Pre::All(parts) | Pre::Any(parts) => parts.iter().any(Pre::uses_event_type),
+        }
+    }
+
+    /// The condition for events whose folded `eventType` is `event_type`: every
+    /// [`Pre::EventType`] test decided, `and` / `or` simplified (order kept).
+    fn decide_event_type(&self, event_type: &str) -> Pre {
+        match self {
+            Pre::EventType(lit) if lit == event_type => Pre::True,
+            Pre::EventType(_) => Pre::False,
+            Pre::All(parts) => {
+                let mut kept = Vec::new();
+                for part in parts {
+                    match part.decide_event_type(event_type) {
+                        Pre::False => return Pre::False,
+                        Pre::True => {}
+                        part => kept.push(part),
+                    }
+                }
+                match kept.len() {
+                    0 => Pre::True,
+                    1 => kept.pop().unwrap_or(Pre::True),
+                    _ => Pre::All(kept),
+                }
+            }
+            Pre::Any(parts) => {
+                let mut kept = Vec::new();
+                for part in parts {
+                    match part.decide_event_type(event_type) {
+                        Pre::True => return Pre::True,
+                        Pre::False => {}
+                        part => kept.push(part),
+                    }
+                }
+                match kept.len() {
+                    0 => Pre::False,
+                    1 => kept.pop().unwrap_or(Pre::False),
+                    _ => Pre::Any(kept),
+                }
+            }
+            other => other.clone(),
         }
     }
 }
@@ -905,10 +982,13 @@ impl Pre {
 fn eval_pre(cond: &Pre, input: &mut Input<'_>, memo: &mut Memo) -> Option<bool> {
     Some(match cond {
         Pre::True => true,
+        Pre::False => false,
         Pre::EventType(lit) => input.event_type == lit,
         Pre::Top { field, test, lit } => {
             let value = match input.tops.get(*field) {
-                Some(TopText::Absent) => return Some(false),
+                // A field item with a non-empty literal is false on an absent field, and
+                // on one holding no text (`null`, empty containers).
+                Some(TopText::Absent | TopText::NoText) => return Some(false),
                 Some(TopText::Plain(value)) => std::str::from_utf8(value).ok(),
                 _ => None,
             };
@@ -916,13 +996,32 @@ fn eval_pre(cond: &Pre, input: &mut Input<'_>, memo: &mut Memo) -> Option<bool> 
                 // Not known plain: the literal is searched in the bytes.
                 return eval_pre(&Pre::Lit(*lit), input, memo);
             };
-            let value = fold(value);
-            match test {
-                Test::Exact(l) => *value == **l,
-                Test::Contains(l) => value.contains(l.as_str()),
-                Test::StartsWith(l) => value.starts_with(l.as_str()),
-                Test::EndsWith(l) => value.ends_with(l.as_str()),
-                Test::Present => true,
+            if value.is_ascii() {
+                // The fold of ASCII text is its ASCII lower case: compared as such, without
+                // making it (literals are folded already).
+                let (v, l) = (value.as_bytes(), test_literal(test).as_bytes());
+                match test {
+                    Test::Exact(_) => v.eq_ignore_ascii_case(l),
+                    Test::Contains(_) => {
+                        l.is_empty() || v.windows(l.len()).any(|w| w.eq_ignore_ascii_case(l))
+                    }
+                    Test::StartsWith(_) => {
+                        v.len() >= l.len() && v[..l.len()].eq_ignore_ascii_case(l)
+                    }
+                    Test::EndsWith(_) => {
+                        v.len() >= l.len() && v[v.len() - l.len()..].eq_ignore_ascii_case(l)
+                    }
+                    Test::Present => true,
+                }
+            } else {
+                let value = fold(value);
+                match test {
+                    Test::Exact(l) => *value == **l,
+                    Test::Contains(l) => value.contains(l.as_str()),
+                    Test::StartsWith(l) => value.starts_with(l.as_str()),
+                    Test::EndsWith(l) => value.ends_with(l.as_str()),
+                    Test::Present => true,
+                }
             }
         }
         Pre::Lit(i) => {
