@@ -73,6 +73,14 @@ impl Running {
 /// changed keys (a rule may hold hundreds of thousands of keys).
 type Key = Arc<str>;
 
+/// The hasher of the key maps. Keys come from events (user names, IPs, session ids), so it is
+/// seeded at random per process like std's (no crafted collisions), but costs a fraction of
+/// SipHash per lookup.
+type KeyHasher = ahash::RandomState;
+
+/// A set of keys hashed with [`KeyHasher`].
+type KeySet = HashSet<Key, KeyHasher>;
+
 /// Minute → the keys to look at when a scan reaches that minute. Once running, every key of
 /// the map is in exactly one bucket, the one its [`Slot::due`] names.
 #[derive(Debug, Clone, Default)]
@@ -131,9 +139,9 @@ impl Schedule {
 /// state journal after each batch (not the whole map). Saved as the plain map of key → entry.
 #[derive(Debug, Clone)]
 pub(crate) struct Keyed<V> {
-    map: HashMap<Key, Slot<V>>,
+    map: HashMap<Key, Slot<V>, KeyHasher>,
     /// Keys changed since the last [`Keyed::take_changes`] (not saved).
-    dirty: HashSet<Key>,
+    dirty: KeySet,
     /// When to look at each key for expiry (not saved: rebuilt from the map).
     schedule: Schedule,
 }
@@ -141,8 +149,8 @@ pub(crate) struct Keyed<V> {
 impl<V> Default for Keyed<V> {
     fn default() -> Self {
         Keyed {
-            map: HashMap::new(),
-            dirty: HashSet::new(),
+            map: HashMap::default(),
+            dirty: KeySet::default(),
             schedule: Schedule::default(),
         }
     }
@@ -183,7 +191,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Keyed<V> {
                     )
                 })
                 .collect(),
-            dirty: HashSet::new(),
+            dirty: KeySet::default(),
             schedule: Schedule::default(),
         })
     }
@@ -218,10 +226,9 @@ impl<V: LastSeen> Drop for EntryMut<'_, V> {
 
 impl<V> Keyed<V> {
     /// Marks `key` (of the map) changed.
-    fn touch(dirty: &mut HashSet<Key>, key: &Key) {
-        if !dirty.contains(key) {
-            dirty.insert(key.clone());
-        }
+    fn touch(dirty: &mut KeySet, key: &Key) {
+        // One lookup: cloning the `Arc` costs less than hashing the key a second time.
+        dirty.insert(key.clone());
     }
 
     /// Forgets which keys changed (after a full state was taken).
@@ -285,21 +292,16 @@ impl<V: LastSeen> Keyed<V> {
                 if self.map.len() >= cap {
                     *evicted += self.evict_to(cap.saturating_sub(cap.div_ceil(10).max(1)));
                 }
-                let key = Key::from(key);
-                self.map.insert(
-                    key.clone(),
-                    Slot {
-                        value: make(),
-                        due: None,
-                        basis: i64::MIN,
-                    },
-                );
-                key
+                Key::from(key)
             }
         };
         Keyed::<V>::touch(&mut self.dirty, &key);
-        // Present: inserted above or found.
-        let slot = self.map.get_mut(&key).expect("entry present");
+        // Found, or absent and inserted here: one lookup either way.
+        let slot = self.map.entry(key.clone()).or_insert_with(|| Slot {
+            value: make(),
+            due: None,
+            basis: i64::MIN,
+        });
         EntryMut {
             key,
             slot,
@@ -383,7 +385,7 @@ impl<V: LastSeen> Keyed<V> {
             .map(|(k, s)| (s.value.last_seen(), k))
             .collect();
         order.select_nth_unstable(excess - 1);
-        let victims: HashSet<Key> = order[..excess].iter().map(|(_, k)| (*k).clone()).collect();
+        let victims: KeySet = order[..excess].iter().map(|(_, k)| (*k).clone()).collect();
         let mut minutes: Vec<i64> = Vec::new();
         for key in &victims {
             if let Some(slot) = self.map.remove(key) {
