@@ -135,12 +135,13 @@ impl Schedule {
 }
 
 /// A capped map from key to entry. It remembers which keys changed (created, touched, expired
-/// or evicted) since [`Keyed::take_changes`] last ran, so that only those are written to the
-/// state journal after each batch (not the whole map). Saved as the plain map of key → entry.
+/// or evicted) since they were last cleared ([`Keyed::clear_changes`]), so that only those are
+/// written to the state journal after each batch ([`Keyed::changes`]), not the whole map.
+/// Saved as the plain map of key → entry.
 #[derive(Debug, Clone)]
 pub(crate) struct Keyed<V> {
     map: HashMap<Key, Slot<V>, KeyHasher>,
-    /// Keys changed since the last [`Keyed::take_changes`] (not saved).
+    /// Keys changed since the last [`Keyed::clear_changes`] (not saved).
     dirty: KeySet,
     /// When to look at each key for expiry (not saved: rebuilt from the map).
     schedule: Schedule,
@@ -231,28 +232,38 @@ impl<V> Keyed<V> {
         dirty.insert(key.clone());
     }
 
-    /// Forgets which keys changed (after a full state was taken).
+    /// Forgets which keys changed (after a full state was taken, or the changes were).
     pub(crate) fn clear_changes(&mut self) {
         self.dirty.clear();
     }
+
+    /// The keys changed since the changes were last cleared ([`Keyed::clear_changes`]), each
+    /// with its entry now, to serialize; `None` when none changed.
+    pub(crate) fn changes(&self) -> Option<Changes<'_, V>> {
+        if self.dirty.is_empty() {
+            return None;
+        }
+        let mut keys: Vec<Key> = self.dirty.iter().cloned().collect();
+        // Key order, as the `BTreeMap` of `StateChanges` (the form the journal is read in).
+        keys.sort_unstable();
+        Some(Changes { keyed: self, keys })
+    }
 }
 
-impl<V: Serialize> Keyed<V> {
-    /// The keys changed since the last call, each with its entry now (`None`: removed), in
-    /// key order; the list of changes starts over.
-    pub(crate) fn take_changes(&mut self) -> Vec<(String, Option<serde_json::Value>)> {
-        let mut keys: Vec<Key> = self.dirty.drain().collect();
-        keys.sort_unstable();
-        keys.into_iter()
-            .map(|key| {
-                // Entries are maps of strings and numbers: serializing them cannot fail.
-                let value = self
-                    .map
-                    .get(&key)
-                    .and_then(|s| serde_json::to_value(&s.value).ok());
-                (key.to_string(), value)
-            })
-            .collect()
+/// The changed keys of a [`Keyed`] map, serialized as a map of key → its entry now (`null`:
+/// removed), in key order, straight from the map: no JSON tree is built for a journal line.
+pub(crate) struct Changes<'a, V> {
+    keyed: &'a Keyed<V>,
+    keys: Vec<Key>,
+}
+
+impl<V: Serialize> Serialize for Changes<'_, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            self.keys
+                .iter()
+                .map(|key| (&**key, self.keyed.map.get(key).map(|slot| &slot.value))),
+        )
     }
 }
 
