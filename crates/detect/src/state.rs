@@ -442,20 +442,29 @@ impl EventId {
 
     /// The text it was made from.
     pub(crate) fn as_string(&self) -> String {
+        self.with_text(str::to_owned)
+    }
+
+    /// Calls `f` with the text it was made from, a UUID formatted on the stack: serializing
+    /// one (every journal line holds the changed keys' events) takes no allocation.
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         match self {
             EventId::Uuid(bytes) => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                let mut out = String::with_capacity(36);
+                let mut out = [b'-'; 36];
+                let mut at = 0;
                 for (i, byte) in bytes.iter().enumerate() {
                     if matches!(i, 4 | 6 | 8 | 10) {
-                        out.push('-');
+                        at += 1;
                     }
-                    out.push(char::from(HEX[usize::from(byte >> 4)]));
-                    out.push(char::from(HEX[usize::from(byte & 0xf)]));
+                    out[at] = HEX[usize::from(byte >> 4)];
+                    out[at + 1] = HEX[usize::from(byte & 0xf)];
+                    at += 2;
                 }
-                out
+                // Hex digits and hyphens: always UTF-8.
+                f(std::str::from_utf8(&out).unwrap_or_default())
             }
-            EventId::Text(text) => text.to_string(),
+            EventId::Text(text) => f(text),
         }
     }
 }
@@ -473,27 +482,24 @@ fn parse_uuid(id: &str) -> Option<[u8; 16]> {
         _ => None,
     };
     let mut out = [0u8; 16];
-    let mut digits = text
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !matches!(i, 8 | 13 | 18 | 23));
-    for byte in &mut out {
-        let (_, &high) = digits.next()?;
-        let (_, &low) = digits.next()?;
-        *byte = (nibble(high)? << 4) | nibble(low)?;
+    // Two digits per byte, a hyphen before bytes 4, 6, 8 and 10 (at 8, 13, 18 and 23).
+    let mut at = 0;
+    for (i, byte) in out.iter_mut().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            if text[at] != b'-' {
+                return None;
+            }
+            at += 1;
+        }
+        *byte = (nibble(text[at])? << 4) | nibble(text[at + 1])?;
+        at += 2;
     }
-    [8, 13, 18, 23]
-        .iter()
-        .all(|&i| text[i] == b'-')
-        .then_some(out)
+    Some(out)
 }
 
 impl Serialize for EventId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            EventId::Uuid(_) => s.serialize_str(&self.as_string()),
-            EventId::Text(text) => s.serialize_str(text),
-        }
+        self.with_text(|text| s.serialize_str(text))
     }
 }
 
@@ -666,6 +672,9 @@ mod tests {
             "dc9fd3c0-598c-11ef-8478-2b7584bf8d5",
             "dc9fd3c0-598c-11ef-8478-2b7584bf8d5g",
             "dc9fd3c0+598c-11ef-8478-2b7584bf8d5a",
+            "dc9fd3c05-98c-11ef-8478-2b7584bf8d5a",
+            "dc9fd3c0-598c-11ef-84782-b7584bf8d5a",
+            "dc9fd3c0-598c-11ef-8478-2b7584bf8d5a-",
             "évènement-ü",
             "",
         ] {
