@@ -437,38 +437,89 @@ impl Detector {
     }
 
     /// The changes to the state since the detector was built or restored, or since the last
-    /// call (or [`Detector::clear_changes`]); the list of changes starts over.
+    /// call (or [`Detector::clear_changes`], [`Detector::write_changes`]); the list of changes
+    /// starts over. What [`Detector::write_changes`] writes, read back (the pipeline journals
+    /// with that one: no JSON tree is built).
     pub fn take_changes(&mut self) -> StateChanges {
-        let mut rules = BTreeMap::new();
-        let mut put = |id: &str, changes: Vec<(String, Option<Value>)>| {
-            if !changes.is_empty() {
-                rules.insert(id.to_owned(), changes.into_iter().collect());
+        let mut line = Vec::new();
+        // Written to memory from maps of strings and numbers: neither writing nor reading it
+        // back fails.
+        match self.write_changes(&mut line) {
+            Ok(()) => serde_json::from_slice(&line).unwrap_or_default(),
+            Err(_) => StateChanges::default(),
+        }
+    }
+
+    /// Appends the changes to the state (see [`Detector::take_changes`]) to `out` as one JSON
+    /// object that reads back as [`StateChanges`] (without a newline), serialized straight from
+    /// the rules' maps; the list of changes starts over. On an error nothing is appended and
+    /// the changes are kept (the next call writes them).
+    pub fn write_changes(&mut self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let start = out.len();
+        match self.serialize_changes(out) {
+            Ok(()) => {
+                self.clear_changes();
+                Ok(())
             }
-        };
-        if let Some(rule) = &mut self.brute_force {
-            put(BRUTE_FORCE_LOGINS.id, rule.keys.take_changes());
+            Err(error) => {
+                out.truncate(start);
+                Err(error)
+            }
         }
-        if let Some(rule) = &mut self.push_bombing {
-            put(MFA_PUSH_BOMBING.id, rule.keys.take_changes());
+    }
+
+    /// The JSON of [`StateChanges`] (the same members, each map in key order), from the rules'
+    /// maps; leaves the list of changes as it is.
+    fn serialize_changes(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        use crate::state::Changes;
+        use serde::ser::{SerializeMap, Serializer as _};
+        /// One rule's changed keys, serialized in place.
+        enum RuleChanges<'a> {
+            Window(Changes<'a, crate::rules::threshold::Window>),
+            Spray(Changes<'a, crate::rules::spray::Spray>),
+            Geo(Changes<'a, crate::rules::geo::LastLogin>),
+            Session(Changes<'a, crate::rules::session::Origin>),
         }
-        if let Some(rule) = &mut self.spraying {
-            put(PASSWORD_SPRAYING.id, rule.keys.take_changes());
+        impl Serialize for RuleChanges<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    RuleChanges::Window(c) => c.serialize(s),
+                    RuleChanges::Spray(c) => c.serialize(s),
+                    RuleChanges::Geo(c) => c.serialize(s),
+                    RuleChanges::Session(c) => c.serialize(s),
+                }
+            }
         }
-        if let Some(rule) = &mut self.geo {
-            put(GEO_IMPROBABLE_ACCESS.id, rule.keys.take_changes());
+        // Rule ids in order, as the `BTreeMap` of `StateChanges`; rules without changes left
+        // out.
+        let mut rules: BTreeMap<&str, RuleChanges<'_>> = BTreeMap::new();
+        if let Some(c) = self.brute_force.as_ref().and_then(|r| r.keys.changes()) {
+            rules.insert(BRUTE_FORCE_LOGINS.id, RuleChanges::Window(c));
         }
-        if let Some(rule) = &mut self.session {
-            put(STOLEN_SESSION.id, rule.keys.take_changes());
+        if let Some(c) = self.push_bombing.as_ref().and_then(|r| r.keys.changes()) {
+            rules.insert(MFA_PUSH_BOMBING.id, RuleChanges::Window(c));
         }
-        let sigma = self
-            .sigma
-            .as_ref()
-            .map(|engine| engine.state().unwrap_or(Value::Null));
-        StateChanges {
-            latest: (self.latest != i64::MIN).then_some(self.latest),
-            rules,
-            sigma,
+        if let Some(c) = self.spraying.as_ref().and_then(|r| r.keys.changes()) {
+            rules.insert(PASSWORD_SPRAYING.id, RuleChanges::Spray(c));
         }
+        if let Some(c) = self.geo.as_ref().and_then(|r| r.keys.changes()) {
+            rules.insert(GEO_IMPROBABLE_ACCESS.id, RuleChanges::Geo(c));
+        }
+        if let Some(c) = self.session.as_ref().and_then(|r| r.keys.changes()) {
+            rules.insert(STOLEN_SESSION.id, RuleChanges::Session(c));
+        }
+        let mut ser = serde_json::Serializer::new(out);
+        let mut map = (&mut ser).serialize_map(None)?;
+        if self.latest != i64::MIN {
+            map.serialize_entry("latest", &self.latest)?;
+        }
+        if !rules.is_empty() {
+            map.serialize_entry("rules", &rules)?;
+        }
+        if let Some(engine) = &self.sigma {
+            map.serialize_entry("sigma", &engine.state().unwrap_or(Value::Null))?;
+        }
+        map.end()
     }
 
     /// Forgets the changes made so far (after [`Detector::write_state`] saved all of it).

@@ -73,6 +73,14 @@ impl Running {
 /// changed keys (a rule may hold hundreds of thousands of keys).
 type Key = Arc<str>;
 
+/// The hasher of the key maps. Keys come from events (user names, IPs, session ids), so it is
+/// seeded at random per process like std's (no crafted collisions), but costs a fraction of
+/// SipHash per lookup.
+type KeyHasher = ahash::RandomState;
+
+/// A set of keys hashed with [`KeyHasher`].
+type KeySet = HashSet<Key, KeyHasher>;
+
 /// Minute → the keys to look at when a scan reaches that minute. Once running, every key of
 /// the map is in exactly one bucket, the one its [`Slot::due`] names.
 #[derive(Debug, Clone, Default)]
@@ -127,13 +135,14 @@ impl Schedule {
 }
 
 /// A capped map from key to entry. It remembers which keys changed (created, touched, expired
-/// or evicted) since [`Keyed::take_changes`] last ran, so that only those are written to the
-/// state journal after each batch (not the whole map). Saved as the plain map of key → entry.
+/// or evicted) since they were last cleared ([`Keyed::clear_changes`]), so that only those are
+/// written to the state journal after each batch ([`Keyed::changes`]), not the whole map.
+/// Saved as the plain map of key → entry.
 #[derive(Debug, Clone)]
 pub(crate) struct Keyed<V> {
-    map: HashMap<Key, Slot<V>>,
-    /// Keys changed since the last [`Keyed::take_changes`] (not saved).
-    dirty: HashSet<Key>,
+    map: HashMap<Key, Slot<V>, KeyHasher>,
+    /// Keys changed since the last [`Keyed::clear_changes`] (not saved).
+    dirty: KeySet,
     /// When to look at each key for expiry (not saved: rebuilt from the map).
     schedule: Schedule,
 }
@@ -141,8 +150,8 @@ pub(crate) struct Keyed<V> {
 impl<V> Default for Keyed<V> {
     fn default() -> Self {
         Keyed {
-            map: HashMap::new(),
-            dirty: HashSet::new(),
+            map: HashMap::default(),
+            dirty: KeySet::default(),
             schedule: Schedule::default(),
         }
     }
@@ -183,7 +192,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Keyed<V> {
                     )
                 })
                 .collect(),
-            dirty: HashSet::new(),
+            dirty: KeySet::default(),
             schedule: Schedule::default(),
         })
     }
@@ -218,34 +227,43 @@ impl<V: LastSeen> Drop for EntryMut<'_, V> {
 
 impl<V> Keyed<V> {
     /// Marks `key` (of the map) changed.
-    fn touch(dirty: &mut HashSet<Key>, key: &Key) {
-        if !dirty.contains(key) {
-            dirty.insert(key.clone());
-        }
+    fn touch(dirty: &mut KeySet, key: &Key) {
+        // One lookup: cloning the `Arc` costs less than hashing the key a second time.
+        dirty.insert(key.clone());
     }
 
-    /// Forgets which keys changed (after a full state was taken).
+    /// Forgets which keys changed (after a full state was taken, or the changes were).
     pub(crate) fn clear_changes(&mut self) {
         self.dirty.clear();
     }
+
+    /// The keys changed since the changes were last cleared ([`Keyed::clear_changes`]), each
+    /// with its entry now, to serialize; `None` when none changed.
+    pub(crate) fn changes(&self) -> Option<Changes<'_, V>> {
+        if self.dirty.is_empty() {
+            return None;
+        }
+        let mut keys: Vec<Key> = self.dirty.iter().cloned().collect();
+        // Key order, as the `BTreeMap` of `StateChanges` (the form the journal is read in).
+        keys.sort_unstable();
+        Some(Changes { keyed: self, keys })
+    }
 }
 
-impl<V: Serialize> Keyed<V> {
-    /// The keys changed since the last call, each with its entry now (`None`: removed), in
-    /// key order; the list of changes starts over.
-    pub(crate) fn take_changes(&mut self) -> Vec<(String, Option<serde_json::Value>)> {
-        let mut keys: Vec<Key> = self.dirty.drain().collect();
-        keys.sort_unstable();
-        keys.into_iter()
-            .map(|key| {
-                // Entries are maps of strings and numbers: serializing them cannot fail.
-                let value = self
-                    .map
-                    .get(&key)
-                    .and_then(|s| serde_json::to_value(&s.value).ok());
-                (key.to_string(), value)
-            })
-            .collect()
+/// The changed keys of a [`Keyed`] map, serialized as a map of key → its entry now (`null`:
+/// removed), in key order, straight from the map: no JSON tree is built for a journal line.
+pub(crate) struct Changes<'a, V> {
+    keyed: &'a Keyed<V>,
+    keys: Vec<Key>,
+}
+
+impl<V: Serialize> Serialize for Changes<'_, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            self.keys
+                .iter()
+                .map(|key| (&**key, self.keyed.map.get(key).map(|slot| &slot.value))),
+        )
     }
 }
 
@@ -285,21 +303,16 @@ impl<V: LastSeen> Keyed<V> {
                 if self.map.len() >= cap {
                     *evicted += self.evict_to(cap.saturating_sub(cap.div_ceil(10).max(1)));
                 }
-                let key = Key::from(key);
-                self.map.insert(
-                    key.clone(),
-                    Slot {
-                        value: make(),
-                        due: None,
-                        basis: i64::MIN,
-                    },
-                );
-                key
+                Key::from(key)
             }
         };
         Keyed::<V>::touch(&mut self.dirty, &key);
-        // Present: inserted above or found.
-        let slot = self.map.get_mut(&key).expect("entry present");
+        // Found, or absent and inserted here: one lookup either way.
+        let slot = self.map.entry(key.clone()).or_insert_with(|| Slot {
+            value: make(),
+            due: None,
+            basis: i64::MIN,
+        });
         EntryMut {
             key,
             slot,
@@ -383,7 +396,7 @@ impl<V: LastSeen> Keyed<V> {
             .map(|(k, s)| (s.value.last_seen(), k))
             .collect();
         order.select_nth_unstable(excess - 1);
-        let victims: HashSet<Key> = order[..excess].iter().map(|(_, k)| (*k).clone()).collect();
+        let victims: KeySet = order[..excess].iter().map(|(_, k)| (*k).clone()).collect();
         let mut minutes: Vec<i64> = Vec::new();
         for key in &victims {
             if let Some(slot) = self.map.remove(key) {
@@ -429,20 +442,29 @@ impl EventId {
 
     /// The text it was made from.
     pub(crate) fn as_string(&self) -> String {
+        self.with_text(str::to_owned)
+    }
+
+    /// Calls `f` with the text it was made from, a UUID formatted on the stack: serializing
+    /// one (every journal line holds the changed keys' events) takes no allocation.
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         match self {
             EventId::Uuid(bytes) => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                let mut out = String::with_capacity(36);
+                let mut out = [b'-'; 36];
+                let mut at = 0;
                 for (i, byte) in bytes.iter().enumerate() {
                     if matches!(i, 4 | 6 | 8 | 10) {
-                        out.push('-');
+                        at += 1;
                     }
-                    out.push(char::from(HEX[usize::from(byte >> 4)]));
-                    out.push(char::from(HEX[usize::from(byte & 0xf)]));
+                    out[at] = HEX[usize::from(byte >> 4)];
+                    out[at + 1] = HEX[usize::from(byte & 0xf)];
+                    at += 2;
                 }
-                out
+                // Hex digits and hyphens: always UTF-8.
+                f(std::str::from_utf8(&out).unwrap_or_default())
             }
-            EventId::Text(text) => text.to_string(),
+            EventId::Text(text) => f(text),
         }
     }
 }
@@ -460,27 +482,24 @@ fn parse_uuid(id: &str) -> Option<[u8; 16]> {
         _ => None,
     };
     let mut out = [0u8; 16];
-    let mut digits = text
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !matches!(i, 8 | 13 | 18 | 23));
-    for byte in &mut out {
-        let (_, &high) = digits.next()?;
-        let (_, &low) = digits.next()?;
-        *byte = (nibble(high)? << 4) | nibble(low)?;
+    // Two digits per byte, a hyphen before bytes 4, 6, 8 and 10 (at 8, 13, 18 and 23).
+    let mut at = 0;
+    for (i, byte) in out.iter_mut().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            if text[at] != b'-' {
+                return None;
+            }
+            at += 1;
+        }
+        *byte = (nibble(text[at])? << 4) | nibble(text[at + 1])?;
+        at += 2;
     }
-    [8, 13, 18, 23]
-        .iter()
-        .all(|&i| text[i] == b'-')
-        .then_some(out)
+    Some(out)
 }
 
 impl Serialize for EventId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            EventId::Uuid(_) => s.serialize_str(&self.as_string()),
-            EventId::Text(text) => s.serialize_str(text),
-        }
+        self.with_text(|text| s.serialize_str(text))
     }
 }
 
@@ -653,6 +672,9 @@ mod tests {
             "dc9fd3c0-598c-11ef-8478-2b7584bf8d5",
             "dc9fd3c0-598c-11ef-8478-2b7584bf8d5g",
             "dc9fd3c0+598c-11ef-8478-2b7584bf8d5a",
+            "dc9fd3c05-98c-11ef-8478-2b7584bf8d5a",
+            "dc9fd3c0-598c-11ef-84782-b7584bf8d5a",
+            "dc9fd3c0-598c-11ef-8478-2b7584bf8d5a-",
             "évènement-ü",
             "",
         ] {

@@ -285,7 +285,7 @@ fn state_of_a_newer_format_is_refused() {
     assert!(err.to_string().contains("not supported"), "{err}");
 }
 
-/// The pipeline journals [`Detector::take_changes`] after each batch instead of the whole
+/// The pipeline journals [`Detector::write_changes`] after each batch instead of the whole
 /// state: a full state written with [`Detector::write_state`] plus the journaled changes,
 /// applied in order, must be exactly the detector's state at every batch boundary, and a
 /// detector restored from it must go on with the uninterrupted alerts. Also with a cap small
@@ -319,7 +319,16 @@ fn a_full_state_plus_journaled_changes_is_the_state_at_every_batch() {
                     journal = Some(full);
                 }
                 Some(state) => {
-                    let line = serde_json::to_vec(&detector.take_changes()).expect("serializes");
+                    // The pipeline's line, written straight from the maps; every other batch
+                    // the form of earlier builds (entries as JSON trees, members sorted),
+                    // which a journal may still hold.
+                    let line = if n % 2 == 0 {
+                        let mut line = Vec::new();
+                        detector.write_changes(&mut line).expect("writes");
+                        line
+                    } else {
+                        serde_json::to_vec(&detector.take_changes()).expect("serializes")
+                    };
                     state.apply(serde_json::from_slice(&line).expect("reads back"));
                     assert_eq!(state, &save(&detector), "cap {cap}, batch {n}");
                 }

@@ -137,8 +137,16 @@ impl DetectStage {
                 ),
             }
         }
-        let changes = self.detector.take_changes();
-        let mut line = serde_json::to_vec(&changes).unwrap_or_else(|_| b"{}".to_vec());
+        // Serialized straight from the rules' maps (no JSON tree per changed key).
+        let mut line = Vec::new();
+        if let Err(error) = self.detector.write_changes(&mut line) {
+            // Nothing was lost: the detector keeps the changes for the next line.
+            tracing::warn!(
+                "detections: the state's changes could not be journaled, the next batch's \
+                 line carries them: {error}"
+            );
+            line.extend_from_slice(b"{}");
+        }
         line.push(b'\n');
         self.journal_bytes += line.len() as u64;
         Ok(StateUpdate::Changes(Arc::new(line)))

@@ -58,37 +58,64 @@ pub(crate) enum Address {
 impl Address {
     fn new(ip: &str) -> Address {
         match ip.parse::<std::net::Ipv4Addr>() {
-            Ok(v4) if v4.to_string() == ip => Address::V4(v4.octets()),
+            Ok(v4) if canonical_v4(ip) => Address::V4(v4.octets()),
             _ => Address::Text(ip.into()),
         }
     }
 
     /// Whether `ip` is this address's text (no allocation).
     fn is(&self, ip: &str) -> bool {
-        match self {
-            // Only the canonical text parses back to the same address (the standard parser
-            // takes no leading zeros, spaces or other forms; see the tests).
-            Address::V4(octets) => ip
-                .parse::<std::net::Ipv4Addr>()
-                .is_ok_and(|v4| v4.octets() == *octets),
-            Address::Text(text) => **text == *ip,
-        }
+        self.with_text(|text| text == ip)
     }
 
     fn as_string(&self) -> String {
+        self.with_text(str::to_owned)
+    }
+
+    /// Calls `f` with the address's text, an IPv4 address formatted on the stack (a session's
+    /// address is written to the journal whenever the session changes).
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         match self {
-            Address::V4(octets) => std::net::Ipv4Addr::from(*octets).to_string(),
-            Address::Text(text) => text.to_string(),
+            Address::V4(octets) => {
+                let mut out = [0u8; 15];
+                let mut len = 0;
+                for (i, &octet) in octets.iter().enumerate() {
+                    if i > 0 {
+                        out[len] = b'.';
+                        len += 1;
+                    }
+                    if octet >= 100 {
+                        out[len] = b'0' + octet / 100;
+                        len += 1;
+                    }
+                    if octet >= 10 {
+                        out[len] = b'0' + octet / 10 % 10;
+                        len += 1;
+                    }
+                    out[len] = b'0' + octet % 10;
+                    len += 1;
+                }
+                // Digits and dots: always UTF-8.
+                f(std::str::from_utf8(&out[..len]).unwrap_or_default())
+            }
+            Address::Text(text) => f(text),
         }
     }
 }
 
+/// Whether `ip`, which parses as an IPv4 address, is written the usual way (what formatting
+/// the address gives back): no octet with a leading zero. The standard parser takes only four
+/// octets of one to three digits; it refuses leading zeros too, checked here all the same
+/// since the exact text must come back.
+fn canonical_v4(ip: &str) -> bool {
+    ip.split('.').all(|octet| {
+        octet.bytes().all(|b| b.is_ascii_digit()) && (octet.len() == 1 || !octet.starts_with('0'))
+    })
+}
+
 impl Serialize for Address {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Address::V4(_) => s.serialize_str(&self.as_string()),
-            Address::Text(text) => s.serialize_str(text),
-        }
+        self.with_text(|text| s.serialize_str(text))
     }
 }
 
@@ -149,8 +176,10 @@ impl StolenSession {
         };
         let ts = f.published_ms;
         let keys = [
-            f.external_session_id.as_deref().map(|s| format!("sid:{s}")),
-            f.dt_hash.as_deref().map(|d| format!("dt:{d}")),
+            f.external_session_id
+                .as_deref()
+                .map(|s| session_key("sid:", s)),
+            f.dt_hash.as_deref().map(|d| session_key("dt:", d)),
         ];
         let mut fired = false;
         for key in keys.into_iter().flatten() {
@@ -212,6 +241,15 @@ impl StolenSession {
     }
 }
 
+/// `prefix` + `id`: one allocation of the right size, without the formatting machinery (two
+/// keys for most events of the configured types).
+fn session_key(prefix: &str, id: &str) -> String {
+    let mut key = String::with_capacity(prefix.len() + id.len());
+    key.push_str(prefix);
+    key.push_str(id);
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::Address;
@@ -248,5 +286,17 @@ mod tests {
             }
         }
         assert!(matches!(Address::new("10.0.0.1"), Address::V4(_)));
+    }
+
+    #[test]
+    fn ipv4_addresses_are_written_as_the_standard_library_writes_them() {
+        for x in 0..=255u8 {
+            let v4 = std::net::Ipv4Addr::new(x, 255 - x, x / 7, x.wrapping_mul(13));
+            let text = v4.to_string();
+            let address = Address::new(&text);
+            assert_eq!(address, Address::V4(v4.octets()), "{text}");
+            assert_eq!(address.as_string(), text);
+            assert!(address.is(&text));
+        }
     }
 }
