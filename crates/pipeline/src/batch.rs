@@ -285,7 +285,8 @@ impl BatchBuilder {
 }
 
 /// Normalizes `events` (which start at index `offset` of the batch, received at
-/// `received_at`: the `@timestamp` of an event without a usable `published`) in order.
+/// `received_at`: the `@timestamp` of an event without a usable `published`) in order; with
+/// `detect_parts`, each document's [`EventParts`] are taken from the normalizer's parse.
 fn normalize_run(
     normalizer: &mut Normalizer,
     others: &[Schema],
@@ -297,71 +298,43 @@ fn normalize_run(
     if !others.is_empty() {
         return normalize_run_each(normalizer, others, events, offset, received_at);
     }
-    if detect_parts {
-        return normalize_run_with_parts(normalizer, events, offset, received_at);
-    }
     let mut part = Part {
         documents: Vec::with_capacity(events.len()),
         origin: Vec::with_capacity(events.len()),
+        parts: Vec::with_capacity(if detect_parts { events.len() } else { 0 }),
         categories: Vec::with_capacity(events.len()),
         ..Part::default()
     };
     for (index, raw) in events.iter().enumerate() {
         // Documents are a little larger than their events (ECS names, `related.*`).
         let mut json = Vec::with_capacity(raw.len() + raw.len() / 4 + 256);
-        match normalizer.normalize_fetched_into(raw.as_bytes(), received_at, &mut json) {
-            Ok(summary) => {
-                if summary.published_fallback {
-                    part.published_fallbacks += 1;
-                } else {
-                    part.latest = part.latest.max(Some(summary.published));
-                }
-                part.categories.push(summary.category);
-                part.origin.push(offset + index);
-                part.documents.push(Document {
-                    id: summary.id,
-                    json,
-                });
-            }
-            Err(error) => part.refused.push(Refusal {
-                event: raw.clone(),
-                reason: error.to_string(),
-            }),
-        }
-    }
-    part
-}
-
-/// [`normalize_run`], taking each document's [`EventParts`] from the normalizer's parse.
-fn normalize_run_with_parts(
-    normalizer: &mut Normalizer,
-    events: &[RawEvent],
-    offset: usize,
-    received_at: DateTime<Utc>,
-) -> Part {
-    let mut part = Part {
-        documents: Vec::with_capacity(events.len()),
-        origin: Vec::with_capacity(events.len()),
-        parts: Vec::with_capacity(events.len()),
-        categories: Vec::with_capacity(events.len()),
-        ..Part::default()
-    };
-    for (index, raw) in events.iter().enumerate() {
-        let mut json = Vec::with_capacity(raw.len() + raw.len() / 4 + 256);
         let bytes = raw.as_bytes();
-        match normalizer.normalize_fetched_into_with(bytes, received_at, &mut json, |event| {
-            crate::detect::event_parts(bytes, event)
-        }) {
+        let normalized = if detect_parts {
+            normalizer
+                .normalize_fetched_into_with(bytes, received_at, &mut json, |event| {
+                    crate::detect::event_parts(bytes, event)
+                })
+                .map(|(summary, parts)| {
+                    let parts = crate::detect::with_published(parts.flatten(), &summary);
+                    (summary, Some(parts))
+                })
+        } else {
+            normalizer
+                .normalize_fetched_into(bytes, received_at, &mut json)
+                .map(|summary| (summary, None))
+        };
+        match normalized {
             Ok((summary, parts)) => {
                 if summary.published_fallback {
                     part.published_fallbacks += 1;
                 } else {
                     part.latest = part.latest.max(Some(summary.published));
                 }
-                let parts = crate::detect::with_published(parts.flatten(), &summary);
                 part.categories.push(summary.category);
                 part.origin.push(offset + index);
-                part.parts.push(parts);
+                if let Some(parts) = parts {
+                    part.parts.push(parts);
+                }
                 part.documents.push(Document {
                     id: summary.id,
                     json,
