@@ -441,7 +441,12 @@ pub(crate) fn format_ms(ms: i64) -> String {
 }
 
 fn non_empty(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
-    s.filter(|s| !s.trim().is_empty())
+    s.filter(|s| match s.as_bytes().first() {
+        // What `trim` would keep: an ASCII character that is not white space (`char::
+        // is_whitespace` holds for U+0009 to U+000D and U+0020 only, among ASCII).
+        Some(b) if b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ') => true,
+        _ => !s.trim().is_empty(),
+    })
 }
 
 // ---- The borrowed, lenient LogEvent model -------------------------------------------------
@@ -859,6 +864,31 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
 
 #[cfg(test)]
 mod tests {
+    /// `non_empty` keeps exactly what has something left after `trim`.
+    #[test]
+    fn non_empty_is_what_trim_leaves() {
+        let mut texts: Vec<String> = (0u8..128).map(|b| format!("{}x", b as char)).collect();
+        texts.extend((0u8..128).map(|b| (b as char).to_string()));
+        texts.extend(
+            [
+                "",
+                " ",
+                "\u{a0}",
+                "\u{85}a",
+                "\u{3000}",
+                "é",
+                " a ",
+                "\u{2028}\u{2029}",
+                "\u{1c}",
+            ]
+            .map(str::to_owned),
+        );
+        for t in texts {
+            let kept = super::non_empty(Some(std::borrow::Cow::Borrowed(t.as_str()))).is_some();
+            assert_eq!(kept, !t.trim().is_empty(), "{t:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -23,7 +23,7 @@ pub(crate) fn parse_top(input: &[u8]) -> Result<LogEvent<'_>, NormalizeError> {
     // Validating UTF-8 once for the whole input is much cheaper than
     // serde_json's per-string check; invalid UTF-8 takes the slice path so the
     // error names the position.
-    match std::str::from_utf8(input) {
+    match simdutf8::basic::from_utf8(input) {
         Ok(text) => parse_top_str(text),
         Err(_) => checked_top(serde_json::from_slice::<LogEvent<'_>>(input)),
     }

@@ -183,7 +183,7 @@ pub(super) fn log_event<'a>(raw: &'a [u8], parts: &EventParts) -> Option<LogEven
     // One check of the whole text (the normalizer's parts come from UTF-8 input) costs less
     // than one per piece; then each piece is a slice of it.
     let bytes = raw;
-    let raw = std::str::from_utf8(bytes).ok()?;
+    let raw = simdutf8::basic::from_utf8(bytes).ok()?;
     let geo_present = parts.geo_city.is_some()
         || parts.geo_state.is_some()
         || parts.geo_country.is_some()
