@@ -657,7 +657,7 @@ pub(crate) struct Prefilter {
     /// `cond` with its `eventType` tests decided, per `eventType` seen (as the event gives it):
     /// most events then cost one lookup and the few member tests of the rules that do not
     /// test `eventType`. At most [`MAX_EVENT_TYPES`] entries; past that, `cond` is evaluated.
-    by_event_type: HashMap<Box<str>, Pre>,
+    by_event_type: HashMap<Box<str>, Pre, ahash::RandomState>,
 }
 
 /// At most this many `eventType`s get a decided condition ([`Prefilter::by_event_type`]);
@@ -723,7 +723,7 @@ impl Prefilter {
             cond: pre,
             low: Vec::new(),
             event_type_name: memchr::memmem::Finder::new(b"\"eventtype\"").into_owned(),
-            by_event_type: HashMap::new(),
+            by_event_type: HashMap::default(),
         })
     }
 
@@ -852,15 +852,16 @@ impl Prefilter {
         // `eval_pre` would make (it tests `eventType` before any search in each `and` / `or`),
         // so at most a search `cond` would have reached in input that cannot be searched is
         // skipped (an answer where `cond` has none; both are sound).
-        if !self.by_event_type.contains_key(event_type) {
-            if self.by_event_type.len() >= MAX_EVENT_TYPES {
-                return eval_pre(&self.cond, &mut input, &mut memo);
-            }
-            let decided = self.cond.decide_event_type(&folded);
-            self.by_event_type.insert(event_type.into(), decided);
+        if let Some(decided) = self.by_event_type.get(event_type) {
+            return eval_pre(decided, &mut input, &mut memo);
         }
-        let cond = self.by_event_type.get(event_type).unwrap_or(&self.cond);
-        eval_pre(cond, &mut input, &mut memo)
+        if self.by_event_type.len() >= MAX_EVENT_TYPES {
+            return eval_pre(&self.cond, &mut input, &mut memo);
+        }
+        let decided = self.cond.decide_event_type(&folded);
+        let answer = eval_pre(&decided, &mut input, &mut memo);
+        self.by_event_type.insert(event_type.into(), decided);
+        answer
     }
 }
 
@@ -942,37 +943,35 @@ impl Pre {
         match self {
             Pre::EventType(lit) if lit == event_type => Pre::True,
             Pre::EventType(_) => Pre::False,
-            Pre::All(parts) => {
-                let mut kept = Vec::new();
-                for part in parts {
-                    match part.decide_event_type(event_type) {
-                        Pre::False => return Pre::False,
-                        Pre::True => {}
-                        part => kept.push(part),
-                    }
-                }
-                match kept.len() {
-                    0 => Pre::True,
-                    1 => kept.pop().unwrap_or(Pre::True),
-                    _ => Pre::All(kept),
-                }
-            }
-            Pre::Any(parts) => {
-                let mut kept = Vec::new();
-                for part in parts {
-                    match part.decide_event_type(event_type) {
-                        Pre::True => return Pre::True,
-                        Pre::False => {}
-                        part => kept.push(part),
-                    }
-                }
-                match kept.len() {
-                    0 => Pre::False,
-                    1 => kept.pop().unwrap_or(Pre::False),
-                    _ => Pre::Any(kept),
-                }
-            }
+            Pre::All(parts) => Pre::decide_each(parts, event_type, Pre::False, Pre::True, Pre::All),
+            Pre::Any(parts) => Pre::decide_each(parts, event_type, Pre::True, Pre::False, Pre::Any),
             other => other.clone(),
+        }
+    }
+
+    /// [`Pre::decide_event_type`] of each of `parts` joined by `join` (`and`: absorbing
+    /// `False`, neutral `True`; `or`: the other way round), simplified.
+    fn decide_each(
+        parts: &[Pre],
+        event_type: &str,
+        absorbing: Pre,
+        neutral: Pre,
+        join: fn(Vec<Pre>) -> Pre,
+    ) -> Pre {
+        let mut kept = Vec::new();
+        for part in parts {
+            let part = part.decide_event_type(event_type);
+            if part == absorbing {
+                return absorbing;
+            }
+            if part != neutral {
+                kept.push(part);
+            }
+        }
+        match kept.len() {
+            0 => neutral,
+            1 => kept.pop().unwrap_or(neutral),
+            _ => join(kept),
         }
     }
 }
