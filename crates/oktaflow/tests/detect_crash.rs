@@ -38,19 +38,7 @@ fn reference_alerts(events: &[String]) -> Vec<String> {
 /// The `event.id`s of the part of `path` the checkpoint calls committed (its sink position's
 /// offset; nothing before the first checkpoint).
 fn committed_ids(work: &Workdir, path: &std::path::Path) -> Vec<String> {
-    if !work.checkpoint_path().exists() {
-        return Vec::new();
-    }
-    let key = format!(
-        "file:{}",
-        std::path::absolute(path).expect("path").display()
-    );
-    let offset = work.checkpoint()["sinks"][key]["offset"]
-        .as_u64()
-        .expect("the file's offset in the checkpoint") as usize;
-    let bytes = std::fs::read(path).unwrap_or_default();
-    assert!(bytes.len() >= offset, "the file holds its committed part");
-    ids_of(std::str::from_utf8(&bytes[..offset]).expect("UTF-8"))
+    ids_of(&work.committed_text(path))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

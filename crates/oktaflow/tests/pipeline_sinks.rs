@@ -396,12 +396,7 @@ fn first_occurrences(ids: &[String]) -> Vec<String> {
 
 /// The events the file sink's checkpointed offset covers (none before the first checkpoint).
 fn checkpointed(work: &Workdir) -> Vec<String> {
-    if !work.checkpoint_path().exists() {
-        return Vec::new();
-    }
-    let bytes = std::fs::read(&work.out).unwrap_or_default();
-    let committed = usize::try_from(work.committed_offset()).expect("offset fits in memory");
-    ids_of(std::str::from_utf8(&bytes[..committed]).expect("committed bytes are UTF-8"))
+    ids_of(&work.committed_text(&work.out))
 }
 
 /// `kill -9` at 12 random moments of a backfill with live events into an at-least-once

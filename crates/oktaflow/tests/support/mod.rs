@@ -93,6 +93,26 @@ impl Workdir {
         serde_json::from_str(&text).expect("checkpoint is JSON")
     }
 
+    /// What the checkpoint calls committed in the file sink at `path`: its first `offset`
+    /// bytes (nothing before the first checkpoint). After a kill the file may hold more, even
+    /// half a line, which the next start truncates.
+    pub fn committed_text(&self, path: &Path) -> String {
+        if !self.checkpoint_path().exists() {
+            return String::new();
+        }
+        let key = format!(
+            "file:{}",
+            std::path::absolute(path).expect("path").display()
+        );
+        let offset = self.checkpoint()["sinks"][key]["offset"]
+            .as_u64()
+            .expect("the file's offset in the checkpoint");
+        let offset = usize::try_from(offset).expect("offset fits in memory");
+        let bytes = std::fs::read(path).unwrap_or_default();
+        assert!(bytes.len() >= offset, "the file holds its committed part");
+        String::from_utf8(bytes[..offset].to_vec()).expect("committed bytes are UTF-8")
+    }
+
     /// The file sink's committed offset recorded in the checkpoint.
     pub fn committed_offset(&self) -> u64 {
         let out = std::path::absolute(&self.out).expect("absolute path");
