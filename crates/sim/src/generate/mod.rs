@@ -12,7 +12,12 @@
 //! `target`) in Okta's field order, about 2 KB of compact JSON on average.
 //! Users travel plausibly: each is at home or on one trip per 3-day block, and
 //! signs in from nowhere while flying between the two, so their sign-ins never
-//! imply an improbable speed.
+//! imply an improbable speed. Sessions and devices recur as in a real org: a
+//! user's events from one browser at one place share an
+//! `authenticationContext.externalSessionId` for a working day
+//! ([`SESSION_MS`]) and a `debugContext.debugData.dtHash` (and device
+//! fingerprint) for as long as the user uses that browser there (see
+//! [`Owner`]).
 //!
 //! Output is a pure function of the seed and the sequence of `published` times
 //! passed in: the same seed always yields the same events, uuids included.
@@ -810,6 +815,9 @@ struct Parts<'a> {
 }
 
 struct ClientParts<'a> {
+    /// Whose session and device the event belongs to; `None`: a one-off (attackers,
+    /// Okta's support), whose session and device are drawn at random.
+    owner: Option<Owner>,
     ua_json: &'a str,
     device: &'static str,
     ip: String,
@@ -1006,6 +1014,60 @@ fn great_circle_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     2.0 * 6_371.0 * a.sqrt().min(1.0).asin()
 }
 
+/// How long one sign-in session lasts: a working day. Each user's sessions start at a
+/// per-user phase, so they do not all roll over at once.
+const SESSION_MS: i64 = 8 * 3_600_000;
+
+/// Whose session and device an event belongs to: user `u` with one of the user's browsers
+/// (user agent) at one location. Okta keeps a session (`externalSessionId`) across the events
+/// of one sign-in and a device token (`dtHash`) across the sessions of one browser; here a
+/// session is one user, browser and location for a [`SESSION_MS`] slot, and a device is one
+/// user, browser and location. The location is part of both, so a session or device never
+/// changes network in the generated traffic (that is the `okta.stolen_session` attack
+/// scenario's job, with its own sessions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Owner {
+    /// Seeds the device's ids.
+    device: u64,
+    /// Seeds the session's id.
+    session: u64,
+}
+
+impl Owner {
+    fn new(org: &Org, u: usize, agent: usize, location: usize, at: i64) -> Owner {
+        let mut device = org.travel_salt
+            ^ 0x5E55_10D0_DE71_CE00
+            ^ (u as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ (agent as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+            ^ (location as u64).wrapping_mul(0x1656_67B1_9E37_79F9);
+        let device = splitmix64(&mut device);
+        let mut phase_state = device;
+        let phase = (splitmix64(&mut phase_state) % SESSION_MS as u64) as i64;
+        let slot = at.saturating_sub(phase).div_euclid(SESSION_MS);
+        let mut session = device ^ (slot as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        Owner {
+            device,
+            session: splitmix64(&mut session),
+        }
+    }
+
+    /// The session's id (22 base-62 characters, like Okta's after its `102` prefix).
+    fn session_id(self) -> String {
+        let mut rng = Rng::new(self.session);
+        random_token(&mut rng, 22)
+    }
+
+    /// The device's `dtHash` (64 hex digits) and `deviceFingerprint` (32 hex digits).
+    fn device_ids(self) -> (String, String) {
+        let mut rng = Rng::new(self.device);
+        let mut dt_hash = String::with_capacity(64);
+        push_hex(&mut rng, &mut dt_hash, 64);
+        let mut fingerprint = String::with_capacity(32);
+        push_hex(&mut rng, &mut fingerprint, 32);
+        (dt_hash, fingerprint)
+    }
+}
+
 /// A user for an event at `at`, drawn at random; one in transit then gives way to the next.
 fn pick_user(rng: &mut Rng, org: &Org, at: i64) -> usize {
     let users = org.users.len();
@@ -1034,9 +1096,11 @@ fn user_client<'a>(rng: &mut Rng, org: &'a Org, u: usize, at: i64) -> ClientPart
         let (ip, v6) = org.locations[user.home].address(rng, 0.2);
         (user.home, ip, v6)
     };
-    let ua = &org.user_agents[*rng.pick(&user.agents)];
+    let agent = *rng.pick(&user.agents);
+    let ua = &org.user_agents[agent];
     let loc = &org.locations[location];
     ClientParts {
+        owner: Some(Owner::new(org, u, agent, location, at)),
         ua_json: &ua.json,
         device: ua.device,
         ip,
@@ -1060,6 +1124,7 @@ fn hostile_client<'a>(rng: &mut Rng, org: &'a Org) -> ClientParts<'a> {
     let ua = rng.pick(&org.user_agents);
     let loc = &org.locations[loc];
     ClientParts {
+        owner: None,
         ua_json: &ua.json,
         device: ua.device,
         ip,
@@ -1389,6 +1454,7 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec, at: i64) -> Parts<'a> {
             let loc = &org.locations[0];
             let (ip, v6) = loc.address(rng, 0.0);
             parts.client = Some(ClientParts {
+                owner: None,
                 ua_json: &org.user_agents[0].json,
                 device: "Computer",
                 ip,
@@ -1403,7 +1469,8 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec, at: i64) -> Parts<'a> {
         Shape::Device => {
             let u = &org.users[user];
             parts.request_uri = "/api/v1/devices".to_string();
-            if !matches!(event_type, "device.enrollment.create" | "device.user.add") {
+            let by_admin = !matches!(event_type, "device.enrollment.create" | "device.user.add");
+            if by_admin {
                 parts.actor = &org.users[admin].actor_json;
             }
             let mobile = rng.chance(0.4);
@@ -1425,7 +1492,13 @@ fn parts<'a>(rng: &mut Rng, org: &'a Org, spec: &Spec, at: i64) -> Parts<'a> {
                 name,
                 None,
             ));
-            parts.client = Some(user_client(rng, org, user, at));
+            let mut client = user_client(rng, org, user, at);
+            if by_admin {
+                // An admin acting on the user's device (from the user's client context, as
+                // generated so far): not the user's session, a one-off of its own.
+                client.owner = None;
+            }
+            parts.client = Some(client);
         }
         Shape::Itp => itp_parts(rng, org, event_type, user, admin, at, &mut parts),
     }
@@ -1798,7 +1871,13 @@ fn render(
     if parts.job {
         w.kv("externalSessionId", "unknown");
     } else {
-        let session = random_token(rng, 22);
+        // Drawn for every event, used or not, so that the rest of a seed's stream (every other
+        // field of every later event) does not depend on whose session this is.
+        let drawn = random_token(rng, 22);
+        let session = match parts.client.as_ref().and_then(|c| c.owner) {
+            Some(owner) => owner.session_id(),
+            None => drawn,
+        };
         w.kv("rootSessionId", &format!("102{session}"));
         w.kv("externalSessionId", &format!("102{session}"));
     }
@@ -1837,11 +1916,15 @@ fn render(
     w.kv("requestUri", &parts.request_uri);
     w.kv("url", &format!("{}?", parts.request_uri));
     if let Some(c) = &parts.client {
+        // Drawn either way, like the session id above.
         let mut dt_hash = String::with_capacity(64);
         push_hex(rng, &mut dt_hash, 64);
-        w.kv("dtHash", &dt_hash);
         let mut fingerprint = String::with_capacity(32);
         push_hex(rng, &mut fingerprint, 32);
+        if let Some(owner) = c.owner {
+            (dt_hash, fingerprint) = owner.device_ids();
+        }
+        w.kv("dtHash", &dt_hash);
         w.kv("deviceFingerprint", &fingerprint);
         let flag = |b: bool| if b { "POSITIVE" } else { "NEGATIVE" };
         let new_device = rng.chance(if c.away { 0.3 } else { 0.03 });
@@ -1953,6 +2036,66 @@ mod tests {
         Utc.timestamp_millis_opt(1_700_000_000_000 + ms)
             .single()
             .expect("valid test timestamp")
+    }
+
+    /// A day of events, one every 4 s: sessions and devices recur (many events per session
+    /// id and per dtHash), each belongs to one actor, never changes AS (network), and a
+    /// session lasts at most a [`SESSION_MS`] slot.
+    #[test]
+    fn sessions_and_devices_recur_and_never_change_network() {
+        let mut generator = EventGenerator::new(7);
+        // session id -> (actor, AS, first and last ms), dtHash -> (actor, AS, events)
+        type Seen = (String, serde_json::Value);
+        let mut sessions: std::collections::HashMap<String, (Seen, i64, i64, usize)> =
+            Default::default();
+        let mut devices: std::collections::HashMap<String, (Seen, usize)> = Default::default();
+        for i in 0..20_000 {
+            let ms = i * 4_000;
+            let event = generator.event_value(at(ms));
+            let sid = event["authenticationContext"]["externalSessionId"].as_str();
+            let dt = event["debugContext"]["debugData"]["dtHash"].as_str();
+            let (Some(sid), Some(dt)) = (sid, dt) else {
+                continue;
+            };
+            if sid == "unknown" || event["client"]["ipAddress"].is_null() {
+                continue;
+            }
+            let actor = event["actor"]["alternateId"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            let asn = event["securityContext"]["asNumber"].clone();
+            let seen = (actor, asn);
+            let s = sessions
+                .entry(sid.to_owned())
+                .or_insert_with(|| (seen.clone(), ms, ms, 0));
+            assert_eq!(
+                s.0, seen,
+                "session {sid}: one actor, one AS ({})",
+                event["eventType"]
+            );
+            s.2 = ms;
+            s.3 += 1;
+            assert!(s.2 - s.1 < SESSION_MS, "session {sid} outlives its slot");
+            let d = devices
+                .entry(dt.to_owned())
+                .or_insert_with(|| (seen.clone(), 0));
+            assert_eq!(d.0, seen, "device {dt}: one actor, one AS");
+            d.1 += 1;
+        }
+        let in_sessions: usize = sessions.values().map(|s| s.3).sum();
+        let recurring: usize = sessions.values().filter(|s| s.3 > 1).map(|s| s.3).sum();
+        assert!(
+            recurring * 2 > in_sessions,
+            "most events share their session with another: {recurring} of {in_sessions}"
+        );
+        assert!(
+            devices.len() * 2 < in_sessions,
+            "devices recur: {} for {in_sessions} events",
+            devices.len()
+        );
+        // Attackers' and other one-off clients still get sessions of their own.
+        assert!(sessions.values().any(|s| s.3 == 1));
     }
 
     /// Every user's whereabouts, sampled every 10 minutes for 60 days: some users travel,
