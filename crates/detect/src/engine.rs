@@ -468,25 +468,27 @@ impl Detector {
         }
     }
 
-    /// The JSON of [`StateChanges`] (the same members, each map in key order), from the rules'
-    /// maps; leaves the list of changes as it is.
+    /// The JSON of [`StateChanges`] (the same members, each map in key order), written from the
+    /// rules' maps by hand ([`crate::json_out`]: the text serde writes, at a fraction of the
+    /// cost; a journal line holds every key a batch changed); leaves the list of changes as it
+    /// is. Fails only when the Sigma state does not serialize (nothing is appended then).
     fn serialize_changes(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        use crate::json_out::{write_i64, write_name, write_str};
         use crate::state::Changes;
-        use serde::ser::{SerializeMap, Serializer as _};
-        /// One rule's changed keys, serialized in place.
+        /// One rule's changed keys.
         enum RuleChanges<'a> {
             Window(Changes<'a, crate::rules::threshold::Window>),
             Spray(Changes<'a, crate::rules::spray::Spray>),
             Geo(Changes<'a, crate::rules::geo::LastLogin>),
             Session(Changes<'a, crate::rules::session::Origin>),
         }
-        impl Serialize for RuleChanges<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl RuleChanges<'_> {
+            fn write_json(&self, out: &mut Vec<u8>) {
                 match self {
-                    RuleChanges::Window(c) => c.serialize(s),
-                    RuleChanges::Spray(c) => c.serialize(s),
-                    RuleChanges::Geo(c) => c.serialize(s),
-                    RuleChanges::Session(c) => c.serialize(s),
+                    RuleChanges::Window(c) => c.write_json(out),
+                    RuleChanges::Spray(c) => c.write_json(out),
+                    RuleChanges::Geo(c) => c.write_json(out),
+                    RuleChanges::Session(c) => c.write_json(out),
                 }
             }
         }
@@ -508,18 +510,42 @@ impl Detector {
         if let Some(c) = self.session.as_ref().and_then(|r| r.keys.changes()) {
             rules.insert(STOLEN_SESSION.id, RuleChanges::Session(c));
         }
-        let mut ser = serde_json::Serializer::new(out);
-        let mut map = (&mut ser).serialize_map(None)?;
+        // The Sigma part first: it is the only one that can fail.
+        let sigma = match &self.sigma {
+            Some(engine) => Some(serde_json::to_vec(&engine.state().unwrap_or(Value::Null))?),
+            None => None,
+        };
+        let mut first = true;
+        let mut member = |out: &mut Vec<u8>, name: &str| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            write_name(out, name);
+        };
+        out.push(b'{');
         if self.latest != i64::MIN {
-            map.serialize_entry("latest", &self.latest)?;
+            member(out, "latest");
+            write_i64(out, self.latest);
         }
         if !rules.is_empty() {
-            map.serialize_entry("rules", &rules)?;
+            member(out, "rules");
+            out.push(b'{');
+            for (i, (id, changes)) in rules.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, id);
+                out.push(b':');
+                changes.write_json(out);
+            }
+            out.push(b'}');
         }
-        if let Some(engine) = &self.sigma {
-            map.serialize_entry("sigma", &engine.state().unwrap_or(Value::Null))?;
+        if let Some(sigma) = sigma {
+            member(out, "sigma");
+            out.extend_from_slice(&sigma);
         }
-        map.end()
+        out.push(b'}');
+        Ok(())
     }
 
     /// Forgets the changes made so far (after [`Detector::write_state`] saved all of it).

@@ -43,6 +43,7 @@ mod config;
 mod engine;
 mod error;
 mod event;
+mod json_out;
 pub mod rules;
 pub mod sigma;
 mod state;

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::alert::Trigger;
+use crate::json_out::{write_i64, write_str, WriteJson};
 
 /// How often (in `published` time) the detector drops the keys every rule is done with: the
 /// width of one [`Schedule`] bucket.
@@ -250,20 +251,30 @@ impl<V> Keyed<V> {
     }
 }
 
-/// The changed keys of a [`Keyed`] map, serialized as a map of key → its entry now (`null`:
-/// removed), in key order, straight from the map: no JSON tree is built for a journal line.
+/// The changed keys of a [`Keyed`] map, written as a JSON map of key → its entry now (`null`:
+/// removed), in key order, straight from the map ([`Changes::write_json`]): no JSON tree is
+/// built for a journal line.
 pub(crate) struct Changes<'a, V> {
     keyed: &'a Keyed<V>,
     keys: Vec<Key>,
 }
 
-impl<V: Serialize> Serialize for Changes<'_, V> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(
-            self.keys
-                .iter()
-                .map(|key| (&**key, self.keyed.map.get(key).map(|slot| &slot.value))),
-        )
+impl<V: WriteJson> Changes<'_, V> {
+    /// The same JSON as the `Serialize` impl, written directly ([`crate::json_out`]).
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, key) in self.keys.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, key);
+            out.push(b':');
+            match self.keyed.map.get(key) {
+                Some(slot) => slot.value.write_json(out),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.push(b'}');
     }
 }
 
@@ -497,6 +508,12 @@ fn parse_uuid(id: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+impl WriteJson for EventId {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        self.with_text(|text| write_str(out, text));
+    }
+}
+
 impl Serialize for EventId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.with_text(|text| s.serialize_str(text))
@@ -529,6 +546,16 @@ impl Hit {
             ts: self.ts,
             id: self.id.as_string(),
         }
+    }
+}
+
+impl WriteJson for Hit {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        write_i64(out, self.ts);
+        out.push(b',');
+        self.id.write_json(out);
+        out.push(b']');
     }
 }
 

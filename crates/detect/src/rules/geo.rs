@@ -15,6 +15,7 @@ use super::GEO_IMPROBABLE_ACCESS;
 use crate::alert::{build, Alert, Firing, Severity, Trigger};
 use crate::config::GeoConfig;
 use crate::event::{EventView, GeoPoint};
+use crate::json_out::{write_f64, write_i64, write_name, write_str, WriteJson};
 use crate::state::{Keyed, LastSeen};
 
 /// Mean earth radius (km), as the haversine formula uses it.
@@ -45,6 +46,33 @@ pub(crate) struct LastLogin {
     country: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ip: Option<String>,
+}
+
+impl WriteJson for LastLogin {
+    /// `{"t":n,"i":"id","lat":x,"lon":y,"c":"…","k":"…","ip":"…"}`, the optional ones left
+    /// out as serde does.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        write_name(out, "t");
+        write_i64(out, self.ts);
+        out.push(b',');
+        write_name(out, "i");
+        write_str(out, &self.id);
+        out.push(b',');
+        write_name(out, "lat");
+        write_f64(out, self.lat);
+        out.push(b',');
+        write_name(out, "lon");
+        write_f64(out, self.lon);
+        for (name, value) in [("c", &self.city), ("k", &self.country), ("ip", &self.ip)] {
+            if let Some(value) = value {
+                out.push(b',');
+                write_name(out, name);
+                write_str(out, value);
+            }
+        }
+        out.push(b'}');
+    }
 }
 
 impl LastSeen for LastLogin {
@@ -185,6 +213,33 @@ impl GeoImprobable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn journal_json_is_what_serde_writes() {
+        let full = LastLogin {
+            ts: -5,
+            id: "2f9e0c1a-0000-11ee-8000-000000000001".into(),
+            lat: 48.8566,
+            lon: -2.5e-7,
+            city: Some("São \"Paulo\"".into()),
+            country: Some("Brazil".into()),
+            ip: Some("2001:db8::1".into()),
+        };
+        let bare = LastLogin {
+            ts: 1_700_000_000_000,
+            id: "not\\a uuid\u{1}".into(),
+            lat: 0.0,
+            lon: 180.0,
+            city: None,
+            country: None,
+            ip: None,
+        };
+        for value in [full, bare] {
+            let mut out = Vec::new();
+            value.write_json(&mut out);
+            assert_eq!(out, serde_json::to_vec(&value).unwrap());
+        }
+    }
 
     #[test]
     fn haversine_matches_known_distances() {

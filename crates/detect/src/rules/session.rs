@@ -17,6 +17,7 @@ use super::{millis, STOLEN_SESSION};
 use crate::alert::{build, Alert, Firing, Severity, Trigger};
 use crate::config::SessionConfig;
 use crate::event::EventView;
+use crate::json_out::{write_i64, write_name, write_str, WriteJson};
 use crate::state::{Hit, Keyed, LastSeen};
 
 /// One session key's origin. Saved with short names (`f`, `ip`, `a`, `l`, `x`); version 1's
@@ -111,6 +112,36 @@ fn canonical_v4(ip: &str) -> bool {
     ip.split('.').all(|octet| {
         octet.bytes().all(|b| b.is_ascii_digit()) && (octet.len() == 1 || !octet.starts_with('0'))
     })
+}
+
+impl WriteJson for Address {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        self.with_text(|text| write_str(out, text));
+    }
+}
+
+impl WriteJson for Origin {
+    /// `{"f":[ts,"id"],"ip":"…","a":n,"l":n,"x":true}`, `a` and `x` left out as serde does.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        write_name(out, "f");
+        self.first.write_json(out);
+        out.push(b',');
+        write_name(out, "ip");
+        self.ip.write_json(out);
+        if let Some(asn) = self.asn {
+            out.push(b',');
+            write_name(out, "a");
+            write_i64(out, asn);
+        }
+        out.push(b',');
+        write_name(out, "l");
+        write_i64(out, self.last_seen);
+        if self.alerted {
+            out.extend_from_slice(b",\"x\":true");
+        }
+        out.push(b'}');
+    }
 }
 
 impl Serialize for Address {
@@ -253,6 +284,33 @@ fn session_key(prefix: &str, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::Address;
+
+    #[test]
+    fn journal_json_is_what_serde_writes() {
+        use super::{Hit, Origin};
+        use crate::json_out::WriteJson;
+        let values = [
+            Origin {
+                first: Hit::new(1, "2f9e0c1a-0000-11ee-8000-000000000001"),
+                ip: Address::new("10.0.0.1"),
+                asn: Some(64_496),
+                last_seen: 2,
+                alerted: true,
+            },
+            Origin {
+                first: Hit::new(-1, "odd \"id\""),
+                ip: Address::new("2001:db8::1"),
+                asn: None,
+                last_seen: i64::MAX,
+                alerted: false,
+            },
+        ];
+        for value in values {
+            let mut out = Vec::new();
+            value.write_json(&mut out);
+            assert_eq!(out, serde_json::to_vec(&value).unwrap());
+        }
+    }
 
     #[test]
     fn addresses_give_back_their_exact_text_and_compare_as_text() {

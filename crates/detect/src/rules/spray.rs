@@ -16,6 +16,7 @@ use super::{millis, PASSWORD_SPRAYING};
 use crate::alert::{build, Alert, Firing, Severity, Trigger};
 use crate::config::ThresholdConfig;
 use crate::event::EventView;
+use crate::json_out::{write_i64, write_name, write_str, WriteJson};
 use crate::state::{Hit, Keyed, LastSeen};
 
 /// One IP's accounts. Saved with short names (`a`, `q`, `l`); version 1's long names are read.
@@ -38,6 +39,34 @@ pub(crate) struct Spray {
     quiet_until: Option<i64>,
     #[serde(rename = "l", alias = "last_seen")]
     last_seen: i64,
+}
+
+impl WriteJson for Spray {
+    /// `{"a":{"account":[ts,"id"],…},"q":n,"l":n}`, `a` and `q` left out as serde does.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        if !self.accounts.is_empty() {
+            write_name(out, "a");
+            out.push(b'{');
+            for (i, (account, hit)) in self.accounts.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, account);
+                out.push(b':');
+                hit.write_json(out);
+            }
+            out.extend_from_slice(b"},");
+        }
+        if let Some(quiet) = self.quiet_until {
+            write_name(out, "q");
+            write_i64(out, quiet);
+            out.push(b',');
+        }
+        write_name(out, "l");
+        write_i64(out, self.last_seen);
+        out.push(b'}');
+    }
 }
 
 impl LastSeen for Spray {
@@ -138,5 +167,36 @@ pub(crate) fn minutes(ms: i64) -> String {
         format!("{}m", ms / 60_000)
     } else {
         format!("{}s", ms / 1_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json_out::WriteJson;
+
+    #[test]
+    fn journal_json_is_what_serde_writes() {
+        let values = [
+            Spray::default(),
+            Spray {
+                accounts: [
+                    ("alice@example.com".to_owned(), Hit::new(1, "a")),
+                    (
+                        "\"quoted\"\\".to_owned(),
+                        Hit::new(2, "2f9e0c1a-0000-11ee-8000-000000000001"),
+                    ),
+                ]
+                .into_iter()
+                .collect(),
+                quiet_until: Some(5),
+                last_seen: 2,
+            },
+        ];
+        for value in values {
+            let mut out = Vec::new();
+            value.write_json(&mut out);
+            assert_eq!(out, serde_json::to_vec(&value).unwrap());
+        }
     }
 }

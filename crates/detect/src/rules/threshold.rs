@@ -19,6 +19,7 @@ use super::{millis, BRUTE_FORCE_LOGINS, MFA_PUSH_BOMBING};
 use crate::alert::{build, Alert, Firing, RuleMeta, Severity, Trigger};
 use crate::config::ThresholdConfig;
 use crate::event::{EventView, Facts};
+use crate::json_out::{write_i64, write_name, WriteJson};
 use crate::state::{Hit, Keyed, LastSeen};
 
 /// One key's window. Saved with short names (`h`, `q`, `l`); version 1's long names are read.
@@ -42,6 +43,32 @@ pub(crate) struct Window {
     quiet_until: Option<i64>,
     #[serde(rename = "l", alias = "last_seen")]
     last_seen: i64,
+}
+
+impl WriteJson for Window {
+    /// `{"h":[[ts,"id"],…],"q":n,"l":n}`, `h` and `q` left out as serde does.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        if !self.hits.is_empty() {
+            write_name(out, "h");
+            out.push(b'[');
+            for (i, hit) in self.hits.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                hit.write_json(out);
+            }
+            out.extend_from_slice(b"],");
+        }
+        if let Some(quiet) = self.quiet_until {
+            write_name(out, "q");
+            write_i64(out, quiet);
+            out.push(b',');
+        }
+        write_name(out, "l");
+        write_i64(out, self.last_seen);
+        out.push(b'}');
+    }
 }
 
 impl LastSeen for Window {
@@ -213,5 +240,38 @@ fn push_rejected_or_unanswered(f: &Facts<'_>) -> Option<String> {
         f.actor_key()
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json_out::WriteJson;
+
+    #[test]
+    fn journal_json_is_what_serde_writes() {
+        let values = [
+            Window::default(),
+            Window {
+                hits: [
+                    Hit::new(1, "2f9e0c1a-0000-11ee-8000-000000000001"),
+                    Hit::new(2, "x\u{7}"),
+                ]
+                .into_iter()
+                .collect(),
+                quiet_until: Some(-3),
+                last_seen: 2,
+            },
+            Window {
+                hits: VecDeque::new(),
+                quiet_until: Some(9),
+                last_seen: 9,
+            },
+        ];
+        for value in values {
+            let mut out = Vec::new();
+            value.write_json(&mut out);
+            assert_eq!(out, serde_json::to_vec(&value).unwrap());
+        }
     }
 }
