@@ -20,7 +20,7 @@ use crate::error::DetectError;
 
 mod fast;
 
-pub(crate) use fast::top_members;
+pub(crate) use fast::{string_stop, top_members};
 mod parts;
 
 pub use parts::{EventParts, PartyParts, Piece, TopPart};

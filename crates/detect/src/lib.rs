@@ -35,7 +35,7 @@
 //! let alerts = detector.observe(&event);
 //! assert_eq!(alerts.len(), 1);
 //! assert_eq!(alerts[0].rule.id, "okta.api_key_created");
-//! assert_eq!(alerts[0].document["event"]["kind"], "alert");
+//! assert_eq!(alerts[0].document()["event"]["kind"], "alert");
 //! ```
 
 mod alert;

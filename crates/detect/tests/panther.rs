@@ -76,7 +76,7 @@ fn admin_role_assigned() {
             ("Super Admin Access Assigned (High sev)", Severity::High),
         ]
     );
-    let doc = &results[0].1[0].document;
+    let doc = &results[0].1[0].document();
     assert_eq!(doc["user"]["target"]["name"], "alice@acme.io");
     assert_eq!(doc["user"]["name"], "jack@acme.io");
     assert_eq!(doc["source"]["geo"]["city_name"], "San Francisco");
@@ -86,7 +86,7 @@ fn admin_role_assigned() {
 fn api_key_created() {
     let results = check_stateless("okta_api_key_created.json", "okta.api_key_created");
     assert_eq!(
-        results[0].1[0].document["oktaflow"]["alert"]["details"]["token"],
+        results[0].1[0].document()["oktaflow"]["alert"]["details"]["token"],
         "test_key"
     );
 }
@@ -136,9 +136,9 @@ fn geo_improbable_access() {
         let geo = rule_alerts(&alerts, "okta.geo_improbable_access");
         assert_eq!(!geo.is_empty(), case.expected, "{}", case.name);
         if case.expected {
-            let details = &geo[0].document["oktaflow"]["alert"]["details"];
+            let details = &geo[0].document()["oktaflow"]["alert"]["details"];
             assert_eq!(details["previous"]["city_name"], "Bethesda");
-            assert_eq!(geo[0].document["source"]["geo"]["city_name"], "Baltimore");
+            assert_eq!(geo[0].document()["source"]["geo"]["city_name"], "Baltimore");
         }
     }
 }

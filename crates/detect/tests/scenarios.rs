@@ -45,7 +45,7 @@ fn brute_force_alerts_once_at_the_fifth_failure() {
     assert_eq!(trigger_ids(a), ["f0", "f1", "f2", "f3", "f4"]);
     assert_eq!(a.timestamp_ms, T0_MS + 4 * MIN);
     assert_eq!(a.severity, Severity::Medium);
-    let doc = &a.document;
+    let doc = &a.document();
     assert_eq!(doc["event"]["kind"], "alert");
     assert_eq!(doc["event"]["id"], a.id.as_str());
     assert_eq!(doc["event"]["risk_score"], 47);
@@ -398,7 +398,7 @@ fn geo_alerts_above_900_kmh_and_not_at_or_below() {
     assert_eq!(trigger_ids(&alerts[0]), ["l0", "l1"]);
     assert_eq!(alerts[0].severity, Severity::High);
     assert_eq!(
-        alerts[0].document["oktaflow"]["alert"]["details"]["previous"]["city_name"],
+        alerts[0].document()["oktaflow"]["alert"]["details"]["previous"]["city_name"],
         "Paris"
     );
     let possible = [
@@ -558,7 +558,7 @@ fn admin_role_severity_follows_the_granted_roles() {
         ]
     );
     assert_eq!(
-        alerts[0].document["user"]["target"]["name"],
+        alerts[0].document()["user"]["target"]["name"],
         "alice@example.com"
     );
 }
@@ -576,9 +576,9 @@ fn admin_role_on_the_real_fixture_event() {
     let alerts = detector.observe(&view);
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].severity, Severity::High);
-    assert_eq!(alerts[0].document["source"]["ip"], "216.160.83.56");
+    assert_eq!(alerts[0].document()["source"]["ip"], "216.160.83.56");
     assert_eq!(
-        alerts[0].document["user"]["name"],
+        alerts[0].document()["user"]["name"],
         "priya.raman@example.com"
     );
 }
@@ -635,7 +635,7 @@ fn alert_parties_come_from_the_normalized_document_when_given() {
             .expect("LogEvent");
     let alerts = detector.observe(&view);
     assert_eq!(alerts.len(), 1);
-    let doc = &alerts[0].document;
+    let doc = &alerts[0].document();
     // Fields only the normalizer produces (domain from the AS context, parsed user agent).
     assert_eq!(doc["source"]["domain"], "qwest.net");
     assert_eq!(doc["user_agent"]["name"], "Chrome");

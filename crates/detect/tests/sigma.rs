@@ -182,7 +182,7 @@ fn a_sigma_alert_is_an_alert_document() {
     assert_eq!(alerts.len(), 1);
     let again = feed(&mut sigma_detector(&rules), std::slice::from_ref(&ev));
     assert_eq!(alerts, again, "same event, same alert and id");
-    let doc = &alerts[0].document;
+    let doc = &alerts[0].document();
     assert_eq!(doc["event"]["kind"], "alert");
     assert_eq!(doc["event"]["id"], alerts[0].id.as_str());
     assert_eq!(doc["rule"]["id"], "bde30855-5c53-4c18-ae90-1ff79ebc9578");
@@ -235,9 +235,9 @@ fn event_count_fires_at_the_threshold_on_published_time_then_starts_over() {
     let alert = &alerts[0];
     assert_eq!(trigger_ids(alert), vec!["a1", "a2", "a3"]);
     assert_eq!(alert.group, "actor.alternateId=alice@x");
-    assert_eq!(alert.document["labels"]["severity"], "high");
+    assert_eq!(alert.document()["labels"]["severity"], "high");
     assert_eq!(
-        alert.document["@timestamp"],
+        alert.document()["@timestamp"],
         events[2].v["published"].as_str().expect("text")
     );
     // Only the correlation alerted: the referenced detection rule raises nothing itself
@@ -259,7 +259,7 @@ fn value_count_counts_distinct_values() {
     let alerts = feed(&mut sigma_detector(&rules), &events);
     assert_eq!(rule_ids(&alerts), vec![EVENT_COUNT, VALUE_COUNT]);
     assert_eq!(alerts[1].group, "client.ipAddress=203.0.113.7");
-    assert_eq!(alerts[1].document["labels"]["severity"], "critical");
+    assert_eq!(alerts[1].document()["labels"]["severity"], "critical");
 }
 
 #[test]

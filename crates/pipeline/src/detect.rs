@@ -236,11 +236,12 @@ pub fn detect_batch(stage: &mut DetectStage, batch: &mut Batch) -> Result<(), Ch
         state: stage.update()?,
         time: std::time::Duration::ZERO,
     };
-    for alert in raised {
+    for mut alert in raised {
         detections.rules.push(alert.rule.id);
+        let id = std::mem::take(&mut alert.id);
         detections.alerts.push(Document {
-            json: alert.to_json_bytes(),
-            id: alert.id,
+            json: alert.into_json_bytes(),
+            id,
         });
     }
     detections.time = started.elapsed();

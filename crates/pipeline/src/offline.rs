@@ -177,7 +177,7 @@ pub fn detect_stream(
                                 detector.observe_into(&event, &mut alerts);
                                 for alert in &alerts {
                                     summary.alerts += 1;
-                                    output.buf.extend_from_slice(&alert.to_json_bytes());
+                                    output.buf.extend_from_slice(alert.json());
                                     output.buf.push(b'\n');
                                 }
                                 None

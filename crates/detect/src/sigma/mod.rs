@@ -26,7 +26,7 @@ use rsigma_eval::{
 use rsigma_parser::{Level, SigmaCollection};
 use serde_json::{json, Value};
 
-use crate::alert::{build, Alert, Firing, RuleMeta, Severity, Trigger};
+use crate::alert::{build_with, Alert, Firing, Reference, RuleExtra, RuleMeta, Severity, Trigger};
 use crate::error::DetectError;
 use crate::event::{EventView, Raw};
 
@@ -549,41 +549,29 @@ impl SigmaEngine {
                 (group, window, triggers, message, details)
             }
         };
-        let mut alert = build(Firing {
-            rule: meta.meta,
-            severity: meta.severity,
-            group,
-            window,
-            event,
-            triggers,
-            message,
-            details,
-        });
-        if let Some(rule) = alert
-            .document
-            .get_mut("rule")
-            .and_then(Value::as_object_mut)
-        {
-            match meta.references.len() {
-                0 => {
-                    rule.remove("reference");
-                }
-                1 => {}
-                _ => {
-                    rule.insert("reference".into(), json!(meta.references));
-                }
-            }
-            if let Some(author) = &meta.author {
-                rule.insert("author".into(), json!([author]));
-            }
-            if let Some(license) = &meta.license {
-                rule.insert("license".into(), json!(license));
-            }
-            if !header.tags.is_empty() {
-                rule.insert("tags".into(), json!(header.tags));
-            }
-        }
-        alert
+        let extra = RuleExtra {
+            reference: match meta.references.len() {
+                0 => Reference::Absent,
+                1 => Reference::Meta,
+                _ => Reference::Many(&meta.references),
+            },
+            author: meta.author.as_deref(),
+            license: meta.license.as_deref(),
+            tags: &header.tags,
+        };
+        build_with(
+            Firing {
+                rule: meta.meta,
+                severity: meta.severity,
+                group,
+                window,
+                event,
+                triggers,
+                message,
+                details,
+            },
+            &extra,
+        )
     }
 
     /// The correlation state, in a canonical order (the engine keeps hash maps): the same
