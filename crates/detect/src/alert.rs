@@ -327,43 +327,9 @@ impl Writer {
         self.0.extend_from_slice(text.as_bytes());
     }
 
-    /// A string, escaped as serde_json escapes it (`"`, `\\` and bytes below 0x20; the
-    /// rest is copied, found a word at a time).
+    /// A string, escaped as serde_json escapes it ([`crate::json_out::write_str`]).
     fn str(&mut self, s: &str) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let out = &mut self.0;
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        let bytes = s.as_bytes();
-        let mut from = 0;
-        while let Some(stop) = bytes
-            .get(from..)
-            .and_then(|rest| crate::event::string_stop(rest, true))
-        {
-            let at = from + stop;
-            out.extend_from_slice(&bytes[from..at]);
-            from = at + 1;
-            let b = bytes[at];
-            let short: &[u8] = match b {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                b'\t' => b"\\t",
-                0x08 => b"\\b",
-                0x0c => b"\\f",
-                _ => b"",
-            };
-            if short.is_empty() {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
-            } else {
-                out.extend_from_slice(short);
-            }
-        }
-        out.extend_from_slice(&bytes[from..]);
-        out.push(b'"');
+        crate::json_out::write_str(&mut self.0, s);
     }
 
     /// A list of strings.
@@ -379,18 +345,9 @@ impl Writer {
     }
 
     /// An unsigned integer.
-    fn num(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.0.extend_from_slice(&digits[at..]);
+    fn num(&mut self, n: u64) {
+        self.0
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     }
 
     /// A value, as serde_json writes it.

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::alert::Trigger;
-use crate::json_out::{write_i64, write_str, WriteJson};
+use crate::json_out::{write_i64, write_plain_str, write_str, WriteJson};
 
 /// How often (in `published` time) the detector drops the keys every rule is done with: the
 /// width of one [`Schedule`] bucket.
@@ -510,7 +510,11 @@ fn parse_uuid(id: &str) -> Option<[u8; 16]> {
 
 impl WriteJson for EventId {
     fn write_json(&self, out: &mut Vec<u8>) {
-        self.with_text(|text| write_str(out, text));
+        match self {
+            // Hex digits and hyphens: nothing to escape.
+            EventId::Uuid(_) => self.with_text(|text| write_plain_str(out, text.as_bytes())),
+            EventId::Text(text) => write_str(out, text),
+        }
     }
 }
 

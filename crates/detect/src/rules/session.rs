@@ -17,7 +17,7 @@ use super::{millis, STOLEN_SESSION};
 use crate::alert::{build, Alert, Firing, Severity, Trigger};
 use crate::config::SessionConfig;
 use crate::event::EventView;
-use crate::json_out::{write_i64, write_name, write_str, WriteJson};
+use crate::json_out::{write_i64, write_name, write_plain_str, write_str, WriteJson};
 use crate::state::{Hit, Keyed, LastSeen};
 
 /// One session key's origin. Saved with short names (`f`, `ip`, `a`, `l`, `x`); version 1's
@@ -116,7 +116,11 @@ fn canonical_v4(ip: &str) -> bool {
 
 impl WriteJson for Address {
     fn write_json(&self, out: &mut Vec<u8>) {
-        self.with_text(|text| write_str(out, text));
+        match self {
+            // Digits and dots: nothing to escape.
+            Address::V4(_) => self.with_text(|text| write_plain_str(out, text.as_bytes())),
+            Address::Text(text) => write_str(out, text),
+        }
     }
 }
 
