@@ -20,7 +20,7 @@ use crate::error::DetectError;
 
 mod fast;
 
-pub(crate) use fast::top_members;
+pub(crate) use fast::{top_members, top_spans};
 mod parts;
 
 pub use parts::{EventParts, PartyParts, Piece, TopPart};
@@ -64,6 +64,8 @@ pub struct EventView<'a> {
     event_type_alone: bool,
     /// See [`EventView::top_texts`].
     top_texts: [TopText<'a>; 3],
+    /// See [`EventView::values_checked`].
+    values_checked: bool,
 }
 
 impl<'a> EventView<'a> {
@@ -85,6 +87,7 @@ impl<'a> EventView<'a> {
             ecs,
             event_type_alone: false,
             top_texts: [TopText::Other; 3],
+            values_checked: false,
         })
     }
 
@@ -103,6 +106,7 @@ impl<'a> EventView<'a> {
             Some(top) => Ok(EventView {
                 event_type_alone: top.event_type_alone,
                 top_texts: top.top_texts,
+                values_checked: false,
                 facts: Facts::from_top(top)?,
                 raw: Raw::Bytes(raw),
                 ecs,
@@ -125,6 +129,7 @@ impl<'a> EventView<'a> {
         Some(Ok(EventView {
             event_type_alone: top.event_type_alone,
             top_texts: top.top_texts,
+            values_checked: top.values_checked,
             facts: match Facts::from_top(top) {
                 Ok(facts) => facts,
                 Err(error) => return Some(Err(error)),
@@ -149,6 +154,7 @@ impl<'a> EventView<'a> {
             ecs,
             event_type_alone: false,
             top_texts: [TopText::Other; 3],
+            values_checked: false,
         })
     }
 
@@ -181,6 +187,13 @@ impl<'a> EventView<'a> {
     /// event).
     pub(crate) fn top_texts(&self) -> &[TopText<'a>; 3] {
         &self.top_texts
+    }
+
+    /// True when the view was read from parts ([`EventView::from_parts`]) whose
+    /// [`EventParts::values_checked`] is set: serde_json reads the value of every top-level
+    /// member of the raw text other than `detail` as a `serde_json::Value`.
+    pub(crate) fn values_checked(&self) -> bool {
+        self.values_checked
     }
 }
 
@@ -473,6 +486,8 @@ struct LogEvent<'a> {
     top_texts: [TopText<'a>; 3],
     /// Set from [`EventParts::published_ms`] only: `published` already parsed.
     published_ms: Option<i64>,
+    /// Set from [`EventParts::values_checked`] only: see [`EventView::values_checked`].
+    values_checked: bool,
 }
 
 #[derive(Default)]

@@ -267,6 +267,10 @@ pub fn event_parts(raw: &[u8], event: &ParsedEvent<'_, '_>) -> Option<EventParts
         uuid: piece(raw, event.uuid())?,
         published: piece(raw, event.published())?,
         event_type: piece(raw, event.event_type())?,
+        // The normalizer read every top-level value but `detail` (a raw value) into its
+        // model as serde_json reads it into a `Value` (its fast reader gives up on anything
+        // it does not read exactly so).
+        values_checked: true,
         ..EventParts::default()
     };
     if let Some(actor) = event.actor() {
@@ -780,11 +784,17 @@ mod tests {
     /// normalizer's parts where it gives them (as the pipeline does), with the Sigma prefilter
     /// on or off.
     fn sigma_alerts(events: &[Vec<u8>], gate: bool) -> Vec<String> {
+        sigma_alerts_with(events, gate, true)
+    }
+
+    /// [`sigma_alerts`] with the projection of events for the Sigma engine on or off.
+    fn sigma_alerts_with(events: &[Vec<u8>], gate: bool, projection: bool) -> Vec<String> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/sigma/okta");
         let rules = SigmaRules::load(&[root]).expect("the shipped rules");
         let mut detector =
             oktaflow_detect::Detector::with_sigma(RulesConfig::none(), &rules).expect("detector");
         detector.set_sigma_gate(gate);
+        detector.set_sigma_projection(projection);
         let mut alerts = Vec::new();
         let mut from_parts = 0;
         for raw in events {
@@ -865,6 +875,93 @@ mod tests {
             assert!(
                 on.iter().any(|a| a.contains(&format!("\"{id}\""))),
                 "{id} raised nothing: {on:#?}"
+            );
+        }
+    }
+
+    /// The parts say the normalizer checked every top-level value but `detail`
+    /// ([`EventParts::values_checked`]): the Sigma engine's projection then parses only the
+    /// members it keeps. The alerts and state are those of the whole event (projection off),
+    /// over the fixtures and events the normalizer accepts with names escaped, cased, dotted or
+    /// given twice, and a `detail` the whole parse refuses.
+    #[test]
+    fn the_projection_of_checked_parts_gives_the_alerts_of_the_whole_event() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut events: Vec<Vec<u8>> =
+            std::fs::read_to_string(root.join("fixtures/okta-sample.ndjson"))
+                .expect("fixtures/okta-sample.ndjson")
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.as_bytes().to_vec())
+                .collect();
+        for entry in std::fs::read_dir(root.join("fixtures/okta")).expect("fixtures/okta") {
+            let path = entry.expect("a directory entry").path();
+            if path.extension().is_some_and(|e| e == "json") {
+                events.push(std::fs::read(&path).expect("a fixture"));
+            }
+        }
+        for entry in std::fs::read_dir(root.join("rules/sigma/okta")).expect("the rules") {
+            let path = entry.expect("a directory entry").path();
+            if !path.to_string_lossy().ends_with(".tests.json") {
+                continue;
+            }
+            let cases: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).expect("cases")).expect("JSON");
+            for case in cases["cases"].as_array().into_iter().flatten() {
+                for event in case["events"].as_array().into_iter().flatten() {
+                    events.push(serde_json::to_vec(event).expect("JSON"));
+                }
+            }
+        }
+        let head = r#"{"uuid":"t{i}","published":"2024-05-01T10:00:00Z""#;
+        let cases = [
+            r#","eventType":"zone.delete""#,
+            r#","event\u0054ype":"zone.delete""#,
+            r#","eventType":"zone.delete","displayMessage":"Max sign in attempts exceeded""#,
+            r#","eventType":"x","display\u004dessage":"Max sign in attempts exceeded""#,
+            r#","eventType":"zone.delete","eventType":"x""#,
+            r#","eventType":"x","eventType":"zone.delete","EventType":"y""#,
+            r#","eventType":"user.session.start","securityContext":{"isProxy":true},"securityContext":{"isProxy":false}"#,
+            r#","eventType":"user.session.start","securityContext":{"isProxy":false},"securityContext":{"isProxy":true}"#,
+            r#","eventType":"user.session.start","securityContext.isProxy":"true""#,
+            r#","eventType":"user.session.start","SecurityContext":{"IsProxy":"TRUE"}"#,
+            r#","eventType":"policy.evaluate_sign_on","target":[{"displayName":"Okta Admin Console"}],"debugContext":{"debugData":{"behaviors":"New Device=POSITIVE"}}"#,
+            r#","eventType":"policy.evaluate_sign_on","target":[{"displayName":"x"}],"target":[{"displayName":"Okta Admin Console"}],"debugContext":{"debugData":{"logOnlySecurityData":"{\"a\":\"POSITIVE\"}"}}"#,
+            r#","eventType":"zone.delete","other":{"x":[1,2.5e3,"\u00e9\ud83d\ude00",null,true]}"#,
+            // A `detail` the normalizer takes as a raw value, which the whole parse refuses.
+            r#","eventType":"zone.delete","detail":{"n":1e400}"#,
+            r#","eventType":"zone.delete","detail":"\ud800""#,
+            r#","eventType":"zone.delete","detail":{"ok":1}"#,
+        ];
+        events.extend(cases.iter().enumerate().map(|(i, case)| {
+            format!("{}{case}}}", head.replace("{i}", &i.to_string())).into_bytes()
+        }));
+        let given = events
+            .iter()
+            .filter(|raw| matches!(parts_of(raw), Some(Some(p)) if p.values_checked))
+            .count();
+        assert!(
+            given * 10 >= events.len() * 8,
+            "{given} of {}",
+            events.len()
+        );
+        let whole = sigma_alerts_with(&events, false, false);
+        assert!(whole.len() > 20, "{} alerts", whole.len() - 1);
+        assert_eq!(sigma_alerts_with(&events, false, true), whole);
+        assert_eq!(sigma_alerts_with(&events, true, true), whole);
+        // The plain `eventType` fires; a `detail` the whole parse refuses hides the event
+        // from Sigma rules either way.
+        for (id, fires) in [
+            ("t0", true),
+            ("t4", false),
+            ("t5", true),
+            ("t13", false),
+            ("t15", true),
+        ] {
+            assert_eq!(
+                whole.iter().any(|a| a.contains(&format!("\"{id}\""))),
+                fires,
+                "{id}: {whole:#?}"
             );
         }
     }

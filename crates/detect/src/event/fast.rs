@@ -280,6 +280,26 @@ pub(crate) fn top_members<'a, const N: usize>(
     (cur.i == raw.len()).then_some(out)
 }
 
+/// Calls `each(name, value)` for every top-level member of the object `raw`, in order
+/// (duplicates included): the name's raw bytes and the raw JSON text of its value, skipped by
+/// its brackets and quotes, not decoded or checked. `None` (the caller decodes the text
+/// instead) when `raw` is not one object, possibly with white space around it, a member name
+/// holds an escape, or `each` says `None`. Meant for text a parser already accepted.
+pub(crate) fn top_spans<'a>(
+    raw: &'a [u8],
+    mut each: impl FnMut(&'a [u8], &'a [u8]) -> Option<()>,
+) -> Option<()> {
+    let mut cur = Cur { b: raw, i: 0 };
+    cur.ws();
+    cur.object(|cur, key| {
+        let start = cur.i;
+        cur.skip()?;
+        each(key, cur.b.get(start..cur.i)?)
+    })?;
+    cur.ws();
+    (cur.i == raw.len()).then_some(())
+}
+
 /// A position in the input.
 struct Cur<'a> {
     b: &'a [u8],

@@ -148,6 +148,13 @@ pub struct EventParts {
     /// member whose name equals `requestUri` or begins with `requestUri.` in any case, spelled
     /// `requestUri`, a string without escapes.
     pub request_uri: TopPart,
+    /// True when the caller's parser read the value of every top-level member of `raw` other
+    /// than `detail` the way `serde_json` reads it into a `serde_json::Value` (every string,
+    /// escape and number checked, nesting within its limit), and `raw` as one JSON object:
+    /// the normalizer's parse of a plain LogEvent does (it takes `detail` as a raw value, which
+    /// serde_json checks less). The Sigma path then skips the members its rules do not read
+    /// without checking them again. False: they are checked.
+    pub values_checked: bool,
 }
 
 fn text(raw: &str, piece: Option<Piece>) -> Option<Text<'_>> {
@@ -242,6 +249,7 @@ pub(super) fn log_event<'a>(raw: &'a [u8], parts: &EventParts) -> Option<LogEven
         message: Text(None),
         event_type_alone: parts.event_type_alone && parts.event_type.is_some(),
         published_ms: parts.published_ms,
+        values_checked: parts.values_checked,
         top_texts: [
             top(bytes, parts.display_message),
             top(bytes, parts.legacy_event_type),
