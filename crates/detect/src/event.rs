@@ -63,7 +63,7 @@ pub struct EventView<'a> {
     /// See [`EventView::event_type_alone`].
     event_type_alone: bool,
     /// See [`EventView::top_texts`].
-    top_texts: [TopText<'a>; 3],
+    top_texts: [TopText<'a>; 4],
     /// See [`EventView::values_checked`].
     values_checked: bool,
 }
@@ -86,7 +86,7 @@ impl<'a> EventView<'a> {
             raw: Raw::Bytes(raw),
             ecs,
             event_type_alone: false,
-            top_texts: [TopText::Other; 3],
+            top_texts: [TopText::Other; 4],
             values_checked: false,
         })
     }
@@ -153,7 +153,7 @@ impl<'a> EventView<'a> {
             raw: Raw::Value(raw),
             ecs,
             event_type_alone: false,
-            top_texts: [TopText::Other; 3],
+            top_texts: [TopText::Other; 4],
             values_checked: false,
         })
     }
@@ -185,7 +185,7 @@ impl<'a> EventView<'a> {
     /// The [`TEXT_PATHS`] members as the fast reader (the first two) or the parts
     /// ([`EventView::from_parts`]) found them (all [`TopText::Other`] when neither read the
     /// event).
-    pub(crate) fn top_texts(&self) -> &[TopText<'a>; 3] {
+    pub(crate) fn top_texts(&self) -> &[TopText<'a>; 4] {
         &self.top_texts
     }
 
@@ -203,11 +203,12 @@ pub(crate) const TOP_TEXTS: [&str; 2] = ["displayMessage", "legacyEventType"];
 
 /// The LogEvent members whose text the Sigma prefilter compares directly when known plain
 /// ([`TopText`]), in this order: the [`TOP_TEXTS`], then `debugContext.debugData.requestUri`
-/// (known only from [`EventParts`]).
-pub(crate) const TEXT_PATHS: [&[&str]; 3] = [
+/// and `securityContext.isProxy` (known only from [`EventParts`]).
+pub(crate) const TEXT_PATHS: [&[&str]; 4] = [
     &["displayMessage"],
     &["legacyEventType"],
     &["debugContext", "debugData", "requestUri"],
+    &["securityContext", "isProxy"],
 ];
 
 /// What the fast reader (or the parts) found of one of the [`TEXT_PATHS`] members. For a
@@ -223,7 +224,9 @@ pub(crate) enum TopText<'a> {
     NoText,
     /// Exactly one member has that name in any ASCII case; it is spelled exactly so
     /// and its value is a string with no escape, these bytes (UTF-8 not checked yet: only the
-    /// Sigma prefilter reads them).
+    /// Sigma prefilter reads them); or (`securityContext.isProxy`, [`TopPart::Flag`]) its
+    /// value is `true` / `false` or a string equal to either without regard to ASCII case,
+    /// and these bytes are that word, lower case.
     Plain(&'a [u8]),
     /// Anything else (several such members, another spelling, an escape, a value that is not a
     /// string), or the event was not read by the fast reader.
@@ -483,7 +486,7 @@ struct LogEvent<'a> {
     /// Set by the fast reader only: see [`EventView::event_type_alone`].
     event_type_alone: bool,
     /// Set by the fast reader only: see [`EventView::top_texts`].
-    top_texts: [TopText<'a>; 3],
+    top_texts: [TopText<'a>; 4],
     /// Set from [`EventParts::published_ms`] only: `published` already parsed.
     published_ms: Option<i64>,
     /// Set from [`EventParts::values_checked`] only: see [`EventView::values_checked`].

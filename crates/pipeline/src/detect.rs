@@ -349,7 +349,38 @@ pub fn event_parts(raw: &[u8], event: &ParsedEvent<'_, '_>) -> Option<EventParts
     parts.display_message = top(event.display_message(), others[0]);
     parts.legacy_event_type = top(event.legacy_event_type(), others[1]);
     parts.request_uri = request_uri(raw, event);
+    parts.is_proxy = is_proxy(event);
     Some(parts)
+}
+
+/// `name` begins with `prefix`, ASCII case ignored.
+fn begins(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// `securityContext.isProxy` for the Sigma prefilter ([`TopPart`]): known only when no other
+/// member, at either level, is one the Sigma event could read under that path (names compared
+/// without regard to ASCII case, dotted names read as paths), and the normalizer's model took
+/// every member of `securityContext`.
+fn is_proxy(event: &ParsedEvent<'_, '_>) -> TopPart {
+    if event.other_names().any(|n| begins(n, "securityContext")) {
+        return TopPart::Other;
+    }
+    let Some(context) = event.security_context_fields() else {
+        return TopPart::Absent;
+    };
+    if !context.is_object()
+        || context
+            .other_names()
+            .any(|n| n.eq_ignore_ascii_case("isProxy") || begins(n, "isProxy."))
+    {
+        return TopPart::Other;
+    }
+    match context.is_proxy() {
+        Some(flag) => TopPart::Flag(flag),
+        None => TopPart::NoText,
+    }
 }
 
 /// `parts` with the normalizer's parse of `published` ([`EventParts::published_ms`]): the
@@ -592,6 +623,7 @@ mod tests {
                     assert!(value.get(name).is_none_or(holds_no_text), "{text}");
                 }
                 TopPart::Absent => assert!(spelled(name).is_empty(), "{text}"),
+                TopPart::Flag(_) => panic!("{name} is never a flag: {text}"),
                 TopPart::Other => {}
             }
         }
@@ -609,9 +641,82 @@ mod tests {
             ),
             TopPart::Absent => assert_eq!(uris, Some(vec![]), "{text}"),
             TopPart::NoText => panic!("requestUri is never NoText: {text}"),
+            TopPart::Flag(_) => panic!("requestUri is never a flag: {text}"),
+            TopPart::Other => {}
+        }
+        let proxies = sigma_values(&value, &["securityContext", "isProxy"]);
+        match parts.is_proxy {
+            TopPart::Flag(flag) => {
+                let word = if flag { "true" } else { "false" };
+                let values = proxies.expect("known");
+                assert_eq!(values.len(), 1, "{text}");
+                assert!(
+                    values[0].as_bool() == Some(flag)
+                        || values[0]
+                            .as_str()
+                            .is_some_and(|s| s.eq_ignore_ascii_case(word)),
+                    "{text}"
+                );
+            }
+            TopPart::NoText => {
+                assert!(
+                    proxies.expect("known").into_iter().all(holds_no_text),
+                    "{text}"
+                )
+            }
+            TopPart::Absent => assert_eq!(proxies, Some(vec![]), "{text}"),
+            TopPart::Plain { .. } => panic!("isProxy is never plain text: {text}"),
             TopPart::Other => {}
         }
         true
+    }
+
+    /// The values the Sigma event could read under the path `segments` in `value`: names
+    /// equal to a segment, or beginning with it and a `.`, without regard to ASCII case, at
+    /// every level, arrays crossed (at any depth), `null` passed over; `None` when such a name
+    /// is spelled otherwise than the segment, or a scalar stands where the path goes on.
+    fn sigma_values<'v>(
+        value: &'v serde_json::Value,
+        segments: &[&str],
+    ) -> Option<Vec<&'v serde_json::Value>> {
+        use serde_json::Value;
+        fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+            match v {
+                Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+                other => out.push(other),
+            }
+        }
+        let mut level = vec![value];
+        for segment in segments {
+            let mut next = Vec::new();
+            let mut items = Vec::new();
+            for v in level {
+                flatten(v, &mut items);
+            }
+            for v in items {
+                match v {
+                    Value::Null => {}
+                    Value::Object(members) => {
+                        for (name, child) in members {
+                            let n = name.as_bytes();
+                            let hit = name.eq_ignore_ascii_case(segment)
+                                || (n.len() > segment.len()
+                                    && n[..segment.len()].eq_ignore_ascii_case(segment.as_bytes())
+                                    && n[segment.len()] == b'.');
+                            if hit && name != segment {
+                                return None;
+                            }
+                            if hit {
+                                next.push(child);
+                            }
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+            level = next;
+        }
+        Some(level)
     }
 
     /// `value` holds no text a Sigma string test with a non-empty literal could hold on:
@@ -773,6 +878,7 @@ mod tests {
                 TopPart::Plain { start, end } => &raw[start as usize..end as usize],
                 TopPart::Absent => "absent",
                 TopPart::NoText => "no text",
+                TopPart::Flag(_) => "flag",
                 TopPart::Other => "other",
             };
             assert_eq!(got, want, "{raw}");
@@ -963,6 +1069,83 @@ mod tests {
                 fires,
                 "{id}: {whole:#?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_sigma_prefilter_on_parts_reads_is_proxy_right() {
+        // `eventType: user.session.start` with `securityContext.isProxy: 'true'`: the flag in
+        // every spelling, other members, other names, twice, misfits, arrays.
+        let cases = [
+            r#","securityContext":{"isProxy":true}"#,
+            r#","securityContext":{"isProxy":"TRUE"}"#,
+            r#","securityContext":{"isProxy":"True","asOrg":"x"}"#,
+            r#","securityContext":{"isProxy":"\u0074rue"}"#,
+            r#","securityContext":{"isProxy":false,"isProxy":true}"#,
+            r#","securityContext":{"isProxy":false},"securityContext":{"isProxy":true}"#,
+            r#","securityContext":[{"isProxy":true}]"#,
+            r#","securityContext":{"IsProxy":true}"#,
+            r#","securityContext":{"isproxy":"true","isProxy":false}"#,
+            r#","securityContext":{"isProxy.x":true}"#,
+            r#","SecurityContext":{"isProxy":true}"#,
+            r#","securityContext.isProxy":true"#,
+            r#","securityContext":{"isProxy":false},"securityContext.isProxy":"true""#,
+            r#","securityContext":{"isProxy":["true"]}"#,
+            r#","securityContext":{"isProxy":1}"#,
+            r#","securityContext":{"isProxy":"yes"}"#,
+            r#","securityContext":{"isProxy":true,"asNumber":"x"}"#,
+            r#","securityContext":{"isProxy":{"a":true}}"#,
+            r#","securityContext":{"isProxy":false}"#,
+            r#","securityContext":{"isProxy":null}"#,
+            r#","securityContext":{"isProxy":""}"#,
+            r#","securityContext":{"isProxy":[null,""]}"#,
+            r#","securityContext":{"isProxy":true,"isProxy":null}"#,
+            r#","securityContext":null"#,
+            r#","securityContext":{}"#,
+            r#""#,
+            r#","displayMessage":"true""#,
+        ];
+        let events: Vec<Vec<u8>> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, case)| {
+                format!(
+                    r#"{{"uuid":"p{i}","published":"2024-05-01T10:00:00Z","eventType":"user.session.start"{case}}}"#
+                )
+                .into_bytes()
+            })
+            .collect();
+        for raw in &events {
+            check(raw);
+        }
+        let on = sigma_alerts(&events, true);
+        assert_eq!(on, sigma_alerts(&events, false));
+        for id in ["p0", "p1", "p2", "p3", "p4", "p5"] {
+            assert!(
+                on.iter().any(|a| a.contains(&format!("\"{id}\""))),
+                "{id} raised nothing: {on:#?}"
+            );
+        }
+        for id in ["p18", "p19", "p20", "p22", "p23", "p24", "p25", "p26"] {
+            assert!(
+                !on.iter().any(|a| a.contains(&format!("\"{id}\""))),
+                "{id} raised an alert: {on:#?}"
+            );
+        }
+        // The parts know the flag where it is plain, and give no answer elsewhere.
+        let known = |i: usize| {
+            parts_of(&events[i])
+                .flatten()
+                .map(|p| p.is_proxy)
+                .unwrap_or(TopPart::Other)
+        };
+        assert_eq!(known(0), TopPart::Flag(true));
+        assert_eq!(known(1), TopPart::Flag(true));
+        assert_eq!(known(18), TopPart::Flag(false));
+        assert_eq!(known(19), TopPart::NoText);
+        assert_eq!(known(25), TopPart::Absent);
+        for i in [6, 7, 8, 9, 10, 11, 12] {
+            assert_eq!(known(i), TopPart::Other, "{}", cases[i]);
         }
     }
 

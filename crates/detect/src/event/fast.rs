@@ -99,7 +99,7 @@ pub(super) fn log_event(raw: &[u8]) -> Option<LogEvent<'_>> {
         return None;
     }
     ev.event_type_alone = ev.event_type.0.is_some() && !other_event_type;
-    ev.top_texts = [top_texts[0], top_texts[1], TopText::Other];
+    ev.top_texts = [top_texts[0], top_texts[1], TopText::Other, TopText::Other];
     Some(ev)
 }
 
@@ -620,29 +620,66 @@ mod tests {
         let plain = |s: &str| format!("plain {s}");
         assert_eq!(
             read(r#","displayMessage":"A b","legacyEventType":"l""#),
-            (true, [plain("A b"), plain("l"), "Other".into()])
+            (
+                true,
+                [plain("A b"), plain("l"), "Other".into(), "Other".into()]
+            )
         );
         assert_eq!(
             read(""),
-            (true, ["Absent".into(), "Absent".into(), "Other".into()])
+            (
+                true,
+                [
+                    "Absent".into(),
+                    "Absent".into(),
+                    "Other".into(),
+                    "Other".into()
+                ]
+            )
         );
         assert_eq!(
             read(r#","displaymessage":"A","EventType":"y""#),
-            (false, ["Other".into(), "Absent".into(), "Other".into()])
+            (
+                false,
+                [
+                    "Other".into(),
+                    "Absent".into(),
+                    "Other".into(),
+                    "Other".into()
+                ]
+            )
         );
         assert_eq!(
             read(r#","displayMessage":"A","displayMessage":"B","legacyEventType":5"#),
-            (true, ["Other".into(), "Other".into(), "Other".into()])
+            (
+                true,
+                [
+                    "Other".into(),
+                    "Other".into(),
+                    "Other".into(),
+                    "Other".into()
+                ]
+            )
         );
         assert_eq!(
             read(r#","displayMessage":"A\"b","legacyEventType":{"x":"}"}"#),
-            (true, ["Other".into(), "Other".into(), "Other".into()])
+            (
+                true,
+                [
+                    "Other".into(),
+                    "Other".into(),
+                    "Other".into(),
+                    "Other".into()
+                ]
+            )
         );
         // `requestUri` is known from the normalizer's parts only, never from this reader.
         assert_eq!(
             read(r#","debugContext":{"debugData":{"requestUri":"/admin"}}"#).1[2],
             "Other"
         );
+        // Nor `isProxy`.
+        assert_eq!(read(r#","securityContext":{"isProxy":true}"#).1[3], "Other");
     }
 
     /// `top_members` finds what a parsed `Value` holds under each name (the last of a

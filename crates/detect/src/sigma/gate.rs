@@ -837,7 +837,7 @@ impl Prefilter {
         raw: &[u8],
         event_type: &str,
         alone: bool,
-        tops: &[TopText<'_>; 3],
+        tops: &[TopText<'_>; 4],
     ) -> Option<bool> {
         let mut input = Input {
             finders: &self.finders,
@@ -907,7 +907,7 @@ struct Input<'a> {
     /// The event's `eventType`, folded.
     event_type: &'a str,
     /// The event's [`TEXT_PATHS`] members as the fast reader or the parts found them.
-    tops: &'a [TopText<'a>; 3],
+    tops: &'a [TopText<'a>; 4],
 }
 
 /// Which gated fields the prefilter compares with what [`crate::EventView`] read.
@@ -915,7 +915,7 @@ struct Fields {
     /// The gated field `eventType`.
     event_type: Option<usize>,
     /// The gated fields of [`TEXT_PATHS`].
-    tops: [Option<usize>; 3],
+    tops: [Option<usize>; 4],
 }
 
 impl Input<'_> {
