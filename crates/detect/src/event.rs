@@ -20,7 +20,7 @@ use crate::error::DetectError;
 
 mod fast;
 
-pub(crate) use fast::{string_stop, top_members};
+pub(crate) use fast::{string_stop, top_members, top_spans};
 mod parts;
 
 pub use parts::{EventParts, PartyParts, Piece, TopPart};
@@ -63,7 +63,9 @@ pub struct EventView<'a> {
     /// See [`EventView::event_type_alone`].
     event_type_alone: bool,
     /// See [`EventView::top_texts`].
-    top_texts: [TopText<'a>; 3],
+    top_texts: [TopText<'a>; 4],
+    /// See [`EventView::values_checked`].
+    values_checked: bool,
 }
 
 impl<'a> EventView<'a> {
@@ -84,7 +86,8 @@ impl<'a> EventView<'a> {
             raw: Raw::Bytes(raw),
             ecs,
             event_type_alone: false,
-            top_texts: [TopText::Other; 3],
+            top_texts: [TopText::Other; 4],
+            values_checked: false,
         })
     }
 
@@ -103,6 +106,7 @@ impl<'a> EventView<'a> {
             Some(top) => Ok(EventView {
                 event_type_alone: top.event_type_alone,
                 top_texts: top.top_texts,
+                values_checked: false,
                 facts: Facts::from_top(top)?,
                 raw: Raw::Bytes(raw),
                 ecs,
@@ -125,6 +129,7 @@ impl<'a> EventView<'a> {
         Some(Ok(EventView {
             event_type_alone: top.event_type_alone,
             top_texts: top.top_texts,
+            values_checked: top.values_checked,
             facts: match Facts::from_top(top) {
                 Ok(facts) => facts,
                 Err(error) => return Some(Err(error)),
@@ -148,7 +153,8 @@ impl<'a> EventView<'a> {
             raw: Raw::Value(raw),
             ecs,
             event_type_alone: false,
-            top_texts: [TopText::Other; 3],
+            top_texts: [TopText::Other; 4],
+            values_checked: false,
         })
     }
 
@@ -179,8 +185,15 @@ impl<'a> EventView<'a> {
     /// The [`TEXT_PATHS`] members as the fast reader (the first two) or the parts
     /// ([`EventView::from_parts`]) found them (all [`TopText::Other`] when neither read the
     /// event).
-    pub(crate) fn top_texts(&self) -> &[TopText<'a>; 3] {
+    pub(crate) fn top_texts(&self) -> &[TopText<'a>; 4] {
         &self.top_texts
+    }
+
+    /// True when the view was read from parts ([`EventView::from_parts`]) whose
+    /// [`EventParts::values_checked`] is set: serde_json reads the value of every top-level
+    /// member of the raw text other than `detail` as a `serde_json::Value`.
+    pub(crate) fn values_checked(&self) -> bool {
+        self.values_checked
     }
 }
 
@@ -190,11 +203,12 @@ pub(crate) const TOP_TEXTS: [&str; 2] = ["displayMessage", "legacyEventType"];
 
 /// The LogEvent members whose text the Sigma prefilter compares directly when known plain
 /// ([`TopText`]), in this order: the [`TOP_TEXTS`], then `debugContext.debugData.requestUri`
-/// (known only from [`EventParts`]).
-pub(crate) const TEXT_PATHS: [&[&str]; 3] = [
+/// and `securityContext.isProxy` (known only from [`EventParts`]).
+pub(crate) const TEXT_PATHS: [&[&str]; 4] = [
     &["displayMessage"],
     &["legacyEventType"],
     &["debugContext", "debugData", "requestUri"],
+    &["securityContext", "isProxy"],
 ];
 
 /// What the fast reader (or the parts) found of one of the [`TEXT_PATHS`] members. For a
@@ -210,7 +224,9 @@ pub(crate) enum TopText<'a> {
     NoText,
     /// Exactly one member has that name in any ASCII case; it is spelled exactly so
     /// and its value is a string with no escape, these bytes (UTF-8 not checked yet: only the
-    /// Sigma prefilter reads them).
+    /// Sigma prefilter reads them); or (`securityContext.isProxy`, [`TopPart::Flag`]) its
+    /// value is `true` / `false` or a string equal to either without regard to ASCII case,
+    /// and these bytes are that word, lower case.
     Plain(&'a [u8]),
     /// Anything else (several such members, another spelling, an escape, a value that is not a
     /// string), or the event was not read by the fast reader.
@@ -470,9 +486,11 @@ struct LogEvent<'a> {
     /// Set by the fast reader only: see [`EventView::event_type_alone`].
     event_type_alone: bool,
     /// Set by the fast reader only: see [`EventView::top_texts`].
-    top_texts: [TopText<'a>; 3],
+    top_texts: [TopText<'a>; 4],
     /// Set from [`EventParts::published_ms`] only: `published` already parsed.
     published_ms: Option<i64>,
+    /// Set from [`EventParts::values_checked`] only: see [`EventView::values_checked`].
+    values_checked: bool,
 }
 
 #[derive(Default)]

@@ -67,7 +67,7 @@ pub use error::{GeoIpError, NormalizeError, SchemaError};
 pub use geoip::GeoIp;
 pub use parsed::{
     ParsedClient, ParsedDebugContext, ParsedDebugData, ParsedDebugDataState, ParsedEvent,
-    ParsedGeo, ParsedParty, ParsedValue, TextRef,
+    ParsedGeo, ParsedParty, ParsedSecurityContext, ParsedValue, TextRef,
 };
 pub use profile::{
     Device, DeviceProfile, LookupCounters, LookupCounts, Profiles, User, UserProfile,

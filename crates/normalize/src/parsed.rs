@@ -274,6 +274,41 @@ impl<'e, 'a> ParsedEvent<'e, 'a> {
             .as_ref()
             .map(|dc| ParsedDebugContext { dc })
     }
+
+    /// `securityContext` as given: `None` when absent (or read as absent: `null`, ...).
+    pub fn security_context_fields(&self) -> Option<ParsedSecurityContext<'e, 'a>> {
+        self.ev
+            .security_context
+            .as_ref()
+            .map(|sc| ParsedSecurityContext { sc })
+    }
+}
+
+/// `securityContext`, for a caller that must know every member under it a reader could take
+/// for one of its members (names compared without regard to case, say).
+#[derive(Debug, Clone, Copy)]
+pub struct ParsedSecurityContext<'e, 'a> {
+    sc: &'e model::SecurityContext<'a>,
+}
+
+impl<'e, 'a> ParsedSecurityContext<'e, 'a> {
+    /// Whether `securityContext` is an object whose members all had a type the model takes.
+    pub fn is_object(&self) -> bool {
+        self.sc.other().is_none() && self.sc.misfits.is_empty()
+    }
+
+    /// The names of its members the model does not know (unescaped), in input order.
+    pub fn other_names(&self) -> impl Iterator<Item = &'e str> {
+        self.sc.extra.iter().map(|(k, _)| k.as_ref())
+    }
+
+    /// `isProxy` (the last one given): `true` / `false`, or a string equal to either without
+    /// regard to ASCII case; `None` when absent or read as absent (`null`, `""`, containers of
+    /// those). Meaningful when [`ParsedSecurityContext::is_object`] (a value of another type is
+    /// a misfit).
+    pub fn is_proxy(&self) -> Option<bool> {
+        self.sc.is_proxy.map(|f| f.0)
+    }
 }
 
 /// `debugContext`, for a caller that must know every member under it a reader could take for

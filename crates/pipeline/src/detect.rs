@@ -268,6 +268,10 @@ pub fn event_parts(raw: &[u8], event: &ParsedEvent<'_, '_>) -> Option<EventParts
         uuid: piece(raw, event.uuid())?,
         published: piece(raw, event.published())?,
         event_type: piece(raw, event.event_type())?,
+        // The normalizer read every top-level value but `detail` (a raw value) into its
+        // model as serde_json reads it into a `Value` (its fast reader gives up on anything
+        // it does not read exactly so).
+        values_checked: true,
         ..EventParts::default()
     };
     if let Some(actor) = event.actor() {
@@ -346,7 +350,38 @@ pub fn event_parts(raw: &[u8], event: &ParsedEvent<'_, '_>) -> Option<EventParts
     parts.display_message = top(event.display_message(), others[0]);
     parts.legacy_event_type = top(event.legacy_event_type(), others[1]);
     parts.request_uri = request_uri(raw, event);
+    parts.is_proxy = is_proxy(event);
     Some(parts)
+}
+
+/// `name` begins with `prefix`, ASCII case ignored.
+fn begins(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// `securityContext.isProxy` for the Sigma prefilter ([`TopPart`]): known only when no other
+/// member, at either level, is one the Sigma event could read under that path (names compared
+/// without regard to ASCII case, dotted names read as paths), and the normalizer's model took
+/// every member of `securityContext`.
+fn is_proxy(event: &ParsedEvent<'_, '_>) -> TopPart {
+    if event.other_names().any(|n| begins(n, "securityContext")) {
+        return TopPart::Other;
+    }
+    let Some(context) = event.security_context_fields() else {
+        return TopPart::Absent;
+    };
+    if !context.is_object()
+        || context
+            .other_names()
+            .any(|n| n.eq_ignore_ascii_case("isProxy") || begins(n, "isProxy."))
+    {
+        return TopPart::Other;
+    }
+    match context.is_proxy() {
+        Some(flag) => TopPart::Flag(flag),
+        None => TopPart::NoText,
+    }
 }
 
 /// `parts` with the normalizer's parse of `published` ([`EventParts::published_ms`]): the
@@ -589,6 +624,7 @@ mod tests {
                     assert!(value.get(name).is_none_or(holds_no_text), "{text}");
                 }
                 TopPart::Absent => assert!(spelled(name).is_empty(), "{text}"),
+                TopPart::Flag(_) => panic!("{name} is never a flag: {text}"),
                 TopPart::Other => {}
             }
         }
@@ -606,9 +642,82 @@ mod tests {
             ),
             TopPart::Absent => assert_eq!(uris, Some(vec![]), "{text}"),
             TopPart::NoText => panic!("requestUri is never NoText: {text}"),
+            TopPart::Flag(_) => panic!("requestUri is never a flag: {text}"),
+            TopPart::Other => {}
+        }
+        let proxies = sigma_values(&value, &["securityContext", "isProxy"]);
+        match parts.is_proxy {
+            TopPart::Flag(flag) => {
+                let word = if flag { "true" } else { "false" };
+                let values = proxies.expect("known");
+                assert_eq!(values.len(), 1, "{text}");
+                assert!(
+                    values[0].as_bool() == Some(flag)
+                        || values[0]
+                            .as_str()
+                            .is_some_and(|s| s.eq_ignore_ascii_case(word)),
+                    "{text}"
+                );
+            }
+            TopPart::NoText => {
+                assert!(
+                    proxies.expect("known").into_iter().all(holds_no_text),
+                    "{text}"
+                )
+            }
+            TopPart::Absent => assert_eq!(proxies, Some(vec![]), "{text}"),
+            TopPart::Plain { .. } => panic!("isProxy is never plain text: {text}"),
             TopPart::Other => {}
         }
         true
+    }
+
+    /// The values the Sigma event could read under the path `segments` in `value`: names
+    /// equal to a segment, or beginning with it and a `.`, without regard to ASCII case, at
+    /// every level, arrays crossed (at any depth), `null` passed over; `None` when such a name
+    /// is spelled otherwise than the segment, or a scalar stands where the path goes on.
+    fn sigma_values<'v>(
+        value: &'v serde_json::Value,
+        segments: &[&str],
+    ) -> Option<Vec<&'v serde_json::Value>> {
+        use serde_json::Value;
+        fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+            match v {
+                Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+                other => out.push(other),
+            }
+        }
+        let mut level = vec![value];
+        for segment in segments {
+            let mut next = Vec::new();
+            let mut items = Vec::new();
+            for v in level {
+                flatten(v, &mut items);
+            }
+            for v in items {
+                match v {
+                    Value::Null => {}
+                    Value::Object(members) => {
+                        for (name, child) in members {
+                            let n = name.as_bytes();
+                            let hit = name.eq_ignore_ascii_case(segment)
+                                || (n.len() > segment.len()
+                                    && n[..segment.len()].eq_ignore_ascii_case(segment.as_bytes())
+                                    && n[segment.len()] == b'.');
+                            if hit && name != segment {
+                                return None;
+                            }
+                            if hit {
+                                next.push(child);
+                            }
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+            level = next;
+        }
+        Some(level)
     }
 
     /// `value` holds no text a Sigma string test with a non-empty literal could hold on:
@@ -770,6 +879,7 @@ mod tests {
                 TopPart::Plain { start, end } => &raw[start as usize..end as usize],
                 TopPart::Absent => "absent",
                 TopPart::NoText => "no text",
+                TopPart::Flag(_) => "flag",
                 TopPart::Other => "other",
             };
             assert_eq!(got, want, "{raw}");
@@ -781,11 +891,17 @@ mod tests {
     /// normalizer's parts where it gives them (as the pipeline does), with the Sigma prefilter
     /// on or off.
     fn sigma_alerts(events: &[Vec<u8>], gate: bool) -> Vec<String> {
+        sigma_alerts_with(events, gate, true)
+    }
+
+    /// [`sigma_alerts`] with the projection of events for the Sigma engine on or off.
+    fn sigma_alerts_with(events: &[Vec<u8>], gate: bool, projection: bool) -> Vec<String> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/sigma/okta");
         let rules = SigmaRules::load(&[root]).expect("the shipped rules");
         let mut detector =
             oktaflow_detect::Detector::with_sigma(RulesConfig::none(), &rules).expect("detector");
         detector.set_sigma_gate(gate);
+        detector.set_sigma_projection(projection);
         let mut alerts = Vec::new();
         let mut from_parts = 0;
         for raw in events {
@@ -867,6 +983,170 @@ mod tests {
                 on.iter().any(|a| a.contains(&format!("\"{id}\""))),
                 "{id} raised nothing: {on:#?}"
             );
+        }
+    }
+
+    /// The parts say the normalizer checked every top-level value but `detail`
+    /// ([`EventParts::values_checked`]): the Sigma engine's projection then parses only the
+    /// members it keeps. The alerts and state are those of the whole event (projection off),
+    /// over the fixtures and events the normalizer accepts with names escaped, cased, dotted or
+    /// given twice, and a `detail` the whole parse refuses.
+    #[test]
+    fn the_projection_of_checked_parts_gives_the_alerts_of_the_whole_event() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut events: Vec<Vec<u8>> =
+            std::fs::read_to_string(root.join("fixtures/okta-sample.ndjson"))
+                .expect("fixtures/okta-sample.ndjson")
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.as_bytes().to_vec())
+                .collect();
+        for entry in std::fs::read_dir(root.join("fixtures/okta")).expect("fixtures/okta") {
+            let path = entry.expect("a directory entry").path();
+            if path.extension().is_some_and(|e| e == "json") {
+                events.push(std::fs::read(&path).expect("a fixture"));
+            }
+        }
+        for entry in std::fs::read_dir(root.join("rules/sigma/okta")).expect("the rules") {
+            let path = entry.expect("a directory entry").path();
+            if !path.to_string_lossy().ends_with(".tests.json") {
+                continue;
+            }
+            let cases: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).expect("cases")).expect("JSON");
+            for case in cases["cases"].as_array().into_iter().flatten() {
+                for event in case["events"].as_array().into_iter().flatten() {
+                    events.push(serde_json::to_vec(event).expect("JSON"));
+                }
+            }
+        }
+        let head = r#"{"uuid":"t{i}","published":"2024-05-01T10:00:00Z""#;
+        let cases = [
+            r#","eventType":"zone.delete""#,
+            r#","event\u0054ype":"zone.delete""#,
+            r#","eventType":"zone.delete","displayMessage":"Max sign in attempts exceeded""#,
+            r#","eventType":"x","display\u004dessage":"Max sign in attempts exceeded""#,
+            r#","eventType":"zone.delete","eventType":"x""#,
+            r#","eventType":"x","eventType":"zone.delete","EventType":"y""#,
+            r#","eventType":"user.session.start","securityContext":{"isProxy":true},"securityContext":{"isProxy":false}"#,
+            r#","eventType":"user.session.start","securityContext":{"isProxy":false},"securityContext":{"isProxy":true}"#,
+            r#","eventType":"user.session.start","securityContext.isProxy":"true""#,
+            r#","eventType":"user.session.start","SecurityContext":{"IsProxy":"TRUE"}"#,
+            r#","eventType":"policy.evaluate_sign_on","target":[{"displayName":"Okta Admin Console"}],"debugContext":{"debugData":{"behaviors":"New Device=POSITIVE"}}"#,
+            r#","eventType":"policy.evaluate_sign_on","target":[{"displayName":"x"}],"target":[{"displayName":"Okta Admin Console"}],"debugContext":{"debugData":{"logOnlySecurityData":"{\"a\":\"POSITIVE\"}"}}"#,
+            r#","eventType":"zone.delete","other":{"x":[1,2.5e3,"\u00e9\ud83d\ude00",null,true]}"#,
+            // A `detail` the normalizer takes as a raw value, which the whole parse refuses.
+            r#","eventType":"zone.delete","detail":{"n":1e400}"#,
+            r#","eventType":"zone.delete","detail":"\ud800""#,
+            r#","eventType":"zone.delete","detail":{"ok":1}"#,
+        ];
+        events.extend(cases.iter().enumerate().map(|(i, case)| {
+            format!("{}{case}}}", head.replace("{i}", &i.to_string())).into_bytes()
+        }));
+        let given = events
+            .iter()
+            .filter(|raw| matches!(parts_of(raw), Some(Some(p)) if p.values_checked))
+            .count();
+        assert!(
+            given * 10 >= events.len() * 8,
+            "{given} of {}",
+            events.len()
+        );
+        let whole = sigma_alerts_with(&events, false, false);
+        assert!(whole.len() > 20, "{} alerts", whole.len() - 1);
+        assert_eq!(sigma_alerts_with(&events, false, true), whole);
+        assert_eq!(sigma_alerts_with(&events, true, true), whole);
+        // The plain `eventType` fires; a `detail` the whole parse refuses hides the event
+        // from Sigma rules either way.
+        for (id, fires) in [
+            ("t0", true),
+            ("t4", false),
+            ("t5", true),
+            ("t13", false),
+            ("t15", true),
+        ] {
+            assert_eq!(
+                whole.iter().any(|a| a.contains(&format!("\"{id}\""))),
+                fires,
+                "{id}: {whole:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_sigma_prefilter_on_parts_reads_is_proxy_right() {
+        // `eventType: user.session.start` with `securityContext.isProxy: 'true'`: the flag in
+        // every spelling, other members, other names, twice, misfits, arrays.
+        let cases = [
+            r#","securityContext":{"isProxy":true}"#,
+            r#","securityContext":{"isProxy":"TRUE"}"#,
+            r#","securityContext":{"isProxy":"True","asOrg":"x"}"#,
+            r#","securityContext":{"isProxy":"\u0074rue"}"#,
+            r#","securityContext":{"isProxy":false,"isProxy":true}"#,
+            r#","securityContext":{"isProxy":false},"securityContext":{"isProxy":true}"#,
+            r#","securityContext":[{"isProxy":true}]"#,
+            r#","securityContext":{"IsProxy":true}"#,
+            r#","securityContext":{"isproxy":"true","isProxy":false}"#,
+            r#","securityContext":{"isProxy.x":true}"#,
+            r#","SecurityContext":{"isProxy":true}"#,
+            r#","securityContext.isProxy":true"#,
+            r#","securityContext":{"isProxy":false},"securityContext.isProxy":"true""#,
+            r#","securityContext":{"isProxy":["true"]}"#,
+            r#","securityContext":{"isProxy":1}"#,
+            r#","securityContext":{"isProxy":"yes"}"#,
+            r#","securityContext":{"isProxy":true,"asNumber":"x"}"#,
+            r#","securityContext":{"isProxy":{"a":true}}"#,
+            r#","securityContext":{"isProxy":false}"#,
+            r#","securityContext":{"isProxy":null}"#,
+            r#","securityContext":{"isProxy":""}"#,
+            r#","securityContext":{"isProxy":[null,""]}"#,
+            r#","securityContext":{"isProxy":true,"isProxy":null}"#,
+            r#","securityContext":null"#,
+            r#","securityContext":{}"#,
+            r#""#,
+            r#","displayMessage":"true""#,
+        ];
+        let events: Vec<Vec<u8>> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, case)| {
+                format!(
+                    r#"{{"uuid":"p{i}","published":"2024-05-01T10:00:00Z","eventType":"user.session.start"{case}}}"#
+                )
+                .into_bytes()
+            })
+            .collect();
+        for raw in &events {
+            check(raw);
+        }
+        let on = sigma_alerts(&events, true);
+        assert_eq!(on, sigma_alerts(&events, false));
+        for id in ["p0", "p1", "p2", "p3", "p4", "p5"] {
+            assert!(
+                on.iter().any(|a| a.contains(&format!("\"{id}\""))),
+                "{id} raised nothing: {on:#?}"
+            );
+        }
+        for id in ["p18", "p19", "p20", "p22", "p23", "p24", "p25", "p26"] {
+            assert!(
+                !on.iter().any(|a| a.contains(&format!("\"{id}\""))),
+                "{id} raised an alert: {on:#?}"
+            );
+        }
+        // The parts know the flag where it is plain, and give no answer elsewhere.
+        let known = |i: usize| {
+            parts_of(&events[i])
+                .flatten()
+                .map(|p| p.is_proxy)
+                .unwrap_or(TopPart::Other)
+        };
+        assert_eq!(known(0), TopPart::Flag(true));
+        assert_eq!(known(1), TopPart::Flag(true));
+        assert_eq!(known(18), TopPart::Flag(false));
+        assert_eq!(known(19), TopPart::NoText);
+        assert_eq!(known(25), TopPart::Absent);
+        for i in [6, 7, 8, 9, 10, 11, 12] {
+            assert_eq!(known(i), TopPart::Other, "{}", cases[i]);
         }
     }
 

@@ -99,7 +99,7 @@ pub(super) fn log_event(raw: &[u8]) -> Option<LogEvent<'_>> {
         return None;
     }
     ev.event_type_alone = ev.event_type.0.is_some() && !other_event_type;
-    ev.top_texts = [top_texts[0], top_texts[1], TopText::Other];
+    ev.top_texts = [top_texts[0], top_texts[1], TopText::Other, TopText::Other];
     Some(ev)
 }
 
@@ -321,6 +321,26 @@ pub(crate) fn string_stop(rest: &[u8], control: bool) -> Option<usize> {
         .iter()
         .position(|&b| b == b'"' || b == b'\\' || (control && b < 0x20))
         .map(|i| at + i)
+}
+
+/// Calls `each(name, value)` for every top-level member of the object `raw`, in order
+/// (duplicates included): the name's raw bytes and the raw JSON text of its value, skipped by
+/// its brackets and quotes, not decoded or checked. `None` (the caller decodes the text
+/// instead) when `raw` is not one object, possibly with white space around it, a member name
+/// holds an escape, or `each` says `None`. Meant for text a parser already accepted.
+pub(crate) fn top_spans<'a>(
+    raw: &'a [u8],
+    mut each: impl FnMut(&'a [u8], &'a [u8]) -> Option<()>,
+) -> Option<()> {
+    let mut cur = Cur { b: raw, i: 0 };
+    cur.ws();
+    cur.object(|cur, key| {
+        let start = cur.i;
+        cur.skip()?;
+        each(key, cur.b.get(start..cur.i)?)
+    })?;
+    cur.ws();
+    (cur.i == raw.len()).then_some(())
 }
 
 /// A position in the input.
@@ -657,29 +677,66 @@ mod tests {
         let plain = |s: &str| format!("plain {s}");
         assert_eq!(
             read(r#","displayMessage":"A b","legacyEventType":"l""#),
-            (true, [plain("A b"), plain("l"), "Other".into()])
+            (
+                true,
+                [plain("A b"), plain("l"), "Other".into(), "Other".into()]
+            )
         );
         assert_eq!(
             read(""),
-            (true, ["Absent".into(), "Absent".into(), "Other".into()])
+            (
+                true,
+                [
+                    "Absent".into(),
+                    "Absent".into(),
+                    "Other".into(),
+                    "Other".into()
+                ]
+            )
         );
         assert_eq!(
             read(r#","displaymessage":"A","EventType":"y""#),
-            (false, ["Other".into(), "Absent".into(), "Other".into()])
+            (
+                false,
+                [
+                    "Other".into(),
+                    "Absent".into(),
+                    "Other".into(),
+                    "Other".into()
+                ]
+            )
         );
         assert_eq!(
             read(r#","displayMessage":"A","displayMessage":"B","legacyEventType":5"#),
-            (true, ["Other".into(), "Other".into(), "Other".into()])
+            (
+                true,
+                [
+                    "Other".into(),
+                    "Other".into(),
+                    "Other".into(),
+                    "Other".into()
+                ]
+            )
         );
         assert_eq!(
             read(r#","displayMessage":"A\"b","legacyEventType":{"x":"}"}"#),
-            (true, ["Other".into(), "Other".into(), "Other".into()])
+            (
+                true,
+                [
+                    "Other".into(),
+                    "Other".into(),
+                    "Other".into(),
+                    "Other".into()
+                ]
+            )
         );
         // `requestUri` is known from the normalizer's parts only, never from this reader.
         assert_eq!(
             read(r#","debugContext":{"debugData":{"requestUri":"/admin"}}"#).1[2],
             "Other"
         );
+        // Nor `isProxy`.
+        assert_eq!(read(r#","securityContext":{"isProxy":true}"#).1[3], "Other");
     }
 
     /// `top_members` finds what a parsed `Value` holds under each name (the last of a

@@ -73,8 +73,16 @@ pub enum TopPart {
     /// several spelled exactly so, of which this is the last), and its value holds no text: it
     /// is `null`, or arrays and objects of `null` and `""` only (what the normalizer's model
     /// reads as no value). No Sigma string test with a non-empty literal holds on it, as on an
-    /// absent member. Only for `displayMessage` and `legacyEventType`.
+    /// absent member. For `securityContext.isProxy`: `securityContext` is an object whose
+    /// members all have the types the normalizer's model takes, no member of it other than
+    /// `isProxy` has that name in any ASCII case or begins with it and a `.`, no top-level
+    /// name other than `securityContext` begins with `securityContext` in any ASCII case, and
+    /// `isProxy` (the last one) is absent or holds no text. Not for `requestUri`.
     NoText,
+    /// `securityContext.isProxy` only, under the same conditions as [`TopPart::NoText`] but
+    /// that its value is `true` / `false`, or a string equal to either without regard to ASCII
+    /// case: which one.
+    Flag(bool),
     /// Not known.
     #[default]
     Other,
@@ -148,6 +156,17 @@ pub struct EventParts {
     /// member whose name equals `requestUri` or begins with `requestUri.` in any case, spelled
     /// `requestUri`, a string without escapes.
     pub request_uri: TopPart,
+    /// `securityContext.isProxy`, for the Sigma prefilter: [`TopPart::Flag`],
+    /// [`TopPart::NoText`], [`TopPart::Absent`] (no `securityContext`, nor any top-level
+    /// name beginning with it in any ASCII case) or [`TopPart::Other`].
+    pub is_proxy: TopPart,
+    /// True when the caller's parser read the value of every top-level member of `raw` other
+    /// than `detail` the way `serde_json` reads it into a `serde_json::Value` (every string,
+    /// escape and number checked, nesting within its limit), and `raw` as one JSON object:
+    /// the normalizer's parse of a plain LogEvent does (it takes `detail` as a raw value, which
+    /// serde_json checks less). The Sigma path then skips the members its rules do not read
+    /// without checking them again. False: they are checked.
+    pub values_checked: bool,
 }
 
 fn text(raw: &str, piece: Option<Piece>) -> Option<Text<'_>> {
@@ -173,6 +192,8 @@ fn top(raw: &[u8], part: TopPart) -> TopText<'_> {
             .map_or(TopText::Other, TopText::Plain),
         TopPart::Absent => TopText::Absent,
         TopPart::NoText => TopText::NoText,
+        TopPart::Flag(true) => TopText::Plain(b"true"),
+        TopPart::Flag(false) => TopText::Plain(b"false"),
         TopPart::Other => TopText::Other,
     }
 }
@@ -242,10 +263,12 @@ pub(super) fn log_event<'a>(raw: &'a [u8], parts: &EventParts) -> Option<LogEven
         message: Text(None),
         event_type_alone: parts.event_type_alone && parts.event_type.is_some(),
         published_ms: parts.published_ms,
+        values_checked: parts.values_checked,
         top_texts: [
             top(bytes, parts.display_message),
             top(bytes, parts.legacy_event_type),
             top(bytes, parts.request_uri),
+            top(bytes, parts.is_proxy),
         ],
     })
 }

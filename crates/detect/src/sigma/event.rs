@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use rsigma_eval::event::{Event, EventValue, JsonEvent};
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -325,6 +325,50 @@ impl Projection {
         de.end().ok()?;
         plain.then_some(value)
     }
+
+    /// [`Projection::project`] of text that serde_json reads as a `serde_json::Value`, except
+    /// perhaps the value of a top-level `detail` (`EventParts::values_checked`): the top-level
+    /// members are found by a byte scan ([`crate::event::top_spans`]); only those the
+    /// projection keeps are parsed, each from its own text, the others are skipped unchecked
+    /// (below a kept member too: passed over as `IgnoredAny`, which fails on nothing a
+    /// `Value` parse accepts).
+    ///
+    /// On such text the answer is [`Projection::project`]'s: that one fails only where the
+    /// whole parse fails, and the kept members are read by the same seeds from the same bytes,
+    /// in the same order into the same map (a member given twice: the last one, in the first
+    /// one's place). Where the scan has no answer (an escaped member name, a member name that
+    /// is not UTF-8, a kept member that does not parse alone) or the text has a top-level
+    /// `detail` (which the caller's parse may have checked less), [`Projection::project`]
+    /// answers.
+    pub(crate) fn project_checked(&self, bytes: &[u8]) -> Option<Value> {
+        let mut out = Map::new();
+        let mut plain = false;
+        let scanned = crate::event::top_spans(bytes, |name, value| {
+            if name == b"detail" {
+                return None;
+            }
+            if name == b"eventType" || name == b"uuid" {
+                plain = true;
+            }
+            let name = std::str::from_utf8(name).ok()?;
+            if let Some(node) = self.root.child(name) {
+                let mut de = serde_json::Deserializer::from_slice(value);
+                let value = Project {
+                    node,
+                    checked: true,
+                }
+                .deserialize(&mut de)
+                .ok()?;
+                de.end().ok()?;
+                out.insert(name.to_owned(), value);
+            }
+            Some(())
+        });
+        match scanned {
+            Some(()) => plain.then_some(Value::Object(out)),
+            None => self.project(bytes),
+        }
+    }
 }
 
 /// The top-level object: its projection, noting whether it is a plain LogEvent.
@@ -354,7 +398,10 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
             }
             match self.node.child(&key) {
                 Some(node) => {
-                    let value = map.next_value_seed(Project { node })?;
+                    let value = map.next_value_seed(Project {
+                        node,
+                        checked: false,
+                    })?;
                     out.insert(key.into_owned(), value);
                 }
                 None => map.next_value_seed(Check)?,
@@ -367,6 +414,9 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
 /// A value below a kept member: whole, or reduced to the members of `node`.
 struct Project<'n> {
     node: &'n Node,
+    /// The text is known to read as a `Value` ([`Projection::project_checked`]): skipped
+    /// members are passed over (`IgnoredAny`), not checked.
+    checked: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Project<'_> {
@@ -408,7 +458,10 @@ impl<'de> Visitor<'de> for Project<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Project { node: self.node })? {
+        while let Some(v) = seq.next_element_seed(Project {
+            node: self.node,
+            checked: self.checked,
+        })? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -419,8 +472,14 @@ impl<'de> Visitor<'de> for Project<'_> {
         while let Some(key) = map.next_key_seed(Key)? {
             match self.node.child(&key) {
                 Some(node) => {
-                    let value = map.next_value_seed(Project { node })?;
+                    let value = map.next_value_seed(Project {
+                        node,
+                        checked: self.checked,
+                    })?;
                     out.insert(key.into_owned(), value);
+                }
+                None if self.checked => {
+                    map.next_value::<IgnoredAny>()?;
                 }
                 None => map.next_value_seed(Check)?,
             }
@@ -614,6 +673,211 @@ mod tests {
         // A path with an index is never covered.
         projection.learn("target[0].id");
         assert!(!projection.covered.contains("target[0].id"));
+    }
+
+    /// A projection that covers what the shipped rules read, in the spellings they use and
+    /// others.
+    fn rule_projection() -> Projection {
+        let mut projection = Projection::default();
+        for path in [
+            "eventType",
+            "eventtype",
+            "debugContext.debugData.requestUri",
+            "securityContext.isProxy",
+            "outcome.reason",
+            "outcome.result",
+            "target.displayName",
+            "debugContext.debugData.behaviors",
+            "debugContext.debugData.logOnlySecurityData",
+            "legacyEventType",
+            "displayMessage",
+            "actor.alternateId",
+            "client.userAgent.rawUserAgent",
+        ] {
+            projection.learn(path);
+        }
+        projection
+    }
+
+    /// `project_checked` answers as `project` does on `raw` (text serde_json reads as a
+    /// `Value`: the contract of `project_checked`).
+    fn assert_same_projection(projection: &Projection, raw: &[u8]) {
+        assert!(serde_json::from_slice::<Value>(raw).is_ok());
+        assert_eq!(
+            projection.project_checked(raw),
+            projection.project(raw),
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+
+    #[test]
+    fn a_projection_by_spans_is_the_projection() {
+        let projection = rule_projection();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let mut events: Vec<Vec<u8>> = std::fs::read_to_string(root.join("okta-sample.ndjson"))
+            .expect("the sample")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.as_bytes().to_vec())
+            .collect();
+        let mut paths: Vec<_> = std::fs::read_dir(root.join("okta"))
+            .expect("the fixtures")
+            .map(|e| e.expect("an entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read(&path).expect("a fixture");
+            match serde_json::from_slice::<Value>(&text) {
+                Ok(Value::Array(items)) => {
+                    events.extend(items.iter().map(|i| serde_json::to_vec(i).expect("JSON")));
+                    // As written, white space and all.
+                    events.push(text);
+                }
+                Ok(_) => events.push(text),
+                Err(_) => {}
+            }
+        }
+        // Only text serde_json reads as a `Value` (a fixture may be broken on purpose).
+        events.retain(|raw| serde_json::from_slice::<Value>(raw).is_ok());
+        let fixtures = events.len();
+        assert!(fixtures > 20, "{fixtures} fixture events");
+        let projected = events
+            .iter()
+            .filter(|raw| projection.project(raw).is_some())
+            .count();
+        assert!(projected > 10, "{projected} plain LogEvents");
+        events.extend(
+            [
+                // Escaped member names (the scan gives up: the checked projection answers).
+                r#"{"uuid":"u","event\u0054ype":"zone.delete","displayMessage":"m"}"#,
+                r#"{"uuid":"u","eventType":"x","display\u004dessage":"m","target":[{"displayName":"A"}]}"#,
+                r#"{"\u0075uid":"u","outcome":{"result":"FAILURE"}}"#,
+                // Escapes in kept and skipped values.
+                r#"{"uuid":"u\"1","eventType":"a\/b","displayMessage":"\u00e9\ud83d\ude00","other":"\u0000\\"}"#,
+                // Members given twice, in the same and in other cases, kept and skipped.
+                r#"{"uuid":"u","eventType":"a","eventType":"b","EventType":"c","eventtype":"d"}"#,
+                r#"{"uuid":"u","target":[{"displayName":"A"}],"skipped":1,"target":{"displayName":"B"},"skipped":[2]}"#,
+                r#"{"uuid":"u","outcome":{"result":"A","result":"B","Result":"C"},"outcome":null}"#,
+                // Flat dotted names, cased roots, scalars where a path goes on.
+                r#"{"uuid":"u","securityContext.isProxy":"true","SECURITYCONTEXT":{"IsProxy":true}}"#,
+                r#"{"uuid":"u","debugContext":5,"target":"SVC","actor":[{"alternateId":["a",{"x":1}]}]}"#,
+                r#"{"eventType":"x","debugContext":{"debugData":{"requestUri":"/admin","behaviors":{"a":[1,2.5,-3e2,true,null]}}}}"#,
+                // Ids the correlation engine reads, kept whole.
+                r#"{"uuid":"u","id":{"a":[1,{"b":"c"}]},"_id":7,"event_id":"e","EventRecordID":1.5,"event.id":null}"#,
+                // White space everywhere, big and small numbers, deep nesting.
+                " \n{ \"uuid\" : \"u\" ,\t\"eventType\" : \"x\" , \"n\" : -0.0e-0 , \"big\" : 123456789012345678901234567890 }\r\n",
+                r#"{"uuid":"u","deep":[[[[[[[[[[[[[[[[{"a":[[[[[[[[1]]]]]]]]}]]]]]]]]]]]]]]]],"target":[[[[{"displayName":[[["x"]]]}]]]]}"#,
+                // Not a plain LogEvent: envelopes, wrappers, empty objects.
+                r#"{"detail":{"uuid":"u","eventType":"x"},"detail-type":"SystemLog"}"#,
+                r#"{"message":"{\"uuid\":\"u\"}"}"#,
+                r#"{}"#,
+                r#"{"UUID":"u","EventType":"x"}"#,
+            ]
+            .map(|s| s.as_bytes().to_vec()),
+        );
+        for raw in &events {
+            assert_same_projection(&projection, raw);
+        }
+        // A top-level `detail` (which the caller's parse may have checked less) is read by
+        // the checked projection: a value the whole parse refuses refuses the projection.
+        let detail = br#"{"uuid":"u","eventType":"x","detail":{"n":1e400}}"#;
+        assert!(serde_json::from_slice::<Value>(detail).is_err());
+        assert_eq!(projection.project_checked(detail), None);
+        let detail = br#"{"uuid":"u","eventType":"x","detail":{"n":"\ud800"}}"#;
+        assert_eq!(projection.project_checked(detail), None);
+    }
+
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A JSON string literal: plain text, or with escapes (a member name too).
+        fn string() -> BoxedStrategy<String> {
+            prop_oneof![
+                "[a-zA-Z .]{0,8}".prop_map(|s| format!("\"{s}\"")),
+                Just(r#""\u0041b\"c\\\/\n""#.to_owned()),
+                Just(r#""\u00e9\ud83d\ude00""#.to_owned()),
+                prop::sample::select(vec![
+                    "eventType",
+                    "EventType",
+                    "uuid",
+                    "target",
+                    "displayName",
+                    "DisplayName",
+                    "debugContext",
+                    "debugData",
+                    "requestUri",
+                    "securityContext.isProxy",
+                    "outcome",
+                    "result",
+                    "id",
+                    "detail",
+                    "event\\u0054ype",
+                ])
+                .prop_map(|s| format!("\"{s}\"")),
+            ]
+            .boxed()
+        }
+
+        fn value() -> BoxedStrategy<String> {
+            let leaf = prop_oneof![
+                string(),
+                Just("true".to_owned()),
+                Just("false".to_owned()),
+                Just("null".to_owned()),
+                prop::sample::select(vec![
+                    "0",
+                    "-1",
+                    "2.5",
+                    "1e3",
+                    "-0.0",
+                    "18446744073709551616"
+                ])
+                .prop_map(str::to_owned),
+            ];
+            leaf.prop_recursive(4, 32, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4)
+                        .prop_map(|items| format!("[{}]", items.join(","))),
+                    prop::collection::vec((string(), inner), 0..4).prop_map(|members| {
+                        let members: Vec<String> =
+                            members.iter().map(|(k, v)| format!("{k} : {v}")).collect();
+                        format!("{{ {} }}", members.join(","))
+                    }),
+                ]
+            })
+            .boxed()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// Over generated objects (names escaped, cased, dotted, given twice; values of
+            /// every kind), the projection by spans is the projection wherever serde_json reads
+            /// the text as a `Value`.
+            #[test]
+            fn on_generated_events(
+                members in prop::collection::vec((string(), value()), 0..10),
+                plain in any::<bool>(),
+            ) {
+                let mut members: Vec<String> =
+                    members.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                if plain {
+                    members.push(r#""uuid":"u""#.to_owned());
+                }
+                let raw = format!("{{{}}}", members.join(","));
+                let projection = rule_projection();
+                if serde_json::from_slice::<Value>(raw.as_bytes()).is_ok() {
+                    prop_assert_eq!(
+                        projection.project_checked(raw.as_bytes()),
+                        projection.project(raw.as_bytes()),
+                        "{}", raw
+                    );
+                }
+            }
+        }
     }
 
     #[test]

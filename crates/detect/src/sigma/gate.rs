@@ -376,6 +376,21 @@ impl<'a> Found<'a> {
     }
 }
 
+/// `needle` occurs in `haystack`, ASCII case ignored (as `windows(..).any(eq_ignore_ascii_case)`
+/// says; the first byte is compared by itself first: most positions end there).
+fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if haystack.len() < needle.len() {
+        return false;
+    }
+    (0..=haystack.len() - needle.len()).any(|i| {
+        haystack[i].eq_ignore_ascii_case(&first)
+            && haystack[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
+    })
+}
+
 /// The literal of a value test (`""` for [`Test::Present`]).
 fn test_literal(test: &Test) -> &str {
     match test {
@@ -654,6 +669,9 @@ pub(crate) struct Prefilter {
     uses_event_type: bool,
     /// Finds `"eventtype"` (a member name, or a value, in any case) in the lower-cased input.
     event_type_name: memchr::memmem::Finder<'static>,
+    /// Finds `\u` (a `\u` escape, or a `\\` before a `u`: either way the input is not
+    /// searched) in the input.
+    unicode_escape: memchr::memmem::Finder<'static>,
     /// `cond` with its `eventType` tests decided, per `eventType` seen (as the event gives it):
     /// most events then cost one lookup and the few member tests of the rules that do not
     /// test `eventType`. At most [`MAX_EVENT_TYPES`] entries; past that, `cond` is evaluated.
@@ -723,6 +741,7 @@ impl Prefilter {
             cond: pre,
             low: Vec::new(),
             event_type_name: memchr::memmem::Finder::new(b"\"eventtype\"").into_owned(),
+            unicode_escape: memchr::memmem::Finder::new(b"\\u").into_owned(),
             by_event_type: HashMap::default(),
         })
     }
@@ -818,10 +837,11 @@ impl Prefilter {
         raw: &[u8],
         event_type: &str,
         alone: bool,
-        tops: &[TopText<'_>; 3],
+        tops: &[TopText<'_>; 4],
     ) -> Option<bool> {
         let mut input = Input {
             finders: &self.finders,
+            unicode_escape: &self.unicode_escape,
             raw,
             low: &mut self.low,
             lowered: None,
@@ -838,22 +858,24 @@ impl Prefilter {
                 return None;
             }
         }
-        let folded = fold(event_type);
-        input.event_type = &folded;
         // Bit i of `searched`: literal i was looked for; of `found`: it occurs.
         let mut memo = Memo {
             searched: [0; MAX_LITERALS / 64],
             found: [0; MAX_LITERALS / 64],
         };
-        if !self.uses_event_type {
-            return eval_pre(&self.cond, &mut input, &mut memo);
-        }
         // The same answer as `cond`'s wherever `cond`'s is one: the decided tests are those
         // `eval_pre` would make (it tests `eventType` before any search in each `and` / `or`),
         // so at most a search `cond` would have reached in input that cannot be searched is
-        // skipped (an answer where `cond` has none; both are sound).
+        // skipped (an answer where `cond` has none; both are sound). A decided condition tests
+        // no `eventType`: the fold below is not needed for it. (Without `eventType` tests the
+        // map stays empty.)
         if let Some(decided) = self.by_event_type.get(event_type) {
             return eval_pre(decided, &mut input, &mut memo);
+        }
+        let folded = fold(event_type);
+        input.event_type = &folded;
+        if !self.uses_event_type {
+            return eval_pre(&self.cond, &mut input, &mut memo);
         }
         if self.by_event_type.len() >= MAX_EVENT_TYPES {
             return eval_pre(&self.cond, &mut input, &mut memo);
@@ -874,6 +896,8 @@ struct Memo {
 /// What the prefilter's condition is evaluated on.
 struct Input<'a> {
     finders: &'a [memchr::memmem::Finder<'static>],
+    /// [`Prefilter::unicode_escape`].
+    unicode_escape: &'a memchr::memmem::Finder<'static>,
     /// The input.
     raw: &'a [u8],
     /// The input, lower case, once [`Input::lower`] made it.
@@ -883,7 +907,7 @@ struct Input<'a> {
     /// The event's `eventType`, folded.
     event_type: &'a str,
     /// The event's [`TEXT_PATHS`] members as the fast reader or the parts found them.
-    tops: &'a [TopText<'a>; 3],
+    tops: &'a [TopText<'a>; 4],
 }
 
 /// Which gated fields the prefilter compares with what [`crate::EventView`] read.
@@ -891,7 +915,7 @@ struct Fields {
     /// The gated field `eventType`.
     event_type: Option<usize>,
     /// The gated fields of [`TEXT_PATHS`].
-    tops: [Option<usize>; 3],
+    tops: [Option<usize>; 4],
 }
 
 impl Input<'_> {
@@ -900,7 +924,7 @@ impl Input<'_> {
     fn lower(&mut self) -> bool {
         *self.lowered.get_or_insert_with(|| {
             let raw = self.raw;
-            if contains(raw, b"\\u")
+            if self.unicode_escape.find(raw).is_some()
                 || (!raw.is_ascii() && FOLDS_TO_ASCII.iter().any(|c| contains(raw, c)))
             {
                 return false;
@@ -988,22 +1012,17 @@ fn eval_pre(cond: &Pre, input: &mut Input<'_>, memo: &mut Memo) -> Option<bool> 
                 // A field item with a non-empty literal is false on an absent field, and
                 // on one holding no text (`null`, empty containers).
                 Some(TopText::Absent | TopText::NoText) => return Some(false),
-                Some(TopText::Plain(value)) => std::str::from_utf8(value).ok(),
-                _ => None,
-            };
-            let Some(value) = value else {
+                Some(TopText::Plain(value)) => *value,
                 // Not known plain: the literal is searched in the bytes.
-                return eval_pre(&Pre::Lit(*lit), input, memo);
+                _ => return eval_pre(&Pre::Lit(*lit), input, memo),
             };
             if value.is_ascii() {
-                // The fold of ASCII text is its ASCII lower case: compared as such, without
-                // making it (literals are folded already).
-                let (v, l) = (value.as_bytes(), test_literal(test).as_bytes());
+                // ASCII is UTF-8, and its fold is its ASCII lower case: compared as such,
+                // without making it (literals are folded already).
+                let (v, l) = (value, test_literal(test).as_bytes());
                 match test {
                     Test::Exact(_) => v.eq_ignore_ascii_case(l),
-                    Test::Contains(_) => {
-                        l.is_empty() || v.windows(l.len()).any(|w| w.eq_ignore_ascii_case(l))
-                    }
+                    Test::Contains(_) => contains_ignore_ascii_case(v, l),
                     Test::StartsWith(_) => {
                         v.len() >= l.len() && v[..l.len()].eq_ignore_ascii_case(l)
                     }
@@ -1013,6 +1032,10 @@ fn eval_pre(cond: &Pre, input: &mut Input<'_>, memo: &mut Memo) -> Option<bool> 
                     Test::Present => true,
                 }
             } else {
+                let Ok(value) = std::str::from_utf8(value) else {
+                    // Not UTF-8 after all: the literal is searched in the bytes.
+                    return eval_pre(&Pre::Lit(*lit), input, memo);
+                };
                 let value = fold(value);
                 match test {
                     Test::Exact(l) => *value == **l,

@@ -395,10 +395,16 @@ impl SigmaEngine {
         let facts = event.facts();
         let secs = facts.published_ms.div_euclid(1000);
         let projected = match event.raw() {
-            Raw::Bytes(bytes) if self.projected => self
-                .projection
-                .project(bytes)
-                .map(|projected| (projected, bytes)),
+            Raw::Bytes(bytes) if self.projected => {
+                // Text whose values the caller's parse checked already: only the kept members
+                // are parsed (the same projection).
+                let projected = if event.values_checked() {
+                    self.projection.project_checked(bytes)
+                } else {
+                    self.projection.project(bytes)
+                };
+                projected.map(|projected| (projected, bytes))
+            }
             _ => None,
         };
         let results = if let Some((projected, bytes)) = projected {
