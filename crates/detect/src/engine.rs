@@ -473,7 +473,7 @@ impl Detector {
     /// cost; a journal line holds every key a batch changed); leaves the list of changes as it
     /// is. Fails only when the Sigma state does not serialize (nothing is appended then).
     fn serialize_changes(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        use crate::json_out::{write_i64, write_name, write_str};
+        use crate::json_out::{write_i64, write_map, write_name};
         use crate::state::Changes;
         /// One rule's changed keys.
         enum RuleChanges<'a> {
@@ -529,16 +529,9 @@ impl Detector {
         }
         if !rules.is_empty() {
             member(out, "rules");
-            out.push(b'{');
-            for (i, (id, changes)) in rules.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, id);
-                out.push(b':');
-                changes.write_json(out);
-            }
-            out.push(b'}');
+            write_map(out, rules.iter().map(|(id, c)| (*id, c)), |out, c| {
+                c.write_json(out)
+            });
         }
         if let Some(sigma) = sigma {
             member(out, "sigma");

@@ -56,6 +56,37 @@ pub(crate) fn write_plain_str(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
 }
 
+/// Appends `{"key":value,…}`: each key escaped, each value written by `write`.
+pub(crate) fn write_map<'k, T>(
+    out: &mut Vec<u8>,
+    entries: impl IntoIterator<Item = (&'k str, T)>,
+    mut write: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(b'{');
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, key);
+        out.push(b':');
+        write(out, value);
+    }
+    out.push(b'}');
+}
+
+/// Appends the last members of a rule entry with a quiet period, `"q":n,"l":n}` (`q` left
+/// out when `None`, as serde does), closing the object.
+pub(crate) fn write_quiet_and_last(out: &mut Vec<u8>, quiet_until: Option<i64>, last_seen: i64) {
+    if let Some(quiet) = quiet_until {
+        write_name(out, "q");
+        write_i64(out, quiet);
+        out.push(b',');
+    }
+    write_name(out, "l");
+    write_i64(out, last_seen);
+    out.push(b'}');
+}
+
 /// Appends an integer.
 pub(crate) fn write_i64(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());

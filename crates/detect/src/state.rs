@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::alert::Trigger;
-use crate::json_out::{write_i64, write_plain_str, write_str, WriteJson};
+use crate::json_out::{write_i64, write_map, write_plain_str, write_str, WriteJson};
 
 /// How often (in `published` time) the detector drops the keys every rule is done with: the
 /// width of one [`Schedule`] bucket.
@@ -262,19 +262,16 @@ pub(crate) struct Changes<'a, V> {
 impl<V: WriteJson> Changes<'_, V> {
     /// The same JSON as the `Serialize` impl, written directly ([`crate::json_out`]).
     pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        for (i, key) in self.keys.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_str(out, key);
-            out.push(b':');
-            match self.keyed.map.get(key) {
-                Some(slot) => slot.value.write_json(out),
+        write_map(
+            out,
+            self.keys
+                .iter()
+                .map(|key| (&**key, self.keyed.map.get(key).map(|slot| &slot.value))),
+            |out, value| match value {
+                Some(value) => value.write_json(out),
                 None => out.extend_from_slice(b"null"),
-            }
-        }
-        out.push(b'}');
+            },
+        );
     }
 }
 

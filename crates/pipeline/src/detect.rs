@@ -672,6 +672,16 @@ mod tests {
         true
     }
 
+    /// Whether the Sigma event reads member `name` for the path segment `segment`: the same
+    /// name, or the name followed by a `.` (a flat dotted key), ASCII case ignored.
+    fn segment_hit(name: &str, segment: &str) -> bool {
+        let n = name.as_bytes();
+        name.eq_ignore_ascii_case(segment)
+            || (n.len() > segment.len()
+                && n[..segment.len()].eq_ignore_ascii_case(segment.as_bytes())
+                && n[segment.len()] == b'.')
+    }
+
     /// The values the Sigma event could read under the path `segments` in `value`: names
     /// equal to a segment, or beginning with it and a `.`, without regard to ASCII case, at
     /// every level, arrays crossed (at any depth), `null` passed over; `None` when such a name
@@ -699,11 +709,7 @@ mod tests {
                     Value::Null => {}
                     Value::Object(members) => {
                         for (name, child) in members {
-                            let n = name.as_bytes();
-                            let hit = name.eq_ignore_ascii_case(segment)
-                                || (n.len() > segment.len()
-                                    && n[..segment.len()].eq_ignore_ascii_case(segment.as_bytes())
-                                    && n[segment.len()] == b'.');
+                            let hit = segment_hit(name, segment);
                             if hit && name != segment {
                                 return None;
                             }
@@ -748,11 +754,7 @@ mod tests {
                     Value::Array(a) if a.is_empty() => {}
                     Value::Object(members) => {
                         for (name, child) in members {
-                            let n = name.as_bytes();
-                            let hit = name.eq_ignore_ascii_case(segment)
-                                || (n.len() > segment.len()
-                                    && n[..segment.len()].eq_ignore_ascii_case(segment.as_bytes())
-                                    && n[segment.len()] == b'.');
+                            let hit = segment_hit(name, segment);
                             if hit && name != segment {
                                 return None;
                             }

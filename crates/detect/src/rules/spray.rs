@@ -16,7 +16,7 @@ use super::{millis, PASSWORD_SPRAYING};
 use crate::alert::{build, Alert, Firing, Severity, Trigger};
 use crate::config::ThresholdConfig;
 use crate::event::EventView;
-use crate::json_out::{write_i64, write_name, write_str, WriteJson};
+use crate::json_out::{write_map, write_name, write_quiet_and_last, WriteJson};
 use crate::state::{Hit, Keyed, LastSeen};
 
 /// One IP's accounts. Saved with short names (`a`, `q`, `l`); version 1's long names are read.
@@ -47,25 +47,14 @@ impl WriteJson for Spray {
         out.push(b'{');
         if !self.accounts.is_empty() {
             write_name(out, "a");
-            out.push(b'{');
-            for (i, (account, hit)) in self.accounts.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, account);
-                out.push(b':');
-                hit.write_json(out);
-            }
-            out.extend_from_slice(b"},");
-        }
-        if let Some(quiet) = self.quiet_until {
-            write_name(out, "q");
-            write_i64(out, quiet);
+            write_map(
+                out,
+                self.accounts.iter().map(|(a, hit)| (a.as_str(), hit)),
+                |out, hit| hit.write_json(out),
+            );
             out.push(b',');
         }
-        write_name(out, "l");
-        write_i64(out, self.last_seen);
-        out.push(b'}');
+        write_quiet_and_last(out, self.quiet_until, self.last_seen);
     }
 }
 

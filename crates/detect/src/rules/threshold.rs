@@ -19,7 +19,7 @@ use super::{millis, BRUTE_FORCE_LOGINS, MFA_PUSH_BOMBING};
 use crate::alert::{build, Alert, Firing, RuleMeta, Severity, Trigger};
 use crate::config::ThresholdConfig;
 use crate::event::{EventView, Facts};
-use crate::json_out::{write_i64, write_name, WriteJson};
+use crate::json_out::{write_name, write_quiet_and_last, WriteJson};
 use crate::state::{Hit, Keyed, LastSeen};
 
 /// One key's window. Saved with short names (`h`, `q`, `l`); version 1's long names are read.
@@ -60,14 +60,7 @@ impl WriteJson for Window {
             }
             out.extend_from_slice(b"],");
         }
-        if let Some(quiet) = self.quiet_until {
-            write_name(out, "q");
-            write_i64(out, quiet);
-            out.push(b',');
-        }
-        write_name(out, "l");
-        write_i64(out, self.last_seen);
-        out.push(b'}');
+        write_quiet_and_last(out, self.quiet_until, self.last_seen);
     }
 }
 
