@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::alert::Alert;
 use crate::config::RulesConfig;
 use crate::error::DetectError;
-use crate::event::EventView;
+use crate::event::{EventParts, EventView};
 use crate::rules::geo::GeoImprobable;
 use crate::rules::session::StolenSession;
 use crate::rules::single::{AdminRoleAssigned, ApiKey};
@@ -154,6 +154,8 @@ pub struct Detector {
     expired: [u64; 5],
     /// What restoring dropped, and why.
     restore_notes: Vec<String>,
+    /// Whether [`Detector::observe_unread`] may skip events (on unless a test turns it off).
+    skip_unread: bool,
 }
 
 /// The stateful built-in rules, in the order of `Detector::expired`.
@@ -226,6 +228,7 @@ impl Detector {
             latest: i64::MIN,
             expired: [0; 5],
             restore_notes: Vec::new(),
+            skip_unread: true,
         })
     }
 
@@ -356,11 +359,9 @@ impl Detector {
         out
     }
 
-    /// Like [`Detector::observe`], appending to `out` (no allocation when nothing fires).
-    pub fn observe_into(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
-        let before = out.len();
+    /// Counts an event published at `ts` and moves the latest `published` on.
+    fn arrive(&mut self, ts: i64) {
         self.events += 1;
-        let ts = event.facts().published_ms;
         if ts > self.latest {
             // Expiry runs when the latest `published` enters a new minute: a function of the
             // events alone, so a restored detector expires exactly as the one that saved.
@@ -371,6 +372,77 @@ impl Detector {
                 self.expire();
             }
         }
+    }
+
+    /// Whether some built-in rule reads events of `event_type` (each rule ignores every other
+    /// type).
+    fn builtin_reads(&self, event_type: &str) -> bool {
+        self.admin_role
+            .as_ref()
+            .is_some_and(|r| r.reads(event_type))
+            || self
+                .api_key_created
+                .as_ref()
+                .is_some_and(|r| r.reads(event_type))
+            || self
+                .api_key_revoked
+                .as_ref()
+                .is_some_and(|r| r.reads(event_type))
+            || self
+                .brute_force
+                .as_ref()
+                .is_some_and(|r| r.reads(event_type))
+            || self.geo.as_ref().is_some_and(|r| r.reads(event_type))
+            || self.spraying.as_ref().is_some_and(|r| r.reads(event_type))
+            || self
+                .push_bombing
+                .as_ref()
+                .is_some_and(|r| r.reads(event_type))
+            || self.session.as_ref().is_some_and(|r| r.reads(event_type))
+    }
+
+    /// Observes the event whose raw JSON text is `raw`, as parsed by the caller (`parts`, see
+    /// [`EventView::from_parts`]), without reading the rest of it when no rule can use it: no
+    /// built-in rule reads its `eventType` and the Sigma prefilter rules out every Sigma rule.
+    /// Then the event is counted and its time moves the detector on exactly as
+    /// [`Detector::observe_into`] would (expiry, the Sigma state cap), and `true` is returned.
+    /// `false`: nothing was done; the caller reads the event and calls
+    /// [`Detector::observe_into`]. Most events of an org are of types no rule reads (SSO
+    /// policy evaluations, MFA verifications, OAuth grants, sign-outs), so they skip building
+    /// the event's facts.
+    pub fn observe_unread(&mut self, raw: &[u8], parts: &EventParts) -> bool {
+        if !self.skip_unread {
+            return false;
+        }
+        let Some(glance) = crate::event::glance(raw, parts) else {
+            return false;
+        };
+        if self.builtin_reads(glance.event_type) {
+            return false;
+        }
+        if let Some(engine) = &mut self.sigma {
+            if !engine.rules_out(raw, &glance) {
+                return false;
+            }
+        }
+        // What observing it would do, in the same order.
+        self.arrive(glance.published_ms);
+        if let Some(engine) = &mut self.sigma {
+            engine.skip(glance.published_ms);
+        }
+        true
+    }
+
+    /// Turns [`Detector::observe_unread`]'s shortcut on (the default) or off (it then always
+    /// returns `false`: for differential tests and benchmarks).
+    pub fn set_skip_unread(&mut self, on: bool) {
+        self.skip_unread = on;
+    }
+
+    /// Like [`Detector::observe`], appending to `out` (no allocation when nothing fires).
+    pub fn observe_into(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
+        let before = out.len();
+        self.arrive(event.facts().published_ms);
         if let Some(rule) = &self.admin_role {
             rule.observe(event, out);
         }

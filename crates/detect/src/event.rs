@@ -23,6 +23,7 @@ mod fast;
 pub(crate) use fast::{string_stop, top_members, top_spans};
 mod parts;
 
+pub(crate) use parts::{glance, Glance};
 pub use parts::{EventParts, PartyParts, Piece, TopPart};
 
 /// The normalized ECS document of an event, as the pipeline holds it.
@@ -456,7 +457,7 @@ pub(crate) fn format_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-fn non_empty(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+pub(crate) fn non_empty(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
     s.filter(|s| match s.as_bytes().first() {
         // What `trim` would keep: an ASCII character that is not white space (`char::
         // is_whitespace` holds for U+0009 to U+000D and U+0020 only, among ASCII).

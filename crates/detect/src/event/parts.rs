@@ -264,11 +264,53 @@ pub(super) fn log_event<'a>(raw: &'a [u8], parts: &EventParts) -> Option<LogEven
         event_type_alone: parts.event_type_alone && parts.event_type.is_some(),
         published_ms: parts.published_ms,
         values_checked: parts.values_checked,
-        top_texts: [
-            top(bytes, parts.display_message),
-            top(bytes, parts.legacy_event_type),
-            top(bytes, parts.request_uri),
-            top(bytes, parts.is_proxy),
-        ],
+        top_texts: top_texts(bytes, parts),
+    })
+}
+
+/// The members the Sigma prefilter compares directly ([`super::EventView::top_texts`]).
+fn top_texts<'a>(raw: &'a [u8], parts: &EventParts) -> [TopText<'a>; 4] {
+    [
+        top(raw, parts.display_message),
+        top(raw, parts.legacy_event_type),
+        top(raw, parts.request_uri),
+        top(raw, parts.is_proxy),
+    ]
+}
+
+/// What the detector looks at before it reads the rest of an event ([`glance`]).
+pub(crate) struct Glance<'a> {
+    /// `eventType`: the text [`super::Facts::event_type`] holds.
+    pub(crate) event_type: &'a str,
+    /// `published` in ms (the normalizer's parse).
+    pub(crate) published_ms: i64,
+    /// See [`super::EventView::event_type_alone`].
+    pub(crate) event_type_alone: bool,
+    /// See [`super::EventView::top_texts`].
+    pub(crate) top_texts: [TopText<'a>; 4],
+}
+
+/// The [`Glance`] of `parts` over `raw`, when the event's view would certainly read (the
+/// facts' required members, `uuid`, `published` and `eventType`, are text that is not blank,
+/// and `published` was parsed by the caller): `None` otherwise (the caller reads the event).
+/// Checks only those three pieces as UTF-8, not the whole text.
+pub(crate) fn glance<'a>(raw: &'a [u8], parts: &EventParts) -> Option<Glance<'a>> {
+    let published_ms = parts.published_ms?;
+    let piece = |p: Option<Piece>| -> Option<&'a str> {
+        let Piece::Span { start, end } = p? else {
+            return None;
+        };
+        let text = std::str::from_utf8(raw.get(start as usize..end as usize)?).ok()?;
+        super::non_empty(Some(Cow::Borrowed(text)))?;
+        Some(text)
+    };
+    piece(parts.uuid)?;
+    piece(parts.published)?;
+    let event_type = piece(parts.event_type)?;
+    Some(Glance {
+        event_type,
+        published_ms,
+        event_type_alone: parts.event_type_alone,
+        top_texts: top_texts(raw, parts),
     })
 }

@@ -123,9 +123,14 @@ impl GeoImprobable {
         }
     }
 
+    /// Whether an event of `event_type` can concern the rule (the only type it reads).
+    pub(crate) fn reads(&self, event_type: &str) -> bool {
+        event_type == "user.session.start"
+    }
+
     pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         let f = event.facts();
-        if f.event_type != "user.session.start" || !f.outcome_is("SUCCESS") {
+        if !self.reads(&f.event_type) || !f.outcome_is("SUCCESS") {
             return;
         }
         let (Some(user), Some(here)) = (f.actor_key(), f.geo_point) else {

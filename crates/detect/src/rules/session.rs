@@ -195,9 +195,14 @@ impl StolenSession {
         self.ttl_ms
     }
 
+    /// Whether an event of `event_type` can concern the rule (one of its `event_types`).
+    pub(crate) fn reads(&self, event_type: &str) -> bool {
+        self.event_types.iter().any(|t| t == event_type)
+    }
+
     pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         let f = event.facts();
-        if !self.event_types.iter().any(|t| *t == f.event_type) {
+        if !self.reads(&f.event_type) {
             return;
         }
         if f.client_id

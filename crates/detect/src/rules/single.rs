@@ -36,9 +36,14 @@ impl AdminRoleAssigned {
         }
     }
 
+    /// Whether an event of `event_type` can concern the rule (the only type it reads).
+    pub(crate) fn reads(&self, event_type: &str) -> bool {
+        event_type == "user.account.privilege.grant"
+    }
+
     pub(crate) fn observe(&self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         let f = event.facts();
-        if f.event_type != "user.account.privilege.grant" || !f.outcome_is("SUCCESS") {
+        if !self.reads(&f.event_type) || !f.outcome_is("SUCCESS") {
             return;
         }
         let Some(granted) = f.privilege_granted.as_deref() else {
@@ -113,9 +118,14 @@ impl ApiKey {
         }
     }
 
+    /// Whether an event of `event_type` can concern the rule (the only type it reads).
+    pub(crate) fn reads(&self, event_type: &str) -> bool {
+        event_type == self.event_type
+    }
+
     pub(crate) fn observe(&self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         let f = event.facts();
-        if f.event_type != self.event_type || !f.outcome_is("SUCCESS") {
+        if !self.reads(&f.event_type) || !f.outcome_is("SUCCESS") {
             return;
         }
         let key = f

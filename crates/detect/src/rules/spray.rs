@@ -93,9 +93,14 @@ impl PasswordSpraying {
         self.window_ms.max(self.suppression_ms)
     }
 
+    /// Whether an event of `event_type` can concern the rule (the only type it reads).
+    pub(crate) fn reads(&self, event_type: &str) -> bool {
+        event_type == "user.session.start"
+    }
+
     pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         let f = event.facts();
-        if f.event_type != "user.session.start" || !f.outcome_is("FAILURE") {
+        if !self.reads(&f.event_type) || !f.outcome_is("FAILURE") {
             return;
         }
         let (Some(ip), Some(account)) = (f.client_ip.as_deref(), f.actor_key()) else {

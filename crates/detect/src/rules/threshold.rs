@@ -73,10 +73,33 @@ impl LastSeen for Window {
 /// Which events a threshold rule counts, and for which key.
 type Matcher = fn(&Facts<'_>) -> Option<String>;
 
+/// What a threshold rule counts: the matcher, and every event type it can count (it returns
+/// `None` for any other).
+#[derive(Clone, Copy)]
+struct Counted {
+    matcher: Matcher,
+    event_types: &'static [&'static str],
+}
+
+/// Failed sign-ins, per account.
+const FAILED_SIGN_INS: Counted = Counted {
+    matcher: failed_sign_in_by_account,
+    event_types: &["user.session.start"],
+};
+
+/// Rejected or unanswered Okta Verify pushes, per user.
+const PUSHES_REFUSED: Counted = Counted {
+    matcher: push_rejected_or_unanswered,
+    event_types: &[
+        "user.mfa.okta_verify.deny_push",
+        "user.authentication.auth_via_mfa",
+    ],
+};
+
 pub(crate) struct Threshold {
     meta: RuleMeta,
     severity: Severity,
-    matcher: Matcher,
+    counted: Counted,
     what: &'static str,
     threshold: usize,
     window_ms: i64,
@@ -96,7 +119,7 @@ impl Threshold {
         Threshold::new(
             BRUTE_FORCE_LOGINS,
             Severity::Medium,
-            failed_sign_in_by_account,
+            FAILED_SIGN_INS,
             "failed sign-ins",
             config,
             max_keys,
@@ -112,7 +135,7 @@ impl Threshold {
         Threshold::new(
             MFA_PUSH_BOMBING,
             Severity::High,
-            push_rejected_or_unanswered,
+            PUSHES_REFUSED,
             "rejected or unanswered Okta Verify pushes",
             config,
             max_keys,
@@ -123,7 +146,7 @@ impl Threshold {
     fn new(
         meta: RuleMeta,
         severity: Severity,
-        matcher: Matcher,
+        counted: Counted,
         what: &'static str,
         config: &ThresholdConfig,
         max_keys: usize,
@@ -132,7 +155,7 @@ impl Threshold {
         Threshold {
             meta,
             severity,
-            matcher,
+            counted,
             what,
             threshold: config.threshold,
             window_ms: millis(config.window),
@@ -154,9 +177,14 @@ impl Threshold {
         self.window_ms.max(self.suppression_ms)
     }
 
+    /// Whether an event of `event_type` can concern the rule.
+    pub(crate) fn reads(&self, event_type: &str) -> bool {
+        self.counted.event_types.contains(&event_type)
+    }
+
     pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         let f = event.facts();
-        let Some(key) = (self.matcher)(f) else {
+        let Some(key) = (self.counted.matcher)(f) else {
             return;
         };
         let ts = f.published_ms;
@@ -240,6 +268,39 @@ fn push_rejected_or_unanswered(f: &Facts<'_>) -> Option<String> {
 mod tests {
     use super::*;
     use crate::json_out::WriteJson;
+
+    /// `reads` is exact: each matcher counts nothing outside its `event_types`, even an event
+    /// that has everything else it looks for.
+    #[test]
+    fn matchers_count_only_their_event_types() {
+        let all = [
+            "user.session.start",
+            "user.mfa.okta_verify.deny_push",
+            "user.authentication.auth_via_mfa",
+            "user.authentication.sso",
+            "policy.evaluate_sign_on",
+            "user.session.start ",
+        ];
+        for counted in [FAILED_SIGN_INS, PUSHES_REFUSED] {
+            for event_type in all {
+                for (result, reason) in [("FAILURE", "timeout"), ("UNANSWERED", "x")] {
+                    let raw = serde_json::json!({
+                        "uuid": "u", "published": "2024-05-01T10:00:00Z",
+                        "eventType": event_type,
+                        "actor": {"alternateId": "a@example.com"},
+                        "outcome": {"result": result, "reason": reason},
+                        "debugContext": {"debugData": {
+                            "factor": "OKTA_VERIFY_PUSH",
+                            "pushOnlyResponseType": "OV_RESPONSE_DENY"}},
+                    });
+                    let view = EventView::from_value(&raw, None).expect("an event");
+                    if (counted.matcher)(view.facts()).is_some() {
+                        assert!(counted.event_types.contains(&event_type), "{event_type}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn journal_json_is_what_serde_writes() {

@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 
 use crate::alert::{build_with, Alert, Firing, Reference, RuleExtra, RuleMeta, Severity, Trigger};
 use crate::error::DetectError;
-use crate::event::{EventView, Raw};
+use crate::event::{EventView, Glance, Raw, TopText};
 
 pub use load::{cases_path, find_rule_files, test_rules_dir, CASES_SUFFIX};
 
@@ -356,38 +356,61 @@ impl SigmaEngine {
         self.gated && !self.gate.is_open()
     }
 
+    /// Whether some rule may match the event whose raw JSON text is `bytes` (the gate on): the
+    /// byte prefilter first (the parsed `eventType`, a few searches in the bytes); where it has
+    /// no answer, the gate's scan of the JSON. `false`: the engine would return nothing.
+    fn may_match(
+        &mut self,
+        bytes: &[u8],
+        event_type: &str,
+        event_type_alone: bool,
+        top_texts: &[TopText<'_>; 4],
+    ) -> bool {
+        match self
+            .prefilter
+            .as_mut()
+            .and_then(|p| p.check(bytes, event_type, event_type_alone, top_texts))
+        {
+            Some(pass) => pass,
+            None => self.gate.check(bytes),
+        }
+    }
+
+    /// What the engine does for an event no rule can match: nothing, except that at the state
+    /// cap it evicts before an event, whatever the event (done the same).
+    pub(crate) fn skip(&mut self, published_ms: i64) {
+        if self.engine.correlation_rule_count() > 0 && self.engine.state_count() >= self.max_state {
+            let secs = published_ms.div_euclid(1000);
+            let results = self
+                .engine
+                .process_with_detections(&event::NoFields, Vec::new(), secs);
+            debug_assert!(results.is_empty());
+        }
+    }
+
+    /// Whether [`crate::Detector::observe_unread`] may skip its event: the gate is on and no
+    /// rule can match it (then [`SigmaEngine::skip`] is what observing it would do).
+    pub(crate) fn rules_out(&mut self, bytes: &[u8], glance: &Glance<'_>) -> bool {
+        self.gated
+            && !self.may_match(
+                bytes,
+                glance.event_type,
+                glance.event_type_alone,
+                &glance.top_texts,
+            )
+    }
+
     /// Evaluates every rule on `event`, appending the alerts.
     pub(crate) fn observe(&mut self, event: &EventView<'_>, out: &mut Vec<Alert>) {
         if self.gated {
             if let Raw::Bytes(bytes) = event.raw() {
-                // The byte prefilter first (the parsed `eventType`, a few searches in the
-                // bytes); where it has no answer, the gate's scan of the JSON.
-                let pass = match self.prefilter.as_mut().and_then(|p| {
-                    p.check(
-                        bytes,
-                        &event.facts().event_type,
-                        event.event_type_alone(),
-                        event.top_texts(),
-                    )
-                }) {
-                    Some(false) => false,
-                    // Some rule may match: the engine decides (the gate's scan would mostly
-                    // say the same, at the cost of another pass over the JSON).
-                    Some(true) => true,
-                    None => self.gate.check(bytes),
-                };
-                if !pass {
-                    // No rule can match: the engine would return nothing. At the state cap
-                    // it still evicts before an event, whatever the event: done the same.
-                    if self.engine.correlation_rule_count() > 0
-                        && self.engine.state_count() >= self.max_state
-                    {
-                        let secs = event.facts().published_ms.div_euclid(1000);
-                        let results =
-                            self.engine
-                                .process_with_detections(&event::NoFields, Vec::new(), secs);
-                        debug_assert!(results.is_empty());
-                    }
+                if !self.may_match(
+                    bytes,
+                    &event.facts().event_type,
+                    event.event_type_alone(),
+                    event.top_texts(),
+                ) {
+                    self.skip(event.facts().published_ms);
                     return;
                 }
             }
