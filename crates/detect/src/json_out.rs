@@ -10,42 +10,10 @@ pub(crate) trait WriteJson {
     fn write_json(&self, out: &mut Vec<u8>);
 }
 
-/// Appends `text` as a JSON string, escaped as `serde_json` escapes it (`"`, `\\` and bytes
-/// below 0x20; the rest is copied, found a word at a time by [`crate::event::string_stop`]).
+/// Appends `text` as a JSON string, escaped as `serde_json` escapes it (the normalizer's
+/// writer, [`oktaflow_normalize::write_json_string`]).
 pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(text.len() + 2);
-    out.push(b'"');
-    let bytes = text.as_bytes();
-    let mut from = 0;
-    while let Some(stop) = bytes
-        .get(from..)
-        .and_then(|rest| crate::event::string_stop(rest, true))
-    {
-        let at = from + stop;
-        out.extend_from_slice(&bytes[from..at]);
-        from = at + 1;
-        let b = bytes[at];
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            _ => b"",
-        };
-        if short.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.extend_from_slice(short);
-        }
-    }
-    out.extend_from_slice(&bytes[from..]);
-    out.push(b'"');
+    oktaflow_normalize::write_json_string(out, text);
 }
 
 /// Appends `text`, which needs no escape (hex digits, an IPv4 address), as a JSON string.

@@ -73,6 +73,13 @@ pub use profile::{
     Device, DeviceProfile, LookupCounters, LookupCounts, Profiles, User, UserProfile,
 };
 
+/// Appends `s` to `out` as a JSON string literal, escaped exactly as `serde_json` escapes it
+/// (`"`, `\\` and bytes below 0x20; the rest copied, found eight bytes at a time): the
+/// normalizer's own string writer, for other crates that write JSON text by hand.
+pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    writer::write_str(out, s);
+}
+
 /// User agent cache size when [`Options::user_agent_cache_capacity`] is 0.
 pub const DEFAULT_USER_AGENT_CACHE_CAPACITY: usize = 4096;
 
